@@ -1,0 +1,77 @@
+"""Who is calling: bearer tokens for the API, the web session for pages."""
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Callable, TypeVar
+
+from flask import g, request, session
+
+from engine import auth as engine_auth
+from engine.errors import Forbidden, Unauthorized
+from engine.models import User
+from engine.org import Principal, load_principal
+
+from .extensions import clock, db
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def bearer_token() -> str | None:
+    header = request.headers.get("Authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
+
+
+def current_principal() -> Principal:
+    """The caller, from the bearer token or else the signed-in web session; 401 if neither."""
+    cached = g.get("principal")
+    if cached is not None:
+        return cached
+    token = bearer_token()
+    if token:
+        user = engine_auth.user_for_token(db(), token, clock().now())
+    else:
+        uid = session.get("uid")
+        tok = session.get("tok")
+        if not uid or not tok:
+            raise Unauthorized("sign in, or send Authorization: Bearer <token>")
+        user = engine_auth.user_for_token(db(), tok, clock().now())
+        if user.id != uid:
+            raise Unauthorized("the session is no longer valid")
+    g.principal = load_principal(db(), user)
+    g.user = user
+    return g.principal
+
+
+def login_required(fn: F) -> F:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        current_principal()
+        return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    def deco(fn: F) -> F:
+        @wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            p = current_principal()
+            if not p.has_role(*roles):
+                from engine import events
+
+                events.log(db(), clock().now(), "access_refused", actor=p,
+                           payload={"path": request.path, "method": request.method, "needs": list(roles)})
+                db().commit()
+                raise Forbidden(f"this needs the role {' or '.join(roles)}")
+            return fn(*args, **kwargs)
+
+        return wrapper  # type: ignore[return-value]
+
+    return deco
+
+
+def current_user() -> User:
+    current_principal()
+    return g.user

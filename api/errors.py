@@ -1,0 +1,81 @@
+"""One error handler: every failure leaves as `{"error", "message", "details"}` JSON."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, request
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from engine.errors import Conflict, SanjiError, Unavailable
+
+log = logging.getLogger("sanji.api")
+
+
+def _json(err: SanjiError, status: int | None = None):  # type: ignore[no-untyped-def]
+    response = jsonify(err.to_dict())
+    response.status_code = status or err.status
+    if err.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="sanji"'
+    if isinstance(err.details, dict) and "retry_after" in err.details:
+        response.headers["Retry-After"] = str(err.details["retry_after"])
+    return response
+
+
+def _rollback() -> None:
+    from flask import g
+
+    session = g.get("_sanji_session")
+    if session is not None:
+        try:
+            session.rollback()
+        except Exception:  # noqa: BLE001 - the connection may be gone
+            log.warning("rollback failed", exc_info=True)
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(SanjiError)
+    def sanji_error(err: SanjiError):  # type: ignore[no-untyped-def]
+        _rollback()
+        return _json(err)
+
+    @app.errorhandler(StaleDataError)
+    def stale(_err: StaleDataError):  # type: ignore[no-untyped-def]
+        _rollback()
+        return _json(Conflict("the object was changed by someone else at the same time; reload and try again"))
+
+    @app.errorhandler(IntegrityError)
+    def integrity(_err: IntegrityError):  # type: ignore[no-untyped-def]
+        _rollback()
+        return _json(Conflict("a concurrent change conflicted with this request; try again"))
+
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(DBAPIError)
+    def database_down(err: DBAPIError):  # type: ignore[no-untyped-def]
+        _rollback()
+        text = str(getattr(err, "orig", err)).lower()
+        if "deadlock" in text or "could not serialize" in text or "database is locked" in text:
+            return _json(Conflict("a concurrent change conflicted with this request; try again"))
+        log.error("database error: %s", type(err).__name__)
+        return _json(Unavailable("the database is unavailable; try again shortly"))
+
+    @app.errorhandler(HTTPException)
+    def http_error(err: HTTPException):  # type: ignore[no-untyped-def]
+        _rollback()
+        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 400: "bad_request",
+                 415: "unsupported_media_type", 429: "too_many_requests"}
+        code = codes.get(err.code or 500, "error")
+        if not request.path.startswith("/api/") and err.code == 404 and request.accept_mimetypes.accept_html:
+            return err
+        e = SanjiError(err.description or err.name)
+        e.code = code
+        return _json(e, err.code)
+
+    @app.errorhandler(Exception)
+    def unexpected(err: Exception):  # type: ignore[no-untyped-def]
+        _rollback()
+        log.exception("unexpected error on %s %s", request.method, request.path)
+        e = SanjiError("internal error; it has been logged")
+        e.code = "internal"
+        return _json(e, 500)

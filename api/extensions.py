@@ -1,0 +1,85 @@
+"""The Sanji Flask extension: settings, clock, database and forms for one app.
+
+Made at module level and `init_app`'d by the factory, like Flask-SQLAlchemy; one session
+per request in `g`, opened lazily and closed at teardown. Mutating requests declare write
+intent before their first statement (SQLite then begins IMMEDIATE).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, current_app, g, request
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from engine.clock import Clock, SystemClock
+from engine.db import _write_intent, make_engine, make_session_factory
+from engine.forms import FormStore
+from engine.runtime import Runtime
+from engine.settings import Settings
+
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+class Sanji:
+    def __init__(self) -> None:
+        self.settings: Settings | None = None
+
+    def init_app(self, app: Flask, settings: Settings, clock: Clock | None = None,
+                 engine: Engine | None = None) -> None:
+        self.app_state(app, settings, clock or SystemClock(), engine or make_engine(settings.database_url))
+
+        @app.before_request
+        def _intent() -> None:
+            g._sanji_intent = _write_intent.set(request.method not in SAFE_METHODS)
+
+        @app.teardown_request
+        def _close(_exc: BaseException | None) -> None:
+            session = g.pop("_sanji_session", None)
+            if session is not None:
+                session.close()
+            token = g.pop("_sanji_intent", None)
+            if token is not None:
+                _write_intent.reset(token)
+
+    @staticmethod
+    def app_state(app: Flask, settings: Settings, clock: Clock, engine: Engine) -> None:
+        app.extensions["sanji"] = State(settings, clock, engine)
+
+
+class State:
+    def __init__(self, settings: Settings, clock: Clock, engine: Engine) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = make_session_factory(engine)
+        self.forms = FormStore(settings.forms_dir)
+
+
+sanji = Sanji()
+
+
+def state(app: Any = None) -> State:
+    return (app or current_app).extensions["sanji"]
+
+
+def db() -> Session:
+    """The request's session (opened on first use)."""
+    session = g.get("_sanji_session")
+    if session is None:
+        session = state().sessions()
+        g._sanji_session = session
+    return session
+
+
+def clock() -> Clock:
+    return state().clock
+
+
+def settings() -> Settings:
+    return state().settings
+
+
+def runtime() -> Runtime:
+    st = state()
+    return Runtime(db(), st.clock, st.settings, st.forms)

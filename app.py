@@ -1,0 +1,192 @@
+"""Sanji application factory and command line.
+
+    flask --app app init-db --demo      create/migrate the schema, load the demo org, deploy processes/
+    flask --app app run                 development server (embedded scheduler)
+    flask --app app deploy FILE.bpmn    deploy one diagram
+    flask --app app import-org FILE     CSV/XLSX of nodes, users and roles
+    flask --app app create-user NAME    add a user with roles
+"""
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+import click
+from flask import Flask, jsonify
+from sqlalchemy.engine import Engine
+
+from api import errors as api_errors
+from api.extensions import sanji, state
+from engine.clock import Clock
+from engine.settings import ROOT, ConfigError, Settings, load_settings
+
+MIGRATIONS = ROOT / "migrations"
+
+
+def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clock | None = None,
+               engine: Engine | None = None) -> Flask:
+    """Build the app. `config` is a Settings object or overrides of the environment's settings."""
+    if isinstance(config, Settings):
+        settings = config
+    else:
+        try:
+            settings = load_settings(None, **dict(config or {}))
+        except ConfigError as exc:
+            raise SystemExit(f"configuration error: {exc}") from None
+    app = Flask(__name__, instance_path=str(ROOT / "instance"), template_folder="api/templates",
+                static_folder="api/static")
+    app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_request_bytes,
+                      JSON_AS_ASCII=False, SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax")
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
+    sanji.init_app(app, settings, clock, engine)
+    logging.getLogger("spiff").setLevel(logging.WARNING)
+    logging.getLogger("SpiffWorkflow").setLevel(logging.WARNING)
+
+    from api.v1 import bp as api_bp, healthz
+
+    app.register_blueprint(api_bp)
+    app.add_url_rule("/healthz", "healthz", healthz)
+    api_errors.register(app)
+
+    from api.openapi import bp as openapi_bp
+
+    app.register_blueprint(openapi_bp)
+
+    @app.get("/")
+    def index() -> Any:
+        return jsonify({"name": "Sanji 三级联动纪检工作平台", "api": "/api/v1", "openapi": "/api/v1/openapi.json"})
+
+    register_cli(app)
+    return app
+
+
+# ---- database set-up shared by the CLI and the tests ------------------------------------------------
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        cfg.attributes["connection"] = connection
+        command.upgrade(cfg, "head")
+
+
+def init_db(app: Flask, demo: bool = False, deploy: bool = True) -> dict[str, Any]:
+    from engine import demo as demo_org
+    from engine import repository
+    from engine.db import write_intent
+
+    st = state(app)
+    migrate(st.engine)
+    report: dict[str, Any] = {"demo_users": 0, "deployed": []}
+    with write_intent(), st.sessions() as session:
+        now = st.clock.now()
+        if demo:
+            report["demo_users"] = demo_org.load_demo(session, now)
+        if deploy and st.settings.processes_dir.is_dir():
+            results = repository.deploy_directory(session, st.settings.processes_dir, "init-db", now, st.forms,
+                                                  st.settings.max_bpmn_bytes)
+            report["deployed"] = [f"{d.key} v{d.version}" for r in results if r.created for d in r.definitions]
+        session.commit()
+    return report
+
+
+def register_cli(app: Flask) -> None:
+    from engine.errors import SanjiError
+
+    def fail(exc: SanjiError) -> None:
+        click.echo(f"error: {exc.message}", err=True)
+        for detail in exc.details or []:
+            click.echo(f"  - {detail}", err=True)
+        sys.exit(1)
+
+    @app.cli.command("init-db")
+    @click.option("--demo", is_flag=True, help="load the demo organisation (password demo12345)")
+    @click.option("--no-deploy", is_flag=True, help="do not deploy processes/*.bpmn")
+    def init_db_command(demo: bool, no_deploy: bool) -> None:
+        """Create or migrate the schema; optionally load the demo org; deploy changed processes."""
+        try:
+            report = init_db(app, demo=demo, deploy=not no_deploy)
+        except SanjiError as exc:
+            fail(exc)
+        click.echo(f"schema up to date ({state(app).engine.url.render_as_string(hide_password=True)})")
+        if demo:
+            click.echo(f"demo organisation loaded: {report['demo_users']} accounts, password demo12345")
+        click.echo("deployed: " + (", ".join(report["deployed"]) or "nothing changed"))
+
+    @app.cli.command("deploy")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def deploy_command(file: Path) -> None:
+        """Deploy one BPMN file (a new version of each process in it, unless unchanged)."""
+        from engine import events, repository
+        from engine.db import write_intent
+
+        st = state(app)
+        with write_intent(), st.sessions() as session:
+            try:
+                result = repository.deploy(session, file.read_bytes(), file.name, "cli", st.clock.now(), st.forms,
+                                           st.settings.max_bpmn_bytes)
+            except SanjiError as exc:
+                fail(exc)
+            events.log(session, st.clock.now(), "definition_deployed" if result.created else "definition_unchanged",
+                       actor="cli", payload={"filename": file.name})
+            session.commit()
+            for d in result.definitions:
+                click.echo(f"{d.key} v{d.version}" + ("" if result.created else " (unchanged)"))
+
+    @app.cli.command("import-org")
+    @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+    def import_org_command(file: Path) -> None:
+        """Import nodes, users and roles from CSV or XLSX (columns: kind,id,tier,name,parent,username,...)."""
+        from engine import auth, events, org
+        from engine.db import write_intent
+
+        st = state(app)
+        with write_intent(), st.sessions() as session:
+            try:
+                counts = org.import_rows(session, org.read_rows(file.name, file.read_bytes()), auth.hash_password,
+                                         st.clock.now())
+            except SanjiError as exc:
+                fail(exc)
+            events.log(session, st.clock.now(), "org_imported", actor="cli", payload={"file": file.name, **counts})
+            session.commit()
+        click.echo(f"imported {counts['nodes']} nodes, {counts['users']} users, {counts['roles']} roles")
+
+    @app.cli.command("create-user")
+    @click.argument("username")
+    @click.option("--display-name", default=None)
+    @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+    @click.option("--role", "roles", multiple=True, help="ROLE or ROLE:NODE_ID, e.g. commissioner:xinsheng-laogan")
+    def create_user_command(username: str, display_name: str | None, password: str, roles: tuple[str, ...]) -> None:
+        """Create (or update the roles of) a user."""
+        from engine import auth, events, org
+        from engine.db import write_intent
+
+        st = state(app)
+        if len(password) < 8:
+            click.echo("error: the password needs at least 8 characters", err=True)
+            sys.exit(1)
+        with write_intent(), st.sessions() as session:
+            try:
+                user = org.ensure_user(session, username, display_name or username, auth.hash_password(password),
+                                       st.clock.now())
+                user.password_hash = auth.hash_password(password)
+                session.flush()
+                for spec in roles:
+                    role, _, node = spec.partition(":")
+                    org.grant(session, user, role, node or None)
+                session.flush()
+            except SanjiError as exc:
+                fail(exc)
+            events.log(session, st.clock.now(), "user_created", actor="cli", payload={"username": username,
+                                                                                      "roles": list(roles)})
+            session.commit()
+        click.echo(f"user {username} ready with roles: {', '.join(roles) or 'none'}")

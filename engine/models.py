@@ -1,0 +1,244 @@
+"""The persistent model, SQLAlchemy 2.0 typed style.
+
+Reads never deserialize workflows: the `task` table indexes every open human task with
+its routing (tier, org node, assignee, due), `process_instance.data` keeps the last data
+snapshot, and `event_log` is the append-only history.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Optional
+
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .db import Base, BigId, JSONType, UTCDateTime
+
+TIERS = ("group", "unit", "branch")
+COMMITTEE_ROLES = ("secretary", "deputy_secretary", "standing_member", "member")
+NODE_ROLES = COMMITTEE_ROLES + ("commissioner", "department")
+SYSTEM_ROLES = ("process_owner", "admin")
+ROLES = NODE_ROLES + SYSTEM_ROLES
+
+
+class OrgNode(Base):
+    """A committee in the three-tier tree: the group, a unit, or a grassroots branch."""
+
+    __tablename__ = "org_node"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tier: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[Optional[str]] = mapped_column(ForeignKey("org_node.id"), index=True)
+    # "/group/xinsheng/xinsheng-laogan/": descendants of X are `path LIKE X.path || '%'`.
+    path: Mapped[str] = mapped_column(String(600), index=True)
+    sort: Mapped[int] = mapped_column(Integer, default=0)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    email: Mapped[Optional[str]] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    roles: Mapped[list["RoleAssignment"]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class RoleAssignment(Base):
+    """A role held on an org node (committee roles) or system-wide (node_id NULL)."""
+
+    __tablename__ = "role_assignment"
+    __table_args__ = (UniqueConstraint("user_id", "role", "node_id"), Index(None, "node_id", "role"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    role: Mapped[str] = mapped_column(String(32))
+    node_id: Mapped[Optional[str]] = mapped_column(ForeignKey("org_node.id"))
+
+    user: Mapped[User] = relationship(back_populates="roles")
+
+
+class ApiToken(Base):
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+
+class LoginThrottle(Base):
+    """Failed logins per username, shared by all workers through the database."""
+
+    __tablename__ = "login_throttle"
+
+    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    locked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+
+
+class ProcessDefinition(Base):
+    """One immutable version of one BPMN process (all processes of a file deploy together)."""
+
+    __tablename__ = "process_definition"
+    __table_args__ = (UniqueConstraint("key", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(String(255))
+    xml: Mapped[str] = mapped_column(Text)
+    # Compressed SpiffWorkflow spec serialization of this process and the processes it calls
+    # from the same file, so that workers restore specs instead of re-parsing the XML.
+    spec_blob: Mapped[bytes] = mapped_column(LargeBinary)
+    # What the rest of Sanji needs without parsing: lanes, user tasks, timers, called keys.
+    info: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    deployed_by: Mapped[Optional[str]] = mapped_column(String(64))
+    deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+
+
+class ProcessInstance(Base):
+    __tablename__ = "process_instance"
+    __table_args__ = (
+        Index(None, "status", "started_at"),
+        Index(None, "parent_id", "parent_task_guid"),
+        Index(None, "process_key", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    process_key: Mapped[str] = mapped_column(String(128))
+    # running | completed | terminated | suspended | error
+    status: Mapped[str] = mapped_column(String(16), default="running")
+    title: Mapped[str] = mapped_column(String(300), default="")
+    # The org node this instance belongs to (branch, unit or group) and its unit, if any:
+    # visibility and the unit filter of the tracing pages use them.
+    scope_node_id: Mapped[str] = mapped_column(ForeignKey("org_node.id"), index=True)
+    unit_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("process_instance.id"))
+    parent_task_guid: Mapped[Optional[str]] = mapped_column(String(36))
+    root_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    item_index: Mapped[Optional[int]] = mapped_column(Integer)
+    started_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # Due time of the earliest waiting timer: the scheduler's tick reads only due rows.
+    next_timer_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, index=True)
+    state: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    error_message: Mapped[Optional[str]] = mapped_column(Text)
+    error_task: Mapped[Optional[str]] = mapped_column(String(128))
+    error_traceback: Mapped[Optional[str]] = mapped_column(Text)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    definition: Mapped[ProcessDefinition] = relationship(lazy="joined", innerjoin=True)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class FanOut(Base):
+    """Children still running for one detached call activity: the last to finish resumes it."""
+
+    __tablename__ = "fan_out"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"), primary_key=True)
+    task_guid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    total: Mapped[int] = mapped_column(Integer)
+    pending: Mapped[int] = mapped_column(Integer)
+
+
+class HumanTask(Base):
+    """Index of every user task: routing, assignee, deadline; the worklist reads only this."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        UniqueConstraint("instance_id", "task_guid"),
+        Index(None, "status", "node_id", "tier", "due_at"),
+        Index(None, "assignee_id", "status", "due_at"),
+        Index(None, "instance_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id"))
+    root_instance_id: Mapped[int] = mapped_column(Integer, index=True)
+    task_guid: Mapped[str] = mapped_column(String(36))
+    spec_id: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200))
+    process_key: Mapped[str] = mapped_column(String(128))
+    lane: Mapped[Optional[str]] = mapped_column(String(100))
+    # group | unit | branch | department
+    tier: Mapped[str] = mapped_column(String(16))
+    node_id: Mapped[str] = mapped_column(ForeignKey("org_node.id"))
+    unit_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    candidate_roles: Mapped[Optional[str]] = mapped_column(String(200))
+    form_key: Mapped[Optional[str]] = mapped_column(String(200))
+    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    # open | completed | cancelled
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    completed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    completed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    data: Mapped[Optional[dict[str, Any]]] = mapped_column(JSONType)
+
+
+class EventLog(Base):
+    """Append-only history: who did what to which instance or task, when (UTC)."""
+
+    __tablename__ = "event_log"
+    __table_args__ = (Index(None, "instance_id", "id"), Index(None, "type", "at"))
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    type: Mapped[str] = mapped_column(String(48))
+    instance_id: Mapped[Optional[int]] = mapped_column(Integer)
+    task_id: Mapped[Optional[int]] = mapped_column(Integer)
+    actor_id: Mapped[Optional[int]] = mapped_column(Integer)
+    actor: Mapped[Optional[str]] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+
+
+class Record(Base):
+    """A business record a process writes (clue, ledger entry, report, commendation…).
+
+    `node_id` owns it for visibility: a unit sees records of itself and its branches, the
+    group sees all; `confidential` records are further hidden from other branches.
+    """
+
+    __tablename__ = "record"
+    __table_args__ = (UniqueConstraint("kind", "key"), Index(None, "kind", "node_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(48))
+    key: Mapped[str] = mapped_column(String(200))
+    node_id: Mapped[str] = mapped_column(ForeignKey("org_node.id"))
+    unit_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
+    instance_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,0 +1,699 @@
+"""The runtime: start instances, complete tasks, fire timers, fan out, record incidents.
+
+Every public method is one unit of work inside the caller's transaction (the caller
+commits). An instance is locked while it changes (`SELECT … FOR UPDATE` on PostgreSQL,
+`BEGIN IMMEDIATE` on SQLite) and carries an optimistic `version`, so a concurrent writer
+gets 409 and the state stays intact. An exception inside engine steps rolls back to a
+savepoint and becomes an incident (status `error`), never a 500.
+"""
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Any, Callable
+from uuid import UUID
+
+from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.util.task import TaskState
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+
+from . import events, org
+from .clock import Clock
+from .errors import Conflict, Forbidden, Invalid, NotFound, SanjiError, ScriptError
+from .forms import FormStore
+from .models import FanOut, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, Record, User
+from .org import Principal
+from .repository import SPECS, latest
+from .routing import can_act_on, is_candidate, lane_tier, resolve_node, task_visible_clause
+from .scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
+from .settings import Settings
+from .spiff import DetachedCallActivity, add_duration, dump_state, load_state, parse_datetime, timer_due
+
+ENDED = ("completed", "terminated")
+MAX_ROUNDS = 100
+MAX_DEPTH = 6
+
+
+@dataclass
+class Loaded:
+    inst: ProcessInstance
+    wf: BpmnWorkflow
+    engine: SanjiScriptEngine
+    deferred: list[Callable[[], None]] = field(default_factory=list)
+
+
+class Runtime:
+    def __init__(self, session: Session, clock: Clock, settings: Settings, forms: FormStore | None = None) -> None:
+        self.session = session
+        self.clock = clock
+        self.settings = settings
+        self.forms = forms or FormStore(settings.forms_dir)
+        self.zone = settings.zone
+        self._active: dict[int, Loaded] = {}
+        self._group_id: str | None = None
+
+    # ---- public operations ---------------------------------------------------------------
+
+    def start(self, key: str | ProcessDefinition, variables: dict[str, Any] | None = None,
+              actor: Principal | None = None, *, start_event: str | None = None, title: str | None = None,
+              _parent: tuple[ProcessInstance, str, int | None] | None = None) -> ProcessInstance:
+        definition = key if isinstance(key, ProcessDefinition) else latest(self.session, key)
+        variables = dict(variables or {})
+        scope = self._scope_node(variables)
+        now = self.clock.now()
+        spec, subs = SPECS.get(definition)
+        parent, parent_guid, item_index = _parent if _parent else (None, None, None)
+        if parent is not None:
+            if self._depth(parent) + 1 > MAX_DEPTH:
+                raise ScriptError(f"call activities nested deeper than {MAX_DEPTH} levels")
+        inst = ProcessInstance(
+            definition_id=definition.id, definition=definition, process_key=definition.key, status="running",
+            title=(title or variables.get("title") or f"{definition.name} · {scope.name}")[:300],
+            scope_node_id=scope.id, unit_id=self._unit_of(scope),
+            parent_id=parent.id if parent else None, parent_task_guid=parent_guid, item_index=item_index,
+            root_id=(parent.root_id or parent.id) if parent else None,
+            started_by_id=actor.id if actor else None, started_at=now, updated_at=now,
+            state=b"", data=_jsonable(variables),
+        )
+        self.session.add(inst)
+        self.session.flush()
+        if inst.root_id is None:
+            inst.root_id = inst.id
+        engine = self._script_engine(inst)
+        wf = BpmnWorkflow(spec, subs, script_engine=engine)
+
+        def seed(w: BpmnWorkflow) -> None:
+            self._seed(w, variables, start_event)
+
+        seed(wf)
+        loaded = Loaded(inst, wf, engine)
+        events.log(self.session, now, "instance_started", instance_id=inst.id, actor=actor,
+                   payload={"process_key": definition.key, "version": definition.version,
+                            "parent_id": inst.parent_id, "variables": _jsonable(variables)})
+        self._run(loaded, before=None, action=seed, actor=actor)
+        return inst
+
+    def complete(self, task_id: int, data: dict[str, Any], actor: Principal) -> HumanTask:
+        task, inst = self._task_for_action(task_id, actor)
+        self.forms.validate(task.form_key, data)
+        loaded = self._load(inst)
+        guid = UUID(task.task_guid)
+
+        def act(w: BpmnWorkflow) -> None:
+            t = w.get_task_from_id(guid)
+            if t is None or t.state != TaskState.READY:
+                raise Conflict("the task is no longer waiting for completion")
+            t.data.update(data)
+            t.run()
+
+        before = inst.state
+        try:
+            act(loaded.wf)
+        except SanjiError:
+            raise
+        except Exception as exc:  # a postScript of the task itself failed: nothing changes
+            raise ScriptError(f"completing {task.name!r} failed in its script: {exc}") from exc
+        now = self.clock.now()
+        task.status, task.completed_at, task.completed_by_id = "completed", now, actor.id
+        task.assignee_id = task.assignee_id or actor.id
+        task.data = _jsonable(data)
+        events.log(self.session, now, "task_completed", instance_id=inst.id, task_id=task.id, actor=actor,
+                   payload={"spec_id": task.spec_id, "name": task.name, "data": _jsonable(data),
+                            "late": bool(task.due_at and now > task.due_at)})
+        self._run(loaded, before=before, action=act, actor=actor)
+        return task
+
+    def claim(self, task_id: int, actor: Principal) -> HumanTask:
+        task, _inst = self._task_for_action(task_id, actor)
+        if task.assignee_id is None:
+            task.assignee_id = actor.id
+            self._touch_task(task, "task_claimed", actor)
+        return task
+
+    def unclaim(self, task_id: int, actor: Principal) -> HumanTask:
+        task = self._visible_task(task_id, actor, lock=True)
+        if task.status != "open":
+            raise Conflict("the task is not open")
+        if task.assignee_id is None:
+            return task
+        if task.assignee_id != actor.id and not actor.is_admin:
+            raise Conflict("the task is claimed by someone else")
+        task.assignee_id = None
+        self._touch_task(task, "task_unclaimed", actor)
+        return task
+
+    def assign(self, task_id: int, username: str, actor: Principal, *, handover: bool = False) -> HumanTask:
+        """Admin reassign, or 转办 (handover) by the current assignee/candidate to a colleague."""
+        if handover:
+            task, _inst = self._task_for_action(task_id, actor)
+        else:
+            if not actor.is_admin:
+                raise Forbidden("only admins reassign tasks")
+            task = self._visible_task(task_id, actor, lock=True)
+            if task.status != "open":
+                raise Conflict("the task is not open")
+        user = self.session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
+        if user is None:
+            raise Invalid(f"user {username!r} does not exist", [{"field": "username", "message": "unknown user"}])
+        target = org.load_principal(self.session, user)
+        if not is_candidate(target, task.tier, task.node_id, task.candidate_roles):
+            raise Invalid(f"{username} holds no matching role on {task.node_id}",
+                          [{"field": "username", "message": "not a member of the task's org node"}])
+        previous = task.assignee_id
+        task.assignee_id = user.id
+        self._touch_task(task, "task_handed_over" if handover else "task_assigned", actor,
+                         {"to": username, "from_user_id": previous})
+        return task
+
+    def suspend(self, instance_id: int, actor: Principal, reason: str = "") -> ProcessInstance:
+        inst = self._lock(instance_id)
+        if inst.status not in ("running", "error"):
+            raise Conflict(f"an instance that is {inst.status} cannot be suspended")
+        inst.status = "suspended"
+        self._admin_event(inst, "instance_suspended", actor, reason)
+        return inst
+
+    def resume(self, instance_id: int, actor: Principal, reason: str = "") -> ProcessInstance:
+        inst = self._lock(instance_id)
+        if inst.status != "suspended":
+            raise Conflict("only a suspended instance can be resumed")
+        inst.status = "error" if inst.error_message else "running"
+        self._admin_event(inst, "instance_resumed", actor, reason)
+        if inst.status == "running":
+            loaded = self._load(inst)
+            self._run(loaded, before=inst.state, action=None, actor=actor)
+        return inst
+
+    def terminate(self, instance_id: int, actor: Principal | None, reason: str = "", *,
+                  _cascade: bool = False) -> ProcessInstance:
+        inst = self._lock(instance_id)
+        if inst.status in ENDED:
+            raise Conflict(f"the instance is already {inst.status}")
+        now = self.clock.now()
+        inst.status, inst.ended_at, inst.updated_at, inst.next_timer_at = "terminated", now, now, None
+        for task in self.session.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id,
+                                                                 HumanTask.status == "open")):
+            task.status = "cancelled"
+            events.log(self.session, now, "task_cancelled", instance_id=inst.id, task_id=task.id, actor=actor,
+                       payload={"reason": "instance terminated"})
+        self._admin_event(inst, "instance_terminated", actor, reason)
+        children = self.session.scalars(select(ProcessInstance.id).where(
+            ProcessInstance.parent_id == inst.id, ProcessInstance.status.not_in(ENDED))).all()
+        for child_id in children:
+            self.terminate(child_id, actor, f"parent instance {inst.id} terminated", _cascade=True)
+        self._flush()
+        if inst.parent_id and not _cascade:
+            self._child_finished(inst)
+        return inst
+
+    def retry(self, instance_id: int, actor: Principal, variables: dict[str, Any] | None = None) -> ProcessInstance:
+        inst = self._lock(instance_id)
+        if inst.status != "error":
+            raise Conflict("only an instance with an incident can be retried")
+        loaded = self._load(inst)
+        if variables:
+            for t in loaded.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
+                t.data.update(variables)
+        inst.status, inst.error_message, inst.error_task, inst.error_traceback = "running", None, None, None
+        events.log(self.session, self.clock.now(), "incident_retried", instance_id=inst.id, actor=actor,
+                   payload={"variables": _jsonable(variables or {})})
+        self._run(loaded, before=dump_state(loaded.wf), action=None, actor=actor)
+        return inst
+
+    def fire_timers(self, instance_id: int, actor: Principal | str | None = None) -> int:
+        """Advance one instance whose timers are due; returns how many timers fired."""
+        inst = self._lock(instance_id)
+        if inst.status != "running":
+            return 0
+        loaded = self._load(inst)
+        now = self.clock.now()
+        due = [(t, timer_due(t)) for t in self._waiting_timers(loaded.wf)]
+        due = [(t, d) for t, d in due if d is not None and d <= now]
+        before = inst.state
+        for t, when in due:
+            late = (now - when).total_seconds() > max(60.0, self.settings.scheduler_interval_s * 3)
+            events.log(self.session, now, "timer_fired", instance_id=inst.id, actor=actor or "scheduler",
+                       payload={"spec_id": t.task_spec.bpmn_id, "name": t.task_spec.bpmn_name,
+                                "due": when.isoformat(), "late": late})
+        self._run(loaded, before=before, action=None, actor=None)
+        return len(due)
+
+    def send_message(self, name: str, payload: dict[str, Any] | None, actor: Principal | None) -> list[ProcessInstance]:
+        """Start every deployed process whose message start event catches `name`."""
+        started = []
+        for d in self._message_starters(name):
+            ev = next(e for e in d.info.get("start_events", []) if e.get("kind") == "message" and e.get("message") == name)
+            started.append(self.start(d, dict(payload or {}), actor, start_event=ev["id"]))
+        if not started:
+            raise NotFound(f"no deployed process starts on message {name!r}")
+        return started
+
+    # ---- loading and locking ---------------------------------------------------------------
+
+    def _lock(self, instance_id: int) -> ProcessInstance:
+        if instance_id in self._active:
+            return self._active[instance_id].inst
+        q = select(ProcessInstance).where(ProcessInstance.id == instance_id).execution_options(populate_existing=True)
+        if self.session.get_bind().dialect.name != "sqlite":
+            q = q.with_for_update(of=ProcessInstance)
+        inst = self.session.scalars(q).one_or_none()
+        if inst is None:
+            raise NotFound(f"process instance {instance_id} does not exist")
+        return inst
+
+    def _load(self, inst: ProcessInstance) -> Loaded:
+        if inst.id in self._active:
+            return self._active[inst.id]
+        spec, subs = SPECS.get(inst.definition)
+        engine = self._script_engine(inst)
+        wf = load_state(inst.state, spec, subs, engine)
+        return Loaded(inst, wf, engine)
+
+    def _visible_task(self, task_id: int, actor: Principal, lock: bool = False) -> HumanTask:
+        task = self.session.scalars(select(HumanTask).where(HumanTask.id == task_id, task_visible_clause(actor))
+                                    .execution_options(populate_existing=True)).first()
+        if task is None:
+            raise NotFound(f"task {task_id} does not exist")
+        if lock:
+            self._lock(task.instance_id)
+        return task
+
+    def _task_for_action(self, task_id: int, actor: Principal) -> tuple[HumanTask, ProcessInstance]:
+        task = self._visible_task(task_id, actor)
+        inst = self._lock(task.instance_id)
+        self.session.refresh(task)
+        if task.status != "open":
+            raise Conflict(f"the task is already {task.status}")
+        if inst.status == "suspended":
+            raise Conflict("the instance is suspended")
+        if inst.status in ENDED:
+            raise Conflict(f"the instance is {inst.status}")
+        if inst.status == "error":
+            raise Conflict("the instance has an incident; an admin must retry it first")
+        if not can_act_on(actor, task):
+            if task.assignee_id is not None:
+                raise Conflict("the task is claimed by someone else")
+            raise Forbidden("you may read this task but not act on it")
+        return task, inst
+
+    def _touch_task(self, task: HumanTask, type_: str, actor: Principal, payload: dict[str, Any] | None = None) -> None:
+        inst = self._lock(task.instance_id)
+        inst.updated_at = self.clock.now()
+        events.log(self.session, inst.updated_at, type_, instance_id=task.instance_id, task_id=task.id, actor=actor,
+                   payload={"name": task.name, **(payload or {})})
+        self._flush()
+
+    def _admin_event(self, inst: ProcessInstance, type_: str, actor: Principal | None, reason: str) -> None:
+        inst.updated_at = self.clock.now()
+        events.log(self.session, inst.updated_at, type_, instance_id=inst.id, actor=actor,
+                   payload={"reason": reason, "admin_action": True})
+        self._flush()
+
+    def _flush(self) -> None:
+        try:
+            self.session.flush()
+        except StaleDataError:
+            raise Conflict("the instance was changed by someone else at the same time; reload and try again") from None
+
+    # ---- the engine loop ---------------------------------------------------------------------
+
+    def _run(self, loaded: Loaded, before: bytes | None, action: Callable[[BpmnWorkflow], None] | None,
+             actor: Principal | None) -> None:
+        """Run engine steps to the next wait state; on failure record an incident instead."""
+        inst = loaded.inst
+        self._active[inst.id] = loaded
+        try:
+            savepoint = self.session.begin_nested()
+            try:
+                self._steps(loaded)
+                self._save(loaded)
+                savepoint.commit()
+            except (Conflict, StaleDataError):
+                savepoint.rollback()
+                raise
+            except Exception as exc:  # noqa: BLE001 - any engine failure becomes an incident
+                savepoint.rollback()
+                self._incident(loaded, exc, before, action)
+                return
+        finally:
+            self._active.pop(inst.id, None)
+        for job in loaded.deferred:
+            job()
+        if inst.status in ENDED and inst.parent_id:
+            self._child_finished(inst)
+
+    def _steps(self, loaded: Loaded) -> None:
+        wf = loaded.wf
+        for _ in range(MAX_ROUNDS):
+            wf.refresh_timers()
+            wf.do_engine_steps()
+            progressed = self._detached(loaded)
+            ready_auto = any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY))
+            if not progressed and not ready_auto:
+                break
+        else:
+            raise ScriptError(f"the process did not reach a wait state within {MAX_ROUNDS} rounds (a loop?)")
+        self._sync_tasks(loaded)
+        self._messages(loaded)
+
+    def _incident(self, loaded: Loaded, exc: Exception, before: bytes | None,
+                  action: Callable[[BpmnWorkflow], None] | None) -> None:
+        inst = loaded.inst
+        # Rebuild the state as it was after the caller's action, before the failing steps.
+        if before:
+            spec, subs = SPECS.get(inst.definition)
+            wf = load_state(before, spec, subs, loaded.engine)
+        else:
+            spec, subs = SPECS.get(inst.definition)
+            wf = BpmnWorkflow(spec, subs, script_engine=loaded.engine)
+        if action is not None:
+            action(wf)
+        task_spec = getattr(getattr(exc, "task", None), "task_spec", None)
+        now = self.clock.now()
+        inst.state = dump_state(wf)
+        inst.status = "error"
+        inst.error_message = _message(exc)[:2000]
+        inst.error_task = getattr(task_spec, "bpmn_id", None)
+        inst.error_traceback = "".join(traceback.format_exception(exc))[-20000:]
+        inst.updated_at = now
+        events.log(self.session, now, "incident", instance_id=inst.id,
+                   payload={"message": inst.error_message, "task": inst.error_task})
+        self._flush()
+
+    def _save(self, loaded: Loaded) -> None:
+        inst, wf = loaded.inst, loaded.wf
+        now = self.clock.now()
+        inst.state = dump_state(wf)
+        last = wf.last_task.data if wf.last_task is not None else {}
+        inst.data = _jsonable(last)
+        dues = [d for d in (timer_due(t) for t in self._waiting_timers(wf)) if d is not None]
+        inst.next_timer_at = min(dues) if dues else None
+        inst.updated_at = now
+        if wf.is_completed() and inst.status not in ENDED:
+            inst.status, inst.ended_at, inst.next_timer_at = "completed", now, None
+            events.log(self.session, now, "instance_completed", instance_id=inst.id)
+        self._flush()
+
+    @staticmethod
+    def _waiting_timers(wf: BpmnWorkflow) -> list[Any]:
+        return [t for t in wf.get_tasks(state=TaskState.WAITING)
+                if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)]
+
+    def _seed(self, wf: BpmnWorkflow, variables: dict[str, Any], start_event: str | None) -> None:
+        """Put the start data in and keep exactly one start event (timer/message ones fire now)."""
+        start = wf.get_next_task(spec_name="Start")
+        start.set_data(**variables)
+        start.run()
+        events_ = [t for t in start.children]
+        if not events_:
+            return
+        chosen = None
+        if start_event is not None:
+            chosen = next((t for t in events_ if t.task_spec.bpmn_id == start_event), None)
+            if chosen is None:
+                raise Invalid(f"the process has no start event {start_event!r}",
+                              [{"field": "start_event", "message": start_event}])
+        else:
+            plain = [t for t in events_ if type(t.task_spec.event_definition).__name__ == "NoneEventDefinition"]
+            chosen = plain[0] if plain else events_[0]
+        for t in events_:
+            if t is not chosen:
+                t.cancel()
+        chosen._set_internal_data(event_fired=True)
+        chosen.task_spec._update(chosen)
+
+    # ---- tasks --------------------------------------------------------------------------------
+
+    def _sync_tasks(self, loaded: Loaded) -> None:
+        inst, wf = loaded.inst, loaded.wf
+        now = self.clock.now()
+        open_rows = {t.task_guid: t for t in self.session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open"))}
+        ready = {}
+        for t in wf.get_tasks(state=TaskState.READY):
+            spec = t.task_spec
+            if spec.manual and not isinstance(spec, DetachedCallActivity):
+                ready[str(t.id)] = t
+        for guid, t in ready.items():
+            if guid not in open_rows:
+                self._create_task_row(loaded, t, now)
+        for guid, row in open_rows.items():
+            if guid not in ready:
+                row.status = "cancelled"
+                events.log(self.session, now, "task_cancelled", instance_id=inst.id, task_id=row.id,
+                           payload={"spec_id": row.spec_id, "name": row.name, "reason": "left by the process"})
+
+    def _create_task_row(self, loaded: Loaded, t: Any, now: datetime) -> HumanTask:
+        inst = loaded.inst
+        spec = t.task_spec
+        props = (getattr(spec, "extensions", None) or {}).get("properties", {}) or {}
+        tier = lane_tier(spec.lane)
+        if tier is None:
+            raise ScriptError(f"user task {spec.bpmn_id} lies in lane {spec.lane!r}, which names no tier")
+        node = resolve_node(self.session, tier, t.data, self._group(), props.get("nodeVariable"))
+        due = None
+        if props.get("dueAt"):
+            due = self._due_from(loaded.engine.evaluate(t, props["dueAt"]))
+        elif props.get("dueIn"):
+            due = add_duration(now, props["dueIn"], self.zone)
+        roles = props.get("candidateRoles")
+        row = HumanTask(
+            instance_id=inst.id, root_instance_id=inst.root_id or inst.id, task_guid=str(t.id),
+            spec_id=spec.bpmn_id, name=(spec.bpmn_name or spec.bpmn_id)[:200], process_key=inst.process_key,
+            lane=spec.lane, tier=tier, node_id=node.id, unit_id=self._unit_of(node),
+            candidate_roles=("," + ",".join(r.strip() for r in roles.split(",") if r.strip()) + ",") if roles else None,
+            form_key=props.get("formJsonSchemaFilename"), status="open", created_at=now, due_at=due,
+        )
+        self.session.add(row)
+        self.session.flush()
+        events.log(self.session, now, "task_created", instance_id=inst.id, task_id=row.id,
+                   payload={"spec_id": row.spec_id, "name": row.name, "tier": tier, "node_id": node.id,
+                            "due_at": due.isoformat() if due else None})
+        return row
+
+    def _due_from(self, value: Any) -> datetime:
+        if isinstance(value, datetime):
+            return value if value.tzinfo else value.replace(tzinfo=self.zone)
+        text = str(value)
+        if len(text) == 10:  # a date: due by the end of that day, local time
+            return datetime.combine(datetime.fromisoformat(text).date(), time(23, 59, 59), self.zone)
+        return parse_datetime(text, self.zone)
+
+    # ---- fan-out --------------------------------------------------------------------------------
+
+    def _detached(self, loaded: Loaded) -> bool:
+        """Spawn children for new detached call activities; complete those whose children ended."""
+        inst, wf = loaded.inst, loaded.wf
+        progressed = False
+        for t in wf.get_tasks(state=TaskState.READY):
+            spec = t.task_spec
+            if not isinstance(spec, DetachedCallActivity):
+                continue
+            guid = str(t.id)
+            if not t._get_internal_data("spawned"):
+                self._spawn(loaded, t)
+                t._set_internal_data(spawned=True)
+            fan = self.session.get(FanOut, (inst.id, guid), populate_existing=True)
+            if fan is not None and fan.pending <= 0:
+                if spec.output_collection:
+                    rows = self.session.execute(select(ProcessInstance.data).where(
+                        ProcessInstance.parent_id == inst.id, ProcessInstance.parent_task_guid == guid)
+                        .order_by(ProcessInstance.item_index)).scalars().all()
+                    t.data[spec.output_collection] = [
+                        (d or {}).get(spec.output_item) if spec.output_item else d for d in rows]
+                self.session.delete(fan)
+                t.run()
+                progressed = True
+        return progressed
+
+    def _spawn(self, loaded: Loaded, t: Any) -> None:
+        inst = loaded.inst
+        spec: DetachedCallActivity = t.task_spec
+        if spec.collection is None:
+            items: list[Any] = [None]
+        else:
+            items = t.data.get(spec.collection)
+            if not isinstance(items, list):
+                raise ScriptError(f"{spec.bpmn_id}: {spec.collection!r} must be a list to fan out over, "
+                                  f"not {type(items).__name__}")
+        child_def = self._called_definition(inst.definition, spec.called_element)
+        guid = str(t.id)
+        self.session.add(FanOut(instance_id=inst.id, task_guid=guid, total=len(items), pending=len(items)))
+        self.session.flush()
+        base = {k: v for k, v in t.data.items() if spec.output_collection is None or k != spec.output_collection}
+        for idx, item in enumerate(items):
+            variables = dict(base)
+            if spec.collection is not None:
+                variables[spec.item or "item"] = item
+            self.start(child_def, variables, None, _parent=(inst, guid, idx if spec.collection else None))
+
+    def _called_definition(self, caller: ProcessDefinition, key: str) -> ProcessDefinition:
+        same_file = self.session.scalars(select(ProcessDefinition).where(
+            ProcessDefinition.key == key, ProcessDefinition.sha256 == caller.sha256)
+            .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+        return same_file or latest(self.session, key)
+
+    def _child_finished(self, child: ProcessInstance) -> None:
+        assert child.parent_id is not None and child.parent_task_guid is not None
+        pending = self.session.execute(
+            update(FanOut).where(FanOut.instance_id == child.parent_id, FanOut.task_guid == child.parent_task_guid)
+            .values(pending=FanOut.pending - 1).returning(FanOut.pending)).scalar()
+        if pending is None or pending > 0 or child.parent_id in self._active:
+            return  # the active parent notices in its own loop
+        parent = self._lock(child.parent_id)
+        if parent.status != "running":
+            return  # resumed or retried later, its loop then completes the fan-out
+        loaded = self._load(parent)
+        self._run(loaded, before=parent.state, action=None, actor=None)
+
+    def _depth(self, inst: ProcessInstance) -> int:
+        depth, current = 0, inst
+        while current.parent_id is not None and depth <= MAX_DEPTH:
+            depth += 1
+            current = self.session.get(ProcessInstance, current.parent_id)  # type: ignore[assignment]
+        return depth
+
+    # ---- messages and deferred starts --------------------------------------------------------------
+
+    def _messages(self, loaded: Loaded) -> None:
+        for event in loaded.wf.get_events():
+            definition = event.event_definition
+            if not isinstance(definition, MessageEventDefinition):
+                continue
+            payload = event.payload if isinstance(event.payload, dict) else {"payload": event.payload}
+            name = definition.name
+            source = loaded.inst.id
+
+            def start_catchers(name: str = name, payload: dict[str, Any] = payload, source: int = source) -> None:
+                for d in self._message_starters(name):
+                    ev = next(e for e in d.info.get("start_events", [])
+                              if e.get("kind") == "message" and e.get("message") == name)
+                    child = self.start(d, dict(payload), None, start_event=ev["id"])
+                    events.log(self.session, self.clock.now(), "message_delivered", instance_id=source,
+                               payload={"message": name, "started_instance_id": child.id})
+
+            loaded.deferred.append(start_catchers)
+
+    def _message_starters(self, name: str) -> list[ProcessDefinition]:
+        rows = self.session.scalars(select(ProcessDefinition).where(ProcessDefinition.active.is_(True))
+                                    .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())).all()
+        latest_by_key: dict[str, ProcessDefinition] = {}
+        for d in rows:
+            latest_by_key.setdefault(d.key, d)
+        return [d for d in latest_by_key.values()
+                if any(e.get("kind") == "message" and e.get("message") == name for e in d.info.get("start_events", []))]
+
+    # ---- scripts ------------------------------------------------------------------------------------
+
+    def _script_engine(self, inst: ProcessInstance) -> SanjiScriptEngine:
+        helpers: dict[str, Any] = date_helpers(self.clock.now, self.zone)
+        helpers.update(self._org_helpers())
+        helpers.update(self._record_helpers(inst))
+        env = RestrictedEnvironment(helpers, self.settings.script_timeout_ms / 1000)
+        return SanjiScriptEngine(env, self.clock.now, self.zone)
+
+    def _org_helpers(self) -> dict[str, Callable[..., Any]]:
+        session = self.session
+
+        def org_units() -> list[str]:
+            return [n.id for n in org.units(session)]
+
+        def org_branches(unit_id: str | None = None) -> list[str]:
+            return [n.id for n in org.branches(session, unit_id)]
+
+        def org_name(node_id: str) -> str:
+            node = session.get(OrgNode, node_id)
+            return node.name if node else str(node_id)
+
+        def unit_of(node_id: str) -> str | None:
+            node = session.get(OrgNode, node_id)
+            return self._unit_of(node) if node else None
+
+        return {"org_units": org_units, "org_branches": org_branches, "org_name": org_name,
+                "unit_of": unit_of, "group_id": self._group}
+
+    def _record_helpers(self, inst: ProcessInstance) -> dict[str, Callable[..., Any]]:
+        session = self.session
+
+        def save_record(kind: str, key: str, data: dict[str, Any], node_id: str | None = None,
+                        confidential: bool = False) -> None:
+            if not isinstance(data, dict):
+                raise ScriptError("save_record(kind, key, data): data must be a dict")
+            node = session.get(OrgNode, node_id or inst.scope_node_id)
+            if node is None:
+                raise ScriptError(f"save_record: org node {node_id!r} does not exist")
+            now = self.clock.now()
+            row = session.scalars(select(Record).where(Record.kind == kind, Record.key == str(key))).first()
+            if row is None:
+                row = Record(kind=kind, key=str(key), created_at=now)
+                session.add(row)
+            row.node_id, row.unit_id, row.instance_id = node.id, self._unit_of(node), inst.id
+            row.confidential, row.data, row.updated_at = bool(confidential), _jsonable(data), now
+
+        def find_records(kind: str, unit_id: str | None = None, node_id: str | None = None) -> list[dict[str, Any]]:
+            q = select(Record).where(Record.kind == kind)
+            if unit_id:
+                q = q.where(Record.unit_id == unit_id)
+            if node_id:
+                q = q.where(Record.node_id == node_id)
+            return [{"key": r.key, "node_id": r.node_id, **(r.data or {})} for r in session.scalars(q.order_by(Record.id))]
+
+        return {"save_record": save_record, "find_records": find_records}
+
+    # ---- org helpers -----------------------------------------------------------------------------------
+
+    def _group(self) -> str:
+        if self._group_id is None:
+            self._group_id = org.group_root(self.session).id
+        return self._group_id
+
+    @staticmethod
+    def _unit_of(node: OrgNode) -> str | None:
+        if node.tier == "unit":
+            return node.id
+        if node.tier == "branch":
+            return node.parent_id
+        return None
+
+    def _scope_node(self, variables: dict[str, Any]) -> OrgNode:
+        """The deepest org node named by the start data; `unit_id` and `branch_id` must agree."""
+        found: dict[str, OrgNode] = {}
+        for var, tier in (("branch_id", "branch"), ("unit_id", "unit")):
+            value = variables.get(var)
+            if value is None:
+                continue
+            node = self.session.get(OrgNode, value) if isinstance(value, str) else None
+            if node is None or node.tier != tier or not node.active:
+                raise Invalid(f"{var}={value!r} is not a {tier} of the organisation",
+                              [{"field": f"variables/{var}", "message": f"not a {tier}"}])
+            found[tier] = node
+        if "branch" in found and "unit" in found and found["branch"].parent_id != found["unit"].id:
+            raise Invalid(f"branch {found['branch'].id} does not belong to unit {found['unit'].id}",
+                          [{"field": "variables/branch_id", "message": "not in that unit"}])
+        return found.get("branch") or found.get("unit") or self.session.get(OrgNode, self._group())  # type: ignore[return-value]
+
+
+def _message(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    notes = getattr(exc, "__notes__", None)
+    if notes:
+        text += " (" + "; ".join(notes) + ")"
+    return f"{type(exc).__name__}: {text}"
+
+
+def _jsonable(value: Any) -> Any:
+    """Task data as JSON: datetimes as ISO strings, sets as lists, unknown objects as text."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items() if not callable(v)}
+    if isinstance(value, (list, tuple, set)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    return str(value)

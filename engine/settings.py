@@ -1,0 +1,125 @@
+"""Every setting Sanji reads, in one place, validated at start.
+
+Settings come from environment variables (or a mapping in tests). A bad value stops the
+process with a message naming the variable, instead of failing later in a request.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SECRET = "dev-secret-change-me"
+DEMO_PASSWORD = "demo12345"
+
+
+class ConfigError(ValueError):
+    """A setting has a value Sanji cannot run with."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # name: (environment variable) meaning
+    env: str = "development"  # SANJI_ENV: development | test | production
+    database_url: str = ""  # DATABASE_URL: SQLAlchemy URL; default SQLite file under instance/
+    secret_key: str = DEFAULT_SECRET  # SECRET_KEY: signs web sessions; required in production
+    timezone: str = "Asia/Shanghai"  # SANJI_TIMEZONE: the organisation's calendar time zone
+    processes_dir: Path = ROOT / "processes"  # SANJI_PROCESSES_DIR: built-in BPMN diagrams
+    forms_dir: Path = ROOT / "forms"  # SANJI_FORMS_DIR: JSON-schema forms named by user tasks
+    token_ttl_hours: int = 12  # SANJI_TOKEN_TTL_HOURS: lifetime of API bearer tokens
+    script_timeout_ms: int = 1000  # SANJI_SCRIPT_TIMEOUT_MS: wall-time bound of one script
+    max_bpmn_bytes: int = 5 * 1024 * 1024  # SANJI_MAX_BPMN_BYTES: deploy size cap
+    max_request_bytes: int = 6 * 1024 * 1024  # SANJI_MAX_REQUEST_BYTES: any request body
+    scheduler: str = "embedded"  # SANJI_SCHEDULER: embedded (dev server) | off (web workers)
+    scheduler_interval_s: float = 5.0  # SANJI_SCHEDULER_INTERVAL: seconds between ticks
+    misfire_grace_days: int = 7  # SANJI_MISFIRE_GRACE_DAYS: how late a missed schedule still fires
+    login_max_failures: int = 5  # SANJI_LOGIN_MAX_FAILURES: failures before throttling
+    login_lock_seconds: int = 300  # SANJI_LOGIN_LOCK_SECONDS: throttle window
+    log_format: str = "json"  # SANJI_LOG_FORMAT: json | text
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def with_(self, **changes: Any) -> "Settings":
+        return replace(self, **changes)
+
+
+_ENV = {
+    "env": "SANJI_ENV",
+    "database_url": "DATABASE_URL",
+    "secret_key": "SECRET_KEY",
+    "timezone": "SANJI_TIMEZONE",
+    "processes_dir": "SANJI_PROCESSES_DIR",
+    "forms_dir": "SANJI_FORMS_DIR",
+    "token_ttl_hours": "SANJI_TOKEN_TTL_HOURS",
+    "script_timeout_ms": "SANJI_SCRIPT_TIMEOUT_MS",
+    "max_bpmn_bytes": "SANJI_MAX_BPMN_BYTES",
+    "max_request_bytes": "SANJI_MAX_REQUEST_BYTES",
+    "scheduler": "SANJI_SCHEDULER",
+    "scheduler_interval_s": "SANJI_SCHEDULER_INTERVAL",
+    "misfire_grace_days": "SANJI_MISFIRE_GRACE_DAYS",
+    "login_max_failures": "SANJI_LOGIN_MAX_FAILURES",
+    "login_lock_seconds": "SANJI_LOGIN_LOCK_SECONDS",
+    "log_format": "SANJI_LOG_FORMAT",
+}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read settings from the environment, apply overrides, validate."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    types = {f.name: f.type for f in fields(Settings)}
+    for name, var in _ENV.items():
+        raw = environ.get(var)
+        if raw is None or raw == "":
+            continue
+        kind = types[name]
+        try:
+            if kind in ("int", int):
+                values[name] = int(raw)
+            elif kind in ("float", float):
+                values[name] = float(raw)
+            elif kind in ("Path", Path):
+                values[name] = Path(raw)
+            else:
+                values[name] = raw
+        except ValueError:
+            raise ConfigError(f"{var}={raw!r} is not a valid {kind}") from None
+    values.update(overrides)
+    settings = Settings(**values)
+    if not settings.database_url:
+        settings = settings.with_(database_url=f"sqlite:///{ROOT / 'instance' / 'sanji.db'}")
+    validate(settings)
+    return settings
+
+
+def validate(s: Settings) -> None:
+    if s.env not in ("development", "test", "production"):
+        raise ConfigError(f"SANJI_ENV must be development, test or production, not {s.env!r}")
+    try:
+        ZoneInfo(s.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"SANJI_TIMEZONE {s.timezone!r} is not a known IANA time zone") from None
+    if not s.database_url.startswith(("sqlite:", "postgresql")):
+        raise ConfigError("DATABASE_URL must be a sqlite:/// or postgresql:// URL")
+    if s.scheduler not in ("embedded", "off"):
+        raise ConfigError(f"SANJI_SCHEDULER must be embedded or off, not {s.scheduler!r}")
+    if s.log_format not in ("json", "text"):
+        raise ConfigError(f"SANJI_LOG_FORMAT must be json or text, not {s.log_format!r}")
+    for name in ("token_ttl_hours", "script_timeout_ms", "max_bpmn_bytes", "max_request_bytes",
+                 "misfire_grace_days", "login_max_failures", "login_lock_seconds"):
+        if getattr(s, name) <= 0:
+            raise ConfigError(f"{_ENV[name]} must be positive")
+    if s.scheduler_interval_s <= 0:
+        raise ConfigError("SANJI_SCHEDULER_INTERVAL must be positive")
+    if s.production and (s.secret_key == DEFAULT_SECRET or len(s.secret_key) < 16):
+        raise ConfigError("SECRET_KEY must be set to a random value of 16+ characters in production")

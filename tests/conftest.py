@@ -1,0 +1,243 @@
+"""Shared fixtures: a real database (SQLite file, or PostgreSQL from TEST_DATABASE_URL),
+the demo organisation, a travelling clock, the engine runtime and the Flask app.
+
+On PostgreSQL every test session works in its own schema, so parallel runs (several
+checkouts, CI) never see each other's rows.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from app import create_app, migrate
+from engine import demo, org, repository
+from engine.clock import FrozenClock
+from engine.db import Base, make_engine, make_session_factory, write_intent
+from engine.forms import FormStore
+from engine.models import User
+from engine.runtime import Runtime
+from engine.settings import ROOT, Settings, load_settings
+
+TESTS = Path(__file__).resolve().parent
+BPMN = TESTS / "bpmn"
+START = "2027-01-05T09:00:00+08:00"
+
+
+def pytest_report_header(config: Any) -> str:
+    url = os.environ.get("TEST_DATABASE_URL")
+    return f"database: {'PostgreSQL ' + url if url else 'SQLite (set TEST_DATABASE_URL for PostgreSQL)'}"
+
+
+@pytest.fixture(scope="session")
+def forms_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The project's forms plus the test-only forms, in one directory."""
+    target = tmp_path_factory.mktemp("forms")
+    for source in (ROOT / "forms", TESTS / "forms"):
+        if source.is_dir():
+            for f in source.glob("*.json"):
+                shutil.copy(f, target / f.name)
+    return target
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'sanji.db'}"
+        return
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    admin = make_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def db_engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url, pool_size=20)
+    migrate(engine)
+    yield engine
+    engine.dispose()
+
+
+def is_pg(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql"
+
+
+def truncate_all(engine: Engine) -> None:
+    tables = [t.name for t in reversed(Base.metadata.sorted_tables)]
+    with write_intent(), engine.begin() as conn:
+        if is_pg(engine):
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for t in tables:
+                conn.execute(text(f'DELETE FROM "{t}"'))
+            if conn.execute(text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")).first():
+                conn.execute(text("DELETE FROM sqlite_sequence"))
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def settings(database_url: str, forms_dir: Path) -> Settings:
+    return load_settings({}, env="test", database_url=database_url, forms_dir=forms_dir,
+                         processes_dir=ROOT / "processes", scheduler="off")
+
+
+@pytest.fixture
+def clean_db(db_engine: Engine, clock: FrozenClock) -> Engine:
+    """An empty schema with the demo organisation loaded."""
+    truncate_all(db_engine)
+    with write_intent(), make_session_factory(db_engine)() as s:
+        demo.load_demo(s, clock.now())
+        s.commit()
+    return db_engine
+
+
+@pytest.fixture
+def sessions(clean_db: Engine) -> Any:
+    return make_session_factory(clean_db)
+
+
+@pytest.fixture
+def session(sessions: Any) -> Iterator[Session]:
+    with write_intent(), sessions() as s:
+        yield s
+
+
+@pytest.fixture
+def forms(settings: Settings) -> FormStore:
+    return FormStore(settings.forms_dir)
+
+
+@pytest.fixture
+def rt(session: Session, clock: FrozenClock, settings: Settings, forms: FormStore) -> Runtime:
+    return Runtime(session, clock, settings, forms)
+
+
+def principal(session: Session, username: str) -> org.Principal:
+    user = session.scalars(select(User).where(User.username == username)).one()
+    return org.load_principal(session, user)
+
+
+def deploy_file(session: Session, path: Path | str, forms: FormStore, clock: FrozenClock) -> list[Any]:
+    path = Path(path)
+    result = repository.deploy(session, path.read_bytes(), path.name, "owner", clock.now(), forms, 5 * 1024 * 1024)
+    session.commit()
+    return result.definitions
+
+
+def roundtrip_all(session: Session) -> int:
+    """Deserialize and re-serialize every instance: the state must survive unchanged."""
+    import json
+    import zlib
+
+    from engine.models import ProcessInstance
+    from engine.repository import SPECS
+    from engine.spiff import dump_state, load_state
+
+    count = 0
+    for inst in session.scalars(select(ProcessInstance)):
+        spec, subs = SPECS.get(inst.definition)
+        wf = load_state(inst.state, spec, subs, None)
+        again = dump_state(wf)
+        assert json.loads(zlib.decompress(again)) == json.loads(zlib.decompress(inst.state)), inst.id
+        count += 1
+    return count
+
+
+@pytest.fixture
+def app(clean_db: Engine, settings: Settings, clock: FrozenClock) -> Any:
+    return create_app(settings, clock=clock, engine=clean_db)
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+class Api:
+    """Calls the JSON API as demo users (tokens cached per user)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.tokens: dict[str, str] = {}
+
+    def token(self, username: str, password: str = "demo12345") -> str:
+        if username not in self.tokens:
+            r = self.client.post("/api/v1/auth/login", json={"username": username, "password": password})
+            assert r.status_code == 200, r.get_json()
+            self.tokens[username] = r.get_json()["token"]
+        return self.tokens[username]
+
+    def call(self, method: str, path: str, user: str | None = None, **kwargs: Any) -> Any:
+        headers = kwargs.pop("headers", {})
+        if user:
+            headers["Authorization"] = f"Bearer {self.token(user)}"
+        return self.client.open(path, method=method, headers=headers, **kwargs)
+
+    def get(self, path: str, user: str | None = None, **kw: Any) -> Any:
+        return self.call("GET", path, user, **kw)
+
+    def post(self, path: str, user: str | None = None, **kw: Any) -> Any:
+        return self.call("POST", path, user, **kw)
+
+    def deploy(self, path: Path | str, user: str = "owner") -> Any:
+        data = Path(path).read_bytes()
+        return self.post(f"/api/v1/process-definitions?filename={Path(path).name}", user, data=data,
+                         content_type="application/xml")
+
+    def tasks(self, user: str, **params: Any) -> list[dict[str, Any]]:
+        r = self.get("/api/v1/tasks", user, query_string={"per_page": 500, **params})
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()["items"]
+
+
+@pytest.fixture
+def api(client: Any) -> Api:
+    return Api(client)
+
+
+class LiveServer:
+    def __init__(self, app: Any) -> None:
+        from werkzeug.serving import make_server
+
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "LiveServer":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.shutdown()
+        self.thread.join(5)
+        self.server.server_close()
+
+
+@pytest.fixture
+def live_server(app: Any) -> Iterator[LiveServer]:
+    with LiveServer(app) as server:
+        yield server
