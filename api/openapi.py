@@ -5,11 +5,18 @@ and every documented path exists, so the two cannot drift apart.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from flask import Blueprint, jsonify
 
 bp = Blueprint("openapi", __name__)
+
+# Other API modules describe their own paths and schemas: `extend(lambda: (paths, schemas))`.
+_EXTENSIONS: list[Callable[[], tuple[dict[str, Any], dict[str, Any]]]] = []
+
+
+def extend(contribution: Callable[[], tuple[dict[str, Any], dict[str, Any]]]) -> None:
+    _EXTENSIONS.append(contribution)
 
 ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -160,13 +167,18 @@ def document() -> dict[str, Any]:
         paths[f"/api/v1/process-instances/{{id}}/{action}"] = {"post": _op(
             summary, {"200": _resp({"$ref": "#/components/schemas/Instance"}), **admin}, params=[ID], body=b,
             tag="instances")}
+    schemas = dict(SCHEMAS)
+    for contribution in _EXTENSIONS:
+        more_paths, more_schemas = contribution()
+        paths.update(more_paths)
+        schemas.update(more_schemas)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Sanji 三级联动纪检工作平台 API", "version": "1"},
         "servers": [{"url": "/"}],
         "security": [{"bearer": []}],
         "paths": paths,
-        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": SCHEMAS},
+        "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}, "schemas": schemas},
     }
 
 
@@ -233,3 +245,7 @@ SCHEMAS: dict[str, Any] = {
 @bp.get("/api/v1/openapi.json")
 def openapi_json() -> Any:
     return jsonify(document())
+
+
+# Public names for the modules that `extend` the document.
+op, resp, errors_for, page_schema, query_param = _op, _resp, _errors, _page, _q

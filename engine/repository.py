@@ -165,8 +165,10 @@ def _check_process(proc: etree._Element, forms: FormStore, local_keys: set[str],
                     add(el, msg)
             if props.get("dueIn"):
                 problems.extend(Problem(m, el.get("id"), el.sourceline) for m in validate_timer("timeDuration", props["dueIn"]))
-            if props.get("dueAt"):
-                problems.extend(Problem(f"dueAt: {m}", el.get("id"), el.sourceline) for m in check_source(props["dueAt"], "eval"))
+            for prop in ("dueAt", "validate"):
+                if props.get(prop):
+                    problems.extend(Problem(f"{prop}: {m}", el.get("id"), el.sourceline)
+                                    for m in check_source(props[prop], "eval"))
             if props.get("candidateRoles"):
                 bad = [r for r in props["candidateRoles"].split(",") if r.strip() and r.strip() not in ROLES]
                 if bad:

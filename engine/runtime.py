@@ -103,6 +103,7 @@ class Runtime:
         self.forms.validate(task.form_key, data)
         loaded = self._load(inst)
         guid = UUID(task.task_guid)
+        self._check_rules(loaded, guid, data)
 
         def act(w: BpmnWorkflow) -> None:
             t = w.get_task_from_id(guid)
@@ -127,6 +128,29 @@ class Runtime:
                             "late": bool(task.due_at and now > task.due_at)})
         self._run(loaded, before=before, action=act, actor=actor)
         return task
+
+    def _check_rules(self, loaded: Loaded, guid: UUID, data: dict[str, Any]) -> None:
+        """The task's `validate` property: an expression over task data + submitted data that
+        returns nothing when fine, or a message / {field: message} (e.g. the 20% cap)."""
+        t = loaded.wf.get_task_from_id(guid)
+        props = (getattr(t.task_spec, "extensions", None) or {}).get("properties", {}) if t else {}
+        rule = (props or {}).get("validate")
+        if not rule:
+            return
+        scope = dict(t.data)
+        scope.update(data)
+        try:
+            result = loaded.engine.environment.evaluate(rule, scope)
+        except SanjiError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a broken rule must not let data through
+            raise ScriptError(f"the task's validate rule failed: {exc}") from exc
+        if not result:
+            return
+        if isinstance(result, dict):
+            details = [{"field": str(k), "message": str(v)} for k, v in result.items()]
+            raise Invalid("; ".join(d["message"] for d in details), details)
+        raise Invalid(str(result), [{"field": "", "message": str(result)}])
 
     def claim(self, task_id: int, actor: Principal) -> HumanTask:
         task, _inst = self._task_for_action(task_id, actor)

@@ -1,0 +1,58 @@
+"""Business records written by processes (`save_record` in scripts) and who may read them.
+
+A record is owned by an org node. The group committee and admins read all records; a unit
+committee reads the records of its unit and its branches; a commissioner reads their own
+branch's records. `confidential` records (明察暗访 findings, sensitive reports, clues) are
+never shown to a branch other than the owning one, nor to other units — the rule above
+already guarantees that, and list endpoints use this clause so ids cannot be guessed.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, false, or_, select, true
+from sqlalchemy.orm import Session
+
+from .errors import NotFound
+from .models import OrgNode, Record
+from .org import Principal
+
+
+def visible_clause(p: Principal) -> ColumnElement[bool]:
+    if p.is_admin or p.in_group_committee:
+        return true()
+    parts: list[ColumnElement[bool]] = []
+    for path in p.supervised_paths():
+        parts.append(Record.node_id.in_(select(OrgNode.id).where(OrgNode.path.startswith(path))))
+    branches = [r.node_id for r in p.roles if r.role == "commissioner" and r.node_id]
+    if branches:
+        parts.append(Record.node_id.in_(branches))
+    units = [r.node_id for r in p.roles if r.role == "department" and r.node_id]
+    if units:  # department staff see their unit's non-confidential records
+        parts.append(Record.node_id.in_(units) & Record.confidential.is_(False))
+    return or_(*parts) if parts else false()
+
+
+def query(p: Principal, kind: str, **filters: Any) -> Select[tuple[Record]]:
+    """Records of `kind` visible to `p`; filters on columns (unit_id, node_id, instance_id)."""
+    q = select(Record).where(Record.kind == kind, visible_clause(p))
+    for name, value in filters.items():
+        if value is not None:
+            q = q.where(getattr(Record, name) == value)
+    return q.order_by(Record.id)
+
+
+def get(session: Session, p: Principal, record_id: int, kind: str | None = None) -> Record:
+    q = select(Record).where(Record.id == record_id, visible_clause(p))
+    if kind:
+        q = q.where(Record.kind == kind)
+    row = session.scalars(q).first()
+    if row is None:
+        raise NotFound(f"record {record_id} does not exist")
+    return row
+
+
+def as_dict(r: Record) -> dict[str, Any]:
+    return {"id": r.id, "kind": r.kind, "key": r.key, "node_id": r.node_id, "unit_id": r.unit_id,
+            "instance_id": r.instance_id, "confidential": r.confidential, "data": r.data,
+            "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat()}
