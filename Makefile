@@ -26,7 +26,7 @@ setup: $(STAMP) assets
 
 assets:
 	@if command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then \
-		$(MAKE) --no-print-directory $(VENDOR_STAMP); \
+		$(MAKE) --no-print-directory -s $(VENDOR_STAMP); \
 	else \
 		echo "npm/node not found: skipping the front-end bundles (api/static/vendor/). The API works;"; \
 		echo "the modeler, viewer and chart pages need them: install Node.js 18+ with npm and run make setup again."; \

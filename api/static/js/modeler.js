@@ -36,7 +36,9 @@ export function createModeler({ canvas, properties, config = {}, keyboard = true
   const modeler = new Modeler({
     container: canvas,
     keyboard: keyboard ? { bindTo: document } : undefined,
-    propertiesPanel: properties ? { parent: properties } : undefined,
+    propertiesPanel: properties
+      ? { parent: properties, layout: { groups: { general: { open: true }, sanji: { open: true } } } }
+      : undefined,
     additionalModules: properties
       ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SanjiPropertiesModule]
       : [],

@@ -358,7 +358,7 @@ class SanjiPropertiesProvider {
       const t = messages(config.lang);
       const entries = sanjiEntries(element, t);
       if (entries.length) {
-        const group = { id: 'sanji', label: t('sanji'), component: Group, entries };
+        const group = { id: 'sanji', label: t('sanji'), component: Group, entries, shouldOpen: true };
         // right after "General", so that the tier and form are seen first
         const at = groups.findIndex(g => g.id === 'general');
         groups.splice(at + 1, 0, group);

@@ -110,7 +110,7 @@ function heatColour(value, max, hue) {
     return null;
   }
   const share = value / max;
-  const lightness = 92 - Math.round(share * 47); // 92% (few) … 45% (most)
+  const lightness = 90 - Math.round(share * 28); // 90% (few) … 62% (most): labels stay readable
   return `hsl(${hue}, 85%, ${lightness}%)`;
 }
 
