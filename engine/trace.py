@@ -60,9 +60,11 @@ def record(session: Session, inst: ProcessInstance, wf: BpmnWorkflow) -> None:
     states = element_states(wf, inst.error_task if inst.status == "error" else None)
     rows = [{"instance_id": inst.id, "element_id": eid[:128], "state": state}
             for state, ids in states.items() for eid in sorted(ids)]
-    session.execute(delete(ElementState).where(ElementState.instance_id == inst.id))
+    table = ElementState.__table__  # Core statements: no ORM bookkeeping on the engine's hot path
+    conn = session.connection()
+    conn.execute(delete(table).where(table.c.instance_id == inst.id))
     if rows:
-        session.execute(insert(ElementState), rows)
+        conn.execute(insert(table), rows)
 
 
 # ---- one instance -------------------------------------------------------------------------------

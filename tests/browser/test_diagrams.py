@@ -93,12 +93,25 @@ def test_modeler_edit_rename_and_deploy_keeps_everything_else(web):
     page.locator('input[name="sanji-prop-dueIn"]').fill("P20D")
     page.wait_for_timeout(600)  # the panel debounces input
     web.screenshot("modeler-edit")
+    # a gateway condition, edited in the Sanji group
+    page.evaluate("() => window.ctl.modeler.get('selection').select(window.ctl.modeler.get('elementRegistry').get('f_yes'))")
+    condition = page.locator('textarea[name="sanji-condition"]')
+    assert condition.input_value() == "approved == True"
+    condition.fill("approved is True")
+    page.wait_for_timeout(600)
+    # download: the XML as it is now
+    with page.expect_download() as download:
+        page.click('button[data-action="download"]')
+    saved = Path(download.value.path()).read_text(encoding="utf-8")
+    assert download.value.suggested_filename == "traced.bpmn"
+    assert "单位研究落实" in saved and "approved is True" in saved and 'value="P20D"' in saved
     page.click('button[data-action="deploy"]')
     page.wait_for_function("() => document.querySelector('#root').dataset.deployed")
     assert "traced v2" in page.get_attribute("#root", "data-deployed")
     d = web.api.get("/api/v1/process-definitions/traced/diff?from=1&to=2", "owner").get_json()
     assert d["added"] == [] and d["removed"] == []
-    assert [(c["id"], {x["field"]: x["to"] for x in c["changes"]}) for c in d["changed"]] == [
+    assert sorted((c["id"], {x["field"]: x["to"] for x in c["changes"]}) for c in d["changed"]) == [
+        ("f_yes", {"condition": "approved is True"}),
         ("unit_task", {"name": "单位研究落实", "property.dueIn": "P20D"})]
     v2 = web.api.get("/api/v1/process-definitions/traced", "owner").get_json()
     assert v2["version"] == 2
@@ -107,9 +120,9 @@ def test_modeler_edit_rename_and_deploy_keeps_everything_else(web):
     page.wait_for_selector('[data-action="compare"]')
     page.click('button[data-action="compare"]')
     page.wait_for_function("() => document.querySelector('[data-role=compare]').dataset.state === 'ready'")
-    assert page.locator('[data-role=compare] tr.sanji-row-changed').count() == 2
+    assert page.locator('[data-role=compare] tr.sanji-row-changed').count() == 3
     assert page.evaluate("""() => [...document.querySelectorAll('[data-role=compare] g.djs-element.sanji-diff-changed')]
-                              .map(g => g.dataset.elementId)""") == ["unit_task", "unit_task"]
+                              .map(g => g.dataset.elementId).sort()""") == ["f_yes", "f_yes", "unit_task", "unit_task"]
     web.screenshot("modeler-compare")
     assert not [e for e in web.errors if "pageerror" in e], web.errors
 
@@ -225,3 +238,14 @@ def test_modeler_in_english_on_a_phone(web, lang):
     box = page.locator(".sanji-canvas").bounding_box()
     assert box["width"] <= 390 and box["height"] >= 300
     web.screenshot("modeler-phone")
+
+
+def test_modeler_lists_import_warnings(web):
+    """An extension element the modeler cannot keep is reported when the diagram is opened."""
+    xml = TRACED.read_text(encoding="utf-8").replace(
+        '<spiffworkflow:preScript>note = "单位"</spiffworkflow:preScript>',
+        '<spiffworkflow:preScript>note = "单位"</spiffworkflow:preScript><spiffworkflow:unknownThing>x</spiffworkflow:unknownThing>')
+    web.page.add_init_script(f"window.sanjiInitialXML = {json.dumps(xml)};")
+    page = web.open("modeler", "owner")
+    assert page.get_attribute("#root", "data-import-warnings") == "1"
+    assert "unknownThing" in page.inner_text(".sanji-problems")

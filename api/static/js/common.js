@@ -198,3 +198,32 @@ export function focusElement(diagram, id) {
   }
   return true;
 }
+
+// Chinese labels for the bpmn-js palette, context pad and standard properties groups.
+const ZH = {
+  'Activate hand tool': '抓手工具', 'Activate lasso tool': '套索工具', 'Activate create/remove space tool': '创建/删除空间',
+  'Activate global connect tool': '全局连接工具', 'Create start event': '开始事件', 'Create intermediate/boundary event': '中间/边界事件',
+  'Create end event': '结束事件', 'Create gateway': '网关', 'Create task': '任务', 'Create expanded sub-process': '展开的子流程',
+  'Create data object reference': '数据对象引用', 'Create data store reference': '数据存储引用',
+  'Create pool/participant': '池/参与者', 'Create group': '组', 'Append end event': '追加结束事件', 'Append gateway': '追加网关',
+  'Append task': '追加任务', 'Append intermediate/boundary event': '追加中间/边界事件', 'Change element': '更改类型',
+  'Change type': '更改类型', 'Delete': '删除', 'Connect using sequence/message flow or association': '用顺序流/消息流/关联连接',
+  'Connect using association': '用关联连接', 'Connect using data input association': '用数据输入关联连接',
+  'Add text annotation': '添加文本注释', 'Add lane above': '在上方添加泳道', 'Add lane below': '在下方添加泳道',
+  'Divide into two lanes': '分为两个泳道', 'Divide into three lanes': '分为三个泳道', 'General': '常规', 'Name': '名称',
+  'Documentation': '文档', 'Element documentation': '元素文档', 'Process documentation': '流程文档', 'Timer': '定时器',
+  'Type': '类型', 'Value': '值', 'Date': '日期', 'Duration': '持续时间', 'Cycle': '周期', '<none>': '<无>',
+  'Multi-instance': '多实例', 'Loop cardinality': '循环次数', 'Completion condition': '完成条件', 'Message': '消息',
+  'Signal': '信号', 'Executable': '可执行', 'Process ID': '流程 ID', 'Process name': '流程名称', 'Global message reference': '全局消息引用',
+  'Create new ...': '新建…', 'Participant': '参与者', 'Lane': '泳道', 'Search in diagram': '在图中搜索',
+};
+
+/** A diagram-js `translate` service: Chinese for the strings above, English otherwise. */
+export function translateModule(lang) {
+  const zh = language(lang) === 'zh';
+  function translate(template, replacements) {
+    const text = (zh && ZH[template]) || template;
+    return text.replace(/{([^}]+)}/g, (_, key) => (replacements && key in replacements ? replacements[key] : `{${key}}`));
+  }
+  return { translate: ['value', translate] };
+}

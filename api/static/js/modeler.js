@@ -17,6 +17,7 @@ import SanjiPropertiesModule, { getSpiffProperty, setSpiffProperty } from './pro
 import { mountCompare } from './compare.js';
 import {
   apiClient, downloadText, el, findElement, focusElement, hasDiagram, messages, moddleExtensions, patchModdle,
+  translateModule,
 } from './common.js';
 
 const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
@@ -39,9 +40,10 @@ export function createModeler({ canvas, properties, config = {}, keyboard = true
     propertiesPanel: properties
       ? { parent: properties, layout: { groups: { general: { open: true }, sanji: { open: true } } } }
       : undefined,
-    additionalModules: properties
-      ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SanjiPropertiesModule]
-      : [],
+    additionalModules: [
+      translateModule(config.lang),
+      ...(properties ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SanjiPropertiesModule] : []),
+    ],
     moddleExtensions,
     sanji: config,
   });
@@ -168,6 +170,12 @@ export async function mount(root, options = {}) {
       throw err;
     }
     root.dataset.state = 'ready';
+    if (warnings.length) {
+      // e.g. an extension element the modeler does not know: it would not survive saving
+      showProblems(warnings.map(w => ({ element_id: (w.element && w.element.id) || null, line: null,
+        message: String(w.message).split('\n')[0] })));
+    }
+    root.dataset.importWarnings = String(warnings.length);
     return { warnings: warnings.map(w => w.message) };
   }
 
