@@ -6,7 +6,13 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup run test bench clean
+# Front-end bundles (bpmn-js modeler/viewer, ECharts) into api/static/vendor/, from package-lock.json.
+# Rebuilt when the lock file, build.mjs or a source in api/static/js/ changes; skipped with a
+# message when npm is missing (the API works without them).
+VENDOR_STAMP := api/static/vendor/build.json
+ASSET_SOURCES := package.json package-lock.json build.mjs $(wildcard api/static/js/*)
+
+.PHONY: setup assets run test bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
@@ -16,7 +22,21 @@ $(STAMP): pyproject.toml
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
-setup: $(STAMP)
+setup: $(STAMP) assets
+
+assets:
+	@if command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then \
+		$(MAKE) --no-print-directory -s $(VENDOR_STAMP); \
+	else \
+		echo "npm/node not found: skipping the front-end bundles (api/static/vendor/). The API works;"; \
+		echo "the modeler, viewer and chart pages need them: install Node.js 18+ with npm and run make setup again."; \
+	fi
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+
+$(VENDOR_STAMP): node_modules/.package-lock.json $(ASSET_SOURCES)
+	node build.mjs
 
 run: setup
 	$(BIN)/flask --app app init-db --demo
@@ -26,4 +46,4 @@ test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) instance test-artifacts .pytest_cache
+	rm -rf $(VENV) instance test-artifacts .pytest_cache node_modules api/static/vendor

@@ -56,6 +56,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     from api.openapi import bp as openapi_bp
 
     app.register_blueprint(openapi_bp)
+    from api.diagrams import bp as diagrams_bp
+
+    app.register_blueprint(diagrams_bp)
 
     @app.get("/")
     def index() -> Any:

@@ -242,3 +242,18 @@ class Record(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ElementState(Base):
+    """Which BPMN elements of an instance were passed through (completed), are active now, or failed.
+
+    Rewritten each time the runtime saves the instance; the diagram viewer and the per-definition
+    heatmap read it instead of deserializing workflow states.
+    """
+
+    __tablename__ = "element_state"
+
+    instance_id: Mapped[int] = mapped_column(ForeignKey("process_instance.id", ondelete="CASCADE"), primary_key=True)
+    element_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # completed | active | failed
+    state: Mapped[str] = mapped_column(String(16), primary_key=True)

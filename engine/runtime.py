@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
-from . import events, org
+from . import events, org, trace
 from .clock import Clock
 from .errors import Conflict, Forbidden, Invalid, NotFound, SanjiError, ScriptError
 from .forms import FormStore
@@ -407,6 +407,7 @@ class Runtime:
         inst.updated_at = now
         events.log(self.session, now, "incident", instance_id=inst.id,
                    payload={"message": inst.error_message, "task": inst.error_task})
+        trace.record(self.session, inst, wf)
         self._flush()
 
     def _save(self, loaded: Loaded) -> None:
@@ -421,6 +422,7 @@ class Runtime:
         if wf.is_completed() and inst.status not in ENDED:
             inst.status, inst.ended_at, inst.next_timer_at = "completed", now, None
             events.log(self.session, now, "instance_completed", instance_id=inst.id)
+        trace.record(self.session, inst, wf)
         self._flush()
 
     @staticmethod

@@ -1,0 +1,291 @@
+// The BPMN modeler bundle (window.SanjiModeler): bpmn-js Modeler + properties panel + the
+// Sanji properties group, with validate / deploy / download / compare against the Sanji API.
+//
+//   const m = await SanjiModeler.mount(document.getElementById('modeler'), {
+//     key: 'quarterly_tasks',        // open the latest deployed version (or `version: 3`, or `xml: '...'`)
+//     api: { headers: { Authorization: 'Bearer …' } },   // default: session cookie + <meta name="csrf-token">
+//     lang: 'zh',                    // or 'en'
+//   });
+//   await m.validate(); await m.deploy(); m.download(); await m.compare(1, 2);
+import Modeler from 'bpmn-js/lib/Modeler';
+import {
+  BpmnPropertiesPanelModule,
+  BpmnPropertiesProviderModule,
+} from 'bpmn-js-properties-panel';
+
+import SanjiPropertiesModule, { getSpiffProperty, setSpiffProperty } from './properties.jsx';
+import { mountCompare } from './compare.js';
+import {
+  apiClient, downloadText, el, findElement, focusElement, hasDiagram, messages, moddleExtensions, patchModdle,
+  translateModule,
+} from './common.js';
+
+const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_new" targetNamespace="http://sanji.example/bpmn">
+  <bpmn:process id="new_process" name="新流程" isExecutable="true">
+    <bpmn:startEvent id="start" name="开始" />
+  </bpmn:process>
+  <bpmndi:BPMNDiagram id="BPMNDiagram_1">
+    <bpmndi:BPMNPlane id="BPMNPlane_1" bpmnElement="new_process">
+      <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="180" y="160" width="36" height="36" /></bpmndi:BPMNShape>
+    </bpmndi:BPMNPlane>
+  </bpmndi:BPMNDiagram>
+</bpmn:definitions>`;
+
+/** A bare bpmn-js Modeler with our moddle extension, properties panel and Sanji group. */
+export function createModeler({ canvas, properties, config = {}, keyboard = true } = {}) {
+  const modeler = new Modeler({
+    container: canvas,
+    keyboard: keyboard ? { bindTo: document } : undefined,
+    propertiesPanel: properties
+      ? { parent: properties, layout: { groups: { general: { open: true }, sanji: { open: true } } } }
+      : undefined,
+    additionalModules: [
+      translateModule(config.lang),
+      ...(properties ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SanjiPropertiesModule] : []),
+    ],
+    moddleExtensions,
+    sanji: config,
+  });
+  patchModdle(modeler.get('moddle'));
+  return modeler;
+}
+
+/** Mount the whole editor (toolbar, canvas, properties panel, problem list) into `root`. */
+export async function mount(root, options = {}) {
+  const t = messages(options.lang);
+  const api = apiClient(options.api);
+  let key = options.key || null;
+  let version = options.version || null;
+  let problems = [];
+  let markers = [];
+
+  root.classList.add('sanji-modeler');
+  root.dataset.state = 'loading';
+  const status = el('div', { class: 'sanji-status', role: 'status', 'aria-live': 'polite' }, t('loading'));
+  const buttons = {
+    validate: el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'validate' }, t('validate')),
+    deploy: el('button', { type: 'button', class: 'sanji-btn sanji-btn-primary', 'data-action': 'deploy' }, t('deploy')),
+    download: el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'download' }, t('download')),
+    undo: el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'undo', title: t('undo') }, '↶'),
+    redo: el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'redo', title: t('redo') }, '↷'),
+    fit: el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'fit', title: t('fit') }, '⤢'),
+  };
+  const fromSelect = el('select', { class: 'sanji-select', 'data-role': 'compare-from', 'aria-label': t('from') });
+  const toSelect = el('select', { class: 'sanji-select', 'data-role': 'compare-to', 'aria-label': t('to') });
+  const compareButton = el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'compare' }, t('compare'));
+  const compareBar = el('span', { class: 'sanji-compare-bar', hidden: true }, fromSelect, '→', toSelect, compareButton);
+  const toolbar = el('div', { class: 'sanji-toolbar' }, buttons.validate, buttons.deploy, buttons.download,
+    buttons.undo, buttons.redo, buttons.fit, compareBar);
+  const canvasEl = el('div', { class: 'sanji-canvas', 'data-role': 'canvas' });
+  const propertiesEl = el('div', { class: 'sanji-properties', 'data-role': 'properties' });
+  const problemList = el('ol', { class: 'sanji-problems', 'data-role': 'problems' });
+  const problemBox = el('section', { class: 'sanji-problem-box', hidden: true }, el('h3', {}, t('problems')), problemList);
+  const compareBox = el('section', { class: 'sanji-compare-box', 'data-role': 'compare', hidden: true });
+  root.replaceChildren(toolbar, status, el('div', { class: 'sanji-workspace' }, canvasEl, propertiesEl), problemBox, compareBox);
+
+  let config = { lang: options.lang };
+  try {
+    config = { ...(await api.get('/api/v1/modeler/config')), lang: options.lang };
+  } catch (err) {
+    // the editor still works without the form list and tier names
+  }
+  const modeler = createModeler({ canvas: canvasEl, properties: propertiesEl, config });
+
+  function setStatus(text, kind = 'info') {
+    status.textContent = text;
+    status.dataset.kind = kind;
+  }
+
+  function clearProblems() {
+    const canvas = modeler.get('canvas');
+    const overlays = modeler.get('overlays');
+    for (const id of markers) {
+      if (findElement(modeler, id)) {
+        canvas.removeMarker(id, 'sanji-error');
+      }
+    }
+    overlays.remove({ type: 'sanji-error' });
+    markers = [];
+    problems = [];
+    problemList.replaceChildren();
+    problemBox.hidden = true;
+  }
+
+  /** Mark the elements named by server-side problems and list every problem (click → select). */
+  function showProblems(list) {
+    clearProblems();
+    problems = list || [];
+    const canvas = modeler.get('canvas');
+    const overlays = modeler.get('overlays');
+    const counted = {};
+    for (const p of problems) {
+      const known = !!findElement(modeler, p.element_id);
+      if (known && !counted[p.element_id]) {
+        canvas.addMarker(p.element_id, 'sanji-error');
+        markers.push(p.element_id);
+      }
+      if (known) {
+        counted[p.element_id] = (counted[p.element_id] || 0) + 1;
+      }
+      const where = [p.element_id ? `${t('element')} ${p.element_id}` : null, p.line ? `${t('line')} ${p.line}` : null]
+        .filter(Boolean).join(', ');
+      const item = el('li', { class: 'sanji-problem', dataset: { elementId: p.element_id || '' } },
+        known
+          ? el('button', { type: 'button', class: 'sanji-link', title: t('selectElement'), onclick: () => focusElement(modeler, p.element_id) }, where)
+          : el('span', { class: 'sanji-where' }, where),
+        where ? ': ' : '', p.message);
+      problemList.append(item);
+    }
+    for (const [id, n] of Object.entries(counted)) {
+      try {
+        overlays.add(id, 'sanji-error', { position: { top: -10, right: 10 },
+          html: `<span class="sanji-badge sanji-badge-error" title="${n}">!</span>` });
+      } catch (e) {
+        // an element without graphics (e.g. on a collapsed plane) keeps its marker only
+      }
+    }
+    problemBox.hidden = problems.length === 0;
+  }
+
+  async function open(xml) {
+    clearProblems();
+    compareBox.hidden = true;
+    root.dataset.state = 'loading';
+    let warnings = [];
+    try {
+      const result = await modeler.importXML(xml);
+      warnings = result.warnings || [];
+      modeler.get('canvas').zoom('fit-viewport', 'auto');
+      setStatus(warnings.length ? t('importWarnings', { n: warnings.length }) : (key ? `${key}${version ? ' v' + version : ''}` : ''),
+        warnings.length ? 'warning' : 'info');
+    } catch (err) {
+      if (!hasDiagram(xml) && modeler.getDefinitions()) {
+        setStatus(t('noDiagram'), 'warning');
+        root.dataset.state = 'no-diagram';
+        return { warnings: [err.message] };
+      }
+      setStatus(`${t('error')}: ${err.message}`, 'error');
+      root.dataset.state = 'error';
+      throw err;
+    }
+    root.dataset.state = 'ready';
+    if (warnings.length) {
+      // e.g. an extension element the modeler does not know: it would not survive saving
+      showProblems(warnings.map(w => ({ element_id: (w.element && w.element.id) || null, line: null,
+        message: String(w.message).split('\n')[0] })));
+    }
+    root.dataset.importWarnings = String(warnings.length);
+    return { warnings: warnings.map(w => w.message) };
+  }
+
+  async function getXML() {
+    const { xml } = await modeler.saveXML({ format: true });
+    return xml;
+  }
+
+  async function validate() {
+    const xml = await getXML();
+    const { data } = await api.postXML(`/api/v1/process-definitions/validate?filename=${encodeURIComponent(filename())}`, xml);
+    if (data.valid) {
+      clearProblems();
+      setStatus(t('valid'), 'ok');
+    } else {
+      showProblems(data.errors);
+      setStatus(t('invalid', { n: data.errors.length }), 'error');
+    }
+    root.dataset.validated = data.valid ? 'valid' : 'invalid';
+    return data;
+  }
+
+  async function deploy() {
+    const xml = await getXML();
+    try {
+      const { status: code, data } = await api.postXML(`/api/v1/process-definitions?filename=${encodeURIComponent(filename())}`, xml);
+      clearProblems();
+      const what = data.definitions.map(d => `${d.key} v${d.version}`).join(', ');
+      setStatus(code === 201 ? t('deployed', { what }) : t('unchanged'), 'ok');
+      const main = data.definitions.find(d => d.key === key) || data.definitions[0];
+      if (main) {
+        key = main.key;
+        version = main.version;
+        await loadVersions();
+      }
+      root.dataset.deployed = what;
+      if (options.onDeployed) {
+        options.onDeployed(data);
+      }
+      return data;
+    } catch (err) {
+      const details = err.payload && Array.isArray(err.payload.details) ? err.payload.details : [];
+      showProblems(details.filter(d => d && typeof d === 'object' && 'message' in d));
+      setStatus(`${t('error')}: ${err.message}`, 'error');
+      throw err;
+    }
+  }
+
+  function filename() {
+    return `${key || 'diagram'}.bpmn`;
+  }
+
+  async function download() {
+    downloadText(filename(), await getXML());
+  }
+
+  async function loadVersions() {
+    if (!key) {
+      compareBar.hidden = true;
+      return;
+    }
+    try {
+      const page = await api.get(`/api/v1/process-definitions/${encodeURIComponent(key)}/versions?per_page=500`);
+      const versions = page.items.map(d => d.version);
+      compareBar.hidden = versions.length < 2;
+      const fill = (select, selected) => select.replaceChildren(...versions.map(v =>
+        el('option', { value: v, selected: v === selected }, `${t('version')} ${v}`)));
+      fill(fromSelect, versions[1]);
+      fill(toSelect, versions[0]);
+    } catch (err) {
+      compareBar.hidden = true;
+    }
+  }
+
+  async function compare(from, to) {
+    from = from || Number(fromSelect.value);
+    to = to || Number(toSelect.value);
+    compareBox.hidden = false;
+    return mountCompare(compareBox, { key, from, to, api, lang: options.lang });
+  }
+
+  buttons.validate.addEventListener('click', () => validate().catch(err => setStatus(`${t('error')}: ${err.message}`, 'error')));
+  buttons.deploy.addEventListener('click', () => deploy().catch(() => {}));
+  buttons.download.addEventListener('click', () => download());
+  buttons.undo.addEventListener('click', () => modeler.get('commandStack').undo());
+  buttons.redo.addEventListener('click', () => modeler.get('commandStack').redo());
+  buttons.fit.addEventListener('click', () => modeler.get('canvas').zoom('fit-viewport', 'auto'));
+  compareButton.addEventListener('click', () => compare().catch(err => setStatus(`${t('error')}: ${err.message}`, 'error')));
+
+  let xml = options.xml;
+  if (!xml && key) {
+    const q = version ? `?version=${version}` : '';
+    xml = await api.getText(`/api/v1/process-definitions/${encodeURIComponent(key)}/xml${q}`);
+    if (!version) {
+      try {
+        version = (await api.get(`/api/v1/process-definitions/${encodeURIComponent(key)}`)).version;
+      } catch (err) {
+        version = null;
+      }
+    }
+  }
+  await open(xml || EMPTY);
+  await loadVersions();
+
+  return {
+    modeler, open, getXML, validate, deploy, download, compare, showProblems, clearProblems,
+    get key() { return key; }, get version() { return version; }, get problems() { return problems; },
+  };
+}
+
+const SanjiModeler = { mount, createModeler, mountCompare, getSpiffProperty, setSpiffProperty, moddleExtensions, patchModdle };
+window.SanjiModeler = SanjiModeler;
+export default SanjiModeler;
