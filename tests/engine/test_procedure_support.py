@@ -94,3 +94,42 @@ def test_message_payload_expression_names_what_the_catcher_gets(session, rt, for
     session.commit()
     receiver = session.scalars(select(ProcessInstance).where(ProcessInstance.process_key == "message_receiver")).one()
     assert receiver.data == {"unit_id": "xinsheng", "facts": "虚报出勤（转报）"}
+
+
+def test_update_record_serialises_concurrent_updates(sessions, clock, settings, forms):
+    """Two transactions add to one record at the same time (two branches confirmed at once): none is lost."""
+    import threading
+    import time
+    from types import SimpleNamespace
+
+    from engine.db import write_intent
+    from engine.runtime import Runtime
+
+    now = clock.now()
+    with write_intent(), sessions() as s:
+        s.add(Record(kind="tally", key="k", node_id="xuchang", unit_id="xuchang", data={"n": 0},
+                     created_at=now, updated_at=now))
+        s.commit()
+
+    def helper(s):
+        return Runtime(s, clock, settings, forms)._record_helpers(SimpleNamespace(id=0, scope_node_id="xuchang"))["update_record"]
+
+    holding = threading.Event()
+
+    def first():
+        with write_intent(), sessions() as s:
+            helper(s)("tally", "k", increments={"n": 1}, changes={"by_first": True})
+            holding.set()
+            time.sleep(0.3)  # keep the transaction open while the second one tries
+            s.commit()
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    assert holding.wait(10)
+    with write_intent(), sessions() as s:
+        data = helper(s)("tally", "k", increments={"n": 1})
+        s.commit()
+    thread.join(10)
+    assert data == {"n": 2, "by_first": True}
+    with sessions() as s:
+        assert s.scalars(select(Record.data).where(Record.key == "k")).one() == {"n": 2, "by_first": True}
