@@ -133,3 +133,11 @@ def test_update_record_serialises_concurrent_updates(sessions, clock, settings, 
     assert data == {"n": 2, "by_first": True}
     with sessions() as s:
         assert s.scalars(select(Record.data).where(Record.key == "k")).one() == {"n": 2, "by_first": True}
+
+
+def test_form_errors_name_each_missing_field_once(forms):
+    with pytest.raises(Invalid) as err:
+        forms.validate("adhoc_report_file.json", {"severity": "urgent", "subject": "x"})
+    details = err.value.details
+    assert sorted(d["field"] for d in details) == ["area", "facts", "occurred_on", "persons", "severity"]
+    assert "5 problem(s)" in err.value.message
