@@ -60,6 +60,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
 
     app.register_blueprint(diagrams_bp)
 
+    from api.reports import bp as reports_bp
+
+    app.register_blueprint(reports_bp)
+
     @app.get("/")
     def index() -> Any:
         return jsonify({"name": "Sanji 三级联动纪检工作平台", "api": "/api/v1", "openapi": "/api/v1/openapi.json"})

@@ -87,4 +87,6 @@ class FormStore:
                     details.append({"field": f"{path}/{field}" if path else field, "message": f"{field} is required"})
                 continue
             details.append({"field": path, "message": err.message})
-        raise Invalid(f"form data is invalid: {len(details)} problem(s)", details)
+        # jsonschema reports a `required` error per missing property, each listing all of them: once each
+        unique = list({(d["field"], d["message"]): d for d in details}.values())
+        raise Invalid(f"form data is invalid: {len(unique)} problem(s)", unique)

@@ -192,6 +192,10 @@ def _check_process(proc: etree._Element, forms: FormStore, local_keys: set[str],
                 add(el, "call activity has no calledElement")
             elif called not in local_keys and not known_keys(called):
                 add(el, f"called process {called!r} is neither in this file nor deployed")
+        if tag == "messageEventDefinition":
+            for node in el.xpath(".//spiffworkflow:messagePayload", namespaces=NS):
+                problems.extend(Problem(f"messagePayload {m}", el.getparent().get("id"), node.sourceline)
+                                for m in check_source((node.text or "").strip() or "None", "eval"))
         for ext in ("preScript", "postScript"):
             for node in el.xpath(f"./bpmn:extensionElements/spiffworkflow:{ext}", namespaces=NS):
                 problems.extend(Problem(f"{ext} {m}", el.get("id"), node.sourceline)

@@ -9,14 +9,16 @@ savepoint and becomes an incident (status `error`), never a 500.
 from __future__ import annotations
 
 import traceback
+from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from typing import Any, Callable
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import StartEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -434,9 +436,12 @@ class Runtime:
         """Put the start data in and keep exactly one start event (timer/message ones fire now)."""
         start = wf.get_next_task(spec_name="Start")
         start.set_data(**variables)
-        start.run()
         events_ = [t for t in start.children]
+        if len(events_) == 1 and isinstance(events_[0].task_spec, StartEventSplit):
+            # several start events (e.g. a timer and a manual one): SpiffWorkflow puts a split before them
+            events_ = [t for t in events_[0].children]
         if not events_:
+            start.run()
             return
         chosen = None
         if start_event is not None:
@@ -447,11 +452,20 @@ class Runtime:
         else:
             plain = [t for t in events_ if type(t.task_spec.event_definition).__name__ == "NoneEventDefinition"]
             chosen = plain[0] if plain else events_[0]
+        # Decide before the start events are first updated: the chosen one has fired (a timer or
+        # message start is fired by whoever starts the instance), the others never will.
         for t in events_:
             if t is not chosen:
                 t.cancel()
         chosen._set_internal_data(event_fired=True)
-        chosen.task_spec._update(chosen)
+        if isinstance(chosen.task_spec.event_definition, CycleTimerEventDefinition):
+            # a cycle timer adds its outputs only when a cycle completes: fired now, it has completed one
+            chosen._sync_children(chosen.task_spec.outputs, TaskState.LIKELY)
+            for child in chosen.children:
+                child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
+        start.run()
+        if chosen.parent is start:  # behind a split, the split readies it when it runs
+            chosen.task_spec._update(chosen)
 
     # ---- tasks --------------------------------------------------------------------------------
 
@@ -669,7 +683,44 @@ class Runtime:
                 q = q.where(Record.node_id == node_id)
             return [{"key": r.key, "node_id": r.node_id, **(r.data or {})} for r in session.scalars(q.order_by(Record.id))]
 
-        return {"save_record": save_record, "find_records": find_records}
+        def update_record(kind: str, key: str, changes: dict[str, Any] | None = None,
+                          increments: dict[str, Any] | None = None, path: list[Any] | None = None) -> dict[str, Any]:
+            """Change part of an existing record under a row lock, so that concurrent instances
+            (e.g. several branches confirmed at once) never lose each other's updates: `path`
+            leads from the record's data to the dict to change (e.g. ["findings", 2]), `changes`
+            are set there, `increments` are added to numbers there. Returns the new data."""
+            q = (select(Record).where(Record.kind == kind, Record.key == str(key))
+                 .execution_options(populate_existing=True))
+            if session.get_bind().dialect.name != "sqlite":  # SQLite: writers are serialised already
+                q = q.with_for_update()
+            row = session.scalars(q).first()
+            if row is None:
+                raise ScriptError(f"update_record: there is no {kind} record {key!r}")
+            data = deepcopy(row.data or {})
+            target: Any = data
+            for step in path or []:
+                try:
+                    target = target[step]
+                except (KeyError, IndexError, TypeError):
+                    raise ScriptError(f"update_record: {kind} record {key!r} has no {list(path or [])!r}") from None
+            if not isinstance(target, dict):
+                raise ScriptError(f"update_record: {list(path or [])!r} of {kind} record {key!r} is not an object")
+            if changes:
+                target.update(_jsonable(changes))
+            for name, amount in (increments or {}).items():
+                current = target.get(name) or 0
+                if not isinstance(current, (int, float)) or not isinstance(amount, (int, float)):
+                    raise ScriptError(f"update_record: {name!r} of {kind} record {key!r} is not a number")
+                target[name] = current + amount
+            row.data, row.updated_at = data, self.clock.now()
+            session.flush()
+            return deepcopy(data)
+
+        def instance_id() -> int:
+            return inst.id
+
+        return {"save_record": save_record, "find_records": find_records, "update_record": update_record,
+                "instance_id": instance_id}
 
     # ---- org helpers -----------------------------------------------------------------------------------
 
