@@ -78,8 +78,10 @@ def tick(session_factory: sessionmaker[Session], clock: Clock, settings: Setting
     name = name or scheduler_name()
     schedules.configure(settings.zone)
     try:
-        with write_intent(), session_factory() as s:
-            if s.scalar(select(Schedule.id).where(Schedule.timezone != settings.timezone).limit(1)) is not None:
+        with session_factory() as s:
+            stale = s.scalar(select(Schedule.id).where(Schedule.timezone != settings.timezone).limit(1))
+        if stale is not None:
+            with write_intent(), session_factory() as s:
                 schedules.realign(s, settings.zone, clock.now())
                 s.commit()
     except Exception:  # noqa: BLE001 - the tick goes on
