@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 from engine import events, repository, schedules
 from engine.errors import Invalid, NotFound
 from engine.models import ProcessDefinition, ProcessInstance, Schedule
-from engine.scheduler import Scheduler, TickResult, tick
+from engine.scheduler import Scheduler, TickResult
 
 from . import openapi
 from .auth import current_principal, login_required, roles_required
@@ -301,7 +301,7 @@ def scheduler_command(once: bool) -> None:
     st = state(current_app)
     schedules.configure(st.settings.zone)
     if once:
-        result = tick(st.sessions, st.clock, st.settings)
+        result = Scheduler(st.sessions, st.clock, st.settings).run_once()
         click.echo(_summary(result))
         return
     Scheduler(st.sessions, st.clock, st.settings).run()
@@ -317,6 +317,7 @@ def _logging() -> None:
         logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("sanji").setLevel(logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
 
 
 def init_app(app: Flask) -> None:

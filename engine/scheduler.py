@@ -310,8 +310,24 @@ class Scheduler:
         self.on_tick = on_tick
         self.ticks = 0
         self._scheduler: Any = None
+        self._reconciled = False
+
+    def reconcile(self) -> int:
+        """Schedules for definitions deployed before schedules existed (once per process)."""
+        with write_intent(), self.session_factory() as s:
+            changed = schedules.reconcile(s, self.clock.now(), self.settings.zone)
+            s.commit()
+        if changed:
+            log.info("schedules reconciled for %d process(es)", changed)
+        self._reconciled = True
+        return changed
 
     def run_once(self) -> TickResult:
+        if not self._reconciled:
+            try:
+                self.reconcile()
+            except Exception:  # noqa: BLE001 - ticking matters more; retried next time
+                log.exception("reconciling schedules failed")
         result = tick(self.session_factory, self.clock, self.settings)
         self.ticks += 1
         if result.busy:

@@ -111,6 +111,31 @@ def _remove(session: Session, row: Schedule, now: datetime, reason: str) -> None
     session.flush()
 
 
+def reconcile(session: Session, now: datetime, zone: ZoneInfo) -> int:
+    """Bring the schedules in line with the latest active versions: for a database whose
+    definitions were deployed before schedules existed (an upgrade), or after a manual edit.
+    Returns how many processes changed."""
+    latest: dict[str, ProcessDefinition] = {}
+    for d in session.scalars(select(ProcessDefinition).where(ProcessDefinition.active.is_(True))
+                             .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())):
+        latest.setdefault(d.key, d)
+    rows: dict[str, list[Schedule]] = {}
+    for row in session.scalars(select(Schedule)):
+        rows.setdefault(row.process_key, []).append(row)
+    changed = 0
+    for key in set(rows) - set(latest):
+        for row in rows[key]:
+            _remove(session, row, now, "no active version")
+        changed += 1
+    for key, d in latest.items():
+        wanted = {e["id"] for e in (d.info or {}).get("start_events", []) if e.get("kind") == "timer"}
+        have = rows.get(key, [])
+        if {r.start_event_id for r in have} != wanted or any(r.definition_id != d.id for r in have):
+            sync_definition(session, d, now, zone)
+            changed += 1
+    return changed
+
+
 DEPLOY_HOOKS.append(on_deploy)
 UNDEPLOY_HOOKS.append(on_undeploy)
 

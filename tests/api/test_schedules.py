@@ -264,3 +264,31 @@ def test_the_dev_server_embeds_exactly_one_scheduler_even_with_the_reloader(tmp_
     assert reloading.count("scheduler started in the background") == 1, reloading
     off = _run_server(tmp_path, {"SANJI_SCHEDULER": "off"}, ["--no-reload"], "Running on", 1.0)
     assert "scheduler started" not in off, off
+
+
+@pytest.mark.slow
+def test_the_scheduler_process_ticks_and_stops_cleanly_on_sigterm(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANJI_", "FLASK_", "WERKZEUG_"))}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'sched.db'}", SANJI_PROCESSES_DIR=str(tmp_path / "none"),
+               SANJI_SCHEDULER_INTERVAL="0.2", PYTHONUNBUFFERED="1")
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    subprocess.run(flask + ["init-db"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    proc = subprocess.Popen(flask + ["scheduler"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "scheduler running" in line:
+                break
+        time.sleep(1.0)  # a few ticks
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    output = "".join(lines) + out
+    assert proc.returncode == 0, output
+    assert "stopping after the running tick" in output and "Traceback" not in output, output

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, text
 from engine import repository, schedules
 from engine.db import write_intent
 from engine.errors import NotFound
-from engine.models import EventLog, HumanTask, ProcessInstance, Schedule, ScheduleFiring
+from engine.models import EventLog, HumanTask, ProcessDefinition, ProcessInstance, Schedule, ScheduleFiring
 from engine.runtime import Runtime
 from engine.scheduler import Scheduler, due_instances_query, tick
 from tests.conftest import BPMN, deploy_file, is_pg, principal, roundtrip_all
@@ -519,6 +519,24 @@ def test_time_zone_change_realigns_the_schedules(sessions, clock, settings, form
         assert row.next_fire_at.astimezone(ZoneInfo("Europe/Berlin")).isoformat() == "2027-01-01T09:00:00+01:00"
     finally:
         schedules.configure(settings.zone)
+
+
+def test_the_scheduler_schedules_definitions_deployed_before_schedules_existed(sessions, clock, settings, forms):
+    clock.set("2026-12-01T10:00:00+08:00")
+    deploy(sessions, forms, clock, QUARTERLY)
+    deploy(sessions, forms, clock, timer_process("gone", "0 9 1 * *"))
+    with write_intent(), sessions() as s:  # as after upgrading a database deployed without them
+        s.execute(Schedule.__table__.delete().where(Schedule.process_key == QUARTERLY_KEY))
+        # and a process withdrawn behind the scheduler's back keeps a stale schedule
+        s.execute(ProcessDefinition.__table__.update().where(ProcessDefinition.key == "gone").values(active=False))
+        s.commit()
+    assert list(schedule_rows(sessions)) == ["gone/timer_start"]
+    clock.set("2027-01-01T09:00:00+08:00")
+    scheduler = Scheduler(sessions, clock, settings)
+    result = scheduler.run_once()  # the scheduler reconciles first
+    assert list(schedule_rows(sessions)) == [f"{QUARTERLY_KEY}/quarter_start"]
+    assert [i.process_key for i in instances(sessions) if i.id in result.started] == [QUARTERLY_KEY]
+    assert scheduler.reconcile() == 0  # nothing left to do
 
 
 # ---- the APScheduler wrapper -----------------------------------------------------------------------------
