@@ -154,12 +154,16 @@ def _fire_schedule(sessions: sessionmaker[Session], clock: Clock, settings: Sett
         late = lateness > late_after(settings)
         firing = ScheduleFiring(schedule_id=row.id, due_at=due, fired_at=now, definition_id=row.definition_id,
                                 version=row.version, result="claimed", late=late, claimed_by=name)
-        s.add(firing)
         try:
-            s.flush()
-        except IntegrityError:  # someone else fired this (schedule, due time)
-            s.rollback()
+            with s.begin_nested():
+                s.add(firing)
+        except IntegrityError:  # this (schedule, due time) has fired already: only move the schedule on
+            row.last_due_at = max(due, row.last_due_at) if row.last_due_at else due
+            row.next_fire_at = following
+            s.commit()
             result.skipped += 1
+            log.warning("schedule %s: due %s was claimed before; moved on to %s", schedule_id, due.isoformat(),
+                        following.isoformat() if following else None)
             return
         payload: dict[str, Any] = {
             "schedule_id": row.id, "process_key": row.process_key, "version": row.version,

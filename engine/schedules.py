@@ -169,12 +169,10 @@ def resume(session: Session, schedule_id: int, actor: Principal, now: datetime, 
     if not row.paused:
         raise Conflict("the schedule is not paused")
     timer = timer_of(row)
-    after = max(now, row.last_due_at) if row.last_due_at else now
-    if row.next_fire_at is not None and row.next_fire_at > after:
-        after = now  # nothing was skipped: keep the due fire
-        nxt = row.next_fire_at
+    if row.next_fire_at is not None and row.next_fire_at > now:
+        nxt: datetime | None = row.next_fire_at  # nothing fell due while paused
     else:
-        nxt = timer.next_after(after)
+        nxt = timer.next_after(max(now, row.last_due_at) if row.last_due_at else now)
     row.paused, row.next_fire_at, row.updated_at = False, nxt, now
     events.log(session, now, "schedule_resumed", actor=actor, payload={
         "schedule_id": row.id, "process_key": row.process_key, "reason": reason, "admin_action": True,
@@ -189,11 +187,12 @@ def realign(session: Session, zone: ZoneInfo, now: datetime) -> int:
     for row in rows:
         old = row.timezone
         row.timezone = zone.key
-        if row.next_fire_at is None or row.next_fire_at > now:
+        if row.next_fire_at is None or row.next_fire_at > now:  # a due fire stays due
             timer = timer_of(row)
-            after = max(now, row.last_due_at) if row.last_due_at else now
-            row.next_fire_at = timer.first_due() if row.fire_count == 0 and row.timer_kind != "timeCycle" \
-                else timer.next_after(after)
+            if row.timer_kind != "timeCycle":  # a one-off: once it fired (or was missed) it is done
+                row.next_fire_at = timer.first_due() if row.last_due_at is None else None
+            else:
+                row.next_fire_at = timer.next_after(max(now, row.last_due_at) if row.last_due_at else now)
         row.updated_at = now
         events.log(session, now, "schedule_realigned", actor="scheduler", payload={
             "schedule_id": row.id, "from": old, "to": zone.key})

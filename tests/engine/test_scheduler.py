@@ -299,6 +299,10 @@ def test_a_fire_claimed_elsewhere_is_not_repeated(sessions, clock, settings, for
     result = tick(sessions, clock, settings)
     assert result.started == [] and result.skipped == 1
     assert len(instances(sessions)) == 1
+    # and the schedule moved on: no retry on every tick
+    [row] = schedule_rows(sessions).values()
+    assert local(row.next_fire_at) == "2027-04-01T09:00:00+08:00"
+    assert not tick(sessions, clock, settings).busy and tick(sessions, clock, settings).skipped == 0
 
 
 # ---- downtime --------------------------------------------------------------------------------------------
