@@ -219,14 +219,15 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _run_server(tmp_path: Path, extra_env: dict[str, str], args: list[str], wait_for: str, settle: float) -> str:
+def _run_server(tmp_path: Path, extra_env: dict[str, str], args: list[str], wait_for: str, settle: float,
+                command: list[str] | None = None) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SANJI_", "FLASK_", "WERKZEUG_"))}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'dev.db'}", SANJI_PROCESSES_DIR=str(tmp_path / "none"),
                SANJI_SCHEDULER_INTERVAL="0.2", PYTHONUNBUFFERED="1", **extra_env)
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     if not (tmp_path / "dev.db").exists():
         subprocess.run(flask + ["init-db"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
-    proc = subprocess.Popen(flask + ["run", "--port", str(_free_port())] + args, cwd=ROOT, env=env,
+    proc = subprocess.Popen((command or flask + ["run", "--port", str(_free_port())]) + args, cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines: list[str] = []
     ready = threading.Event()
@@ -257,13 +258,18 @@ def _run_server(tmp_path: Path, extra_env: dict[str, str], args: list[str], wait
 
 
 @pytest.mark.slow
-def test_the_dev_server_embeds_exactly_one_scheduler_even_with_the_reloader(tmp_path):
+def test_the_dev_server_embeds_exactly_one_scheduler_even_with_the_reloader_and_gunicorn_none(tmp_path):
     plain = _run_server(tmp_path, {}, ["--no-reload"], "Running on", 1.5)
     assert plain.count("scheduler started in the background") == 1, plain
     reloading = _run_server(tmp_path, {"FLASK_DEBUG": "1"}, ["--reload"], "Debugger PIN", 2.0)
     assert reloading.count("scheduler started in the background") == 1, reloading
     off = _run_server(tmp_path, {"SANJI_SCHEDULER": "off"}, ["--no-reload"], "Running on", 1.0)
     assert "scheduler started" not in off, off
+    # gunicorn web workers never run one, whatever SANJI_SCHEDULER says
+    gunicorn = [sys.executable, "-m", "gunicorn", "-w", "2", "-b", f"127.0.0.1:{_free_port()}",
+                "--log-level", "info", "app:create_app()"]
+    served = _run_server(tmp_path, {"SANJI_SCHEDULER": "embedded"}, [], "Booting worker", 2.0, command=gunicorn)
+    assert "Booting worker" in served and "scheduler started" not in served, served
 
 
 @pytest.mark.slow
