@@ -2,6 +2,7 @@
 
     flask --app app init-db --demo      create/migrate the schema, load the demo org, deploy processes/
     flask --app app run                 development server (embedded scheduler)
+    flask --app app scheduler           the scheduler process (production; web workers run none)
     flask --app app deploy FILE.bpmn    deploy one diagram
     flask --app app import-org FILE     CSV/XLSX of nodes, users and roles
     flask --app app create-user NAME    add a user with roles
@@ -63,6 +64,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     from api.reports import bp as reports_bp
 
     app.register_blueprint(reports_bp)
+
+    from api import schedules as api_schedules  # timers: schedules/jobs API, `scheduler` command
+
+    api_schedules.init_app(app)
 
     @app.get("/")
     def index() -> Any:

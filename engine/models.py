@@ -257,3 +257,65 @@ class ElementState(Base):
     element_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     # completed | active | failed
     state: Mapped[str] = mapped_column(String(16), primary_key=True)
+# ---- timers and the scheduler (engine/schedules.py, engine/scheduler.py) ------------------------
+
+# The scheduler's tick reads `status = 'running' AND next_timer_at <= now`: exactly the due rows,
+# however many instances are suspended, failed or waiting for later timers.
+Index("ix_process_instance_status_next_timer_at", ProcessInstance.status, ProcessInstance.next_timer_at)
+
+
+class Schedule(Base):
+    """A timer start event of the latest active version of a process: one row per (key, event).
+
+    Deploying a newer version updates the row (Camunda's "replace"), a newer version without
+    the event or an undeploy deletes it. `next_fire_at` is the next due fire (None: no more).
+    """
+
+    __tablename__ = "schedule"
+    __table_args__ = (UniqueConstraint("process_key", "start_event_id"), Index(None, "paused", "next_fire_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    process_key: Mapped[str] = mapped_column(String(128))
+    definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    start_event_id: Mapped[str] = mapped_column(String(128))
+    start_event_name: Mapped[Optional[str]] = mapped_column(String(200))
+    # timeDate | timeDuration | timeCycle, and the literal expression as deployed
+    timer_kind: Mapped[str] = mapped_column(String(16))
+    expression: Mapped[str] = mapped_column(String(500))
+    timezone: Mapped[str] = mapped_column(String(64))
+    # When the timer started counting: the deployment (timeDuration, R[n]/period).
+    anchor_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    next_fire_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    fire_count: Mapped[int] = mapped_column(Integer, default=0)
+    last_due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_fired_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    # started | incident | failed | missed
+    last_result: Mapped[Optional[str]] = mapped_column(String(16))
+    last_message: Mapped[Optional[str]] = mapped_column(Text)
+    last_instance_id: Mapped[Optional[int]] = mapped_column(Integer)
+    last_late: Mapped[Optional[bool]] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ScheduleFiring(Base):
+    """The claim of one fire: unique (schedule, due time), so a fire happens once however many
+    scheduler processes tick; also the history of a schedule's fires."""
+
+    __tablename__ = "schedule_firing"
+    __table_args__ = (UniqueConstraint("schedule_id", "due_at"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[int] = mapped_column(ForeignKey("schedule.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    fired_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    definition_id: Mapped[int] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer)
+    instance_id: Mapped[Optional[int]] = mapped_column(Integer)
+    result: Mapped[str] = mapped_column(String(16))
+    message: Mapped[Optional[str]] = mapped_column(Text)
+    late: Mapped[bool] = mapped_column(Boolean, default=False)
+    # host:pid of the scheduler process that claimed it
+    claimed_by: Mapped[Optional[str]] = mapped_column(String(100))

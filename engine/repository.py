@@ -38,6 +38,8 @@ UNSUPPORTED_TAGS = ("serviceTask", "businessRuleTask", "sendTask", "receiveTask"
 
 # Called after a deploy created new versions (the scheduler registers timer start events).
 DEPLOY_HOOKS: list[Callable[[Session, list[ProcessDefinition], datetime], None]] = []
+# Called after a process was undeployed (the scheduler removes its schedules).
+UNDEPLOY_HOOKS: list[Callable[[Session, str, datetime], None]] = []
 
 
 @dataclass
@@ -185,7 +187,8 @@ def _check_process(proc: etree._Element, forms: FormStore, local_keys: set[str],
                             for m in check_source((el.text or "").strip() or "True", "eval"))
         elif tag in ("timeDate", "timeDuration", "timeCycle"):
             event = el.getparent().getparent()
-            problems.extend(Problem(m, event.get("id"), el.sourceline) for m in validate_timer(tag, el.text))
+            problems.extend(Problem(m, event.get("id"), el.sourceline) for m in validate_timer(
+                tag, el.text, start_event=_local(event) == "startEvent"))
         elif tag == "callActivity":
             called = el.get("calledElement")
             if not called:
@@ -301,6 +304,25 @@ def deploy(session: Session, data: bytes | str, filename: str, actor: str | None
     return DeployResult(result, bool(created))
 
 
+def undeploy(session: Session, key: str, now: datetime) -> list[ProcessDefinition]:
+    """Withdraw every version of `key`: nothing new starts (by hand, message or timer);
+    running instances go on. Deploying the file again makes a new active version."""
+    q = select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version)
+    if session.get_bind().dialect.name != "sqlite":
+        q = q.with_for_update()
+    versions = list(session.scalars(q))
+    if not versions:
+        raise NotFound(f"process {key!r} is not deployed")
+    if not any(d.active for d in versions):
+        raise Conflict(f"process {key!r} is already undeployed")
+    for d in versions:
+        d.active = False
+    session.flush()
+    for hook in UNDEPLOY_HOOKS:
+        hook(session, key, now)
+    return versions
+
+
 def deploy_directory(session: Session, directory: Path, actor: str | None, now: datetime, forms: FormStore,
                      max_bytes: int) -> list[DeployResult]:
     """Deploy every `*.bpmn` that changed; files are ordered so that called processes come first."""
@@ -347,3 +369,6 @@ class SpecCache:
 
 
 SPECS = SpecCache()
+
+
+from . import schedules as _schedules  # noqa: E402,F401 - registers the schedule hooks above

@@ -34,7 +34,7 @@ from .repository import SPECS, latest
 from .routing import can_act_on, is_candidate, lane_tier, resolve_node, task_visible_clause
 from .scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
 from .settings import Settings
-from .spiff import DetachedCallActivity, add_duration, dump_state, load_state, parse_datetime, timer_due
+from .spiff import DetachedCallActivity, add_duration, dump_state, force_timer, load_state, parse_datetime, timer_due
 
 ENDED = ("completed", "terminated")
 MAX_ROUNDS = 100
@@ -269,6 +269,34 @@ class Runtime:
         self._run(loaded, before=before, action=None, actor=None)
         return len(due)
 
+    def fire_timer_now(self, instance_id: int, actor: Principal, timer_id: str | None = None) -> str:
+        """Fire one waiting timer of a running instance now, due or not (admin); returns its id.
+        Without `timer_id`, the one due first."""
+        inst = self._lock(instance_id)
+        if inst.status != "running":
+            raise Conflict(f"the instance is {inst.status}; only a running instance's timers can fire")
+        loaded = self._load(inst)
+        timers = [t for t in self._waiting_timers(loaded.wf) if timer_id is None or t.task_spec.bpmn_id == timer_id]
+        if not timers:
+            if timer_id is not None:
+                raise NotFound(f"instance {instance_id} has no waiting timer {timer_id!r}")
+            raise Conflict(f"instance {instance_id} waits on no timer")
+        far = datetime.max.replace(tzinfo=self.zone)
+        target = min(timers, key=lambda t: timer_due(t) or far)
+        due, guid, now = timer_due(target), target.id, self.clock.now()
+
+        def force(w: BpmnWorkflow) -> None:
+            force_timer(w.get_task_from_id(guid), now)
+
+        before = inst.state
+        force(loaded.wf)
+        events.log(self.session, now, "timer_fired", instance_id=inst.id, actor=actor,
+                   payload={"spec_id": target.task_spec.bpmn_id, "name": target.task_spec.bpmn_name,
+                            "due": due.isoformat() if due else None, "late": False, "manual": True,
+                            "admin_action": True})
+        self._run(loaded, before=before, action=force, actor=actor)
+        return target.task_spec.bpmn_id
+
     def send_message(self, name: str, payload: dict[str, Any] | None, actor: Principal | None) -> list[ProcessInstance]:
         """Start every deployed process whose message start event catches `name`."""
         started = []
@@ -450,7 +478,8 @@ class Runtime:
                 raise Invalid(f"the process has no start event {start_event!r}",
                               [{"field": "start_event", "message": start_event}])
         else:
-            plain = [t for t in events_ if type(t.task_spec.event_definition).__name__ == "NoneEventDefinition"]
+            plain = [t for t in events_
+                     if type(getattr(t.task_spec, "event_definition", None)).__name__ == "NoneEventDefinition"]
             chosen = plain[0] if plain else events_[0]
         # Decide before the start events are first updated: the chosen one has fired (a timer or
         # message start is fired by whoever starts the instance), the others never will.

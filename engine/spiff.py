@@ -53,7 +53,7 @@ from SpiffWorkflow.bpmn.specs.defaults import (
 )
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
-from .timeexpr import is_literal
+from .timeexpr import is_literal, make_timer
 
 UTC = timezone.utc
 
@@ -125,21 +125,34 @@ class ClockDuration(DurationTimerEventDefinition):
 
 
 class ClockCycle(CycleTimerEventDefinition):
-    """R[n]/[start/]period inside an instance (reminders): calendar-true periods."""
+    """R[n]/[start/]period or 5-field cron inside an instance (reminders): the k-th fire is
+    start + k × period (calendar-true, no drift); after downtime the missed fires coalesce
+    into one, and the next is the first one after now."""
 
     def cycle_complete(self, my_task: Any) -> bool:
         event_value = my_task._get_internal_data("event_value")
         zone = engine_zone(my_task)
         now = engine_now(my_task)
         if event_value is None:
-            cycles, start, period = parse_cycle(timer_value(my_task, self.expression), now, zone)
-            event_value = {"cycles": cycles, "next": start.isoformat(), "period": period}
+            text = timer_value(my_task, self.expression)
+            timer = make_timer("timeCycle", text, zone, now)
+            first = timer.first_due()
+            event_value = {"cycles": timer.remaining_after(now) if first is not None else 0,
+                           "next": first.isoformat() if first is not None else None,
+                           "expression": text, "anchor": now.isoformat()}
         ready = False
-        if event_value["cycles"] != 0:
+        if event_value["cycles"] != 0 and event_value.get("next"):
             nxt = datetime.fromisoformat(event_value["next"])
             if nxt <= now:
-                event_value["next"] = add_duration(nxt, event_value["period"], zone).isoformat()
-                event_value["cycles"] -= 1
+                if "expression" in event_value:
+                    timer = make_timer("timeCycle", event_value["expression"], zone,
+                                       datetime.fromisoformat(event_value["anchor"]))
+                    following = timer.next_after(now)
+                    event_value["next"] = following.isoformat() if following is not None else None
+                    event_value["cycles"] = timer.remaining_after(now) if following is not None else 0
+                else:  # state saved before calendar-true cycles: period added to the last fire
+                    event_value["next"] = add_duration(nxt, event_value["period"], zone).isoformat()
+                    event_value["cycles"] -= 1
                 ready = True
         else:
             my_task.internal_data.pop("event_value", None)
@@ -147,6 +160,19 @@ class ClockCycle(CycleTimerEventDefinition):
             return False
         my_task._set_internal_data(event_value=event_value)
         return ready
+
+
+def force_timer(task: Any, when: datetime) -> None:
+    """Make a waiting timer due at `when` (an admin's "execute now"); the next refresh fires it."""
+    value = task._get_internal_data("event_value")
+    if isinstance(value, dict):
+        value = dict(value)
+        value["next"] = when.isoformat()
+        if value.get("cycles", 0) == 0:
+            value["cycles"] = 1
+        task._set_internal_data(event_value=value)
+    else:
+        task._set_internal_data(event_value=when.isoformat())
 
 
 def parse_cycle(expression: str, now: datetime, zone: Any) -> tuple[int, datetime, str]:
@@ -170,7 +196,7 @@ def timer_due(task: Any) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, dict):
-        return datetime.fromisoformat(value["next"]) if value.get("cycles", 0) != 0 else None
+        return datetime.fromisoformat(value["next"]) if value.get("cycles", 0) != 0 and value.get("next") else None
     try:
         return datetime.fromisoformat(str(value))
     except ValueError:

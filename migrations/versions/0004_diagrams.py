@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004_diagrams"
-down_revision = "0001"
+down_revision = "0002_schedules"
 branch_labels = None
 depends_on = None
 
