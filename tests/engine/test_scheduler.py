@@ -126,6 +126,25 @@ def test_quarterly_schedule_fires_once_at_nine_on_new_years_day(sessions, clock,
     assert len(instances(sessions, QUARTERLY_KEY)) == 2
 
 
+def test_real_quarterly_tasks_fires_at_nine_on_new_years_day(sessions, clock, settings, forms):
+    """The issue's clock scenario on the built-in diagram from processes/."""
+    from engine.settings import ROOT
+
+    clock.set("2026-12-31T23:59:00+08:00")
+    deploy(sessions, forms, clock, ROOT / "processes" / "quarterly_tasks.bpmn")
+    row = schedule_rows(sessions)["quarterly_tasks/start_timer"]
+    assert local(row.next_fire_at) == "2027-01-01T09:00:00+08:00"
+    tick(sessions, clock, settings)
+    assert instances(sessions) == []
+    clock.set("2027-01-01T09:00:00+08:00")
+    tick(sessions, clock, settings)
+    [inst] = instances(sessions, "quarterly_tasks")
+    [task] = open_tasks(sessions)
+    assert (task.instance_id, task.spec_id, task.tier, task.node_id) == (inst.id, "draft_tasks", "group", "group")
+    tick(sessions, clock, settings)
+    assert len(instances(sessions)) == 1 and len(open_tasks(sessions)) == 1
+
+
 # ---- deadlines inside instances ----------------------------------------------------------------------
 
 def test_deadline_escalates_to_the_unit_committee_on_time_exactly_once(sessions, clock, settings, forms):
