@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import click
-from flask import Flask, jsonify
+from flask import Flask, jsonify, redirect, request, url_for
 from sqlalchemy.engine import Engine
 
 from api import errors as api_errors
@@ -57,8 +57,16 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
 
     app.register_blueprint(openapi_bp)
 
+    from api import web
+    from api.oa import bp as oa_bp
+
+    app.register_blueprint(oa_bp)
+    web.init_app(app)
+
     @app.get("/")
     def index() -> Any:
+        if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+            return redirect(url_for("web.tasks"))
         return jsonify({"name": "Sanji 三级联动纪检工作平台", "api": "/api/v1", "openapi": "/api/v1/openapi.json"})
 
     register_cli(app)
