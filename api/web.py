@@ -26,6 +26,7 @@ from flask import (
     Blueprint,
     Flask,
     Response,
+    current_app,
     flash,
     g,
     has_request_context,
@@ -40,6 +41,7 @@ from flask.sessions import SecureCookieSessionInterface
 from flask_babel import Babel, get_locale, gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import func, select
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as WzResponse
 
@@ -201,11 +203,21 @@ def signin_required(fn: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if signed_in() is None:
-            target = request.full_path if request.method == "GET" else request.path
-            return redirect(url_for("web.login", next=target.rstrip("?")))
+            return redirect(url_for("web.login", next=return_path()))
         return fn(*args, **kwargs)
 
     return wrapper
+
+
+def return_path() -> str | None:
+    """Where to come back after signing in: this page, or for a form post the page it belongs to."""
+    if request.method == "GET":
+        return request.full_path.rstrip("?")
+    try:
+        current_app.url_map.bind("").match(request.path, method="GET")
+    except HTTPException:
+        return None
+    return request.path
 
 
 def safe_next(target: str | None) -> str | None:
@@ -310,7 +322,7 @@ def _page_error(err: SanjiError) -> Any:
 
     _rollback()
     if isinstance(err, Unauthorized):
-        return redirect(url_for("web.login", next=request.full_path.rstrip("?") if request.method == "GET" else None))
+        return redirect(url_for("web.login", next=return_path()))
     return render_template("error.html", status=err.status, title=str(ERROR_TITLES.get(err.status, ERROR_TITLES[400])),
                            message=error_message(err), detail=err.message), err.status
 

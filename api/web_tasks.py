@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext, ngettext
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from engine.errors import Forbidden, Invalid, NotFound, SanjiError
@@ -58,6 +58,7 @@ EVENT_LABELS = {
     "message_delivered": lazy_gettext("Message sent"),
 }
 HIDDEN_EVENTS = ("access_refused", "definition_deployed", "definition_unchanged")
+UPSTREAM_EVENTS = ("instance_started", "task_completed", "task_sent_back")  # shown from the callers
 
 
 # ---- shared helpers --------------------------------------------------------------------------------
@@ -333,10 +334,11 @@ def task_context(t: HumanTask, inst: ProcessInstance) -> dict[str, Any]:
     """What came before: history, previous tiers' input, the send-back banner, other data."""
     chain = ancestors(inst)
     ids = [i.id for i in chain]
-    evs = list(db().scalars(select(EventLog).where(EventLog.instance_id.in_(ids)).order_by(EventLog.id)))
-    own = [e for e in evs if e.instance_id == inst.id and e.type not in HIDDEN_EVENTS]
-    upstream = [e for e in evs if e.instance_id != inst.id and e.type in ("instance_started", "task_completed",
-                                                                         "task_sent_back")]
+    evs = list(db().scalars(select(EventLog).where(or_(
+        and_(EventLog.instance_id == inst.id, EventLog.type.not_in(HIDDEN_EVENTS)),
+        and_(EventLog.instance_id.in_(ids[1:]), EventLog.type.in_(UPSTREAM_EVENTS)))).order_by(EventLog.id)))
+    own = [e for e in evs if e.instance_id == inst.id]
+    upstream = [e for e in evs if e.instance_id != inst.id]
     history = sorted(own + upstream, key=lambda e: (e.at, e.id))
     # 退回: the completion just before this task was created sent the instance back
     sent_back = None

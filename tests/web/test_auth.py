@@ -169,3 +169,24 @@ def test_root_redirects_browsers_and_answers_json_clients(client):
 def test_csrf_token_is_in_the_meta_tag(web):
     html = web.get("/login").get_data(as_text=True)
     assert f'<meta name="csrf-token" content="{csrf_of(html)}">' in html
+
+
+def test_an_expired_session_leads_back_to_the_page_after_sign_in(web, clock):
+    from datetime import timedelta
+
+    web.login("xinsheng_laogan")
+    clock.advance(timedelta(hours=13))  # the session's server-side token lives 12 hours
+    # a form posted with a valid CSRF token: back to the form's page after signing in
+    r = web.post("/tasks/7", {"summary": "x"})
+    assert r.status_code == 302 and r.headers["Location"] == "/login?next=/tasks/7"
+    # the expired session was cleared: its CSRF token is gone too, so the page has expired
+    r = web.post("/tasks/7/claim", {})
+    assert r.status_code == 400 and "页面已过期" in r.get_data(as_text=True)
+    r = web.get("/tasks/done")
+    assert r.status_code == 302 and r.headers["Location"] == "/login?next=/tasks/done"
+    web.login("xinsheng_laogan")
+    r = web.post("/tasks/7/claim", {})  # an action URL that is no page: back to the task list
+    assert r.status_code == 302
+    clock.advance(timedelta(hours=13))
+    r = web.post("/tasks/7/claim", {})
+    assert r.status_code == 302 and r.headers["Location"] == "/login"
