@@ -1,7 +1,7 @@
 """Browser tests: Playwright for Python driving Debian's Chromium against the app served on
 127.0.0.1 by a real threaded server (tests.conftest.LiveServer). Never downloads a browser:
 without /usr/bin/chromium (apt-get install chromium) these tests are skipped with that reason.
-Screenshots of each page go to test-artifacts/ (kept out of git)."""
+Screenshots of each page go to test-artifacts/ (kept out of git). Mark the tests `browser`."""
 from __future__ import annotations
 
 import os
@@ -16,12 +16,6 @@ from engine.settings import ROOT
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--no-sandbox", "--disable-background-networking"]
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def pytest_collection_modifyitems(items: list[Any]) -> None:
-    for item in items:
-        if "tests/browser/" in str(item.fspath).replace(os.sep, "/"):
-            item.add_marker(pytest.mark.browser)
 
 
 def unavailable(reason: str) -> None:
