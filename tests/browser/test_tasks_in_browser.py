@@ -1,6 +1,6 @@
 """In Chromium: a branch commissioner files a report with two findings (an invalid submission
 first, the error shows next to its field), the unit committee sees it and sends it back; the
-language switch; the pages on a phone."""
+language switch; the pages on a phone; the unit committee urges a late task."""
 from __future__ import annotations
 
 import re
@@ -64,6 +64,7 @@ def test_commissioner_reports_two_findings_and_the_unit_committee_reviews(pages,
     shot(page, "04-tasks-after-submit")
     page.click("nav >> text=已办")
     assert page.locator("#done-list").inner_text().count("填写支部报告") == 1
+    shot(page, "04b-done")
     page.click("#logout")
     page.wait_for_url(re.compile(r".*/login$"))
 
@@ -130,3 +131,26 @@ def test_phone_viewport(pages, report):
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     box = page.locator("#submit").bounding_box()
     assert box is not None and box["width"] >= 100 and box["height"] >= 40  # a button a thumb can hit
+
+
+def test_unit_committee_urges_a_late_branch_task(pages, report, clock):
+    from datetime import timedelta
+
+    report.post("/api/v1/process-definitions/web_report/start", "xinsheng_laogan", json={"variables": {}})
+    clock.advance(timedelta(days=6))  # the report is a day late
+    page = pages.new()
+    sign_in(page, "xinsheng_secretary")
+    page.click("nav >> text=督办")
+    row = page.locator("#supervise-list tbody tr", has_text="填写支部报告")
+    assert "已逾期 1 天" in row.inner_text()
+    row.locator("input[name=message]").fill("请今天报送月度报告")
+    row.locator("button", has_text="催办").click()
+    page.wait_for_load_state()
+    assert "已催办：填写支部报告" in page.locator(".flash-success").inner_text()
+    assert "已催办 1 次" in page.locator("#supervise-list").inner_text()
+    shot(page, "11-supervise")
+    other = pages.new(mobile=True)
+    sign_in(other, "xinsheng_laogan")
+    other.locator("#task-list a.task-link").first.click()
+    assert "此任务已被催办 1 次" in other.locator("#urged").inner_text()
+    assert "请今天报送月度报告" in other.locator("#history").inner_text()
