@@ -52,16 +52,15 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     app.register_blueprint(api_bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     api_errors.register(app)
-
-    from api.openapi import bp as openapi_bp
-
-    app.register_blueprint(openapi_bp)
-
     from api import web
     from api.oa import bp as oa_bp
 
     app.register_blueprint(oa_bp)
-    web.init_app(app)
+    web.init_app(app)  # the pages: sign-in, CSRF, zh/en, task pages
+
+    from api.openapi import bp as openapi_bp
+
+    app.register_blueprint(openapi_bp)
 
     @app.get("/")
     def index() -> Any:

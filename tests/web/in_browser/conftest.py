@@ -13,7 +13,7 @@ import pytest
 
 from engine.settings import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
+CHROMIUM = os.environ.get("SANJI_CHROMIUM", "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--disable-background-networking"]
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -26,7 +26,7 @@ def unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def chromium() -> Iterator[Any]:
     if not os.access(CHROMIUM, os.X_OK):
         unavailable(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium): "
                     "browser tests skipped")
@@ -36,12 +36,12 @@ def browser() -> Iterator[Any]:
         unavailable("the playwright package is not installed (pip install -e '.[test]')")
     pw = sync_playwright().start()
     try:
-        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
     except Exception as exc:  # noqa: BLE001 - a broken install is a skip with its reason, not an error
         pw.stop()
         unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
-    yield chromium
-    chromium.close()
+    yield browser
+    browser.close()
     pw.stop()
 
 
@@ -73,8 +73,8 @@ class Pages:
 
 
 @pytest.fixture
-def pages(browser: Any, live_server: Any) -> Iterator[Pages]:
-    p = Pages(browser, live_server.url)
+def pages(chromium: Any, live_server: Any) -> Iterator[Pages]:
+    p = Pages(chromium, live_server.url)
     yield p
     p.close()
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from tests.browser.conftest import shot, sign_in
+from tests.web.in_browser.conftest import shot, sign_in
 from tests.conftest import BPMN
 
 pytestmark = pytest.mark.browser
