@@ -454,7 +454,10 @@ def submit(task_id: int) -> Any:
         db().commit()
     except Invalid as exc:
         db().rollback()
-        errors = formrender.errors_by_field(exc.details, schema, gettext)
+        # the form's own errors with their JSON Schema rule (for translated messages); else the
+        # details as raised (e.g. a task's `validate` rule, written in the author's words)
+        rich = state().forms.errors(t.form_key, data) if schema else []
+        errors = formrender.errors_by_field(rich or exc.details, schema, gettext)
         flash(gettext("Please correct the marked fields."), "error")
         if sending_back:
             assert spec is not None

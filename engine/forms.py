@@ -72,14 +72,21 @@ class FormStore:
         """Raise Invalid (422) listing every field error; nothing is changed on failure."""
         if not isinstance(data, dict):
             raise Invalid("data must be a JSON object", [{"field": "", "message": "expected an object"}])
+        details = self.errors(name, data)
+        if details:
+            raise Invalid(f"form data is invalid: {len(details)} problem(s)",
+                          [{"field": d["field"], "message": d["message"]} for d in details])
+
+    def errors(self, name: str | None, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every field error of `data`: `{field, message, rule[, limit]}`, where `rule` is the JSON
+        Schema keyword that failed (`required`, `minLength`…) and `limit` its value (pages use
+        them for messages in the reader's language; the API's 422 details carry field and message)."""
         if not name:
-            return
+            return []
         _schema, validator = self._entry(name)
-        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-        if not errors:
-            return
-        details = []
-        for err in errors:
+        found = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        details: list[dict[str, Any]] = []
+        for err in found:
             path = "/".join(str(p) for p in err.absolute_path)
             if err.validator == "required" and isinstance(err.instance, dict):
                 missing = [r for r in err.validator_value if r not in err.instance]
@@ -91,7 +98,7 @@ class FormStore:
             if isinstance(err.validator_value, (int, float, str)) and not isinstance(err.validator_value, bool):
                 detail["limit"] = err.validator_value
             details.append(detail)
-        raise Invalid(f"form data is invalid: {len(details)} problem(s)", details)
+        return details
 
     def send_back(self, name: str | None, data: dict[str, Any]) -> dict[str, Any] | None:
         """The form's 退回 (send back) convention, if `data` chose it (docs/bpmn-conventions.md).

@@ -100,9 +100,12 @@ def test_parse_leaves_out_empty_inputs_and_keeps_bad_numbers_for_the_schema():
 
 
 def validation_details(data, form="web_report.json"):
+    store = FormStore(TESTS / "forms")
     with pytest.raises(Invalid) as info:
-        FormStore(TESTS / "forms").validate(form, data)
-    return info.value.details
+        store.validate(form, data)
+    details = store.errors(form, data)  # the same errors, with the rule that failed
+    assert [{"field": d["field"], "message": d["message"]} for d in details] == info.value.details
+    return details
 
 
 def test_parse_enum_values_of_other_types_checkboxes_datetime_and_nested_groups():
