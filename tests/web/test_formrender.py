@@ -104,7 +104,7 @@ def validation_details(data, form="web_report.json"):
     with pytest.raises(Invalid) as info:
         store.validate(form, data)
     details = store.errors(form, data)  # the same errors, with the rule that failed
-    assert [{"field": d["field"], "message": d["message"]} for d in details] == info.value.details
+    assert {(d["field"], d["message"]) for d in details} == {(d["field"], d["message"]) for d in info.value.details}
     return details
 
 
