@@ -1,10 +1,9 @@
-"""Browser tests: Playwright for Python driving Debian's Chromium against the app served on
-127.0.0.1 by a real threaded server (tests.conftest.LiveServer). Never downloads a browser:
-without /usr/bin/chromium (apt-get install chromium) these tests are skipped with that reason.
+"""Browser tests of the task pages: Playwright for Python driving Debian's Chromium (the `browser`
+fixture of tests/conftest.py: skipped, saying why, without /usr/bin/chromium; never a downloaded
+browser) against the app served on 127.0.0.1 by a real threaded server (tests.conftest.LiveServer).
 Screenshots of each page go to test-artifacts/ (kept out of git). Mark the tests `browser`."""
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -13,36 +12,7 @@ import pytest
 
 from engine.settings import ROOT
 
-CHROMIUM = os.environ.get("SANJI_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-background-networking"]
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-def unavailable(reason: str) -> None:
-    """Skip with the reason; in CI (SANJI_BROWSER_TESTS=required, set by .ci/run) fail instead."""
-    if os.environ.get("SANJI_BROWSER_TESTS") == "required":
-        pytest.fail(reason, pytrace=False)
-    pytest.skip(reason)
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Any]:
-    if not os.access(CHROMIUM, os.X_OK):
-        unavailable(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium): "
-                    "browser tests skipped")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:  # pragma: no cover - the test extra installs it
-        unavailable("the playwright package is not installed (pip install -e '.[test]')")
-    pw = sync_playwright().start()
-    try:
-        browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    except Exception as exc:  # noqa: BLE001 - a broken install is a skip with its reason, not an error
-        pw.stop()
-        unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
-    yield browser
-    browser.close()
-    pw.stop()
 
 
 class Pages:
@@ -73,8 +43,9 @@ class Pages:
 
 
 @pytest.fixture
-def pages(chromium: Any, live_server: Any) -> Iterator[Pages]:
-    p = Pages(chromium, live_server.url)
+def pages(browser: Any, live_server: Any) -> Iterator[Pages]:
+    """`browser` is the one Chromium of tests/conftest.py."""
+    p = Pages(browser, live_server.url)
     yield p
     p.close()
 
