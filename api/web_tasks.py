@@ -2,7 +2,7 @@
 urge), and 发起 (start a process). Routes parse input, call the engine, commit, render."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
@@ -57,6 +57,9 @@ EVENT_LABELS = {
     "incident_retried": lazy_gettext("Retried"),
     "message_delivered": lazy_gettext("Message sent"),
 }
+STATUS_LABELS = {"running": lazy_gettext("running"), "suspended": lazy_gettext("suspended"),
+                 "error": lazy_gettext("stopped by an error"), "completed": lazy_gettext("completed"),
+                 "terminated": lazy_gettext("terminated")}
 HIDDEN_EVENTS = ("access_refused", "definition_deployed", "definition_unchanged")
 UPSTREAM_EVENTS = ("instance_started", "task_completed", "task_sent_back")  # shown from the callers
 
@@ -75,7 +78,6 @@ class Row:
     due_text: str = ""
     urges: int = 0
     last_urged: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def task_select() -> Select[Any]:
@@ -426,7 +428,7 @@ def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: 
         can_act=can_act, colleagues=colleagues, may_urge=t.status == "open" and node is not None and may_urge(p, t, node),
         urges=n_urges, last_urged=last_urged, overdue=overdue, due_text=due, tier_label=TIER_LABELS.get(t.tier, t.tier),
         bpmn_url=url_for("api_v1.definition_xml", key=d.key, version=d.version), event_labels=EVENT_LABELS,
-        role_names=ROLE_NAMES, **ctx), status
+        role_names=ROLE_NAMES, status_label=STATUS_LABELS.get(inst.status, inst.status), **ctx), status
 
 
 @bp.get("/tasks/<int:task_id>")

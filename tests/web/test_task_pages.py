@@ -294,3 +294,11 @@ def test_pages_in_english(web, report_app, api):
     html = web.get(f"/tasks/{inst['open_tasks'][0]['id']}").get_data(as_text=True)
     assert "Submit" in html and "History" in html and "5 days left" in html
     assert "监督情况综述" in html  # form labels come from the form itself
+
+
+def test_a_suspended_instance_shows_its_task_read_only(web, report_app, api):
+    inst = start_report(api)
+    assert api.post(f"/api/v1/process-instances/{inst['id']}/suspend", "admin", json={"reason": "核查"}).status_code == 200
+    web.login("xinsheng_laogan")
+    html = web.get(f"/tasks/{inst['open_tasks'][0]['id']}").get_data(as_text=True)
+    assert "流程当前状态为 已挂起，暂时不能办理此任务" in html and 'id="task-form"' not in html
