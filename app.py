@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import click
-from flask import Flask, jsonify
+from flask import Flask, jsonify, redirect, request, url_for
 from sqlalchemy.engine import Engine
 
 from api import errors as api_errors
@@ -53,6 +53,11 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     app.register_blueprint(api_bp)
     app.add_url_rule("/healthz", "healthz", healthz)
     api_errors.register(app)
+    from api import web
+    from api.oa import bp as oa_bp
+
+    app.register_blueprint(oa_bp)
+    web.init_app(app)  # the pages: sign-in, CSRF, zh/en, task pages
 
     from api.openapi import bp as openapi_bp
 
@@ -71,6 +76,8 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
 
     @app.get("/")
     def index() -> Any:
+        if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
+            return redirect(url_for("web.tasks"))
         return jsonify({"name": "Sanji 三级联动纪检工作平台", "api": "/api/v1", "openapi": "/api/v1/openapi.json"})
 
     register_cli(app)

@@ -19,6 +19,28 @@ from .errors import Invalid, NotFound
 _FORMAT_CHECKER = FormatChecker()
 
 
+def _send_back_problems(name: str, schema: dict[str, Any]) -> list[str]:
+    """Check a form's `x-send-back` declaration against its own properties."""
+    spec = schema.get("x-send-back")
+    if spec is None:
+        return []
+    props = schema.get("properties") or {}
+    if not isinstance(spec, dict) or not isinstance(spec.get("field"), str) or "value" not in spec:
+        return [f"form {name!r}: x-send-back must be an object with field and value"]
+    problems = []
+    field = props.get(spec["field"])
+    if not isinstance(field, dict):
+        problems.append(f"form {name!r}: x-send-back names the field {spec['field']!r}, which the form does not have")
+    else:
+        choices = field.get("enum") or [o.get("const") for o in field.get("oneOf") or [] if isinstance(o, dict)]
+        if choices and spec["value"] not in choices:
+            problems.append(f"form {name!r}: x-send-back value {spec['value']!r} is not a choice of {spec['field']!r}")
+    reason = spec.get("reason")
+    if reason is not None and reason not in props:
+        problems.append(f"form {name!r}: x-send-back names the reason field {reason!r}, which the form does not have")
+    return problems
+
+
 class FormStore:
     def __init__(self, forms_dir: Path) -> None:
         self.forms_dir = Path(forms_dir)
@@ -66,7 +88,56 @@ class FormStore:
             return [f"form {name!r} is not valid JSON: {exc}"]
         except SchemaError as exc:
             return [f"form {name!r} is not a valid JSON Schema: {exc.message}"]
-        return []
+        return _send_back_problems(name, self.schema(name))
+
+    def errors(self, name: str | None, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every field error of `data`: `{field, message, rule[, limit]}`, where `rule` is the JSON
+        Schema keyword that failed (`required`, `minLength`…) and `limit` its value (pages use
+        them for messages in the reader's language; the API's 422 details carry field and message)."""
+        if not name:
+            return []
+        _schema, validator = self._entry(name)
+        found = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        details: list[dict[str, Any]] = []
+        for err in found:
+            path = "/".join(str(p) for p in err.absolute_path)
+            if err.validator == "required" and isinstance(err.instance, dict):
+                missing = [r for r in err.validator_value if r not in err.instance]
+                for field in missing:
+                    details.append({"field": f"{path}/{field}" if path else field, "message": f"{field} is required",
+                                    "rule": "required"})
+                continue
+            detail: dict[str, Any] = {"field": path, "message": err.message, "rule": str(err.validator)}
+            if isinstance(err.validator_value, (int, float, str)) and not isinstance(err.validator_value, bool):
+                detail["limit"] = err.validator_value
+            details.append(detail)
+        # jsonschema reports a `required` error per schema that requires a property: once each
+        return list({(d["field"], d["message"]): d for d in details}.values())
+
+    def send_back(self, name: str | None, data: dict[str, Any]) -> dict[str, Any] | None:
+        """The form's 退回 (send back) convention, if `data` chose it (docs/bpmn-conventions.md).
+
+        A form declares `"x-send-back": {"field": F, "value": V, "reason": R}` at its top level;
+        data with `F == V` sends the instance back, `R` names the field holding the reason.
+        Returns `{"field", "value", "reason"}` (reason = the submitted text) or None.
+        """
+        spec = self.send_back_spec(name)
+        if spec is None or data.get(spec["field"]) != spec["value"]:
+            return None
+        reason = data.get(spec["reason"]) if spec.get("reason") else None
+        return {"field": spec["field"], "value": spec["value"], "reason": reason if isinstance(reason, str) else ""}
+
+    def send_back_spec(self, name: str | None) -> dict[str, Any] | None:
+        if not name:
+            return None
+        try:
+            schema = self.schema(name)
+        except NotFound:
+            return None
+        spec = schema.get("x-send-back")
+        if not isinstance(spec, dict) or not isinstance(spec.get("field"), str) or "value" not in spec:
+            return None
+        return spec
 
     def validate(self, name: str | None, data: Any) -> None:
         """Raise Invalid (422) listing every field error; nothing is changed on failure."""

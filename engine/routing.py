@@ -135,3 +135,39 @@ def instance_visible_clause(p: Principal) -> ColumnElement[bool]:
         parts.append(ProcessInstance.scope_node_id.in_(select(OrgNode.id).where(OrgNode.path.startswith(path))))
     parts.append(exists().where(HumanTask.instance_id == ProcessInstance.id, task_visible_clause(p)))
     return or_(*parts) if parts else false()
+
+
+# ---- 催办 (urge): the tier above nudges --------------------------------------------------------
+
+URGE_LEADERS = ("secretary", "deputy_secretary")
+
+
+def may_urge(p: Principal, task: HumanTask, node: OrgNode) -> bool:
+    """Who may urge a task: a committee of an ancestor of the task's org node (the unit committee
+    for a branch task, the group for a unit task, …), a unit committee for its own functional
+    departments, the group's secretary and deputy secretary for the group committee's own tasks,
+    and admins."""
+    if p.is_admin:
+        return True
+    for r in p.committee_nodes():
+        if r.node_id == node.id:
+            if task.tier == "department" or (task.tier == "group" and r.tier == "group" and r.role in URGE_LEADERS):
+                return True
+        elif r.path and node.path.startswith(r.path):
+            return True
+    return False
+
+
+def urgeable_clause(p: Principal) -> ColumnElement[bool]:
+    """SQL twin of `may_urge`: the tasks `p` supervises (督办)."""
+    if p.is_admin:
+        return true()
+    parts: list[ColumnElement[bool]] = []
+    for r in p.committee_nodes():
+        if r.path:
+            parts.append(HumanTask.node_id.in_(select(OrgNode.id).where(
+                OrgNode.path.startswith(r.path, autoescape=True), OrgNode.id != r.node_id)))
+        parts.append(and_(HumanTask.tier == "department", HumanTask.node_id == r.node_id))
+        if r.tier == "group" and r.role in URGE_LEADERS:
+            parts.append(and_(HumanTask.tier == "group", HumanTask.node_id == r.node_id))
+    return or_(*parts) if parts else false()

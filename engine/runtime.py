@@ -11,7 +11,7 @@ from __future__ import annotations
 import traceback
 from copy import deepcopy
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any, Callable
 from uuid import UUID
 
@@ -28,10 +28,10 @@ from . import events, org, trace
 from .clock import Clock
 from .errors import Conflict, Forbidden, Invalid, NotFound, SanjiError, ScriptError
 from .forms import FormStore
-from .models import FanOut, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, Record, User
+from .models import EventLog, FanOut, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, Record, User
 from .org import Principal
 from .repository import SPECS, latest
-from .routing import can_act_on, is_candidate, lane_tier, resolve_node, task_visible_clause
+from .routing import can_act_on, candidates, is_candidate, lane_tier, may_urge, resolve_node, task_visible_clause
 from .scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
 from .settings import Settings
 from .spiff import DetachedCallActivity, add_duration, dump_state, force_timer, load_state, parse_datetime, timer_due
@@ -39,6 +39,7 @@ from .spiff import DetachedCallActivity, add_duration, dump_state, force_timer, 
 ENDED = ("completed", "terminated")
 MAX_ROUNDS = 100
 MAX_DEPTH = 6
+URGE_INTERVAL = timedelta(hours=1)
 
 
 @dataclass
@@ -128,7 +129,50 @@ class Runtime:
         events.log(self.session, now, "task_completed", instance_id=inst.id, task_id=task.id, actor=actor,
                    payload={"spec_id": task.spec_id, "name": task.name, "data": _jsonable(data),
                             "late": bool(task.due_at and now > task.due_at)})
+        back = self.forms.send_back(task.form_key, data)
+        if back is not None:  # 退回: the form chose the value that routes the diagram back
+            events.log(self.session, now, "task_sent_back", instance_id=inst.id, task_id=task.id, actor=actor,
+                       payload={"spec_id": task.spec_id, "name": task.name, "reason": back["reason"]})
         self._run(loaded, before=before, action=act, actor=actor)
+        return task
+
+    def urge(self, task_id: int, actor: Principal, message: str = "") -> HumanTask:
+        """催办: a member of the tier above nudges the assignee (or the candidates) of an open task.
+
+        Logged as `task_urged`; the same person may urge the same task once per URGE_INTERVAL.
+        The instance is not locked or changed, so an urge never conflicts with the work itself.
+        """
+        if not isinstance(message, str) or len(message) > 500:
+            raise Invalid("the message must be text of at most 500 characters",
+                          [{"field": "message", "message": "at most 500 characters"}])
+        task = self.session.get(HumanTask, task_id, populate_existing=True)
+        node = self.session.get(OrgNode, task.node_id) if task is not None else None
+        if task is None or node is None or not may_urge(actor, task, node):
+            visible = task is not None and self.session.scalar(
+                select(HumanTask.id).where(HumanTask.id == task_id, task_visible_clause(actor))) is not None
+            if visible:
+                raise Forbidden("only the tier above (or an admin) may urge this task")
+            raise NotFound(f"task {task_id} does not exist")
+        if task.status != "open":
+            raise Conflict(f"the task is already {task.status}")
+        inst = self.session.get(ProcessInstance, task.instance_id)
+        if inst is not None and inst.status != "running":
+            raise Conflict(f"the instance is {inst.status}")
+        now = self.clock.now()
+        last = self.session.scalar(
+            select(EventLog.at).where(EventLog.type == "task_urged", EventLog.task_id == task.id,
+                                      EventLog.actor_id == actor.id).order_by(EventLog.at.desc()).limit(1))
+        if last is not None and now - last < URGE_INTERVAL:
+            raise Conflict("you urged this task a short while ago; try again later",
+                           {"retry_after": int((last + URGE_INTERVAL - now).total_seconds())})
+        if task.assignee_id is not None:
+            assignee = self.session.get(User, task.assignee_id)
+            to = [assignee.username] if assignee else []
+        else:
+            to = [u.username for u in candidates(self.session, task)]
+        events.log(self.session, now, "task_urged", instance_id=task.instance_id, task_id=task.id, actor=actor,
+                   payload={"name": task.name, "message": message.strip(), "to": to,
+                            "overdue": bool(task.due_at and task.due_at < now)})
         return task
 
     def _check_rules(self, loaded: Loaded, guid: UUID, data: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ class Settings:
     login_max_failures: int = 5  # SANJI_LOGIN_MAX_FAILURES: failures before throttling
     login_lock_seconds: int = 300  # SANJI_LOGIN_LOCK_SECONDS: throttle window
     log_format: str = "json"  # SANJI_LOG_FORMAT: json | text
+    proxies: int = 0  # SANJI_PROXIES: reverse proxies in front whose X-Forwarded-* headers are trusted
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -70,6 +71,7 @@ _ENV = {
     "login_max_failures": "SANJI_LOGIN_MAX_FAILURES",
     "login_lock_seconds": "SANJI_LOGIN_LOCK_SECONDS",
     "log_format": "SANJI_LOG_FORMAT",
+    "proxies": "SANJI_PROXIES",
 }
 
 
@@ -119,6 +121,8 @@ def validate(s: Settings) -> None:
                  "misfire_grace_days", "login_max_failures", "login_lock_seconds"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{_ENV[name]} must be positive")
+    if s.proxies < 0:
+        raise ConfigError("SANJI_PROXIES must be 0 or more")
     if s.scheduler_interval_s <= 0:
         raise ConfigError("SANJI_SCHEDULER_INTERVAL must be positive")
     if s.production and (s.secret_key == DEFAULT_SECRET or len(s.secret_key) < 16):

@@ -241,3 +241,38 @@ class LiveServer:
 def live_server(app: Any) -> Iterator[LiveServer]:
     with LiveServer(app) as server:
         yield server
+
+
+# ---- browser tests: Playwright driving Debian's Chromium (never a downloaded browser) ----------------
+
+CHROMIUM = os.environ.get("SANJI_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage"]
+
+
+def browser_unavailable(reason: str) -> None:
+    """Skip with the reason; with SANJI_BROWSER_TESTS=required (e.g. in CI) fail instead."""
+    if os.environ.get("SANJI_BROWSER_TESTS") == "required":
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium for the whole run, shared by every browser test (Playwright's sync
+    API runs one instance per process). Skipped, saying why, without /usr/bin/chromium."""
+    if not os.access(CHROMIUM, os.X_OK):
+        browser_unavailable(f"Debian's Chromium is not installed at {CHROMIUM} (apt-get install chromium): "
+                            "browser tests skipped")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # pragma: no cover - the test extra installs it
+        browser_unavailable("the playwright package is not installed (pip install -e '.[test]')")
+    pw = sync_playwright().start()
+    try:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    except Exception as exc:  # noqa: BLE001 - a broken install is reported as the reason
+        pw.stop()
+        browser_unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
+    yield chromium
+    chromium.close()
+    pw.stop()
