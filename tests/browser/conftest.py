@@ -45,17 +45,6 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
                 item.add_marker(pytest.mark.skip(reason=f"browser test skipped: {reason}"))
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                               args=["--no-sandbox", "--disable-background-networking", "--disable-dev-shm-usage"])
-        yield b
-        b.close()
-
-
 class Web:
     """The live app, the JSON API as demo users, and helpers to open the test pages."""
 
