@@ -15,6 +15,8 @@ from typing import Any, Callable
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import StartEventSplit
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -434,6 +436,12 @@ class Runtime:
         start.set_data(**variables)
         start.run()
         events_ = [t for t in start.children]
+        if len(events_) == 1 and isinstance(events_[0].task_spec, StartEventSplit):
+            # several start events (e.g. a timer and a manual one): SpiffWorkflow puts a split
+            # before them and a join after them; run the split, then pick one event as below
+            split = events_[0]
+            split.run()
+            events_ = [t for t in split.children if isinstance(t.task_spec, StartEvent)]
         if not events_:
             return
         chosen = None
@@ -638,8 +646,11 @@ class Runtime:
             node = session.get(OrgNode, node_id)
             return self._unit_of(node) if node else None
 
+        def org_people(unit_id: str) -> list[dict[str, Any]]:
+            return org.people(session, unit_id)
+
         return {"org_units": org_units, "org_branches": org_branches, "org_name": org_name,
-                "unit_of": unit_of, "group_id": self._group}
+                "unit_of": unit_of, "group_id": self._group, "org_people": org_people}
 
     def _record_helpers(self, inst: ProcessInstance) -> dict[str, Callable[..., Any]]:
         session = self.session
@@ -667,7 +678,15 @@ class Runtime:
                 q = q.where(Record.node_id == node_id)
             return [{"key": r.key, "node_id": r.node_id, **(r.data or {})} for r in session.scalars(q.order_by(Record.id))]
 
-        return {"save_record": save_record, "find_records": find_records}
+        def get_record(kind: str, key: str) -> dict[str, Any] | None:
+            row = session.scalars(select(Record).where(Record.kind == kind, Record.key == str(key))).first()
+            return dict(row.data or {}) if row is not None else None
+
+        def instance_id() -> int:
+            return inst.id
+
+        return {"save_record": save_record, "find_records": find_records, "get_record": get_record,
+                "instance_id": instance_id}
 
     # ---- org helpers -----------------------------------------------------------------------------------
 
