@@ -417,6 +417,9 @@ class Runtime:
         inst.state = dump_state(wf)
         last = wf.last_task.data if wf.last_task is not None else {}
         inst.data = _jsonable(last)
+        title = inst.data.get("title")
+        if isinstance(title, str) and title.strip() and title.strip()[:300] != inst.title:
+            inst.title = title.strip()[:300]  # a script or form may (re)name the instance
         dues = [d for d in (timer_due(t) for t in self._waiting_timers(wf)) if d is not None]
         inst.next_timer_at = min(dues) if dues else None
         inst.updated_at = now

@@ -218,8 +218,8 @@ class Layout:
             per_host[host].append(b)
         for host, bs in per_host.items():
             hx, hy, hw, hh = self.bounds[host]
-            for i, b in enumerate(sorted(bs)):
-                cx = hx + hw * (i + 1) / (len(bs) + 1)
+            for i, b in enumerate(sorted(bs)):  # right of the multi-instance / loop marker
+                cx = hx + hw - 22 - i * 40
                 self.bounds[b] = (cx - 18, hy + hh - 18, 36, 36)
         return y
 
