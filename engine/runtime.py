@@ -18,7 +18,7 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import StartEventSplit
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -459,6 +459,13 @@ class Runtime:
         for t in events_:
             if t is not chosen:
                 t.cancel()
+        if isinstance(getattr(chosen.task_spec, "event_definition", None), CycleTimerEventDefinition):
+            # a timer start with a cycle (cron): this instance is one occurrence, so the cycle
+            # fires once now (which starts its outgoing path) and is then over
+            now = wf.script_engine.now()
+            chosen._set_internal_data(event_value={"cycles": 1, "next": now.isoformat(), "period": "P1D"})
+            chosen.task_spec._update(chosen)
+            chosen.internal_data.pop("event_value", None)
         chosen._set_internal_data(event_fired=True)
         chosen.task_spec._update(chosen)
 

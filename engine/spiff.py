@@ -53,7 +53,9 @@ from SpiffWorkflow.bpmn.specs.defaults import (
 )
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
-from .timeexpr import is_literal
+from croniter import croniter
+
+from .timeexpr import CRON, ISO_CYCLE, is_literal
 
 UTC = timezone.utc
 
@@ -132,13 +134,20 @@ class ClockCycle(CycleTimerEventDefinition):
         zone = engine_zone(my_task)
         now = engine_now(my_task)
         if event_value is None:
-            cycles, start, period = parse_cycle(timer_value(my_task, self.expression), now, zone)
-            event_value = {"cycles": cycles, "next": start.isoformat(), "period": period}
+            text = timer_value(my_task, self.expression)
+            if is_cron(text):  # 5-field cron, as on timer start events: every occurrence from now on
+                event_value = {"cycles": -1, "next": next_cron(text, now, zone).isoformat(), "cron": text}
+            else:
+                cycles, start, period = parse_cycle(text, now, zone)
+                event_value = {"cycles": cycles, "next": start.isoformat(), "period": period}
         ready = False
         if event_value["cycles"] != 0:
             nxt = datetime.fromisoformat(event_value["next"])
             if nxt <= now:
-                event_value["next"] = add_duration(nxt, event_value["period"], zone).isoformat()
+                if event_value.get("cron"):
+                    event_value["next"] = next_cron(event_value["cron"], nxt, zone).isoformat()
+                else:
+                    event_value["next"] = add_duration(nxt, event_value["period"], zone).isoformat()
                 event_value["cycles"] -= 1
                 ready = True
         else:
@@ -147,6 +156,16 @@ class ClockCycle(CycleTimerEventDefinition):
             return False
         my_task._set_internal_data(event_value=event_value)
         return ready
+
+
+def is_cron(expression: str) -> bool:
+    text = expression.strip()
+    return bool(CRON.match(text)) and not ISO_CYCLE.match(text.upper())
+
+
+def next_cron(expression: str, after: datetime, zone: Any) -> datetime:
+    """The first occurrence of a 5-field cron expression after `after`, in the organisation's zone."""
+    return croniter(expression.strip(), after.astimezone(zone)).get_next(datetime).astimezone(UTC)
 
 
 def parse_cycle(expression: str, now: datetime, zone: Any) -> tuple[int, datetime, str]:
