@@ -466,6 +466,10 @@ class Runtime:
             chosen._set_internal_data(event_value={"cycles": 1, "next": now.isoformat(), "period": "P1D"})
             chosen.task_spec._update(chosen)
             chosen.internal_data.pop("event_value", None)
+            chosen._set_internal_data(event_fired=True)
+            chosen.task_spec._update(chosen)
+            chosen.run()  # before its path runs, so that the path's data is the instance's latest
+            return
         chosen._set_internal_data(event_fired=True)
         chosen.task_spec._update(chosen)
 
