@@ -325,6 +325,15 @@ def layout_file(path: Path) -> None:
             ly, lh = lay.lane_y[i]
             shape = sub(plane, BPMNDI, "BPMNShape", id=f"{lid}_di", bpmnElement=lid, isHorizontal="true")
             bounds(shape, lay.lane_x, ly, lay.width - POOL_LABEL, lh)
+        used: dict[str, set[str]] = defaultdict(set)  # which sides of a node the flows touch
+        for flow in lay.flows:
+            points = lay.edge(flow)
+            for nid, (px, py) in ((flow.get("sourceRef"), points[0]), (flow.get("targetRef"), points[-1])):
+                bx, by, bw, bh = lay.bounds[nid]
+                if abs(py - (by + bh)) < 1:
+                    used[nid].add("bottom")
+                elif abs(py - by) < 1:
+                    used[nid].add("top")
         for nid, el in lay.nodes.items():
             x, y, w, h = lay.bounds[nid]
             attrs = {"id": f"{nid}_di", "bpmnElement": nid}
@@ -335,10 +344,14 @@ def layout_file(path: Path) -> None:
             name = el.get("name") or ""
             if kind(local(el)) != "task" and name:
                 label = sub(shape, BPMNDI, "BPMNLabel")
+                lx, ly, lw, lh = label_bounds(x + w / 2 - 45, y + h + 4, name)
                 if local(el) == "boundaryEvent":
-                    bounds(label, *label_bounds(x + w + 2, y + h - 4, name, 80))
-                else:
-                    bounds(label, *label_bounds(x + w / 2 - 45, y + h + 4, name))
+                    lx, ly, lw, lh = label_bounds(x + w + 2, y + h - 4, name, 80)
+                elif "bottom" in used[nid] and "top" not in used[nid]:
+                    ly = y - 4 - lh
+                elif "bottom" in used[nid]:
+                    lx, ly = x + w + 2, y - lh
+                bounds(label, lx, ly, lw, lh)
         for flow in lay.flows:
             edge = sub(plane, BPMNDI, "BPMNEdge", id=f"{flow.get('id')}_di", bpmnElement=flow.get("id"))
             points = lay.edge(flow)

@@ -148,6 +148,17 @@ def test_central_check_rectification_and_clue_with_confidential_visits(api, sess
         "xinsheng_dept": set(), "xuchang_dept": set(), "daizhuang_secretary": set(), "daizhuang_caimei": set(),
         "owner": set(),
     }
+    # ... not even by guessing the id of a branch's 明察暗访 instance
+    visits = api.get("/api/v1/process-instances", "admin", query_string={
+        "key": "special_inspection_visit", "per_page": 100}).get_json()["items"]
+    assert len(visits) == 6
+    for v in visits:
+        branch, unit = v["scope_node_id"], v["unit_id"]
+        allowed = {commissioner(branch)} | w.candidates("unit", unit) | w.candidates("group", "group")
+        for user in w.users:
+            for path in (f"/api/v1/process-instances/{v['id']}", f"/api/v1/process-instances/{v['id']}/history"):
+                code = api.get(path, user).status_code
+                assert code == (200 if user in allowed else 404), (user, branch, path, code)
     markers = expect["group_member"]
     for user, wanted in expect.items():
         text = visible_text(api, user)
