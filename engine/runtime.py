@@ -460,15 +460,17 @@ class Runtime:
             if t is not chosen:
                 t.cancel()
         if isinstance(getattr(chosen.task_spec, "event_definition", None), CycleTimerEventDefinition):
-            # a timer start with a cycle (cron): this instance is one occurrence, so the cycle
-            # fires once now (which starts its outgoing path) and is then over
+            # a timer start with a cycle (cron, R/…): this instance is one occurrence, so the
+            # cycle fires once now (which starts its outgoing path; the period is never used
+            # again) and is then over
             now = wf.script_engine.now()
             chosen._set_internal_data(event_value={"cycles": 1, "next": now.isoformat(), "period": "P1D"})
             chosen.task_spec._update(chosen)
             chosen.internal_data.pop("event_value", None)
             chosen._set_internal_data(event_fired=True)
             chosen.task_spec._update(chosen)
-            chosen.run()  # before its path runs, so that the path's data is the instance's latest
+            if chosen.state == TaskState.READY:
+                chosen.run()  # before its path runs, so that the path's data is the instance's latest
             return
         chosen._set_internal_data(event_fired=True)
         chosen.task_spec._update(chosen)
