@@ -16,7 +16,6 @@ from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.control import StartEventSplit
-from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -437,15 +436,12 @@ class Runtime:
         """Put the start data in and keep exactly one start event (timer/message ones fire now)."""
         start = wf.get_next_task(spec_name="Start")
         start.set_data(**variables)
-        start.run()
         events_ = [t for t in start.children]
         if len(events_) == 1 and isinstance(events_[0].task_spec, StartEventSplit):
-            # several start events (e.g. a timer and a manual one): SpiffWorkflow puts a split
-            # before them and a join after them; run the split, then pick one event as below
-            split = events_[0]
-            split.run()
-            events_ = [t for t in split.children if isinstance(t.task_spec, StartEvent)]
+            # several start events (e.g. a timer and a manual one): SpiffWorkflow puts a split before them
+            events_ = [t for t in events_[0].children]
         if not events_:
+            start.run()
             return
         chosen = None
         if start_event is not None:
@@ -456,24 +452,20 @@ class Runtime:
         else:
             plain = [t for t in events_ if type(t.task_spec.event_definition).__name__ == "NoneEventDefinition"]
             chosen = plain[0] if plain else events_[0]
+        # Decide before the start events are first updated: the chosen one has fired (a timer or
+        # message start is fired by whoever starts the instance), the others never will.
         for t in events_:
             if t is not chosen:
                 t.cancel()
-        if isinstance(getattr(chosen.task_spec, "event_definition", None), CycleTimerEventDefinition):
-            # a timer start with a cycle (cron, R/…): this instance is one occurrence, so the
-            # cycle fires once now (which starts its outgoing path; the period is never used
-            # again) and is then over
-            now = wf.script_engine.now()
-            chosen._set_internal_data(event_value={"cycles": 1, "next": now.isoformat(), "period": "P1D"})
-            chosen.task_spec._update(chosen)
-            chosen.internal_data.pop("event_value", None)
-            chosen._set_internal_data(event_fired=True)
-            chosen.task_spec._update(chosen)
-            if chosen.state == TaskState.READY:
-                chosen.run()  # before its path runs, so that the path's data is the instance's latest
-            return
         chosen._set_internal_data(event_fired=True)
-        chosen.task_spec._update(chosen)
+        if isinstance(chosen.task_spec.event_definition, CycleTimerEventDefinition):
+            # a cycle timer adds its outputs only when a cycle completes: fired now, it has completed one
+            chosen._sync_children(chosen.task_spec.outputs, TaskState.LIKELY)
+            for child in chosen.children:
+                child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
+        start.run()
+        if chosen.parent is start:  # behind a split, the split readies it when it runs
+            chosen.task_spec._update(chosen)
 
     # ---- tasks --------------------------------------------------------------------------------
 

@@ -16,9 +16,9 @@ from tests.conftest import BPMN, deploy_file, principal, roundtrip_all
 
 
 def test_manual_start_is_the_default_and_the_timer_start_can_be_chosen(session, rt, forms, clock):
-    deploy_file(session, BPMN / "two_starts.bpmn", forms, clock)
-    by_hand = rt.start("two_starts", {"unit_id": "xinsheng"}, principal(session, "xinsheng_secretary"))
-    timed = rt.start("two_starts", {"unit_id": "xuchang"}, None, start_event="yearly")
+    deploy_file(session, BPMN / "timer_and_manual.bpmn", forms, clock)
+    by_hand = rt.start("timer_and_manual", {"unit_id": "xinsheng"}, principal(session, "xinsheng_secretary"))
+    timed = rt.start("timer_and_manual", {"unit_id": "xuchang"}, None, start_event="yearly")
     session.commit()
     for inst in (by_hand, timed):
         assert inst.status == "running", inst.error_message
@@ -31,7 +31,7 @@ def test_manual_start_is_the_default_and_the_timer_start_can_be_chosen(session, 
         assert inst.next_timer_at is None
     assert roundtrip_all(session) == 2
     with pytest.raises(Invalid):
-        rt.start("two_starts", {"unit_id": "xinsheng"}, None, start_event="nope")
+        rt.start("timer_and_manual", {"unit_id": "xinsheng"}, None, start_event="nope")
     session.rollback()
     rt.complete(session.scalars(select(HumanTask).where(HumanTask.instance_id == timed.id)).one().id, {},
                 principal(session, "xuchang_member"))

@@ -114,6 +114,10 @@ def test_central_check_rectification_and_clue_with_confidential_visits(api, sess
     assert (c["data"]["source"], c["data"]["person"], c["data"]["facts"], c["unit_id"]) == (
         "special_inspection", "张某（工区主任）", "套取冒领奖金", "xinsheng")
     assert c["data"]["reporter"] == "集团公司纪委专项监督检查（职工薪酬分配）"
+    # the message carries the clue contract (messagePayload), not the inspection's working data
+    variables = instance(api, c["instance_id"])["variables"]
+    assert variables["clue_source"] == "special_inspection" and variables["finding_key"].startswith("si-")
+    assert not {"scope_units", "my_findings", "requirements", "checked_units"} & set(variables)
     assert records(api, "/api/v1/clues", "xuchang_secretary") == []
     ctx = api.get(f"/api/v1/tasks/{got['rectify@xinsheng']['id']}", "xinsheng_deputy").get_json()["context"]
     [item] = ctx["rectify_items"]
