@@ -51,6 +51,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     from api.v1 import bp as api_bp, healthz
 
     app.register_blueprint(api_bp)
+    app.register_blueprint(__import__("api.records", fromlist=["bp"]).bp)  # ledger, commendations, clues
     app.add_url_rule("/healthz", "healthz", healthz)
     api_errors.register(app)
     from api import web

@@ -115,6 +115,28 @@ def branches(session: Session, unit_id: str | None = None) -> list[OrgNode]:
     return list(session.scalars(q.order_by(OrgNode.sort, OrgNode.id)))
 
 
+def people(session: Session, unit_id: str) -> list[dict[str, Any]]:
+    """The discipline inspectors of a unit: its committee members (书记, 副书记, 常委, 委员 on the
+    unit) and the commissioners (纪律检查委员) of its active branches, each person once."""
+    unit = session.get(OrgNode, unit_id)
+    if unit is None or unit.tier != "unit":
+        raise NotFound(f"{unit_id!r} is not a unit of the organisation")
+    rows = session.execute(
+        select(User.username, User.display_name, RoleAssignment.role, OrgNode.id, OrgNode.name, OrgNode.tier)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .join(OrgNode, OrgNode.id == RoleAssignment.node_id)
+        .where(User.active.is_(True), OrgNode.active.is_(True),
+               ((OrgNode.id == unit_id) & RoleAssignment.role.in_(COMMITTEE_ROLES))
+               | ((OrgNode.parent_id == unit_id) & (OrgNode.tier == "branch") & (RoleAssignment.role == "commissioner")))
+        .order_by(OrgNode.tier.desc(), OrgNode.sort, OrgNode.id, User.username)).all()
+    seen: dict[str, dict[str, Any]] = {}
+    for username, name, role, node_id, node_name, tier in rows:
+        if username not in seen:
+            seen[username] = {"username": username, "name": name, "role": role, "role_name": ROLE_NAMES.get(role, role),
+                              "node_id": node_id, "node_name": node_name}
+    return list(seen.values())
+
+
 def add_node(session: Session, node_id: str, tier: str, name: str, parent_id: str | None, sort: int = 0) -> OrgNode:
     if tier not in TIER_NAMES:
         raise Invalid(f"tier must be one of {', '.join(TIER_NAMES)}", [{"field": "tier", "message": tier}])

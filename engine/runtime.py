@@ -490,6 +490,9 @@ class Runtime:
         inst.state = dump_state(wf)
         last = wf.last_task.data if wf.last_task is not None else {}
         inst.data = _jsonable(last)
+        title = inst.data.get("title")
+        if isinstance(title, str) and title.strip() and title.strip()[:300] != inst.title:
+            inst.title = title.strip()[:300]  # a script or form may (re)name the instance
         dues = [d for d in (timer_due(t) for t in self._waiting_timers(wf)) if d is not None]
         inst.next_timer_at = min(dues) if dues else None
         inst.updated_at = now
@@ -727,8 +730,11 @@ class Runtime:
             node = session.get(OrgNode, node_id)
             return self._unit_of(node) if node else None
 
+        def org_people(unit_id: str) -> list[dict[str, Any]]:
+            return org.people(session, unit_id)
+
         return {"org_units": org_units, "org_branches": org_branches, "org_name": org_name,
-                "unit_of": unit_of, "group_id": self._group}
+                "unit_of": unit_of, "group_id": self._group, "org_people": org_people}
 
     def _record_helpers(self, inst: ProcessInstance) -> dict[str, Callable[..., Any]]:
         session = self.session
@@ -788,12 +794,15 @@ class Runtime:
             row.data, row.updated_at = data, self.clock.now()
             session.flush()
             return deepcopy(data)
+        def get_record(kind: str, key: str) -> dict[str, Any] | None:
+            row = session.scalars(select(Record).where(Record.kind == kind, Record.key == str(key))).first()
+            return dict(row.data or {}) if row is not None else None
 
         def instance_id() -> int:
             return inst.id
 
         return {"save_record": save_record, "find_records": find_records, "update_record": update_record,
-                "instance_id": instance_id}
+                "get_record": get_record, "instance_id": instance_id}
 
     # ---- org helpers -----------------------------------------------------------------------------------
 

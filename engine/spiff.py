@@ -137,6 +137,8 @@ class ClockCycle(CycleTimerEventDefinition):
             text = timer_value(my_task, self.expression)
             timer = make_timer("timeCycle", text, zone, now)
             first = timer.first_due()
+            if first is not None and first <= now and is_cron(text):
+                first = timer.next_after(now)  # a cron reminder never fires the instant it starts waiting
             event_value = {"cycles": timer.remaining_after(now) if first is not None else 0,
                            "next": first.isoformat() if first is not None else None,
                            "expression": text, "anchor": now.isoformat()}
@@ -160,6 +162,20 @@ class ClockCycle(CycleTimerEventDefinition):
             return False
         my_task._set_internal_data(event_value=event_value)
         return ready
+
+
+def is_cron(expression: str) -> bool:
+    from .timeexpr import CRON, ISO_CYCLE
+
+    text = expression.strip()
+    return bool(CRON.match(text)) and not ISO_CYCLE.match(text.upper())
+
+
+def next_cron(expression: str, after: datetime, zone: Any) -> datetime | None:
+    """The first occurrence of a 5-field cron expression after `after`, in the organisation's zone."""
+    from .timeexpr import Cron
+
+    return Cron.parse(expression.strip()).next_after(after, zone)
 
 
 def force_timer(task: Any, when: datetime) -> None:
