@@ -57,6 +57,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
 
     app.register_blueprint(openapi_bp)
 
+    from api import platform
+
+    platform.init_app(app)
+
     @app.get("/")
     def index() -> Any:
         return jsonify({"name": "Sanji 三级联动纪检工作平台", "api": "/api/v1", "openapi": "/api/v1/openapi.json"})

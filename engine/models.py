@@ -242,3 +242,7 @@ class Record(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# The linkage platform's tables (notifications, study records, bulletin, leading group, reports).
+from . import platform_models  # noqa: E402,F401
