@@ -11,9 +11,10 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import notifications
+    from . import notifications, study
 
     app.register_blueprint(notifications.bp)
+    app.register_blueprint(study.bp)
 
     @app.cli.command("notify-dispatch")
     def notify_dispatch_command() -> None:
