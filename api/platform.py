@@ -11,10 +11,11 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import notifications, study
+    from . import bulletin, notifications, study
 
     app.register_blueprint(notifications.bp)
     app.register_blueprint(study.bp)
+    app.register_blueprint(bulletin.bp)
 
     @app.cli.command("notify-dispatch")
     def notify_dispatch_command() -> None:
