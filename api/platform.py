@@ -11,12 +11,13 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import bulletin, notifications, people, study
+    from . import bulletin, notifications, people, reports, study
 
     app.register_blueprint(notifications.bp)
     app.register_blueprint(study.bp)
     app.register_blueprint(bulletin.bp)
     app.register_blueprint(people.bp)
+    app.register_blueprint(reports.bp)
 
     @app.cli.command("notify-dispatch")
     def notify_dispatch_command() -> None:

@@ -230,11 +230,23 @@ def _aggregate(node_id: str, name: str, rows: list[dict[str, Any]]) -> dict[str,
             "people": rows}
 
 
+def quarter_bounds(year: int, quarter: int) -> tuple[date, date, str]:
+    if not 1 <= quarter <= 4:
+        raise _bad("quarter", "a quarter 1-4")
+    start = period_bounds(year, 3 * quarter - 2)[0]
+    end = period_bounds(year, 3 * quarter)[1]
+    return start, end, f"{year}-Q{quarter}"
+
+
 def rates(session: Session, now: datetime, zone: Any, year: int, month: int | None = None,
-          units: set[str] | None = None, include_group: bool = True) -> dict[str, Any]:
-    """Completion rates per unit (and for the group committee) for a month or a year."""
-    start, end, label = period_bounds(year, month)
-    months = {label} if month else {f"{year}-{m:02d}" for m in range(1, 13)}
+          units: set[str] | None = None, include_group: bool = True, quarter: int | None = None) -> dict[str, Any]:
+    """Completion rates per unit (and for the group committee) for a month, a quarter or a year."""
+    if quarter is not None:
+        start, end, label = quarter_bounds(year, quarter)
+        months = {f"{year}-{m:02d}" for m in range(3 * quarter - 2, 3 * quarter + 1)}
+    else:
+        start, end, label = period_bounds(year, month)
+        months = {label} if month else {f"{year}-{m:02d}" for m in range(1, 13)}
     today = now.astimezone(zone).date()
     people = inspectors(session, zone)
     rows = _person_rows(session, [i for i in people if (i.unit_id in units if units is not None else True)
