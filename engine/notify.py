@@ -234,9 +234,10 @@ def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]], key
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    # RETURNING counts what was inserted on both backends (rowcount is not reliable here).
-    stmt = insert(model).values(rows).on_conflict_do_nothing(index_elements=keys).returning(getattr(model, keys[0]))
-    return len(session.execute(stmt).all())
+    # One cached statement executed for many rows; RETURNING counts what was inserted on both
+    # backends (rowcount is not reliable for ON CONFLICT DO NOTHING).
+    stmt = insert(model).on_conflict_do_nothing(index_elements=keys).returning(getattr(model, keys[0]))
+    return len(session.execute(stmt, rows).all())
 
 
 def deliver(session: Session, settings: Settings, msg: Message, now: datetime) -> dict[str, int]:
