@@ -11,13 +11,13 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    from . import bulletin, notifications, people, reports, study
+    from . import bulletin, linkage_reports, notifications, people, study
 
     app.register_blueprint(notifications.bp)
     app.register_blueprint(study.bp)
     app.register_blueprint(bulletin.bp)
     app.register_blueprint(people.bp)
-    app.register_blueprint(reports.bp)
+    app.register_blueprint(linkage_reports.bp)
 
     @app.cli.command("notify-dispatch")
     def notify_dispatch_command() -> None:

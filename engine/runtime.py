@@ -15,8 +15,9 @@ from typing import Any, Callable
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.specs.control import StartEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
@@ -433,12 +434,12 @@ class Runtime:
         """Put the start data in and keep exactly one start event (timer/message ones fire now)."""
         start = wf.get_next_task(spec_name="Start")
         start.set_data(**variables)
-        start.run()
         events_ = [t for t in start.children]
-        if len(events_) == 1 and type(events_[0].task_spec).__name__ == "StartEventSplit":
-            events_[0].run()  # several start events: SpiffWorkflow puts a split before them
-            events_ = list(events_[0].children)
+        if len(events_) == 1 and isinstance(events_[0].task_spec, StartEventSplit):
+            # several start events (e.g. a timer and a manual one): SpiffWorkflow puts a split before them
+            events_ = [t for t in events_[0].children]
         if not events_:
+            start.run()
             return
         chosen = None
         if start_event is not None:
@@ -447,14 +448,22 @@ class Runtime:
                 raise Invalid(f"the process has no start event {start_event!r}",
                               [{"field": "start_event", "message": start_event}])
         else:
-            plain = [t for t in events_
-                     if type(getattr(t.task_spec, "event_definition", None)).__name__ == "NoneEventDefinition"]
+            plain = [t for t in events_ if type(t.task_spec.event_definition).__name__ == "NoneEventDefinition"]
             chosen = plain[0] if plain else events_[0]
+        # Decide before the start events are first updated: the chosen one has fired (a timer or
+        # message start is fired by whoever starts the instance), the others never will.
         for t in events_:
             if t is not chosen:
                 t.cancel()
         chosen._set_internal_data(event_fired=True)
-        chosen.task_spec._update(chosen)
+        if isinstance(chosen.task_spec.event_definition, CycleTimerEventDefinition):
+            # a cycle timer adds its outputs only when a cycle completes: fired now, it has completed one
+            chosen._sync_children(chosen.task_spec.outputs, TaskState.LIKELY)
+            for child in chosen.children:
+                child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
+        start.run()
+        if chosen.parent is start:  # behind a split, the split readies it when it runs
+            chosen.task_spec._update(chosen)
 
     # ---- tasks --------------------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from .auth import current_principal, login_required
 from .extensions import clock, db, settings
 from .v1 import body
 
-bp = Blueprint("api_reports", __name__, url_prefix="/api/v1/reports")
+bp = Blueprint("api_linkage_reports", __name__, url_prefix="/api/v1/reports")
 FORMATS = ("json", "xlsx", "html", "pdf")
 
 
