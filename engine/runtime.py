@@ -32,8 +32,8 @@ from .org import Principal
 from .repository import SPECS, latest
 from .routing import RoutingError, can_act_on, is_candidate, lane_tier, resolve_node, task_visible_clause
 from .scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
-from .settings import Settings
 from .study import script_helpers as platform_helpers
+from .settings import Settings
 from .spiff import DetachedCallActivity, add_duration, dump_state, load_state, parse_datetime, timer_due
 
 ENDED = ("completed", "terminated")
