@@ -201,7 +201,8 @@ def _person_rows(session: Session, people: list[Inspector], start: date, end: da
             counts[(user_id, kind)] = n
     articles: dict[str, list[dict[str, Any]]] = {}
     names = {i.username for i in people}
-    for r in session.scalars(select(Record).where(Record.kind == ARTICLE_KIND)):
+    in_period = or_(*[Record.key.startswith(m + ":") for m in sorted(months)]) if months else Record.id.is_(None)
+    for r in session.scalars(select(Record).where(Record.kind == ARTICLE_KIND, in_period)):
         data = r.data or {}
         if data.get("period") in months and data.get("username") in names:
             articles.setdefault(data["username"], []).append(data)
