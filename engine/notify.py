@@ -483,11 +483,26 @@ def dispatch(session_factory: sessionmaker[Session], clock: Clock, settings: Set
     """One pass: collect new notifications (one transaction), then send what is due.
 
     The scheduler's tick calls this; `flask --app app notify-dispatch` runs one pass by hand.
+    Never raises: a failure is logged, counted in `errors`, and the next pass tries again
+    (the cursor moved only if its transaction committed).
     """
-    with write_intent(), session_factory() as s:
-        totals = collect(s, clock, settings)
-        s.commit()
-    totals.update(send_due(session_factory, clock, settings))
+    totals = {"events": 0, "notifications": 0, "outbox": 0, "reminders": 0}
+    errors = 0
+    try:
+        with write_intent(), session_factory() as s:
+            totals = collect(s, clock, settings)
+            s.commit()
+    except Exception:  # noqa: BLE001 - sending what is queued still matters
+        log.exception("collecting notifications failed; the next pass retries")
+        errors += 1
+    try:
+        totals.update(send_due(session_factory, clock, settings))
+    except Exception:  # noqa: BLE001
+        log.exception("sending the outbox failed; the next pass retries")
+        totals.update({"sent": 0, "retry": 0, "failed": 0})
+        errors += 1
+    if errors:
+        totals["errors"] = errors
     return totals
 
 

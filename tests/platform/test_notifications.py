@@ -367,3 +367,17 @@ def test_cli_runs_one_pass(app, api, receiver):
     assert result.exit_code == 0, result.output
     assert '"sent": 1' in result.output and '"notifications": 1' in result.output
     assert len(receiver.requests) == 1
+
+
+def test_dispatch_never_raises_and_the_cursor_stays_put_on_failure(api, receiver, sessions, clock, nsettings, caplog):
+    add_channel(api, name="群", kind="wecom", node_id="xinsheng", url=f"{receiver.url}/h?key=k", events=["task_offered"])
+    start_report(api)
+
+    def broken() -> Any:
+        raise RuntimeError("database went away")
+
+    result = dispatch(broken, clock, nsettings)  # type: ignore[arg-type]
+    assert result["errors"] == 2 and result["sent"] == 0
+    assert "collecting notifications failed" in caplog.text
+    assert run(sessions, clock, nsettings)["sent"] == 1  # nothing was lost
+    assert len(receiver.requests) == 1
