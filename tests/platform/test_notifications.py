@@ -16,6 +16,7 @@ from engine.db import write_intent
 from engine.models import EventLog, HumanTask, User
 from engine.notify import GAP_TTL, collect, dispatch
 from engine.platform_models import Notification, NotificationCursor, Outbox
+from engine.settings import ROOT
 from tests.conftest import BPMN, principal
 from tests.platform.servers import SMTPServer, WebhookReceiver
 
@@ -381,3 +382,30 @@ def test_dispatch_never_raises_and_the_cursor_stays_put_on_failure(api, receiver
     assert "collecting notifications failed" in caplog.text
     assert run(sessions, clock, nsettings)["sent"] == 1  # nothing was lost
     assert len(receiver.requests) == 1
+
+
+MONTHLY_REPORT = ROOT / "processes" / "monthly_report.bpmn"
+
+
+@pytest.mark.skipif(not MONTHLY_REPORT.exists(), reason="processes/monthly_report.bpmn comes with the procedures branch")
+def test_the_real_monthly_report_offer_reaches_the_units_wecom_robot(api, receiver, session, sessions, clock, nsettings, forms):
+    """The issue's check on the built-in procedure: the month's report tasks are offered to the
+    branch commissioners, and the unit's WeCom group robot hears of each of its branches."""
+    from engine import repository
+    from engine.runtime import Runtime
+
+    add_channel(api, "xinsheng_secretary", name="新升纪委工作群", kind="wecom", node_id="xinsheng",
+                url=f"{receiver.url}/cgi-bin/webhook/send?key=K", events=["task_offered"])
+    repository.deploy(session, MONTHLY_REPORT.read_bytes(), MONTHLY_REPORT.name, "owner", clock.now(), forms, 5 << 20)
+    session.commit()
+    Runtime(session, clock, nsettings, forms).start("monthly_report", {}, None, start_event="start_timer")  # the 1st, 09:00
+    session.commit()
+    assert run(sessions, clock, nsettings)["sent"] == 3
+    firsts = {h.body["markdown"]["content"].splitlines()[0] for h in receiver.requests}
+    assert firsts == {"**【三级联动】新待办：撰写月度书面报告**"}
+    handlers = sorted(line for h in receiver.requests for line in h.body["markdown"]["content"].splitlines()
+                      if line.startswith("> 办理："))
+    assert handlers == ["> 办理：机电维修车间党支部（新升实业机电维修车间党支部纪律检查委员）",
+                        "> 办理：物业服务中心党支部（新升实业物业服务中心党支部纪律检查委员）",
+                        "> 办理：老干家委党总支（新升实业老干家委党总支纪律检查委员）"]
+    assert api.get("/api/v1/notifications/unread-count", "xinsheng_laogan").get_json() == {"unread": 1}
