@@ -75,6 +75,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
 
     api_schedules.init_app(app)
 
+    from api import platform
+
+    platform.init_app(app)
+
     @app.get("/")
     def index() -> Any:
         if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":

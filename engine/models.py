@@ -319,3 +319,5 @@ class ScheduleFiring(Base):
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     # host:pid of the scheduler process that claimed it
     claimed_by: Mapped[Optional[str]] = mapped_column(String(100))
+# The linkage platform's tables (notifications, study records, bulletin, leading group, reports).
+from . import platform_models  # noqa: E402,F401

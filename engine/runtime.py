@@ -31,8 +31,18 @@ from .forms import FormStore
 from .models import EventLog, FanOut, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, Record, User
 from .org import Principal
 from .repository import SPECS, latest
-from .routing import can_act_on, candidates, is_candidate, lane_tier, may_urge, resolve_node, task_visible_clause
+from .routing import (
+    RoutingError,
+    can_act_on,
+    candidates,
+    is_candidate,
+    lane_tier,
+    may_urge,
+    resolve_node,
+    task_visible_clause,
+)
 from .scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
+from .study import script_helpers as platform_helpers
 from .settings import Settings
 from .spiff import DetachedCallActivity, add_duration, dump_state, force_timer, load_state, parse_datetime, timer_due
 
@@ -578,19 +588,36 @@ class Runtime:
         elif props.get("dueIn"):
             due = add_duration(now, props["dueIn"], self.zone)
         roles = props.get("candidateRoles")
+        assignee = self._assignee(t.data, props["assigneeVariable"], tier, node, roles) if props.get("assigneeVariable") else None
         row = HumanTask(
             instance_id=inst.id, root_instance_id=inst.root_id or inst.id, task_guid=str(t.id),
             spec_id=spec.bpmn_id, name=(spec.bpmn_name or spec.bpmn_id)[:200], process_key=inst.process_key,
             lane=spec.lane, tier=tier, node_id=node.id, unit_id=self._unit_of(node),
             candidate_roles=("," + ",".join(r.strip() for r in roles.split(",") if r.strip()) + ",") if roles else None,
             form_key=props.get("formJsonSchemaFilename"), status="open", created_at=now, due_at=due,
+            assignee_id=assignee.id if assignee else None,
         )
         self.session.add(row)
         self.session.flush()
-        events.log(self.session, now, "task_created", instance_id=inst.id, task_id=row.id,
-                   payload={"spec_id": row.spec_id, "name": row.name, "tier": tier, "node_id": node.id,
-                            "due_at": due.isoformat() if due else None})
+        payload = {"spec_id": row.spec_id, "name": row.name, "tier": tier, "node_id": node.id,
+                   "due_at": due.isoformat() if due else None}
+        if assignee is not None:
+            payload["assignee"] = assignee.username
+        events.log(self.session, now, "task_created", instance_id=inst.id, task_id=row.id, payload=payload)
         return row
+
+    def _assignee(self, data: dict[str, Any], variable: str, tier: str, node: OrgNode, roles: str | None) -> User:
+        """The task property `assigneeVariable`: the variable holds the username the task is
+        assigned to; that person must hold a role of the lane's tier on the task's org node."""
+        username = data.get(variable)
+        if not isinstance(username, str) or not username:
+            raise RoutingError(f"assigneeVariable: the variable {variable!r} must hold a username")
+        user = self.session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
+        if user is None:
+            raise RoutingError(f"assigneeVariable: {variable}={username!r} is not an active user")
+        if not is_candidate(org.load_principal(self.session, user), tier, node.id, roles):
+            raise RoutingError(f"assigneeVariable: {username} holds no {tier} role on {node.id}")
+        return user
 
     def _due_from(self, value: Any) -> datetime:
         if isinstance(value, datetime):
@@ -710,6 +737,7 @@ class Runtime:
         helpers: dict[str, Any] = date_helpers(self.clock.now, self.zone)
         helpers.update(self._org_helpers())
         helpers.update(self._record_helpers(inst))
+        helpers.update(platform_helpers(self.session, self.clock, self.settings))
         env = RestrictedEnvironment(helpers, self.settings.script_timeout_ms / 1000)
         return SanjiScriptEngine(env, self.clock.now, self.zone)
 

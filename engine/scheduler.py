@@ -73,7 +73,7 @@ def scheduler_name() -> str:
 
 def tick(session_factory: sessionmaker[Session], clock: Clock, settings: Settings, *,
          batch: int = BATCH, name: str | None = None) -> TickResult:
-    """One pass: due schedules, then due instance timers. Never raises."""
+    """One pass: due schedules, due instance timers, then notifications. Never raises."""
     result = TickResult()
     name = name or scheduler_name()
     schedules.configure(settings.zone)
@@ -88,6 +88,9 @@ def tick(session_factory: sessionmaker[Session], clock: Clock, settings: Setting
         log.exception("realigning schedules to %s failed", settings.timezone)
     _due_schedules(session_factory, clock, settings, batch, name, result)
     _due_instances(session_factory, clock, settings, batch, result)
+    from .notify import dispatch  # notifications and the outbox ride on the same tick
+
+    dispatch(session_factory, clock, settings)
     return result
 
 

@@ -40,6 +40,18 @@ class Settings:
     login_lock_seconds: int = 300  # SANJI_LOGIN_LOCK_SECONDS: throttle window
     log_format: str = "json"  # SANJI_LOG_FORMAT: json | text
     proxies: int = 0  # SANJI_PROXIES: reverse proxies in front whose X-Forwarded-* headers are trusted
+    # ---- notifications, e-mail and reports (the linkage platform) ----
+    base_url: str = ""  # SANJI_BASE_URL: public address of the web app, for links in messages
+    smtp_host: str = ""  # SANJI_SMTP_HOST: mail server; empty: e-mail channels fail with a clear error
+    smtp_port: int = 25  # SANJI_SMTP_PORT
+    smtp_from: str = "sanji@localhost"  # SANJI_SMTP_FROM: sender address
+    smtp_tls: str = "none"  # SANJI_SMTP_TLS: none | starttls | ssl
+    smtp_user: str = ""  # SANJI_SMTP_USER: login, if the server needs one
+    smtp_password: str = ""  # SANJI_SMTP_PASSWORD
+    notify_timeout_s: float = 10.0  # SANJI_NOTIFY_TIMEOUT: seconds per webhook POST / SMTP session
+    notify_max_attempts: int = 8  # SANJI_NOTIFY_MAX_ATTEMPTS: tries before a message is marked failed
+    notify_backoff_s: float = 60.0  # SANJI_NOTIFY_BACKOFF: first retry delay, doubled on every failure
+    pdf_font: str = ""  # SANJI_PDF_FONT: a CJK TTF/TTC for PDF reports; default: Debian's fonts-noto-cjk if present
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -72,6 +84,17 @@ _ENV = {
     "login_lock_seconds": "SANJI_LOGIN_LOCK_SECONDS",
     "log_format": "SANJI_LOG_FORMAT",
     "proxies": "SANJI_PROXIES",
+    "base_url": "SANJI_BASE_URL",
+    "smtp_host": "SANJI_SMTP_HOST",
+    "smtp_port": "SANJI_SMTP_PORT",
+    "smtp_from": "SANJI_SMTP_FROM",
+    "smtp_tls": "SANJI_SMTP_TLS",
+    "smtp_user": "SANJI_SMTP_USER",
+    "smtp_password": "SANJI_SMTP_PASSWORD",
+    "notify_timeout_s": "SANJI_NOTIFY_TIMEOUT",
+    "notify_max_attempts": "SANJI_NOTIFY_MAX_ATTEMPTS",
+    "notify_backoff_s": "SANJI_NOTIFY_BACKOFF",
+    "pdf_font": "SANJI_PDF_FONT",
 }
 
 
@@ -125,5 +148,13 @@ def validate(s: Settings) -> None:
         raise ConfigError("SANJI_PROXIES must be 0 or more")
     if s.scheduler_interval_s <= 0:
         raise ConfigError("SANJI_SCHEDULER_INTERVAL must be positive")
+    if s.smtp_tls not in ("none", "starttls", "ssl"):
+        raise ConfigError(f"SANJI_SMTP_TLS must be none, starttls or ssl, not {s.smtp_tls!r}")
+    if not 0 < s.smtp_port < 65536:
+        raise ConfigError("SANJI_SMTP_PORT must be a TCP port")
+    if s.notify_timeout_s <= 0 or s.notify_backoff_s <= 0 or s.notify_max_attempts <= 0:
+        raise ConfigError("SANJI_NOTIFY_TIMEOUT, SANJI_NOTIFY_BACKOFF and SANJI_NOTIFY_MAX_ATTEMPTS must be positive")
+    if s.base_url and not s.base_url.startswith(("http://", "https://")):
+        raise ConfigError("SANJI_BASE_URL must start with http:// or https://")
     if s.production and (s.secret_key == DEFAULT_SECRET or len(s.secret_key) < 16):
         raise ConfigError("SECRET_KEY must be set to a random value of 16+ characters in production")
