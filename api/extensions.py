@@ -27,7 +27,7 @@ class Sanji:
 
     def init_app(self, app: Flask, settings: Settings, clock: Clock | None = None,
                  engine: Engine | None = None) -> None:
-        self.app_state(app, settings, clock or SystemClock(), engine or make_engine(settings.database_url))
+        self.app_state(app, settings, clock or SystemClock(), engine or make_engine(settings.database_url, **settings.engine_options()))
 
         @app.before_request
         def _intent() -> None:

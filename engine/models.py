@@ -242,3 +242,14 @@ class Record(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PasswordCheck(Base):
+    """A password hash already checked not to be the demo password (the production start-up
+    check verifies each hash once, not on every start; a changed hash is checked again)."""
+
+    __tablename__ = "password_check"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    hash_sha256: Mapped[str] = mapped_column(String(64))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
