@@ -31,8 +31,8 @@ def _rollback() -> None:
     if session is not None:
         try:
             session.rollback()
-        except Exception:  # noqa: BLE001 - the connection may be gone
-            log.warning("rollback failed", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the connection may be gone
+            log.warning("rollback failed: %s", type(exc).__name__)
 
 
 def _audit_refusal(err: SanjiError) -> None:

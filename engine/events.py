@@ -51,6 +51,8 @@ def _within(tx: SessionTransaction | None, ended: SessionTransaction) -> bool:
 
 @event.listens_for(Session, "after_commit")
 def _emit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint was released: wait for the real commit
+        return
     for _tx, record in session.info.pop(_PENDING, None) or ():
         _log.info("event %s", record["event"], extra=record)
 

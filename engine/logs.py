@@ -87,13 +87,14 @@ _configured_pid: int | None = None
 def configure(settings: Settings) -> None:
     """Send the `sanji` loggers to stderr in the configured format (once per process).
 
-    In tests (SANJI_ENV=test) nothing is attached: records propagate to pytest's caplog.
+    When the root logger already has handlers (gunicorn configures it from
+    deploy/gunicorn.conf.py with the same formatter; pytest's caplog) records propagate there.
     """
     global _configured_pid
     logger = logging.getLogger("sanji")
     logger.setLevel(settings.log_level.upper())
-    if settings.env == "test" or _configured_pid == os.getpid():
-        return
+    if settings.env == "test" or _configured_pid == os.getpid() or logging.getLogger().handlers:
+        return  # tests, or a host that set up logging (gunicorn's logconfig_dict): propagate to it
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(settings.log_format))
     handler.set_name("sanji-stderr")
