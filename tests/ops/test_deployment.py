@@ -54,6 +54,14 @@ def test_good_settings_are_parsed():
     assert pg.engine_options() == {"pool_size": 7, "max_overflow": 10, "pool_timeout": 10.0}
 
 
+def test_every_setting_is_documented_in_the_deployment_guide():
+    from engine.settings import ENV_VARS
+
+    guide = (ROOT / "docs" / "deployment.md").read_text()
+    missing = [var for var in ENV_VARS.values() if f"| `{var}` |" not in guide]
+    assert missing == []
+
+
 def test_production_needs_a_real_secret_key():
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_settings({"SANJI_ENV": "production"})
