@@ -125,6 +125,8 @@ def register_cli(app: Flask) -> None:
             value: Any = getattr(s, name)
             if name == "secret_key":
                 value = "(set)" if value != "dev-secret-change-me" else "(default: development only)"
+            elif name == "cookie_secure":
+                value = f"{int(s.secure_cookies)}" + (" (default)" if value is None else "")
             elif name == "database_url":
                 value = st.engine.url.render_as_string(hide_password=True)
             click.echo(f"{var}={value}")

@@ -117,6 +117,10 @@ def login() -> tuple[Response, int]:
     if not isinstance(password, str) or not password:
         raise Invalid("password is required", [{"field": "password", "message": "required string"}])
     now = clock().now()
+    if "\x00" in (username or "") or "\x00" in password:  # no account has one; PostgreSQL text cannot hold it
+        from engine.errors import Unauthorized
+
+        raise Unauthorized("wrong username or password")
     try:
         user = engine_auth.authenticate(db(), settings(), now, username or "", password)
     except Exception as exc:

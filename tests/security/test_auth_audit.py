@@ -54,6 +54,9 @@ def test_login_is_throttled_after_repeated_failures(api, session, clock):
     for _ in range(5):
         assert api.post("/api/v1/auth/login", json={"username": "nobody", "password": "x"}).status_code == 401
     assert api.post("/api/v1/auth/login", json={"username": "nobody", "password": "x"}).status_code == 429
+    # a NUL character (which PostgreSQL text cannot hold) is just a wrong login, on every database
+    r = api.post("/api/v1/auth/login", json={"username": "admin\u0000", "password": "demo12345"})
+    assert r.status_code == 401 and r.get_json()["error"] == "unauthorized"
     # other accounts are not affected; the lock ends after SANJI_LOGIN_LOCK_SECONDS
     assert api.post("/api/v1/auth/login", json={"username": "xinsheng_deputy", "password": "demo12345"}).status_code == 200
     clock.advance(seconds=301)
