@@ -117,7 +117,8 @@ def login() -> tuple[Response, int]:
     if not isinstance(password, str) or not password:
         raise Invalid("password is required", [{"field": "password", "message": "required string"}])
     now = clock().now()
-    if "\x00" in (username or "") or "\x00" in password:  # no account has one; PostgreSQL text cannot hold it
+    if len(username or "") > 64 or "\x00" in (username or "") or "\x00" in password:
+        # no account can have such a name (usernames are 64 characters at most; PostgreSQL text holds no NUL)
         from engine.errors import Unauthorized
 
         raise Unauthorized("wrong username or password")

@@ -30,7 +30,7 @@ def log(session: Session, now: datetime, type_: str, *, instance_id: int | None 
     if isinstance(actor, Principal):
         actor_id, actor_name = actor.id, actor.username
     else:
-        actor_id, actor_name = None, actor or SYSTEM
+        actor_id, actor_name = None, (actor or SYSTEM)[:64]  # e.g. a failed login's unknown username
     event_id = session.execute(insert(EventLog).values(
         at=now, type=type_, instance_id=instance_id, task_id=task_id,
         actor_id=actor_id, actor=actor_name, payload=payload or {}).returning(EventLog.id)).scalar()

@@ -57,6 +57,8 @@ def test_login_is_throttled_after_repeated_failures(api, session, clock):
     # a NUL character (which PostgreSQL text cannot hold) is just a wrong login, on every database
     r = api.post("/api/v1/auth/login", json={"username": "admin\u0000", "password": "demo12345"})
     assert r.status_code == 401 and r.get_json()["error"] == "unauthorized"
+    r = api.post("/api/v1/auth/login", json={"username": "x" * 65, "password": "demo12345"})
+    assert r.status_code == 401 and r.get_json()["error"] == "unauthorized"
     # other accounts are not affected; the lock ends after SANJI_LOGIN_LOCK_SECONDS
     assert api.post("/api/v1/auth/login", json={"username": "xinsheng_deputy", "password": "demo12345"}).status_code == 200
     clock.advance(seconds=301)
