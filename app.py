@@ -45,6 +45,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     sanji.init_app(app, settings, clock, engine)
+    from api import ops
+
+    ops.init_app(app, settings)  # ProxyFix, JSON request log, production start-up checks, backup/restore
     logging.getLogger("spiff").setLevel(logging.WARNING)
     logging.getLogger("SpiffWorkflow").setLevel(logging.WARNING)
 
@@ -137,6 +140,10 @@ def register_cli(app: Flask) -> None:
     @click.option("--no-deploy", is_flag=True, help="do not deploy processes/*.bpmn")
     def init_db_command(demo: bool, no_deploy: bool) -> None:
         """Create or migrate the schema; optionally load the demo org; deploy changed processes."""
+        if demo and state(app).settings.production:
+            click.echo("error: the demo organisation (password demo12345) is refused when SANJI_ENV=production",
+                       err=True)
+            sys.exit(1)
         try:
             report = init_db(app, demo=demo, deploy=not no_deploy)
         except SanjiError as exc:

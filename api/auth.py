@@ -58,13 +58,8 @@ def roles_required(*roles: str) -> Callable[[F], F]:
         @wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             p = current_principal()
-            if not p.has_role(*roles):
-                from engine import events
-
-                events.log(db(), clock().now(), "access_refused", actor=p,
-                           payload={"path": request.path, "method": request.method, "needs": list(roles)})
-                db().commit()
-                raise Forbidden(f"this needs the role {' or '.join(roles)}")
+            if not p.has_role(*roles):  # api/errors.py writes the access_refused event
+                raise Forbidden(f"this needs the role {' or '.join(roles)}", {"needs": list(roles)})
             return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -4,11 +4,12 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, PendingRollbackError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import Conflict, SanjiError, Unavailable
+from engine.errors import Conflict, Invalid, SanjiError, Unavailable
 
 log = logging.getLogger("sanji.api")
 
@@ -30,14 +31,40 @@ def _rollback() -> None:
     if session is not None:
         try:
             session.rollback()
-        except Exception:  # noqa: BLE001 - the connection may be gone
-            log.warning("rollback failed", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - the connection may be gone
+            log.warning("rollback failed: %s", type(exc).__name__)
+
+
+def _audit_refusal(err: SanjiError) -> None:
+    """Every refused access (401, 403) is an `access_refused` event, in its own transaction
+    (the request's changes are rolled back). Login failures are logged by the engine."""
+    from flask import g
+
+    from engine import events
+    from engine.db import write_intent
+
+    from .extensions import state
+
+    if getattr(err, "audited", False):
+        return
+    try:
+        st = state()
+        principal = g.get("principal")
+        with write_intent(), st.sessions() as session:
+            events.log(session, st.clock.now(), "access_refused", actor=principal or "anonymous",
+                       payload={"status": err.status, "method": request.method, "path": request.path[:300],
+                                "reason": err.message[:300]})
+            session.commit()
+    except Exception:  # noqa: BLE001 - the refusal itself must still be answered
+        log.warning("could not record access_refused", exc_info=True)
 
 
 def register(app: Flask) -> None:
     @app.errorhandler(SanjiError)
     def sanji_error(err: SanjiError):  # type: ignore[no-untyped-def]
         _rollback()
+        if err.status in (401, 403):
+            _audit_refusal(err)
         return _json(err)
 
     @app.errorhandler(StaleDataError)
@@ -49,6 +76,19 @@ def register(app: Flask) -> None:
     def integrity(_err: IntegrityError):  # type: ignore[no-untyped-def]
         _rollback()
         return _json(Conflict("a concurrent change conflicted with this request; try again"))
+
+    @app.errorhandler(DataError)
+    def bad_value(_err: DataError):  # type: ignore[no-untyped-def]
+        _rollback()  # e.g. a NUL character or an out-of-range number the database refuses
+        return _json(Invalid("a value in the request cannot be stored or compared by the database",
+                             [{"field": "", "message": "value refused by the database"}]))
+
+    @app.errorhandler(PoolTimeout)
+    @app.errorhandler(PendingRollbackError)
+    def pool_exhausted(err: Exception):  # type: ignore[no-untyped-def]
+        _rollback()
+        log.error("database error: %s", type(err).__name__)
+        return _json(Unavailable("the database is unavailable; try again shortly"))
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)

@@ -6,6 +6,7 @@ intent before their first statement (SQLite then begins IMMEDIATE).
 """
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from flask import Flask, current_app, g, request
@@ -27,7 +28,7 @@ class Sanji:
 
     def init_app(self, app: Flask, settings: Settings, clock: Clock | None = None,
                  engine: Engine | None = None) -> None:
-        self.app_state(app, settings, clock or SystemClock(), engine or make_engine(settings.database_url))
+        self.app_state(app, settings, clock or SystemClock(), engine or make_engine(settings.database_url, **settings.engine_options()))
 
         @app.before_request
         def _intent() -> None:
@@ -37,7 +38,13 @@ class Sanji:
         def _close(_exc: BaseException | None) -> None:
             session = g.pop("_sanji_session", None)
             if session is not None:
-                session.close()
+                try:
+                    session.close()
+                except Exception as exc:  # noqa: BLE001 - a connection lost mid-request (database restart):
+                    # the response (503) is already made; the pool drops the dead connection
+                    logging.getLogger("sanji.api").warning("closing the request's session failed: %s",
+                                                           type(exc).__name__)
+                    session.invalidate()
             token = g.pop("_sanji_intent", None)
             if token is not None:
                 _write_intent.reset(token)

@@ -90,7 +90,8 @@ def document() -> dict[str, Any]:
             {"200": _resp({"$ref": "#/components/schemas/Token"}), **_errors(400, 401, 403, 422, 429, 503)},
             body={"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "required": ["username", "password"],
-                "properties": {"username": {"type": "string"}, "password": {"type": "string"}}}}}},
+                "properties": {"username": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "\\S"},
+                               "password": {"type": "string", "minLength": 1}}}}}},
             auth=False, tag="auth")},
         "/api/v1/auth/logout": {"post": _op("Revoke the bearer token", {"200": _resp({"type": "object"}), **std}, tag="auth")},
         "/api/v1/me": {"get": _op("The caller with roles", {"200": _resp({"$ref": "#/components/schemas/Me"}), **std}, tag="auth")},

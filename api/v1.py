@@ -49,7 +49,7 @@ def body() -> dict[str, Any]:
     return data
 
 
-def int_arg(name: str, default: int, lo: int = 1, hi: int | None = None) -> int:
+def int_arg(name: str, default: int, lo: int = 1, hi: int | None = 2**31 - 1) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
         return default
@@ -117,10 +117,16 @@ def login() -> tuple[Response, int]:
     if not isinstance(password, str) or not password:
         raise Invalid("password is required", [{"field": "password", "message": "required string"}])
     now = clock().now()
+    if len(username or "") > 64 or "\x00" in (username or "") or "\x00" in password:
+        # no account can have such a name (usernames are 64 characters at most; PostgreSQL text holds no NUL)
+        from engine.errors import Unauthorized
+
+        raise Unauthorized("wrong username or password")
     try:
         user = engine_auth.authenticate(db(), settings(), now, username or "", password)
-    except Exception:
-        commit()  # keep the failure count and the audit event
+    except Exception as exc:
+        commit()  # keep the failure count and the audit event (login_failed / login_throttled)
+        exc.audited = True  # type: ignore[attr-defined]
         raise
     token = engine_auth.issue_token(db(), user, now, settings().token_ttl_hours)
     commit()
@@ -311,9 +317,7 @@ def start(key: str) -> tuple[Response, int]:
     p = current_principal()
     d = repository.latest(db(), key)
     default_scope(p, d, variables)
-    if not may_start(p, d, variables):
-        events.log(db(), clock().now(), "access_refused", actor=p, payload={"path": request.path, "process_key": key})
-        commit()
+    if not may_start(p, d, variables):  # api/errors.py writes the access_refused event
         raise Forbidden(f"your roles do not allow starting {key!r} for this org node")
     start_event = data.get("start_event")
     if start_event is not None and not isinstance(start_event, str):

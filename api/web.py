@@ -5,7 +5,7 @@
 - sign-in with the existing session design: the signed Flask session cookie holds the user id
   and a freshly issued `api_token` (so logout and expiry are enforced server-side); the session
   is cleared and re-issued at every sign-in; the cookie is HttpOnly, SameSite=Lax, and Secure
-  whenever the request came over HTTPS (directly or, with SANJI_PROXIES, through a proxy's
+  whenever the request came over HTTPS (directly or, with SANJI_PROXY_FIX, through a proxy's
   X-Forwarded-Proto);
 - CSRF (Flask-WTF's CSRFProtect) on every state-changing page request and on API requests that
   authenticate with the session cookie; bearer-token API calls carry no cookies and are exempt;
@@ -42,7 +42,6 @@ from flask_babel import Babel, get_locale, gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
-from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.wrappers import Response as WzResponse
 
 from engine import auth as engine_auth
@@ -88,9 +87,6 @@ def init_app(app: Flask) -> None:
         BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
     )
     app.session_interface = SessionInterface()
-    if st.proxies:
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=st.proxies, x_proto=st.proxies, x_host=st.proxies,  # type: ignore[method-assign]
-                                x_prefix=st.proxies)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_language)
 

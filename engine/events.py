@@ -1,16 +1,26 @@
-"""Append-only event log: one row per thing that happened, with actor and UTC time."""
+"""Append-only event log: one row per thing that happened, with actor and UTC time.
+
+Each row is also written to the `sanji.events` logger as one JSON line — when the
+transaction that inserted it commits, so a rolled-back change (a 409, a savepoint undone
+by an incident) never shows up in the logs. Log lines leave out form data and start
+variables (see engine/logs.py); the database row keeps everything.
+"""
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
-from sqlalchemy.orm import Session
+from sqlalchemy import event, insert
+from sqlalchemy.orm import Session, SessionTransaction
 
+from .logs import redact
 from .models import EventLog
 from .org import Principal
 
 SYSTEM = "system"
+_log = logging.getLogger("sanji.events")
+_PENDING = "sanji_pending_events"
 
 
 def log(session: Session, now: datetime, type_: str, *, instance_id: int | None = None,
@@ -20,7 +30,41 @@ def log(session: Session, now: datetime, type_: str, *, instance_id: int | None 
     if isinstance(actor, Principal):
         actor_id, actor_name = actor.id, actor.username
     else:
-        actor_id, actor_name = None, actor or SYSTEM
-    session.execute(insert(EventLog).values(
+        actor_id, actor_name = None, (actor or SYSTEM)[:64]  # e.g. a failed login's unknown username
+    event_id = session.execute(insert(EventLog).values(
         at=now, type=type_, instance_id=instance_id, task_id=task_id,
-        actor_id=actor_id, actor=actor_name, payload=payload or {}))
+        actor_id=actor_id, actor=actor_name, payload=payload or {}).returning(EventLog.id)).scalar()
+    if _log.isEnabledFor(logging.INFO):
+        tx = session.get_nested_transaction() or session.get_transaction()
+        session.info.setdefault(_PENDING, []).append((tx, {
+            "event_id": event_id, "event": type_, "at": now.isoformat(), "instance_id": instance_id,
+            "task_id": task_id, "actor": actor_name, "payload": redact(payload or {})}))
+
+
+def _within(tx: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    while tx is not None:
+        if tx is ended:
+            return True
+        tx = tx.parent
+    return False
+
+
+@event.listens_for(Session, "after_commit")
+def _emit(session: Session) -> None:
+    if session.in_nested_transaction():  # a savepoint was released: wait for the real commit
+        return
+    for _tx, record in session.info.pop(_PENDING, None) or ():
+        _log.info("event %s", record["event"], extra=record)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
+    pending = session.info.get(_PENDING)
+    if pending:
+        session.info[_PENDING] = [(tx, r) for tx, r in pending if not _within(tx, previous_transaction)]
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _drop_unfinished(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is None:  # the outer transaction ended without after_commit: nothing was kept
+        session.info.pop(_PENDING, None)

@@ -321,3 +321,12 @@ class ScheduleFiring(Base):
     claimed_by: Mapped[Optional[str]] = mapped_column(String(100))
 # The linkage platform's tables (notifications, study records, bulletin, leading group, reports).
 from . import platform_models  # noqa: E402,F401
+class PasswordCheck(Base):
+    """A password hash already checked not to be the demo password (the production start-up
+    check verifies each hash once, not on every start; a changed hash is checked again)."""
+
+    __tablename__ = "password_check"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
+    hash_sha256: Mapped[str] = mapped_column(String(64))
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime)

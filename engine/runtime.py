@@ -21,6 +21,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -441,7 +442,9 @@ class Runtime:
                 self._steps(loaded)
                 self._save(loaded)
                 savepoint.commit()
-            except (Conflict, StaleDataError):
+            except (Conflict, StaleDataError, OperationalError, InterfaceError, IntegrityError):
+                # concurrency and connection failures are transient: the request fails (409/503)
+                # and the instance stays as it was, instead of recording an incident
                 savepoint.rollback()
                 raise
             except Exception as exc:  # noqa: BLE001 - any engine failure becomes an incident

@@ -39,7 +39,6 @@ class Settings:
     login_max_failures: int = 5  # SANJI_LOGIN_MAX_FAILURES: failures before throttling
     login_lock_seconds: int = 300  # SANJI_LOGIN_LOCK_SECONDS: throttle window
     log_format: str = "json"  # SANJI_LOG_FORMAT: json | text
-    proxies: int = 0  # SANJI_PROXIES: reverse proxies in front whose X-Forwarded-* headers are trusted
     # ---- notifications, e-mail and reports (the linkage platform) ----
     base_url: str = ""  # SANJI_BASE_URL: public address of the web app, for links in messages
     smtp_host: str = ""  # SANJI_SMTP_HOST: mail server; empty: e-mail channels fail with a clear error
@@ -52,11 +51,33 @@ class Settings:
     notify_max_attempts: int = 8  # SANJI_NOTIFY_MAX_ATTEMPTS: tries before a message is marked failed
     notify_backoff_s: float = 60.0  # SANJI_NOTIFY_BACKOFF: first retry delay, doubled on every failure
     pdf_font: str = ""  # SANJI_PDF_FONT: a CJK TTF/TTC for PDF reports; default: Debian's fonts-noto-cjk if present
+    # ---- deployment (docs/deployment.md) ----
+    log_level: str = "INFO"  # SANJI_LOG_LEVEL: DEBUG | INFO | WARNING | ERROR
+    proxy_fix: int = 0  # SANJI_PROXY_FIX: number of trusted reverse proxies in front (0: trust no X-Forwarded-*)
+    cookie_secure: bool | None = None  # SANJI_COOKIE_SECURE: session cookie only over HTTPS (default: on in production)
+    web_bind: str = "127.0.0.1:8000"  # SANJI_BIND: gunicorn listen address (host:port or unix:/path)
+    web_workers: int = 4  # SANJI_WEB_WORKERS: gunicorn worker processes
+    web_threads: int = 4  # SANJI_WEB_THREADS: threads per worker (gthread); 1 selects sync workers
+    web_timeout_s: int = 60  # SANJI_WEB_TIMEOUT: seconds before a silent worker is killed and replaced
+    db_pool_size: int = 5  # SANJI_DB_POOL_SIZE: PostgreSQL connections kept per process
+    db_max_overflow: int = 10  # SANJI_DB_MAX_OVERFLOW: extra connections per process under bursts
+    db_pool_timeout_s: float = 10.0  # SANJI_DB_POOL_TIMEOUT: seconds to wait for a free connection (then 503)
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.production if self.cookie_secure is None else self.cookie_secure
+
+    def engine_options(self) -> dict[str, Any]:
+        """Connection-pool options for `engine.db.make_engine` (PostgreSQL only)."""
+        if self.database_url.startswith("sqlite"):
+            return {}
+        return {"pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow,
+                "pool_timeout": self.db_pool_timeout_s}
 
     @property
     def zone(self) -> ZoneInfo:
@@ -83,7 +104,6 @@ _ENV = {
     "login_max_failures": "SANJI_LOGIN_MAX_FAILURES",
     "login_lock_seconds": "SANJI_LOGIN_LOCK_SECONDS",
     "log_format": "SANJI_LOG_FORMAT",
-    "proxies": "SANJI_PROXIES",
     "base_url": "SANJI_BASE_URL",
     "smtp_host": "SANJI_SMTP_HOST",
     "smtp_port": "SANJI_SMTP_PORT",
@@ -95,7 +115,20 @@ _ENV = {
     "notify_max_attempts": "SANJI_NOTIFY_MAX_ATTEMPTS",
     "notify_backoff_s": "SANJI_NOTIFY_BACKOFF",
     "pdf_font": "SANJI_PDF_FONT",
+    "log_level": "SANJI_LOG_LEVEL",
+    "proxy_fix": "SANJI_PROXY_FIX",
+    "cookie_secure": "SANJI_COOKIE_SECURE",
+    "web_bind": "SANJI_BIND",
+    "web_workers": "SANJI_WEB_WORKERS",
+    "web_threads": "SANJI_WEB_THREADS",
+    "web_timeout_s": "SANJI_WEB_TIMEOUT",
+    "db_pool_size": "SANJI_DB_POOL_SIZE",
+    "db_max_overflow": "SANJI_DB_MAX_OVERFLOW",
+    "db_pool_timeout_s": "SANJI_DB_POOL_TIMEOUT",
 }
+ENV_VARS = dict(_ENV)  # setting name -> environment variable, for docs and tools
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -109,7 +142,11 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             continue
         kind = types[name]
         try:
-            if kind in ("int", int):
+            if kind in ("bool | None", "bool", bool):
+                if raw.strip().lower() not in _TRUE + _FALSE:
+                    raise ValueError(raw)
+                values[name] = raw.strip().lower() in _TRUE
+            elif kind in ("int", int):
                 values[name] = int(raw)
             elif kind in ("float", float):
                 values[name] = float(raw)
@@ -118,7 +155,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
             else:
                 values[name] = raw
         except ValueError:
-            raise ConfigError(f"{var}={raw!r} is not a valid {kind}") from None
+            what = {"int": "an integer", "float": "a number", "bool | None": "1/0, true/false, yes/no or on/off"}
+            raise ConfigError(f"{var}={raw!r} is not {what.get(str(kind), 'a valid ' + str(kind))}") from None
     values.update(overrides)
     settings = Settings(**values)
     if not settings.database_url:
@@ -144,8 +182,19 @@ def validate(s: Settings) -> None:
                  "misfire_grace_days", "login_max_failures", "login_lock_seconds"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{_ENV[name]} must be positive")
-    if s.proxies < 0:
-        raise ConfigError("SANJI_PROXIES must be 0 or more")
+    if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(f"SANJI_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {s.log_level!r}")
+    if not 0 <= s.proxy_fix <= 5:
+        raise ConfigError(f"SANJI_PROXY_FIX must be the number of trusted proxies, 0 to 5, not {s.proxy_fix}")
+    for name in ("web_workers", "web_threads", "web_timeout_s", "db_pool_size"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"{_ENV[name]} must be at least 1")
+    if s.db_max_overflow < 0:
+        raise ConfigError("SANJI_DB_MAX_OVERFLOW must not be negative")
+    if s.db_pool_timeout_s <= 0:
+        raise ConfigError("SANJI_DB_POOL_TIMEOUT must be positive")
+    if not (s.web_bind.startswith("unix:") or _host_port(s.web_bind)):
+        raise ConfigError(f"SANJI_BIND must be HOST:PORT or unix:/path, not {s.web_bind!r}")
     if s.scheduler_interval_s <= 0:
         raise ConfigError("SANJI_SCHEDULER_INTERVAL must be positive")
     if s.smtp_tls not in ("none", "starttls", "ssl"):
@@ -158,3 +207,8 @@ def validate(s: Settings) -> None:
         raise ConfigError("SANJI_BASE_URL must start with http:// or https://")
     if s.production and (s.secret_key == DEFAULT_SECRET or len(s.secret_key) < 16):
         raise ConfigError("SECRET_KEY must be set to a random value of 16+ characters in production")
+
+
+def _host_port(bind: str) -> bool:
+    host, sep, port = bind.rpartition(":")
+    return bool(sep and host and port.isdigit() and 0 < int(port) < 65536)

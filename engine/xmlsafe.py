@@ -42,4 +42,9 @@ def parse(data: bytes | str, max_bytes: int) -> etree._Element:
         line = exc.lineno if exc.lineno else None
         raise Invalid(f"malformed XML: {exc.msg}",
                       [{"element_id": None, "line": line, "message": exc.msg}]) from None
+    # The byte scan above misses a DOCTYPE in another encoding (UTF-16, UTF-32): ask the parser.
+    info = root.getroottree().docinfo
+    if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
+        raise Invalid("DOCTYPE and ENTITY declarations are not allowed in BPMN documents",
+                      [{"element_id": None, "line": 1, "message": "DOCTYPE/ENTITY declaration refused"}])
     return root

@@ -88,8 +88,14 @@ def truncate_all(engine: Engine) -> None:
         if is_pg(engine):
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
         else:
+            # event_log is append-only (triggers of migration 0005_audit): lift them for the wipe
+            triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type='trigger'")).all()
+            for name, _sql in triggers:
+                conn.execute(text(f'DROP TRIGGER "{name}"'))
             for t in tables:
                 conn.execute(text(f'DELETE FROM "{t}"'))
+            for _name, sql in triggers:
+                conn.execute(text(sql))
             if conn.execute(text("SELECT name FROM sqlite_master WHERE name='sqlite_sequence'")).first():
                 conn.execute(text("DELETE FROM sqlite_sequence"))
 

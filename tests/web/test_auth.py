@@ -60,10 +60,10 @@ def test_secure_cookie_over_https_and_behind_a_trusted_proxy(app, clean_db, sett
     client = app.test_client()
     r = client.get("/login", base_url="https://sanji.example")
     assert "Secure" in raw_set_cookie(r)
-    # X-Forwarded-Proto counts only when SANJI_PROXIES says a proxy is in front
+    # X-Forwarded-Proto counts only when SANJI_PROXY_FIX says a proxy is in front
     r = app.test_client().get("/login", headers={"X-Forwarded-Proto": "https"})
     assert "Secure" not in raw_set_cookie(r)
-    proxied = create_app(settings.with_(proxies=1), clock=clock, engine=clean_db)
+    proxied = create_app(settings.with_(proxy_fix=1), clock=clock, engine=clean_db)
     r = proxied.test_client().get("/login", headers={"X-Forwarded-Proto": "https"})
     assert "Secure" in raw_set_cookie(r)
 
