@@ -109,7 +109,11 @@
     document.querySelectorAll("[data-sanji-instance]").forEach(function (root) {
       run(root, V.showInstance(root, { instanceId: root.dataset.instanceId, highlight: root.dataset.highlight || undefined,
                                        lang: lang() })
-        .then(function (r) { return zoomToProcess(r, r.data && r.data.process_key); }));
+        .then(function (r) {
+          // a readable stretch around where the instance is now (the whole pool when it has ended)
+          var here = r.shown && (r.shown.failed[0] || r.shown.active[0]);
+          return zoomToProcess(r, r.data && r.data.process_key, here);
+        }));
     });
     document.querySelectorAll("[data-sanji-heatmap]").forEach(function (root) {
       run(root, V.showHeatmap(root, { key: root.dataset.key, version: num(root.dataset.version),

@@ -185,6 +185,46 @@ def test_owner_renames_a_task_deploys_and_finds_version_2(pages, monthly, api):
     assert errors == []
 
 
+def test_owner_draws_a_new_diagram_and_deploys_it(pages, app, api):
+    page = pages.new()
+    errors = watch(page)
+    sign_in(page, "owner")
+    page.click("nav >> text=流程库")
+    page.click("#new-diagram")
+    page.wait_for_url(re.compile(r".*/processes/new$"))
+    wait_ready(page, "#modeler")
+    page.wait_for_function("() => window.sanjiModeler")
+    # draw: start → a manual step → end, name the process (what a user does with the palette)
+    page.evaluate("""() => { const m = window.sanjiModeler.modeler, reg = m.get('elementRegistry'),
+        modeling = m.get('modeling'), factory = m.get('elementFactory');
+        const task = modeling.appendShape(reg.get('start'), factory.createShape({ type: 'bpmn:ManualTask' }), { x: 320, y: 178 });
+        modeling.updateProperties(task, { id: 'register', name: '登记' });
+        modeling.appendShape(task, factory.createShape({ type: 'bpmn:EndEvent' }), { x: 480, y: 178 });
+        modeling.updateProperties(m.get('canvas').getRootElement(), { id: 'trial_new', name: '试验新流程' });
+    }""")
+    page.click('button[data-action="validate"]')
+    page.wait_for_function("() => document.querySelector('#modeler').dataset.validated === 'invalid'")
+    assert "register" in " ".join(page.locator("#modeler .sanji-problem").all_inner_texts())  # a step needs a tier lane
+    assert has_class(page, "#modeler", "register", "sanji-error")
+    page.evaluate("""() => { const m = window.sanjiModeler.modeler, reg = m.get('elementRegistry');
+        m.get('bpmnReplace').replaceElement(reg.get('register'), { type: 'bpmn:ScriptTask' }); }""")
+    page.evaluate("""() => { const m = window.sanjiModeler.modeler;
+        m.get('modeling').updateProperties(m.get('elementRegistry').get('register'), { scriptFormat: 'python', script: 'registered = True' }); }""")
+    page.click('button[data-action="validate"]')
+    page.wait_for_function("() => document.querySelector('#modeler').dataset.validated === 'valid'")
+    page.click('button[data-action="deploy"]')
+    page.wait_for_selector("#deployed:not([hidden])")
+    assert "试验新流程 v1" in page.inner_text("#deployed")
+    shot(page, "library-08-new-diagram")
+    page.click("#deployed a[data-role=link]")
+    page.wait_for_url(re.compile(r".*/processes/trial_new\?version=1$"))
+    wait_ready(page, "#definition-diagram")
+    assert page.locator("#process-name").inner_text() == "试验新流程"
+    d = api.get("/api/v1/process-definitions/trial_new", "owner").get_json()
+    assert d["version"] == 1 and d["deployed_by"] == "owner"
+    assert errors == []
+
+
 def first_user_task(path: Path) -> tuple[str, str]:
     root = etree.parse(str(path)).getroot()
     task = root.xpath("//bpmn:userTask", namespaces=BPMN_NS)[0]
