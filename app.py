@@ -61,6 +61,8 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     from api.oa import bp as oa_bp
 
     app.register_blueprint(oa_bp)
+    from api import web_library, web_trace  # noqa: F401 - process library and tracing pages (on web.bp)
+
     web.init_app(app)  # the pages: sign-in, CSRF, zh/en, task pages
 
     from api.openapi import bp as openapi_bp

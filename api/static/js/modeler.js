@@ -36,7 +36,7 @@ const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
 export function createModeler({ canvas, properties, config = {}, keyboard = true } = {}) {
   const modeler = new Modeler({
     container: canvas,
-    keyboard: keyboard ? { bindTo: document } : undefined,
+    keyboard: { bind: !!keyboard },  // diagram-js 15 binds to the canvas (bindTo is gone)
     propertiesPanel: properties
       ? { parent: properties, layout: { groups: { general: { open: true }, sanji: { open: true } } } }
       : undefined,

@@ -1,0 +1,515 @@
+"""Instance tracing pages (流程跟踪): the instance list with filters and paging, the instance page
+(diagram with completed / active / failed elements, timeline, variables, open tasks, parent and
+children), the admin actions (suspend, resume, terminate, retry, reassign, fire a timer) each
+behind a confirmation page and logged by the engine, the heatmap of a definition, and the
+schedules page (timer start schedules and timers waiting inside instances).
+
+Who sees which instance is the API's rule (`instance_visible_clause`): admins and the group
+committee all, a unit committee its own unit's, anyone the instances they started or hold a
+task in. Admin actions need the admin role, as in the API.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import aliased
+
+from engine import diff as bpmn_diff
+from engine import repository, schedules, trace
+from engine.errors import Forbidden, Invalid, NotFound, SanjiError
+from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, Schedule, User
+from engine.org import Principal
+from engine.routing import candidates, instance_visible_clause, task_visible_clause
+
+from .extensions import clock, db, runtime, settings
+from .web import bp, nav_item, signed_in, signin_required
+from .web_tasks import EVENT_LABELS, STATUS_LABELS, TIER_LABELS, display_names, due_text, fail, node_names
+
+nav_item("web.instances", lazy_gettext("Tracing"), order=60, prefix="/instances",
+         visible=lambda p: p.is_admin or bool(p.committee_nodes()))
+nav_item("web.schedules_page", lazy_gettext("Schedules"), order=70, prefix="/schedules",
+         visible=lambda p: p.is_admin or p.is_process_owner)
+
+PER_PAGE = 30
+CHILDREN_PER_PAGE = 50
+JOBS_PER_PAGE = 20
+TIMELINE_LIMIT = 500
+STATUSES = ("running", "suspended", "error", "completed", "terminated")
+ENDED = ("completed", "terminated")
+HIDDEN_EVENTS = ("access_refused",)
+
+TRACE_EVENT_LABELS = {
+    **EVENT_LABELS,
+    "schedule_fired": lazy_gettext("Started by its schedule"),
+    "schedule_missed": lazy_gettext("Schedule missed"),
+    "schedule_failed": lazy_gettext("Schedule failed"),
+    "task_created": lazy_gettext("Task assigned"),
+}
+FIRE_RESULTS = {"started": lazy_gettext("started"), "incident": lazy_gettext("stopped by an error"),
+                "failed": lazy_gettext("failed"), "missed": lazy_gettext("missed")}
+ACTION_LABELS = {
+    "suspend": lazy_gettext("Suspend"),
+    "resume": lazy_gettext("Resume"),
+    "terminate": lazy_gettext("Terminate"),
+    "retry": lazy_gettext("Retry"),
+    "reassign": lazy_gettext("Reassign"),
+    "fire_timer": lazy_gettext("Fire timer now"),
+}
+ACTION_HELP = {
+    "suspend": lazy_gettext("Nothing moves on until it is resumed: its tasks cannot be completed and its timers do "
+                            "not fire."),
+    "resume": lazy_gettext("The instance goes on where it stopped; timers that fell due meanwhile fire now."),
+    "terminate": lazy_gettext("The instance and its running sub-processes end for good; their open tasks are "
+                              "cancelled. This cannot be undone."),
+    "retry": lazy_gettext("The failed step runs again, with the variables below set first if you give any."),
+    "reassign": lazy_gettext("The task is assigned to the chosen member of its organisation; they see it in their "
+                             "tasks."),
+    "fire_timer": lazy_gettext("The waiting timer fires now, as if its time had come."),
+}
+
+
+def me() -> Principal:
+    p = signed_in()
+    assert p is not None
+    return p
+
+
+def require_admin() -> Principal:
+    p = me()
+    if not p.is_admin:
+        raise Forbidden("this needs the role admin")
+    return p
+
+
+def page_number(name: str = "page") -> int:
+    try:
+        return max(1, int(request.args.get(name, "1")))
+    except ValueError:
+        return 1
+
+
+def pager(page: int, per_page: int, total: int, endpoint: str, name: str = "page", **args: Any) -> dict[str, Any]:
+    pages = max(1, -(-total // per_page))
+    keep = {k: v for k, v in request.args.items() if k != name and v}
+    keep.update(args)
+    return {"page": page, "pages": pages, "total": total,
+            "prev": url_for(endpoint, **{**keep, name: page - 1}) if page > 1 else None,
+            "next": url_for(endpoint, **{**keep, name: page + 1}) if page < pages else None}
+
+
+# instance columns without the serialized workflow and without the definition's XML
+def instance_columns() -> Select[Any]:
+    scope = aliased(OrgNode)
+    return (select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.status, ProcessInstance.title,
+                   ProcessInstance.scope_node_id, ProcessInstance.unit_id, ProcessInstance.parent_id,
+                   ProcessInstance.started_at, ProcessInstance.ended_at, ProcessInstance.updated_at,
+                   ProcessInstance.next_timer_at, ProcessInstance.error_message,
+                   ProcessDefinition.name.label("process_name"), ProcessDefinition.version.label("def_version"),
+                   scope.name.label("scope_name"))
+            .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+            .join(scope, scope.id == ProcessInstance.scope_node_id))
+
+
+def open_task_summary(ids: list[int]) -> dict[int, dict[str, int]]:
+    """Per instance: open tasks and how many of them are overdue."""
+    if not ids:
+        return {}
+    now = clock().now()
+    out: dict[int, dict[str, int]] = {}
+    for inst_id, due in db().execute(select(HumanTask.instance_id, HumanTask.due_at)
+                                     .where(HumanTask.instance_id.in_(ids), HumanTask.status == "open")).all():
+        entry = out.setdefault(inst_id, {"open": 0, "overdue": 0})
+        entry["open"] += 1
+        if due is not None and due < now:
+            entry["overdue"] += 1
+    return out
+
+
+def local_day(raw: str, end: bool = False) -> datetime | None:
+    """A yyyy-mm-dd from a date input as the start (or the end) of that day in the configured zone."""
+    if not raw:
+        return None
+    try:
+        day = datetime.strptime(raw, "%Y-%m-%d").date()
+    except ValueError:
+        raise Invalid(f"{raw!r} is not a date (yyyy-mm-dd)", [{"field": "date", "message": raw}]) from None
+    start = datetime.combine(day, time(0, 0), settings().zone)
+    return start + timedelta(days=1) if end else start
+
+
+# ---- the instance list -----------------------------------------------------------------------------------
+
+@bp.get("/instances")
+@signin_required
+def instances() -> Any:
+    p = me()
+    now = clock().now()
+    visible = instance_visible_clause(p)
+    f = {k: request.args.get(k, "") for k in ("process", "status", "unit", "started_from", "started_to", "overdue",
+                                              "incident", "level")}
+    q = instance_columns().where(visible)
+    if f["process"]:
+        q = q.where(ProcessInstance.process_key == f["process"])
+    if f["status"] in STATUSES:
+        q = q.where(ProcessInstance.status == f["status"])
+    if f["unit"]:
+        q = q.where(ProcessInstance.unit_id == f["unit"])
+    try:
+        after, before = local_day(f["started_from"]), local_day(f["started_to"], end=True)
+    except Invalid:
+        flash(gettext("Enter dates as yyyy-mm-dd."), "error")
+        after = before = None
+    if after:
+        q = q.where(ProcessInstance.started_at >= after)
+    if before:
+        q = q.where(ProcessInstance.started_at < before)
+    if f["overdue"]:
+        q = q.where(ProcessInstance.id.in_(select(HumanTask.instance_id).where(
+            HumanTask.status == "open", HumanTask.due_at < now)))
+    if f["incident"]:
+        q = q.where(ProcessInstance.error_message.is_not(None), ProcessInstance.status.not_in(ENDED))
+    if f["level"] == "top":
+        q = q.where(ProcessInstance.parent_id.is_(None))
+    elif f["level"] == "sub":
+        q = q.where(ProcessInstance.parent_id.is_not(None))
+    page = page_number()
+    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+    rows = db().execute(q.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
+                        .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    tasks = open_task_summary([r.id for r in rows])
+    options = db().execute(select(ProcessInstance.process_key, ProcessInstance.unit_id).where(visible).distinct()).all()
+    names = dict(db().execute(select(ProcessDefinition.key, ProcessDefinition.name)
+                              .order_by(ProcessDefinition.version)).all())
+    process_options = sorted({(k, names.get(k, k)) for k, _u in options}, key=lambda o: o[1])
+    units = node_names({u for _k, u in options if u})
+    return render_template(
+        "instances.html", rows=rows, tasks=tasks, f=f, statuses=STATUSES, status_labels=STATUS_LABELS,
+        process_options=process_options, unit_options=sorted(units.items(), key=lambda o: o[1]), units=units,
+        pager=pager(page, PER_PAGE, total, "web.instances"), filtered=any(f.values()))
+
+
+# ---- one instance ---------------------------------------------------------------------------------------
+
+def visible_instance(instance_id: int) -> ProcessInstance:
+    inst = db().scalars(select(ProcessInstance).where(ProcessInstance.id == instance_id,
+                                                      instance_visible_clause(me()))).first()
+    if inst is None:
+        raise NotFound(f"process instance {instance_id} does not exist")
+    return inst
+
+
+@dataclass
+class TimelineItem:
+    event: EventLog
+    label: str
+    who: str
+    task_name: str
+    late: bool | None  # None: no deadline involved
+    due_at: datetime | None = None
+    to: str = ""  # the user a task went to (reassigned, handed over)
+
+
+def timeline(inst: ProcessInstance) -> tuple[list[TimelineItem], int]:
+    total = db().scalar(select(func.count()).select_from(EventLog).where(
+        EventLog.instance_id == inst.id, EventLog.type.not_in(HIDDEN_EVENTS))) or 0
+    evs = list(reversed(db().scalars(select(EventLog).where(EventLog.instance_id == inst.id,
+                                                            EventLog.type.not_in(HIDDEN_EVENTS))
+                                     .order_by(EventLog.id.desc()).limit(TIMELINE_LIMIT)).all()))
+    dues = dict(db().execute(select(HumanTask.id, HumanTask.due_at).where(HumanTask.instance_id == inst.id)).all())
+    names = display_names({e.actor for e in evs if e.actor} |
+                          {e.payload["to"] for e in evs if isinstance((e.payload or {}).get("to"), str)})
+    out = []
+    for e in evs:
+        payload = e.payload or {}
+        late: bool | None = None
+        due = dues.get(e.task_id) if e.task_id else None
+        if e.type == "task_completed" and due is not None:
+            late = bool(payload.get("late"))
+        elif e.type in ("timer_fired", "schedule_fired"):
+            late = bool(payload.get("late"))
+        if e.actor in (None, "system", "scheduler", "deploy"):
+            who = gettext("System")
+        else:
+            who = names.get(e.actor, e.actor)
+        to = payload.get("to") if isinstance(payload.get("to"), str) else ""
+        out.append(TimelineItem(e, str(TRACE_EVENT_LABELS.get(e.type, e.type)), who,
+                                str(payload.get("name") or ""), late, due, names.get(to, to)))
+    return out, total
+
+
+def child_page(inst: ProcessInstance) -> dict[str, Any]:
+    counts = dict(db().execute(select(ProcessInstance.status, func.count())
+                               .where(ProcessInstance.parent_id == inst.id)
+                               .group_by(ProcessInstance.status)).all())
+    total_all = sum(counts.values())
+    if not total_all:
+        return {"total": 0, "counts": {}, "rows": [], "pager": None, "status": ""}
+    status = request.args.get("child_status", "")
+    q = instance_columns().where(ProcessInstance.parent_id == inst.id)
+    if status in STATUSES:
+        q = q.where(ProcessInstance.status == status)
+    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+    page = page_number("child_page")
+    rows = db().execute(q.order_by(ProcessInstance.item_index, ProcessInstance.id)
+                        .limit(CHILDREN_PER_PAGE).offset((page - 1) * CHILDREN_PER_PAGE)).all()
+    visible_ids = set(db().scalars(select(ProcessInstance.id).where(
+        ProcessInstance.id.in_([r.id for r in rows]), instance_visible_clause(me()))).all())
+    return {"total": total_all, "counts": counts, "rows": rows, "status": status, "visible": visible_ids,
+            "tasks": open_task_summary([r.id for r in rows]),
+            "pager": pager(page, CHILDREN_PER_PAGE, total, "web.instance", name="child_page",
+                           instance_id=inst.id)}
+
+
+def open_tasks(inst: ProcessInstance) -> list[dict[str, Any]]:
+    p = me()
+    assignee = aliased(User)
+    rows = db().execute(select(HumanTask, OrgNode.name, assignee.display_name)
+                        .join(OrgNode, OrgNode.id == HumanTask.node_id)
+                        .outerjoin(assignee, assignee.id == HumanTask.assignee_id)
+                        .where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
+                        .order_by(HumanTask.id)).all()
+    readable = set(db().scalars(select(HumanTask.id).where(HumanTask.instance_id == inst.id,
+                                                           task_visible_clause(p))).all())
+    now = clock().now()
+    out = []
+    for t, node_name, assignee_name in rows:
+        overdue, text = due_text(t.due_at, now)
+        out.append({"task": t, "node_name": node_name, "assignee": assignee_name, "overdue": overdue,
+                    "due_text": text, "readable": t.id in readable, "tier": TIER_LABELS.get(t.tier, t.tier),
+                    "candidates": [u.display_name for u in candidates(db(), t)] if t.assignee_id is None else []})
+    return out
+
+
+@bp.get("/instances/<int:instance_id>")
+@signin_required
+def instance(instance_id: int) -> Any:
+    p = me()
+    inst = visible_instance(instance_id)
+    d = inst.definition
+    items, total_events = timeline(inst)
+    parent = None
+    if inst.parent_id:
+        parent = db().execute(instance_columns().where(ProcessInstance.id == inst.parent_id,
+                                                       instance_visible_clause(p))).first()
+    starter = db().get(User, inst.started_by_id) if inst.started_by_id else None
+    timers: list[dict[str, Any]] = []
+    timers_error = None
+    if p.is_admin and inst.next_timer_at is not None and inst.status in ("running", "suspended"):
+        try:
+            timers = schedules.instance_timers(inst)
+        except Exception as exc:  # noqa: BLE001 - an unreadable state must not break the page
+            timers_error = f"{type(exc).__name__}: {exc}"
+    variables = {k: v for k, v in (inst.data or {}).items() if not k.startswith("_")}
+    names = node_names({n for n in (inst.scope_node_id, inst.unit_id) if n})
+    return render_template(
+        "instance.html", inst=inst, d=d, timeline=items, total_events=total_events, timeline_limit=TIMELINE_LIMIT,
+        parent=parent, children=child_page(inst), open_tasks=open_tasks(inst), variables=variables,
+        starter=starter, timers=timers, timers_error=timers_error, status_label=STATUS_LABELS.get(inst.status, inst.status),
+        status_labels=STATUS_LABELS, statuses=STATUSES, names=names, is_admin=p.is_admin,
+        actions=available_actions(inst) if p.is_admin else [], action_labels=ACTION_LABELS)
+
+
+def available_actions(inst: ProcessInstance) -> list[str]:
+    out = []
+    if inst.status in ("running", "error"):
+        out.append("suspend")
+    if inst.status == "suspended":
+        out.append("resume")
+    if inst.status == "error":
+        out.append("retry")
+    if inst.status not in ENDED:
+        out.append("terminate")
+    return out
+
+
+# ---- admin actions: a confirmation page, then the action --------------------------------------------------
+
+@bp.route("/instances/<int:instance_id>/<any(suspend, resume, terminate, retry, reassign, fire_timer):action>",
+          methods=["GET", "POST"])
+@signin_required
+def instance_action(instance_id: int, action: str) -> Any:
+    p = require_admin()
+    inst = visible_instance(instance_id)
+    form = request.form if request.method == "POST" else request.args
+    ctx: dict[str, Any] = {"inst": inst, "action": action, "label": ACTION_LABELS[action],
+                           "help": ACTION_HELP[action], "status_label": STATUS_LABELS.get(inst.status, inst.status),
+                           "reason": (form.get("reason") or "").strip()[:500], "errors": {},
+                           "variables_text": form.get("variables") or ""}
+    task = None
+    if action == "reassign":
+        try:
+            task_id = int(form.get("task_id") or "0")
+        except ValueError:
+            task_id = 0
+        task = db().scalars(select(HumanTask).where(HumanTask.id == task_id, HumanTask.instance_id == inst.id)).first()
+        if task is None:
+            raise NotFound(f"instance {inst.id} has no task {task_id}")
+        ctx["task"] = task
+        ctx["candidates"] = candidates(db(), task)
+        ctx["username"] = form.get("username") or ""
+        assignee = db().get(User, task.assignee_id) if task.assignee_id else None
+        ctx["assignee"] = assignee.display_name if assignee else None
+    if action == "fire_timer":
+        try:
+            ctx["timers"] = schedules.instance_timers(inst) if inst.status == "running" else []
+        except Exception:  # noqa: BLE001
+            ctx["timers"] = []
+        ctx["timer_id"] = form.get("timer_id") or ""
+    if request.method == "GET" or form.get("confirmed") != "yes":
+        return render_template("instance_action.html", **ctx)
+
+    # confirmed: check the input, then act
+    variables = None
+    if action == "terminate" and not ctx["reason"]:
+        ctx["errors"]["reason"] = gettext("Give a reason.")
+    if action == "retry" and ctx["variables_text"].strip():
+        try:
+            variables = json.loads(ctx["variables_text"])
+        except ValueError as exc:
+            ctx["errors"]["variables"] = gettext("Not valid JSON: %(error)s", error=str(exc))
+        else:
+            if not isinstance(variables, dict):
+                ctx["errors"]["variables"] = gettext("Give a JSON object, e.g. {\"unit_id\": \"xinsheng\"}.")
+    if action == "reassign" and not ctx["username"]:
+        ctx["errors"]["username"] = gettext("Choose a member.")
+    if ctx["errors"]:
+        return render_template("instance_action.html", **ctx), 422
+    rt = runtime()
+    try:
+        if action == "suspend":
+            rt.suspend(inst.id, p, ctx["reason"])
+            message = gettext("The instance was suspended.")
+        elif action == "resume":
+            rt.resume(inst.id, p, ctx["reason"])
+            message = gettext("The instance was resumed.")
+        elif action == "terminate":
+            rt.terminate(inst.id, p, ctx["reason"])
+            message = gettext("The instance was terminated.")
+        elif action == "retry":
+            rt.retry(inst.id, p, variables)
+            message = gettext("The failed step was run again.")
+        elif action == "reassign":
+            assert task is not None
+            rt.assign(task.id, ctx["username"], p, handover=False)
+            message = gettext("%(name)s was reassigned.", name=task.name)
+        else:
+            fired = rt.fire_timer_now(inst.id, p, ctx["timer_id"] or None)
+            message = gettext("The timer %(id)s fired.", id=fired)
+        db().commit()
+    except Invalid as exc:
+        db().rollback()
+        field = next((d.get("field") for d in (exc.details or []) if isinstance(d, dict)), None) or "form"
+        ctx["errors"][field] = exc.message
+        return render_template("instance_action.html", **ctx), 422
+    except SanjiError as exc:
+        fail(exc)
+        return redirect(url_for("web.instance", instance_id=inst.id))
+    flash(message, "success")
+    db().expire_all()
+    after = db().get(ProcessInstance, inst.id)
+    if after is not None and after.status == "error" and action in ("retry", "resume", "fire_timer"):
+        flash(gettext("The instance stopped at an error again: %(message)s", message=after.error_message or ""), "error")
+    return redirect(url_for("web.instance", instance_id=inst.id))
+
+
+# ---- the heatmap of a definition --------------------------------------------------------------------------
+
+@bp.get("/processes/<key>/heatmap")
+@signin_required
+def heatmap(key: str) -> Any:
+    p = me()
+    raw = request.args.get("version", "")
+    if raw:
+        try:
+            d = repository.get_version(db(), key, int(raw))
+        except ValueError:
+            raise Invalid("version must be a number", [{"field": "version", "message": raw}]) from None
+    else:
+        d = repository.latest(db(), key, active_only=False)
+    versions = db().scalars(select(ProcessDefinition.version).where(ProcessDefinition.key == key)
+                            .order_by(ProcessDefinition.version.desc())).all()
+    # the API's rule: counts over every instance for process owners, else over the visible ones
+    data = trace.heatmap(db(), d, None if p.is_process_owner else instance_visible_clause(p))
+    model = bpmn_diff.parse(d.xml, 1 << 30)
+    rows = []
+    for eid, counts in data["elements"].items():
+        el = model.elements.get(eid)
+        if el is not None and el.type == "sequenceFlow":
+            continue
+        rows.append({"id": eid, "name": (el.name if el else None) or eid, "type": el.type if el else "",
+                     "process": el.process if el else None, **counts})
+    rows.sort(key=lambda r: (-r["active"], -r["failed"], -r["completed"], r["name"]))
+    mode = "completed" if request.args.get("mode") == "completed" else "active"
+    return render_template("heatmap.html", d=d, key=key, versions=versions, rows=rows, mode=mode,
+                           instances=data["instances"], status_labels=STATUS_LABELS)
+
+
+# ---- schedules and jobs -----------------------------------------------------------------------------------
+
+@bp.get("/schedules")
+@signin_required
+def schedules_page() -> Any:
+    p = me()
+    if not (p.is_admin or p.is_process_owner):
+        raise Forbidden("this needs the role admin or process_owner")
+    now = clock().now()
+    rows = db().execute(select(Schedule, ProcessDefinition.name)
+                        .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
+                        .order_by(Schedule.next_fire_at.is_(None), Schedule.next_fire_at, Schedule.process_key)).all()
+    items = []
+    for row, name in rows:
+        try:
+            upcoming = schedules.next_fire_times(row, now, 4)
+        except Exception:  # noqa: BLE001 - a schedule whose expression no longer parses still shows
+            upcoming = []
+        items.append({"row": row, "name": name, "upcoming": upcoming})
+    page = page_number()
+    q = (select(ProcessInstance).where(ProcessInstance.next_timer_at.is_not(None),
+                                       ProcessInstance.status.in_(("running", "suspended")))
+         .order_by(ProcessInstance.next_timer_at, ProcessInstance.id))
+    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+    jobs = []
+    for inst in db().scalars(q.limit(JOBS_PER_PAGE).offset((page - 1) * JOBS_PER_PAGE)).all():
+        try:
+            timers = schedules.instance_timers(inst)
+        except Exception:  # noqa: BLE001
+            timers = []
+        jobs.append({"inst": inst, "timers": timers, "overdue": inst.next_timer_at <= now})
+    return render_template("schedules.html", items=items, jobs=jobs, is_admin=p.is_admin,
+                           pager=pager(page, JOBS_PER_PAGE, total, "web.schedules_page"),
+                           status_labels=STATUS_LABELS, fire_results=FIRE_RESULTS)
+
+
+@bp.route("/schedules/<int:schedule_id>/<any(pause, resume):action>", methods=["GET", "POST"])
+@signin_required
+def schedule_action(schedule_id: int, action: str) -> Any:
+    p = require_admin()
+    row = db().execute(select(Schedule, ProcessDefinition.name)
+                       .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
+                       .where(Schedule.id == schedule_id)).first()
+    if row is None:
+        raise NotFound(f"schedule {schedule_id} does not exist")
+    reason = (request.form.get("reason") or "").strip()[:500]
+    if request.method == "GET" or request.form.get("confirmed") != "yes":
+        return render_template("schedule_action.html", row=row[0], name=row[1], action=action, reason=reason)
+    now = clock().now()
+    try:
+        if action == "pause":
+            schedules.pause(db(), schedule_id, p, now, reason)
+            message = gettext("The schedule was paused: nothing fires until it is resumed.")
+        else:
+            schedules.resume(db(), schedule_id, p, now, reason)
+            message = gettext("The schedule was resumed.")
+        db().commit()
+    except SanjiError as exc:
+        fail(exc)
+        return redirect(url_for("web.schedules_page"))
+    flash(message, "success")
+    return redirect(url_for("web.schedules_page"))
+
