@@ -239,7 +239,7 @@ def test_schedules_page(web, monthly, reader, clock):
     html = web.get("/schedules").get_data(as_text=True)
     rows = {m.group(1): m.group(0) for m in re.finditer(r'<tr data-schedule-id="\d+" data-process-key="(\w+)".*?</tr>',
                                                          html, re.S)}
-    assert set(rows) == {"monthly_report", "quarterly_tasks", "quarterly_report", "annual_assessment"}
+    assert set(rows) == {"monthly_report", "quarterly_tasks", "quarterly_report", "annual_assessment", "monthly_article"}
     assert "2027-02-01 09:00" in rows["monthly_report"] and "2027-04-01 09:00" in rows["monthly_report"]
     assert "2027-04-01 09:00" in rows["quarterly_tasks"] and "2027-07-01 09:00" in rows["quarterly_tasks"]
     assert "2027-03-31 09:00" in rows["quarterly_report"] and "2027-06-30 09:00" in rows["quarterly_report"]
