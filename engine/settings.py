@@ -30,7 +30,7 @@ class Settings:
     processes_dir: Path = ROOT / "processes"  # SANJI_PROCESSES_DIR: built-in BPMN diagrams
     forms_dir: Path = ROOT / "forms"  # SANJI_FORMS_DIR: JSON-schema forms named by user tasks
     token_ttl_hours: int = 12  # SANJI_TOKEN_TTL_HOURS: lifetime of API bearer tokens
-    script_timeout_ms: int = 1000  # SANJI_SCRIPT_TIMEOUT_MS: wall-time bound of one script
+    script_timeout_ms: int = 1000  # SANJI_SCRIPT_TIMEOUT_MS: bound of a script's own time (helpers excluded; wall ≤ 30×)
     max_bpmn_bytes: int = 5 * 1024 * 1024  # SANJI_MAX_BPMN_BYTES: deploy size cap
     max_request_bytes: int = 6 * 1024 * 1024  # SANJI_MAX_REQUEST_BYTES: any request body
     scheduler: str = "embedded"  # SANJI_SCHEDULER: embedded (dev server) | off (web workers)

@@ -69,3 +69,24 @@ def test_date_helpers_use_the_clock_and_zone():
     assert h["quarter_end"]("2027-05-05") == "2027-06-30"
     assert h["previous_quarter"]("2027-02-01") == {"year": 2026, "quarter": 4}
     assert h["days_between"]("2027-01-01", "2027-03-01") == 59
+
+
+def test_time_in_helpers_does_not_count_against_the_bound():
+    """A loop that saves a record per unit on a slow database is legitimate work; the bound
+    is for the script's own computation. A loop that only calls helpers still ends."""
+    import time as _time
+
+    calls: list[int] = []
+
+    def slow_save(n: int) -> None:  # stands in for save_record on a busy database
+        _time.sleep(0.02)
+        calls.append(n)
+
+    env = RestrictedEnvironment({"slow_save": slow_save}, timeout_s=0.05)
+    data: dict = {}
+    env.execute("for i in range(10):\n    slow_save(i)\ndone = len(range(10))", data)
+    assert calls == list(range(10)) and data["done"] == 10  # 0.2 s in the helper, bound 0.05 s
+
+    env = RestrictedEnvironment({"slow_save": slow_save}, timeout_s=0.01)
+    with pytest.raises(ScriptError, match="time bound"):
+        env.execute("while True:\n    slow_save(0)", {})  # ends at the wall bound (30 × 0.01 s)
