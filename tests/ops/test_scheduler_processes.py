@@ -15,6 +15,7 @@ schedule, and no incident.
 """
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -53,7 +54,7 @@ class SchedulerProcess:
         offset = (DUE - datetime.now(timezone.utc)).total_seconds()
         env.update({"DATABASE_URL": database_url, "SANJI_ENV": "development", "SANJI_FORMS_DIR": str(forms_dir),
                     "SANJI_CLOCK_OFFSET": f"{offset:.3f}", "SANJI_SCHEDULER_INTERVAL": "0.5",
-                    "SANJI_LOG_FORMAT": "text", "PYTHONUNBUFFERED": "1"})
+                    "PYTHONUNBUFFERED": "1"})
         self.log_path = log_path
         self._log = open(log_path, "ab")
         flask = Path(sys.executable).with_name("flask")
@@ -172,6 +173,7 @@ def test_two_scheduler_processes_fire_each_due_timer_exactly_once(due_work, sess
     assert codes == [0, 0]
     with sessions() as s:
         by = Counter(f.claimed_by.split(":")[1] for f in s.scalars(select(ScheduleFiring)))
-    ticks = [[line for line in p.log_path.read_text().splitlines() if "instances advanced" in line] for p in procs]
+    lines = [[json.loads(line) for line in p.log_path.read_text().splitlines()] for p in procs]  # JSON, each line
+    ticks = [[line for line in log if "instances advanced" in line["msg"]] for log in lines]
     print(f"\nschedule fires per scheduler pid: {dict(by)}; busy ticks per process: {[len(t) for t in ticks]}")
     assert_exactly_once(sessions, ids)
