@@ -258,6 +258,7 @@ def test_backup_and_restore_round_trip(app, session, rt, forms, clock, tmp_path,
     result = runner.invoke(args=["backup", str(target)])
     assert result.exit_code == 0, result.output
     assert target.stat().st_size > 0 and "backup written" in result.output
+    assert target.stat().st_mode & 0o777 == 0o600  # hashes and confidential records: the owner only
 
     rt.terminate(kept.id, principal(session, "admin"), "after the backup")
     rt.start("three_tier", {"unit_id": "daizhuang"}, principal(session, "group_secretary"))
