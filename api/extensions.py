@@ -13,7 +13,7 @@ from flask import Flask, current_app, g, request
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.clock import Clock, SystemClock
+from engine.clock import Clock, clock_for
 from engine.db import _write_intent, make_engine, make_session_factory
 from engine.forms import FormStore
 from engine.runtime import Runtime
@@ -28,7 +28,7 @@ class Sanji:
 
     def init_app(self, app: Flask, settings: Settings, clock: Clock | None = None,
                  engine: Engine | None = None) -> None:
-        self.app_state(app, settings, clock or SystemClock(), engine or make_engine(settings.database_url, **settings.engine_options()))
+        self.app_state(app, settings, clock or clock_for(settings.clock_offset_s), engine or make_engine(settings.database_url, **settings.engine_options()))
 
         @app.before_request
         def _intent() -> None:

@@ -297,8 +297,8 @@ def scheduler_command(once: bool) -> None:
     """Run the scheduler (timer start events, deadlines, reminders) until SIGTERM."""
     from flask import current_app
 
-    _logging()
     st = state(current_app)
+    _logging(st.settings.log_format)
     schedules.configure(st.settings.zone)
     if once:
         result = Scheduler(st.sessions, st.clock, st.settings).run_once()
@@ -312,12 +312,20 @@ def _summary(r: TickResult) -> str:
             f"advanced {r.instances} instance(s) ({r.timers} timer(s)), {r.incidents} incident(s)")
 
 
-def _logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging(log_format: str) -> None:
+    """Every line of the scheduler process in SANJI_LOG_FORMAT (one JSON object per line by default)."""
+    from engine.logs import formatter
+
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(formatter(log_format))
+        root.addHandler(handler)
+        root.setLevel(logging.INFO)
     logging.getLogger("sanji").setLevel(logging.INFO)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # not a line per tick
+    # not a line per tick, nor one per second while a long tick runs ("skipped: maximum number of
+    # running instances reached" — ticks never overlap by design)
+    logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
 def init_app(app: Flask) -> None:
@@ -326,7 +334,7 @@ def init_app(app: Flask) -> None:
     st = state(app)
     schedules.configure(st.settings.zone)
     if st.settings.scheduler == "embedded" and _serving_dev_server(app):
-        _logging()
+        _logging(st.settings.log_format)
         scheduler = Scheduler(st.sessions, st.clock, st.settings).start()
         app.extensions["sanji_scheduler"] = scheduler
         atexit.register(scheduler.shutdown, False)

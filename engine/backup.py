@@ -109,6 +109,7 @@ def backup(url: str, target: Path) -> Result:
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
+    partial.touch(mode=0o600)  # password hashes and confidential records: readable by Sanji's user only
     if url.startswith("sqlite"):
         source = _sqlite_path(url)
         if not source.exists():

@@ -24,6 +24,22 @@ class SystemClock:
         return datetime.now(UTC)
 
 
+class OffsetClock:
+    """The system clock shifted by a fixed offset (SANJI_CLOCK_OFFSET), for rehearsals and load
+    tests that need every process — web workers and scheduler — at the same future date."""
+
+    def __init__(self, offset_s: float) -> None:
+        self.offset = timedelta(seconds=offset_s)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+
+def clock_for(offset_s: float) -> Clock:
+    """The clock a process runs on: the system clock, shifted when SANJI_CLOCK_OFFSET is set."""
+    return OffsetClock(offset_s) if offset_s else SystemClock()
+
+
 class FrozenClock:
     """A clock that only moves when told to; thread-safe so servers in tests can share it."""
 

@@ -62,6 +62,8 @@ class Settings:
     db_pool_size: int = 5  # SANJI_DB_POOL_SIZE: PostgreSQL connections kept per process
     db_max_overflow: int = 10  # SANJI_DB_MAX_OVERFLOW: extra connections per process under bursts
     db_pool_timeout_s: float = 10.0  # SANJI_DB_POOL_TIMEOUT: seconds to wait for a free connection (then 503)
+    # seconds added to the system clock in every process (rehearsals, load tests); refused in production
+    clock_offset_s: float = 0.0  # SANJI_CLOCK_OFFSET
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -125,6 +127,7 @@ _ENV = {
     "db_pool_size": "SANJI_DB_POOL_SIZE",
     "db_max_overflow": "SANJI_DB_MAX_OVERFLOW",
     "db_pool_timeout_s": "SANJI_DB_POOL_TIMEOUT",
+    "clock_offset_s": "SANJI_CLOCK_OFFSET",
 }
 ENV_VARS = dict(_ENV)  # setting name -> environment variable, for docs and tools
 _TRUE = ("1", "true", "yes", "on")
@@ -205,6 +208,10 @@ def validate(s: Settings) -> None:
         raise ConfigError("SANJI_NOTIFY_TIMEOUT, SANJI_NOTIFY_BACKOFF and SANJI_NOTIFY_MAX_ATTEMPTS must be positive")
     if s.base_url and not s.base_url.startswith(("http://", "https://")):
         raise ConfigError("SANJI_BASE_URL must start with http:// or https://")
+    if s.clock_offset_s != s.clock_offset_s or abs(s.clock_offset_s) > 100 * 366 * 86400:
+        raise ConfigError(f"SANJI_CLOCK_OFFSET must be a number of seconds within ±100 years, not {s.clock_offset_s}")
+    if s.production and s.clock_offset_s:
+        raise ConfigError("SANJI_CLOCK_OFFSET shifts the clock for rehearsals and load tests: it is refused in production")
     if s.production and (s.secret_key == DEFAULT_SECRET or len(s.secret_key) < 16):
         raise ConfigError("SECRET_KEY must be set to a random value of 16+ characters in production")
 

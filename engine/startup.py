@@ -3,6 +3,7 @@
 In production (`SANJI_ENV=production`) Sanji refuses to start
 
 - with the default or a short `SECRET_KEY` (checked by `settings.validate`),
+- with a shifted clock (`SANJI_CLOCK_OFFSET`, also refused by `settings.validate`),
 - while any account's password is still the demo password `demo12345`,
 - while the database schema is not at the revision this code needs (run `init-db` first).
 
@@ -80,6 +81,9 @@ def check(settings: Settings, engine: Engine, now: datetime) -> None:
     """Raise ConfigError naming what to fix when this process must not serve."""
     if not settings.production:
         return
+    if settings.clock_offset_s:
+        raise ConfigError("SANJI_CLOCK_OFFSET is set: a shifted clock is for rehearsals and load tests, "
+                          "refused in production")
     current, heads = schema_revision(engine)
     if current not in heads:
         raise ConfigError(f"the database schema is at revision {current or 'none'}, this code needs "

@@ -37,6 +37,8 @@ SECRET = "s3cr3t-for-tests-0123456789"
     ("SANJI_DB_MAX_OVERFLOW", "-1", "SANJI_DB_MAX_OVERFLOW must not be negative"),
     ("SANJI_SCHEDULER", "sometimes", "SANJI_SCHEDULER must be embedded or off"),
     ("SANJI_ENV", "prod", "SANJI_ENV must be development, test or production"),
+    ("SANJI_CLOCK_OFFSET", "soon", "SANJI_CLOCK_OFFSET='soon' is not a number"),
+    ("SANJI_CLOCK_OFFSET", "nan", "SANJI_CLOCK_OFFSET must be a number of seconds"),
 ])
 def test_a_bad_setting_is_refused_naming_the_variable(var, value, words):
     with pytest.raises(ConfigError) as err:
@@ -67,6 +69,23 @@ def test_production_needs_a_real_secret_key():
         load_settings({"SANJI_ENV": "production"})
     with pytest.raises(ConfigError, match="SECRET_KEY"):
         load_settings({"SANJI_ENV": "production", "SECRET_KEY": "short"})
+
+
+def test_the_clock_offset_shifts_every_process_and_is_refused_in_production(clean_db, settings):
+    """SANJI_CLOCK_OFFSET puts web workers and the scheduler at the same future date (load tests)."""
+    from datetime import datetime, timezone
+
+    from api.extensions import state
+    from engine.startup import check
+
+    year = 365 * 86400.0
+    s = load_settings({"SANJI_CLOCK_OFFSET": str(year)}, database_url=settings.database_url)
+    shifted = state(create_app(s, engine=clean_db)).clock.now()
+    assert 364 < (shifted - datetime.now(timezone.utc)).total_seconds() / 86400 < 366
+    with pytest.raises(ConfigError, match="SANJI_CLOCK_OFFSET .* refused in production"):
+        load_settings({"SANJI_ENV": "production", "SECRET_KEY": SECRET, "SANJI_CLOCK_OFFSET": "60"})
+    with pytest.raises(ConfigError, match="SANJI_CLOCK_OFFSET is set"):  # what `flask check` reports
+        check(s.with_(env="production", secret_key=SECRET), clean_db, shifted)
 
 
 def test_gunicorn_config_refuses_bad_values_before_binding(tmp_path):
@@ -239,6 +258,7 @@ def test_backup_and_restore_round_trip(app, session, rt, forms, clock, tmp_path,
     result = runner.invoke(args=["backup", str(target)])
     assert result.exit_code == 0, result.output
     assert target.stat().st_size > 0 and "backup written" in result.output
+    assert target.stat().st_mode & 0o777 == 0o600  # hashes and confidential records: the owner only
 
     rt.terminate(kept.id, principal(session, "admin"), "after the backup")
     rt.start("three_tier", {"unit_id": "daizhuang"}, principal(session, "group_secretary"))
