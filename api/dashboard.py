@@ -20,6 +20,7 @@ from engine.errors import BadRequest
 from . import openapi
 from .auth import current_principal, login_required
 from .extensions import clock, db, settings
+from .records import attachment
 
 bp = Blueprint("api_dashboard", __name__, url_prefix="/api/v1/dashboard")
 FORMATS = ("json", "xlsx")
@@ -98,8 +99,8 @@ def xlsx_response(chart: dashboard.Chart, body: dict[str, Any]) -> Response:
     content = dashboard.to_xlsx(body["title"], f"{body['period_name']} · {unit}", [label(c) for c in columns], rows,
                                 percent=[i for i, c in enumerate(columns) if c in PERCENT_COLUMNS],
                                 sheet=body["title"])
-    name = f"dashboard-{chart.chart}-{chart.period.label}" + (f"-{chart.unit_id}" if chart.unit_id else "")
-    return Response(content, mimetype=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    return Response(content, mimetype=XLSX, headers={"Content-Disposition": attachment(
+        "dashboard", chart.chart, chart.period.label.replace("-", ""), chart.unit_id)})
 
 
 def respond(name: str) -> Response:

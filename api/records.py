@@ -6,10 +6,11 @@ see (`engine.records`): the group committee sees every unit, a unit committee it
 and branches, a commissioner their own branch, department staff their unit's
 non-confidential records. Clues are confidential: a hidden id answers 404, like an unknown one.
 `format=xlsx` gives every row of the current filter as a workbook (the columns of `COLUMNS`,
-which the web pages of api/web_records.py show too).
+which the register pages of api/web_dashboard.py show too).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
@@ -87,7 +88,7 @@ def cell(record: Record, key: str) -> Any:
 
 
 def export(kind: str, q: Any, filters: dict[str, Any]) -> Response:
-    """Every row of the filtered list as XLSX (400 when more than MAX_EXPORT: narrow the filter)."""
+    """Every row of the filtered list as XLSX (422 when more than MAX_EXPORT: narrow the filter)."""
     total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
     if total > MAX_EXPORT:
         raise Invalid(f"{total} rows: narrow the filter to at most {MAX_EXPORT} to download them",
@@ -97,8 +98,17 @@ def export(kind: str, q: Any, filters: dict[str, Any]) -> Response:
     shown = "，".join(f"{k}={v}" for k, v in filters.items() if v not in (None, "")) or gettext("no filter")
     content = dashboard.to_xlsx(str(TITLES[kind]), gettext("Filter: %(filter)s · %(n)s rows", filter=shown, n=total),
                                 [str(label) for _key, label in columns], rows, sheet=str(TITLES[kind]))
-    name = "-".join([kind] + [str(v) for v in filters.values() if v not in (None, "")])
-    return Response(content, mimetype=XLSX, headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    return Response(content, mimetype=XLSX, headers={"Content-Disposition": attachment(kind, filters.values())})
+
+
+def attachment(*parts: Any) -> str:
+    """A Content-Disposition for a download named after its filter: ASCII letters, digits and
+    dashes only (a filter value such as a clue state in Chinese, or anything a caller typed,
+    never reaches the header)."""
+    words = [re.sub(r"[^A-Za-z0-9_]+", "", str(p)) for part in parts
+             for p in ([part] if isinstance(part, (str, int)) else (part or ())) if p not in (None, "")]
+    return f'attachment; filename="{"-".join(w for w in words if w)}.xlsx"'
+
 
 
 def _list(kind: str, status: str | None = None) -> Response:

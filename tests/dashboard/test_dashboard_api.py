@@ -130,7 +130,8 @@ def test_each_chart_downloads_as_xlsx(world):
         body = chart(world, path, "xuchang_secretary")
         r = world.api.get(f"/api/v1/dashboard/{path}", "xuchang_secretary", query_string={**Q1, "format": "xlsx"})
         assert r.status_code == 200 and r.mimetype.endswith("spreadsheetml.sheet"), path
-        assert "attachment" in r.headers["Content-Disposition"]
+        assert r.headers["Content-Disposition"] == f'attachment; filename="dashboard-{path.replace("-", "_")}-2027Q1.xlsx"'
+
         ws = load_workbook(io.BytesIO(r.data)).active
         values = [list(row) for row in ws.iter_rows(values_only=True)]
         assert values[0][0] == body["title"] and "2027" in values[1][0]

@@ -79,7 +79,7 @@ def test_clue_register_page_and_detail(world):
     xlsx = re.search(r'id="register-xlsx" href="([^"]+)"', page).group(1).replace("&amp;", "&")
     assert "format=xlsx" in xlsx and "status=" in xlsx
     r = group.get(xlsx)
-    assert r.status_code == 200
+    assert r.status_code == 200 and r.headers["Content-Disposition"] == 'attachment; filename="clue.xlsx"'
     rows = list(load_workbook(io.BytesIO(r.data)).active.iter_rows(values_only=True))
     assert rows[3][:3] == ("线索编号", "标题", "单位") and len(rows) == 5
     assert rows[4][5] == "赵某" and rows[4][9] == "初步核实"
