@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import calendar
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any, Iterable
@@ -103,23 +104,16 @@ def parse_period(year: str | None, quarter: str | None, today: date) -> Period:
     """year (default: this year) 2000-2100, quarter 1-4 or empty for the whole year."""
     if year in (None, ""):
         y = today.year
-    else:
-        try:
-            y = int(str(year))
-        except ValueError:
-            raise _bad("year", "a year such as 2027") from None
-        if not 2000 <= y <= 2100:
-            raise _bad("year", "between 2000 and 2100")
+    elif not re.fullmatch(r"[0-9]{4}", str(year)):
+        raise _bad("year", "a year such as 2027")
+    elif not 2000 <= (y := int(str(year))) <= 2100:
+        raise _bad("year", "between 2000 and 2100")
     if quarter in (None, ""):
         return Period(y, None, date(y, 1, 1), date(y, 12, 31))
-    try:
-        q = int(str(quarter))
-    except ValueError:
-        raise _bad("quarter", "1, 2, 3 or 4") from None
-    if not 1 <= q <= 4:
+    if not re.fullmatch(r"[1-4]", str(quarter)):
         raise _bad("quarter", "1, 2, 3 or 4")
-    last = 3 * q
-    return Period(y, q, date(y, last - 2, 1), date(y, last, calendar.monthrange(y, last)[1]))
+    last = 3 * int(str(quarter))
+    return Period(y, last // 3, date(y, last - 2, 1), date(y, last, calendar.monthrange(y, last)[1]))
 
 
 def may_view(p: Principal) -> bool:
