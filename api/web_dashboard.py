@@ -15,7 +15,7 @@ from flask_babel import lazy_gettext
 
 from sqlalchemy import func, select
 
-from engine import dashboard, org, records
+from engine import dashboard, records
 from engine.errors import BadRequest
 from engine.models import Record
 from engine.org import Principal
@@ -34,12 +34,9 @@ PER_PAGE = 30
 
 
 def visible_units(p: Principal) -> list[Any]:
-    """Units for a filter select: every unit for the group committee and admins, else the units
-    on which the caller holds a committee role (none for commissioners and departments)."""
-    if p.is_admin or p.in_group_committee:
-        return org.units(db())
-    mine = {r.node_id for r in p.committee_nodes() if r.tier == "unit"}
-    return [u for u in org.units(db()) if u.id in mine]
+    """Units for a filter select: the dashboard's (every unit for the group committee and admins,
+    their own for a unit committee; none for commissioners and departments)."""
+    return dashboard.scope(db(), p, None).units if dashboard.may_view(p) else []
 
 
 # ---- the dashboard --------------------------------------------------------------------------------------
