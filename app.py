@@ -62,6 +62,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
 
     app.register_blueprint(oa_bp)
     from api import web_library, web_trace  # noqa: F401 - process library and tracing pages (on web.bp)
+    from api import web_dashboard  # noqa: F401 - dashboards, ledger, commendation and clue pages (on web.bp)
 
     web.init_app(app)  # the pages: sign-in, CSRF, zh/en, task pages
 
@@ -75,6 +76,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     from api.reports import bp as reports_bp
 
     app.register_blueprint(reports_bp)
+    from api.dashboard import bp as dashboard_bp
+
+    app.register_blueprint(dashboard_bp)
 
     from api import schedules as api_schedules  # timers: schedules/jobs API, `scheduler` command
 

@@ -5,14 +5,19 @@ Every list is paginated `{items, total, page, per_page}` and shows only what the
 see (`engine.records`): the group committee sees every unit, a unit committee its own unit
 and branches, a commissioner their own branch, department staff their unit's
 non-confidential records. Clues are confidential: a hidden id answers 404, like an unknown one.
+`format=xlsx` gives every row of the current filter as a workbook (the columns of `COLUMNS`,
+which the register pages of api/web_dashboard.py show too).
 """
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
+from flask_babel import gettext, lazy_gettext
+from sqlalchemy import func, select
 
-from engine import records
+from engine import dashboard, records
 from engine.errors import Invalid
 from engine.models import Record
 
@@ -22,6 +27,30 @@ from .extensions import db
 from .v1 import int_arg, page
 
 bp = Blueprint("api_records", __name__, url_prefix="/api/v1")
+FORMATS = ("json", "xlsx")
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+MAX_EXPORT = 20_000
+
+# The columns of each register (data keys) as the pages and the XLSX downloads show them.
+COLUMNS: dict[str, list[tuple[str, Any]]] = {
+    "ledger": [("year", lazy_gettext("Year")), ("unit_name", lazy_gettext("Unit")),
+               ("problem", lazy_gettext("Problem")), ("reason", lazy_gettext("Reason")),
+               ("score", lazy_gettext("Score")), ("rating", lazy_gettext("Rating")),
+               ("source_name", lazy_gettext("Source")), ("recorded_at", lazy_gettext("Recorded"))],
+    "commendation": [("year", lazy_gettext("Year")), ("name", lazy_gettext("Name")),
+                     ("role_name", lazy_gettext("Role")), ("node_name", lazy_gettext("Organisation")),
+                     ("unit_name", lazy_gettext("Unit")), ("deeds", lazy_gettext("Deeds")),
+                     ("bulletin_no", lazy_gettext("Bulletin no.")), ("bulletin_date", lazy_gettext("Bulletin date"))],
+    "clue": [("clue_no", lazy_gettext("Clue no.")), ("title", lazy_gettext("Title")),
+             ("unit_name", lazy_gettext("Unit")), ("branch_name", lazy_gettext("Branch")),
+             ("origin", lazy_gettext("Source")), ("person", lazy_gettext("Person concerned")),
+             ("registered_at", lazy_gettext("Registered")), ("level", lazy_gettext("Level")),
+             ("disposal", lazy_gettext("Disposal")), ("status", lazy_gettext("Status")),
+             ("closed_at", lazy_gettext("Closed"))],
+}
+TITLES = {"ledger": lazy_gettext("Management ledger"), "commendation": lazy_gettext("Commendations"),
+          "clue": lazy_gettext("Problem clues")}
+TIME_COLUMNS = ("recorded_at", "registered_at", "closed_at")
 
 
 def _render(row: Any) -> dict[str, Any]:
@@ -33,42 +62,89 @@ def _unit_filter() -> str | None:
     return unit or None
 
 
-def _year_filter(q: Any) -> Any:
-    if request.args.get("year"):
-        q = q.where(Record.data["year"].as_integer() == int_arg("year", 2000, 1900, 9999))
-    return q
+def _year() -> int | None:
+    return int_arg("year", 2000, 1900, 9999) if request.args.get("year") else None
+
+
+def _format() -> str:
+    fmt = request.args.get("format") or "json"
+    if fmt not in FORMATS:
+        raise Invalid(f"format must be one of {', '.join(FORMATS)}", [{"field": "format", "message": fmt}])
+    return fmt
+
+
+def cell(record: Record, key: str) -> Any:
+    """A register cell: the data value, times in the configured zone, lists joined."""
+    from .web import localtime
+
+    value = (record.data or {}).get(key)
+    if key in TIME_COLUMNS and value:
+        return localtime(value)
+    if isinstance(value, (list, tuple)):
+        return "、".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return None
+    return value
+
+
+def export(kind: str, q: Any, filters: dict[str, Any]) -> Response:
+    """Every row of the filtered list as XLSX (422 when more than MAX_EXPORT: narrow the filter)."""
+    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+    if total > MAX_EXPORT:
+        raise Invalid(f"{total} rows: narrow the filter to at most {MAX_EXPORT} to download them",
+                      [{"field": "format", "message": "too many rows"}])
+    columns = COLUMNS[kind]
+    rows = [[cell(r, key) for key, _label in columns] for r in db().scalars(q)]
+    shown = "，".join(f"{k}={v}" for k, v in filters.items() if v not in (None, "")) or gettext("no filter")
+    content = dashboard.to_xlsx(str(TITLES[kind]), gettext("Filter: %(filter)s · %(n)s rows", filter=shown, n=total),
+                                [str(label) for _key, label in columns], rows, sheet=str(TITLES[kind]))
+    return Response(content, mimetype=XLSX, headers={"Content-Disposition": attachment(kind, filters.values())})
+
+
+def attachment(*parts: Any) -> str:
+    """A Content-Disposition for a download named after its filter: ASCII letters, digits and
+    dashes only (a filter value such as a clue state in Chinese, or anything a caller typed,
+    never reaches the header)."""
+    words = [re.sub(r"[^A-Za-z0-9_]+", "", str(p)) for part in parts
+             for p in ([part] if isinstance(part, (str, int)) else (part or ())) if p not in (None, "")]
+    return f'attachment; filename="{"-".join(w for w in words if w)}.xlsx"'
+
+
+
+def _list(kind: str, status: str | None = None) -> Response:
+    fmt = _format()
+    unit, year = _unit_filter(), _year()
+    q = records.listing(current_principal(), kind, unit_id=unit, year=year, status=status)
+    if fmt == "xlsx":
+        return export(kind, q, {"unit_id": unit, "year": year, "status": status})
+    return page(q, _render)
 
 
 @bp.get("/ledger")
 @login_required
 def ledger() -> Response:
     """管理台账: linkage work that was perfunctory, ineffective, unarranged or unimplemented."""
-    q = records.query(current_principal(), "ledger", unit_id=_unit_filter())
-    return page(_year_filter(q), _render)
+    return _list("ledger")
 
 
 @bp.get("/commendations")
 @login_required
 def commendations() -> Response:
     """通报表彰名单, optionally of one year (`?year=2027`)."""
-    q = records.query(current_principal(), "commendation", unit_id=_unit_filter())
-    return page(_year_filter(q), _render)
+    return _list("commendation")
 
 
-CLUE_STATUSES = ("待研判", "谈话函询", "初步核实", "暂存待查", "拟予了结", "拟立案审查", "已了结", "已立案审查")
+CLUE_STATUSES = records.CLUE_STATUSES
 
 
 @bp.get("/clues")
 @login_required
 def clues() -> Response:
     """问题线索 of the caller's units, newest last; `?status=` filters by the clue's state."""
-    q = records.query(current_principal(), "clue", unit_id=_unit_filter())
-    status = request.args.get("status")
-    if status:
-        if status not in CLUE_STATUSES:
-            raise Invalid(f"status must be one of {', '.join(CLUE_STATUSES)}", [{"field": "status", "message": status}])
-        q = q.where(Record.data["status"].as_string() == status)
-    return page(q, _render)
+    status = request.args.get("status") or None
+    if status is not None and status not in CLUE_STATUSES:
+        raise Invalid(f"status must be one of {', '.join(CLUE_STATUSES)}", [{"field": "status", "message": status}])
+    return _list("clue", status)
 
 
 @bp.get("/clues/<int:clue_id>")
@@ -83,17 +159,20 @@ def _document() -> tuple[dict[str, Any], dict[str, Any]]:
     paging = [q("page", {"type": "integer", "minimum": 1}), q("per_page", {"type": "integer", "minimum": 1, "maximum": 500})]
     unit = q("unit_id", {"type": "string"}, "only this unit's records")
     year = q("year", {"type": "integer", "minimum": 1900, "maximum": 9999})
-    listing = {"200": resp(page_schema("Record")), **errors(401, 422, 503)}
+    fmt = q("format", {"type": "string", "enum": list(FORMATS)}, "json (default, paginated) or xlsx (every row of the filter)")
+    ok = resp(page_schema("Record"))
+    ok["content"][XLSX] = {"schema": {"type": "string", "format": "binary"}}
+    listing = {"200": ok, **errors(401, 422, 503)}
     paths = {
         "/api/v1/ledger": {"get": op(
             "管理台账 entries the caller may see (the group: all units; a unit: its own)", listing,
-            params=paging + [unit, year], tag="records")},
+            params=paging + [unit, year, fmt], tag="records")},
         "/api/v1/commendations": {"get": op(
             "通报表彰 list the caller may see, optionally of one year", listing,
-            params=paging + [unit, year], tag="records")},
+            params=paging + [unit, year, fmt], tag="records")},
         "/api/v1/clues": {"get": op(
             "问题线索 the caller may see (confidential: the owning unit and the group only)", listing,
-            params=paging + [unit, q("status", {"type": "string", "enum": list(CLUE_STATUSES)})], tag="records")},
+            params=paging + [unit, q("status", {"type": "string", "enum": list(CLUE_STATUSES)}), fmt], tag="records")},
         "/api/v1/clues/{id}": {"get": op(
             "One clue with its disposal history (404 when it is not visible to the caller)",
             {"200": resp({"$ref": "#/components/schemas/Record"}), **errors(401, 404, 503)},

@@ -56,3 +56,18 @@ def as_dict(r: Record) -> dict[str, Any]:
     return {"id": r.id, "kind": r.kind, "key": r.key, "node_id": r.node_id, "unit_id": r.unit_id,
             "instance_id": r.instance_id, "confidential": r.confidential, "data": r.data,
             "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat()}
+
+
+CLUE_STATUSES = ("待研判", "谈话函询", "初步核实", "暂存待查", "拟予了结", "拟立案审查", "已了结", "已立案审查")
+
+
+def listing(p: Principal, kind: str, unit_id: str | None = None, year: int | None = None,
+            status: str | None = None) -> Select[tuple[Record]]:
+    """The register lists (ledger, commendations, clues) with their filters: `year` and `status`
+    match the record's data (data.year, data.status). Shared by the JSON API and the pages."""
+    q = query(p, kind, unit_id=unit_id)
+    if year is not None:
+        q = q.where(Record.data["year"].as_integer() == year)
+    if status is not None:
+        q = q.where(Record.data["status"].as_string() == status)
+    return q

@@ -1,0 +1,143 @@
+"""Dashboard (看板) and register pages (管理台账, 通报表彰, 问题线索).
+
+The dashboard page draws the five charts of `api/dashboard.py` in the browser (ECharts from
+vendor/charts.js, mounted by static/js/dashboard.js — no inline script, the web CSP holds): the
+page only renders the filters and one card per chart with its JSON URL and its XLSX link, so the
+figures and who may see them are the API's. The register pages list what `engine.records`
+lets the caller see, with the API's filters, paging, and a link to the same filter as XLSX.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, request, url_for
+from flask_babel import lazy_gettext
+
+from sqlalchemy import func, select
+
+from engine import dashboard, records
+from engine.errors import BadRequest
+from engine.models import Record
+from engine.org import Principal
+
+from .dashboard import PATHS, TITLES
+from .extensions import clock, db, settings
+from .records import COLUMNS, TITLES as REGISTER_TITLES, cell
+from .web import bp, nav_item, signin_required
+from .web_trace import me, page_number, pager
+
+nav_item("web.dashboard_page", lazy_gettext("Dashboard"), order=55, prefix="/dashboard", visible=dashboard.may_view)
+nav_item("web.register_ledger", lazy_gettext("Registers"), order=57, prefix="/registers",
+         visible=lambda p: p.is_admin or bool(p.node_ids()))
+
+PER_PAGE = 30
+
+
+def visible_units(p: Principal) -> list[Any]:
+    """Units for a filter select: the dashboard's (every unit for the group committee and admins,
+    their own for a unit committee; none for commissioners and departments)."""
+    return dashboard.scope(db(), p, None).units if dashboard.may_view(p) else []
+
+
+# ---- the dashboard --------------------------------------------------------------------------------------
+
+@bp.get("/dashboard")
+@signin_required
+def dashboard_page() -> Any:
+    p = me()
+    now = clock().now()
+    today = now.astimezone(settings().zone).date()
+    quarter = request.args.get("quarter") if "quarter" in request.args else str((today.month - 1) // 3 + 1)
+    period = dashboard.parse_period(request.args.get("year"), quarter, today)
+    unit_id = request.args.get("unit_id") or None
+    sc = dashboard.scope(db(), p, unit_id)  # 404 for another unit, or for someone without a dashboard
+    choices = dashboard.scope(db(), p, None).units
+    args = {"year": period.year, "quarter": period.quarter or "", "unit_id": unit_id or ""}
+    args = {k: v for k, v in args.items() if v != ""}
+    charts = [{"name": name, "title": str(TITLES[name]), "id": PATHS[name],
+               "url": url_for(f"api_dashboard.{name}", **args),
+               "xlsx": url_for(f"api_dashboard.{name}", **args, format="xlsx")} for name in dashboard.CHARTS]
+    years = sorted({*range(today.year - 4, today.year + 1), period.year}, reverse=True)
+    return render_template("dashboard.html", charts=charts, period=period, years=years, units=choices,
+                           unit_id=unit_id, scope=sc)
+
+
+# ---- registers -------------------------------------------------------------------------------------------
+
+REGISTERS = {"ledger": "ledger", "commendations": "commendation", "clues": "clue"}
+HELP = {
+    "ledger": lazy_gettext("Linkage work that was perfunctory, ineffective, unarranged or unimplemented, recorded by "
+                           "the year-end assessment."),
+    "commendation": lazy_gettext("Outstanding discipline inspectors commended by the group committee."),
+    "clue": lazy_gettext("Confidential: the owning unit committee and the group committee only."),
+}
+
+
+def cells(r: Record, kind: str) -> list[tuple[str, str, Any]]:
+    """(data key, column label, value shown) for each column of the register."""
+    return [(key, str(label), cell(r, key)) for key, label in COLUMNS[kind]]
+
+
+def _year_filter() -> int | None:
+    raw = (request.args.get("year") or "").strip()
+    if not raw:
+        return None
+    try:
+        year = int(raw)
+    except ValueError:
+        raise BadRequest("year must be a year such as 2027", [{"field": "year", "message": raw}]) from None
+    if not 1900 <= year <= 9999:
+        raise BadRequest("year must be between 1900 and 9999", [{"field": "year", "message": raw}])
+    return year
+
+
+def register(name: str) -> Any:
+    kind = REGISTERS[name]
+    p = me()
+    f = {"unit_id": request.args.get("unit_id") or "", "year": request.args.get("year") or "",
+         "status": request.args.get("status") or ""}
+    year = _year_filter()
+    status = f["status"] or None
+    if status is not None and (kind != "clue" or status not in records.CLUE_STATUSES):
+        raise BadRequest(f"status must be one of {', '.join(records.CLUE_STATUSES)}",
+                         [{"field": "status", "message": status}])
+    q = records.listing(p, kind, unit_id=f["unit_id"] or None, year=year, status=status)
+    page = page_number()
+    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+    rows: list[Record] = list(db().scalars(q.order_by(None).order_by(Record.id.desc())
+                                           .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
+    args = {k: v for k, v in f.items() if v}
+    endpoint = {"ledger": "ledger", "commendation": "commendations", "clue": "clues"}[kind]
+    return render_template(
+        "registers.html", name=name, kind=kind, title=str(REGISTER_TITLES[kind]), help=HELP[kind],
+        columns=COLUMNS[kind], rows=[(r, cells(r, kind)) for r in rows],
+        f=f, units=visible_units(p), statuses=records.CLUE_STATUSES if kind == "clue" else (),
+        xlsx=url_for(f"api_records.{endpoint}", **args, format="xlsx"),
+        pager=pager(page, PER_PAGE, total, f"web.register_{name}"), filtered=any(f.values()),
+        tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"web.register_{n}")) for n, k in REGISTERS.items()])
+
+
+@bp.get("/registers/ledger")
+@signin_required
+def register_ledger() -> Any:
+    return register("ledger")
+
+
+@bp.get("/registers/commendations")
+@signin_required
+def register_commendations() -> Any:
+    return register("commendations")
+
+
+@bp.get("/registers/clues")
+@signin_required
+def register_clues() -> Any:
+    return register("clues")
+
+
+@bp.get("/registers/clues/<int:clue_id>")
+@signin_required
+def register_clue(clue_id: int) -> Any:
+    r = records.get(db(), me(), clue_id, kind="clue")
+    return render_template("clue.html", r=r, d=r.data or {}, cells=cells(r, "clue"),
+                           tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"web.register_{n}")) for n, k in REGISTERS.items()])
