@@ -4,6 +4,7 @@ phone go to test-artifacts/. The data is the quarter of tests/dashboard/conftest
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,10 @@ import pytest
 from tests.conftest import LiveServer
 from tests.web.in_browser.conftest import Pages, shot, sign_in
 
-pytestmark = pytest.mark.browser
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.browser, pytest.mark.skipif(
+    not (ROOT / "api" / "static" / "vendor" / "charts.js").exists(),
+    reason="the front-end bundle charts.js is missing (make setup: npm ci + node build.mjs)")]
 
 CHARTS = ["quarterly-completion", "overdue-tasks", "findings", "clue-dispositions", "punctuality"]
 # per chart canvas: its size and how many pixels are painted (alpha > 0) and are neither white nor
