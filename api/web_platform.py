@@ -1,0 +1,57 @@
+"""The linkage platform's pages (搭建平台): notifications, bulletin, study records, profiles and
+the leading group. Each part is a module of its own on the web blueprint; this one holds what
+they share and loads them (`app.py` imports it before `web.init_app` registers the blueprint).
+
+The pages call the same engine functions as the JSON APIs of api/notifications.py,
+api/bulletin.py, api/study.py and api/people.py, so they enforce the same visibility rules.
+"""
+from __future__ import annotations
+
+from flask import g, request
+
+from engine.db import _write_intent
+from engine.errors import Invalid
+from engine.org import Principal
+
+from .web import bp, signed_in
+
+# GET pages that write (marking a notification or a post read): declare write intent before the
+# first statement, as mutating requests do, so SQLite begins IMMEDIATE instead of upgrading a
+# read transaction mid-way.
+WRITING_GETS = {"web.notification_open", "web.bulletin_post", "web.task"}
+
+
+@bp.before_request
+def _write_intent_for_reading_pages() -> None:
+    if request.method == "GET" and request.endpoint in WRITING_GETS and "_sanji_session" not in g:
+        _write_intent.set(True)  # reset with the request's own token at teardown
+
+
+def me() -> Principal:
+    p = signed_in()
+    assert p is not None
+    return p
+
+
+def field_errors(exc: Invalid) -> dict[str, str]:
+    """{field: message} of an engine Invalid error (the field a bad form input names)."""
+    out: dict[str, str] = {}
+    for d in exc.details or []:
+        if isinstance(d, dict) and d.get("field"):
+            out.setdefault(str(d["field"]), str(d.get("message") or exc.message))
+    if not out:
+        out["_"] = exc.message
+    return out
+
+
+def form_text(name: str) -> str | None:
+    """A form field's text, None when absent or blank (the engine then reports the field)."""
+    value = request.form.get(name)
+    return value if value is not None and value.strip() else None
+
+
+def checkbox(name: str) -> bool:
+    return request.form.get(name) in ("1", "on", "true", "yes")
+
+
+from . import web_bulletin, web_notify, web_study  # noqa: E402,F401 - the pages, on bp
