@@ -20,7 +20,7 @@ from engine.org import ROLE_NAMES, Principal
 
 from .extensions import clock, db
 from .web import bp, nav_item, signin_required
-from .web_platform import checkbox, field_errors, me
+from .web_platform import checkbox, field_errors, in_organisation, me
 from .web_tasks import fail, paged
 
 
@@ -33,7 +33,7 @@ def unread_posts(p: Principal) -> int:
 
 
 nav_item("web.bulletin_list", lazy_gettext("Bulletin"), order=60, badge=unread_posts, prefix="/bulletin",
-         badge_id="bulletin-badge", badge_title=lazy_gettext("Unread posts"))
+         visible=in_organisation, badge_id="bulletin-badge", badge_title=lazy_gettext("Unread posts"))
 
 KIND_LABELS = {"notice": lazy_gettext("Notice"), "experience": lazy_gettext("Experience"),
                "study": lazy_gettext("Study material"), "work": lazy_gettext("Work information")}

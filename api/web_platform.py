@@ -27,6 +27,11 @@ def _write_intent_for_reading_pages() -> None:
         _write_intent.set(True)  # reset with the request's own token at teardown
 
 
+def in_organisation(p: Principal) -> bool:
+    """Holds a role on an org node (or is an admin): the bulletin and the leading group are theirs."""
+    return p.is_admin or any(r.node_id for r in p.roles)
+
+
 def me() -> Principal:
     p = signed_in()
     assert p is not None

@@ -26,11 +26,13 @@ from engine.routing import offered_clause
 
 from .extensions import clock, db, settings
 from .web import bp, nav_item, signin_required
-from .web_platform import field_errors, me
+from .web_platform import field_errors, in_organisation, me
 from .web_tasks import TIER_LABELS, paged
 
-nav_item("web.study_page", lazy_gettext("Study"), order=62, prefix="/study")
-nav_item("web.leading_group_page", lazy_gettext("Leading group"), order=64, prefix="/leading-group")
+nav_item("web.study_page", lazy_gettext("Study"), order=62, prefix="/study",
+         visible=lambda p: any(r.node_id for r in p.roles))
+nav_item("web.leading_group_page", lazy_gettext("Leading group"), order=64, prefix="/leading-group",
+         visible=in_organisation)
 
 KIND_LABELS = {"situation": lazy_gettext("Daily situation (每日明一情)"),
                "knowledge": lazy_gettext("Daily new knowledge (每日一新知)"),

@@ -20,6 +20,7 @@ from engine.platform_models import (
     StudyEntry,
 )
 from tests.conftest import START
+from tests.web.conftest import start_report
 
 NOW = __import__("datetime").datetime.fromisoformat(START)
 
@@ -42,21 +43,30 @@ def user_id(reader, username: str) -> int:
     return reader.scalar(select(User.id).where(User.username == username))
 
 
-def test_notifications_badge_open_and_read_all(web, sessions, reader):
+def test_notifications_badge_open_and_read_all(web, report_app, sessions, reader):
     laogan = user_id(reader, "xinsheng_laogan")
+    start_report(report_app)
+    [task] = report_app.tasks("xinsheng_laogan")
     with sessions() as s:
+        s.add(Notification(user_id=laogan, kind="task_urged", source_key="t:0", title="催办：支部报告", body="",
+                           link=f"/tasks/{task['id']}", task_id=task["id"], created_at=NOW))
         s.add_all([Notification(user_id=laogan, kind="task_offered", source_key=f"t:{i}", title=f"新待办：月报{i}",
                                 body="任务：月报", link=f"/bulletin?n={i}", task_id=None, created_at=NOW)
                    for i in (1, 2)])
         s.add(Notification(user_id=user_id(reader, "xuchang_zongcai"), kind="task_urged", source_key="t:9",
                            title="催办：别人的", body="", link="/tasks/1", created_at=NOW))
         s.commit()
-        mine = [n.id for n in s.scalars(select(Notification).where(Notification.user_id == laogan)
+        mine = [n.id for n in s.scalars(select(Notification).where(Notification.user_id == laogan,
+                                                                   Notification.kind == "task_offered")
                                         .order_by(Notification.id))]
         other = s.scalar(select(Notification.id).where(Notification.user_id != laogan))
     web.login("xinsheng_laogan")
     page = html(web.get("/notifications"))
-    assert badge(page, "note-badge") == 2 and badge(page, "task-badge") == 0
+    assert badge(page, "note-badge") == 3 and badge(page, "task-badge") == 1
+    # opening the task (from the task list, say) marks the notifications about it read
+    assert web.get(f"/tasks/{task['id']}").status_code == 200
+    page = html(web.get("/notifications"))
+    assert badge(page, "note-badge") == 2 and 'data-read="yes"' in page
     assert "新待办：月报1" in page and "别人的" not in page and 'id="channels-link"' not in page
     # opening one marks it read and goes to what it concerns; another's is not found
     r = web.get(f"/notifications/{mine[0]}")
