@@ -7,7 +7,11 @@ api/bulletin.py, api/study.py and api/people.py, so they enforce the same visibi
 """
 from __future__ import annotations
 
+import re
+from typing import Callable
+
 from flask import g, request
+from flask_babel import gettext
 
 from engine.db import _write_intent
 from engine.errors import Invalid
@@ -38,12 +42,41 @@ def me() -> Principal:
     return p
 
 
+# The engine's field messages (English, for API callers) as the pages say them; others are shown as they are.
+MESSAGES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
+    (re.compile(r"required text of at most (\d+) characters"),
+     lambda m: gettext("Required, at most %(n)s characters.", n=m.group(1))),
+    (re.compile(r"an ISO date, e\.g\. .*"), lambda m: gettext("A date such as 2027-01-05.")),
+    (re.compile(r"cannot be in the future|a meeting that has taken place.*"),
+     lambda m: gettext("Cannot be in the future.")),
+    (re.compile(r"entries can be made up for at most (\d+) days"),
+     lambda m: gettext("Entries can be made up for at most %(n)s days.", n=m.group(1))),
+    (re.compile(r"unknown users: (.*)"), lambda m: gettext("Unknown users: %(names)s", names=m.group(1))),
+    (re.compile(r"the robot's webhook address.*"),
+     lambda m: gettext("The group robot's webhook address, starting with https:// or http://.")),
+    (re.compile(r"a non-empty list of .*"), lambda m: gettext("Choose at least one.")),
+    (re.compile(r"a list of e-mail addresses"), lambda m: gettext("E-mail addresses, one per line.")),
+    (re.compile(r"give at least one address, or set email_users"),
+     lambda m: gettext("Give at least one address, or e-mail the people concerned.")),
+    (re.compile(r"only DingTalk robots are signed with a secret"),
+     lambda m: gettext("Only DingTalk robots are signed with a secret.")),
+]
+
+
+def say(message: str) -> str:
+    for pattern, text in MESSAGES:
+        m = pattern.fullmatch(message)
+        if m:
+            return text(m)
+    return message
+
+
 def field_errors(exc: Invalid) -> dict[str, str]:
     """{field: message} of an engine Invalid error (the field a bad form input names)."""
     out: dict[str, str] = {}
     for d in exc.details or []:
         if isinstance(d, dict) and d.get("field"):
-            out.setdefault(str(d["field"]), str(d.get("message") or exc.message))
+            out.setdefault(str(d["field"]), say(str(d.get("message") or exc.message)))
     if not out:
         out["_"] = exc.message
     return out

@@ -219,6 +219,7 @@ def test_profile_and_leading_group(web, sessions, reader):
     assert web.post("/leading-group/decisions", ok, csrf=False).status_code == 400
     bad = web.post("/leading-group/decisions", {**ok, "meeting_date": "2027-01-06"})
     assert bad.status_code == 422 and 'id="error-meeting_date"' in html(bad) and "领导小组第一次会议" in html(bad)
+    assert "不能晚于今天。" in html(bad)  # the engine's field message, as the page says it
     bad = web.post("/leading-group/decisions", {**ok, "others": "ghost"})
     assert bad.status_code == 422 and 'id="error-attendees"' in html(bad)
     assert count(reader, LeadingGroupDecision) == 0
