@@ -15,8 +15,10 @@ from sqlalchemy import func, select
 
 from engine import bulletin, events, org
 from engine.errors import Forbidden, Invalid, SanjiError
+from engine.db import write_intent
 from engine.models import OrgNode
 from engine.org import ROLE_NAMES, Principal
+from engine.platform_models import BulletinRead
 
 from .extensions import clock, db
 from .web import bp, nav_item, signin_required
@@ -112,9 +114,14 @@ def bulletin_new() -> Any:
 def bulletin_post(post_id: int) -> Any:
     """The post; opening it records the read receipt."""
     p = me()
-    item = bulletin.get(db(), p, post_id if post_id < 2**31 else 0)
-    if bulletin.mark_read(db(), p, item, clock().now()):
-        db().commit()
+    post_id = post_id if post_id < 2**31 else 0
+    item = bulletin.get(db(), p, post_id)
+    if db().get(BulletinRead, (item.id, p.id)) is None:  # the first reading writes the receipt
+        db().rollback()
+        with write_intent():
+            bulletin.mark_read(db(), p, bulletin.get(db(), p, post_id), clock().now())
+            db().commit()
+        item = bulletin.get(db(), p, post_id)
     post = bulletin.post_json(db(), p, item, full=True)
     receipts = bulletin.receipts(db(), p, item) if sees_receipts(p, item.author_id) else None
     return render_template("platform/bulletin_post.html", post=post, receipts=receipts, kinds=KIND_LABELS,

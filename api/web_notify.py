@@ -12,9 +12,10 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from engine import events, notify
+from engine.db import write_intent
 from engine.errors import Forbidden, Invalid, SanjiError
 from engine.models import OrgNode
 from engine.org import Principal
@@ -51,11 +52,15 @@ def _task_page_reads_its_notifications() -> None:
         return
     p = signed_in()
     task_id = (request.view_args or {}).get("task_id")
-    if p is not None and isinstance(task_id, int) and task_id < 2**31:
-        if notify.mark_all_read(db(), p.id, clock().now(), task_id):
+    if p is None or not isinstance(task_id, int) or task_id >= 2**31:
+        return
+    unread = db().scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == p.id, Notification.task_id == task_id, Notification.read_at.is_(None)))
+    db().rollback()  # end the read: only when there is something to mark does the page write
+    if unread:
+        with write_intent():
+            notify.mark_all_read(db(), p.id, clock().now(), task_id)
             db().commit()
-        else:
-            db().rollback()
 
 
 # ---- my notifications -----------------------------------------------------------------------------------

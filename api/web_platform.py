@@ -19,10 +19,11 @@ from engine.org import Principal
 
 from .web import bp, signed_in
 
-# GET pages that write (marking a notification or a post read): declare write intent before the
-# first statement, as mutating requests do, so SQLite begins IMMEDIATE instead of upgrading a
-# read transaction mid-way.
-WRITING_GETS = {"web.notification_open", "web.bulletin_post", "web.task"}
+# GET pages that always write (opening a notification marks it read): declare write intent before
+# the first statement, as mutating requests do, so SQLite begins IMMEDIATE instead of upgrading a
+# read transaction mid-way. Pages that write only sometimes (a post's first reading, a task page
+# with unread notifications) read first, end that transaction, and write in one of their own.
+WRITING_GETS = {"web.notification_open"}
 
 
 @bp.before_request
