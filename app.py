@@ -63,6 +63,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     app.register_blueprint(oa_bp)
     from api import web_library, web_trace  # noqa: F401 - process library and tracing pages (on web.bp)
     from api import web_dashboard  # noqa: F401 - dashboards, ledger, commendation and clue pages (on web.bp)
+    from api import web_platform  # noqa: F401 - notifications, bulletin, study, profiles, leading group (on web.bp)
 
     web.init_app(app)  # the pages: sign-in, CSRF, zh/en, task pages
 

@@ -258,18 +258,21 @@ class NavItem:
     label: Any  # a lazy_gettext string
     visible: Callable[[Principal], bool]
     order: int
-    badge: bool = False
+    badge: bool | Callable[[Principal], int] = False  # True: the open-task count; or a count of its own
     prefix: str | None = None  # URL prefix that marks the item active (default: the endpoint's URL)
+    badge_id: str = "task-badge"
+    badge_title: Any = None
 
 
 NAV: list[NavItem] = []
 
 
 def nav_item(endpoint: str, label: Any, visible: Callable[[Principal], bool] = lambda p: True, order: int = 100,
-             badge: bool = False, prefix: str | None = None) -> None:
+             badge: bool | Callable[[Principal], int] = False, prefix: str | None = None,
+             badge_id: str = "task-badge", badge_title: Any = None) -> None:
     """Add an entry to the header navigation (later pages call this when their module loads)."""
     if not any(item.endpoint == endpoint for item in NAV):
-        NAV.append(NavItem(endpoint, label, visible, order, badge, prefix))
+        NAV.append(NavItem(endpoint, label, visible, order, badge, prefix, badge_id, badge_title))
         NAV.sort(key=lambda i: i.order)
 
 
@@ -283,8 +286,9 @@ def visible_nav() -> list[dict[str, Any]]:
             continue
         url = url_for(item.endpoint)
         active = request.endpoint == item.endpoint or (item.prefix is not None and request.path.startswith(item.prefix))
-        out.append({"url": url, "label": str(item.label), "active": active,
-                    "badge": open_task_count(p) if item.badge else None})
+        badge = None if not item.badge else item.badge(p) if callable(item.badge) else open_task_count(p)
+        out.append({"url": url, "label": str(item.label), "active": active, "badge": badge,
+                    "badge_id": item.badge_id, "badge_title": str(item.badge_title or gettext("Open tasks"))})
     return out
 
 

@@ -29,7 +29,7 @@ def test_every_process_is_listed_with_its_latest_version(web, builtins):
     r = web.get("/processes")
     html = r.get_data(as_text=True)
     assert r.status_code == 200
-    assert nav_labels(html) == ["待办0", "已办", "发起", "流程库", "定时计划"]
+    assert nav_labels(html) == ["待办0", "通知0", "已办", "发起", "流程库", "定时计划"]
     for key in ("monthly_report", "monthly_report_branch", "quarterly_tasks", "quarterly_report", "adhoc_report",
                 "special_inspection", "clue_disposal", "annual_assessment", "document_forwarding"):
         assert f'data-key="{key}"' in html, key

@@ -1,0 +1,158 @@
+"""Bulletin pages (通知公告 / 经验交流): the list with search and kind filter, posting (any tier;
+notices by committees), the post page that records the read receipt, and read receipts per unit.
+
+Visibility is the API's (engine/bulletin.py): a post is read by its audience (everyone, or one
+unit); receipt counts are shown to the author and to committee members, names as
+`bulletin.receipts` allows (author, group committee, a unit committee for its own unit).
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
+from sqlalchemy import func, select
+
+from engine import bulletin, events, org
+from engine.errors import Forbidden, Invalid, SanjiError
+from engine.db import write_intent
+from engine.models import OrgNode
+from engine.org import ROLE_NAMES, Principal
+from engine.platform_models import BulletinRead
+
+from .extensions import clock, db
+from .web import bp, nav_item, signin_required
+from .web_platform import checkbox, field_errors, in_organisation, me
+from .web_tasks import fail, paged
+
+
+def unread_posts(p: Principal) -> int:
+    try:
+        q = bulletin.search(db(), p, unread=True).order_by(None)
+    except SanjiError:  # no organisation loaded yet: no posts
+        return 0
+    return db().scalar(select(func.count()).select_from(q.subquery())) or 0
+
+
+nav_item("web.bulletin_list", lazy_gettext("Bulletin"), order=60, badge=unread_posts, prefix="/bulletin",
+         visible=in_organisation, badge_id="bulletin-badge", badge_title=lazy_gettext("Unread posts"))
+
+KIND_LABELS = {"notice": lazy_gettext("Notice"), "experience": lazy_gettext("Experience"),
+               "study": lazy_gettext("Study material"), "work": lazy_gettext("Work information")}
+
+
+def sees_receipts(p: Principal, author_id: int) -> bool:
+    return p.is_admin or author_id == p.id or bool(p.committee_nodes())
+
+
+@bp.get("/bulletin")
+@signin_required
+def bulletin_list() -> Any:
+    p = me()
+    text, kind = request.args.get("q", "").strip()[:200], request.args.get("kind", "")
+    unread_only = request.args.get("unread") == "1"
+    rows, pager = paged(bulletin.search(db(), p, text, kind if kind in bulletin.KINDS else None, unread_only))
+    posts = [bulletin.post_json(db(), p, r[0]) for r in rows]
+    return render_template("platform/bulletin.html", posts=posts, pager=pager, q=text, kind=kind,
+                           unread_only=unread_only, kinds=KIND_LABELS, filtered=bool(text or kind or unread_only))
+
+
+def post_options(p: Principal) -> dict[str, Any]:
+    """Org nodes the user posts for, and audiences (everyone, or a unit)."""
+    nodes = {r.node_id for r in p.roles if r.node_id}
+    rows = db().scalars(select(OrgNode).where(OrgNode.id.in_(nodes)).order_by(OrgNode.path)).all() if nodes else []
+    group = org.group_root(db())
+    units = {bulletin.unit_of(n) for n in rows} - {None}
+    if any(n.tier == "group" for n in rows):
+        units = {u.id for u in org.units(db())}
+    audience = [(group.id, gettext("Everyone"))] + [
+        (u.id, u.name) for u in db().scalars(select(OrgNode).where(OrgNode.id.in_(units)).order_by(OrgNode.sort))]
+    committee = {r.node_id for r in p.committee_nodes()}
+    return {"nodes": [(n.id, n.name) for n in rows], "audience": audience,
+            "may_notice": bool(committee & nodes), "may_pin": p.is_admin or p.in_group_committee}
+
+
+@bp.route("/bulletin/new", methods=["GET", "POST"])
+@signin_required
+def bulletin_new() -> Any:
+    p = me()
+    options = post_options(p)
+    errors: dict[str, str] = {}
+    values: dict[str, Any] = {"kind": request.args.get("kind", "experience")}
+    status = 200
+    if request.method == "POST":
+        values = {"kind": request.form.get("kind", ""), "title": request.form.get("title", ""),
+                  "body": request.form.get("body", "")}
+        data: dict[str, Any] = dict(values)
+        for name in ("node_id", "audience_node_id"):
+            if request.form.get(name):
+                data[name] = values[name] = request.form[name]
+        if checkbox("pinned"):
+            data["pinned"] = values["pinned"] = True
+        try:
+            post = bulletin.create(db(), p, data, clock().now())
+        except Invalid as exc:
+            db().rollback()
+            errors, status = field_errors(exc), 422
+        except Forbidden as exc:
+            db().rollback()
+            errors, status = {"kind": exc.message}, 403
+        else:
+            events.log(db(), clock().now(), "bulletin_posted", actor=p,
+                       payload={"post_id": post.id, "kind": post.kind, "title": post.title,
+                                "audience": post.audience_node_id})
+            bulletin.mark_read(db(), p, post, clock().now())
+            db().commit()
+            flash(gettext("Posted."), "success")
+            return redirect(url_for("web.bulletin_post", post_id=post.id))
+    return render_template("platform/bulletin_new.html", options=options, errors=errors, values=values,
+                           kinds=KIND_LABELS, max_title=bulletin.MAX_TITLE, max_body=bulletin.MAX_BODY), status
+
+
+@bp.get("/bulletin/<int:post_id>")
+@signin_required
+def bulletin_post(post_id: int) -> Any:
+    """The post; opening it records the read receipt."""
+    p = me()
+    post_id = post_id if post_id < 2**31 else 0
+    item = bulletin.get(db(), p, post_id)
+    if db().get(BulletinRead, (item.id, p.id)) is None:  # the first reading writes the receipt
+        db().rollback()
+        with write_intent():
+            bulletin.mark_read(db(), p, bulletin.get(db(), p, post_id), clock().now())
+            db().commit()
+        item = bulletin.get(db(), p, post_id)
+    post = bulletin.post_json(db(), p, item, full=True)
+    receipts = bulletin.receipts(db(), p, item) if sees_receipts(p, item.author_id) else None
+    return render_template("platform/bulletin_post.html", post=post, receipts=receipts, kinds=KIND_LABELS,
+                           may_delete=p.is_admin or item.author_id == p.id,
+                           may_pin=p.is_admin or p.in_group_committee, role_names=ROLE_NAMES)
+
+
+@bp.post("/bulletin/<int:post_id>/delete")
+@signin_required
+def bulletin_delete(post_id: int) -> Any:
+    p = me()
+    item = bulletin.get(db(), p, post_id if post_id < 2**31 else 0)
+    try:
+        bulletin.delete(db(), p, item, clock().now())
+    except SanjiError as exc:
+        fail(exc)
+        return redirect(url_for("web.bulletin_post", post_id=post_id))
+    events.log(db(), clock().now(), "bulletin_deleted", actor=p, payload={"post_id": post_id, "title": item.title})
+    db().commit()
+    flash(gettext("The post was deleted."), "success")
+    return redirect(url_for("web.bulletin_list"))
+
+
+@bp.post("/bulletin/<int:post_id>/pin")
+@signin_required
+def bulletin_pin(post_id: int) -> Any:
+    p = me()
+    item = bulletin.get(db(), p, post_id if post_id < 2**31 else 0)
+    try:
+        bulletin.change(db(), p, item, {"pinned": not item.pinned}, clock().now())
+        db().commit()
+    except SanjiError as exc:
+        fail(exc)
+    return redirect(url_for("web.bulletin_post", post_id=post_id))

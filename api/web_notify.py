@@ -1,0 +1,252 @@
+"""Notification pages: the signed-in user's notifications (unread count in the header, marked read
+when opened, linking to the task they concern), and for admins and committee secretaries the
+channels (WeCom / DingTalk group robots, e-mail) with a test send, and the outbox with retry.
+
+Visibility is the API's (api/notifications.py): one's own notifications only; channels and
+outbox messages of the committees whose secretary / deputy secretary one is (admins: all).
+"""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext, lazy_gettext
+from sqlalchemy import func, select
+
+from engine import events, notify
+from engine.db import write_intent
+from engine.errors import Forbidden, Invalid, SanjiError
+from engine.models import OrgNode
+from engine.org import Principal
+from engine.platform_models import Notification, NotificationChannel, Outbox
+
+from .extensions import clock, db, settings
+from .web import bp, nav_item, safe_next, signed_in, signin_required
+from .web_platform import checkbox, field_errors, form_text, me
+from .web_tasks import fail, paged
+
+
+def unread_notes(p: Principal) -> int:
+    return notify.unread_count(db(), p.id)
+
+
+nav_item("web.notifications", lazy_gettext("Notifications"), order=15, badge=unread_notes, prefix="/notifications",
+         badge_id="note-badge", badge_title=lazy_gettext("Unread notifications"))
+
+KIND_LABELS = {
+    "task_offered": lazy_gettext("New task"), "task_due_soon": lazy_gettext("Due soon"),
+    "task_overdue": lazy_gettext("Overdue"), "task_urged": lazy_gettext("Urged"),
+    "escalation": lazy_gettext("Escalated report"), "test": lazy_gettext("Test message"),
+}
+CHANNEL_LABELS = {"wecom": lazy_gettext("WeCom group robot"), "dingtalk": lazy_gettext("DingTalk group robot"),
+                  "email": lazy_gettext("E-mail")}
+OUTBOX_STATUS = {"pending": lazy_gettext("pending"), "sending": lazy_gettext("sending"),
+                 "sent": lazy_gettext("sent"), "failed": lazy_gettext("failed")}
+
+
+@bp.before_request
+def _task_page_reads_its_notifications() -> None:
+    """Opening a task marks the notifications about it read."""
+    if request.method != "GET" or request.endpoint != "web.task":
+        return
+    p = signed_in()
+    task_id = (request.view_args or {}).get("task_id")
+    if p is None or not isinstance(task_id, int) or task_id >= 2**31:
+        return
+    unread = db().scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == p.id, Notification.task_id == task_id, Notification.read_at.is_(None)))
+    db().rollback()  # end the read: only when there is something to mark does the page write
+    if unread:
+        with write_intent():
+            notify.mark_all_read(db(), p.id, clock().now(), task_id)
+            db().commit()
+
+
+# ---- my notifications -----------------------------------------------------------------------------------
+
+@bp.get("/notifications")
+@signin_required
+def notifications() -> Any:
+    p = me()
+    q = select(Notification).where(Notification.user_id == p.id)
+    unread_only = request.args.get("unread") == "1"
+    if unread_only:
+        q = q.where(Notification.read_at.is_(None))
+    rows, pager = paged(q.order_by(Notification.read_at.is_not(None), Notification.id.desc()))
+    return render_template("platform/notifications.html", notes=[r[0] for r in rows], pager=pager,
+                           unread_only=unread_only, unread=notify.unread_count(db(), p.id), kinds=KIND_LABELS,
+                           manages=notify.managed_nodes(p) != set())
+
+
+@bp.get("/notifications/<int:note_id>")
+@signin_required
+def notification_open(note_id: int) -> Any:
+    """Mark the notification read and go to what it concerns (its task or report)."""
+    note = notify.mark_read(db(), me().id, note_id if note_id < 2**62 else 0, clock().now())
+    link = safe_next(note.link)
+    db().commit()
+    return redirect(link or url_for("web.notifications"))
+
+
+@bp.post("/notifications/read-all")
+@signin_required
+def notifications_read_all() -> Any:
+    n = notify.mark_all_read(db(), me().id, clock().now())
+    db().commit()
+    flash(gettext("%(n)s notification(s) marked read.", n=n), "success")
+    return redirect(url_for("web.notifications"))
+
+
+# ---- channels and outbox (admins, committee secretaries) --------------------------------------------------
+
+def managed() -> set[str] | None:
+    nodes = notify.managed_nodes(me())
+    if nodes is not None and not nodes:
+        raise Forbidden("channels are managed by admins and the secretaries of the group and unit committees")
+    return nodes
+
+
+def node_options(nodes: set[str] | None) -> list[tuple[str, str]]:
+    q = select(OrgNode.id, OrgNode.name).where(OrgNode.tier.in_(("group", "unit")), OrgNode.active.is_(True))
+    if nodes is not None:
+        q = q.where(OrgNode.id.in_(nodes))
+    return [(i, n) for i, n in db().execute(q.order_by(OrgNode.path))]
+
+
+def channel_data(kind: str, creating: bool) -> dict[str, Any]:
+    """The API's channel fields from the form (blank webhook / secret on an edit: keep them)."""
+    data: dict[str, Any] = {"name": request.form.get("name", ""), "events": request.form.getlist("events"),
+                            "cover_subtree": checkbox("cover_subtree"), "email_users": checkbox("email_users"),
+                            "msg_format": request.form.get("msg_format", "markdown"), "active": checkbox("active")}
+    if creating:
+        data["kind"], data["node_id"] = kind, request.form.get("node_id", "")
+    if kind in ("wecom", "dingtalk"):
+        data.pop("email_users")
+        url = form_text("url")
+        if url is not None or creating:
+            data["url"] = (url or "").strip()
+        secret = form_text("secret")
+        if secret is not None:
+            data["secret"] = secret
+        elif checkbox("clear_secret"):
+            data["secret"] = None
+    else:
+        data["recipients"] = [a for a in re.split(r"[\s,;，；]+", request.form.get("recipients", "")) if a]
+    return data
+
+
+def render_channels(nodes: set[str] | None, errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
+                    status: int = 200) -> Any:
+    q = select(NotificationChannel)
+    if nodes is not None:
+        q = q.where(NotificationChannel.node_id.in_(nodes))
+    channels = db().scalars(q.order_by(NotificationChannel.node_id, NotificationChannel.id)).all()
+    oq = select(Outbox, NotificationChannel.name).join(NotificationChannel, NotificationChannel.id == Outbox.channel_id)
+    if nodes is not None:
+        oq = oq.where(NotificationChannel.node_id.in_(nodes))
+    status_filter = request.args.get("status", "")
+    if status_filter in OUTBOX_STATUS:
+        oq = oq.where(Outbox.status == status_filter)
+    rows, pager = paged(oq.order_by(Outbox.id.desc()))
+    options = node_options(nodes)
+    return render_template("platform/channels.html", channels=channels, outbox=rows, pager=pager,
+                           status_filter=status_filter, statuses=OUTBOX_STATUS, kinds=KIND_LABELS,
+                           channel_kinds=CHANNEL_LABELS, event_kinds=notify.KINDS, node_options=options,
+                           node_names=dict(options), errors=errors or {}, url_hint=notify.url_hint,
+                           values=values or {"kind": "wecom", "events": list(notify.KINDS[:4]), "active": True,
+                                             "msg_format": "markdown"}), status
+
+
+@bp.get("/notifications/channels")
+@signin_required
+def channels_page() -> Any:
+    return render_channels(managed())
+
+
+@bp.post("/notifications/channels")
+@signin_required
+def channel_create() -> Any:
+    nodes = managed()
+    p = me()
+    kind = request.form.get("kind", "")
+    data = channel_data(kind, creating=True)
+    try:
+        ch = notify.save_channel(db(), p, data, clock().now())
+    except Invalid as exc:
+        db().rollback()
+        values = {**data, "url": request.form.get("url", ""), "recipients": request.form.get("recipients", "")}
+        return render_channels(nodes, field_errors(exc), values, 422)
+    except SanjiError as exc:
+        fail(exc)
+        return redirect(url_for("web.channels_page"))
+    events.log(db(), clock().now(), "notification_channel_created", actor=p,
+               payload={"channel_id": ch.id, "kind": ch.kind, "node_id": ch.node_id, "events": ch.events})
+    db().commit()
+    flash(gettext("Channel %(name)s created.", name=ch.name), "success")
+    return redirect(url_for("web.channels_page"))
+
+
+@bp.route("/notifications/channels/<int:channel_id>", methods=["GET", "POST"])
+@signin_required
+def channel_edit(channel_id: int) -> Any:
+    nodes = managed()
+    p = me()
+    ch = notify.get_channel(db(), p, channel_id if channel_id < 2**31 else 0)
+    errors: dict[str, str] = {}
+    if request.method == "POST":
+        data = channel_data(ch.kind, creating=False)
+        try:
+            notify.save_channel(db(), p, data, clock().now(), ch)
+        except Invalid as exc:
+            db().rollback()
+            errors = field_errors(exc)
+            ch = notify.get_channel(db(), p, channel_id)
+        else:
+            events.log(db(), clock().now(), "notification_channel_changed", actor=p,
+                       payload={"channel_id": ch.id, "fields": sorted(data)})
+            db().commit()
+            flash(gettext("Channel %(name)s saved.", name=ch.name), "success")
+            return redirect(url_for("web.channels_page"))
+    return render_template("platform/channel_edit.html", ch=ch, errors=errors, channel_kinds=CHANNEL_LABELS,
+                           kinds=KIND_LABELS, event_kinds=notify.KINDS, url_hint=notify.url_hint(ch.url),
+                           node_names=dict(node_options(nodes))), 422 if errors else 200
+
+
+@bp.post("/notifications/channels/<int:channel_id>/delete")
+@signin_required
+def channel_delete(channel_id: int) -> Any:
+    p = me()
+    ch = notify.get_channel(db(), p, channel_id if channel_id < 2**31 else 0)
+    events.log(db(), clock().now(), "notification_channel_deleted", actor=p, payload={"channel_id": ch.id, "name": ch.name})
+    name = ch.name
+    db().delete(ch)
+    db().commit()
+    flash(gettext("Channel %(name)s deleted.", name=name), "success")
+    return redirect(url_for("web.channels_page"))
+
+
+@bp.post("/notifications/channels/<int:channel_id>/test")
+@signin_required
+def channel_test(channel_id: int) -> Any:
+    p = me()
+    ch = notify.get_channel(db(), p, channel_id if channel_id < 2**31 else 0)
+    rows = notify.enqueue_test(db(), settings(), p, ch, clock().now())
+    db().commit()
+    if rows:
+        flash(gettext("A test message is queued on %(name)s; the next dispatch sends it.", name=ch.name), "success")
+    else:
+        flash(gettext("Nothing to send: the channel has no address for you."), "warn")
+    return redirect(url_for("web.channels_page"))
+
+
+@bp.post("/notifications/outbox/<int:outbox_id>/retry")
+@signin_required
+def outbox_retry(outbox_id: int) -> Any:
+    try:
+        notify.retry_outbox(db(), me(), outbox_id if outbox_id < 2**62 else 0, clock().now())
+        db().commit()
+        flash(gettext("The message will be sent again at the next dispatch."), "success")
+    except SanjiError as exc:
+        fail(exc)
+    return redirect(url_for("web.channels_page", status=request.form.get("status") or None))
