@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefi
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import events, org, trace
@@ -48,6 +48,11 @@ from .settings import Settings
 from .spiff import DetachedCallActivity, add_duration, dump_state, force_timer, load_state, parse_datetime, timer_due
 
 ENDED = ("completed", "terminated")
+# Locking an instance reads its definition row too (the relationship is joined), but not the
+# diagram's XML or the spec blob: specs come from SPECS, content-addressed; a cache miss
+# loads the blob on access, inside the same session.
+_DEFINITION_WITHOUT_TEXTS = joinedload(ProcessInstance.definition, innerjoin=True).defer(
+    ProcessDefinition.xml).defer(ProcessDefinition.spec_blob)
 MAX_ROUNDS = 100
 MAX_DEPTH = 6
 URGE_INTERVAL = timedelta(hours=1)
@@ -70,6 +75,7 @@ class Runtime:
         self.zone = settings.zone
         self._active: dict[int, Loaded] = {}
         self._group_id: str | None = None
+        self._sqlite = session.get_bind().dialect.name == "sqlite"
 
     # ---- public operations ---------------------------------------------------------------
 
@@ -367,8 +373,9 @@ class Runtime:
     def _lock(self, instance_id: int) -> ProcessInstance:
         if instance_id in self._active:
             return self._active[instance_id].inst
-        q = select(ProcessInstance).where(ProcessInstance.id == instance_id).execution_options(populate_existing=True)
-        if self.session.get_bind().dialect.name != "sqlite":
+        q = (select(ProcessInstance).where(ProcessInstance.id == instance_id)
+             .options(_DEFINITION_WITHOUT_TEXTS).execution_options(populate_existing=True))
+        if not self._sqlite:
             q = q.with_for_update(of=ProcessInstance)
         inst = self.session.scalars(q).one_or_none()
         if inst is None:
@@ -395,7 +402,11 @@ class Runtime:
     def _task_for_action(self, task_id: int, actor: Principal) -> tuple[HumanTask, ProcessInstance]:
         task = self._visible_task(task_id, actor)
         inst = self._lock(task.instance_id)
-        self.session.refresh(task)
+        if not self._sqlite:
+            # PostgreSQL: the task may have changed between reading it and taking the instance's
+            # lock. SQLite: the transaction holds the database's write lock (or a snapshot that
+            # cannot commit a write if another writer got in first), so the row read is current.
+            self.session.refresh(task)
         if task.status != "open":
             raise Conflict(f"the task is already {task.status}")
         if inst.status == "suspended":
@@ -584,7 +595,9 @@ class Runtime:
         tier = lane_tier(spec.lane)
         if tier is None:
             raise ScriptError(f"user task {spec.bpmn_id} lies in lane {spec.lane!r}, which names no tier")
-        node = resolve_node(self.session, tier, t.data, self._group(), props.get("nodeVariable"))
+        # the group's id only for group-lane tasks: other tiers route by unit_id / branch_id
+        group = self._group() if tier == "group" and not props.get("nodeVariable") else ""
+        node = resolve_node(self.session, tier, t.data, group, props.get("nodeVariable"))
         due = None
         if props.get("dueAt"):
             due = self._due_from(loaded.engine.evaluate(t, props["dueAt"]))
