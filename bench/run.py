@@ -29,8 +29,8 @@ if str(ROOT) not in sys.path:
 
 from bench import common  # noqa: E402
 
-SECTIONS = ("completion", "fanout", "cycle", "worklist", "throughput", "tick")
-DEFAULT = ("completion", "fanout", "cycle", "worklist", "throughput")
+SECTIONS = ("completion", "cycle", "worklist", "throughput", "tick")
+DEFAULT = ("completion", "cycle", "worklist", "throughput")
 
 
 def git_sha() -> str:
