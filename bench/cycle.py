@@ -5,8 +5,9 @@ processes/monthly_report.bpmn deployed (its timer start: 09:00 on the 1st of eac
 the clock moves to 09:00:05 on the 1st and one scheduler tick (engine.scheduler.tick, as the
 scheduler process runs it) fires the schedule: the cycle instance starts, fans out one child
 instance per branch (DetachedCallActivity), each child runs its script and opens the branch's
-撰写月度书面报告 task, all in one transaction. Timed from the tick's start to its return (the
-commit), then checked: 1,000 open tasks, one on each commissioner's worklist.
+撰写月度书面报告 task, all in one transaction. Timed from the tick's start to that transaction's commit (the tasks
+are on the worklists then; the same tick then turns the 1,000 task_created events into
+notifications, reported separately), then checked: 1,000 open tasks, one per commissioner.
 
 Fan-out flatness: in that 1,000-branch cycle and in a cycle of 10 branches (1 unit), complete
 one branch's report task (Runtime.complete + commit, one session per completion as a request
@@ -34,7 +35,7 @@ def cycle(workdir: Path, units: int, branches: int, completions: int) -> dict[st
     from engine.forms import FormStore
     from engine.models import HumanTask, ProcessInstance, User
     from engine.runtime import Runtime
-    from engine.scheduler import tick
+    from engine import scheduler
     from engine.settings import load_settings
 
     n = units * branches
@@ -50,9 +51,25 @@ def cycle(workdir: Path, units: int, branches: int, completions: int) -> dict[st
             repository.deploy(s, path.read_bytes(), path.name, "bench", clock.now(), forms, 5 << 20)
             s.commit()
         clock.set(FIRE_AT)
-        t0 = time.perf_counter()
-        result = tick(sessions, clock, settings)
-        tick_s = time.perf_counter() - t0
+        # the tick commits the schedule's firing (cycle, children, tasks) before it turns to the
+        # notifications of the new tasks: time both ends
+        committed: list[float] = []
+        fire = scheduler._fire_schedule
+
+        def timed_fire(*a: Any, **kw: Any) -> Any:
+            try:
+                return fire(*a, **kw)
+            finally:
+                committed.append(time.perf_counter())
+
+        scheduler._fire_schedule = timed_fire
+        try:
+            t0 = time.perf_counter()
+            result = scheduler.tick(sessions, clock, settings)
+            tick_s = time.perf_counter() - t0
+        finally:
+            scheduler._fire_schedule = fire
+        worklist_s = committed[0] - t0 if committed else float("nan")
         with sessions() as s:
             open_tasks = s.scalar(select(func.count()).select_from(HumanTask).where(
                 HumanTask.status == "open", HumanTask.spec_id == "write_report"))
@@ -78,7 +95,7 @@ def cycle(workdir: Path, units: int, branches: int, completions: int) -> dict[st
                 s.commit()
             ms.append((time.perf_counter() - t1) * 1000)
         engine.dispose()
-    return {"tick_s": tick_s, "open_tasks": open_tasks, "complete": summary(ms[2:] if len(ms) > 4 else ms)}
+    return {"tick_s": tick_s, "worklist_s": worklist_s, "open_tasks": open_tasks, "complete": summary(ms[2:] if len(ms) > 4 else ms)}
 
 
 def run(args: Any, workdir: Path) -> list[dict[str, Any]]:
@@ -87,9 +104,11 @@ def run(args: Any, workdir: Path) -> list[dict[str, Any]]:
     small = cycle(workdir, 1, 10, min(completions, 10))
     ratio = big["complete"]["median_ms"] / small["complete"]["median_ms"]
     return [
-        {"name": "cycle_start_1000_branches", "value": round(big["tick_s"], 2), "unit": "s",
-         "target": "≤ 10 s (SQLite)", "pass": big["tick_s"] <= 10.0, "open_tasks": big["open_tasks"],
-         "small_cycle_s": round(small["tick_s"], 3)},
+        {"name": "cycle_start_1000_branches", "value": round(big["worklist_s"], 2), "unit": "s",
+         "target": "≤ 10 s (SQLite)", "pass": big["worklist_s"] <= 10.0, "open_tasks": big["open_tasks"],
+         "whole_tick_s": round(big["tick_s"], 2), "small_cycle_s": round(small["worklist_s"], 3)},
+        {"name": "cycle_tick_with_notifications", "value": round(big["tick_s"], 2), "unit": "s",
+         "target": "reference", "pass": None},
         {"name": "fanout_complete_1000_branches", "value": big["complete"]["median_ms"], "unit": "ms median",
          "p95_ms": big["complete"]["p95_ms"], "target": "reference", "pass": None},
         {"name": "fanout_complete_10_branches", "value": small["complete"]["median_ms"], "unit": "ms median",

@@ -64,6 +64,9 @@ class Loaded:
     wf: BpmnWorkflow
     engine: SanjiScriptEngine
     deferred: list[Callable[[], None]] = field(default_factory=list)
+    # Started in this unit of work and not saved yet: it has no task or element-state rows to
+    # read or replace (saves two statements per instance, per child of a fan-out).
+    fresh: bool = False
 
 
 class Runtime:
@@ -111,7 +114,7 @@ class Runtime:
             self._seed(w, variables, start_event)
 
         seed(wf)
-        loaded = Loaded(inst, wf, engine)
+        loaded = Loaded(inst, wf, engine, fresh=True)
         events.log(self.session, now, "instance_started", instance_id=inst.id, actor=actor,
                    payload={"process_key": definition.key, "version": definition.version,
                             "parent_id": inst.parent_id, "variables": _jsonable(variables)})
@@ -523,7 +526,8 @@ class Runtime:
         if wf.is_completed() and inst.status not in ENDED:
             inst.status, inst.ended_at, inst.next_timer_at = "completed", now, None
             events.log(self.session, now, "instance_completed", instance_id=inst.id)
-        trace.record(self.session, inst, wf)
+        trace.record(self.session, inst, wf, replace=not loaded.fresh)
+        loaded.fresh = False
         self._flush()
 
     @staticmethod
@@ -572,7 +576,7 @@ class Runtime:
     def _sync_tasks(self, loaded: Loaded) -> None:
         inst, wf = loaded.inst, loaded.wf
         now = self.clock.now()
-        open_rows = {t.task_guid: t for t in self.session.scalars(
+        open_rows = {} if loaded.fresh else {t.task_guid: t for t in self.session.scalars(
             select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open"))}
         ready = {}
         for t in wf.get_tasks(state=TaskState.READY):
