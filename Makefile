@@ -1,6 +1,7 @@
 # Sanji — the two commands of the README, and their helpers.
 #   make run    set up .venv, migrate/seed the SQLite database, serve http://127.0.0.1:5000
 #   make test   set up .venv and run the whole test suite
+#   make bench  set up .venv and run the benchmark suite (bench/run.py; BENCH_ARGS="--only completion --quick")
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -44,6 +45,9 @@ run: setup
 
 test: setup
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) instance test-artifacts .pytest_cache node_modules api/static/vendor

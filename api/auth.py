@@ -9,7 +9,7 @@ from flask import g, request, session
 from engine import auth as engine_auth
 from engine.errors import Forbidden, Unauthorized
 from engine.models import User
-from engine.org import Principal, load_principal
+from engine.org import Principal
 
 from .extensions import clock, db
 
@@ -30,18 +30,18 @@ def current_principal() -> Principal:
         return cached
     token = bearer_token()
     if token:
-        user = engine_auth.user_for_token(db(), token, clock().now())
+        user, principal = engine_auth.principal_for_token(db(), token, clock().now())
     else:
         uid = session.get("uid")
         tok = session.get("tok")
         if not uid or not tok:
             raise Unauthorized("sign in, or send Authorization: Bearer <token>")
-        user = engine_auth.user_for_token(db(), tok, clock().now())
+        user, principal = engine_auth.principal_for_token(db(), tok, clock().now())
         if user.id != uid:
             raise Unauthorized("the session is no longer valid")
-    g.principal = load_principal(db(), user)
+    g.principal = principal
     g.user = user
-    return g.principal
+    return principal
 
 
 def login_required(fn: F) -> F:

@@ -77,10 +77,17 @@ def date_arg(name: str) -> datetime | None:
 
 
 def page(query: Select[Any], render: Any) -> Response:
+    """One page of `query` with the total. The page is read first: when it is the last one (some
+    rows, fewer than asked for, or an empty first page) the total follows from it, and the COUNT
+    query — a second pass over the same rows — is only run when more pages may follow."""
     p = int_arg("page", 1)
     per_page = int_arg("per_page", 50, 1, MAX_PER_PAGE)
-    total = db().scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = db().execute(query.limit(per_page).offset((p - 1) * per_page)).all()
+    offset = (p - 1) * per_page
+    rows = db().execute(query.limit(per_page).offset(offset)).all()
+    if (rows or p == 1) and len(rows) < per_page:
+        total = offset + len(rows)
+    else:
+        total = db().scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     return jsonify({"items": [render(r) for r in rows], "total": total, "page": p, "per_page": per_page})
 
 
@@ -339,8 +346,11 @@ def task_json(t: HumanTask, node_name: str | None = None, assignee: str | None =
             "completed_at": iso(t.completed_at), "form_key": t.form_key}
 
 
+_ASSIGNEE = aliased(User, name="assignee")  # made once: a fresh alias per request costs more than the query
+
+
 def task_query() -> Select[Any]:
-    assignee = aliased(User)
+    assignee = _ASSIGNEE
     return (select(HumanTask, OrgNode.name, assignee.username, ProcessInstance.title)
             .join(OrgNode, OrgNode.id == HumanTask.node_id)
             .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)

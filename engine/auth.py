@@ -5,15 +5,17 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm import Session, lazyload
 
 from . import events
 from .errors import Forbidden, TooManyRequests, Unauthorized
-from .models import ApiToken, LoginThrottle, User
+from .models import ApiToken, LoginThrottle, OrgNode, RoleAssignment, User
+from .org import Principal, RoleOn
 from .settings import DEMO_PASSWORD, Settings
 
 _hasher = PasswordHasher()
@@ -91,6 +93,31 @@ def user_for_token(session: Session, token: str, now: datetime) -> User:
     if row is None or row.revoked_at is not None or row.expires_at <= now or not row.User.active:
         raise Unauthorized("the bearer token is invalid, expired or revoked")
     return row.User
+
+
+@lru_cache(maxsize=1)
+def _principal_query() -> Any:
+    """Built once (statement construction costs more than running it)."""
+    return (select(User, ApiToken.expires_at, ApiToken.revoked_at,
+                   RoleAssignment.role, RoleAssignment.node_id, OrgNode.tier, OrgNode.path)
+            .join(ApiToken, ApiToken.user_id == User.id)
+            .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
+            .outerjoin(OrgNode, OrgNode.id == RoleAssignment.node_id)
+            .where(ApiToken.token_hash == bindparam("token_hash"))
+            .options(lazyload(User.roles)))
+
+
+def principal_for_token(session: Session, token: str, now: datetime) -> tuple[User, Principal]:
+    """The token's user and Principal in one round trip (every authenticated request pays it):
+    token, user and roles (with their nodes' tier and path) joined, the roles relationship not
+    loaded separately. Same checks as `user_for_token`."""
+    rows = session.execute(_principal_query(), {"token_hash": token_hash(token)}).all()
+    first = rows[0] if rows else None
+    if first is None or first.revoked_at is not None or first.expires_at <= now or not first.User.active:
+        raise Unauthorized("the bearer token is invalid, expired or revoked")
+    user = first.User
+    roles = [RoleOn(r.role, r.node_id, r.tier, r.path) for r in rows if r.role is not None]
+    return user, Principal(user.id, user.username, user.display_name, roles)
 
 
 def revoke_token(session: Session, token: str, now: datetime) -> None:

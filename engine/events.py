@@ -21,19 +21,24 @@ from .org import Principal
 SYSTEM = "system"
 _log = logging.getLogger("sanji.events")
 _PENDING = "sanji_pending_events"
+_INSERT = insert(EventLog.__table__).returning(EventLog.__table__.c.id)
 
 
 def log(session: Session, now: datetime, type_: str, *, instance_id: int | None = None,
         task_id: int | None = None, actor: Principal | str | None = None,
         payload: dict[str, Any] | None = None) -> None:
-    """Insert one event (Core insert: no ORM bookkeeping on a hot path)."""
+    """Insert one event: a Core insert on the session's connection (no ORM statement path, one
+    cached compiled statement), after flushing pending changes as an ORM execute would — so what
+    was changed before the event is written before it, as before."""
     if isinstance(actor, Principal):
         actor_id, actor_name = actor.id, actor.username
     else:
         actor_id, actor_name = None, (actor or SYSTEM)[:64]  # e.g. a failed login's unknown username
-    event_id = session.execute(insert(EventLog).values(
-        at=now, type=type_, instance_id=instance_id, task_id=task_id,
-        actor_id=actor_id, actor=actor_name, payload=payload or {}).returning(EventLog.id)).scalar()
+    if session.autoflush:
+        session.flush()
+    event_id = session.connection().execute(_INSERT, {
+        "at": now, "type": type_, "instance_id": instance_id, "task_id": task_id,
+        "actor_id": actor_id, "actor": actor_name, "payload": payload or {}}).scalar()
     if _log.isEnabledFor(logging.INFO):
         tx = session.get_nested_transaction() or session.get_transaction()
         session.info.setdefault(_PENDING, []).append((tx, {

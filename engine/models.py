@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -180,6 +181,10 @@ class HumanTask(Base):
         Index(None, "status", "node_id", "tier", "due_at"),
         Index(None, "assignee_id", "status", "due_at"),
         Index(None, "instance_id", "status"),
+        # the worklist's unclaimed open tasks by node (migration 0007_perf; docs/performance.md)
+        Index("ix_task_offered", "node_id", "tier", "due_at",
+              postgresql_where=text("status = 'open' AND assignee_id IS NULL"),
+              sqlite_where=text("status = 'open' AND assignee_id IS NULL")),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

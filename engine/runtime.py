@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefi
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import events, org, trace
@@ -48,6 +48,11 @@ from .settings import Settings
 from .spiff import DetachedCallActivity, add_duration, dump_state, force_timer, load_state, parse_datetime, timer_due
 
 ENDED = ("completed", "terminated")
+# Locking an instance reads its definition row too (the relationship is joined), but not the
+# diagram's XML or the spec blob: specs come from SPECS, content-addressed; a cache miss
+# loads the blob on access, inside the same session.
+_DEFINITION_WITHOUT_TEXTS = joinedload(ProcessInstance.definition, innerjoin=True).defer(
+    ProcessDefinition.xml).defer(ProcessDefinition.spec_blob)
 MAX_ROUNDS = 100
 MAX_DEPTH = 6
 URGE_INTERVAL = timedelta(hours=1)
@@ -59,6 +64,9 @@ class Loaded:
     wf: BpmnWorkflow
     engine: SanjiScriptEngine
     deferred: list[Callable[[], None]] = field(default_factory=list)
+    # Started in this unit of work and not saved yet: it has no task or element-state rows to
+    # read or replace (saves two statements per instance, per child of a fan-out).
+    fresh: bool = False
 
 
 class Runtime:
@@ -70,6 +78,7 @@ class Runtime:
         self.zone = settings.zone
         self._active: dict[int, Loaded] = {}
         self._group_id: str | None = None
+        self._sqlite = session.get_bind().dialect.name == "sqlite"
 
     # ---- public operations ---------------------------------------------------------------
 
@@ -105,7 +114,7 @@ class Runtime:
             self._seed(w, variables, start_event)
 
         seed(wf)
-        loaded = Loaded(inst, wf, engine)
+        loaded = Loaded(inst, wf, engine, fresh=True)
         events.log(self.session, now, "instance_started", instance_id=inst.id, actor=actor,
                    payload={"process_key": definition.key, "version": definition.version,
                             "parent_id": inst.parent_id, "variables": _jsonable(variables)})
@@ -367,8 +376,9 @@ class Runtime:
     def _lock(self, instance_id: int) -> ProcessInstance:
         if instance_id in self._active:
             return self._active[instance_id].inst
-        q = select(ProcessInstance).where(ProcessInstance.id == instance_id).execution_options(populate_existing=True)
-        if self.session.get_bind().dialect.name != "sqlite":
+        q = (select(ProcessInstance).where(ProcessInstance.id == instance_id)
+             .options(_DEFINITION_WITHOUT_TEXTS).execution_options(populate_existing=True))
+        if not self._sqlite:
             q = q.with_for_update(of=ProcessInstance)
         inst = self.session.scalars(q).one_or_none()
         if inst is None:
@@ -395,7 +405,11 @@ class Runtime:
     def _task_for_action(self, task_id: int, actor: Principal) -> tuple[HumanTask, ProcessInstance]:
         task = self._visible_task(task_id, actor)
         inst = self._lock(task.instance_id)
-        self.session.refresh(task)
+        if not self._sqlite:
+            # PostgreSQL: the task may have changed between reading it and taking the instance's
+            # lock. SQLite: the transaction holds the database's write lock (or a snapshot that
+            # cannot commit a write if another writer got in first), so the row read is current.
+            self.session.refresh(task)
         if task.status != "open":
             raise Conflict(f"the task is already {task.status}")
         if inst.status == "suspended":
@@ -512,7 +526,8 @@ class Runtime:
         if wf.is_completed() and inst.status not in ENDED:
             inst.status, inst.ended_at, inst.next_timer_at = "completed", now, None
             events.log(self.session, now, "instance_completed", instance_id=inst.id)
-        trace.record(self.session, inst, wf)
+        trace.record(self.session, inst, wf, replace=not loaded.fresh)
+        loaded.fresh = False
         self._flush()
 
     @staticmethod
@@ -561,7 +576,7 @@ class Runtime:
     def _sync_tasks(self, loaded: Loaded) -> None:
         inst, wf = loaded.inst, loaded.wf
         now = self.clock.now()
-        open_rows = {t.task_guid: t for t in self.session.scalars(
+        open_rows = {} if loaded.fresh else {t.task_guid: t for t in self.session.scalars(
             select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open"))}
         ready = {}
         for t in wf.get_tasks(state=TaskState.READY):
@@ -584,7 +599,9 @@ class Runtime:
         tier = lane_tier(spec.lane)
         if tier is None:
             raise ScriptError(f"user task {spec.bpmn_id} lies in lane {spec.lane!r}, which names no tier")
-        node = resolve_node(self.session, tier, t.data, self._group(), props.get("nodeVariable"))
+        # the group's id only for group-lane tasks: other tiers route by unit_id / branch_id
+        group = self._group() if tier == "group" and not props.get("nodeVariable") else ""
+        node = resolve_node(self.session, tier, t.data, group, props.get("nodeVariable"))
         due = None
         if props.get("dueAt"):
             due = self._due_from(loaded.engine.evaluate(t, props["dueAt"]))
@@ -876,11 +893,17 @@ def _message(exc: Exception) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+
+
 def _jsonable(value: Any) -> Any:
     """Task data as JSON: datetimes as ISO strings, sets as lists, unknown objects as text."""
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items() if not callable(v)}
     if isinstance(value, (list, tuple, set)):
+        # fast path for the common flat lists (a fan-out's 1,000 branch ids in every child's data)
+        if all(type(v) in _SCALARS for v in value):
+            return list(value)
         return [_jsonable(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()

@@ -55,14 +55,16 @@ def element_states(wf: BpmnWorkflow, failed: str | None = None) -> dict[str, set
     return {"completed": completed, "active": active - failed_set, "failed": failed_set}
 
 
-def record(session: Session, inst: ProcessInstance, wf: BpmnWorkflow) -> None:
-    """Rewrite the instance's element_state rows (inside the caller's transaction)."""
+def record(session: Session, inst: ProcessInstance, wf: BpmnWorkflow, replace: bool = True) -> None:
+    """Rewrite the instance's element_state rows (inside the caller's transaction); `replace=False`
+    for an instance saved for the first time (nothing to delete)."""
     states = element_states(wf, inst.error_task if inst.status == "error" else None)
     rows = [{"instance_id": inst.id, "element_id": eid[:128], "state": state}
             for state, ids in states.items() for eid in sorted(ids)]
     table = ElementState.__table__  # Core statements: no ORM bookkeeping on the engine's hot path
     conn = session.connection()
-    conn.execute(delete(table).where(table.c.instance_id == inst.id))
+    if replace:
+        conn.execute(delete(table).where(table.c.instance_id == inst.id))
     if rows:
         conn.execute(insert(table), rows)
 

@@ -1,0 +1,167 @@
+"""Shared pieces of the benchmark suite: throw-away databases, a big organisation built with
+bulk inserts, a live gunicorn, HTTP timing and percentiles.
+
+Databases are real: a SQLite file under a temporary directory, or a PostgreSQL schema of its
+own (dropped afterwards) in the database of `--pg-url`, like the test suite does.
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert, text  # noqa: E402
+from sqlalchemy.engine import Engine  # noqa: E402
+
+from app import migrate  # noqa: E402
+from engine.auth import demo_hash  # noqa: E402
+from engine.db import make_engine  # noqa: E402
+from engine.models import OrgNode, RoleAssignment, User  # noqa: E402
+
+BENCH = ROOT / "bench"
+DATA = BENCH / ".data"
+PASSWORD = "demo12345"
+
+
+@dataclass
+class Database:
+    url: str  # SQLAlchemy URL (postgresql+psycopg://… with the schema's search_path)
+    kind: str  # sqlite | postgresql
+    drop: Callable[[], None]
+    path: Path | None = None  # the SQLite file
+
+    @property
+    def env_url(self) -> str:
+        return self.url
+
+
+def pg_base(url: str) -> str:
+    return "postgresql+psycopg://" + url[len("postgresql://"):] if url.startswith("postgresql://") else url
+
+
+@contextmanager
+def database(kind: str, workdir: Path, label: str, pg_url: str | None = None, *,
+             sqlite_file: Path | None = None) -> Iterator[Database]:
+    """A fresh, migrated database; dropped (PostgreSQL) when the block ends."""
+    if kind == "sqlite":
+        path = sqlite_file or workdir / f"{label}.db"
+        db = Database(f"sqlite:///{path}", "sqlite", lambda: None, path)
+        yield db
+        return
+    assert pg_url, "PostgreSQL needs --pg-url"
+    base = pg_base(pg_url)
+    schema = f"bench_{label}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+
+    try:
+        yield Database(f"{base}{sep}options=-csearch_path%3D{schema}", "postgresql", drop)
+    finally:
+        drop()
+        admin.dispose()
+
+
+def open_engine(db: Database, migrate_schema: bool = True) -> Engine:
+    engine = make_engine(db.url, pool_size=5)
+    if migrate_schema:
+        migrate(engine)
+    return engine
+
+
+# ---- a big organisation ---------------------------------------------------------------------------
+
+def unit_id(u: int) -> str:
+    return f"u{u:02d}"
+
+
+def branch_id(u: int, b: int) -> str:
+    return f"u{u:02d}-b{b:02d}"
+
+
+def build_org(engine: Engine, units: int, branches: int, now: datetime) -> dict[str, Any]:
+    """The group, `units` units of `branches` branches each; per unit a committee member
+    (`u07_member`), per branch a commissioner (`u07_b03`), plus `admin`. Core bulk inserts."""
+    hashed = demo_hash()
+    nodes = [{"id": "group", "tier": "group", "name": "集团公司纪委", "parent_id": None, "path": "/group/",
+              "sort": 0, "active": True}]
+    users: list[dict[str, Any]] = [{"username": "admin", "display_name": "admin"}]
+    roles: list[tuple[str, str, str | None]] = [("admin", "admin", None)]
+    for u in range(units):
+        uid = unit_id(u)
+        nodes.append({"id": uid, "tier": "unit", "name": f"第{u}单位纪委", "parent_id": "group",
+                      "path": f"/group/{uid}/", "sort": u, "active": True})
+        users.append({"username": f"{uid}_member", "display_name": f"{uid} 委员"})
+        roles.append((f"{uid}_member", "member", uid))
+        for b in range(branches):
+            bid = branch_id(u, b)
+            nodes.append({"id": bid, "tier": "branch", "name": f"{uid} 第{b}支部", "parent_id": uid,
+                          "path": f"/group/{uid}/{bid}/", "sort": b, "active": True})
+            users.append({"username": bid.replace("-", "_"), "display_name": f"{bid} 纪检委员"})
+            roles.append((bid.replace("-", "_"), "commissioner", bid))
+    with engine.begin() as conn:
+        conn.execute(insert(OrgNode), nodes)
+        conn.execute(insert(User), [dict(u, password_hash=hashed, active=True, created_at=now) for u in users])
+        ids = dict(conn.execute(text("SELECT username, id FROM user_account")).all())
+        conn.execute(insert(RoleAssignment), [{"user_id": ids[n], "role": r, "node_id": node} for n, r, node in roles])
+    return {"user_ids": ids, "nodes": len(nodes)}
+
+
+# ---- a live server --------------------------------------------------------------------------------
+
+def gunicorn(db_url: str, log_path: Path, workers: int = 1, threads: int = 1, **kw: Any) -> Any:
+    """The deployment's own gunicorn configuration (tests/server.py), on a free loopback port."""
+    from tests.server import Gunicorn
+
+    return Gunicorn(db_url, log_path, workers=workers, threads=threads, **kw)
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """VmHWM: the peak resident set of a process so far."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+# ---- statistics -----------------------------------------------------------------------------------
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, int(round(p / 100 * len(ordered) + 0.5)) - 1))
+    return ordered[k]
+
+
+def summary(ms: list[float]) -> dict[str, float]:
+    return {"median_ms": round(statistics.median(ms), 3), "p95_ms": round(pct(ms, 95), 3), "n": len(ms)}
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    t0 = time.perf_counter()
+    out = fn()
+    return (time.perf_counter() - t0) * 1000, out
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
