@@ -43,8 +43,14 @@ run: setup
 	$(BIN)/flask --app app init-db --demo
 	$(BIN)/flask --app app run --host 127.0.0.1 --port 5000
 
+# Tests run on up to TEST_WORKERS processes (pytest-xdist); the `exclusive` ones (a PostgreSQL
+# restart) then run alone. TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= auto
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --maxprocesses 4 $(PYTEST_ARGS)
+	@if [ "$(TEST_WORKERS)" != "0" ]; then \
+		$(BIN)/python -m pytest --exclusive-only $(PYTEST_ARGS); rc=$$?; \
+		[ $$rc -eq 0 ] || [ $$rc -eq 5 ]; fi  # 5: no exclusive test among those selected
 
 bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

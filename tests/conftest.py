@@ -33,6 +33,32 @@ BPMN = TESTS / "bpmn"
 START = "2027-01-05T09:00:00+08:00"
 
 
+def pytest_addoption(parser: Any) -> None:
+    parser.addoption("--exclusive-only", action="store_true",
+                     help="run only the tests marked `exclusive` (make test runs them after the parallel run)")
+
+
+def _parallel(config: Any) -> bool:
+    """True in a pytest-xdist run (controller or worker), where tests run side by side."""
+    return bool(getattr(config.option, "numprocesses", None)) or hasattr(config, "workerinput")
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """`exclusive` tests change what every other test relies on (restarting PostgreSQL): they
+    never run beside other tests. A parallel run leaves them out; `--exclusive-only` runs just
+    them; a plain serial run runs everything."""
+    if config.getoption("--exclusive-only"):
+        keep = [i for i in items if i.get_closest_marker("exclusive")]
+    elif _parallel(config):
+        keep = [i for i in items if not i.get_closest_marker("exclusive")]
+    else:
+        return
+    dropped = [i for i in items if i not in keep]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
+
+
 def pytest_report_header(config: Any) -> str:
     url = os.environ.get("TEST_DATABASE_URL")
     return f"database: {'PostgreSQL ' + url if url else 'SQLite (set TEST_DATABASE_URL for PostgreSQL)'}"

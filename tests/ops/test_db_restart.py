@@ -24,7 +24,7 @@ from engine.runtime import Runtime
 from tests.conftest import BPMN, deploy_file, principal
 from tests.server import Client, Gunicorn, require_pg
 
-pytestmark = [pytest.mark.pg, pytest.mark.slow]
+pytestmark = [pytest.mark.pg, pytest.mark.slow, pytest.mark.exclusive]
 
 
 def local_cluster(database_url: str) -> str:
