@@ -18,9 +18,9 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
+from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from app import migrate  # noqa: E402
+from bench.common import throwaway_schema  # noqa: E402
 from engine import demo, repository  # noqa: E402
 from engine.clock import FrozenClock  # noqa: E402
 from engine.db import make_engine, make_session_factory, write_intent  # noqa: E402
@@ -41,23 +42,10 @@ DEADLINE = ROOT / "tests" / "bpmn" / "deadline.bpmn"
 T0 = "2027-01-05T09:00:00+08:00"
 
 
-def database(url: str | None, workdir: Path, label: str) -> tuple[str, callable]:
+def database(url: str | None, workdir: Path, label: str) -> tuple[str, Callable[[], None]]:
     if not url:
         return f"sqlite:///{workdir / f'bench-{label}.db'}", lambda: None
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
+    return throwaway_schema(url, "bench")
 
 
 def run_size(n: int, due_per_tick: int, ticks: int, url: str | None, workdir: Path) -> dict[str, float]:

@@ -50,6 +50,27 @@ def pg_base(url: str) -> str:
     return "postgresql+psycopg://" + url[len("postgresql://"):] if url.startswith("postgresql://") else url
 
 
+def throwaway_schema(url: str, prefix: str) -> tuple[str, Callable[[], None]]:
+    """A new schema on the PostgreSQL at `url`: the URL that works in it, and its drop (idempotent)."""
+    base = pg_base(url)
+    schema = f"{prefix}_{uuid.uuid4().hex[:8]}"
+    admin = make_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    dropped = False
+
+    def drop() -> None:
+        nonlocal dropped
+        if not dropped:
+            dropped = True
+            with admin.begin() as conn:
+                conn.execute(text(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE'))
+            admin.dispose()
+
+    sep = "&" if "?" in base else "?"
+    return f"{base}{sep}options=-csearch_path%3D{schema}", drop
+
+
 @contextmanager
 def database(kind: str, workdir: Path, label: str, pg_url: str | None = None, *,
              sqlite_file: Path | None = None) -> Iterator[Database]:
@@ -60,22 +81,11 @@ def database(kind: str, workdir: Path, label: str, pg_url: str | None = None, *,
         yield db
         return
     assert pg_url, "PostgreSQL needs --pg-url"
-    base = pg_base(pg_url)
-    schema = f"bench_{label}_{uuid.uuid4().hex[:8]}"
-    admin = make_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-
+    url, drop = throwaway_schema(pg_url, f"bench_{label}")
     try:
-        yield Database(f"{base}{sep}options=-csearch_path%3D{schema}", "postgresql", drop)
+        yield Database(url, "postgresql", drop)
     finally:
         drop()
-        admin.dispose()
 
 
 def open_engine(db: Database, migrate_schema: bool = True) -> Engine:

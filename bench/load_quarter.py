@@ -54,6 +54,7 @@ import requests  # noqa: E402
 from sqlalchemy import select, text  # noqa: E402
 
 from app import migrate  # noqa: E402
+from bench.common import pg_base, throwaway_schema  # noqa: E402
 from engine import auth, org, repository  # noqa: E402
 from engine.clock import FrozenClock  # noqa: E402
 from engine.db import make_engine, make_session_factory, write_intent  # noqa: E402
@@ -84,22 +85,9 @@ DATA: dict[str, dict[str, Any]] = {
 # ---- set-up ----------------------------------------------------------------------------------------------
 
 def pg_schema(url: str) -> tuple[str, Any]:
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    if not url.startswith("postgresql+psycopg://"):
+    if not pg_base(url).startswith("postgresql+psycopg://"):
         raise SystemExit("--database-url must be a PostgreSQL URL (the deployment this measures)")
-    schema = f"load_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(url)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-
-    def drop() -> None:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-    sep = "&" if "?" in url else "?"
-    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
+    return throwaway_schema(url, "load")
 
 
 def seed(sessions: Any, units: int, branches: int, now: datetime) -> dict[str, str]:
