@@ -30,17 +30,16 @@ def current_principal() -> Principal:
         return cached
     token = bearer_token()
     if token:
-        user, principal = engine_auth.principal_for_token(db(), token, clock().now())
+        principal = engine_auth.principal_for_token(db(), token, clock().now())
     else:
         uid = session.get("uid")
         tok = session.get("tok")
         if not uid or not tok:
             raise Unauthorized("sign in, or send Authorization: Bearer <token>")
-        user, principal = engine_auth.principal_for_token(db(), tok, clock().now())
-        if user.id != uid:
+        principal = engine_auth.principal_for_token(db(), tok, clock().now())
+        if principal.id != uid:
             raise Unauthorized("the session is no longer valid")
     g.principal = principal
-    g.user = user
     return principal
 
 
@@ -68,5 +67,8 @@ def roles_required(*roles: str) -> Callable[[F], F]:
 
 
 def current_user() -> User:
-    current_principal()
-    return g.user
+    """The caller's User row, loaded only by the few views that need more than the Principal."""
+    user = db().get(User, current_principal().id)
+    if user is None:  # deleted since the token was checked, inside this request: treat as signed out
+        raise Unauthorized("the user no longer exists")
+    return user

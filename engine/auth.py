@@ -10,7 +10,7 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session
 
 from . import events
 from .errors import Forbidden, TooManyRequests, Unauthorized
@@ -97,27 +97,25 @@ def user_for_token(session: Session, token: str, now: datetime) -> User:
 
 @lru_cache(maxsize=1)
 def _principal_query() -> Any:
-    """Built once (statement construction costs more than running it)."""
-    return (select(User, ApiToken.expires_at, ApiToken.revoked_at,
-                   RoleAssignment.role, RoleAssignment.node_id, OrgNode.tier, OrgNode.path)
+    """Built once (statement construction costs more than running it); plain columns, no ORM
+    entity to load (every authenticated request pays this statement)."""
+    return (select(User.id, User.username, User.display_name, User.active, ApiToken.expires_at,
+                   ApiToken.revoked_at, RoleAssignment.role, RoleAssignment.node_id, OrgNode.tier, OrgNode.path)
             .join(ApiToken, ApiToken.user_id == User.id)
             .outerjoin(RoleAssignment, RoleAssignment.user_id == User.id)
             .outerjoin(OrgNode, OrgNode.id == RoleAssignment.node_id)
-            .where(ApiToken.token_hash == bindparam("token_hash"))
-            .options(lazyload(User.roles)))
+            .where(ApiToken.token_hash == bindparam("token_hash")))
 
 
-def principal_for_token(session: Session, token: str, now: datetime) -> tuple[User, Principal]:
-    """The token's user and Principal in one round trip (every authenticated request pays it):
-    token, user and roles (with their nodes' tier and path) joined, the roles relationship not
-    loaded separately. Same checks as `user_for_token`."""
-    rows = session.execute(_principal_query(), {"token_hash": token_hash(token)}).all()
+def principal_for_token(session: Session, token: str, now: datetime) -> Principal:
+    """The token's Principal in one round trip: token, user and roles (with their nodes' tier
+    and path) joined. Same checks as `user_for_token`; the User row itself is not loaded."""
+    rows = session.connection().execute(_principal_query(), {"token_hash": token_hash(token)}).all()
     first = rows[0] if rows else None
-    if first is None or first.revoked_at is not None or first.expires_at <= now or not first.User.active:
+    if first is None or first.revoked_at is not None or first.expires_at <= now or not first.active:
         raise Unauthorized("the bearer token is invalid, expired or revoked")
-    user = first.User
     roles = [RoleOn(r.role, r.node_id, r.tier, r.path) for r in rows if r.role is not None]
-    return user, Principal(user.id, user.username, user.display_name, roles)
+    return Principal(first.id, first.username, first.display_name, roles)
 
 
 def revoke_token(session: Session, token: str, now: datetime) -> None:

@@ -7,9 +7,10 @@ holding a matching role on exactly that node, optionally narrowed by `candidateR
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from .errors import SanjiError
@@ -44,18 +45,36 @@ def lane_tier(lane: str | None) -> str | None:
     return LANE_TIERS.get((lane or "").strip())
 
 
+@dataclass(frozen=True)
+class NodeRef:
+    """What routing needs of an org node (read with one prebuilt Core statement, no ORM load)."""
+
+    id: str
+    tier: str
+    parent_id: str | None
+    active: bool
+
+
+_NODE = select(OrgNode.id, OrgNode.tier, OrgNode.parent_id, OrgNode.active).where(OrgNode.id == bindparam("node_id"))
+
+
+def _node(session: Session, node_id: str) -> NodeRef | None:
+    row = session.connection().execute(_NODE, {"node_id": node_id}).first()
+    return NodeRef(*row) if row is not None else None
+
+
 def resolve_node(session: Session, tier: str, data: dict[str, Any], group_id: str,
-                 variable: str | None = None) -> OrgNode:
+                 variable: str | None = None) -> NodeRef:
     """The org node a task of `tier` is routed to, from the task data."""
     if tier == "group" and variable is None:
-        node = session.get(OrgNode, group_id)
+        node = _node(session, group_id)
         assert node is not None
         return node
     var = variable or NODE_VARIABLE[tier]
     node_id = data.get(var)
     if not node_id or not isinstance(node_id, str):
         raise RoutingError(f"a task in the {tier} lane needs the variable {var!r} naming its org node")
-    node = session.get(OrgNode, node_id)
+    node = _node(session, node_id)
     if node is None or not node.active:
         raise RoutingError(f"{var}={node_id!r} is not an org node")
     if node.tier != NODE_TIER[tier]:
@@ -117,6 +136,18 @@ def task_visible_clause(p: Principal) -> ColumnElement[bool]:
             if r.role in roles and NODE_TIER[tier] == r.tier:
                 parts.append(and_(HumanTask.tier == tier, HumanTask.node_id == r.node_id))
     return or_(*parts)
+
+
+def task_visible(p: Principal, task: HumanTask) -> bool:
+    """`task_visible_clause` for one task already read (the completion path reads the task by id
+    and checks here instead of building the clause: same rule, tested side by side)."""
+    if p.is_admin or task.assignee_id == p.id or task.completed_by_id == p.id:
+        return True
+    for r in p.roles:
+        if r.node_id and r.node_id == task.node_id and NODE_TIER.get(task.tier) == r.tier \
+                and r.role in TIER_ROLES.get(task.tier, ()):
+            return True
+    return False
 
 
 def can_act_on(p: Principal, task: HumanTask) -> bool:

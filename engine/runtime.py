@@ -20,9 +20,10 @@ from SpiffWorkflow.bpmn.specs.control import StartEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import events, org, trace
@@ -33,6 +34,7 @@ from .models import EventLog, FanOut, HumanTask, OrgNode, ProcessDefinition, Pro
 from .org import Principal
 from .repository import SPECS, latest
 from .routing import (
+    NodeRef,
     RoutingError,
     can_act_on,
     candidates,
@@ -40,6 +42,7 @@ from .routing import (
     lane_tier,
     may_urge,
     resolve_node,
+    task_visible,
     task_visible_clause,
 )
 from .scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
@@ -53,6 +56,21 @@ ENDED = ("completed", "terminated")
 # loads the blob on access, inside the same session.
 _DEFINITION_WITHOUT_TEXTS = joinedload(ProcessInstance.definition, innerjoin=True).defer(
     ProcessDefinition.xml).defer(ProcessDefinition.spec_blob)
+# A task and its instance in one statement (the instance locked on PostgreSQL): the actions on
+# a task read both anyway. Built once: statement construction costs more than running it.
+_TASK_AND_INSTANCE = (select(HumanTask, ProcessInstance)
+                      .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+                      .where(HumanTask.id == bindparam("task_id"))
+                      .options(_DEFINITION_WITHOUT_TEXTS).execution_options(populate_existing=True))
+_TASK_AND_INSTANCE_LOCKED = _TASK_AND_INSTANCE.with_for_update(of=ProcessInstance)
+_TASKS = HumanTask.__table__
+_TASK_UPDATE = update(_TASKS).where(_TASKS.c.id == bindparam("task_id_"))
+_TASK_INSERT = insert(_TASKS).returning(_TASKS.c.id)
+_OPEN_TASKS = select(_TASKS.c.task_guid, _TASKS.c.id).where(_TASKS.c.instance_id == bindparam("instance_id_"),
+                                                            _TASKS.c.status == "open")
+_INSTANCES = ProcessInstance.__table__
+_INSTANCE_UPDATE = update(_INSTANCES).where(_INSTANCES.c.id == bindparam("instance_id_"),
+                                            _INSTANCES.c.version == bindparam("version_"))
 MAX_ROUNDS = 100
 MAX_DEPTH = 6
 URGE_INTERVAL = timedelta(hours=1)
@@ -115,10 +133,11 @@ class Runtime:
 
         seed(wf)
         loaded = Loaded(inst, wf, engine, fresh=True)
-        events.log(self.session, now, "instance_started", instance_id=inst.id, actor=actor,
-                   payload={"process_key": definition.key, "version": definition.version,
-                            "parent_id": inst.parent_id, "variables": _jsonable(variables)})
-        self._run(loaded, before=None, action=seed, actor=actor)
+        with events.buffered(self.session):
+            events.log(self.session, now, "instance_started", instance_id=inst.id, actor=actor,
+                       payload={"process_key": definition.key, "version": definition.version,
+                                "parent_id": inst.parent_id, "variables": _jsonable(variables)})
+            self._run(loaded, before=None, action=seed, actor=actor)
         return inst
 
     def complete(self, task_id: int, data: dict[str, Any], actor: Principal) -> HumanTask:
@@ -143,17 +162,18 @@ class Runtime:
         except Exception as exc:  # a postScript of the task itself failed: nothing changes
             raise ScriptError(f"completing {task.name!r} failed in its script: {exc}") from exc
         now = self.clock.now()
-        task.status, task.completed_at, task.completed_by_id = "completed", now, actor.id
-        task.assignee_id = task.assignee_id or actor.id
-        task.data = _jsonable(data)
-        events.log(self.session, now, "task_completed", instance_id=inst.id, task_id=task.id, actor=actor,
-                   payload={"spec_id": task.spec_id, "name": task.name, "data": _jsonable(data),
-                            "late": bool(task.due_at and now > task.due_at)})
-        back = self.forms.send_back(task.form_key, data)
-        if back is not None:  # 退回: the form chose the value that routes the diagram back
-            events.log(self.session, now, "task_sent_back", instance_id=inst.id, task_id=task.id, actor=actor,
-                       payload={"spec_id": task.spec_id, "name": task.name, "reason": back["reason"]})
-        self._run(loaded, before=before, action=act, actor=actor)
+        done = _jsonable(data)
+        self._write_task(task, status="completed", completed_at=now, completed_by_id=actor.id,
+                         assignee_id=task.assignee_id or actor.id, data=done)
+        with events.buffered(self.session):
+            events.log(self.session, now, "task_completed", instance_id=inst.id, task_id=task.id, actor=actor,
+                       payload={"spec_id": task.spec_id, "name": task.name, "data": done,
+                                "late": bool(task.due_at and now > task.due_at)})
+            back = self.forms.send_back(task.form_key, data)
+            if back is not None:  # 退回: the form chose the value that routes the diagram back
+                events.log(self.session, now, "task_sent_back", instance_id=inst.id, task_id=task.id, actor=actor,
+                           payload={"spec_id": task.spec_id, "name": task.name, "reason": back["reason"]})
+            self._run(loaded, before=before, action=act, actor=actor)
         return task
 
     def urge(self, task_id: int, actor: Principal, message: str = "") -> HumanTask:
@@ -403,8 +423,15 @@ class Runtime:
         return task
 
     def _task_for_action(self, task_id: int, actor: Principal) -> tuple[HumanTask, ProcessInstance]:
-        task = self._visible_task(task_id, actor)
-        inst = self._lock(task.instance_id)
+        if self._active:  # an instance changing in this unit of work must not be re-read over
+            task = self._visible_task(task_id, actor)
+            inst = self._lock(task.instance_id)
+        else:
+            row = self.session.execute(_TASK_AND_INSTANCE if self._sqlite else _TASK_AND_INSTANCE_LOCKED,
+                                       {"task_id": task_id}).one_or_none()
+            if row is None or not task_visible(actor, row[0]):
+                raise NotFound(f"task {task_id} does not exist")
+            task, inst = row
         if not self._sqlite:
             # PostgreSQL: the task may have changed between reading it and taking the instance's
             # lock. SQLite: the transaction holds the database's write lock (or a snapshot that
@@ -437,6 +464,13 @@ class Runtime:
                    payload={"reason": reason, "admin_action": True})
         self._flush()
 
+    def _write_task(self, task: HumanTask, **values: Any) -> None:
+        """Update a task row with one Core statement and mark the values as the loaded object's
+        committed state (no ORM flush on the completion path)."""
+        self.session.connection().execute(_TASK_UPDATE, {"task_id_": task.id, **values})
+        for key, value in values.items():
+            set_committed_value(task, key, value)
+
     def _flush(self) -> None:
         try:
             self.session.flush()
@@ -452,6 +486,7 @@ class Runtime:
         self._active[inst.id] = loaded
         try:
             savepoint = self.session.begin_nested()
+            logged = events.mark(self.session)  # events buffered since are undone with the savepoint
             try:
                 self._steps(loaded)
                 self._save(loaded)
@@ -459,10 +494,10 @@ class Runtime:
             except (Conflict, StaleDataError, OperationalError, InterfaceError, IntegrityError):
                 # concurrency and connection failures are transient: the request fails (409/503)
                 # and the instance stays as it was, instead of recording an incident
-                savepoint.rollback()
+                self._undo(savepoint, logged)
                 raise
             except Exception as exc:  # noqa: BLE001 - any engine failure becomes an incident
-                savepoint.rollback()
+                self._undo(savepoint, logged)
                 self._incident(loaded, exc, before, action)
                 return
         finally:
@@ -472,18 +507,25 @@ class Runtime:
         if inst.status in ENDED and inst.parent_id:
             self._child_finished(inst)
 
+    def _undo(self, savepoint: Any, logged: int) -> None:
+        """Roll back to the savepoint: its rows, its buffered events, and the loaded objects' values
+        (rows written with Core statements are not tracked by the session, so expire them all)."""
+        savepoint.rollback()
+        events.discard_after(self.session, logged)
+        self.session.expire_all()
+
     def _steps(self, loaded: Loaded) -> None:
         wf = loaded.wf
         for _ in range(MAX_ROUNDS):
             wf.refresh_timers()
             wf.do_engine_steps()
-            progressed = self._detached(loaded)
-            ready_auto = any(not t.task_spec.manual for t in wf.get_tasks(state=TaskState.READY))
-            if not progressed and not ready_auto:
-                break
+            ready = wf.get_tasks(state=TaskState.READY)
+            progressed = self._detached(loaded, ready)
+            if not progressed and all(t.task_spec.manual for t in ready):
+                break  # nothing changed since `ready` was read: it is the wait state's ready list
         else:
             raise ScriptError(f"the process did not reach a wait state within {MAX_ROUNDS} rounds (a loop?)")
-        self._sync_tasks(loaded)
+        self._sync_tasks(loaded, ready)
         self._messages(loaded)
 
     def _incident(self, loaded: Loaded, exc: Exception, before: bytes | None,
@@ -512,23 +554,30 @@ class Runtime:
         self._flush()
 
     def _save(self, loaded: Loaded) -> None:
+        """Write the instance row with one Core UPDATE guarded by its version (no ORM flush on
+        the hot path), then make the values the loaded object's committed state."""
         inst, wf = loaded.inst, loaded.wf
         now = self.clock.now()
-        inst.state = dump_state(wf)
         last = wf.last_task.data if wf.last_task is not None else {}
-        inst.data = _jsonable(last)
-        title = inst.data.get("title")
+        values: dict[str, Any] = {"state": dump_state(wf), "data": _jsonable(last), "updated_at": now}
+        title = values["data"].get("title")
         if isinstance(title, str) and title.strip() and title.strip()[:300] != inst.title:
-            inst.title = title.strip()[:300]  # a script or form may (re)name the instance
+            values["title"] = title.strip()[:300]  # a script or form may (re)name the instance
         dues = [d for d in (timer_due(t) for t in self._waiting_timers(wf)) if d is not None]
-        inst.next_timer_at = min(dues) if dues else None
-        inst.updated_at = now
+        values["next_timer_at"] = min(dues) if dues else None
         if wf.is_completed() and inst.status not in ENDED:
-            inst.status, inst.ended_at, inst.next_timer_at = "completed", now, None
+            values.update(status="completed", ended_at=now, next_timer_at=None)
             events.log(self.session, now, "instance_completed", instance_id=inst.id)
+        self._flush()  # anything else changed on the ORM objects (a new instance's root_id, …)
         trace.record(self.session, inst, wf, replace=not loaded.fresh)
         loaded.fresh = False
-        self._flush()
+        values["version"] = inst.version + 1
+        written = self.session.connection().execute(
+            _INSTANCE_UPDATE, {"instance_id_": inst.id, "version_": inst.version, **values})
+        if written.rowcount != 1:
+            raise Conflict("the instance was changed by someone else at the same time; reload and try again")
+        for key, value in values.items():
+            set_committed_value(inst, key, value)
 
     @staticmethod
     def _waiting_timers(wf: BpmnWorkflow) -> list[Any]:
@@ -573,26 +622,31 @@ class Runtime:
 
     # ---- tasks --------------------------------------------------------------------------------
 
-    def _sync_tasks(self, loaded: Loaded) -> None:
-        inst, wf = loaded.inst, loaded.wf
+    def _sync_tasks(self, loaded: Loaded, ready_now: list[Any]) -> None:
+        inst = loaded.inst
         now = self.clock.now()
-        open_rows = {} if loaded.fresh else {t.task_guid: t for t in self.session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open"))}
+        if loaded.fresh:
+            open_rows: dict[str, int] = {}
+        else:
+            self._flush()  # task rows changed through the ORM (terminate, assign, …) are read as they are now
+            open_rows = dict(self.session.connection().execute(_OPEN_TASKS, {"instance_id_": inst.id}).all())
         ready = {}
-        for t in wf.get_tasks(state=TaskState.READY):
+        for t in ready_now:
             spec = t.task_spec
             if spec.manual and not isinstance(spec, DetachedCallActivity):
                 ready[str(t.id)] = t
         for guid, t in ready.items():
             if guid not in open_rows:
                 self._create_task_row(loaded, t, now)
-        for guid, row in open_rows.items():
+        for guid, task_id in open_rows.items():
             if guid not in ready:
-                row.status = "cancelled"
+                row = self.session.get(HumanTask, task_id)
+                assert row is not None
+                self._write_task(row, status="cancelled")
                 events.log(self.session, now, "task_cancelled", instance_id=inst.id, task_id=row.id,
                            payload={"spec_id": row.spec_id, "name": row.name, "reason": "left by the process"})
 
-    def _create_task_row(self, loaded: Loaded, t: Any, now: datetime) -> HumanTask:
+    def _create_task_row(self, loaded: Loaded, t: Any, now: datetime) -> int:
         inst = loaded.inst
         spec = t.task_spec
         props = (getattr(spec, "extensions", None) or {}).get("properties", {}) or {}
@@ -609,24 +663,23 @@ class Runtime:
             due = add_duration(now, props["dueIn"], self.zone)
         roles = props.get("candidateRoles")
         assignee = self._assignee(t.data, props["assigneeVariable"], tier, node, roles) if props.get("assigneeVariable") else None
-        row = HumanTask(
+        name = (spec.bpmn_name or spec.bpmn_id)[:200]
+        task_id: int = self.session.connection().execute(_TASK_INSERT, dict(
             instance_id=inst.id, root_instance_id=inst.root_id or inst.id, task_guid=str(t.id),
-            spec_id=spec.bpmn_id, name=(spec.bpmn_name or spec.bpmn_id)[:200], process_key=inst.process_key,
+            spec_id=spec.bpmn_id, name=name, process_key=inst.process_key,
             lane=spec.lane, tier=tier, node_id=node.id, unit_id=self._unit_of(node),
             candidate_roles=("," + ",".join(r.strip() for r in roles.split(",") if r.strip()) + ",") if roles else None,
             form_key=props.get("formJsonSchemaFilename"), status="open", created_at=now, due_at=due,
-            assignee_id=assignee.id if assignee else None,
-        )
-        self.session.add(row)
-        self.session.flush()
-        payload = {"spec_id": row.spec_id, "name": row.name, "tier": tier, "node_id": node.id,
+            assignee_id=assignee.id if assignee else None, completed_at=None, completed_by_id=None, data=None,
+        )).scalar_one()
+        payload = {"spec_id": spec.bpmn_id, "name": name, "tier": tier, "node_id": node.id,
                    "due_at": due.isoformat() if due else None}
         if assignee is not None:
             payload["assignee"] = assignee.username
-        events.log(self.session, now, "task_created", instance_id=inst.id, task_id=row.id, payload=payload)
-        return row
+        events.log(self.session, now, "task_created", instance_id=inst.id, task_id=task_id, payload=payload)
+        return task_id
 
-    def _assignee(self, data: dict[str, Any], variable: str, tier: str, node: OrgNode, roles: str | None) -> User:
+    def _assignee(self, data: dict[str, Any], variable: str, tier: str, node: NodeRef, roles: str | None) -> User:
         """The task property `assigneeVariable`: the variable holds the username the task is
         assigned to; that person must hold a role of the lane's tier on the task's org node."""
         username = data.get(variable)
@@ -649,11 +702,11 @@ class Runtime:
 
     # ---- fan-out --------------------------------------------------------------------------------
 
-    def _detached(self, loaded: Loaded) -> bool:
+    def _detached(self, loaded: Loaded, ready: list[Any]) -> bool:
         """Spawn children for new detached call activities; complete those whose children ended."""
-        inst, wf = loaded.inst, loaded.wf
+        inst = loaded.inst
         progressed = False
-        for t in wf.get_tasks(state=TaskState.READY):
+        for t in ready:
             spec = t.task_spec
             if not isinstance(spec, DetachedCallActivity):
                 continue
@@ -756,10 +809,13 @@ class Runtime:
     # ---- scripts ------------------------------------------------------------------------------------
 
     def _script_engine(self, inst: ProcessInstance) -> SanjiScriptEngine:
-        helpers: dict[str, Any] = date_helpers(self.clock.now, self.zone)
-        helpers.update(self._org_helpers())
-        helpers.update(self._record_helpers(inst))
-        helpers.update(platform_helpers(self.session, self.clock, self.settings))
+        def helpers() -> dict[str, Any]:
+            out: dict[str, Any] = date_helpers(self.clock.now, self.zone)
+            out.update(self._org_helpers())
+            out.update(self._record_helpers(inst))
+            out.update(platform_helpers(self.session, self.clock, self.settings))
+            return out
+
         env = RestrictedEnvironment(helpers, self.settings.script_timeout_ms / 1000)
         return SanjiScriptEngine(env, self.clock.now, self.zone)
 
@@ -862,7 +918,7 @@ class Runtime:
         return self._group_id
 
     @staticmethod
-    def _unit_of(node: OrgNode) -> str | None:
+    def _unit_of(node: OrgNode | NodeRef) -> str | None:
         if node.tier == "unit":
             return node.id
         if node.tier == "branch":

@@ -213,10 +213,24 @@ def _run_bounded(code: CodeType, scope: dict[str, Any], timeout_s: float) -> Any
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """SpiffWorkflow environment that evaluates through the sandbox with our helpers."""
 
-    def __init__(self, helpers: Mapping[str, Any], timeout_s: float = 1.0) -> None:
-        super().__init__({k: _metered(v) if isinstance(v, (FunctionType, MethodType)) else v
-                          for k, v in helpers.items()})
+    def __init__(self, helpers: Mapping[str, Any] | Callable[[], Mapping[str, Any]], timeout_s: float = 1.0) -> None:
+        super().__init__()
+        # A callable is called when a script first runs: most steps of most instances run none,
+        # and building the helpers (closures over the session and instance, metered) costs.
+        self._helpers = helpers
         self.timeout_s = timeout_s
+
+    @property  # type: ignore[override]
+    def globals(self) -> dict[str, Any]:
+        if self._globals is None:
+            helpers = self._helpers() if callable(self._helpers) else self._helpers
+            self._globals = {k: _metered(v) if isinstance(v, (FunctionType, MethodType)) else v
+                             for k, v in helpers.items()}
+        return self._globals
+
+    @globals.setter
+    def globals(self, value: dict[str, Any]) -> None:
+        self._globals = value or None
 
     def _scope(self, context: Mapping[str, Any], external: Mapping[str, Any] | None) -> dict[str, Any]:
         scope = dict(GUARDS)

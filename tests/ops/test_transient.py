@@ -24,7 +24,7 @@ def test_transient_database_errors_are_not_incidents(session, rt, forms, clock, 
     [task] = session.scalars(select(HumanTask).where(HumanTask.status == "open")).all()
     version = inst.version
 
-    def broken(self, loaded):  # the failure happens while the engine records the next task
+    def broken(self, loaded, *_):  # the failure happens while the engine records the next task
         raise error
 
     monkeypatch.setattr(Runtime, "_sync_tasks", broken)
