@@ -13,12 +13,11 @@ from __future__ import annotations
 
 import threading
 import time
+from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
-import requests
-
-from .common import ROOT, build_org, database, gunicorn, open_engine, peak_rss_mb, summary
+from .common import ROOT, Http, build_org, database, gunicorn, login, open_engine, peak_rss_mb, summary
 from .completion import BPMN, FORM_DATA
 
 
@@ -48,7 +47,7 @@ def prepare(engine: Any, db_url: str, clones: int) -> None:
     with engine.begin() as conn:
         conn.execute(text(f"INSERT INTO process_instance ({cols}) SELECT {cols} FROM process_instance, "
                           f"generate_series(1, {clones}) WHERE id = {tid}"))
-        conn.execute(text(f"UPDATE process_instance SET root_id = id WHERE root_id IS NULL"))
+        conn.execute(text("UPDATE process_instance SET root_id = id WHERE root_id IS NULL"))
         conn.execute(text(f"INSERT INTO task (instance_id, root_instance_id, {task_cols}) "
                           f"SELECT p.id, p.id, {', '.join('t.' + c.strip() for c in task_cols.split(','))} "
                           f"FROM process_instance p JOIN task t ON t.instance_id = {tid} WHERE p.id <> {tid}"))
@@ -63,17 +62,15 @@ def one_run(server: Any, task_ids: Any, lock: threading.Lock, clients: int, seco
     stop = time.perf_counter() + seconds
 
     def client(k: int) -> None:
-        http = requests.Session()
+        http = Http(server.url)
         headers = {"Authorization": f"Bearer {tokens[k % len(tokens)]}"}
         while time.perf_counter() < stop:
             with lock:
                 tid = next(task_ids)
             t0 = time.perf_counter()
             try:
-                r = http.post(f"{server.url}/api/v1/tasks/{tid}/complete", json={"data": FORM_DATA},
-                              headers=headers, timeout=60)
-                status = r.status_code
-            except requests.RequestException:
+                status = http.post(f"/api/v1/tasks/{tid}/complete", {"data": FORM_DATA}, headers).status_code
+            except (OSError, HTTPException):
                 status = -1
             elapsed = (time.perf_counter() - t0) * 1000
             with lock:
@@ -111,12 +108,7 @@ def run(args: Any, workdir: Path) -> list[dict[str, Any]]:
         task_ids, lock = iter(ids), threading.Lock()
         for workers in (1, 2, 4):
             with gunicorn(db.url, workdir / f"tp-{workers}.log", workers=workers, threads=1) as server:
-                http = requests.Session()
-                tokens = []
-                for _ in range(min(args.clients, 4)):
-                    r = http.post(server.url + "/api/v1/auth/login", json={"username": "u00_b00", "password": "demo12345"})
-                    r.raise_for_status()
-                    tokens.append(r.json()["token"])
+                tokens = [login(server.url, "u00_b00") for _ in range(min(args.clients, 4))]
                 # warm every worker (imports, spec cache, pool) before the timed run
                 one_run(server, task_ids, lock, args.clients, 1.5, tokens)
                 out = one_run(server, task_ids, lock, args.clients, seconds, tokens)
