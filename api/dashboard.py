@@ -5,7 +5,7 @@ dispositions, monthly report punctuality). JSON gives the categories, the stacke
 their labels in the caller's language) and the table rows; `format=xlsx` the same table as a
 workbook. Who sees what is the engine's rule: the group committee and admins every unit, a
 unit committee its own unit (another unit's id answers 404), anybody else 404. A bad filter
-answers 400 naming the field.
+answers 422 naming the field, like every list endpoint.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext, lazy_gettext
 
 from engine import dashboard
-from engine.errors import BadRequest
+from engine.errors import Invalid
 
 from . import openapi
 from .auth import current_principal, login_required
@@ -77,7 +77,7 @@ def chart_data(name: str) -> tuple[dashboard.Chart, dict[str, Any]]:
     """Parse the filters, build the chart for the caller; (chart, JSON body with labels)."""
     fmt = request.args.get("format", "json")
     if fmt not in FORMATS:
-        raise BadRequest(f"query parameter format must be one of {', '.join(FORMATS)}",
+        raise Invalid(f"query parameter format must be one of {', '.join(FORMATS)}",
                          [{"field": "format", "message": fmt}])
     now = clock().now()
     period = dashboard.parse_period(request.args.get("year"), request.args.get("quarter"),
@@ -163,7 +163,7 @@ def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
         XLSX: {"schema": {"type": "string", "format": "binary"}}}}
     paths = {f"/api/v1/dashboard/{path}": {"get": openapi.op(
         SUMMARIES[name] + " (group committee and admins: every unit; a unit committee: its own; others 404)",
-        {"200": ok, **openapi.errors_for(400, 401, 404, 503)}, params=params, tag="dashboard")}
+        {"200": ok, **openapi.errors_for(401, 404, 422, 503)}, params=params, tag="dashboard")}
         for name, path in PATHS.items()}
     schemas = {"DashboardChart": {
         "type": "object", "required": ["chart", "year", "categories", "series", "columns", "rows"], "properties": {

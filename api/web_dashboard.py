@@ -16,7 +16,7 @@ from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 
 from engine import dashboard, records
-from engine.errors import BadRequest
+from engine.errors import Invalid
 from engine.models import Record
 from engine.org import Principal
 
@@ -85,9 +85,9 @@ def _year_filter() -> int | None:
     try:
         year = int(raw)
     except ValueError:
-        raise BadRequest("year must be a year such as 2027", [{"field": "year", "message": raw}]) from None
+        raise Invalid("year must be a year such as 2027", [{"field": "year", "message": raw}]) from None
     if not 1900 <= year <= 9999:
-        raise BadRequest("year must be between 1900 and 9999", [{"field": "year", "message": raw}])
+        raise Invalid("year must be between 1900 and 9999", [{"field": "year", "message": raw}])
     return year
 
 
@@ -99,7 +99,7 @@ def register(name: str) -> Any:
     year = _year_filter()
     status = f["status"] or None
     if status is not None and (kind != "clue" or status not in records.CLUE_STATUSES):
-        raise BadRequest(f"status must be one of {', '.join(records.CLUE_STATUSES)}",
+        raise Invalid(f"status must be one of {', '.join(records.CLUE_STATUSES)}",
                          [{"field": "status", "message": status}])
     q = records.listing(p, kind, unit_id=f["unit_id"] or None, year=year, status=status)
     page = page_number()

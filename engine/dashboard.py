@@ -30,7 +30,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from . import org, records
-from .errors import BadRequest, NotFound
+from .errors import Invalid, NotFound
 from .models import HumanTask, OrgNode, Record
 from .org import Principal
 
@@ -96,8 +96,8 @@ class Chart:
 
 # ---- filters and who sees what ---------------------------------------------------------------------
 
-def _bad(name: str, message: str) -> BadRequest:
-    return BadRequest(f"query parameter {name} must be {message}", [{"field": name, "message": message}])
+def _bad(name: str, message: str) -> Invalid:
+    return Invalid(f"query parameter {name} must be {message}", [{"field": name, "message": message}])
 
 
 def parse_period(year: str | None, quarter: str | None, today: date) -> Period:

@@ -120,9 +120,9 @@ def test_a_unit_sees_its_own_unit_only(world):
 @pytest.mark.parametrize("params, field", [({"year": "20x7"}, "year"), ({"year": 1999}, "year"),
                                            ({"quarter": 5}, "quarter"), ({"quarter": "Q1"}, "quarter"),
                                            ({"format": "pdf"}, "format")])
-def test_a_bad_filter_is_400_naming_the_field(world, params, field):
-    body = chart(world, "findings", status=400, **params)
-    assert body["error"] == "bad_request" and body["details"][0]["field"] == field and field in body["message"]
+def test_a_bad_filter_is_422_naming_the_field(world, params, field):
+    body = chart(world, "findings", status=422, **params)
+    assert body["error"] == "invalid" and body["details"][0]["field"] == field and field in body["message"]
 
 
 def test_each_chart_downloads_as_xlsx(world):

@@ -54,7 +54,7 @@ def test_dashboard_page_for_the_group_and_a_unit(world):
     page = html(unit.get("/dashboard"))
     assert "许厂" in page and 'id="filter-unit"' not in page
     assert unit.get("/dashboard?unit_id=xinsheng").status_code == 404
-    assert unit.get("/dashboard?quarter=7").status_code == 400
+    assert unit.get("/dashboard?quarter=7").status_code == 422
 
     commissioner = world.web("xinsheng_laogan")
     assert 'href="/dashboard"' not in html(commissioner.get("/tasks"))
@@ -69,7 +69,7 @@ def test_clue_register_page_and_detail(world):
     detail = web.get(f"/registers/clues/{clue}")
     assert detail.status_code == 200 and "办结" in html(detail) and "保密" in html(detail)
     assert web.get(f"/registers/clues/{world.clue_ids['daizhuang']}").status_code == 404
-    assert web.get("/registers/clues?status=bogus").status_code == 400
+    assert web.get("/registers/clues?status=bogus").status_code == 422
 
     group = world.web("group_member")
     page = html(group.get("/registers/clues"))
@@ -91,7 +91,7 @@ def test_ledger_and_commendations_pages_with_filters_and_xlsx(registers):
     page = html(group.get("/registers/ledger"))
     assert "无安排无落实" in page and "许厂煤矿纪委" in page
     assert "没有符合筛选条件的记录" in html(group.get("/registers/ledger?year=2025"))
-    assert group.get("/registers/ledger?year=twenty").status_code == 400
+    assert group.get("/registers/ledger?year=twenty").status_code == 422
     # a unit sees its own ledger only; the API says the same
     assert "暂无您可查看的记录" in html(registers.web("xinsheng_member").get("/registers/ledger"))
     assert registers.api.get("/api/v1/ledger", "xinsheng_member").get_json()["total"] == 0
