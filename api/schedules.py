@@ -30,7 +30,7 @@ from engine.scheduler import Scheduler, TickResult
 
 from . import openapi
 from .auth import current_principal, login_required, roles_required
-from .extensions import clock, db, runtime, settings, state
+from .extensions import clock, db, runtime, state
 from .v1 import body, date_arg, int_arg, iso
 
 bp = Blueprint("schedules", __name__, url_prefix="/api/v1", cli_group=None)
