@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from datetime import datetime, timezone
 from typing import Any
@@ -30,18 +31,24 @@ CONTENT_KEYS = ("data", "variables", "values", "form", "facts")
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
+_SECRET = re.compile("|".join(SECRET_KEYS))
+_SCALARS = (bool, int, float, type(None))
+
+
 def redact(value: Any, depth: int = 0) -> Any:
-    """A copy of `value` without credential-like or content keys (for log lines only)."""
+    """A copy of `value` without credential-like or content keys (for log lines only).
+    Every log line passes through here (some twice): one regex per key, no call per scalar."""
     if isinstance(value, dict):
         out = {}
         for k, v in value.items():
-            key = str(k).lower()
-            if any(s in key for s in SECRET_KEYS):
+            key = str(k)
+            lowered = key.lower()
+            if _SECRET.search(lowered):
                 continue
-            if depth == 0 and key in CONTENT_KEYS:
-                out[str(k)] = "[omitted]"
+            if depth == 0 and lowered in CONTENT_KEYS:
+                out[key] = "[omitted]"
                 continue
-            out[str(k)] = redact(v, depth + 1)
+            out[key] = v if isinstance(v, _SCALARS) else redact(v, depth + 1)
         return out
     if isinstance(value, (list, tuple)):
         return [redact(v, depth + 1) for v in value[:50]]
