@@ -24,7 +24,11 @@ _log = logging.getLogger("sanji.events")
 _PENDING = "sanji_pending_events"
 _BUFFER = "sanji_event_buffer"
 _INSERT = insert(EventLog.__table__).returning(EventLog.__table__.c.id)
-_INSERT_MANY = insert(EventLog.__table__).returning(EventLog.__table__.c.id, sort_by_parameter_order=True)
+# Without sort_by_parameter_order: on SQLite SQLAlchemy would send that one row at a time. The ids
+# of one multi-row INSERT are handed out in row order (SQLite: max(rowid) + 1 per row under the
+# write lock; PostgreSQL: nextval per row, as the rows are produced), so sorted they pair with
+# the rows. Only the log lines' event_id depends on the pairing; the rows are what was logged.
+_INSERT_MANY = insert(EventLog.__table__).returning(EventLog.__table__.c.id)
 
 
 def log(session: Session, now: datetime, type_: str, *, instance_id: int | None = None,
@@ -66,7 +70,7 @@ def buffered(session: Session) -> Iterator[None]:
         session.info.pop(_BUFFER, None)
     if rows:
         ids = session.connection().execute(_INSERT_MANY, rows).scalars().all()
-        _written(session, rows, list(ids))
+        _written(session, rows, sorted(ids))
 
 
 def mark(session: Session) -> int:

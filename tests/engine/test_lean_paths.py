@@ -126,3 +126,22 @@ def test_loaded_objects_equal_the_rows_after_a_completion(session, rt, forms, cl
                 task_row.data) == version_in_memory
     assert done.status == "completed" and done.data == {"comment": "下达"}
     assert event_types(session, inst.id) == ["instance_started", "task_created", "task_completed", "task_created"]
+
+
+def test_log_lines_of_buffered_events_carry_their_own_rows_ids(session, rt, forms, clock, caplog):
+    import logging
+
+    deploy_file(session, BPMN / "three_tier.bpmn", forms, clock)
+    secretary = principal(session, "group_secretary")
+    with caplog.at_level(logging.INFO, logger="sanji.events"):
+        inst = rt.start("three_tier", {"unit_id": "xinsheng"}, secretary)
+        session.commit()
+        [t] = session.scalars(select(HumanTask).where(HumanTask.status == "open"))
+        rt.complete(t.id, {"comment": "下达"}, secretary)
+        session.commit()
+    lines = [r for r in caplog.records if r.name == "sanji.events"]
+    rows = {e.id: e for e in session.scalars(select(EventLog).where(EventLog.instance_id == inst.id))}
+    assert [r.event for r in lines] == ["instance_started", "task_created", "task_completed", "task_created"]
+    for r in lines:
+        assert rows[r.event_id].type == r.event and rows[r.event_id].task_id == r.task_id
+    assert sorted(r.event_id for r in lines) == [r.event_id for r in lines] == sorted(rows)
