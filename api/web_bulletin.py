@@ -126,7 +126,44 @@ def bulletin_post(post_id: int) -> Any:
     receipts = bulletin.receipts(db(), p, item) if sees_receipts(p, item.author_id) else None
     return render_template("platform/bulletin_post.html", post=post, receipts=receipts, kinds=KIND_LABELS,
                            may_delete=p.is_admin or item.author_id == p.id,
+                           may_edit=p.is_admin or item.author_id == p.id,
                            may_pin=p.is_admin or p.in_group_committee, role_names=ROLE_NAMES)
+
+
+@bp.route("/bulletin/<int:post_id>/edit", methods=["GET", "POST"])
+@signin_required
+def bulletin_edit(post_id: int) -> Any:
+    """The author (or an admin) changes kind, title and text; the same rules as PATCH on the API."""
+    p = me()
+    item = bulletin.get(db(), p, post_id if post_id < 2**31 else 0)
+    if item.author_id != p.id and not p.is_admin:
+        fail(Forbidden("only the author changes a post"))
+        return redirect(url_for("web.bulletin_post", post_id=item.id))
+    options = post_options(p)
+    values: dict[str, Any] = {"kind": item.kind, "title": item.title, "body": item.body}
+    errors: dict[str, str] = {}
+    status = 200
+    if request.method == "POST":
+        values = {"kind": request.form.get("kind", ""), "title": request.form.get("title", ""),
+                  "body": request.form.get("body", "")}
+        before = {"kind": item.kind, "title": item.title}
+        try:
+            bulletin.change(db(), p, item, dict(values), clock().now())
+        except Invalid as exc:
+            db().rollback()
+            errors, status = field_errors(exc), 422
+        except Forbidden as exc:
+            db().rollback()
+            errors, status = {"kind": exc.message}, 403
+        else:
+            events.log(db(), clock().now(), "bulletin_changed", actor=p,
+                       payload={"post_id": item.id, "kind": item.kind, "title": item.title, "before": before})
+            db().commit()
+            flash(gettext("The post was changed."), "success")
+            return redirect(url_for("web.bulletin_post", post_id=item.id))
+    return render_template("platform/bulletin_edit.html", post_id=item.id, options=options, errors=errors,
+                           values=values, kinds=KIND_LABELS, max_title=bulletin.MAX_TITLE,
+                           max_body=bulletin.MAX_BODY), status
 
 
 @bp.post("/bulletin/<int:post_id>/delete")

@@ -137,6 +137,9 @@ def change(session: Session, p: Principal, post: BulletinPost, data: dict[str, A
     if "kind" in data:
         if data["kind"] not in KINDS:
             raise _bad("kind", f"one of {', '.join(KINDS)}")
+        if data["kind"] == "notice" and post.kind != "notice" and not any(
+                r.node_id == post.node_id and r.role in COMMITTEE_ROLES for r in p.roles):
+            raise Forbidden("notices (通知公告) are posted by the group or a unit committee")
         post.kind = data["kind"]
     post.title = _text(data, "title", MAX_TITLE, False) or post.title
     post.body = _text(data, "body", MAX_BODY, False) or post.body

@@ -9,7 +9,7 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from engine.models import Record, User
+from engine.models import EventLog, Record, User
 from engine.platform_models import (
     BulletinPost,
     BulletinRead,
@@ -159,6 +159,37 @@ def test_bulletin_post_search_read_receipts(web, reader):
     assert "新升实业老干家委党总支纪律检查委员" not in page.split('id="receipts"')[1]
     assert web.post(f"/bulletin/{post_id}/delete").status_code == 302  # not the author: refused
     assert reader.get(BulletinPost, post_id).deleted_at is None
+
+
+def test_bulletin_edit_by_the_author_only(web, reader):
+    web.login("xinsheng_laogan")
+    assert web.post("/bulletin/new", {"kind": "experience", "title": "廉洁家风", "body": "每月一次家访"}).status_code == 302
+    post_id = reader.scalars(select(BulletinPost.id))[0]
+    page = html(web.get(f"/bulletin/{post_id}"))
+    assert f'href="/bulletin/{post_id}/edit"' in page
+    form = html(web.get(f"/bulletin/{post_id}/edit"))
+    assert "每月一次家访" in form and 'value="notice"' not in form  # notices stay for committees
+    bad = web.post(f"/bulletin/{post_id}/edit", {"kind": "experience", "title": " ", "body": "改后的正文"})
+    assert bad.status_code == 422 and 'id="error-title"' in html(bad) and "改后的正文" in html(bad)
+    bad = web.post(f"/bulletin/{post_id}/edit", {"kind": "notice", "title": "通知", "body": "正文"})
+    assert bad.status_code == 403 and 'id="error-kind"' in html(bad)
+    assert web.post(f"/bulletin/{post_id}/edit", {"kind": "study", "title": "廉洁家风"}, csrf=False).status_code == 400
+    row = reader.get(BulletinPost, post_id)
+    assert (row.kind, row.title, row.body) == ("experience", "廉洁家风", "每月一次家访")  # nothing changed
+    r = web.post(f"/bulletin/{post_id}/edit", {"kind": "study", "title": "廉洁家风（修订）", "body": "每月两次家访"})
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/bulletin/{post_id}")
+    row = reader.get(BulletinPost, post_id)
+    assert (row.kind, row.title, row.body) == ("study", "廉洁家风（修订）", "每月两次家访")
+    assert "信息已修改" in html(web.get(f"/bulletin/{post_id}"))
+    [changed] = reader.scalars(select(EventLog).where(EventLog.type == "bulletin_changed"))
+    assert changed.payload["before"] == {"kind": "experience", "title": "廉洁家风"}
+    web.logout()
+
+    web.login("xinsheng_jidian")  # a reader, not the author: no edit link, the page refuses
+    assert f'href="/bulletin/{post_id}/edit"' not in html(web.get(f"/bulletin/{post_id}"))
+    assert web.get(f"/bulletin/{post_id}/edit").status_code == 302
+    assert web.post(f"/bulletin/{post_id}/edit", {"kind": "work", "title": "x", "body": "y"}).status_code == 302
+    assert reader.get(BulletinPost, post_id).title == "廉洁家风（修订）"
 
 
 def test_study_entries_and_completion_rates(web, reader):
