@@ -22,7 +22,7 @@ from engine.platform_models import BulletinRead
 
 from .extensions import clock, db
 from .web import bp, nav_item, signin_required
-from .web_platform import checkbox, field_errors, in_organisation, me
+from .web_platform import checkbox, field_errors, in_organisation, me, say
 from .web_tasks import fail, paged
 
 
@@ -96,7 +96,7 @@ def bulletin_new() -> Any:
             errors, status = field_errors(exc), 422
         except Forbidden as exc:
             db().rollback()
-            errors, status = {"kind": exc.message}, 403
+            errors, status = {"kind": say(exc.message)}, 403
         else:
             events.log(db(), clock().now(), "bulletin_posted", actor=p,
                        payload={"post_id": post.id, "kind": post.kind, "title": post.title,
@@ -154,7 +154,7 @@ def bulletin_edit(post_id: int) -> Any:
             errors, status = field_errors(exc), 422
         except Forbidden as exc:
             db().rollback()
-            errors, status = {"kind": exc.message}, 403
+            errors, status = {"kind": say(exc.message)}, 403
         else:
             events.log(db(), clock().now(), "bulletin_changed", actor=p,
                        payload={"post_id": item.id, "kind": item.kind, "title": item.title, "before": before})

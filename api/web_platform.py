@@ -61,6 +61,26 @@ MESSAGES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
      lambda m: gettext("Give at least one address, or e-mail the people concerned.")),
     (re.compile(r"only DingTalk robots are signed with a secret"),
      lambda m: gettext("Only DingTalk robots are signed with a secret.")),
+    (re.compile(r"one of [a-z_, ]+( \(.*\))?"), lambda m: gettext("Choose one of the listed values.")),
+    (re.compile(r"true or false"), lambda m: gettext("Yes or no.")),
+    (re.compile(r"markdown or text"), lambda m: gettext("Markdown or plain text.")),
+    (re.compile(r"text of at most (\d+) characters"), lambda m: gettext("At most %(n)s characters.", n=m.group(1))),
+    (re.compile(r"you hold roles on several org nodes: choose one of .*"),
+     lambda m: gettext("You hold roles on several org units: choose the one you post for.")),
+    (re.compile(r"you may post only for an org node you hold a role on"),
+     lambda m: gettext("You may post only for an org unit you hold a role on.")),
+    (re.compile(r"the group \(everyone\) or one unit"), lambda m: gettext("Everyone, or one unit.")),
+    (re.compile(r"a unit or branch posts for everyone or for its own unit"),
+     lambda m: gettext("A unit or branch posts for everyone or for its own unit.")),
+    (re.compile(r"notices \(通知公告\) are posted by the group or a unit committee"),
+     lambda m: gettext("Notices (通知公告) are posted by the group or a unit committee.")),
+    (re.compile(r"only the author changes a post"), lambda m: gettext("Only the author changes a post.")),
+    (re.compile(r"only the group committee pins posts"), lambda m: gettext("Only the group committee pins posts.")),
+    (re.compile(r"not an org node"), lambda m: gettext("Not an org unit.")),
+    (re.compile(r"a branch uses the channels of its unit; configure the unit"),
+     lambda m: gettext("A branch uses its unit's channels: configure them for the unit.")),
+    (re.compile(r"a year between (\d+) and (\d+)"),
+     lambda m: gettext("A year between %(a)s and %(b)s.", a=m.group(1), b=m.group(2))),
 ]
 
 
@@ -79,7 +99,7 @@ def field_errors(exc: Invalid) -> dict[str, str]:
         if isinstance(d, dict) and d.get("field"):
             out.setdefault(str(d["field"]), say(str(d.get("message") or exc.message)))
     if not out:
-        out["_"] = exc.message
+        out["_"] = say(exc.message)
     return out
 
 

@@ -173,6 +173,9 @@ def test_bulletin_edit_by_the_author_only(web, reader):
     assert bad.status_code == 422 and 'id="error-title"' in html(bad) and "改后的正文" in html(bad)
     bad = web.post(f"/bulletin/{post_id}/edit", {"kind": "notice", "title": "通知", "body": "正文"})
     assert bad.status_code == 403 and 'id="error-kind"' in html(bad)
+    assert "通知公告只能由集团公司纪委或权属单位纪委发布" in html(bad)  # the engine's message, in the page's language
+    bad = web.post(f"/bulletin/{post_id}/edit", {"kind": "gossip", "title": "t", "body": "b"})
+    assert bad.status_code == 422 and "请从列出的选项中选择" in html(bad)
     assert web.post(f"/bulletin/{post_id}/edit", {"kind": "study", "title": "廉洁家风"}, csrf=False).status_code == 400
     row = reader.get(BulletinPost, post_id)
     assert (row.kind, row.title, row.body) == ("experience", "廉洁家风", "每月一次家访")  # nothing changed
