@@ -72,6 +72,15 @@ def post_options(p: Principal) -> dict[str, Any]:
             "may_notice": bool(committee & nodes), "may_pin": p.is_admin or p.in_group_committee}
 
 
+def refused(exc: Invalid | Forbidden) -> tuple[dict[str, str], int]:
+    """A refused post or change: nothing is kept; the field errors (a refusal is about the kind:
+    notices are for committees) and the status to answer the form with."""
+    db().rollback()
+    if isinstance(exc, Invalid):
+        return field_errors(exc), 422
+    return {"kind": say(exc.message)}, 403
+
+
 @bp.route("/bulletin/new", methods=["GET", "POST"])
 @signin_required
 def bulletin_new() -> Any:
@@ -91,12 +100,8 @@ def bulletin_new() -> Any:
             data["pinned"] = values["pinned"] = True
         try:
             post = bulletin.create(db(), p, data, clock().now())
-        except Invalid as exc:
-            db().rollback()
-            errors, status = field_errors(exc), 422
-        except Forbidden as exc:
-            db().rollback()
-            errors, status = {"kind": say(exc.message)}, 403
+        except (Invalid, Forbidden) as exc:
+            errors, status = refused(exc)
         else:
             events.log(db(), clock().now(), "bulletin_posted", actor=p,
                        payload={"post_id": post.id, "kind": post.kind, "title": post.title,
@@ -149,12 +154,8 @@ def bulletin_edit(post_id: int) -> Any:
         before = {"kind": item.kind, "title": item.title}
         try:
             bulletin.change(db(), p, item, dict(values), clock().now())
-        except Invalid as exc:
-            db().rollback()
-            errors, status = field_errors(exc), 422
-        except Forbidden as exc:
-            db().rollback()
-            errors, status = {"kind": say(exc.message)}, 403
+        except (Invalid, Forbidden) as exc:
+            errors, status = refused(exc)
         else:
             events.log(db(), clock().now(), "bulletin_changed", actor=p,
                        payload={"post_id": item.id, "kind": item.kind, "title": item.title, "before": before})

@@ -11,6 +11,7 @@ from engine.models import EventLog, HumanTask, ProcessInstance, User
 from engine.org import load_principal
 from engine.routing import task_visible, task_visible_clause
 from tests.conftest import BPMN, deploy_file, principal, roundtrip_all
+from tests.engine.test_runtime import events_of
 
 PARALLEL = """<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="Defs_lean" targetNamespace="http://sanji.example/bpmn">
@@ -40,11 +41,6 @@ PARALLEL = """<?xml version="1.0" encoding="UTF-8"?>
   </bpmn:process>
 </bpmn:definitions>
 """
-
-
-def event_types(session, instance_id):
-    return [e.type for e in session.scalars(select(EventLog).where(EventLog.instance_id == instance_id)
-                                            .order_by(EventLog.id))]
 
 
 def test_task_visible_matches_the_sql_clause_for_every_user_and_task(session, rt, forms, clock):
@@ -106,7 +102,7 @@ def test_buffered_events_are_written_in_order_and_dropped_with_a_failed_step(ses
     # b's row was inserted inside the failed step: rolled back with it
     rows = list(session.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id)))
     assert [(r.spec_id, r.status) for r in rows] == [("a", "completed")]
-    assert event_types(session, inst.id) == ["instance_started", "task_created", "task_completed", "incident"]
+    assert events_of(session, inst.id) == ["instance_started", "task_created", "task_completed", "incident"]
     roundtrip_all(session)
 
 
@@ -125,7 +121,7 @@ def test_loaded_objects_equal_the_rows_after_a_completion(session, rt, forms, cl
         assert (row.version, row.updated_at, row.state, task_row.status, task_row.completed_by_id,
                 task_row.data) == version_in_memory
     assert done.status == "completed" and done.data == {"comment": "下达"}
-    assert event_types(session, inst.id) == ["instance_started", "task_created", "task_completed", "task_created"]
+    assert events_of(session, inst.id) == ["instance_started", "task_created", "task_completed", "task_created"]
 
 
 def test_log_lines_of_buffered_events_carry_their_own_rows_ids(session, rt, forms, clock, caplog):
