@@ -6,10 +6,13 @@ own (dropped afterwards) in the database of `--pg-url`, like the test suite does
 """
 from __future__ import annotations
 
+import http.client
+import json as jsonlib
 import os
 import statistics
 import sys
 import time
+import urllib.parse
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -161,9 +164,7 @@ class Reply:
     text: str
 
     def json(self) -> Any:
-        import json
-
-        return json.loads(self.text)
+        return jsonlib.loads(self.text)
 
 
 class Http:
@@ -173,17 +174,12 @@ class Http:
     connection a sync gunicorn worker needs for each request (it closes after answering)."""
 
     def __init__(self, base_url: str, timeout: float = 60.0) -> None:
-        import urllib.parse
-
         parts = urllib.parse.urlsplit(base_url)
         self.host, self.port, self.timeout = parts.hostname or "127.0.0.1", parts.port or 80, timeout
         self._conn: Any = None
 
     def request(self, method: str, path: str, json: Any = None, headers: dict[str, str] | None = None) -> Reply:
-        import http.client
-        import json as json_
-
-        body = None if json is None else json_.dumps(json).encode()
+        body = None if json is None else jsonlib.dumps(json).encode()
         head = {"Content-Type": "application/json"} if body is not None else {}
         head.update(headers or {})
         if self._conn is None:

@@ -57,11 +57,6 @@ def raw_step() -> Callable[[], float]:
     return step
 
 
-def raw_loop(n: int) -> list[float]:
-    step = raw_step()
-    return [step() for _ in range(n)]
-
-
 def prepare(db_url: str, n: int) -> list[int]:
     """The organisation, the diagram, `n` instances waiting at the form task; their task ids."""
     from sqlalchemy import select
