@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request, session
+from flask import Blueprint, Response, g, jsonify, request, session
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
@@ -187,8 +187,6 @@ def principal_json(p: Principal) -> dict[str, Any]:
 @bp.get("/me")
 @login_required
 def me() -> Response:
-    from flask import g
-
     return jsonify({**principal_json(current_principal()),
                     "password_change_required": bool(g.get("password_change_only"))})
 

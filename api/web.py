@@ -263,6 +263,8 @@ def _layout() -> dict[str, Any]:
     if not has_request_context() or request.path.startswith("/api/"):
         return {}
     p = signed_in()
+    if g.get("password_change_only"):  # a session that may only change its password sees no counts
+        return {"me": p, "open_count": None}
     return {"me": p, "open_count": open_task_count(p) if p is not None else None}
 
 
@@ -294,7 +296,7 @@ def nav_item(endpoint: str, label: Any, visible: Callable[[Principal], bool] = l
 
 def visible_nav() -> list[dict[str, Any]]:
     p = g.get("web_principal")
-    if p is None:
+    if p is None or g.get("password_change_only"):
         return []
     out = []
     for item in NAV:

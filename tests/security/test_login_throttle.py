@@ -182,3 +182,25 @@ def test_the_login_page_is_throttled_the_same_way(app, clock):
 ])
 def test_client_key(address, key):
     assert client_key(address) == key
+
+
+def test_concurrent_failures_are_all_counted(live_server, sessions):
+    """Wrong passwords sent at once through a threaded server (as by several workers): every
+    failure is counted, none is lost or answered 5xx (atomic upserts of the counters)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import requests
+
+    from engine.models import LoginCounter
+
+    def attempt(i):
+        return requests.post(f"{live_server.url}/api/v1/auth/login", timeout=60,
+                             json={"username": "xinsheng_standing", "password": f"wrong-{i}"}).status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(attempt, range(16)))
+    assert all(s in (401, 429) for s in statuses), statuses  # which ones wait depends on the interleaving
+    with sessions() as s:
+        account = s.get(LoginCounter, ("account", "xinsheng_standing"))
+        failed = s.scalars(select(EventLog).where(EventLog.type == "login_failed")).all()
+    assert account.failures == statuses.count(401) == len(failed) >= 5
