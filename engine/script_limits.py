@@ -1,20 +1,24 @@
 """Memory bounds of a script run (issue 13: a script allocated 1 GB and stored a 100 MB variable).
 
 Two layers, both bounded by SANJI_SCRIPT_MAX_MB:
-- `Meter`: while a script runs, tracemalloc counts what Python allocates; the script tracer
-  (engine/scripts.py) checks the count at every line, so memory that grows over lines or loop
-  iterations — whatever builds it — stops the run. Tracing is on only while a script runs.
+- `Meter`: the worker's resident memory may grow by at most the bound while a script runs.
+  The script tracer (engine/scripts.py) reads it once a millisecond, so memory that grows over
+  lines or loop iterations — whatever builds it, the helpers included — stops the run. Reading
+  /proc/self/statm costs a system call; tracemalloc, tried first, made allocation-heavy scripts
+  and the helpers' database work 3-10× slower. A script that reuses memory the worker already
+  holds does not grow it, and is not counted: the bound protects the machine.
 - one-line amplifiers are refused *before* they allocate: sequence repetition (`s * n`,
   `s *= n`), `%` and f-string widths, and the str methods that grow text by a factor
   (ljust, rjust, center, zfill, expandtabs, replace, translate, join). Anything else grows by
-  a bounded factor of memory that exists already, which the meter has counted.
+  a bounded factor of memory that exists already, which the meter sees.
 """
 from __future__ import annotations
 
 import ast
+import os
 import re
+import resource
 import threading
-import tracemalloc
 from contextvars import ContextVar
 from typing import Any, Callable
 
@@ -39,46 +43,54 @@ def _refuse(what: str, size: int) -> ScriptMemoryError:
 
 # ---- the meter -------------------------------------------------------------------------------------
 
-_lock = threading.Lock()
-_users = 0
-_owned = False
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_statm_lock = threading.Lock()
+_statm: tuple[int, int] = (-1, -1)  # (pid, descriptor of /proc/self/statm, -1 without one)
+
+
+def resident_bytes() -> int:
+    """The process's resident memory (Linux: /proc/self/statm, one pread); elsewhere its peak."""
+    global _statm
+    pid, fd = _statm
+    if pid != os.getpid():  # first use, or a forked worker: /proc/self was resolved at open
+        with _statm_lock:
+            try:
+                fd = os.open("/proc/self/statm", os.O_RDONLY)
+            except OSError:
+                fd = -1
+            _statm = (os.getpid(), fd)
+    if fd < 0:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    return int(os.pread(fd, 64, 0).split()[1]) * _PAGE
 
 
 class Meter:
-    """Traced memory of one script run: `over()` is true once it holds more than its bound.
-    tracemalloc is process-wide: the first running script starts it, the last one stops it
-    (unless someone else had started it); allocations of other threads meanwhile count too."""
+    """Growth of the worker's resident memory during one script run: `over()` is true once it
+    exceeds the bound. The first reading (the tracer's, a millisecond into the run) is the
+    baseline, so that the many scripts shorter than that make no system call; what a script
+    allocates in its first millisecond (each operation bounded by the guards below) is not
+    counted. Other threads' growth meanwhile counts too (rare; it errs towards stopping)."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
-        self.ceiling = 0
+        self.ceiling: int | None = None
 
     def __enter__(self) -> "Meter":
-        global _users, _owned
-        with _lock:
-            if _users == 0 and not tracemalloc.is_tracing():
-                tracemalloc.start(1)
-                _owned = True
-            _users += 1
-        self.ceiling = tracemalloc.get_traced_memory()[0] + self.max_bytes
         self._token = _LIMIT.set(self.max_bytes)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        global _users, _owned
         _LIMIT.reset(self._token)
-        with _lock:
-            _users -= 1
-            if _users == 0 and _owned:
-                tracemalloc.stop()
-                _owned = False
 
     def over(self) -> bool:
-        return tracemalloc.get_traced_memory()[0] > self.ceiling
+        if self.ceiling is None:
+            self.ceiling = resident_bytes() + self.max_bytes
+            return False
+        return resident_bytes() > self.ceiling
 
     def error(self) -> ScriptMemoryError:
-        return ScriptMemoryError(f"the script holds more than {self.max_bytes >> 20} MB, the bound of a script "
-                                 "run (SANJI_SCRIPT_MAX_MB)")
+        return ScriptMemoryError(f"the script made the worker's memory grow by more than {self.max_bytes >> 20} MB, "
+                                 "the bound of a script run (SANJI_SCRIPT_MAX_MB)")
 
 
 # ---- one-line amplifiers ----------------------------------------------------------------------------
@@ -91,6 +103,9 @@ def _unit(seq: Any) -> int:
 
 
 _SEQUENCES = (str, bytes, list, tuple)
+# Unchecked below these: a sequence of ≤ 1024 items repeated ≤ 1024 times is ≤ 8 MB, a product
+# of ints of ≤ 65,536 bits is ≤ 8 kB.
+_SMALL, _SMALL_BITS = 1024, 1 << 16
 
 
 def _check(what: str, size: int) -> None:
@@ -99,12 +114,23 @@ def _check(what: str, size: int) -> None:
 
 
 def guarded_mul(a: Any, b: Any) -> Any:
-    if isinstance(a, int) and isinstance(b, _SEQUENCES):
-        a, b = b, a
-    if isinstance(a, _SEQUENCES) and isinstance(b, int):
-        _check("repeating a sequence", len(a) * _unit(a) * b)
-    elif isinstance(a, int) and isinstance(b, int):
-        _check("multiplying integers", (a.bit_length() + b.bit_length()) // 8)
+    """`a * b`, refused before it allocates more than the bound (a repeated sequence, a huge int).
+    Cheap exits first: under the script tracer every bytecode of a guard costs more."""
+    if type(b) is int:
+        n, other = b, a
+    elif type(a) is int:
+        n, other = a, b
+    else:
+        return a * b  # floats, or no int: neither repetition nor a growing int
+    if type(other) is int:
+        if n.bit_length() + other.bit_length() > _SMALL_BITS and \
+                (n.bit_length() + other.bit_length()) >> 3 > _LIMIT.get():
+            raise _refuse("multiplying integers", (n.bit_length() + other.bit_length()) >> 3)
+        return a * b
+    if n > _SMALL and isinstance(other, _SEQUENCES) or n > 1 and isinstance(other, _SEQUENCES) and len(other) > _SMALL:
+        unit = 8 if isinstance(other, (list, tuple)) else 1 if isinstance(other, bytes) or other.isascii() else 4
+        if len(other) * n * unit > _LIMIT.get():
+            raise _refuse("repeating a sequence", len(other) * n * unit)
     return a * b
 
 

@@ -168,6 +168,7 @@ _BUDGET: ContextVar[_Budget | None] = ContextVar("sanji_script_budget", default=
 # A run that spends nearly all its time in helpers (`while True: org_units()`) still ends:
 # its wall time is bounded at this many times the script's own bound.
 WALL_FACTOR = 30
+MEMORY_CHECK_INTERVAL = 0.001  # seconds between two readings of a script run's memory
 
 
 def _metered(helper: Callable[..., Any]) -> Callable[..., Any]:
@@ -194,15 +195,19 @@ def _run_bounded(code: CodeType, scope: dict[str, Any], timeout_s: float, max_by
     engine_deadline = deadline.at if deadline is not None and deadline.at is not None else wall_deadline
     budget = _Budget()
     meter = script_limits.Meter(max_bytes)
+    next_memory_check = started + MEMORY_CHECK_INTERVAL
 
     def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
+        nonlocal next_memory_check
         now = time.monotonic()
         if now - started - budget.in_helpers > timeout_s or now > wall_deadline:
             raise ScriptTimeout(f"script exceeded its time bound of {timeout_s:.3g} s")
         if now > engine_deadline:
             raise deadline.exceeded()  # type: ignore[union-attr]
-        if meter.over():
-            raise meter.error()
+        if now >= next_memory_check:  # a system call: once a millisecond (≈10 MB of memset)
+            if meter.over():
+                raise meter.error()
+            next_memory_check = now + MEMORY_CHECK_INTERVAL
         return local_trace
 
     def global_trace(frame: FrameType, event: str, arg: Any) -> Any:

@@ -38,7 +38,7 @@ class Settings:
     engine_max_seconds: float = 120.0  # SANJI_ENGINE_MAX_SECONDS
     max_branches: int = 200  # SANJI_MAX_BRANCHES: parallel branches of one gateway / in-instance multi-instance
     max_fanout: int = 5000  # SANJI_MAX_FANOUT: child instances of one multi-instance call activity
-    script_max_mb: int = 64  # SANJI_SCRIPT_MAX_MB: memory one script run may allocate and hold
+    script_max_mb: int = 64  # SANJI_SCRIPT_MAX_MB: how much one script run may grow the worker's memory
     max_instance_bytes: int = 5 * 1024 * 1024  # SANJI_MAX_INSTANCE_BYTES: an instance's serialized state (JSON)
     max_form_bytes: int = 1024 * 1024  # SANJI_MAX_FORM_BYTES: the data of one completion / start (JSON)
     timer_min_seconds: int = 300  # SANJI_TIMER_MIN_SECONDS: shortest timer duration or cycle period
