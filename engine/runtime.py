@@ -9,10 +9,10 @@ savepoint and becomes an incident (status `error`), never a 500.
 from __future__ import annotations
 
 import traceback
-from time import monotonic
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from time import monotonic
 from typing import Any, Callable
 from uuid import UUID
 

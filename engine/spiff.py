@@ -56,7 +56,7 @@ from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 from .bounds import BoundExceeded, state_too_large
 from .timeexpr import TimerExpressionError, check_timer, is_literal, make_timer
-from .timeexpr import parse_datetime as _parse_datetime
+from .timeexpr import parse_datetime  # years 2000-2100; the runtime imports it from here too
 
 UTC = timezone.utc
 
@@ -79,11 +79,6 @@ def timer_value(my_task: Any, expression: str) -> str:
     if not is_literal(text):
         return str(my_task.workflow.script_engine.evaluate(my_task, text))
     return text
-
-
-def parse_datetime(value: str, zone: Any) -> datetime:
-    """An ISO date(-time), local in `zone` without an offset, years 2000-2100 (timeexpr)."""
-    return _parse_datetime(value, zone)
 
 
 def bounded_timer(my_task: Any, kind: str, text: str) -> str:
