@@ -200,9 +200,11 @@ def validate(s: Settings) -> None:
     if s.log_format not in ("json", "text"):
         raise ConfigError(f"SANJI_LOG_FORMAT must be json or text, not {s.log_format!r}")
     for name in ("token_ttl_hours", "script_timeout_ms", "max_bpmn_bytes", "max_request_bytes",
-                 "misfire_grace_days", "login_max_failures", "login_lock_seconds", "max_branches", "max_fanout",
-                 "script_max_mb", "max_instance_bytes", "max_form_bytes"):
+                 "misfire_grace_days", "login_max_failures", "login_lock_seconds"):
         if getattr(s, name) <= 0:
+            raise ConfigError(f"{_ENV[name]} must be positive")
+    for name in ("max_branches", "max_fanout", "script_max_mb", "max_instance_bytes", "max_form_bytes"):
+        if getattr(s, name) <= 0:  # the bounds (issue 13)
             raise ConfigError(f"{_ENV[name]} must be positive")
     if not s.engine_max_seconds > 0:
         raise ConfigError("SANJI_ENGINE_MAX_SECONDS must be positive")
