@@ -127,7 +127,7 @@ def init_db(app: Flask, demo: bool = False, deploy: bool = True) -> dict[str, An
             report["demo_users"] = demo_org.load_demo(session, now)
         if deploy and st.settings.processes_dir.is_dir():
             results = repository.deploy_directory(session, st.settings.processes_dir, "init-db", now, st.forms,
-                                                  st.settings.max_bpmn_bytes)
+                                                  st.settings.max_bpmn_bytes, settings=st.settings)
             report["deployed"] = [f"{d.key} v{d.version}" for r in results if r.created for d in r.definitions]
         session.commit()
     return report
@@ -171,7 +171,7 @@ def register_cli(app: Flask) -> None:
         with write_intent(), st.sessions() as session:
             try:
                 result = repository.deploy(session, file.read_bytes(), file.name, "cli", st.clock.now(), st.forms,
-                                           st.settings.max_bpmn_bytes)
+                                           st.settings.max_bpmn_bytes, settings=st.settings)
             except SanjiError as exc:
                 fail(exc)
             events.log(session, st.clock.now(), "definition_deployed" if result.created else "definition_unchanged",

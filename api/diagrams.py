@@ -66,7 +66,8 @@ def validate() -> Response:
         return db().scalar(select(func.count()).select_from(ProcessDefinition).where(ProcessDefinition.key == key)) > 0
 
     try:
-        parsed = repository.validate(data, filename, state().forms, settings().max_bpmn_bytes, known)
+        parsed = repository.validate(data, filename, state().forms, settings().max_bpmn_bytes, known,
+                                     settings=settings())
     except Invalid as exc:
         errors = [_problem(d) for d in (exc.details or [])] or [{"element_id": None, "line": None, "message": exc.message}]
         return jsonify({"valid": False, "message": exc.message, "errors": errors, "processes": []})

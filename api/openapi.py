@@ -133,7 +133,7 @@ def document() -> dict[str, Any]:
             params=[KEY, _q("version", {"type": "integer", "minimum": 1})], tag="definitions")},
         "/api/v1/process-definitions/{key}/start": {"post": _op(
             "Start an instance of the latest version",
-            {"201": _resp({"$ref": "#/components/schemas/Instance"}), **_errors(400, 401, 403, 404, 409, 422, 503)},
+            {"201": _resp({"$ref": "#/components/schemas/Instance"}), **_errors(400, 401, 403, 404, 409, 413, 422, 503)},
             params=[KEY], body={"required": False, "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"variables": JSON_OBJECT, "start_event": {"type": "string"}}}}}},
             tag="instances")},
@@ -158,7 +158,7 @@ def document() -> dict[str, Any]:
                                                                 **_errors(401, 404, 409, 503)}, params=[ID], tag="tasks")},
         "/api/v1/tasks/{id}/complete": {"post": _op(
             "Complete with form data (validated against the task's JSON Schema)",
-            {"200": _resp({"$ref": "#/components/schemas/Task"}), **_errors(400, 401, 403, 404, 409, 422, 503)},
+            {"200": _resp({"$ref": "#/components/schemas/Task"}), **_errors(400, 401, 403, 404, 409, 413, 422, 503)},
             params=[ID], body={"required": True, "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"data": JSON_OBJECT}}}}}, tag="tasks")},
         "/api/v1/tasks/{id}/assign": {"post": _op(
@@ -174,8 +174,9 @@ def document() -> dict[str, Any]:
         if action == "retry":
             b = {"required": False, "content": {"application/json": {"schema": {"type": "object", "properties": {
                 "variables": JSON_OBJECT}}}}}
+        errors = {**admin, **_errors(413)} if action == "retry" else admin  # retry: SANJI_MAX_FORM_BYTES
         paths[f"/api/v1/process-instances/{{id}}/{action}"] = {"post": _op(
-            summary, {"200": _resp({"$ref": "#/components/schemas/Instance"}), **admin}, params=[ID], body=b,
+            summary, {"200": _resp({"$ref": "#/components/schemas/Instance"}), **errors}, params=[ID], body=b,
             tag="instances")}
     schemas = dict(SCHEMAS)
     for contribution in _EXTENSIONS:

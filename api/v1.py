@@ -264,7 +264,8 @@ def deploy() -> tuple[Response, int]:
         err.status, err.code = 415, "unsupported_media_type"
         raise err
     p = current_principal()
-    result = repository.deploy(db(), data, filename, p.username, clock().now(), state().forms, max_bytes)
+    result = repository.deploy(db(), data, filename, p.username, clock().now(), state().forms, max_bytes,
+                               settings=settings())
     events.log(db(), clock().now(), "definition_deployed" if result.created else "definition_unchanged", actor=p,
                payload={"filename": filename, "definitions": [{"key": d.key, "version": d.version} for d in result.definitions]})
     commit()

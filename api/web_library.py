@@ -137,7 +137,8 @@ def upload() -> Any:
     data = f.read(max_bytes + 1)
     now = clock().now()
     try:
-        result = repository.deploy(db(), data, f.filename, p.username, now, state().forms, max_bytes)
+        result = repository.deploy(db(), data, f.filename, p.username, now, state().forms, max_bytes,
+                                   settings=settings())
     except Invalid as exc:
         db().rollback()
         problems = [(d.get("element_id"), d.get("line"), d.get("message") or str(d)) if isinstance(d, dict)

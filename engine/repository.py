@@ -2,8 +2,9 @@
 
 Pipeline, each stage refusing with element ids and line numbers before the next runs:
 hardened XML parse → BPMN 2.0 XSD → SpiffWorkflow parse → Sanji checks (lanes map to
-tiers, forms exist, timers parse, scripts pass the sandbox rules, called processes exist).
-Nothing is stored unless every stage passes.
+tiers, forms exist, timers parse and keep the bounds, scripts pass the sandbox rules, called
+processes exist, no split wider than SANJI_MAX_BRANCHES). Nothing is stored unless every
+stage passes.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from .forms import FormStore
 from .models import ROLES, ProcessDefinition
 from .routing import lane_tier
 from .scripts import check_source
+from .settings import Settings
 from .spiff import SanjiBpmnParser, dump_specs, load_specs
 from .timeexpr import validate_timer
 
@@ -35,6 +37,9 @@ SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
 HUMAN_TAGS = ("userTask", "manualTask")
 UNSUPPORTED_TAGS = ("serviceTask", "businessRuleTask", "sendTask", "receiveTask", "adHocSubProcess", "complexGateway")
+# Elements whose outgoing flows are alternatives, not parallel branches.
+CHOOSING_TAGS = ("exclusiveGateway", "eventBasedGateway")
+_DEFAULTS = Settings()
 
 # Called after a deploy created new versions (the scheduler registers timer start events).
 DEPLOY_HOOKS: list[Callable[[Session, list[ProcessDefinition], datetime], None]] = []
@@ -86,8 +91,9 @@ def _invalid(problems: list[Problem], what: str) -> Invalid:
 
 
 def validate(data: bytes | str, filename: str, forms: FormStore, max_bytes: int,
-             known_keys: Callable[[str], bool] = lambda key: False) -> ParsedFile:
-    """Parse and check one BPMN document; raise Invalid/TooLarge listing every problem."""
+             known_keys: Callable[[str], bool] = lambda key: False, *, settings: Settings | None = None) -> ParsedFile:
+    """Parse and check one BPMN document; raise Invalid/TooLarge listing every problem.
+    `settings` gives the bounds (SANJI_MAX_BRANCHES, SANJI_TIMER_MIN_SECONDS; default: their defaults)."""
     root = xmlsafe.parse(data, max_bytes)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if etree.QName(root).namespace != BPMN_NS or _local(root) != "definitions":
@@ -113,7 +119,7 @@ def validate(data: bytes | str, filename: str, forms: FormStore, max_bytes: int,
 
     problems: list[Problem] = []
     for proc in executable:
-        problems.extend(_check_process(proc, forms, local_keys, known_keys))
+        problems.extend(_check_process(proc, forms, local_keys, known_keys, settings or _DEFAULTS))
     if problems:
         raise _invalid(problems, "the diagram cannot be deployed")
 
@@ -136,8 +142,11 @@ def validate(data: bytes | str, filename: str, forms: FormStore, max_bytes: int,
 
 
 def _check_process(proc: etree._Element, forms: FormStore, local_keys: set[str],
-                   known_keys: Callable[[str], bool]) -> list[Problem]:
+                   known_keys: Callable[[str], bool], bounds: Settings) -> list[Problem]:
     problems: list[Problem] = []
+    outgoing: dict[str, int] = {}
+    for flow in proc.iter(f"{{{BPMN_NS}}}sequenceFlow"):
+        outgoing[flow.get("sourceRef")] = outgoing.get(flow.get("sourceRef"), 0) + 1
     lanes: dict[str, str] = {}
     for lane in proc.xpath(".//bpmn:lane", namespaces=NS):
         for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
@@ -152,6 +161,11 @@ def _check_process(proc: etree._Element, forms: FormStore, local_keys: set[str],
         tag = _local(el)
         if tag in UNSUPPORTED_TAGS:
             add(el, f"bpmn:{tag} is not supported by Sanji; use a user task, script task or message event")
+        branches = outgoing.get(el.get("id"), 0) if tag not in CHOOSING_TAGS else 0
+        if branches > bounds.max_branches:
+            add(el, f"{tag} {el.get('name') or el.get('id')!r} splits into {branches} parallel branches; at most "
+                    f"{bounds.max_branches} are allowed (SANJI_MAX_BRANCHES): fan out with a multi-instance "
+                    "call activity instead")
         if tag in HUMAN_TAGS:
             lane = lanes.get(el.get("id"))
             if lane is None:
@@ -188,7 +202,15 @@ def _check_process(proc: etree._Element, forms: FormStore, local_keys: set[str],
         elif tag in ("timeDate", "timeDuration", "timeCycle"):
             event = el.getparent().getparent()
             problems.extend(Problem(m, event.get("id"), el.sourceline) for m in validate_timer(
-                tag, el.text, start_event=_local(event) == "startEvent"))
+                tag, el.text, start_event=_local(event) == "startEvent", min_seconds=bounds.timer_min_seconds))
+        elif tag == "loopCardinality":
+            activity = el.getparent().getparent()
+            count = (el.text or "").strip()
+            if count.isdigit() and int(count) > bounds.max_branches:
+                problems.append(Problem(f"multi-instance {activity.get('name') or activity.get('id')!r} runs {count} "
+                                        f"instances; at most {bounds.max_branches} may run inside one instance "
+                                        "(SANJI_MAX_BRANCHES): use a multi-instance call activity",
+                                        activity.get("id"), el.sourceline))
         elif tag == "callActivity":
             called = el.get("calledElement")
             if not called:
@@ -274,12 +296,12 @@ def get_version(session: Session, key: str, version: int) -> ProcessDefinition:
 
 
 def deploy(session: Session, data: bytes | str, filename: str, actor: str | None, now: datetime,
-           forms: FormStore, max_bytes: int) -> DeployResult:
+           forms: FormStore, max_bytes: int, *, settings: Settings | None = None) -> DeployResult:
     def known(key: str) -> bool:
         return session.scalar(select(func.count()).select_from(ProcessDefinition)
                               .where(ProcessDefinition.key == key)) > 0
 
-    parsed = validate(data, filename, forms, max_bytes, known)
+    parsed = validate(data, filename, forms, max_bytes, known, settings=settings)
     created: list[ProcessDefinition] = []
     result: list[ProcessDefinition] = []
     for proc in parsed.processes:
@@ -324,7 +346,7 @@ def undeploy(session: Session, key: str, now: datetime) -> list[ProcessDefinitio
 
 
 def deploy_directory(session: Session, directory: Path, actor: str | None, now: datetime, forms: FormStore,
-                     max_bytes: int) -> list[DeployResult]:
+                     max_bytes: int, *, settings: Settings | None = None) -> list[DeployResult]:
     """Deploy every `*.bpmn` that changed; files are ordered so that called processes come first."""
     files = sorted(Path(directory).glob("*.bpmn"))
     pending = list(files)
@@ -334,7 +356,8 @@ def deploy_directory(session: Session, directory: Path, actor: str | None, now: 
         for path in pending:
             try:
                 with session.begin_nested():
-                    results.append(deploy(session, path.read_bytes(), path.name, actor, now, forms, max_bytes))
+                    results.append(deploy(session, path.read_bytes(), path.name, actor, now, forms, max_bytes,
+                                          settings=settings))
             except Invalid as exc:
                 if any("neither in this file nor deployed" in (d.get("message") or "") for d in exc.details or []):
                     failed.append((path, exc))

@@ -12,6 +12,7 @@ import traceback
 from copy import deepcopy
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from time import monotonic
 from typing import Any, Callable
 from uuid import UUID
 
@@ -27,6 +28,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from . import events, org, trace
+from .bounds import BoundExceeded, Deadline, check_submitted, timeout_in
 from .clock import Clock
 from .errors import Conflict, Forbidden, Invalid, NotFound, SanjiError, ScriptError
 from .forms import FormStore
@@ -97,6 +99,8 @@ class Runtime:
         self._active: dict[int, Loaded] = {}
         self._group_id: str | None = None
         self._sqlite = session.get_bind().dialect.name == "sqlite"
+        # set by the outermost `_run` of a request: SANJI_ENGINE_MAX_SECONDS for all its engine work
+        self._deadline = Deadline(settings.engine_max_seconds)
 
     # ---- public operations ---------------------------------------------------------------
 
@@ -105,6 +109,8 @@ class Runtime:
               _parent: tuple[ProcessInstance, str, int | None] | None = None) -> ProcessInstance:
         definition = key if isinstance(key, ProcessDefinition) else latest(self.session, key)
         variables = dict(variables or {})
+        if actor is not None and _parent is None:  # what a person submits (not a message's or schedule's data)
+            check_submitted(variables, self.settings.max_form_bytes, "start data")
         scope = self._scope_node(variables)
         now = self.clock.now()
         spec, subs = SPECS.get(definition)
@@ -142,6 +148,7 @@ class Runtime:
 
     def complete(self, task_id: int, data: dict[str, Any], actor: Principal) -> HumanTask:
         task, inst = self._task_for_action(task_id, actor)
+        check_submitted(data, self.settings.max_form_bytes)
         self.forms.validate(task.form_key, data)
         loaded = self._load(inst)
         guid = UUID(task.task_guid)
@@ -325,6 +332,7 @@ class Runtime:
         inst = self._lock(instance_id)
         if inst.status != "error":
             raise Conflict("only an instance with an incident can be retried")
+        check_submitted(variables, self.settings.max_form_bytes, "variables")
         loaded = self._load(inst)
         if variables:
             for t in loaded.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
@@ -481,7 +489,15 @@ class Runtime:
 
     def _run(self, loaded: Loaded, before: bytes | None, action: Callable[[BpmnWorkflow], None] | None,
              actor: Principal | None) -> None:
-        """Run engine steps to the next wait state; on failure record an incident instead."""
+        """Run engine steps to the next wait state; on failure record an incident instead.
+
+        The outermost call of a request times all its engine work, including the children it
+        starts and the parents it continues, against SANJI_ENGINE_MAX_SECONDS: its savepoint
+        then also covers that work, so that running out of time rolls all of it back and the
+        incident is recorded on the instance the request acted on."""
+        outermost = self._deadline.at is None
+        if outermost:
+            self._deadline.at = monotonic() + self._deadline.seconds
         inst = loaded.inst
         self._active[inst.id] = loaded
         try:
@@ -490,7 +506,8 @@ class Runtime:
             try:
                 self._steps(loaded)
                 self._save(loaded)
-                savepoint.commit()
+                if not outermost:
+                    savepoint.commit()
             except (Conflict, StaleDataError, OperationalError, InterfaceError, IntegrityError):
                 # concurrency and connection failures are transient: the request fails (409/503)
                 # and the instance stays as it was, instead of recording an incident
@@ -498,10 +515,35 @@ class Runtime:
                 raise
             except Exception as exc:  # noqa: BLE001 - any engine failure becomes an incident
                 self._undo(savepoint, logged)
-                self._incident(loaded, exc, before, action)
+                timeout = timeout_in(exc)
+                if timeout is not None and not outermost:
+                    raise timeout from None  # the request's outermost loop records it
+                if outermost:
+                    self._deadline.at = None  # the incident replays the caller's action, untimed
+                self._incident(loaded, timeout or exc, before, action)
                 return
+            finally:
+                self._active.pop(inst.id, None)
+            if not outermost:
+                self._continue(inst, loaded)
+                return
+            try:
+                self._continue(inst, loaded)
+            except Exception as exc:
+                self._undo(savepoint, logged)
+                timeout = timeout_in(exc)
+                if timeout is None:
+                    raise
+                self._deadline.at = None
+                self._incident(loaded, timeout, before, action)
+                return
+            savepoint.commit()
         finally:
-            self._active.pop(inst.id, None)
+            if outermost:
+                self._deadline.at = None
+
+    def _continue(self, inst: ProcessInstance, loaded: Loaded) -> None:
+        """After an instance's steps: the starts they deferred, and its parent if it ended."""
         for job in loaded.deferred:
             job()
         if inst.status in ENDED and inst.parent_id:
@@ -517,8 +559,9 @@ class Runtime:
     def _steps(self, loaded: Loaded) -> None:
         wf = loaded.wf
         for _ in range(MAX_ROUNDS):
+            self._deadline.check()
             wf.refresh_timers()
-            wf.do_engine_steps()
+            wf.do_engine_steps(did_complete_task=self._deadline.check)
             ready = wf.get_tasks(state=TaskState.READY)
             progressed = self._detached(loaded, ready)
             if not progressed and all(t.task_spec.manual for t in ready):
@@ -540,7 +583,10 @@ class Runtime:
             wf = BpmnWorkflow(spec, subs, script_engine=loaded.engine)
         if action is not None:
             action(wf)
-        task_spec = getattr(getattr(exc, "task", None), "task_spec", None)
+        task = getattr(exc, "task", None)
+        if task is not None and getattr(task.workflow, "top_workflow", None) is not loaded.wf:
+            task = None  # a child instance's element (the request's time ran out there)
+        task_spec = getattr(task, "task_spec", None)
         now = self.clock.now()
         inst.state = dump_state(wf)
         inst.status = "error"
@@ -559,7 +605,8 @@ class Runtime:
         inst, wf = loaded.inst, loaded.wf
         now = self.clock.now()
         last = wf.last_task.data if wf.last_task is not None else {}
-        values: dict[str, Any] = {"state": dump_state(wf), "data": _jsonable(last), "updated_at": now}
+        values: dict[str, Any] = {"state": dump_state(wf, self.settings.max_instance_bytes),
+                                  "data": _jsonable(last), "updated_at": now}
         title = values["data"].get("title")
         if isinstance(title, str) and title.strip() and title.strip()[:300] != inst.title:
             values["title"] = title.strip()[:300]  # a script or form may (re)name the instance
@@ -637,6 +684,7 @@ class Runtime:
                 ready[str(t.id)] = t
         for guid, t in ready.items():
             if guid not in open_rows:
+                self._deadline.check(t)
                 self._create_task_row(loaded, t, now)
         for guid, task_id in open_rows.items():
             if guid not in ready:
@@ -737,6 +785,11 @@ class Runtime:
             if not isinstance(items, list):
                 raise ScriptError(f"{spec.bpmn_id}: {spec.collection!r} must be a list to fan out over, "
                                   f"not {type(items).__name__}")
+            if len(items) > self.settings.max_fanout:
+                exc = BoundExceeded(f"{spec.bpmn_id}: {spec.collection!r} has {len(items)} items; a call activity "
+                                    f"starts at most {self.settings.max_fanout} child instances (SANJI_MAX_FANOUT)")
+                exc.task = t
+                raise exc
         child_def = self._called_definition(inst.definition, spec.called_element)
         guid = str(t.id)
         self.session.add(FanOut(instance_id=inst.id, task_guid=guid, total=len(items), pending=len(items)))
@@ -745,6 +798,7 @@ class Runtime:
         # copying a 1,000-branch list into each of 1,000 children made a cycle start quadratic.
         base = {k: v for k, v in t.data.items() if k not in (spec.output_collection, spec.collection)}
         for idx, item in enumerate(items):
+            self._deadline.check(t)
             variables = dict(base)
             if spec.collection is not None:
                 variables[spec.item or "item"] = item
@@ -816,8 +870,10 @@ class Runtime:
             out.update(platform_helpers(self.session, self.clock, self.settings))
             return out
 
-        env = RestrictedEnvironment(helpers, self.settings.script_timeout_ms / 1000)
-        return SanjiScriptEngine(env, self.clock.now, self.zone)
+        env = RestrictedEnvironment(helpers, self.settings.script_timeout_ms / 1000,
+                                    self.settings.script_max_mb << 20, self._deadline)
+        return SanjiScriptEngine(env, self.clock.now, self.zone, self.settings.max_branches,
+                                 self.settings.timer_min_seconds)
 
     def _org_helpers(self) -> dict[str, Callable[..., Any]]:
         session = self.session

@@ -3,8 +3,9 @@
 RestrictedPython compiles the source (no names or attributes starting with `_`, guarded
 attribute and item access); on top of that we refuse imports and a list of dangerous
 names at deploy time, allow only a small set of builtins and Sanji helpers, and bound
-each run in wall time with a line tracer. A violation raises `ScriptError`, which the
-runtime turns into an incident.
+each run with a line tracer: in time (its own, and the request's engine deadline) and in
+memory (engine/script_limits.py). A violation raises `ScriptError`, which the runtime turns
+into an incident.
 """
 from __future__ import annotations
 
@@ -24,11 +25,12 @@ from RestrictedPython.Guards import (
     full_write_guard,
     guarded_iter_unpack_sequence,
     guarded_unpack_sequence,
-    safer_getattr,
 )
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
+from . import script_limits
+from .bounds import Deadline
 from .errors import ScriptError
 
 SCRIPT_FILENAME = "<bpmn-script>"
@@ -59,7 +61,7 @@ def _range(*args: int) -> range:
 
 def _inplacevar(op: str, x: Any, y: Any) -> Any:
     ops: dict[str, Callable[[Any, Any], Any]] = {
-        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": lambda a, b: a * b,
+        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": script_limits.guarded_mul,
         "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
         "|=": lambda a, b: a | b, "&=": lambda a, b: a & b,
     }
@@ -70,7 +72,6 @@ def _inplacevar(op: str, x: Any, y: Any) -> Any:
 
 GUARDS: dict[str, Any] = {
     "__builtins__": _SAFE,
-    "_getattr_": safer_getattr,
     "_getitem_": lambda obj, key: obj[key],
     "_getiter_": iter,
     "_iter_unpack_sequence_": guarded_iter_unpack_sequence,
@@ -78,6 +79,7 @@ GUARDS: dict[str, Any] = {
     "_write_": full_write_guard,
     "_inplacevar_": _inplacevar,
     "_apply_": lambda f, *a, **kw: f(*a, **kw),
+    **script_limits.GUARDS,  # _getattr_, _mul_, _mod_: memory bounds on one-line amplifiers
 }
 
 
@@ -135,7 +137,7 @@ def check_source(source: str, mode: str = "exec") -> list[str]:
 
 def _restricted(source: str, mode: str) -> Any:
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
-    return compiler(source, SCRIPT_FILENAME)
+    return compiler(source, SCRIPT_FILENAME, policy=script_limits.BoundedPolicy)
 
 
 @lru_cache(maxsize=2048)
@@ -166,6 +168,7 @@ _BUDGET: ContextVar[_Budget | None] = ContextVar("sanji_script_budget", default=
 # A run that spends nearly all its time in helpers (`while True: org_units()`) still ends:
 # its wall time is bounded at this many times the script's own bound.
 WALL_FACTOR = 30
+MEMORY_CHECK_INTERVAL = 0.001  # seconds between two readings of a script run's memory
 
 
 def _metered(helper: Callable[..., Any]) -> Callable[..., Any]:
@@ -184,15 +187,27 @@ def _metered(helper: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def _run_bounded(code: CodeType, scope: dict[str, Any], timeout_s: float) -> Any:
+def _run_bounded(code: CodeType, scope: dict[str, Any], timeout_s: float, max_bytes: int,
+                 deadline: Deadline | None = None) -> Any:
     started = time.monotonic()
     wall_deadline = started + timeout_s * WALL_FACTOR
+    # the request's engine deadline counts the helpers' time too (SANJI_ENGINE_MAX_SECONDS)
+    engine_deadline = deadline.at if deadline is not None and deadline.at is not None else wall_deadline
     budget = _Budget()
+    meter = script_limits.Meter(max_bytes)
+    next_memory_check = started + MEMORY_CHECK_INTERVAL
 
     def local_trace(frame: FrameType, event: str, arg: Any) -> Any:
+        nonlocal next_memory_check
         now = time.monotonic()
         if now - started - budget.in_helpers > timeout_s or now > wall_deadline:
             raise ScriptTimeout(f"script exceeded its time bound of {timeout_s:.3g} s")
+        if now > engine_deadline:
+            raise deadline.exceeded()  # type: ignore[union-attr]
+        if now >= next_memory_check:  # a system call: once a millisecond (≈10 MB of memset)
+            if meter.over():
+                raise meter.error()
+            next_memory_check = now + MEMORY_CHECK_INTERVAL
         return local_trace
 
     def global_trace(frame: FrameType, event: str, arg: Any) -> Any:
@@ -202,23 +217,27 @@ def _run_bounded(code: CodeType, scope: dict[str, Any], timeout_s: float) -> Any
 
     previous = sys.gettrace()
     token = _BUDGET.set(budget)
-    sys.settrace(global_trace)
-    try:
-        return eval(code, scope)  # noqa: S307 - restricted, checked code
-    finally:
-        sys.settrace(previous)
-        _BUDGET.reset(token)
+    with meter:
+        sys.settrace(global_trace)
+        try:
+            return eval(code, scope)  # noqa: S307 - restricted, checked code
+        finally:
+            sys.settrace(previous)
+            _BUDGET.reset(token)
 
 
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """SpiffWorkflow environment that evaluates through the sandbox with our helpers."""
 
-    def __init__(self, helpers: Mapping[str, Any] | Callable[[], Mapping[str, Any]], timeout_s: float = 1.0) -> None:
+    def __init__(self, helpers: Mapping[str, Any] | Callable[[], Mapping[str, Any]], timeout_s: float = 1.0,
+                 max_bytes: int = script_limits.DEFAULT_MAX_BYTES, deadline: Deadline | None = None) -> None:
         super().__init__()
         # A callable is called when a script first runs: most steps of most instances run none,
         # and building the helpers (closures over the session and instance, metered) costs.
         self._helpers = helpers
         self.timeout_s = timeout_s
+        self.max_bytes = max_bytes  # SANJI_SCRIPT_MAX_MB
+        self.deadline = deadline  # the runtime's engine deadline, if any
 
     @property  # type: ignore[override]
     def globals(self) -> dict[str, Any]:
@@ -243,7 +262,8 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
         code = _compile(expression.strip(), "eval")
         try:
-            return _run_bounded(code, self._scope(context, external_context), self.timeout_s)
+            return _run_bounded(code, self._scope(context, external_context), self.timeout_s, self.max_bytes,
+                                self.deadline)
         except ScriptError:
             raise
         except NameError as exc:
@@ -253,7 +273,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         code = _compile(script, "exec")
         scope = self._scope(context, external_context)
-        _run_bounded(code, scope, self.timeout_s)
+        _run_bounded(code, scope, self.timeout_s, self.max_bytes, self.deadline)
         reserved = set(GUARDS) | set(self.globals) | set(external_context or {})
         result = {
             k: v for k, v in scope.items()
@@ -270,10 +290,13 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
 class SanjiScriptEngine(PythonScriptEngine):
     """Script engine carrying the clock and time zone, which our timer specs read."""
 
-    def __init__(self, environment: RestrictedEnvironment, now: Callable[[], datetime], zone: Any) -> None:
+    def __init__(self, environment: RestrictedEnvironment, now: Callable[[], datetime], zone: Any,
+                 max_branches: int | None = None, timer_min_seconds: float = 0.0) -> None:
         super().__init__(environment)
         self.now = now
         self.zone = zone
+        self.max_branches = max_branches  # SANJI_MAX_BRANCHES, read by multi-instance tasks (spiff.py)
+        self.timer_min_seconds = timer_min_seconds  # SANJI_TIMER_MIN_SECONDS, read by computed timers
 
     def validate(self, expression: str) -> None:
         errors = check_source(expression, "eval")

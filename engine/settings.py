@@ -31,6 +31,17 @@ class Settings:
     forms_dir: Path = ROOT / "forms"  # SANJI_FORMS_DIR: JSON-schema forms named by user tasks
     token_ttl_hours: int = 12  # SANJI_TOKEN_TTL_HOURS: lifetime of API bearer tokens
     script_timeout_ms: int = 1000  # SANJI_SCRIPT_TIMEOUT_MS: bound of a script's own time (helpers excluded; wall ≤ 30×)
+    # ---- bounds on the work one request or instance may cause (issue 13; README "Bounds") ----
+    # engine work of one request or scheduler firing (steps, scripts and their helpers, fan-out
+    # children): above it the unit of work is rolled back and the instance gets an incident.
+    # A 1,000-branch cycle start takes ~5 s on an idle machine, 81 s was seen at load 8-16.
+    engine_max_seconds: float = 120.0  # SANJI_ENGINE_MAX_SECONDS
+    max_branches: int = 200  # SANJI_MAX_BRANCHES: parallel branches of one gateway / in-instance multi-instance
+    max_fanout: int = 5000  # SANJI_MAX_FANOUT: child instances of one multi-instance call activity
+    script_max_mb: int = 64  # SANJI_SCRIPT_MAX_MB: how much one script run may grow the worker's memory
+    max_instance_bytes: int = 5 * 1024 * 1024  # SANJI_MAX_INSTANCE_BYTES: an instance's serialized state (JSON)
+    max_form_bytes: int = 1024 * 1024  # SANJI_MAX_FORM_BYTES: the data of one completion / start (JSON)
+    timer_min_seconds: int = 300  # SANJI_TIMER_MIN_SECONDS: shortest timer duration or cycle period
     max_bpmn_bytes: int = 5 * 1024 * 1024  # SANJI_MAX_BPMN_BYTES: deploy size cap
     max_request_bytes: int = 6 * 1024 * 1024  # SANJI_MAX_REQUEST_BYTES: any request body
     scheduler: str = "embedded"  # SANJI_SCHEDULER: embedded (dev server) | off (web workers)
@@ -101,6 +112,13 @@ _ENV = {
     "forms_dir": "SANJI_FORMS_DIR",
     "token_ttl_hours": "SANJI_TOKEN_TTL_HOURS",
     "script_timeout_ms": "SANJI_SCRIPT_TIMEOUT_MS",
+    "engine_max_seconds": "SANJI_ENGINE_MAX_SECONDS",
+    "max_branches": "SANJI_MAX_BRANCHES",
+    "max_fanout": "SANJI_MAX_FANOUT",
+    "script_max_mb": "SANJI_SCRIPT_MAX_MB",
+    "max_instance_bytes": "SANJI_MAX_INSTANCE_BYTES",
+    "max_form_bytes": "SANJI_MAX_FORM_BYTES",
+    "timer_min_seconds": "SANJI_TIMER_MIN_SECONDS",
     "max_bpmn_bytes": "SANJI_MAX_BPMN_BYTES",
     "max_request_bytes": "SANJI_MAX_REQUEST_BYTES",
     "scheduler": "SANJI_SCHEDULER",
@@ -191,6 +209,13 @@ def validate(s: Settings) -> None:
                  "login_ip_max_failures"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{_ENV[name]} must be positive")
+    for name in ("max_branches", "max_fanout", "script_max_mb", "max_instance_bytes", "max_form_bytes"):
+        if getattr(s, name) <= 0:  # the bounds (issue 13)
+            raise ConfigError(f"{_ENV[name]} must be positive")
+    if not s.engine_max_seconds > 0:
+        raise ConfigError("SANJI_ENGINE_MAX_SECONDS must be positive")
+    if s.timer_min_seconds < 0:
+        raise ConfigError("SANJI_TIMER_MIN_SECONDS must not be negative")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):
         raise ConfigError(f"SANJI_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, not {s.log_level!r}")
     if not 0 <= s.proxy_fix <= 5:

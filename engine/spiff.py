@@ -51,9 +51,12 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     IntermediateThrowEvent,
     StartEvent,
 )
+from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
-from .timeexpr import is_literal, make_timer
+from .bounds import BoundExceeded, state_too_large
+from .timeexpr import TimerExpressionError, check_timer, is_literal, make_timer
+from .timeexpr import parse_datetime  # years 2000-2100; the runtime imports it from here too
 
 UTC = timezone.utc
 
@@ -78,11 +81,20 @@ def timer_value(my_task: Any, expression: str) -> str:
     return text
 
 
-def parse_datetime(value: str, zone: Any) -> datetime:
-    dt = datetime.fromisoformat(value)
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=zone)
-    return dt.astimezone(UTC)
+def bounded_timer(my_task: Any, kind: str, text: str) -> str:
+    """A timer value computed at run time, checked against the bounds a literal meets at
+    deploy (SANJI_TIMER_MIN_SECONDS, dates 2000-2100): else an incident naming the element."""
+    engine = my_task.workflow.top_workflow.script_engine
+    try:
+        if kind == "timeDate":
+            parse_datetime(text, engine_zone(my_task))
+        else:
+            check_timer(kind, text, engine_zone(my_task), getattr(engine, "timer_min_seconds", 0))
+    except TimerExpressionError as exc:
+        err = BoundExceeded(f"timer {my_task.task_spec.bpmn_id}: {exc}")
+        err.task = my_task
+        raise err from None
+    return text
 
 
 def add_duration(start: datetime, expression: str, zone: Any) -> datetime:
@@ -105,7 +117,8 @@ class ClockTimeDate(TimeDateEventDefinition):
     def has_fired(self, my_task: Any) -> bool:
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
-            event_value = parse_datetime(timer_value(my_task, self.expression), engine_zone(my_task)).isoformat()
+            text = bounded_timer(my_task, "timeDate", timer_value(my_task, self.expression))
+            event_value = parse_datetime(text, engine_zone(my_task)).isoformat()
             my_task._set_internal_data(event_value=event_value)
         if datetime.fromisoformat(event_value) <= engine_now(my_task):
             my_task._set_internal_data(event_fired=True)
@@ -116,7 +129,8 @@ class ClockDuration(DurationTimerEventDefinition):
     def has_fired(self, my_task: Any) -> bool:
         event_value = my_task._get_internal_data("event_value")
         if event_value is None:
-            due = add_duration(engine_now(my_task), timer_value(my_task, self.expression), engine_zone(my_task))
+            text = bounded_timer(my_task, "timeDuration", timer_value(my_task, self.expression))
+            due = add_duration(engine_now(my_task), text, engine_zone(my_task))
             event_value = due.isoformat()
             my_task._set_internal_data(event_value=event_value)
         if datetime.fromisoformat(event_value) <= engine_now(my_task):
@@ -134,7 +148,7 @@ class ClockCycle(CycleTimerEventDefinition):
         zone = engine_zone(my_task)
         now = engine_now(my_task)
         if event_value is None:
-            text = timer_value(my_task, self.expression)
+            text = bounded_timer(my_task, "timeCycle", timer_value(my_task, self.expression))
             timer = make_timer("timeCycle", text, zone, now)
             first = timer.first_due()
             if first is not None and first <= now and is_cron(text):
@@ -271,6 +285,38 @@ class IntermediateThrowEventParser(MessageParserMixin, SpiffIntermediateThrowEve
 
 class EndEventParser(MessageParserMixin, SpiffEndEventParser):
     pass
+
+
+# ---- in-instance multi-instance: bounded before SpiffWorkflow creates the instances --------------
+
+def _instance_count(spec: Any, my_task: Any) -> int | None:
+    if spec.data_input is not None:
+        if not spec.data_input.exists(my_task):
+            return None  # SpiffWorkflow reports the missing input
+        items = spec.data_input.get(my_task)
+        return len(items) if hasattr(items, "__len__") else None
+    count = my_task.workflow.script_engine.evaluate(my_task, spec.cardinality)
+    return count if isinstance(count, int) else None
+
+
+def _bounded_update_hook(self: Any, my_task: Any) -> Any:
+    """SpiffWorkflow creates all instances of a parallel multi-instance at once, from data (and
+    a sequential one runs its script instances in one request): count them first, against the
+    script engine's `max_branches` (SANJI_MAX_BRANCHES)."""
+    result = super(MultiInstanceTask, self)._update_hook(my_task)  # the preScript may set the input
+    limit = getattr(my_task.workflow.top_workflow.script_engine, "max_branches", None)
+    if limit is not None:
+        count = _instance_count(self, my_task)
+        if count is not None and count > limit:
+            exc = BoundExceeded(f"multi-instance {self.bpmn_id} would run {count} instances; at most {limit} "
+                                "may run inside one instance (SANJI_MAX_BRANCHES); use a multi-instance "
+                                "call activity for larger fan-outs")
+            exc.task = my_task
+            raise exc
+    return result
+
+
+MultiInstanceTask._update_hook = _bounded_update_hook
 
 
 # ---- detached call activities ----------------------------------------------------------------
@@ -420,8 +466,9 @@ def load_specs(blob: bytes) -> tuple[Any, dict[str, Any]]:
     return spec, subs
 
 
-def dump_state(workflow: BpmnWorkflow) -> bytes:
-    """Compact state: JSON of the task tree and data, zlib level 1 (fast, ~5× smaller)."""
+def dump_state(workflow: BpmnWorkflow, max_bytes: int | None = None) -> bytes:
+    """Compact state: JSON of the task tree and data, zlib level 1 (fast, ~5× smaller).
+    Above `max_bytes` of JSON (SANJI_MAX_INSTANCE_BYTES) raise BoundExceeded naming the largest variable."""
     s = _serializers.serializer
     s.registry._encoder_mode = True
     try:
@@ -430,7 +477,10 @@ def dump_state(workflow: BpmnWorkflow) -> bytes:
         text = json.dumps(dct, cls=s._encoder_cls, separators=(",", ":"), ensure_ascii=False)
     finally:
         s.registry._encoder_mode = False
-    return zlib.compress(text.encode("utf-8"), 1)
+    raw = text.encode("utf-8")
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise state_too_large(workflow, len(raw), max_bytes)
+    return zlib.compress(raw, 1)
 
 
 def load_state(blob: bytes, spec: Any, subprocess_specs: dict[str, Any], script_engine: Any) -> BpmnWorkflow:

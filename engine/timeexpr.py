@@ -46,6 +46,10 @@ _DURATION_PARTS = re.compile(
 
 # Cron search horizon: Feb 29 recurs within 8 years (2096 → 2104 skips a leap year).
 _HORIZON_DAYS = 366 * 9
+# The dates a timer may name, and its longest duration or period (issue 13: a timeDate of
+# 0001-01-01 overflowed at deploy; a period of a second or a millisecond was accepted).
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
+MAX_PERIOD_SECONDS = 100 * 365.2425 * 86400
 
 
 class TimerExpressionError(ValueError):
@@ -109,11 +113,15 @@ class Duration:
 
 
 def parse_datetime(text: str, zone: ZoneInfo) -> datetime:
-    """An ISO 8601 date or date-time; without an offset it is local time in `zone`."""
+    """An ISO 8601 date or date-time; without an offset it is local time in `zone`. Only years
+    EARLIEST_YEAR…LATEST_YEAR: year 1 or 9999 overflow when converted between zones."""
     try:
         dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise TimerExpressionError(f"{text!r} is not an ISO 8601 date-time such as 2027-01-01T09:00:00+08:00") from None
+    if not EARLIEST_YEAR <= dt.year <= LATEST_YEAR:
+        raise TimerExpressionError(f"{text!r} is outside {EARLIEST_YEAR}-01-01 … {LATEST_YEAR}-12-31, "
+                                   "the dates a timer may name")
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=zone)
     return dt.astimezone(UTC)
@@ -159,6 +167,13 @@ class Cron:
         if cron.next_after(datetime(2000, 1, 1, tzinfo=UTC), UTC) is None:
             raise TimerExpressionError(f"cron {text!r} never fires: no month of those has such a day")
         return cron
+
+    def shortest_gap_seconds(self) -> int:
+        """The shortest time between two fires: between fires of one day, or from a day's last
+        fire to the next day's first (counted even if the next day does not match: cautious)."""
+        times = sorted({h * 60 + m for h in self.hours for m in self.minutes})
+        gaps = [b - a for a, b in zip(times, times[1:])] + [1440 - times[-1] + times[0]]
+        return min(gaps) * 60
 
     def _day_matches(self, d: date) -> bool:
         dom = d.day in self.days or (self.last_day and d.day == calendar.monthrange(d.year, d.month)[1])
@@ -433,13 +448,56 @@ def make_timer(kind: str, expression: str, zone: Any, anchor: datetime) -> Timer
     return Timer(kind, expression.strip(), zone, anchor)
 
 
+# ---- bounds: how often a timer may fire ------------------------------------------------------------
+
+def _span(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            n = int(seconds // size)
+            return f"{n} {unit}" + ("s" if n > 1 else "")
+    return f"{seconds:g} s"
+
+
+def bound_problems(kind: str, expression: str, zone: Any, min_seconds: float) -> list[str]:
+    """What breaks Sanji's bounds in a timer that parses: a duration or a cycle's period shorter
+    than `min_seconds` (SANJI_TIMER_MIN_SECONDS) or longer than 100 years (dates are checked
+    by `parse_datetime`). A cycle that fires once has no period."""
+    parsed = _parse(kind, expression, zone)
+    if isinstance(parsed, Cron):
+        seconds: float | None = parsed.shortest_gap_seconds()
+        what = f"cron {expression.strip()!r} fires every {_span(seconds)} at the shortest"
+    elif isinstance(parsed, IsoCycle):
+        seconds = parsed.period.approx_seconds() if parsed.count != 1 else None
+        what = f"timeCycle {expression.strip()!r} repeats every {_span(seconds or 0)}"
+    elif isinstance(parsed, Duration):
+        seconds = parsed.approx_seconds()
+        what = f"timeDuration {expression.strip()!r} is {_span(seconds)}"
+    else:
+        return []
+    if seconds is None:
+        return []
+    if seconds < min_seconds:
+        return [f"{what}; the shortest timer allowed is {_span(min_seconds)} (SANJI_TIMER_MIN_SECONDS)"]
+    if seconds > MAX_PERIOD_SECONDS:
+        return [f"{what}; a timer may not be longer than 100 years"]
+    return []
+
+
+def check_timer(kind: str, expression: str, zone: Any, min_seconds: float) -> None:
+    """Raise TimerExpressionError if a timer value computed at run time breaks the bounds."""
+    problems = bound_problems(kind, expression, zone, min_seconds)
+    if problems:
+        raise TimerExpressionError(problems[0])
+
+
 # ---- deploy-time validation -----------------------------------------------------------------------
 
-def validate_timer(kind: str, text: str | None, *, start_event: bool = False) -> list[str]:
+def validate_timer(kind: str, text: str | None, *, start_event: bool = False, min_seconds: float = 0.0) -> list[str]:
     """Problems with one timer definition; `kind` is timeDate, timeDuration or timeCycle.
 
     A timer start event is scheduled at deploy, when there is no process data: its expression
-    must be a literal (or a quoted Python string).
+    must be a literal (or a quoted Python string). A literal must respect the bounds (see
+    `bound_problems`); an expression is checked when it is computed, at run time.
     """
     t = (text or "").strip()
     if not t:
@@ -456,7 +514,6 @@ def validate_timer(kind: str, text: str | None, *, start_event: bool = False) ->
                     "R[n]/start/period or 5-field cron): it is scheduled at deploy, without process data"]
         return [f"{kind} expression: {e}" for e in check_source(t, "eval")]
     try:
-        _parse(kind, literal, ZoneInfo("UTC"))
+        return bound_problems(kind, literal, ZoneInfo("UTC"), min_seconds)
     except TimerExpressionError as exc:
         return [f"{kind}: {exc}"]
-    return []
