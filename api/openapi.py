@@ -97,8 +97,6 @@ def document() -> dict[str, Any]:
         "/api/v1/me": {"get": _op("The caller with roles", {"200": _resp({"$ref": "#/components/schemas/Me"}), **std}, tag="auth")},
         "/api/v1/org": {"get": _op("The organisation tree", {"200": _resp({"$ref": "#/components/schemas/OrgNode"}),
                                                              **_errors(401, 404, 503)}, tag="org")},
-        "/api/v1/users": {"get": _op("Users with roles (admin)", {"200": _resp(_page("User")), **_errors(401, 403, 422, 503)},
-                                     params=PAGING + [_q("node_id", {"type": "string"})], tag="org")},
         "/api/v1/process-definitions": {
             "get": _op("Latest version of every process", {"200": _resp(_page("Definition")), **_errors(401, 422, 503)},
                        params=PAGING, tag="definitions"),
@@ -215,7 +213,8 @@ SCHEMAS: dict[str, Any] = {
         "is_admin": {"type": "boolean"}, "is_process_owner": {"type": "boolean"}}},
     "User": {"type": "object", "required": ["username", "display_name", "roles"], "properties": {
         "id": {"type": "integer"}, "username": {"type": "string"}, "display_name": {"type": "string"},
-        "active": {"type": "boolean"}, "roles": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}}},
+        "active": {"type": "boolean"}, "email": {"type": ["string", "null"]},
+        "roles": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}}},
     "OrgNode": {"type": "object", "required": ["id", "tier", "name", "children"], "properties": {
         "id": {"type": "string"}, "tier": {"type": "string", "enum": ["group", "unit", "branch"]},
         "name": {"type": "string"}, "parent_id": NULLABLE_STR,

@@ -26,6 +26,7 @@ from engine.routing import (
 
 from .auth import bearer_token, current_principal, login_required, roles_required
 from .extensions import clock, db, redactor, runtime, settings, state
+from .reads import note_view
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -173,25 +174,6 @@ def me() -> Response:
 @login_required
 def org_tree() -> Response:
     return jsonify(org.tree(db()))
-
-
-@bp.get("/users")
-@roles_required("admin")
-def users() -> Response:
-    q = select(User).order_by(User.username)
-    node = request.args.get("node_id")
-    if node:
-        from engine.models import RoleAssignment
-
-        q = q.where(User.id.in_(select(RoleAssignment.user_id).where(RoleAssignment.node_id == node)))
-    tiers = dict(db().execute(select(OrgNode.id, OrgNode.tier)).all())
-
-    def render(row: Any) -> dict[str, Any]:
-        u: User = row[0]
-        return {"id": u.id, "username": u.username, "display_name": u.display_name, "active": u.active,
-                "roles": [{"role": r.role, "node_id": r.node_id, "tier": tiers.get(r.node_id or "")} for r in u.roles]}
-
-    return page(q, render)
 
 
 # ---- process definitions ---------------------------------------------------------------------------
@@ -432,7 +414,10 @@ def instances() -> Response:
 @bp.get("/process-instances/<int:instance_id>")
 @login_required
 def instance(instance_id: int) -> Response:
-    return jsonify(instance_json(visible_instance(instance_id), current_principal(), detail=True))
+    p = current_principal()
+    out = instance_json(visible_instance(instance_id), p, detail=True)
+    note_view("instance", out["variables"], redactor(p).active, instance_id)
+    return jsonify(out)
 
 
 @bp.get("/process-instances/<int:instance_id>/history")
@@ -566,6 +551,8 @@ def task(task_id: int) -> Response:
     out["previous"] = [s.json() for s in view.previous]
     out["history"] = [e.json() for e in view.history]
     out["sent_back"] = view.sent_back.json() if view.sent_back is not None else None
+    note_view("task", [view.data, view.context, [s.data for s in view.previous]], redactor(p).active,
+              t.instance_id, t.id)
     return jsonify(out)
 
 

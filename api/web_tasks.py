@@ -26,6 +26,7 @@ from engine.routing import (
 
 from . import formrender
 from .extensions import clock, db, redactor, runtime, settings, state
+from .reads import note_view
 from .web import back, bp, error_message, nav_item, signed_in, signin_required
 
 PER_PAGE = 30
@@ -376,6 +377,8 @@ def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: 
     if reason is not None:
         leftover.pop(reason.path, None)
     ctx = task_context(view)
+    note_view("task", [view.data, view.context, [s.data for s in view.previous]], redactor(p).active,
+              t.instance_id, t.id)
     colleagues = []
     if can_act:
         colleagues = [u for u in candidates(db(), t) if u.id != p.id and u.id != t.assignee_id]

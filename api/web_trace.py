@@ -28,6 +28,7 @@ from engine.org import Principal
 from engine.routing import candidates, instance_visible_clause, task_visible_clause
 
 from .extensions import clock, db, redactor, runtime, settings
+from .reads import note_view
 from .web import bp, nav_item, signed_in, signin_required
 from .web_tasks import EVENT_LABELS, STATUS_LABELS, TIER_LABELS, display_names, due_text, fail, node_names
 
@@ -184,13 +185,14 @@ def instances() -> Any:
                         .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     tasks = open_task_summary([r.id for r in rows])
     titles = task_view.instance_titles(db(), redactor(p), {r.id: r.title for r in rows})
+    incidents = task_view.instance_titles(db(), redactor(p), {r.id: r.error_message for r in rows if r.error_message})
     options = db().execute(select(ProcessInstance.process_key, ProcessInstance.unit_id).where(visible).distinct()).all()
     names = dict(db().execute(select(ProcessDefinition.key, ProcessDefinition.name)
                               .order_by(ProcessDefinition.version)).all())
     process_options = sorted({(k, names.get(k, k)) for k, _u in options}, key=lambda o: o[1])
     units = node_names({u for _k, u in options if u})
     return render_template(
-        "instances.html", rows=rows, titles=titles, tasks=tasks, f=f, statuses=STATUSES, status_labels=STATUS_LABELS,
+        "instances.html", rows=rows, titles=titles, incidents=incidents, tasks=tasks, f=f, statuses=STATUSES, status_labels=STATUS_LABELS,
         process_options=process_options, unit_options=sorted(units.items(), key=lambda o: o[1]), units=units,
         pager=pager(page, PER_PAGE, total, "web.instances"), filtered=any(f.values()))
 
@@ -297,6 +299,7 @@ def instance(instance_id: int) -> Any:
     p = me()
     inst = visible_instance(instance_id)
     view = task_view.instance_view(db(), p, inst, redactor(p))
+    note_view("instance", view.variables, redactor(p).active, inst.id)
     d = inst.definition
     items, total_events = timeline(inst)
     parent = parent_title = None
@@ -421,7 +424,8 @@ def instance_action(instance_id: int, action: str) -> Any:
     db().expire_all()
     after = db().get(ProcessInstance, inst.id)
     if after is not None and after.status == "error" and action in ("retry", "resume", "fire_timer"):
-        flash(gettext("The instance stopped at an error again: %(message)s", message=after.error_message or ""), "error")
+        flash(gettext("The instance stopped at an error again: %(message)s",
+                      message=redactor(p).text(after.error_message, after.data) or ""), "error")
     return redirect(url_for("web.instance", instance_id=inst.id))
 
 

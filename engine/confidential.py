@@ -116,24 +116,28 @@ class Redactor:
         self.keys = keys
         self.active = active
 
-    def data(self, value: Any) -> Any:
-        """A copy of `value` with the value of every confidential key, at any depth, replaced."""
+    def data(self, value: Any, context: Any = None) -> Any:
+        """A copy of `value` with the value of every confidential key, at any depth, replaced, and
+        every other text quoting such a value (a `title` variable) with the quote replaced; the
+        values searched for come from `value` and from `context` (e.g. the instance's data)."""
         if not self.active:
             return value
-        return self._walk(value)
+        return self._walk(value, self.secrets([value, context]))
 
-    def _walk(self, value: Any) -> Any:
+    def _walk(self, value: Any, secrets: list[str]) -> Any:
         if isinstance(value, Mapping):
-            return {k: (MARK if k in self.keys and not _blank(v) else self._walk(v)) for k, v in value.items()}
+            return {k: (MARK if k in self.keys and not _blank(v) else self._walk(v, secrets)) for k, v in value.items()}
         if isinstance(value, list):
-            return [self._walk(v) for v in value]
+            return [self._walk(v, secrets) for v in value]
+        if isinstance(value, str) and secrets:
+            return _replace(value, secrets)
         return value
 
     def record(self, data: Any, confidential: bool) -> Any:
         """A record's data: a confidential record keeps only its operational keys."""
         if not self.active:
             return data
-        return self._keep(data) if confidential else self._walk(data)
+        return self._keep(data) if confidential else self.data(data)
 
     def _keep(self, value: Any, key: str | None = None) -> Any:
         if isinstance(value, Mapping):
@@ -164,20 +168,21 @@ class Redactor:
         """`text` with every confidential value of `data` it quotes replaced (titles, incidents)."""
         if not self.active or not text:
             return text
-        for secret in self.secrets(data):
-            if secret in text:
-                text = text.replace(secret, MARK)
-        return text
+        return _replace(text, self.secrets(data))
 
     def payload(self, event_type: str, payload: Any, data: Any = None) -> Any:
-        """An event's payload: confidential keys redacted, an incident's message searched for
-        the instance's confidential values."""
+        """An event's payload: confidential keys redacted, texts quoting a confidential value of the
+        payload or of the instance's data (`data`) — an incident's message — with the quote replaced."""
         if not self.active or not isinstance(payload, Mapping):
             return payload
-        out = self._walk(payload)
-        if event_type == "incident" and isinstance(out.get("message"), str):
-            out["message"] = self.text(out["message"], data)
-        return out
+        return self.data(payload, data)
+
+
+def _replace(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        if secret in text:
+            text = text.replace(secret, MARK)
+    return text
 
 
 def _blank(value: Any) -> bool:

@@ -158,13 +158,13 @@ def task_view(session: Session, p: Principal, task: HumanTask, redactor: Redacto
                                   HumanTask.id != task.id)
                            .order_by(HumanTask.completed_at, HumanTask.id)).all()
     for step, by, by_name, node_name in done:
-        previous.append(Step(step, by, by_name, node_name, redactor.data(step.data or {})))
+        previous.append(Step(step, by, by_name, node_name, redactor.data(step.data or {}, data_of[step.instance_id])))
 
     users = {e.actor for e in history if e.actor}
     users |= {e.payload["to"] for e in history if isinstance(e.payload.get("to"), str)}
     context = {k: v for k, v in (inst.data or {}).items() if not k.startswith("_")}
     return TaskView(task=task, instance=inst, title=redactor.text(inst.title, inst.data) or "",
-                    data=redactor.data(task.data) if task.data is not None else None,
+                    data=redactor.data(task.data, inst.data) if task.data is not None else None,
                     context=redactor.data(context), previous=previous, history=history, sent_back=sent_back,
                     actor_names=display_names(session, users), chain=chain)
 
@@ -193,7 +193,8 @@ def instance_view(session: Session, p: Principal, inst: ProcessInstance, redacto
 
 
 def instance_titles(session: Session, redactor: Redactor, titles: dict[int, str]) -> dict[int, str]:
-    """Titles of many instances as `redactor` shows them (reads the instances' data only when it redacts)."""
+    """Titles (or other texts, e.g. incident messages) of many instances as `redactor` shows them
+    (reads the instances' data only when it redacts)."""
     if not redactor.active or not titles:
         return titles
     data = dict(session.execute(select(ProcessInstance.id, ProcessInstance.data)

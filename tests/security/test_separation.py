@@ -1,0 +1,248 @@
+"""三员分立 (issue 13, must deliver 2; item 10): the system administrator runs the system without
+reading confidential content, the security administrator alone manages accounts and roles, the
+security auditor alone reads the audit log, and nobody holds two of the three."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from engine import org
+from engine.confidential import MARK
+from engine.db import write_intent
+from engine.models import EventLog, HumanTask, ProcessInstance, Record, User
+from engine.notify import dispatch
+from engine.settings import ROOT
+from tests.procedures.offers import api  # noqa: F401 - the api fixture with every demo user's token
+
+PROCESSES = ROOT / "processes"
+SECRETS = ("王某某SECRET", "收受礼金SECRET", "举报人SECRET", "研判SECRET",
+           "敏感事项SECRET", "敏感情况SECRET", "李某某SECRET")
+THREE = ("admin", "security_admin", "auditor")
+
+
+@pytest.fixture
+def web_for(app: Any) -> Any:
+    """A signed-in browser session (cookie and CSRF token) per user."""
+    from tests.web.conftest import Web
+
+    def make(user: str) -> Web:
+        w = Web(app.test_client())
+        w.login(user)
+        return w
+
+    return make
+
+
+def done(api: Any, sessions: Any, spec_id: str, node_id: str, data: dict[str, Any], user: str) -> int:
+    with sessions() as s:
+        tid = s.scalars(select(HumanTask.id).where(HumanTask.spec_id == spec_id, HumanTask.node_id == node_id,
+                                                   HumanTask.status == "open")).one()
+    r = api.post(f"/api/v1/tasks/{tid}/complete", user, json={"data": data})
+    assert r.status_code == 200, r.get_json()
+    return tid
+
+
+def confidential_cases(api: Any, sessions: Any) -> dict[str, int]:
+    """A clue registered by hand at 新升实业 (assessed, now being talked over) and a sensitive ad-hoc
+    report from 许厂's 综采一区, acknowledged by the unit and waiting for the group."""
+    for f in ("clue_disposal.bpmn", "adhoc_report.bpmn"):
+        assert api.deploy(PROCESSES / f).status_code == 201
+    r = api.post("/api/v1/process-definitions/clue_disposal/start", "xinsheng_secretary", json={"variables": {}})
+    clue = r.get_json()["id"]
+    done(api, sessions, "register_form", "xinsheng", {
+        "clue_origin": "信访举报", "clue_person": "王某某SECRET（区队长）", "clue_facts": "收受礼金SECRET",
+        "clue_reporter": "举报人SECRET", "received_date": "2027-01-05"}, "xinsheng_deputy")
+    done(api, sessions, "assess", "xinsheng", {"clue_level": "一般", "disposal": "谈话函询",
+                                                "assess_opinion": "研判SECRET"}, "xinsheng_secretary")
+    r = api.post("/api/v1/process-definitions/adhoc_report/start", "xuchang_zongcai", json={"variables": {}})
+    adhoc = r.get_json()["id"]
+    done(api, sessions, "file_report", "xuchang-zongcai", {
+        "severity": "sensitive", "subject": "敏感事项SECRET", "facts": "敏感情况SECRET", "occurred_on": "2027-01-04",
+        "persons": "李某某SECRET", "area": "other"}, "xuchang_zongcai")
+    with sessions() as s:
+        unit_ack = s.scalars(select(HumanTask).where(HumanTask.instance_id == adhoc, HumanTask.status == "open")).one()
+        spec = unit_ack.spec_id
+    done(api, sessions, spec, "xuchang", {"unit_opinion": "已签收，逐级上报"}, "xuchang_secretary")
+    with sessions() as s:
+        talk = s.scalars(select(HumanTask.id).where(HumanTask.spec_id == "talk", HumanTask.status == "open")).one()
+        register = s.scalars(select(HumanTask.id).where(HumanTask.spec_id == "register_form")).one()
+        clue_record = s.scalars(select(Record.id).where(Record.kind == "clue")).one()
+    return {"clue": clue, "adhoc": adhoc, "talk": talk, "register": register, "clue_record": clue_record}
+
+
+def everything(api: Any, user: str, ids: dict[str, int], clue: bool = True, adhoc: bool = True) -> dict[str, str]:
+    """What `user` reads through the API and the pages about the cases: path -> text."""
+    out: dict[str, str] = {}
+
+    def get(path: str, **kw: Any) -> None:
+        r = api.get(path, user, **kw)
+        assert r.status_code == 200, (user, path, r.status_code)
+        if r.mimetype.endswith("spreadsheetml.sheet"):
+            with zipfile.ZipFile(io.BytesIO(r.data)) as z:
+                out[path] = "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".xml"))
+        else:
+            out[path] = r.get_data(as_text=True)
+
+    for inst in [ids["clue"]] * clue + [ids["adhoc"]] * adhoc:
+        for path in (f"/api/v1/process-instances/{inst}", f"/api/v1/process-instances/{inst}/history",
+                     f"/api/v1/process-instances/{inst}/diagram", f"/instances/{inst}"):
+            get(path)
+    get("/api/v1/process-instances", query_string={"per_page": 500})
+    get("/instances")
+    if clue:
+        for task in (ids["talk"], ids["register"]):
+            get(f"/api/v1/tasks/{task}")
+            get(f"/tasks/{task}")
+        get(f"/api/v1/clues/{ids['clue_record']}")
+        get(f"/registers/clues/{ids['clue_record']}")
+        get("/api/v1/clues")
+        get("/api/v1/clues", query_string={"format": "xlsx"})
+        get("/registers/clues")
+    return out
+
+
+def test_the_system_administrator_reads_no_confidential_content(api, sessions, app, clock):
+    ids = confidential_cases(api, sessions)
+    # the committees handling the cases read the real text everywhere
+    seen = everything(api, "xinsheng_secretary", ids, adhoc=False)
+    seen.update({f"xuchang {k}": v for k, v in everything(api, "xuchang_secretary", ids, clue=False).items()})
+    text = "\n".join(seen.values())
+    assert all(s in text for s in SECRETS), [s for s in SECRETS if s not in text]
+    # the system administrator reads every page and answer about them, and none of the secrets
+    seen = everything(api, "admin", ids)
+    for path, body in seen.items():
+        leaked = [s for s in SECRETS if s in body]
+        assert not leaked, (path, leaked)
+    assert MARK in seen[f"/api/v1/clues/{ids['clue_record']}"] and MARK in seen[f"/tasks/{ids['talk']}"]
+    # ... yet still operates: the instances, their status and the clue's disposal state are there
+    detail = json.loads(seen[f"/api/v1/process-instances/{ids['clue']}"])
+    assert detail["status"] == "running" and detail["title"] == f"问题线索：{MARK}"
+    assert detail["variables"]["clue_person"] == MARK and detail["variables"]["unit_id"] == "xinsheng"
+    clue = json.loads(seen[f"/api/v1/clues/{ids['clue_record']}"])
+    assert (clue["data"]["status"], clue["data"]["disposal"], clue["data"]["person"]) == ("谈话函询", "谈话函询", MARK)
+    task = json.loads(seen[f"/api/v1/tasks/{ids['talk']}"])
+    assert [s["data"].get("clue_person") for s in task["previous"]][:1] == [MARK]
+    assert api.post(f"/api/v1/process-instances/{ids['clue']}/suspend", "admin", json={"reason": "维护"}).status_code == 200
+    assert api.post(f"/api/v1/process-instances/{ids['clue']}/resume", "admin", json={"reason": "维护"}).status_code == 200
+    with sessions() as s:  # redaction is of the view only: the stored case is untouched
+        inst = s.get(ProcessInstance, ids["clue"])
+        assert inst.data["clue_person"] == "王某某SECRET（区队长）"
+
+
+def test_notifications_quote_no_confidential_value(api, sessions, app, clock):
+    ids = confidential_cases(api, sessions)
+    r = api.post("/api/v1/notification-channels", "admin", json={
+        "name": "新升群", "kind": "wecom", "node_id": "xinsheng", "url": "http://127.0.0.1:9/hook",
+        "events": ["task_offered"]})
+    assert r.status_code == 201, r.get_json()
+    with write_intent(), sessions() as s:  # a task offered after the channel exists
+        talk = s.get(HumanTask, ids["talk"])
+        assert talk is not None
+    done(api, sessions, "talk", "xinsheng", {"talk_method": "谈话", "talk_date": "2027-01-08",
+                                              "talk_record": "情况说明", "talk_result": "转初步核实"}, "xinsheng_member")
+    dispatch(sessions, clock, app.extensions["sanji"].settings)
+    notes = api.get("/api/v1/notifications", "xinsheng_secretary", query_string={"per_page": 100}).get_json()["items"]
+    outbox = api.get("/api/v1/notification-outbox", "admin", query_string={"per_page": 100}).get_json()["items"]
+    assert notes and outbox
+    text = json.dumps([notes, outbox], ensure_ascii=False)
+    assert "问题线索：【已隐去】" in text
+    assert not [s for s in SECRETS if s in text]
+
+
+def test_only_the_security_administrator_manages_accounts_and_roles(api, web_for):
+    body = {"role": "member", "node_id": "xinsheng"}
+    assert api.post("/api/v1/users/xinsheng_laogan/roles", "admin", json=body).status_code == 403
+    assert api.post("/api/v1/users/xinsheng_laogan/roles", "group_secretary", json=body).status_code == 403
+    r = api.post("/api/v1/users/xinsheng_laogan/roles", "security_admin", json=body)
+    assert r.status_code == 200, r.get_json()
+    assert {(x["role"], x["node_id"]) for x in r.get_json()["roles"]} == {
+        ("commissioner", "xinsheng-laogan"), ("member", "xinsheng")}
+    r = api.post("/api/v1/users/xinsheng_laogan/roles/revoke", "security_admin", json=body)
+    assert r.status_code == 200 and [x["role"] for x in r.get_json()["roles"]] == ["commissioner"]
+    new = {"username": "new_inspector", "display_name": "新纪检员", "password": "Correct-Horse-42"}
+    assert api.post("/api/v1/users", "admin", json=new).status_code == 403
+    assert api.post("/api/v1/users", "security_admin", json=new).status_code == 201
+    assert api.post("/api/v1/users", "security_admin", json=new).status_code == 409
+    assert api.post("/api/v1/auth/login", json={"username": "new_inspector",
+                                                "password": "Correct-Horse-42"}).status_code == 200
+    assert api.call("PATCH", "/api/v1/users/new_inspector", "admin", json={"active": False}).status_code == 403
+    r = api.call("PATCH", "/api/v1/users/new_inspector", "security_admin", json={"active": False})
+    assert r.status_code == 200 and r.get_json()["active"] is False
+    assert api.post("/api/v1/auth/login", json={"username": "new_inspector",
+                                                "password": "Correct-Horse-42"}).status_code == 401
+    # the system administrator still knows which accounts exist
+    users = api.get("/api/v1/users", "admin", query_string={"per_page": 500}).get_json()["items"]
+    assert {"new_inspector", "security_admin", "auditor"} <= {u["username"] for u in users}
+    # the page: the security administrator's, nobody else's
+    assert web_for("security_admin").get("/security/users").status_code == 200
+    assert web_for("admin").get("/security/users").status_code == 403
+    assert web_for("auditor").get("/security/users/xinsheng_laogan").status_code == 403
+
+
+def test_nobody_holds_two_of_the_three(api, sessions, web_for, app, clock):
+    with sessions() as s:
+        held = {u.username: sorted(r.role for r in u.roles) for u in s.scalars(select(User))}
+    assert {u: held[u] for u in THREE} == {u: [u] for u in THREE}
+    for user, extra in (("admin", "auditor"), ("auditor", "security_admin"), ("security_admin", "admin")):
+        r = api.post(f"/api/v1/users/{user}/roles", "security_admin", json={"role": extra})
+        assert r.status_code == 422, r.get_json()
+        assert r.get_json()["error"] == "separation_of_duties" and extra in r.get_json()["message"]
+    # the page refuses it too, and says why in Chinese
+    web = web_for("security_admin")
+    page = web.get("/security/users/auditor")
+    r = web.post("/security/users/auditor/grant", {"role": "admin", "node_id": ""}, follow_redirects=True)
+    assert r.status_code == 200 and "三员分立" in r.get_data(as_text=True)
+    # the command line and the org import go through the same grant
+    result = app.test_cli_runner().invoke(args=["create-user", "it_person", "--password", "Correct-Horse-42",
+                                                "--role", "admin", "--role", "auditor"])
+    assert result.exit_code != 0 and "auditor" in result.output
+    with write_intent(), sessions() as s:
+        with pytest.raises(org.SeparationOfDuties, match="security_admin"):
+            org.import_rows(s, [{"kind": "role", "username": "auditor", "role": "security_admin"}],
+                            lambda p: p, clock.now())
+        s.rollback()
+    with sessions() as s:  # nothing was granted anywhere
+        held = {u.username: sorted(r.role for r in u.roles) for u in s.scalars(select(User))}
+    assert {u: held[u] for u in THREE} == {u: [u] for u in THREE} and "it_person" not in held
+    assert page.status_code == 200
+
+
+def test_only_the_auditor_reads_the_audit_log(api, sessions, web_for):
+    ids = confidential_cases(api, sessions)
+    assert api.get(f"/api/v1/clues/{ids['clue_record']}", "xinsheng_secretary").status_code == 200
+    assert api.get("/api/v1/clues", "group_member", query_string={"format": "xlsx"}).status_code == 200
+    assert api.get(f"/tasks/{ids['talk']}", "admin").status_code == 200
+    assert api.post("/api/v1/users/xinsheng_laogan/roles", "security_admin",
+                    json={"role": "member", "node_id": "xinsheng"}).status_code == 200
+    for user in ("admin", "security_admin", "group_secretary", "xinsheng_laogan"):
+        assert api.get("/api/v1/audit-events", user).status_code == 403, user
+        assert web_for(user).get("/audit").status_code == 403, user
+    r = api.get("/api/v1/audit-events", "auditor", query_string={"per_page": 500})
+    assert r.status_code == 200
+    items = r.get_json()["items"]
+    assert r.get_json()["total"] == len(items) and [e["id"] for e in items] == sorted((e["id"] for e in items),
+                                                                                       reverse=True)
+    kinds = {(e["type"], e["actor"]) for e in items}
+    assert {("confidential_viewed", "xinsheng_secretary"), ("exported", "group_member"),
+            ("confidential_viewed", "admin"), ("role_granted", "security_admin"), ("access_refused", "admin"),
+            ("task_completed", "xinsheng_deputy")} <= kinds
+    viewed = [e for e in items if e["type"] == "confidential_viewed" and e["actor"] == "admin"]
+    assert viewed[0]["payload"]["redacted"] is True and viewed[0]["task_id"] == ids["talk"]
+    text = json.dumps(items, ensure_ascii=False)
+    assert MARK in text and not [s for s in SECRETS if s in text]
+    # filters: type, actor, dates
+    only = api.get("/api/v1/audit-events", "auditor", query_string={"type": "exported", "per_page": 500})
+    assert {e["type"] for e in only.get_json()["items"]} == {"exported"}
+    mine = api.get("/api/v1/audit-events", "auditor", query_string={"actor": "security_admin"}).get_json()["items"]
+    assert {e["actor"] for e in mine} == {"security_admin"} and mine
+    assert api.get("/api/v1/audit-events", "auditor", query_string={"from": "2027-01-06"}).get_json()["items"] == []
+    assert api.get("/api/v1/audit-events", "auditor", query_string={"from": "1月"}).status_code == 422
+    with sessions() as s:
+        assert s.scalars(select(EventLog).where(EventLog.type == "confidential_viewed")).first() is not None
+    page = web_for("auditor").get("/audit?type=role_granted")
+    assert page.status_code == 200 and "role_granted" in page.get_data(as_text=True)
