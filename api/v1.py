@@ -432,7 +432,9 @@ def history(instance_id: int) -> Response:
         return {"id": e.id, "at": iso(e.at), "type": e.type, "actor": e.actor, "task_id": e.task_id,
                 "payload": red.payload(e.type, e.payload, inst.data)}
 
-    return page(q, render)
+    out = page(q, render)
+    note_view("history", [e["payload"] for e in out.get_json()["items"]], red.active, inst.id)
+    return out
 
 
 def _admin_action(instance_id: int, action: str) -> Response:

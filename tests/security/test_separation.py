@@ -3,8 +3,10 @@ reading confidential content, the security administrator alone manages accounts 
 security auditor alone reads the audit log, and nobody holds two of the three."""
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 import zipfile
 from typing import Any
 
@@ -246,3 +248,67 @@ def test_only_the_auditor_reads_the_audit_log(api, sessions, web_for):
         assert s.scalars(select(EventLog).where(EventLog.type == "confidential_viewed")).first() is not None
     page = web_for("auditor").get("/audit?type=role_granted")
     assert page.status_code == 200 and "role_granted" in page.get_data(as_text=True)
+
+
+def body_text(r: Any) -> str:
+    if r.mimetype.endswith("spreadsheetml.sheet"):
+        with zipfile.ZipFile(io.BytesIO(r.data)) as z:
+            return "".join(z.read(n).decode() for n in z.namelist() if n.endswith(".xml"))
+    return r.get_data(as_text=True)
+
+
+def test_the_system_administrator_sweeps_every_page_and_endpoint(api, sessions):
+    """Every GET endpoint of the OpenAPI document (lists, and by id every instance, task and clue)
+    and every page reachable by links from the task list, as the system administrator: the
+    confidential texts appear nowhere, though the objects holding them do."""
+    ids = confidential_cases(api, sessions)
+    with sessions() as s:
+        by_kind = {"process-instances": list(s.scalars(select(ProcessInstance.id))),
+                   "tasks": list(s.scalars(select(HumanTask.id))),
+                   "clues": list(s.scalars(select(Record.id).where(Record.kind == "clue")))}
+    doc = api.get("/api/v1/openapi.json", "admin").get_json()
+    fetched: dict[str, int] = {}
+    for path, ops in doc["paths"].items():
+        if "get" not in ops:
+            continue
+        params = {p["name"] for p in ops["get"].get("parameters", []) if p.get("in") == "query"}
+        urls = [path]
+        if "{" in path:
+            kind = path.split("/")[3]
+            urls = [path.replace("{id}", str(i)) for i in by_kind.get(kind, [])] if path.count("{") == 1 else []
+        for url in urls:
+            for query in ({"per_page": 500} if "per_page" in params else {},
+                          {"format": "xlsx"} if "format" in params else None):
+                if query is None:
+                    continue
+                r = api.get(url, "admin", query_string=query)
+                fetched[f"{url}?{query}"] = r.status_code
+                if r.status_code == 200:
+                    leaked = [s for s in SECRETS if s in body_text(r)]
+                    assert not leaked, (url, query, leaked)
+    assert fetched[f"/api/v1/process-instances/{ids['clue']}?{{}}"] == 200
+    assert fetched[f"/api/v1/clues/{ids['clue_record']}?{{}}"] == 200
+    assert fetched["/api/v1/clues?{'format': 'xlsx'}"] == 200
+    assert sum(1 for code in fetched.values() if code == 200) >= 40
+    # the pages: breadth-first from the task list, every link of this site
+    queue, seen = ["/tasks"], {"/tasks"}
+    pages = 0
+    while queue and pages < 400:
+        url = queue.pop(0)
+        r = api.get(url, "admin")
+        if r.status_code != 200:
+            continue
+        pages += 1
+        text = body_text(r)
+        leaked = [s for s in SECRETS if s in text]
+        assert not leaked, (url, leaked)
+        if r.mimetype == "text/html":
+            for link in re.findall(r'href="(/[^"#]*)', text):
+                link = html.unescape(link)
+                if link.startswith(("/static", "/logout")) or link in seen:
+                    continue
+                seen.add(link)
+                queue.append(link)
+    assert {f"/instances/{ids['clue']}", f"/instances/{ids['adhoc']}", "/registers/clues",
+            f"/registers/clues/{ids['clue_record']}"} <= seen
+    assert pages >= 30, (pages, sorted(seen))

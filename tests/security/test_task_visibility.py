@@ -250,3 +250,53 @@ def test_every_task_page_shows_only_what_the_api_shows(api, sessions):
             assert not page_markers & (hidden - visible), (user, spec, node, page_markers & (hidden - visible))
             compared += 1
     assert compared == sum(len(c) + 1 for *_t, c in tasks)
+
+
+class InstancePage(HTMLParser):
+    """The instance page's links to other instances: its parent and the listed children."""
+
+    def __init__(self, html: str) -> None:
+        super().__init__()
+        self.linked: set[int] = set()
+        self.children: set[int] = set()
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        href = a.get("href") or ""
+        m = re.fullmatch(r"/instances/(\d+)", href)
+        if tag == "a" and m:
+            self.linked.add(int(m.group(1)))
+        if tag == "tr" and a.get("data-instance-id"):
+            self.children.add(int(a["data-instance-id"] or 0))
+
+
+def test_every_instance_page_shows_only_what_the_api_shows(api, sessions):
+    d = Driver(api, sessions)
+    play_fan_outs(d)
+    readers = ["group_member", "xinsheng_secretary", "xuchang_member", "xinsheng_laogan", "admin", "owner"]
+    with sessions() as s:
+        instances = list(s.scalars(select(ProcessInstance.id).order_by(ProcessInstance.id)))
+        principals = {u.username: load_principal(s, u) for u in s.scalars(select(User).where(User.username.in_(readers)))}
+        traceable = {name: set(s.scalars(select(ProcessInstance.id).where(instance_visible_clause(p))))
+                     for name, p in principals.items()}
+    assert len(instances) >= 25
+    compared = 0
+    for iid in instances:
+        for user in readers:
+            page = api.get(f"/instances/{iid}", user)
+            detail = api.get(f"/api/v1/process-instances/{iid}", user)
+            history = api.get(f"/api/v1/process-instances/{iid}/history", user, query_string={"per_page": 500})
+            if iid not in traceable[user]:
+                assert (page.status_code, detail.status_code, history.status_code) == (404, 404, 404), (user, iid)
+                continue
+            assert (page.status_code, detail.status_code, history.status_code) == (200, 200, 200), (user, iid)
+            html = page.get_data(as_text=True)
+            shown = InstancePage(html)
+            # links (parent, children, messages) and listed children: only instances the user may trace
+            assert shown.linked - {iid} <= traceable[user], (user, iid, shown.linked - traceable[user])
+            assert shown.children <= traceable[user], (user, iid)
+            api_text = detail.get_data(as_text=True) + history.get_data(as_text=True)
+            assert markers(html) <= markers(api_text), (user, iid, markers(html) - markers(api_text))
+            compared += 1
+    assert compared >= 50
