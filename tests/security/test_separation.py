@@ -115,6 +115,11 @@ def test_the_system_administrator_reads_no_confidential_content(api, sessions, a
     seen.update({f"xuchang {k}": v for k, v in everything(api, "xuchang_secretary", ids, clue=False).items()})
     text = "\n".join(seen.values())
     assert all(s in text for s in SECRETS), [s for s in SECRETS if s not in text]
+    # ... and so does the group committee, which oversees both units
+    group = everything(api, "group_secretary", ids, clue=False)  # (the unit's own tasks are the unit's)
+    group_text = "\n".join(group.values()) + api.get(f"/api/v1/clues/{ids['clue_record']}", "group_secretary",
+                                                       ).get_data(as_text=True)
+    assert all(s in group_text for s in ("王某某SECRET", "收受礼金SECRET", "敏感事项SECRET", "李某某SECRET"))
     # the system administrator reads every page and answer about them, and none of the secrets
     seen = everything(api, "admin", ids)
     for path, body in seen.items():
