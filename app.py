@@ -195,8 +195,7 @@ def register_cli(app: Flask) -> None:
         st = state(app)
         with write_intent(), st.sessions() as session:
             try:
-                counts = org.import_rows(session, org.read_rows(file.name, file.read_bytes()), auth.hash_password,
-                                         st.clock.now())
+                counts = auth.import_org(session, org.read_rows(file.name, file.read_bytes()), st.clock.now())
             except SanjiError as exc:
                 fail(exc)
             events.log(session, st.clock.now(), "org_imported", actor="cli", payload={"file": file.name, **counts})
@@ -205,31 +204,53 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("create-user")
     @click.argument("username")
-    @click.option("--display-name", default=None)
+    @click.option("--display-name", default=None, help="for a new user (default: the username); changes an existing one's")
     @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-    @click.option("--role", "roles", multiple=True, help="ROLE or ROLE:NODE_ID, e.g. commissioner:xinsheng-laogan")
-    def create_user_command(username: str, display_name: str | None, password: str, roles: tuple[str, ...]) -> None:
-        """Create (or update the roles of) a user."""
+    @click.option("--role", "roles", multiple=True, help="add ROLE or ROLE:NODE_ID, e.g. commissioner:xinsheng-laogan")
+    @click.option("--drop-role", "drops", multiple=True, help="remove ROLE or ROLE:NODE_ID (other roles are kept)")
+    @click.option("--must-change", is_flag=True, help="the user must change this password at the next sign-in")
+    def create_user_command(username: str, display_name: str | None, password: str, roles: tuple[str, ...],
+                            drops: tuple[str, ...], must_change: bool) -> None:
+        """Create a user, or set an existing user's password; add roles with --role and remove
+        them with --drop-role. Roles not named are never touched."""
+        from sqlalchemy import select
+
         from engine import auth, events, org
         from engine.db import write_intent
+        from engine.errors import Invalid
+        from engine.models import RoleAssignment, User
 
         st = state(app)
-        if len(password) < 8:
-            click.echo("error: the password needs at least 8 characters", err=True)
-            sys.exit(1)
         with write_intent(), st.sessions() as session:
             try:
-                user = org.ensure_user(session, username, display_name or username, auth.hash_password(password),
-                                       st.clock.now())
-                user.password_hash = auth.hash_password(password)
+                user = session.scalars(select(User).where(User.username == username)).first()
+                created = user is None
+                if user is None:
+                    user = org.ensure_user(session, username, display_name or username, "!", st.clock.now())
+                elif display_name:
+                    user.display_name = display_name
+                auth.set_password(session, user, password, must_change=must_change)  # the policy, or Invalid
                 session.flush()
                 for spec in roles:
                     role, _, node = spec.partition(":")
                     org.grant(session, user, role, node or None)
+                for spec in drops:
+                    role, _, node = spec.partition(":")
+                    held = [r for r in user.roles if r.role == role and (r.node_id or "") == node]
+                    if not held:
+                        raise Invalid(f"{username} does not hold the role {spec}", [{"field": "drop-role", "message": spec}])
+                    for r in held:
+                        user.roles.remove(r)
                 session.flush()
+                session.expire(user, ["roles"])
+                now_held = [f"{r.role}:{r.node_id}" if r.node_id else r.role
+                            for r in session.scalars(select(RoleAssignment).where(RoleAssignment.user_id == user.id)
+                                                     .order_by(RoleAssignment.id))]
             except SanjiError as exc:
                 fail(exc)
-            events.log(session, st.clock.now(), "user_created", actor="cli", payload={"username": username,
-                                                                                      "roles": list(roles)})
+            events.log(session, st.clock.now(), "user_created" if created else "user_updated", actor="cli",
+                       payload={"username": username, "roles": list(roles), "dropped": list(drops),
+                                "must_change_password": must_change})
             session.commit()
-        click.echo(f"user {username} ready with roles: {', '.join(roles) or 'none'}")
+        click.echo(f"user {username} {'created' if created else 'updated'}; roles: {', '.join(now_held) or 'none'}"
+                   + ("; the password must be changed at the next sign-in" if must_change else ""))

@@ -1,4 +1,11 @@
-"""Who is calling: bearer tokens for the API, the web session for pages."""
+"""Who is calling: bearer tokens for the API, the web session for pages.
+
+The session cookie carries only a random session id (an `api_token` row of kind "web", stored
+as its SHA-256), never a bearer token; the id is refused as a bearer token and a bearer token
+cannot stand in for it. A session or token issued to a user who must change their password
+reaches only PASSWORD_CHANGE_ENDPOINTS; anything else answers 403 password_change_required
+(pages redirect to the change-password page).
+"""
 from __future__ import annotations
 
 from functools import wraps
@@ -7,13 +14,16 @@ from typing import Any, Callable, TypeVar
 from flask import g, request, session
 
 from engine import auth as engine_auth
-from engine.errors import Forbidden, Unauthorized
+from engine.errors import Forbidden, PasswordChangeRequired, Unauthorized
 from engine.models import User
 from engine.org import Principal
+from engine.throttle import client_key
 
 from .extensions import clock, db
 
 F = TypeVar("F", bound=Callable[..., Any])
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"api_v1.change_password", "api_v1.logout", "api_v1.me",
+                                       "web.change_password", "web.logout", "web.set_language"})
 
 
 def bearer_token() -> str | None:
@@ -23,24 +33,32 @@ def bearer_token() -> str | None:
     return None
 
 
+def client_address() -> str:
+    """The caller's address as login throttling counts it (after ProxyFix, when configured)."""
+    return client_key(request.remote_addr)
+
+
 def current_principal() -> Principal:
-    """The caller, from the bearer token or else the signed-in web session; 401 if neither."""
+    """The caller, from the bearer token or else the signed-in web session; 401 if neither,
+    403 password_change_required outside PASSWORD_CHANGE_ENDPOINTS for a restricted session."""
     cached = g.get("principal")
-    if cached is not None:
-        return cached
-    token = bearer_token()
-    if token:
-        principal = engine_auth.principal_for_token(db(), token, clock().now())
-    else:
-        uid = session.get("uid")
-        tok = session.get("tok")
-        if not uid or not tok:
-            raise Unauthorized("sign in, or send Authorization: Bearer <token>")
-        principal = engine_auth.principal_for_token(db(), tok, clock().now())
-        if principal.id != uid:
-            raise Unauthorized("the session is no longer valid")
-    g.principal = principal
-    return principal
+    if cached is None:
+        token = bearer_token()
+        if token:
+            cached, change_only = engine_auth.resolve_token(db(), token, clock().now(), "api")
+        else:
+            uid = session.get("uid")
+            sid = session.get("sid")
+            if not uid or not sid:
+                raise Unauthorized("sign in, or send Authorization: Bearer <token>")
+            cached, change_only = engine_auth.resolve_token(db(), sid, clock().now(), "web")
+            if cached.id != uid:
+                raise Unauthorized("the session is no longer valid")
+        g.principal, g.password_change_only = cached, change_only
+    if g.get("password_change_only") and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
+        raise PasswordChangeRequired("change your password first (POST /api/v1/auth/password); "
+                                     "until then nothing else is allowed", {"change_password": "/api/v1/auth/password"})
+    return cached
 
 
 def login_required(fn: F) -> F:

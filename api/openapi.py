@@ -94,6 +94,15 @@ def document() -> dict[str, Any]:
                                "password": {"type": "string", "minLength": 1}}}}}},
             auth=False, tag="auth")},
         "/api/v1/auth/logout": {"post": _op("Revoke the bearer token", {"200": _resp({"type": "object"}), **std}, tag="auth")},
+        "/api/v1/auth/password": {"post": _op(
+            "Change the caller's own password (old and new; the new one must meet the password policy). "
+            "Ends every other token and session of the user",
+            {"200": _resp({"type": "object"}), **_errors(400, 401, 403, 422, 429, 503)},
+            body={"required": True, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["old_password", "new_password"],
+                "properties": {"old_password": {"type": "string", "minLength": 1},
+                               "new_password": {"type": "string", "minLength": 1}}}}}},
+            tag="auth")},
         "/api/v1/me": {"get": _op("The caller with roles", {"200": _resp({"$ref": "#/components/schemas/Me"}), **std}, tag="auth")},
         "/api/v1/org": {"get": _op("The organisation tree", {"200": _resp({"$ref": "#/components/schemas/OrgNode"}),
                                                              **_errors(401, 404, 503)}, tag="org")},
@@ -204,13 +213,15 @@ SCHEMAS: dict[str, Any] = {
     "Error": {"type": "object", "required": ["error", "message", "details"], "properties": {
         "error": {"type": "string"}, "message": {"type": "string"}, "details": {}}},
     "Token": {"type": "object", "required": ["token"], "properties": {
-        "token": {"type": "string"}, "token_type": {"type": "string"}, "expires_in": {"type": "integer"}}},
+        "token": {"type": "string"}, "token_type": {"type": "string"}, "expires_in": {"type": "integer"},
+        "password_change_required": {"type": "boolean"}}},
     "Role": {"type": "object", "required": ["role", "node_id", "tier"], "properties": {
         "role": {"type": "string"}, "node_id": NULLABLE_STR, "tier": NULLABLE_STR, "node_name": NULLABLE_STR}},
     "Me": {"type": "object", "required": ["username", "display_name", "roles"], "properties": {
         "id": {"type": "integer"}, "username": {"type": "string"}, "display_name": {"type": "string"},
         "roles": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}},
-        "is_admin": {"type": "boolean"}, "is_process_owner": {"type": "boolean"}}},
+        "is_admin": {"type": "boolean"}, "is_process_owner": {"type": "boolean"},
+        "password_change_required": {"type": "boolean"}}},
     "User": {"type": "object", "required": ["username", "display_name", "roles"], "properties": {
         "id": {"type": "integer"}, "username": {"type": "string"}, "display_name": {"type": "string"},
         "active": {"type": "boolean"}, "email": {"type": ["string", "null"]},

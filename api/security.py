@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy import select
 
-from engine import audit, auth, confidential, events, org
+from engine import audit, auth, confidential, events, org, passwords
 from engine.errors import Invalid
 from engine.models import SEPARATED_ROLES, OrgNode, RoleAssignment, User
 
@@ -29,7 +29,6 @@ from .extensions import clock, db, settings, state
 from .v1 import body, int_arg, page, str_field
 
 bp = Blueprint("api_security", __name__, url_prefix="/api/v1")
-MIN_PASSWORD = 8
 
 
 # ---- accounts and roles ------------------------------------------------------------------------------------
@@ -61,23 +60,22 @@ def _text(data: dict[str, Any], name: str, limit: int, required: bool = True) ->
     return value.strip()
 
 
-def check_password(password: Any) -> str:
-    if not isinstance(password, str) or len(password) < MIN_PASSWORD or len(password) > 200:
-        raise Invalid(f"password must have {MIN_PASSWORD} to 200 characters",
-                      [{"field": "password", "message": f"at least {MIN_PASSWORD} characters"}])
-    return password
-
-
 def create_user(p: Any, data: dict[str, Any]) -> User:
-    """A new account (shared by the API and the security page); the caller commits."""
+    """A new account (shared by the API and the security page); the caller commits. The initial
+    password meets the policy (engine/passwords.py) and must be changed at the first sign-in:
+    the security administrator chose it."""
     username = _text(data, "username", 64) or ""
     if not all(c.isalnum() or c in "._-" for c in username):
         raise Invalid("username may hold letters, digits, '.', '_' and '-' only",
                       [{"field": "username", "message": "letters, digits, . _ -"}])
     display = _text(data, "display_name", 100) or username
     email = _text(data, "email", 200, required=False)
-    password = check_password(data.get("password"))
+    password = data.get("password")
+    if not isinstance(password, str):
+        raise Invalid("password is required", [{"field": "password", "message": "required string"}])
+    passwords.require(password, "password", username, display)
     user = org.create_user(db(), username, display, auth.hash_password(password), clock().now(), email)
+    user.must_change_password = True
     events.log(db(), clock().now(), "user_created", actor=p, payload={"username": username})
     return user
 
@@ -205,7 +203,8 @@ def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
             "get": op("Accounts with their roles (system administrator, security administrator)",
                       {"200": resp(page_schema("User")), **errors(401, 403, 422, 503)},
                       params=openapi.PAGING + [q("node_id", {"type": "string"})], tag="org"),
-            "post": op("Create an account (security administrator; logged as user_created)",
+            "post": op("Create an account (security administrator; logged as user_created). The initial password "
+                       "must meet the password policy and be changed at the first sign-in",
                        {"201": resp(user), **errors(400, 401, 403, 409, 422, 503)},
                        body={"required": True, "content": {"application/json": {"schema": {
                            "type": "object", "required": ["username", "password"], "properties": {

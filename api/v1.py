@@ -8,13 +8,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request, session
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from engine import auth as engine_auth
 from engine import events, org, repository, task_view
-from engine.errors import BadRequest, Forbidden, Invalid, NotFound
+from engine.errors import BadRequest, Forbidden, Invalid, NotFound, TooManyRequests
 from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, User
 from engine.org import Principal
 from engine.routing import (
@@ -24,7 +24,7 @@ from engine.routing import (
     task_visible_clause,
 )
 
-from .auth import bearer_token, current_principal, login_required, roles_required
+from .auth import bearer_token, client_address, current_principal, login_required, roles_required
 from .extensions import clock, db, redactor, runtime, settings, state
 from .reads import note_view
 
@@ -131,14 +131,16 @@ def login() -> tuple[Response, int]:
 
         raise Unauthorized("wrong username or password")
     try:
-        user = engine_auth.authenticate(db(), settings(), now, username or "", password)
+        result = engine_auth.authenticate(db(), settings(), now, username or "", password, client_address())
     except Exception as exc:
-        commit()  # keep the failure count and the audit event (login_failed / login_throttled)
+        commit()  # keep the failure counts and the audit event (login_failed / login_throttled)
         exc.audited = True  # type: ignore[attr-defined]
         raise
-    token = engine_auth.issue_token(db(), user, now, settings().token_ttl_hours)
+    token = engine_auth.issue_token(db(), result.user, now, settings().token_ttl_hours,
+                                    password_change_only=result.password_change_only)
     commit()
-    return jsonify({"token": token, "token_type": "Bearer", "expires_in": settings().token_ttl_hours * 3600}), 200
+    return jsonify({"token": token, "token_type": "Bearer", "expires_in": settings().token_ttl_hours * 3600,
+                    "password_change_required": result.password_change_only}), 200
 
 
 @bp.post("/auth/logout")
@@ -150,6 +152,27 @@ def logout() -> Response:
     events.log(db(), clock().now(), "logout", actor=current_principal())
     commit()
     return jsonify({"status": "logged_out"})
+
+
+@bp.post("/auth/password")
+@login_required
+def change_password() -> Response:
+    """The caller changes their own password (old + new). Every other token and session of the
+    user ends; this token stays and is no longer restricted to changing the password."""
+    data = body()
+    old, new = data.get("old_password"), data.get("new_password")
+    for name, value in (("old_password", old), ("new_password", new)):
+        if not isinstance(value, str) or not value:
+            raise Invalid(f"{name} is required", [{"field": name, "message": "required string"}])
+    try:
+        engine_auth.change_password(db(), settings(), clock().now(), current_principal(), old, new,
+                                    client=client_address(), keep_token=bearer_token() or session.get("sid"))
+    except (Invalid, TooManyRequests) as exc:
+        if isinstance(exc, TooManyRequests) or exc.details[0]["field"] == "old_password":
+            commit()  # a wrong old password counts as a failed login: keep the count and the event
+        raise
+    commit()
+    return jsonify({"status": "password_changed"})
 
 
 def principal_json(p: Principal) -> dict[str, Any]:
@@ -165,7 +188,8 @@ def principal_json(p: Principal) -> dict[str, Any]:
 @bp.get("/me")
 @login_required
 def me() -> Response:
-    return jsonify(principal_json(current_principal()))
+    return jsonify({**principal_json(current_principal()),
+                    "password_change_required": bool(g.get("password_change_only"))})
 
 
 # ---- organisation -------------------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 `init_app(app)` (one line in `create_app`) sets up what every page needs:
 
-- sign-in with the existing session design: the signed Flask session cookie holds the user id
-  and a freshly issued `api_token` (so logout and expiry are enforced server-side); the session
+- sign-in: the signed Flask session cookie holds the user id and a random session id whose
+  SHA-256 is an `api_token` row of kind "web" (logout and expiry are enforced server-side; the id
+  is no bearer token and no bearer token is ever put in the cookie, see api/auth.py); the session
   is cleared and re-issued at every sign-in; the cookie is HttpOnly, SameSite=Lax, and Secure
   whenever the request came over HTTPS (directly or, with SANJI_PROXY_FIX, through a proxy's
   X-Forwarded-Proto);
@@ -31,6 +32,7 @@ from flask import (
     g,
     has_request_context,
     jsonify,
+    make_response,
     redirect,
     render_template,
     request,
@@ -46,12 +48,12 @@ from werkzeug.wrappers import Response as WzResponse
 
 from engine import auth as engine_auth
 from engine import events
-from engine.errors import Forbidden, NotFound, SanjiError, TooManyRequests, Unauthorized
+from engine.errors import Forbidden, NotFound, PasswordChangeRequired, SanjiError, TooManyRequests, Unauthorized
 from engine.models import HumanTask
 from engine.org import Principal
 from engine.routing import offered_clause
 
-from .auth import bearer_token, current_principal
+from .auth import bearer_token, client_address, current_principal
 from .extensions import SAFE_METHODS, clock, db, settings
 
 bp = Blueprint("web", __name__)
@@ -139,7 +141,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["html_lang"] = lambda: HTML_LANG.get(current_language(), "zh-CN")
     app.jinja_env.policies["ext.i18n.trimmed"] = True
 
-    from . import web_tasks  # noqa: F401 - registers the task pages on bp
+    from . import web_password, web_tasks  # noqa: F401 - registers the task and password pages on bp
 
     app.register_blueprint(bp)
 
@@ -195,6 +197,8 @@ def signed_in() -> Principal | None:
     if session.get("uid") or bearer_token():
         try:
             p = current_principal()
+        except PasswordChangeRequired:  # signed in, but this page is not the change-password page
+            g.password_change_required = True
         except Unauthorized:
             keep = session.get("lang")
             session.clear()
@@ -210,6 +214,8 @@ def signin_required(fn: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if signed_in() is None:
+            if g.get("password_change_required"):
+                return redirect(url_for("web.change_password", next=return_path()))
             return redirect(url_for("web.login", next=return_path()))
         return fn(*args, **kwargs)
 
@@ -228,8 +234,11 @@ def return_path() -> str | None:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only a path on this site (no scheme, host or protocol-relative //)."""
+    """Only a path on this site (no scheme, host or protocol-relative //, no control characters:
+    a CR/LF would split the Location header)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ord(c) < 33 or ord(c) == 127 for c in target) or len(target) > 2000:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:
@@ -254,6 +263,8 @@ def _layout() -> dict[str, Any]:
     if not has_request_context() or request.path.startswith("/api/"):
         return {}
     p = signed_in()
+    if g.get("password_change_only"):  # a session that may only change its password sees no counts
+        return {"me": p, "open_count": None}
     return {"me": p, "open_count": open_task_count(p) if p is not None else None}
 
 
@@ -285,7 +296,7 @@ def nav_item(endpoint: str, label: Any, visible: Callable[[Principal], bool] = l
 
 def visible_nav() -> list[dict[str, Any]]:
     p = g.get("web_principal")
-    if p is None:
+    if p is None or g.get("password_change_only"):
         return []
     out = []
     for item in NAV:
@@ -334,6 +345,8 @@ def _page_error(err: SanjiError) -> Any:
     _rollback()
     if isinstance(err, Unauthorized):
         return redirect(url_for("web.login", next=return_path()))
+    if isinstance(err, PasswordChangeRequired):
+        return redirect(url_for("web.change_password", next=return_path()))
     if err.status == 403:
         _audit_refusal(err)  # refused on a page as on the API: an access_refused event for the auditor
     return render_template("error.html", status=err.status, title=str(ERROR_TITLES.get(err.status, ERROR_TITLES[400])),
@@ -348,6 +361,8 @@ def login() -> Any:
     if request.method == "GET":
         if signed_in() is not None:
             return redirect(nxt or url_for("web.tasks"))
+        if g.get("password_change_required"):
+            return redirect(url_for("web.change_password", next=nxt))
         return render_template("login.html", next=nxt, username="")
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
@@ -356,33 +371,41 @@ def login() -> Any:
                                error=gettext("Enter your username and password.")), 400
     now = clock().now()
     try:
-        user = engine_auth.authenticate(db(), settings(), now, username[:64], password)
+        result = engine_auth.authenticate(db(), settings(), now, username[:64], password, client_address())
     except SanjiError as exc:
-        db().commit()  # keep the failure count and the audit event
+        db().commit()  # keep the failure counts and the audit event
         if isinstance(exc, TooManyRequests):
             minutes = max(1, -(-int((exc.details or {}).get("retry_after", 60)) // 60))
             error = gettext("Too many failed sign-ins. Try again in %(n)s minute(s).", n=minutes)
-        elif isinstance(exc, Forbidden):
+        elif isinstance(exc, Forbidden) and (exc.details or {}).get("reason") == "demo_password":
             error = gettext("Demo passwords are refused in production; ask an administrator to set a real password.")
+        elif isinstance(exc, Forbidden):
+            error = gettext("This password is too easy to guess to be accepted; ask an administrator to set a new one.")
         else:
             error = gettext("Wrong username or password.")
-        return render_template("login.html", next=nxt, username=username, error=error), exc.status
-    token = engine_auth.issue_token(db(), user, now, settings().token_ttl_hours)
+        response = make_response(render_template("login.html", next=nxt, username=username, error=error), exc.status)
+        if isinstance(exc, TooManyRequests):
+            response.headers["Retry-After"] = str((exc.details or {}).get("retry_after", 60))
+        return response
+    sid = engine_auth.issue_token(db(), result.user, now, settings().token_ttl_hours, kind="web",
+                                  password_change_only=result.password_change_only)
     db().commit()
     lang = session.get("lang")
     session.clear()  # a new session at every sign-in (and with it a new CSRF token)
-    session["uid"], session["tok"] = user.id, token
+    session["uid"], session["sid"] = result.user.id, sid
     if lang:
         session["lang"] = lang
+    if result.password_change_only:
+        return redirect(url_for("web.change_password", next=nxt))
     return redirect(nxt or url_for("web.tasks"))
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    token = session.get("tok")
+    sid = session.get("sid")
     p = signed_in()
-    if token:
-        engine_auth.revoke_token(db(), token, clock().now())
+    if sid:
+        engine_auth.revoke_token(db(), sid, clock().now())
         events.log(db(), clock().now(), "logout", actor=p, payload={"channel": "web"})
         db().commit()
     lang = session.get("lang")

@@ -63,6 +63,9 @@ def load_demo(session: Session, now: datetime) -> int:
     users = demo_users()
     for username, display, role, node in users:
         user = org.ensure_user(session, username, display, hashed, now)
+        # a password everyone knows: its owner must change it before doing anything, except with
+        # the demo password itself outside production (engine/auth.py authenticate)
+        user.must_change_password = user.must_change_password or user.password_hash == hashed
         session.flush()
         org.grant(session, user, role, node)
     session.flush()

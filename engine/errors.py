@@ -36,6 +36,13 @@ class Forbidden(SanjiError):
     status, code = 403, "forbidden"
 
 
+class PasswordChangeRequired(Forbidden):
+    """The session may only change its user's password (someone else chose it, or it no longer
+    meets the policy): everything else is refused until the password is changed."""
+
+    status, code = 403, "password_change_required"
+
+
 class NotFound(SanjiError):
     """Unknown id, or an id the caller may not see (so that ids do not leak)."""
 

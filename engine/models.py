@@ -59,6 +59,9 @@ class User(Base):
     email: Mapped[Optional[str]] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Set when someone else chose the password (org import, demo data, `create-user --must-change`):
+    # the owner's sessions can only change it until they do (engine/passwords.py).
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     roles: Mapped[list["RoleAssignment"]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
@@ -80,6 +83,10 @@ class RoleAssignment(Base):
 
 
 class ApiToken(Base):
+    """A server-side credential, stored as the SHA-256 of its secret. `kind` says where the secret
+    may be presented: "api" as a bearer token, "web" only as the id inside the session cookie —
+    so a cookie's id is no bearer token, and a bearer token is never put in a cookie."""
+
     __tablename__ = "api_token"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -88,17 +95,22 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(8), default="api", server_default="api")
+    # Issued to a user who must change their password: it can do nothing else (api/auth.py).
+    password_change_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
-class LoginThrottle(Base):
-    """Failed logins per username, shared by all workers through the database."""
+class LoginCounter(Base):
+    """Failed logins counted per account, per client address and per (client, account) pair,
+    shared by all workers through the database (engine/throttle.py)."""
 
-    __tablename__ = "login_throttle"
+    __tablename__ = "login_counter"
 
-    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(8), primary_key=True)  # account | client | pair
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, default=0)
-    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    locked_until: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class ProcessDefinition(Base):

@@ -36,8 +36,11 @@ class Settings:
     scheduler: str = "embedded"  # SANJI_SCHEDULER: embedded (dev server) | off (web workers)
     scheduler_interval_s: float = 5.0  # SANJI_SCHEDULER_INTERVAL: seconds between ticks
     misfire_grace_days: int = 7  # SANJI_MISFIRE_GRACE_DAYS: how late a missed schedule still fires
-    login_max_failures: int = 5  # SANJI_LOGIN_MAX_FAILURES: failures before throttling
-    login_lock_seconds: int = 300  # SANJI_LOGIN_LOCK_SECONDS: throttle window
+    # login throttling (engine/throttle.py): slows failing clients, never locks the account's owner out
+    login_max_failures: int = 5  # SANJI_LOGIN_MAX_FAILURES: failures on one account before its delay starts
+    login_lock_seconds: int = 300  # SANJI_LOGIN_LOCK_SECONDS: longest delay (it doubles from 1 s per failure)
+    login_window_seconds: int = 900  # SANJI_LOGIN_WINDOW_SECONDS: failures are forgotten after this quiet time
+    login_ip_max_failures: int = 20  # SANJI_LOGIN_IP_MAX_FAILURES: failures of one client across accounts per window
     log_format: str = "json"  # SANJI_LOG_FORMAT: json | text
     # ---- notifications, e-mail and reports (the linkage platform) ----
     base_url: str = ""  # SANJI_BASE_URL: public address of the web app, for links in messages
@@ -105,6 +108,8 @@ _ENV = {
     "misfire_grace_days": "SANJI_MISFIRE_GRACE_DAYS",
     "login_max_failures": "SANJI_LOGIN_MAX_FAILURES",
     "login_lock_seconds": "SANJI_LOGIN_LOCK_SECONDS",
+    "login_window_seconds": "SANJI_LOGIN_WINDOW_SECONDS",
+    "login_ip_max_failures": "SANJI_LOGIN_IP_MAX_FAILURES",
     "log_format": "SANJI_LOG_FORMAT",
     "base_url": "SANJI_BASE_URL",
     "smtp_host": "SANJI_SMTP_HOST",
@@ -182,7 +187,8 @@ def validate(s: Settings) -> None:
     if s.log_format not in ("json", "text"):
         raise ConfigError(f"SANJI_LOG_FORMAT must be json or text, not {s.log_format!r}")
     for name in ("token_ttl_hours", "script_timeout_ms", "max_bpmn_bytes", "max_request_bytes",
-                 "misfire_grace_days", "login_max_failures", "login_lock_seconds"):
+                 "misfire_grace_days", "login_max_failures", "login_lock_seconds", "login_window_seconds",
+                 "login_ip_max_failures"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{_ENV[name]} must be positive")
     if s.log_level.upper() not in ("DEBUG", "INFO", "WARNING", "ERROR"):

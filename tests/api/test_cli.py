@@ -42,9 +42,9 @@ def test_import_org_csv_and_rejection_of_bad_rows(app, sessions, tmp_path):
         "kind,id,tier,name,parent,username,display_name,role,node,password\n"
         "node,tangkou,unit,唐口煤业纪委,group,,,,,\n"
         "node,tangkou-zongcai,branch,综采工区党支部,tangkou,,,,,\n"
-        "user,,,,,tk_sec,唐口纪委书记,,,s3cret-pass\n"
+        "user,,,,,tk_sec,唐口纪委书记,,,Kq7-lamp-orbit\n"
         "role,,,,,tk_sec,,secretary,tangkou,\n"
-        "user,,,,,tk_zc,综采工区纪检委员,,,s3cret-pass\n"
+        "user,,,,,tk_zc,综采工区纪检委员,,,Kq7-lamp-orbit\n"
         "role,,,,,tk_zc,,commissioner,tangkou-zongcai,\n", encoding="utf-8")
     r = app.test_cli_runner().invoke(args=["import-org", str(good)])
     assert r.exit_code == 0, r.output
@@ -68,7 +68,7 @@ def test_import_org_xlsx(app, sessions, tmp_path):
     ws = wb.active
     ws.append(["kind", "id", "tier", "name", "parent", "username", "display_name", "role", "node", "password"])
     ws.append(["node", "geting", "unit", "葛亭煤矿纪委", "group", None, None, None, None, None])
-    ws.append(["user", None, None, None, None, "gt_member", "葛亭纪委委员", None, None, "s3cret-pass"])
+    ws.append(["user", None, None, None, None, "gt_member", "葛亭纪委委员", None, None, "Kq7-lamp-orbit"])
     ws.append(["role", None, None, None, None, "gt_member", None, "member", "geting", None])
     path = tmp_path / "org.xlsx"
     wb.save(path)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from app import create_app
 from engine.models import ApiToken, EventLog
-from tests.web.conftest import csrf_of
+from tests.web.conftest import Web, csrf_of
 
 
 def session_cookie(response) -> SimpleCookie:
@@ -68,16 +68,20 @@ def test_secure_cookie_over_https_and_behind_a_trusted_proxy(app, clean_db, sett
     assert "Secure" in raw_set_cookie(r)
 
 
-def test_wrong_password_and_throttling(web, reader):
+def test_wrong_password_and_throttling(web, reader, app):
     web.get("/login")
     for _ in range(5):
         r = web.post("/login", {"username": "xinsheng_laogan", "password": "wrong-password"})
         assert r.status_code == 401
         assert "用户名或密码错误" in r.get_data(as_text=True)
     r = web.post("/login", {"username": "xinsheng_laogan", "password": "demo12345"})
-    assert r.status_code == 429
-    assert "登录失败次数过多，请 5 分钟后再试" in r.get_data(as_text=True)
+    assert r.status_code == 429 and r.headers["Retry-After"] == "1"
+    assert "登录失败次数过多，请 1 分钟后再试" in r.get_data(as_text=True)
     assert reader.scalar(select(EventLog.id).where(EventLog.type == "login_throttled")) is not None
+    # the owner on another device (another address) is not slowed down by these failures
+    other = Web(app.test_client())
+    other.client.environ_base["REMOTE_ADDR"] = "192.0.2.7"
+    assert other.login("xinsheng_laogan").headers["Location"] == "/tasks"
     r = web.post("/login", {"username": "", "password": ""})
     assert r.status_code == 400 and "请输入用户名和密码" in r.get_data(as_text=True)
 
