@@ -105,7 +105,8 @@ def change_role(p: Any, user: User, data: dict[str, Any], granting: bool) -> Non
         raise Invalid("node_id must be a string", [{"field": "node_id", "message": "expected a string"}])
     node = node or None
     if granting:
-        org.grant(db(), user, role, node)
+        if not org.grant(db(), user, role, node):
+            return  # held already: nothing changed, nothing to log
         db().flush()
     else:
         if user.id == p.id and role == "security_admin":
