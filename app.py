@@ -64,6 +64,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     from api import web_library, web_trace  # noqa: F401 - process library and tracing pages (on web.bp)
     from api import web_dashboard  # noqa: F401 - dashboards, ledger, commendation and clue pages (on web.bp)
     from api import web_platform  # noqa: F401 - notifications, bulletin, study, profiles, leading group (on web.bp)
+    from api import web_security  # noqa: F401 - accounts and roles, the audit log (on web.bp)
 
     web.init_app(app)  # the pages: sign-in, CSRF, zh/en, task pages
 
@@ -84,6 +85,10 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     from api import schedules as api_schedules  # timers: schedules/jobs API, `scheduler` command
 
     api_schedules.init_app(app)
+
+    from api import security  # 三员分立: accounts and roles, the audit log, audited reads
+
+    security.init_app(app)
 
     from api import platform
 

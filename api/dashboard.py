@@ -14,13 +14,14 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext, lazy_gettext
 
-from engine import dashboard
+from engine import audit, dashboard
 from engine.errors import Invalid
 
 from . import openapi
 from .auth import current_principal, login_required
 from .extensions import clock, db, settings
 from .records import attachment
+from .reads import note_read
 
 bp = Blueprint("api_dashboard", __name__, url_prefix="/api/v1/dashboard")
 FORMATS = ("json", "xlsx")
@@ -106,6 +107,8 @@ def xlsx_response(chart: dashboard.Chart, body: dict[str, Any]) -> Response:
 def respond(name: str) -> Response:
     chart, body = chart_data(name)
     if request.args.get("format") == "xlsx":
+        note_read(audit.EXPORT, {"what": f"dashboard:{chart.chart}", "format": "xlsx", "period": chart.period.label,
+                                 "unit_id": chart.unit_id})
         return xlsx_response(chart, body)
     return jsonify(body)
 

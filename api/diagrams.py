@@ -22,7 +22,7 @@ from engine.routing import LANE_TIERS, instance_visible_clause
 
 from . import openapi
 from .auth import current_principal, login_required, roles_required
-from .extensions import db, settings, state
+from .extensions import db, redactor, settings, state
 from .v1 import int_arg, iso, visible_instance
 
 bp = Blueprint("api_diagrams", __name__, url_prefix="/api/v1")
@@ -121,10 +121,12 @@ def instance_diagram(instance_id: int) -> Response:
                         .outerjoin(User, User.id == HumanTask.assignee_id)
                         .where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
                         .order_by(HumanTask.id)).all()
+    red = redactor(current_principal())
     return jsonify({
         "instance_id": inst.id, "process_key": inst.process_key, "process_name": d.name, "version": d.version,
-        "status": inst.status, "title": inst.title, "parent_id": inst.parent_id, "xml": d.xml, **states,
-        "incident": {"message": inst.error_message, "task": inst.error_task} if inst.error_message else None,
+        "status": inst.status, "title": red.text(inst.title, inst.data), "parent_id": inst.parent_id, "xml": d.xml,
+        **states, "incident": {"message": red.text(inst.error_message, inst.data), "task": inst.error_task}
+        if inst.error_message else None,
         "open_tasks": [{"id": r[0], "spec_id": r[1], "name": r[2], "assignee": r[3]} for r in rows],
     })
 

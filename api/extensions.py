@@ -14,8 +14,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.clock import Clock, clock_for
+from engine.confidential import Redactor, for_principal
 from engine.db import _write_intent, make_engine, make_session_factory
 from engine.forms import FormStore
+from engine.org import Principal
 from engine.runtime import Runtime
 from engine.settings import Settings
 
@@ -90,3 +92,14 @@ def settings() -> Settings:
 def runtime() -> Runtime:
     st = state()
     return Runtime(db(), st.clock, st.settings, st.forms)
+
+
+def redactor(p: Principal | None) -> Redactor:
+    """The redaction of what `p` reads (engine/confidential.py): the identity except for admins."""
+    key = ("_sanji_redactor", p.id if p is not None else None)
+    cached = g.get("_sanji_redactor")
+    if cached is not None and cached[0] == key:
+        return cached[1]  # type: ignore[no-any-return]
+    made = for_principal(p, state().forms.forms_dir)
+    g._sanji_redactor = (key, made)
+    return made

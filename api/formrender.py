@@ -28,6 +28,8 @@ from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
+from engine.confidential import MARK
+
 ROW = "__i__"  # placeholder index of the row template of a repeating group
 RADIO_MAX = 4  # up to this many choices render as radio buttons, more as a select
 LONG_TEXT = 200  # maxLength above this renders a textarea
@@ -159,6 +161,8 @@ class _Ctx:
         f = Field(path=path, name=name, widget="text", label=str(schema.get("title", name)),
                   help=str(schema.get("description", "")), required=required, value=value,
                   errors=self.errors.pop(path, []) if path != ROW and ROW not in path.split("/") else [])
+        if value == MARK:  # redacted for this reader (engine/confidential.py): shown as the mark, whatever its type
+            return f
         hint = widget_hint(schema)
         choices = choices_of(schema)
         if t == "object":

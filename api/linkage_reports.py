@@ -6,12 +6,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from engine import events, reports
+from engine import audit, events, reports
 from engine.errors import Invalid
 
 from . import openapi
 from .auth import current_principal, login_required
 from .extensions import clock, db, settings
+from .reads import note_read
 from .v1 import body
 
 bp = Blueprint("api_linkage_reports", __name__, url_prefix="/api/v1/reports")
@@ -33,6 +34,8 @@ def linkage() -> Any:
     name = f"linkage-{report['node_id']}-{period.label}"
     if fmt == "json":
         return jsonify(report)
+    note_read(audit.EXPORT, {"what": "linkage_report", "format": fmt, "period": period.label,
+                             "node_id": report["node_id"]})
     if fmt == "html":
         return Response(render_template("reports/linkage.html", r=report, pct=_pct), mimetype="text/html")
     if fmt == "xlsx":

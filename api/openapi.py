@@ -106,8 +106,6 @@ def document() -> dict[str, Any]:
         "/api/v1/me": {"get": _op("The caller with roles", {"200": _resp({"$ref": "#/components/schemas/Me"}), **std}, tag="auth")},
         "/api/v1/org": {"get": _op("The organisation tree", {"200": _resp({"$ref": "#/components/schemas/OrgNode"}),
                                                              **_errors(401, 404, 503)}, tag="org")},
-        "/api/v1/users": {"get": _op("Users with roles (admin)", {"200": _resp(_page("User")), **_errors(401, 403, 422, 503)},
-                                     params=PAGING + [_q("node_id", {"type": "string"})], tag="org")},
         "/api/v1/process-definitions": {
             "get": _op("Latest version of every process", {"200": _resp(_page("Definition")), **_errors(401, 422, 503)},
                        params=PAGING, tag="definitions"),
@@ -150,7 +148,9 @@ def document() -> dict[str, Any]:
             "The caller's tasks: open ones offered or assigned to them (default), or the ones they completed",
             {"200": _resp(_page("Task")), **_errors(401, 422, 503)}, params=task_list_params, tag="tasks")},
         "/api/v1/tasks/{id}": {"get": _op(
-            "One task with its form schema and instance context",
+            "One task as its page shows it: form schema, the instance's variables (context), the earlier steps "
+            "(previous: its own instance's and those of the calling instances the caller may trace) and the history "
+            "of the same instances; confidential values redacted for the system administrator",
             {"200": _resp({"$ref": "#/components/schemas/TaskDetail"}), **_errors(401, 404, 503)}, params=[ID], tag="tasks")},
         "/api/v1/tasks/{id}/claim": {"post": _op("Claim", {"200": _resp({"$ref": "#/components/schemas/Task"}),
                                                             **_errors(401, 403, 404, 409, 503)}, params=[ID], tag="tasks")},
@@ -225,7 +225,8 @@ SCHEMAS: dict[str, Any] = {
         "password_change_required": {"type": "boolean"}}},
     "User": {"type": "object", "required": ["username", "display_name", "roles"], "properties": {
         "id": {"type": "integer"}, "username": {"type": "string"}, "display_name": {"type": "string"},
-        "active": {"type": "boolean"}, "roles": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}}},
+        "active": {"type": "boolean"}, "email": {"type": ["string", "null"]},
+        "roles": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}}},
     "OrgNode": {"type": "object", "required": ["id", "tier", "name", "children"], "properties": {
         "id": {"type": "string"}, "tier": {"type": "string", "enum": ["group", "unit", "branch"]},
         "name": {"type": "string"}, "parent_id": NULLABLE_STR,
@@ -237,7 +238,15 @@ SCHEMAS: dict[str, Any] = {
     "Task": {"type": "object", "required": TASK_REQUIRED, "properties": {**TASK_PROPS, "instance_status": NULLABLE_STR}},
     "TaskDetail": {"type": "object", "required": TASK_REQUIRED + ["form"], "properties": {
         **TASK_PROPS, "form": {"type": ["object", "null"]}, "can_complete": {"type": "boolean"},
-        "context": JSON_OBJECT, "data": {"type": ["object", "null"]}, "definition_version": {"type": ["integer", "null"]}}},
+        "context": JSON_OBJECT, "data": {"type": ["object", "null"]}, "definition_version": {"type": ["integer", "null"]},
+        "previous": {"type": "array", "items": {"$ref": "#/components/schemas/Step"}},
+        "history": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+        "sent_back": {"oneOf": [{"$ref": "#/components/schemas/Event"}, {"type": "null"}]}}},
+    "Step": {"type": "object", "required": ["task_id", "instance_id", "spec_id", "name", "data"], "properties": {
+        "task_id": {"type": "integer"}, "instance_id": {"type": "integer"}, "process_key": {"type": "string"},
+        "spec_id": {"type": "string"}, "name": {"type": "string"}, "tier": {"type": "string"},
+        "node_id": {"type": "string"}, "node_name": {"type": "string"}, "form_key": NULLABLE_STR,
+        "completed_at": NULLABLE_TIME, "completed_by": NULLABLE_STR, "data": JSON_OBJECT}},
     "Instance": {"type": "object", "required": ["id", "process_key", "status", "definition_version"], "properties": {
         "id": {"type": "integer"}, "process_key": {"type": "string"}, "process_name": {"type": "string"},
         "definition_version": {"type": "integer"},
@@ -251,7 +260,8 @@ SCHEMAS: dict[str, Any] = {
         "variables": JSON_OBJECT, "started_by": NULLABLE_STR, "children": JSON_OBJECT}},
     "Event": {"type": "object", "required": ["id", "at", "type", "actor", "payload"], "properties": {
         "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}, "type": {"type": "string"},
-        "actor": NULLABLE_STR, "task_id": {"type": ["integer", "null"]}, "payload": JSON_OBJECT}},
+        "actor": NULLABLE_STR, "instance_id": {"type": ["integer", "null"]}, "task_id": {"type": ["integer", "null"]},
+        "payload": JSON_OBJECT}},
 }
 
 

@@ -17,13 +17,14 @@ from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from engine import dashboard, records
+from engine import audit, dashboard, records
 from engine.errors import Invalid
 from engine.models import Record
 
 from . import openapi
 from .auth import current_principal, login_required
-from .extensions import db
+from .extensions import db, redactor
+from .reads import note_read
 from .v1 import int_arg, page
 
 bp = Blueprint("api_records", __name__, url_prefix="/api/v1")
@@ -54,7 +55,7 @@ TIME_COLUMNS = ("recorded_at", "registered_at", "closed_at")
 
 
 def _render(row: Any) -> dict[str, Any]:
-    return records.as_dict(row[0])
+    return records.as_dict(row[0], redactor(current_principal()))
 
 
 def _unit_filter() -> str | None:
@@ -77,7 +78,7 @@ def cell(record: Record, key: str) -> Any:
     """A register cell: the data value, times in the configured zone, lists joined."""
     from .web import localtime
 
-    value = (record.data or {}).get(key)
+    value = records.shown(record, redactor(current_principal())).get(key)
     if key in TIME_COLUMNS and value:
         return localtime(value)
     if isinstance(value, (list, tuple)):
@@ -95,6 +96,8 @@ def export(kind: str, q: Any, filters: dict[str, Any]) -> Response:
                       [{"field": "format", "message": "too many rows"}])
     columns = COLUMNS[kind]
     rows = [[cell(r, key) for key, _label in columns] for r in db().scalars(q)]
+    note_read(audit.EXPORT, {"what": kind, "format": "xlsx", "rows": total,
+                             "filters": {k: v for k, v in filters.items() if v not in (None, "")}})
     shown = "，".join(f"{k}={v}" for k, v in filters.items() if v not in (None, "")) or gettext("no filter")
     content = dashboard.to_xlsx(str(TITLES[kind]), gettext("Filter: %(filter)s · %(n)s rows", filter=shown, n=total),
                                 [str(label) for _key, label in columns], rows, sheet=str(TITLES[kind]))
@@ -117,7 +120,17 @@ def _list(kind: str, status: str | None = None) -> Response:
     q = records.listing(current_principal(), kind, unit_id=unit, year=year, status=status)
     if fmt == "xlsx":
         return export(kind, q, {"unit_id": unit, "year": year, "status": status})
-    return page(q, _render)
+    out = page(q, _render)
+    note_confidential_rows(kind, out.get_json()["items"])
+    return out
+
+
+def note_confidential_rows(kind: str, items: list[dict[str, Any]]) -> None:
+    """Audit a read of confidential records (engine/audit.py): which ones, redacted or not."""
+    ids = [i["id"] for i in items if i.get("confidential")]
+    if ids:
+        note_read(audit.READ, {"object": "record", "kind": kind, "ids": ids,
+                               "redacted": redactor(current_principal()).active})
 
 
 @bp.get("/ledger")
@@ -150,7 +163,10 @@ def clues() -> Response:
 @bp.get("/clues/<int:clue_id>")
 @login_required
 def clue(clue_id: int) -> Response:
-    return jsonify(records.as_dict(records.get(db(), current_principal(), clue_id, kind="clue")))
+    r = records.get(db(), current_principal(), clue_id, kind="clue")
+    out = records.as_dict(r, redactor(current_principal()))
+    note_confidential_rows("clue", [out])
+    return jsonify(out)
 
 
 def _document() -> tuple[dict[str, Any], dict[str, Any]]:

@@ -30,7 +30,7 @@ from engine.scheduler import Scheduler, TickResult
 
 from . import openapi
 from .auth import current_principal, login_required, roles_required
-from .extensions import clock, db, runtime, state
+from .extensions import clock, db, redactor, runtime, state
 from .v1 import body, date_arg, int_arg, iso
 
 bp = Blueprint("schedules", __name__, url_prefix="/api/v1", cli_group=None)
@@ -127,7 +127,8 @@ def _job_json(inst: ProcessInstance, detail: bool) -> dict[str, Any]:
     now = clock().now()
     out: dict[str, Any] = {
         "id": inst.id, "instance_id": inst.id, "process_key": inst.process_key,
-        "definition_version": inst.definition.version, "title": inst.title, "instance_status": inst.status,
+        "definition_version": inst.definition.version,
+        "title": redactor(current_principal()).text(inst.title, inst.data), "instance_status": inst.status,
         "due_at": iso(inst.next_timer_at), "overdue": bool(inst.next_timer_at and inst.next_timer_at <= now),
     }
     if detail:

@@ -13,7 +13,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from engine import auth as engine_auth
-from engine import events, org, repository
+from engine import events, org, repository, task_view
 from engine.errors import BadRequest, Forbidden, Invalid, NotFound, TooManyRequests
 from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, User
 from engine.org import Principal
@@ -25,7 +25,8 @@ from engine.routing import (
 )
 
 from .auth import bearer_token, client_address, current_principal, login_required, roles_required
-from .extensions import clock, db, runtime, settings, state
+from .extensions import clock, db, redactor, runtime, settings, state
+from .reads import note_view
 
 bp = Blueprint("api_v1", __name__, url_prefix="/api/v1")
 
@@ -199,25 +200,6 @@ def org_tree() -> Response:
     return jsonify(org.tree(db()))
 
 
-@bp.get("/users")
-@roles_required("admin")
-def users() -> Response:
-    q = select(User).order_by(User.username)
-    node = request.args.get("node_id")
-    if node:
-        from engine.models import RoleAssignment
-
-        q = q.where(User.id.in_(select(RoleAssignment.user_id).where(RoleAssignment.node_id == node)))
-    tiers = dict(db().execute(select(OrgNode.id, OrgNode.tier)).all())
-
-    def render(row: Any) -> dict[str, Any]:
-        u: User = row[0]
-        return {"id": u.id, "username": u.username, "display_name": u.display_name, "active": u.active,
-                "roles": [{"role": r.role, "node_id": r.node_id, "tier": tiers.get(r.node_id or "")} for r in u.roles]}
-
-    return page(q, render)
-
-
 # ---- process definitions ---------------------------------------------------------------------------
 
 def definition_json(d: ProcessDefinition, detail: bool = False) -> dict[str, Any]:
@@ -384,26 +366,29 @@ def task_query() -> Select[Any]:
 
 def instance_json(inst: ProcessInstance, p: Principal, detail: bool = False) -> dict[str, Any]:
     d = inst.definition
+    red = redactor(p)
     out: dict[str, Any] = {
         "id": inst.id, "process_key": inst.process_key, "process_name": d.name, "definition_version": d.version,
-        "status": inst.status, "title": inst.title, "scope_node_id": inst.scope_node_id, "unit_id": inst.unit_id,
-        "parent_id": inst.parent_id, "root_id": inst.root_id, "started_at": iso(inst.started_at),
-        "ended_at": iso(inst.ended_at), "updated_at": iso(inst.updated_at), "next_timer_at": iso(inst.next_timer_at),
-        "version": inst.version,
-        "incident": {"message": inst.error_message, "task": inst.error_task} if inst.error_message else None,
+        "status": inst.status, "title": red.text(inst.title, inst.data), "scope_node_id": inst.scope_node_id,
+        "unit_id": inst.unit_id, "parent_id": inst.parent_id, "root_id": inst.root_id,
+        "started_at": iso(inst.started_at), "ended_at": iso(inst.ended_at), "updated_at": iso(inst.updated_at),
+        "next_timer_at": iso(inst.next_timer_at), "version": inst.version,
+        "incident": {"message": red.text(inst.error_message, inst.data), "task": inst.error_task}
+        if inst.error_message else None,
     }
     if detail:
+        view = task_view.instance_view(db(), p, inst, red)
         rows = db().execute(task_query().where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
                             .order_by(HumanTask.id)).all()
-        out["open_tasks"] = [task_json(*r) for r in rows]
-        out["variables"] = {k: v for k, v in (inst.data or {}).items() if not k.startswith("_")}
+        out["open_tasks"] = [task_json(r[0], r[1], r[2], view.title) for r in rows]
+        out["variables"] = view.variables
         starter = db().get(User, inst.started_by_id) if inst.started_by_id else None
         out["started_by"] = starter.username if starter else None
         children = db().execute(select(ProcessInstance.status, func.count()).where(ProcessInstance.parent_id == inst.id)
                                 .group_by(ProcessInstance.status)).all()
         out["children"] = {status: n for status, n in children}
-        if inst.error_message and p.is_admin:
-            out["incident"]["traceback"] = inst.error_traceback
+        if view.incident_traceback is not None:
+            out["incident"]["traceback"] = view.incident_traceback
     return out
 
 
@@ -454,20 +439,27 @@ def instances() -> Response:
 @bp.get("/process-instances/<int:instance_id>")
 @login_required
 def instance(instance_id: int) -> Response:
-    return jsonify(instance_json(visible_instance(instance_id), current_principal(), detail=True))
+    p = current_principal()
+    out = instance_json(visible_instance(instance_id), p, detail=True)
+    note_view("instance", out["variables"], redactor(p).active, instance_id)
+    return jsonify(out)
 
 
 @bp.get("/process-instances/<int:instance_id>/history")
 @login_required
 def history(instance_id: int) -> Response:
     inst = visible_instance(instance_id)
+    red = redactor(current_principal())
     q = select(EventLog).where(EventLog.instance_id == inst.id).order_by(EventLog.id)
 
     def render(row: Any) -> dict[str, Any]:
         e: EventLog = row[0]
-        return {"id": e.id, "at": iso(e.at), "type": e.type, "actor": e.actor, "task_id": e.task_id, "payload": e.payload}
+        return {"id": e.id, "at": iso(e.at), "type": e.type, "actor": e.actor, "task_id": e.task_id,
+                "payload": red.payload(e.type, e.payload, inst.data)}
 
-    return page(q, render)
+    out = page(q, render)
+    note_view("history", [e["payload"] for e in out.get_json()["items"]], red.active, inst.id)
+    return out
 
 
 def _admin_action(instance_id: int, action: str) -> Response:
@@ -555,6 +547,9 @@ def tasks() -> Response:
         q = q.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
     else:
         q = q.order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
+    red = redactor(p)
+    if red.active:  # titles may quote confidential values: read the instances' data with them
+        return page(q.add_columns(ProcessInstance.data), lambda r: task_json(r[0], r[1], r[2], red.text(r[3], r[4])))
     return page(q, lambda r: task_json(*r))
 
 
@@ -568,20 +563,33 @@ def visible_task_row(task_id: int) -> Any:
 @bp.get("/tasks/<int:task_id>")
 @login_required
 def task(task_id: int) -> Response:
+    """The task as `engine.task_view` shows it (the task page shows the same view)."""
     row = visible_task_row(task_id)
     t: HumanTask = row[0]
+    p = current_principal()
+    view = task_view.task_view(db(), p, t, redactor(p))
     out = task_json(*row)
+    out["instance_title"] = view.title
     out["form"] = state().forms.schema(t.form_key) if t.form_key else None
-    inst = db().get(ProcessInstance, t.instance_id)
-    out["can_complete"] = t.status == "open" and can_act_on(current_principal(), t)
-    out["context"] = {k: v for k, v in ((inst.data if inst else None) or {}).items() if not k.startswith("_")}
-    out["data"] = t.data
-    out["definition_version"] = inst.definition.version if inst else None
+    out["can_complete"] = t.status == "open" and can_act_on(p, t)
+    out["context"] = view.context
+    out["data"] = view.data
+    out["definition_version"] = view.instance.definition.version
+    out["previous"] = [s.json() for s in view.previous]
+    out["history"] = [e.json() for e in view.history]
+    out["sent_back"] = view.sent_back.json() if view.sent_back is not None else None
+    note_view("task", [view.data, view.context, [s.data for s in view.previous]], redactor(p).active,
+              t.instance_id, t.id)
     return jsonify(out)
 
 
 def _task_response(task_id: int) -> Response:
-    return jsonify(task_json(*visible_task_row(task_id)))
+    t, node_name, assignee, title = visible_task_row(task_id)
+    red = redactor(current_principal())
+    if red.active:
+        inst = db().get(ProcessInstance, t.instance_id)
+        title = red.text(title, inst.data if inst else None)
+    return jsonify(task_json(t, node_name, assignee, title))
 
 
 @bp.post("/tasks/<int:task_id>/claim")

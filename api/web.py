@@ -340,13 +340,15 @@ def error_message(err: SanjiError) -> str:
 
 @bp.errorhandler(SanjiError)
 def _page_error(err: SanjiError) -> Any:
-    from api.errors import _rollback
+    from api.errors import _audit_refusal, _rollback
 
     _rollback()
     if isinstance(err, Unauthorized):
         return redirect(url_for("web.login", next=return_path()))
     if isinstance(err, PasswordChangeRequired):
         return redirect(url_for("web.change_password", next=return_path()))
+    if err.status == 403:
+        _audit_refusal(err)  # refused on a page as on the API: an access_refused event for the auditor
     return render_template("error.html", status=err.status, title=str(ERROR_TITLES.get(err.status, ERROR_TITLES[400])),
                            message=error_message(err), detail=err.message), err.status
 

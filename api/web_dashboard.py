@@ -15,14 +15,15 @@ from flask_babel import lazy_gettext
 
 from sqlalchemy import func, select
 
-from engine import dashboard, records
+from engine import audit, dashboard, records
 from engine.errors import Invalid
 from engine.models import Record
 from engine.org import Principal
 
 from .dashboard import PATHS, TITLES
-from .extensions import clock, db, settings
+from .extensions import clock, db, redactor, settings
 from .records import COLUMNS, TITLES as REGISTER_TITLES, cell
+from .reads import note_read
 from .web import bp, nav_item, signin_required
 from .web_trace import me, page_number, pager
 
@@ -107,6 +108,9 @@ def register(name: str) -> Any:
     rows: list[Record] = list(db().scalars(q.order_by(None).order_by(Record.id.desc())
                                            .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
     args = {k: v for k, v in f.items() if v}
+    shown_ids = [r.id for r in rows if r.confidential]
+    if shown_ids:
+        note_read(audit.READ, {"object": "record", "kind": kind, "ids": shown_ids, "redacted": redactor(p).active})
     endpoint = {"ledger": "ledger", "commendation": "commendations", "clue": "clues"}[kind]
     return render_template(
         "registers.html", name=name, kind=kind, title=str(REGISTER_TITLES[kind]), help=HELP[kind],
@@ -139,5 +143,7 @@ def register_clues() -> Any:
 @signin_required
 def register_clue(clue_id: int) -> Any:
     r = records.get(db(), me(), clue_id, kind="clue")
-    return render_template("clue.html", r=r, d=r.data or {}, cells=cells(r, "clue"),
+    red = redactor(me())
+    note_read(audit.READ, {"object": "record", "kind": "clue", "ids": [r.id], "redacted": red.active})
+    return render_template("clue.html", r=r, d=records.shown(r, red), cells=cells(r, "clue"),
                            tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"web.register_{n}")) for n, k in REGISTERS.items()])

@@ -6,11 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext, ngettext
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
+from engine import task_view
 from engine.errors import Forbidden, Invalid, NotFound, SanjiError
 from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, User
 from engine.org import ROLE_NAMES, Principal
@@ -24,7 +25,8 @@ from engine.routing import (
 )
 
 from . import formrender
-from .extensions import clock, db, runtime, settings, state
+from .extensions import clock, db, redactor, runtime, settings, state
+from .reads import note_view
 from .web import back, bp, error_message, nav_item, signed_in, signin_required
 
 PER_PAGE = 30
@@ -60,8 +62,6 @@ EVENT_LABELS = {
 STATUS_LABELS = {"running": lazy_gettext("running"), "suspended": lazy_gettext("suspended"),
                  "error": lazy_gettext("stopped by an error"), "completed": lazy_gettext("completed"),
                  "terminated": lazy_gettext("terminated")}
-HIDDEN_EVENTS = ("access_refused", "definition_deployed", "definition_unchanged")
-UPSTREAM_EVENTS = ("instance_started", "task_completed", "task_sent_back")  # shown from the callers
 
 
 # ---- shared helpers --------------------------------------------------------------------------------
@@ -147,8 +147,10 @@ def make_rows(rows: list[Any]) -> list[Row]:
     names = process_names()
     units = node_names({r[0].unit_id for r in rows if r[0].unit_id})
     urges = urge_info([r[0].id for r in rows])
+    titles = task_view.instance_titles(db(), redactor(me()), {r[0].instance_id: r[3] or "" for r in rows})
     out = []
-    for t, node_name, assignee_name, title in rows:
+    for t, node_name, assignee_name, _title in rows:
+        title = titles.get(t.instance_id, "")
         overdue, text = due_text(t.due_at, now) if t.status == "open" else (False, "")
         n, last = urges.get(t.id, (0, None))
         out.append(Row(t, node_name, assignee_name, title or "", names.get(t.process_key, t.process_key),
@@ -306,17 +308,6 @@ def visible_task(task_id: int) -> tuple[HumanTask, str, str | None, str]:
     return row[0], row[1], row[2], row[3] or ""
 
 
-def ancestors(inst: ProcessInstance) -> list[ProcessInstance]:
-    """The instance and the chain of its callers, the instance first."""
-    chain = [inst]
-    while chain[-1].parent_id is not None and len(chain) < 10:
-        parent = db().get(ProcessInstance, chain[-1].parent_id)
-        if parent is None:
-            break
-        chain.append(parent)
-    return chain
-
-
 def form_schema(form_key: str | None) -> dict[str, Any]:
     if not form_key:
         return {}
@@ -327,70 +318,41 @@ def form_schema(form_key: str | None) -> dict[str, Any]:
 
 
 def display_names(usernames: set[str]) -> dict[str, str]:
-    if not usernames:
-        return {}
-    return dict(db().execute(select(User.username, User.display_name).where(User.username.in_(usernames))).all())
+    return task_view.display_names(db(), usernames)
 
 
-def task_context(t: HumanTask, inst: ProcessInstance) -> dict[str, Any]:
-    """What came before: history, previous tiers' input, the send-back banner, other data."""
-    chain = ancestors(inst)
-    ids = [i.id for i in chain]
-    evs = list(db().scalars(select(EventLog).where(or_(
-        and_(EventLog.instance_id == inst.id, EventLog.type.not_in(HIDDEN_EVENTS)),
-        and_(EventLog.instance_id.in_(ids[1:]), EventLog.type.in_(UPSTREAM_EVENTS)))).order_by(EventLog.id)))
-    own = [e for e in evs if e.instance_id == inst.id]
-    upstream = [e for e in evs if e.instance_id != inst.id]
-    history = sorted(own + upstream, key=lambda e: (e.at, e.id))
-    # 退回: the completion just before this task was created sent the instance back
-    sent_back = None
-    created = next((e for e in own if e.type == "task_created" and e.task_id == t.id), None)
-    if created is not None:
-        for e in reversed([e for e in own if e.id < created.id]):
-            if e.type in ("task_created", "task_cancelled"):
-                continue
-            if e.type == "task_sent_back":
-                sent_back = e
-            break
+def task_context(view: task_view.TaskView) -> dict[str, Any]:
+    """The page's parts of the task view (engine/task_view.py, the API's view too): history,
+    earlier input as read-only forms, the send-back banner, the other process data."""
     previous = []
     covered: set[str] = set()
-    done = db().execute(select(HumanTask, User.display_name, OrgNode.name)
-                        .outerjoin(User, User.id == HumanTask.completed_by_id)
-                        .join(OrgNode, OrgNode.id == HumanTask.node_id)
-                        .where(HumanTask.instance_id.in_(ids), HumanTask.status == "completed", HumanTask.id != t.id)
-                        .order_by(HumanTask.completed_at, HumanTask.id)).all()
-    for task, by, node_name in done:
-        schema = form_schema(task.form_key)
+    for step in view.previous:
+        schema = form_schema(step.task.form_key)
         covered.update((schema.get("properties") or {}).keys())
-        view = formrender.build(schema, task.data or {}, display=True, zone=settings().zone) if schema else None
-        previous.append({"task": task, "by": by, "node_name": node_name, "view": view, "data": task.data or {}})
-    users = {e.actor for e in history if e.actor}
-    users |= {e.payload["to"] for e in history if isinstance((e.payload or {}).get("to"), str)}
-    names = display_names(users)
-    context = {k: v for k, v in (inst.data or {}).items()
-               if not k.startswith("_") and k not in covered and k not in ("unit_id", "branch_id", "title")}
-    return {"history": history, "actor_names": names, "previous": previous, "sent_back": sent_back,
-            "other_data": context, "chain": chain}
+        shown = formrender.build(schema, step.data, display=True, zone=settings().zone) if schema else None
+        previous.append({"task": step.task, "by": step.by_name, "node_name": step.node_name, "view": shown,
+                         "data": step.data})
+    other = {k: v for k, v in view.context.items() if k not in covered and k not in task_view.ROUTING_VARIABLES}
+    return {"history": view.history, "actor_names": view.actor_names, "previous": previous,
+            "sent_back": view.sent_back, "other_data": other, "chain": view.chain}
 
 
 def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: str,
                 values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
                 status: int = 200) -> Any:
     p = me()
-    inst = db().get(ProcessInstance, t.instance_id)
-    if inst is None:
-        abort(404)
+    view = task_view.task_view(db(), p, t, redactor(p))
+    inst = view.instance
     forms = state().forms
     schema = form_schema(t.form_key)
     spec = forms.send_back_spec(t.form_key)
     can_act = t.status == "open" and inst.status == "running" and can_act_on(p, t)
     if values is None:
         if t.status == "completed":
-            values = t.data or {}
+            values = view.data or {}
         else:  # the same step done before in this instance (e.g. after 退回): start from that
-            earlier = db().scalars(select(HumanTask.data).where(
-                HumanTask.instance_id == t.instance_id, HumanTask.spec_id == t.spec_id,
-                HumanTask.status == "completed").order_by(HumanTask.completed_at.desc()).limit(1)).first()
+            earlier = next((s.data for s in reversed(view.previous)
+                            if s.task.instance_id == t.instance_id and s.task.spec_id == t.spec_id), None)
             values = dict(earlier or {})
             if spec is not None:
                 values.pop(spec["field"], None)
@@ -414,7 +376,9 @@ def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: 
     leftover = formrender.leftover_errors(form, errors) if form is not None else errors
     if reason is not None:
         leftover.pop(reason.path, None)
-    ctx = task_context(t, inst)
+    ctx = task_context(view)
+    note_view("task", [view.data, view.context, [s.data for s in view.previous]], redactor(p).active,
+              t.instance_id, t.id)
     colleagues = []
     if can_act:
         colleagues = [u for u in candidates(db(), t) if u.id != p.id and u.id != t.assignee_id]
@@ -423,7 +387,7 @@ def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: 
     overdue, due = due_text(t.due_at, clock().now()) if t.status == "open" else (False, "")
     d = inst.definition
     return render_template(
-        "task.html", t=t, inst=inst, node_name=node_name, assignee_name=assignee_name, title=title,
+        "task.html", t=t, inst=inst, node_name=node_name, assignee_name=assignee_name, title=view.title,
         process_name=d.name, form=form, reason=reason, send_back=spec if can_act else None, leftover=leftover,
         can_act=can_act, colleagues=colleagues, may_urge=t.status == "open" and node is not None and may_urge(p, t, node),
         urges=n_urges, last_urged=last_urged, overdue=overdue, due_text=due, tier_label=TIER_LABELS.get(t.tier, t.tier),

@@ -21,13 +21,14 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from engine import diff as bpmn_diff
-from engine import repository, schedules, trace
+from engine import repository, schedules, task_view, trace
 from engine.errors import Forbidden, Invalid, NotFound, SanjiError
 from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, Schedule, User
 from engine.org import Principal
 from engine.routing import candidates, instance_visible_clause, task_visible_clause
 
-from .extensions import clock, db, runtime, settings
+from .extensions import clock, db, redactor, runtime, settings
+from .reads import note_view
 from .web import bp, nav_item, signed_in, signin_required
 from .web_tasks import EVENT_LABELS, STATUS_LABELS, TIER_LABELS, display_names, due_text, fail, node_names
 
@@ -183,13 +184,15 @@ def instances() -> Any:
     rows = db().execute(q.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
                         .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
     tasks = open_task_summary([r.id for r in rows])
+    titles = task_view.instance_titles(db(), redactor(p), {r.id: r.title for r in rows})
+    incidents = task_view.instance_titles(db(), redactor(p), {r.id: r.error_message for r in rows if r.error_message})
     options = db().execute(select(ProcessInstance.process_key, ProcessInstance.unit_id).where(visible).distinct()).all()
     names = dict(db().execute(select(ProcessDefinition.key, ProcessDefinition.name)
                               .order_by(ProcessDefinition.version)).all())
     process_options = sorted({(k, names.get(k, k)) for k, _u in options}, key=lambda o: o[1])
     units = node_names({u for _k, u in options if u})
     return render_template(
-        "instances.html", rows=rows, tasks=tasks, f=f, statuses=STATUSES, status_labels=STATUS_LABELS,
+        "instances.html", rows=rows, titles=titles, incidents=incidents, tasks=tasks, f=f, statuses=STATUSES, status_labels=STATUS_LABELS,
         process_options=process_options, unit_options=sorted(units.items(), key=lambda o: o[1]), units=units,
         pager=pager(page, PER_PAGE, total, "web.instances"), filtered=any(f.values()))
 
@@ -213,6 +216,7 @@ class TimelineItem:
     late: bool | None  # None: no deadline involved
     due_at: datetime | None = None
     to: str = ""  # the user a task went to (reassigned, handed over)
+    payload: dict[str, Any] | None = None  # as the reader may see it (engine/confidential.py)
 
 
 def timeline(inst: ProcessInstance) -> tuple[list[TimelineItem], int]:
@@ -224,9 +228,10 @@ def timeline(inst: ProcessInstance) -> tuple[list[TimelineItem], int]:
     dues = dict(db().execute(select(HumanTask.id, HumanTask.due_at).where(HumanTask.instance_id == inst.id)).all())
     names = display_names({e.actor for e in evs if e.actor} |
                           {e.payload["to"] for e in evs if isinstance((e.payload or {}).get("to"), str)})
+    red = redactor(me())
     out = []
     for e in evs:
-        payload = e.payload or {}
+        payload = red.payload(e.type, e.payload or {}, inst.data)
         late: bool | None = None
         due = dues.get(e.task_id) if e.task_id else None
         if e.type == "task_completed" and due is not None:
@@ -239,7 +244,7 @@ def timeline(inst: ProcessInstance) -> tuple[list[TimelineItem], int]:
             who = names.get(e.actor, e.actor)
         to = payload.get("to") if isinstance(payload.get("to"), str) else ""
         out.append(TimelineItem(e, str(TRACE_EVENT_LABELS.get(e.type, e.type)), who,
-                                str(payload.get("name") or ""), late, due, names.get(to, to)))
+                                str(payload.get("name") or ""), late, due, names.get(to, to), payload))
     return out, total
 
 
@@ -251,16 +256,18 @@ def child_page(inst: ProcessInstance) -> dict[str, Any]:
     if not total_all:
         return {"total": 0, "counts": {}, "rows": [], "pager": None, "status": ""}
     status = request.args.get("child_status", "")
-    q = instance_columns().where(ProcessInstance.parent_id == inst.id)
+    # rows only of the children the reader may trace (the API's rule); the counts are of all (as in the API)
+    q = instance_columns().where(ProcessInstance.parent_id == inst.id, instance_visible_clause(me()))
     if status in STATUSES:
         q = q.where(ProcessInstance.status == status)
     total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
     page = page_number("child_page")
     rows = db().execute(q.order_by(ProcessInstance.item_index, ProcessInstance.id)
                         .limit(CHILDREN_PER_PAGE).offset((page - 1) * CHILDREN_PER_PAGE)).all()
-    visible_ids = set(db().scalars(select(ProcessInstance.id).where(
-        ProcessInstance.id.in_([r.id for r in rows]), instance_visible_clause(me()))).all())
-    return {"total": total_all, "counts": counts, "rows": rows, "status": status, "visible": visible_ids,
+    titles = task_view.instance_titles(db(), redactor(me()), {r.id: r.title for r in rows})
+    return {"total": total_all, "counts": counts, "rows": rows, "status": status, "titles": titles,
+            "hidden": total_all - (db().scalar(select(func.count()).select_from(ProcessInstance).where(
+                ProcessInstance.parent_id == inst.id, instance_visible_clause(me()))) or 0),
             "tasks": open_task_summary([r.id for r in rows]),
             "pager": pager(page, CHILDREN_PER_PAGE, total, "web.instance", name="child_page",
                            instance_id=inst.id)}
@@ -291,12 +298,14 @@ def open_tasks(inst: ProcessInstance) -> list[dict[str, Any]]:
 def instance(instance_id: int) -> Any:
     p = me()
     inst = visible_instance(instance_id)
+    view = task_view.instance_view(db(), p, inst, redactor(p))
+    note_view("instance", view.variables, redactor(p).active, inst.id)
     d = inst.definition
     items, total_events = timeline(inst)
-    parent = None
-    if inst.parent_id:
-        parent = db().execute(instance_columns().where(ProcessInstance.id == inst.parent_id,
-                                                       instance_visible_clause(p))).first()
+    parent = parent_title = None
+    if view.parent is not None:
+        parent = db().execute(instance_columns().where(ProcessInstance.id == view.parent.id)).first()
+        parent_title = redactor(p).text(view.parent.title, view.parent.data)
     starter = db().get(User, inst.started_by_id) if inst.started_by_id else None
     timers: list[dict[str, Any]] = []
     timers_error = None
@@ -305,11 +314,11 @@ def instance(instance_id: int) -> Any:
             timers = schedules.instance_timers(inst)
         except Exception as exc:  # noqa: BLE001 - an unreadable state must not break the page
             timers_error = f"{type(exc).__name__}: {exc}"
-    variables = {k: v for k, v in (inst.data or {}).items() if not k.startswith("_")}
     names = node_names({n for n in (inst.scope_node_id, inst.unit_id) if n})
     return render_template(
-        "instance.html", inst=inst, d=d, timeline=items, total_events=total_events, timeline_limit=TIMELINE_LIMIT,
-        parent=parent, children=child_page(inst), open_tasks=open_tasks(inst), variables=variables,
+        "instance.html", inst=inst, view=view, d=d, timeline=items, total_events=total_events,
+        timeline_limit=TIMELINE_LIMIT, parent=parent, parent_title=parent_title,
+        children=child_page(inst), open_tasks=open_tasks(inst), variables=view.variables,
         starter=starter, timers=timers, timers_error=timers_error, status_label=STATUS_LABELS.get(inst.status, inst.status),
         status_labels=STATUS_LABELS, statuses=STATUSES, names=names, is_admin=p.is_admin,
         actions=available_actions(inst) if p.is_admin else [], action_labels=ACTION_LABELS)
@@ -337,7 +346,8 @@ def instance_action(instance_id: int, action: str) -> Any:
     p = require_admin()
     inst = visible_instance(instance_id)
     form = request.form if request.method == "POST" else request.args
-    ctx: dict[str, Any] = {"inst": inst, "action": action, "label": ACTION_LABELS[action],
+    ctx: dict[str, Any] = {"inst": inst, "title": redactor(p).text(inst.title, inst.data), "action": action,
+                           "label": ACTION_LABELS[action],
                            "help": ACTION_HELP[action], "status_label": STATUS_LABELS.get(inst.status, inst.status),
                            "reason": (form.get("reason") or "").strip()[:500], "errors": {},
                            "variables_text": form.get("variables") or ""}
@@ -414,7 +424,8 @@ def instance_action(instance_id: int, action: str) -> Any:
     db().expire_all()
     after = db().get(ProcessInstance, inst.id)
     if after is not None and after.status == "error" and action in ("retry", "resume", "fire_timer"):
-        flash(gettext("The instance stopped at an error again: %(message)s", message=after.error_message or ""), "error")
+        flash(gettext("The instance stopped at an error again: %(message)s",
+                      message=redactor(p).text(after.error_message, after.data) or ""), "error")
     return redirect(url_for("web.instance", instance_id=inst.id))
 
 
@@ -480,7 +491,8 @@ def schedules_page() -> Any:
             timers = schedules.instance_timers(inst)
         except Exception:  # noqa: BLE001
             timers = []
-        jobs.append({"inst": inst, "timers": timers, "overdue": inst.next_timer_at <= now})
+        jobs.append({"inst": inst, "title": redactor(p).text(inst.title, inst.data), "timers": timers,
+                     "overdue": inst.next_timer_at <= now})
     return render_template("schedules.html", items=items, jobs=jobs, is_admin=p.is_admin,
                            pager=pager(page, JOBS_PER_PAGE, total, "web.schedules_page"),
                            status_labels=STATUS_LABELS, fire_results=FIRE_RESULTS)

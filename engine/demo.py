@@ -34,6 +34,8 @@ def demo_users() -> list[tuple[str, str, str, str | None]]:
     """(username, display name, role, node) for every demo account."""
     users: list[tuple[str, str, str, str | None]] = [
         ("admin", "系统管理员", "admin", None),
+        ("security_admin", "安全保密管理员", "security_admin", None),
+        ("auditor", "安全审计员", "auditor", None),
         ("owner", "流程管理员", "process_owner", None),
     ]
     for suffix, title in COMMITTEE:

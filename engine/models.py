@@ -27,7 +27,10 @@ from .db import Base, BigId, JSONType, UTCDateTime
 TIERS = ("group", "unit", "branch")
 COMMITTEE_ROLES = ("secretary", "deputy_secretary", "standing_member", "member")
 NODE_ROLES = COMMITTEE_ROLES + ("commissioner", "department")
-SYSTEM_ROLES = ("process_owner", "admin")
+# 三员分立: the system administrator (admin), the security administrator (grants roles, manages
+# accounts) and the security auditor (reads the audit log) are three different people (SEPARATED_ROLES).
+SEPARATED_ROLES = ("admin", "security_admin", "auditor")
+SYSTEM_ROLES = ("process_owner",) + SEPARATED_ROLES
 ROLES = NODE_ROLES + SYSTEM_ROLES
 
 

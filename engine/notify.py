@@ -12,7 +12,9 @@ Where they come from
   began) and overdue, each notified once per task (`task_reminder`, unique per task and kind).
 
 Who is told: the task's assignee, else its candidates (`routing.candidates`); for an urge,
-the people the urge named. Every (user, cause) pair is unique, and so is every outbox row
+the people the urge named. What they are told never quotes a confidential value (engine/confidential.py:
+an instance title such as "问题线索：<person>" is sent as "问题线索：【已隐去】"); the task page shows the rest
+to those who may read it. Every (user, cause) pair is unique, and so is every outbox row
 (cause, channel, recipient): nothing is queued twice.
 
 Channels (`notification_channel`) belong to an org node: a unit's channels get the events of
@@ -45,6 +47,7 @@ from typing import Any, Iterable
 from sqlalchemy import Interval, exists, func, literal, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from . import confidential
 from .clock import Clock
 from .db import write_intent
 from .errors import Conflict, Forbidden, Invalid, NotFound
@@ -131,7 +134,9 @@ def task_message(session: Session, settings: Settings, kind: str, task: HumanTas
         else:
             recipients = candidates(session, task)
     who = node.name + (f"（{_names(recipients)}）" if recipients else "")
-    lines = [("任务", task.name), ("流程", inst.title if inst else task.process_key), ("办理", who),
+    # a notification leaves the system (robots, e-mail): the title never quotes confidential values
+    title = confidential.always(settings.forms_dir).text(inst.title, inst.data) if inst else task.process_key
+    lines = [("任务", task.name), ("流程", title), ("办理", who),
              ("截止", _local(task.due_at, settings))]
     lines.extend(extra_lines or [])
     return Message(kind=kind, source_key=source_key, title=f"{KIND_NAMES[kind]}：{task.name}", lines=lines,

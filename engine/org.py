@@ -10,13 +10,14 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from .errors import Invalid, NotFound
-from .models import COMMITTEE_ROLES, NODE_ROLES, ROLES, SYSTEM_ROLES, OrgNode, RoleAssignment, User
+from .errors import Conflict, Invalid, NotFound
+from .models import COMMITTEE_ROLES, NODE_ROLES, ROLES, SEPARATED_ROLES, SYSTEM_ROLES, OrgNode, RoleAssignment, User
 
 TIER_NAMES = {"group": "集团公司纪委", "unit": "权属单位纪委", "branch": "基层党支部"}
 ROLE_NAMES = {
     "secretary": "书记", "deputy_secretary": "副书记", "standing_member": "常委", "member": "委员",
     "commissioner": "纪律检查委员", "department": "职能部门", "process_owner": "流程管理员", "admin": "系统管理员",
+    "security_admin": "安全保密管理员", "auditor": "安全审计员",
 }
 CHILD_TIER = {"group": "unit", "unit": "branch"}
 
@@ -41,6 +42,14 @@ class Principal:
     @property
     def is_admin(self) -> bool:
         return any(r.role == "admin" for r in self.roles)
+
+    @property
+    def is_security_admin(self) -> bool:
+        return any(r.role == "security_admin" for r in self.roles)
+
+    @property
+    def is_auditor(self) -> bool:
+        return any(r.role == "auditor" for r in self.roles)
 
     @property
     def is_process_owner(self) -> bool:
@@ -160,7 +169,16 @@ def add_node(session: Session, node_id: str, tier: str, name: str, parent_id: st
     return node
 
 
-def grant(session: Session, user: User, role: str, node_id: str | None) -> None:
+class SeparationOfDuties(Invalid):
+    """三员分立: one person never holds two of the system administrator, the security administrator
+    and the security auditor."""
+
+    code = "separation_of_duties"
+
+
+def grant(session: Session, user: User, role: str, node_id: str | None) -> bool:
+    """Give `user` the role (on the node); False when they hold it already. Every path that grants
+    (the API and pages of the security administrator, the CLI, the org import, the demo) comes here."""
     if role not in ROLES:
         raise Invalid(f"unknown role {role!r}", [{"field": "role", "message": f"one of {', '.join(ROLES)}"}])
     if role in SYSTEM_ROLES:
@@ -175,11 +193,52 @@ def grant(session: Session, user: User, role: str, node_id: str | None) -> None:
             raise Invalid("department staff belong to a unit", [{"field": "role", "message": role}])
         if role in COMMITTEE_ROLES and node.tier == "branch":
             raise Invalid(f"{role} is a committee role of the group or a unit", [{"field": "role", "message": role}])
-    exists = session.scalars(select(RoleAssignment).where(
-        RoleAssignment.user_id == user.id, RoleAssignment.role == role,
-        RoleAssignment.node_id.is_(None) if node_id is None else RoleAssignment.node_id == node_id)).first()
+    if role in SEPARATED_ROLES:
+        held = sorted({r.role for r in user.roles if r.role in SEPARATED_ROLES and r.role != role})
+        if held:
+            raise SeparationOfDuties(
+                f"{user.username} holds {held[0]}: nobody holds two of {', '.join(SEPARATED_ROLES)} "
+                f"(separation of duties), so {role} is refused",
+                [{"field": "role", "message": f"{role} refused: {user.username} holds {held[0]}"}])
+    exists = next((r for r in user.roles if r.role == role and r.node_id == node_id), None)
     if exists is None:
-        session.add(RoleAssignment(user=user, role=role, node_id=node_id))
+        exists = session.scalars(select(RoleAssignment).where(
+            RoleAssignment.user_id == user.id, RoleAssignment.role == role,
+            RoleAssignment.node_id.is_(None) if node_id is None else RoleAssignment.node_id == node_id)).first()
+    if exists is not None:
+        return False
+    session.add(RoleAssignment(user=user, role=role, node_id=node_id))
+    return True
+
+
+def revoke(session: Session, user: User, role: str, node_id: str | None) -> None:
+    """Take the role (on the node) away from `user`; NotFound when they do not hold it."""
+    if role in SYSTEM_ROLES:
+        node_id = None
+    held = next((r for r in user.roles if r.role == role and r.node_id == (node_id or None)), None)
+    if held is None:
+        raise NotFound(f"{user.username} does not hold {role}" + (f" on {node_id}" if node_id else ""))
+    user.roles.remove(held)
+    session.flush()
+
+
+def get_user(session: Session, username: str) -> User:
+    user = session.scalars(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"user {username!r} does not exist")
+    return user
+
+
+def create_user(session: Session, username: str, display_name: str, password_hash: str, now: datetime,
+                email: str | None = None) -> User:
+    """A new account (the security administrator's); Conflict when the username is taken."""
+    if session.scalars(select(User.id).where(User.username == username)).first() is not None:
+        raise Conflict(f"user {username!r} exists already")
+    user = User(username=username, display_name=display_name, password_hash=password_hash, email=email,
+                created_at=now)
+    session.add(user)
+    session.flush()
+    return user
 
 
 def ensure_user(session: Session, username: str, display_name: str, password_hash: str, now: datetime,
@@ -246,7 +305,8 @@ def import_rows(session: Session, rows: Iterable[dict[str, str]], hash_password:
             session.flush()
         except (Invalid, KeyError) as exc:
             message = exc.message if isinstance(exc, Invalid) else f"missing column {exc}"
-            raise Invalid(f"import row {lineno}: {message}", [{"field": f"row {lineno}", "message": message}]) from None
+            cls = type(exc) if isinstance(exc, Invalid) else Invalid  # e.g. SeparationOfDuties stays one
+            raise cls(f"import row {lineno}: {message}", [{"field": f"row {lineno}", "message": message}]) from None
     return counts
 
 

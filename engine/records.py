@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.orm import Session
 
+from .confidential import Redactor
 from .errors import NotFound
 from .models import OrgNode, Record
 from .org import Principal
@@ -52,9 +53,15 @@ def get(session: Session, p: Principal, record_id: int, kind: str | None = None)
     return row
 
 
-def as_dict(r: Record) -> dict[str, Any]:
+def shown(r: Record, redactor: Redactor | None) -> dict[str, Any]:
+    """The record's data as the reader may see it (engine/confidential.py)."""
+    data = r.data or {}
+    return redactor.record(data, r.confidential) if redactor is not None else data
+
+
+def as_dict(r: Record, redactor: Redactor | None = None) -> dict[str, Any]:
     return {"id": r.id, "kind": r.kind, "key": r.key, "node_id": r.node_id, "unit_id": r.unit_id,
-            "instance_id": r.instance_id, "confidential": r.confidential, "data": r.data,
+            "instance_id": r.instance_id, "confidential": r.confidential, "data": shown(r, redactor),
             "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat()}
 
 

@@ -111,14 +111,14 @@ def test_production_refuses_to_start_with_demo_passwords(clean_db, settings, clo
     with pytest.raises(SystemExit) as err:
         create_app(production(settings), clock=clock, engine=clean_db)
     message = str(err.value)
-    assert "demo password demo12345" in message and "admin" in message and "30 account(s)" in message
+    assert "demo password demo12345" in message and "admin" in message and "32 account(s)" in message
     # give every account a real password: now it starts, and the verdicts are remembered
     with clean_db.begin() as conn:
         conn.execute(update(User).values(password_hash=auth.hash_password("a-real-passphrase")))
     app = create_app(production(settings), clock=clock, engine=clean_db)
     assert app.test_client().get("/healthz").status_code == 200
     with clean_db.connect() as conn:
-        assert conn.scalar(select(func.count()).select_from(PasswordCheck)) == 30
+        assert conn.scalar(select(func.count()).select_from(PasswordCheck)) == 32
     # one account set back to the demo password is found again
     with clean_db.begin() as conn:
         conn.execute(update(User).where(User.username == "xuchang_member")

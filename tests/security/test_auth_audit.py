@@ -31,7 +31,7 @@ def test_passwords_are_stored_as_argon2id(app, session):
     assert result.exit_code == 0, result.output
     hashes = session.scalars(select(User.password_hash)).all()
     session.commit()
-    assert len(hashes) == 31
+    assert len(hashes) == 33
     for h in hashes:
         assert h.startswith("$argon2id$v=19$"), h[:20]
         params = extract_parameters(h)

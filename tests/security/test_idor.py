@@ -147,7 +147,7 @@ def test_idor_sweep_every_role_every_id(app, api, session):
     assert {t.status for t in tasks} == {"open", "completed", "cancelled"}
     assert {i.status for i in instances} >= {"running", "completed", "terminated"}
     users = list(session.scalars(select(User).order_by(User.username)))
-    assert len(users) == 30
+    assert len(users) == 32  # the demo accounts, with the security administrator and the auditor
     missing_task = max(t.id for t in tasks) + 1000
     missing_instance = max(i.id for i in instances) + 1000
     rec_routes = record_routes(app)
@@ -212,8 +212,9 @@ def test_idor_sweep_every_role_every_id(app, api, session):
             for i in instances:
                 if i.id in visible_instances:
                     assert i.unit_id in (unit, None) or i.started_by_id == user.id, (name, i.id, i.unit_id)
-    assert checked == 30 * (len(tasks) + len(instances) + len(rec_routes) * len(records))
+    assert checked == 32 * (len(tasks) + len(instances) + len(rec_routes) * len(records))
     # the sweep is not trivial: the admin sees all, others see part, some see nothing
     assert seen["admin"] == (len(tasks), len(instances))
     assert 0 < seen["xinsheng_member"][1] < len(instances) and 0 < seen["xinsheng_wuye"][1] < seen["xinsheng_member"][1]
     assert seen["xuchang_tongfeng"] == (0, 0)
+    assert seen["security_admin"] == seen["auditor"] == (0, 0)  # 三员分立: they read no case at all
