@@ -130,7 +130,9 @@ def document() -> dict[str, Any]:
              **_errors(401, 404, 422, 503)},
             params=[KEY, _q("version", {"type": "integer", "minimum": 1})], tag="definitions")},
         "/api/v1/process-definitions/{key}/start": {"post": _op(
-            "Start an instance of the latest version",
+            "Start an instance of the latest version by hand: through its plain start event, by a person whose "
+            "role and org node its start lane allows, with only `title`, the scope variable and the start event's "
+            "`startVariables` (403 `not_startable` for processes only the engine starts; docs/bpmn-conventions.md)",
             {"201": _resp({"$ref": "#/components/schemas/Instance"}), **_errors(400, 401, 403, 404, 409, 413, 422, 503)},
             params=[KEY], body={"required": False, "content": {"application/json": {"schema": {
                 "type": "object", "properties": {"variables": JSON_OBJECT, "start_event": {"type": "string"}}}}}},

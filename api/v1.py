@@ -13,8 +13,8 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from engine import auth as engine_auth
-from engine import events, org, repository, task_view
-from engine.errors import BadRequest, Forbidden, Invalid, NotFound, TooManyRequests
+from engine import events, org, policy, repository, task_view
+from engine.errors import BadRequest, Invalid, NotFound, TooManyRequests
 from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, User
 from engine.org import Principal
 from engine.routing import (
@@ -282,45 +282,6 @@ def definition_xml(key: str) -> Response:
                     headers={"Content-Disposition": f'inline; filename="{d.key}-v{d.version}.bpmn"'})
 
 
-def may_start(p: Principal, d: ProcessDefinition, variables: dict[str, Any]) -> bool:
-    """Start permission follows the lane of the start event (see docs/bpmn-conventions.md)."""
-    if p.is_admin or p.is_process_owner:
-        return True
-    tier = _start_tier(d)
-    if tier == "group":
-        return p.in_group_committee
-    if tier in ("unit", "department"):
-        unit = variables.get("unit_id")
-        return any(r.node_id == unit and r.tier == "unit" and r.role != "department" for r in p.roles)
-    if tier == "branch":
-        return any(r.node_id == variables.get("branch_id") and r.role == "commissioner" for r in p.roles)
-    return False
-
-
-def default_scope(p: Principal, d: ProcessDefinition, variables: dict[str, Any]) -> None:
-    """A commissioner starting a branch process files for their own branch, a unit member for their unit."""
-    if "branch_id" not in variables:
-        branches = [r.node_id for r in p.roles if r.role == "commissioner"]
-        if len(branches) == 1 and _start_tier(d) == "branch":
-            variables["branch_id"] = branches[0]
-    if "unit_id" not in variables and _start_tier(d) in ("unit", "branch"):
-        if "branch_id" in variables:
-            node = db().get(OrgNode, variables["branch_id"]) if isinstance(variables["branch_id"], str) else None
-            if node is not None and node.tier == "branch":
-                variables["unit_id"] = node.parent_id
-        else:
-            units = {r.node_id for r in p.roles if r.tier == "unit" and r.role != "department"}
-            if len(units) == 1:
-                variables["unit_id"] = units.pop()
-
-
-def _start_tier(d: ProcessDefinition) -> str:
-    for lane in d.info.get("lanes", []):
-        if any(e["id"] in lane.get("nodes", []) for e in d.info.get("start_events", [])):
-            return lane.get("tier") or "group"
-    return "group"
-
-
 @bp.post("/process-definitions/<key>/start")
 @login_required
 def start(key: str) -> tuple[Response, int]:
@@ -330,12 +291,12 @@ def start(key: str) -> tuple[Response, int]:
         raise Invalid("variables must be a JSON object", [{"field": "variables", "message": "expected an object"}])
     p = current_principal()
     d = repository.latest(db(), key)
-    default_scope(p, d, variables)
-    if not may_start(p, d, variables):  # api/errors.py writes the access_refused event
-        raise Forbidden(f"your roles do not allow starting {key!r} for this org node")
     start_event = data.get("start_event")
     if start_event is not None and not isinstance(start_event, str):
         raise Invalid("start_event must be a string", [{"field": "start_event", "message": "expected a string"}])
+    policy.default_scope(db(), p, d, variables)
+    # refusals are 403 (api/errors.py writes the access_refused event) or 422 naming the field
+    policy.check_start(db(), p, d, variables, start_event)
     inst = runtime().start(d, variables, p, start_event=start_event)
     commit()
     return jsonify(instance_json(inst, p, detail=True)), 201

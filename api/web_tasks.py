@@ -11,7 +11,7 @@ from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
-from engine import task_view
+from engine import policy, repository, task_view
 from engine.errors import Forbidden, Invalid, NotFound, SanjiError
 from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, User
 from engine.org import ROLE_NAMES, Principal
@@ -443,56 +443,11 @@ def submit(task_id: int) -> Any:
 
 # ---- 发起: start a process ----------------------------------------------------------------------------------
 
-@dataclass
-class Startable:
-    definition: ProcessDefinition
-    tier: str
-    fixed: str | None  # the org node filled in from the user's roles
-    options: list[tuple[str, str]]  # else: the nodes to choose from
-
-
-def startables(p: Principal) -> list[Startable]:
-    from .v1 import _start_tier, default_scope, may_start
-
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .where(ProcessDefinition.active.is_(True)).group_by(ProcessDefinition.key).subquery())
-    defs = db().scalars(select(ProcessDefinition).join(
-        newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
-        .order_by(ProcessDefinition.name)).all()
-    out = []
-    for d in defs:
-        info = d.info or {}
-        starts = info.get("start_events") or []
-        if info.get("called_only") or (starts and all(s.get("kind") == "message" for s in starts)):
-            continue
-        tier = _start_tier(d)
-        var = {"branch": "branch_id", "unit": "unit_id", "department": "unit_id"}.get(tier)
-        variables: dict[str, Any] = {}
-        default_scope(p, d, variables)
-        if var is None or variables.get(var):
-            if may_start(p, d, variables):
-                out.append(Startable(d, tier, variables.get(var) if var else None, []))
-            continue
-        options = [(node_id, name) for node_id, name in scope_options(p, tier)
-                   if may_start(p, d, {var: node_id})]
-        if options:
-            out.append(Startable(d, tier, None, options))
-    return out
-
-
-def scope_options(p: Principal, tier: str) -> list[tuple[str, str]]:
-    node_tier = "branch" if tier == "branch" else "unit"
-    q = select(OrgNode.id, OrgNode.name).where(OrgNode.tier == node_tier, OrgNode.active.is_(True))
-    if not (p.is_admin or p.is_process_owner):
-        q = q.where(OrgNode.id.in_(list(p.node_ids())))
-    return [(i, n) for i, n in db().execute(q.order_by(OrgNode.sort, OrgNode.id)).all()]
-
-
 @bp.get("/start")
 @signin_required
 def start() -> Any:
     p = me()
-    items = startables(p)
+    items = policy.startables(db(), p)
     fixed_names = node_names({s.fixed for s in items if s.fixed})
     return render_template("start.html", items=items, fixed_names=fixed_names, tier_labels=TIER_LABELS)
 
@@ -500,16 +455,18 @@ def start() -> Any:
 @bp.post("/start/<key>")
 @signin_required
 def start_process(key: str) -> Any:
-    from .v1 import default_scope, may_start
-
     p = me()
-    item = next((s for s in startables(p) if s.definition.key == key), None)
-    if item is None:
+    item = next((s for s in policy.startables(db(), p) if s.definition.key == key), None)
+    if item is None:  # not offered: the API's refusal (404 not deployed, 403 not startable or not allowed)
+        d = repository.latest(db(), key)
+        scope: dict[str, Any] = {}
+        policy.default_scope(db(), p, d, scope)
+        policy.check_start(db(), p, d, scope)
         raise Forbidden(f"you may not start {key!r}")
     d = item.definition
     variables: dict[str, Any] = {}
     node = (request.form.get("node") or "").strip()
-    var = {"branch": "branch_id", "unit": "unit_id", "department": "unit_id"}.get(item.tier)
+    var = policy.CHOSEN_VARIABLE.get(item.tier)
     if var and not item.fixed:
         if node not in {n for n, _ in item.options}:
             flash(gettext("Choose the organisation the process is for."), "error")
@@ -517,10 +474,9 @@ def start_process(key: str) -> Any:
         variables[var] = node
     title = (request.form.get("title") or "").strip()
     if title:
-        variables["title"] = title[:300]
-    default_scope(p, d, variables)
-    if not may_start(p, d, variables):
-        raise Forbidden(f"your roles do not allow starting {key!r} for this org node")
+        variables["title"] = title[:policy.MAX_TITLE]
+    policy.default_scope(db(), p, d, variables)
+    policy.check_start(db(), p, d, variables)  # the same refusal as the API (403) for what the page does not offer
     try:
         inst = runtime().start(d, variables, p)
         db().commit()

@@ -8,6 +8,7 @@ already guarantees that, and list endpoints use this clause so ids cannot be gue
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
@@ -78,3 +79,54 @@ def listing(p: Principal, kind: str, unit_id: str | None = None, year: int | Non
     if status is not None:
         q = q.where(Record.data["status"].as_string() == status)
     return q
+
+
+# ---- record kinds: which processes' scripts may touch them ------------------------------------------
+
+@dataclass(frozen=True)
+class Kind:
+    """A record kind the built-in procedures write. Only the scripts of `processes` read or write
+    it (engine/policy.py `ScriptScope`), so that a newly deployed process cannot read a unit's
+    clues or forge its ledger; a kind no one declared is free for any process (within its scope)."""
+
+    processes: frozenset[str]
+    # every record of the kind names people or hidden findings: stored confidential, whatever
+    # the script says, and read only by instances whose people may all see it
+    confidential: bool = False
+    # processes whose branch-scoped instances also reach the record owned by the branch's own
+    # unit (nothing else above the branch): the procedure writes upward by design
+    unit_reach: frozenset[str] = frozenset()
+
+
+def _kind(*processes: str, confidential: bool = False, unit_reach: tuple[str, ...] = ()) -> Kind:
+    return Kind(frozenset(processes), confidential, frozenset(unit_reach))
+
+
+KINDS: dict[str, Kind] = {
+    # a clue reported by a branch (monthly_report_finding, adhoc_report) starts clue_disposal by
+    # message with the branch's branch_id: that instance registers the clue on its unit's register
+    "clue": _kind("clue_disposal", confidential=True, unit_reach=("clue_disposal",)),
+    # sensitive reports are stored confidential (per record); the unit's quarterly report counts them
+    "adhoc_report": _kind("adhoc_report", "quarterly_report_unit"),
+    "monthly_report": _kind("monthly_report_branch", "monthly_report_finding", "quarterly_report_unit"),
+    "quarterly_report": _kind("quarterly_report", "quarterly_report_unit", "quarterly_report_feedback"),
+    "quarterly_analysis": _kind("quarterly_report"),
+    # a branch confirms its part of the unit's status record (path ["branches", branch_id])
+    "quarterly_unit_status": _kind("quarterly_tasks", "quarterly_tasks_unit", "quarterly_tasks_branch",
+                                   unit_reach=("quarterly_tasks_branch",)),
+    "assessment": _kind("annual_assessment_unit"),
+    "member_assessment": _kind("annual_assessment_unit"),
+    "ledger": _kind("annual_assessment_unit"),
+    "commendation": _kind("annual_assessment"),
+    "forwarding": _kind("document_forwarding"),
+    "forwarding_receipt": _kind("document_forwarding", "document_forwarding_receipt"),
+    "study_article": _kind("monthly_article_write"),
+    "study_stats": _kind("monthly_article"),
+    "secondment": _kind("secondment"),
+    "secondment_batch": _kind("secondment"),
+    "special_inspection": _kind("special_inspection"),
+    "inspection_selfcheck": _kind("special_inspection", "special_inspection_unit"),
+    "inspection_visit": _kind("special_inspection", "special_inspection_visit", confidential=True),
+    "inspection_finding": _kind("special_inspection", "special_inspection_followup", "special_inspection_clue",
+                                confidential=True),
+}

@@ -189,6 +189,8 @@ def _check_process(proc: etree._Element, forms: FormStore, local_keys: set[str],
                 bad = [r for r in props["candidateRoles"].split(",") if r.strip() and r.strip() not in ROLES]
                 if bad:
                     add(el, f"candidateRoles names unknown roles {bad}")
+        elif tag == "startEvent" and "startVariables" in _props(el):
+            problems.extend(Problem(m, el.get("id"), el.sourceline) for m in _start_variable_problems(el))
         elif tag == "scriptTask":
             script = el.find(f"{{{BPMN_NS}}}script")
             if script is None or not (script.text or "").strip():
@@ -228,6 +230,19 @@ def _check_process(proc: etree._Element, forms: FormStore, local_keys: set[str],
     return problems
 
 
+def _start_variables(ev: etree._Element) -> list[str]:
+    return [n.strip() for n in _props(ev).get("startVariables", "").split(",") if n.strip()]
+
+
+def _start_variable_problems(ev: etree._Element) -> list[str]:
+    """`startVariables` (the variables a person may give when starting by hand, see
+    engine/policy.py) belongs on a plain start event and names plain variables."""
+    if any(isinstance(c.tag, str) and _local(c).endswith("EventDefinition") for c in ev):
+        return ["startVariables belongs on a plain (none) start event: only that one is started by hand"]
+    return [f"startVariables: {name!r} is not a variable name (letters, digits and _, not starting with _)"
+            for name in _start_variables(ev) if not name.isidentifier() or name.startswith("_")]
+
+
 def _info(proc: etree._Element, local_keys: set[str]) -> dict[str, Any]:
     """What the rest of Sanji reads without parsing: lanes, user tasks, start events, calls."""
     lanes: dict[str, str] = {}
@@ -257,6 +272,8 @@ def _info(proc: etree._Element, local_keys: set[str]) -> dict[str, Any]:
             ref = message.get("messageRef")
             msg = proc.getroottree().getroot().xpath(f"./bpmn:message[@id='{ref}']", namespaces=NS) if ref else []
             entry.update(kind="message", message=msg[0].get("name") if msg else ref)
+        if entry["kind"] == "none" and _start_variables(ev):
+            entry["variables"] = _start_variables(ev)
         starts.append(entry)
     calls = sorted({el.get("calledElement") for el in proc.xpath(".//bpmn:callActivity", namespaces=NS)})
     called_here = {el.get("calledElement") for el in proc.getroottree().getroot().xpath(".//bpmn:callActivity", namespaces=NS)}

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.control import StartEventSplit
+from SpiffWorkflow.bpmn.specs.control import StartEventJoin, StartEventSplit
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
@@ -47,6 +47,7 @@ from .routing import (
     task_visible,
     task_visible_clause,
 )
+from .policy import ScriptScope
 from .scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
 from .study import script_helpers as platform_helpers
 from .settings import Settings
@@ -604,7 +605,13 @@ class Runtime:
         the hot path), then make the values the loaded object's committed state."""
         inst, wf = loaded.inst, loaded.wf
         now = self.clock.now()
-        last = wf.last_task.data if wf.last_task is not None else {}
+        last_task = wf.last_task
+        if last_task is not None and isinstance(last_task.task_spec, StartEventJoin):
+            # several start events meet in a join without outputs that completes after the chosen
+            # start's first steps (e.g. before a fan-out): the instance's data is those steps'
+            done = [t for t in wf.get_tasks(state=TaskState.COMPLETED) if not isinstance(t.task_spec, StartEventJoin)]
+            last_task = max(done, key=lambda t: t.last_state_change, default=None)
+        last = last_task.data if last_task is not None else {}
         values: dict[str, Any] = {"state": dump_state(wf, self.settings.max_instance_bytes),
                                   "data": _jsonable(last), "updated_at": now}
         title = values["data"].get("title")
@@ -864,10 +871,11 @@ class Runtime:
 
     def _script_engine(self, inst: ProcessInstance) -> SanjiScriptEngine:
         def helpers() -> dict[str, Any]:
+            scope = ScriptScope.of(self.session, inst)  # what this instance's scripts may reach
             out: dict[str, Any] = date_helpers(self.clock.now, self.zone)
-            out.update(self._org_helpers())
-            out.update(self._record_helpers(inst))
-            out.update(platform_helpers(self.session, self.clock, self.settings))
+            out.update(self._org_helpers(scope))
+            out.update(self._record_helpers(inst, scope))
+            out.update(platform_helpers(self.session, self.clock, self.settings, scope))
             return out
 
         env = RestrictedEnvironment(helpers, self.settings.script_timeout_ms / 1000,
@@ -875,7 +883,9 @@ class Runtime:
         return SanjiScriptEngine(env, self.clock.now, self.zone, self.settings.max_branches,
                                  self.settings.timer_min_seconds)
 
-    def _org_helpers(self) -> dict[str, Callable[..., Any]]:
+    def _org_helpers(self, scope: ScriptScope) -> dict[str, Callable[..., Any]]:
+        """The org tree (what every signed-in user reads at GET /api/v1/org) is open to every
+        script; who works in a unit only to instances whose scope holds the unit."""
         session = self.session
 
         def org_units() -> list[str]:
@@ -893,36 +903,49 @@ class Runtime:
             return self._unit_of(node) if node else None
 
         def org_people(unit_id: str) -> list[dict[str, Any]]:
+            scope.people_of("org_people", unit_id)
             return org.people(session, unit_id)
 
         return {"org_units": org_units, "org_branches": org_branches, "org_name": org_name,
                 "unit_of": unit_of, "group_id": self._group, "org_people": org_people}
 
-    def _record_helpers(self, inst: ProcessInstance) -> dict[str, Callable[..., Any]]:
+    def _record_helpers(self, inst: ProcessInstance, scope: ScriptScope) -> dict[str, Callable[..., Any]]:
+        """Records inside the instance's scope, of the kinds its process may touch (`ScriptScope`)."""
         session = self.session
 
         def save_record(kind: str, key: str, data: dict[str, Any], node_id: str | None = None,
                         confidential: bool = False) -> None:
+            rule = scope.kind("save_record", kind)
             if not isinstance(data, dict):
                 raise ScriptError("save_record(kind, key, data): data must be a dict")
-            node = session.get(OrgNode, node_id or inst.scope_node_id)
-            if node is None:
-                raise ScriptError(f"save_record: org node {node_id!r} does not exist")
+            node = scope.owns("save_record", rule, node_id or inst.scope_node_id, "the owner node")
             now = self.clock.now()
             row = session.scalars(select(Record).where(Record.kind == kind, Record.key == str(key))).first()
             if row is None:
                 row = Record(kind=kind, key=str(key), created_at=now)
                 session.add(row)
+            else:  # never replace (or move) a record owned outside the scope
+                scope.owns("save_record", rule, row.node_id, f"{kind} record {str(key)!r}")
+            # a rewrite never lowers confidentiality, and a confidential kind is always confidential
+            secret = bool(confidential) or bool(rule and rule.confidential) or bool(row.confidential)
             row.node_id, row.unit_id, row.instance_id = node.id, self._unit_of(node), inst.id
-            row.confidential, row.data, row.updated_at = bool(confidential), _jsonable(data), now
+            row.confidential, row.data, row.updated_at = secret, _jsonable(data), now
 
         def find_records(kind: str, unit_id: str | None = None, node_id: str | None = None) -> list[dict[str, Any]]:
-            q = select(Record).where(Record.kind == kind)
+            rule = scope.kind("find_records", kind)
+            if rule is not None and rule.confidential:
+                scope.confidential("find_records", kind)
+            q = select(Record).where(Record.kind == kind, scope.area(rule))
             if unit_id:
+                scope.filter_node("find_records", unit_id, "unit_id")
                 q = q.where(Record.unit_id == unit_id)
             if node_id:
+                scope.filter_node("find_records", node_id, "node_id")
                 q = q.where(Record.node_id == node_id)
-            return [{"key": r.key, "node_id": r.node_id, **(r.data or {})} for r in session.scalars(q.order_by(Record.id))]
+            rows = list(session.scalars(q.order_by(Record.id)))
+            if any(r.confidential for r in rows):
+                scope.confidential("find_records", kind)
+            return [{"key": r.key, "node_id": r.node_id, **(r.data or {})} for r in rows]
 
         def update_record(kind: str, key: str, changes: dict[str, Any] | None = None,
                           increments: dict[str, Any] | None = None, path: list[Any] | None = None) -> dict[str, Any]:
@@ -930,6 +953,9 @@ class Runtime:
             (e.g. several branches confirmed at once) never lose each other's updates: `path`
             leads from the record's data to the dict to change (e.g. ["findings", 2]), `changes`
             are set there, `increments` are added to numbers there. Returns the new data."""
+            rule = scope.kind("update_record", kind)
+            if rule is not None and rule.confidential:
+                scope.confidential("update_record", kind)
             q = (select(Record).where(Record.kind == kind, Record.key == str(key))
                  .execution_options(populate_existing=True))
             if session.get_bind().dialect.name != "sqlite":  # SQLite: writers are serialised already
@@ -937,6 +963,9 @@ class Runtime:
             row = session.scalars(q).first()
             if row is None:
                 raise ScriptError(f"update_record: there is no {kind} record {key!r}")
+            scope.owns("update_record", rule, row.node_id, f"{kind} record {str(key)!r}")
+            if row.confidential:  # the new data is returned to the script
+                scope.confidential("update_record", kind)
             data = deepcopy(row.data or {})
             target: Any = data
             for step in path or []:
@@ -956,9 +985,18 @@ class Runtime:
             row.data, row.updated_at = data, self.clock.now()
             session.flush()
             return deepcopy(data)
+
         def get_record(kind: str, key: str) -> dict[str, Any] | None:
+            rule = scope.kind("get_record", kind)
+            if rule is not None and rule.confidential:
+                scope.confidential("get_record", kind)
             row = session.scalars(select(Record).where(Record.kind == kind, Record.key == str(key))).first()
-            return dict(row.data or {}) if row is not None else None
+            if row is None:
+                return None
+            scope.owns("get_record", rule, row.node_id, f"{kind} record {str(key)!r}")
+            if row.confidential:
+                scope.confidential("get_record", kind)
+            return dict(row.data or {})
 
         def instance_id() -> int:
             return inst.id

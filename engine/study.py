@@ -27,6 +27,7 @@ from .errors import Forbidden, Invalid, NotFound
 from .models import COMMITTEE_ROLES, OrgNode, Record, RoleAssignment, User
 from .org import Principal
 from .platform_models import StudyEntry
+from .policy import ScriptScope
 from .settings import Settings
 
 KINDS = {"situation": "每日明一情", "knowledge": "每日一新知", "insight": "每日一感悟"}
@@ -306,16 +307,23 @@ def person_rates(session: Session, user: User, now: datetime, zone: Any, year: i
 
 # ---- helpers for BPMN scripts ------------------------------------------------------------------------------
 
-def script_helpers(session: Session, clock: Clock, settings: Settings) -> dict[str, Callable[..., Any]]:
-    """`org_inspectors`, `study_rates`, `month_of` for scripts (see docs/bpmn-conventions.md)."""
+def script_helpers(session: Session, clock: Clock, settings: Settings,
+                   scope: ScriptScope | None = None) -> dict[str, Callable[..., Any]]:
+    """`org_inspectors`, `study_rates`, `month_of` for scripts (see docs/bpmn-conventions.md).
+    With the instance's `scope` (engine/policy.py), people and rates stay inside it: a unit
+    instance reads its own unit's, a group instance every unit's, a branch instance none."""
     zone = settings.zone
 
     def org_inspectors(unit_id: str | None = None, include_group: bool = True) -> list[dict[str, Any]]:
+        if scope is not None:
+            scope.people_of("org_inspectors", unit_id)
         return [{k: v for k, v in i.public().items() if k != "since"}
                 for i in inspectors(session, zone, unit_id, include_group)]
 
     def study_rates(year: int, month: int | None = None) -> dict[str, Any]:
-        return rates(session, clock.now(), zone, int(year), int(month) if month else None)
+        units = scope.units("study_rates") if scope is not None else None
+        return rates(session, clock.now(), zone, int(year), int(month) if month else None,
+                     units, include_group=units is None)
 
     def month_of(d: Any = None) -> int:
         value = d or clock.now().astimezone(zone).date().isoformat()

@@ -97,7 +97,12 @@ def test_start_permissions_follow_the_start_lane(api):
                  json={"variables": {"branch_id": "xinsheng-laogan"}})
     assert r.status_code == 403
     assert api.post("/api/v1/process-definitions/message_sender/start", "group_secretary", json={}).status_code == 403
-    r = api.post("/api/v1/process-definitions/message_sender/start", "admin", json={"variables": {"branch_id": "nope"}})
+    # an admin holds no role at any branch: no exception for admins (engine/policy.py)
+    r = api.post("/api/v1/process-definitions/message_sender/start", "admin", json={"variables": {"branch_id": "xuchang-tongfeng"}})
+    assert r.status_code == 403 and r.get_json()["error"] == "forbidden"
+    # the group committee may name any node for a group-lane process; a node that does not exist is 422
+    api.deploy(BPMN / "three_tier.bpmn")
+    r = api.post("/api/v1/process-definitions/three_tier/start", "group_secretary", json={"variables": {"branch_id": "nope"}})
     assert r.status_code == 422 and r.get_json()["details"][0]["field"] == "variables/branch_id"
 
 

@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from engine.errors import Invalid
 from engine.models import HumanTask, ProcessInstance, Record
+from engine.policy import ScriptScope
 from engine.repository import validate
 from tests.conftest import BPMN, deploy_file, principal, roundtrip_all
 
@@ -112,7 +113,8 @@ def test_update_record_serialises_concurrent_updates(sessions, clock, settings, 
         s.commit()
 
     def helper(s):
-        return Runtime(s, clock, settings, forms)._record_helpers(SimpleNamespace(id=0, scope_node_id="xuchang"))["update_record"]
+        inst = SimpleNamespace(id=0, scope_node_id="xuchang", process_key="record_update", definition=SimpleNamespace(info={}))
+        return Runtime(s, clock, settings, forms)._record_helpers(inst, ScriptScope.of(s, inst))["update_record"]
 
     holding = threading.Event()
 

@@ -45,8 +45,9 @@ def seed_february(sc, clock):
 def test_deploys_unchanged_and_reimports(sc):
     sc.deploy(PROCESSES / "quarterly_report.bpmn", KEYS)
     d = sc.api.get("/api/v1/process-definitions/quarterly_report", "group_member").get_json()
-    [start] = d["start_events"]
+    [start, manual] = d["start_events"]
     assert (start["kind"], start["expression"]) == ("timer", "0 9 L 3,6,9,12 *")
+    assert (manual["id"], manual["kind"], manual["variables"]) == ("start_manual", "none", ["year", "quarter"])
 
 
 def test_quarter_end_report_prefilled_analysed_and_acknowledged(sc, clock):
