@@ -31,6 +31,12 @@ def document(*processes: str) -> str:
             'id="Defs_bounds" targetNamespace="http://sanji.example/bpmn">' + "".join(processes) + "</bpmn:definitions>")
 
 
+# The variables these tests pass at start, declared on the plain start event (docs/bpmn-conventions.md).
+START = ('<bpmn:startEvent id="start"><bpmn:extensionElements><spiffworkflow:properties>'
+         '<spiffworkflow:property name="startVariables" value="n,items,note,value"/>'
+         '</spiffworkflow:properties></bpmn:extensionElements></bpmn:startEvent>')
+
+
 def script(element_id: str, text: str) -> str:
     return f'<bpmn:scriptTask id="{element_id}"><bpmn:script>{escape(text)}</bpmn:script></bpmn:scriptTask>'
 
@@ -43,7 +49,7 @@ def flow(flow_id: str, source: str, target: str, condition: str | None = None) -
 def chain(key: str, *elements: tuple[str, str]) -> str:
     """start → each (id, xml) in turn → end."""
     ids = ["start"] + [i for i, _ in elements] + ["end"]
-    body = '<bpmn:startEvent id="start"/>' + "".join(x for _, x in elements) + '<bpmn:endEvent id="end"/>'
+    body = START + "".join(x for _, x in elements) + '<bpmn:endEvent id="end"/>'
     body += "".join(flow(f"f{n}", a, b) for n, (a, b) in enumerate(zip(ids, ids[1:])))
     return document(process(key, body))
 
@@ -55,7 +61,7 @@ def split(kind: str, branches: int, key: str = "wide_split") -> str:
     """start → an element of `kind` with `branches` outgoing flows, each to its own end event."""
     head = ('<bpmn:scriptTask id="split"><bpmn:script>x = 1</bpmn:script></bpmn:scriptTask>'
             if kind == "scriptTask" else f'<bpmn:{kind} id="split"/>')
-    body = '<bpmn:startEvent id="start"/>' + head + flow("f_in", "start", "split")
+    body = START + head + flow("f_in", "start", "split")
     for i in range(branches):
         cond = "True" if kind == "inclusiveGateway" else None
         body += f'<bpmn:endEvent id="e{i}"/>' + flow(f"f{i}", "split", f"e{i}", cond)
@@ -89,7 +95,7 @@ def wide_gateway(branches: int, key: str = "wide") -> str:
     """prep (writes a record) → a parallel gateway into `branches` script tasks → join → a user
     task: engine steps only, whose cost grows faster than the number of branches (SpiffWorkflow
     3: 250 branches take about 5 s, 500 about 30 s on the development machine)."""
-    body = ('<bpmn:startEvent id="start"/>' + script("prep", PROBE) + '<bpmn:parallelGateway id="split"/>'
+    body = (START + script("prep", PROBE) + '<bpmn:parallelGateway id="split"/>'
             '<bpmn:parallelGateway id="join"/><bpmn:userTask id="review"/><bpmn:endEvent id="end"/>'
             + flow("f1", "start", "prep") + flow("f2", "prep", "split") + flow("f3", "join", "review")
             + flow("f4", "review", "end"))

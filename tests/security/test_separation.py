@@ -317,7 +317,7 @@ def test_the_system_administrator_sweeps_every_page_and_endpoint(api, sessions):
 
 
 INCIDENT = """<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" id="Defs_leaky" targetNamespace="http://sanji.example/bpmn">
+<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Defs_leaky" targetNamespace="http://sanji.example/bpmn">
   <bpmn:process id="leaky_incident" name="线索故障" isExecutable="true">
     <bpmn:laneSet id="LS">
       <bpmn:lane id="L_group" name="集团公司纪委">
@@ -326,7 +326,9 @@ INCIDENT = """<?xml version="1.0" encoding="UTF-8"?>
         <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
       </bpmn:lane>
     </bpmn:laneSet>
-    <bpmn:startEvent id="start" />
+    <bpmn:startEvent id="start"><bpmn:extensionElements><spiffworkflow:properties>
+      <spiffworkflow:property name="startVariables" value="clue_person" />
+    </spiffworkflow:properties></bpmn:extensionElements></bpmn:startEvent>
     <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="lookup" />
     <bpmn:scriptTask id="lookup" name="查找被反映人">
       <bpmn:script>title = "线索：" + clue_person
