@@ -46,6 +46,12 @@ def scenario(api) -> None:
         assert r.status_code == 201
 
 
+def describe(exc: BaseException) -> str:
+    """The failure with the sub-failures of a group (Hypothesis' FlakyFailure hides them)."""
+    return f"{type(exc).__name__}: {exc}" + "".join(
+        "\n  - " + describe(sub).replace("\n", "\n    ") for sub in getattr(exc, "exceptions", ()))
+
+
 def fresh_token(app, username: str) -> str:
     """A bearer token without a password login (an argon2 verification per logout example)."""
     st = state(app)
@@ -93,7 +99,7 @@ def test_api_conforms_to_its_openapi_document(app, api, user):
             except Unsatisfiable:
                 assert mode is GenerationMode.NEGATIVE, label  # nothing to get wrong (no parameters, no body)
             except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect every operation's failure, then report all
-                failures.append(f"{label} ({mode.value}): {type(exc).__name__}: {str(exc)[:1500]}")
+                failures.append(f"{label} ({mode.value}): {describe(exc)[:3000]}")
     elapsed = time.monotonic() - began
     print(f"schemathesis as {user}: {len(operations)} operations, {sum(calls.values())} calls, {elapsed:.0f} s")
     if failures:
