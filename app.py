@@ -18,6 +18,7 @@ import click
 from flask import Flask, jsonify, redirect, request, url_for
 from sqlalchemy.engine import Engine
 
+from api import args as api_args
 from api import errors as api_errors
 from api.extensions import sanji, state
 from engine.clock import Clock
@@ -57,6 +58,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     app.register_blueprint(__import__("api.records", fromlist=["bp"]).bp)  # ledger, commendations, clues
     app.add_url_rule("/healthz", "healthz", healthz)
     api_errors.register(app)
+    api_args.init_app(app)  # 422 naming the field: control characters in a query, unpaired surrogates in JSON
     from api import web
     from api.oa import bp as oa_bp
 

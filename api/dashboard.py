@@ -14,10 +14,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext, lazy_gettext
 
-from engine import audit, dashboard
-from engine.errors import Invalid
+from engine import audit, dashboard, exports
 
 from . import openapi
+from .args import choice_arg
 from .auth import current_principal, login_required
 from .extensions import clock, db, settings
 from .records import attachment
@@ -76,10 +76,7 @@ def period_text(period: dashboard.Period) -> str:
 
 def chart_data(name: str) -> tuple[dashboard.Chart, dict[str, Any]]:
     """Parse the filters, build the chart for the caller; (chart, JSON body with labels)."""
-    fmt = request.args.get("format", "json")
-    if fmt not in FORMATS:
-        raise Invalid(f"query parameter format must be one of {', '.join(FORMATS)}",
-                         [{"field": "format", "message": fmt}])
+    choice_arg("format", FORMATS, "json")
     now = clock().now()
     period = dashboard.parse_period(request.args.get("year"), request.args.get("quarter"),
                                     now.astimezone(settings().zone).date())
@@ -97,9 +94,9 @@ def xlsx_response(chart: dashboard.Chart, body: dict[str, Any]) -> Response:
     columns = [c for c in chart.columns if c != "unit_id"]
     rows = [[label(r[c]) if c == "tier" else r[c] for c in columns] for r in chart.rows]
     unit = gettext("unit %(id)s", id=chart.unit_id) if chart.unit_id else gettext("all units you may see")
-    content = dashboard.to_xlsx(body["title"], f"{body['period_name']} · {unit}", [label(c) for c in columns], rows,
-                                percent=[i for i, c in enumerate(columns) if c in PERCENT_COLUMNS],
-                                sheet=body["title"])
+    content = exports.table_xlsx(body["title"], f"{body['period_name']} · {unit}", [label(c) for c in columns], rows,
+                                 percent=[i for i, c in enumerate(columns) if c in PERCENT_COLUMNS],
+                                 sheet=body["title"])
     return Response(content, mimetype=XLSX, headers={"Content-Disposition": attachment(
         "dashboard", chart.chart, chart.period.label.replace("-", ""), chart.unit_id)})
 

@@ -10,6 +10,7 @@ from engine import audit, events, reports
 from engine.errors import Invalid
 
 from . import openapi
+from .args import choice_arg
 from .auth import current_principal, login_required
 from .extensions import clock, db, settings
 from .reads import note_read
@@ -26,9 +27,7 @@ def _pct(x: float | None) -> str:
 @bp.get("/linkage")
 @login_required
 def linkage() -> Any:
-    fmt = request.args.get("format", "json")
-    if fmt not in FORMATS:
-        raise Invalid(f"format must be one of {', '.join(FORMATS)}", [{"field": "format", "message": fmt}])
+    fmt = choice_arg("format", FORMATS, "json")
     period = reports.parse_period(request.args.get("period"))
     report = reports.build(db(), current_principal(), period, request.args.get("unit_id") or None, clock().now(), settings())
     name = f"linkage-{report['node_id']}-{period.label}"

@@ -185,6 +185,7 @@ def document() -> dict[str, Any]:
         more_paths, more_schemas = contribution()
         paths.update(more_paths)
         schemas.update(more_schemas)
+    _input_rules(paths)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Sanji 三级联动纪检工作平台 API", "version": "1"},
@@ -265,6 +266,31 @@ SCHEMAS: dict[str, Any] = {
         "actor": NULLABLE_STR, "instance_id": {"type": ["integer", "null"]}, "task_id": {"type": ["integer", "null"]},
         "payload": JSON_OBJECT}},
 }
+
+
+# What api.args refuses in every request: control characters in query text (and unpaired
+# surrogates, which JSON Schema cannot express, in JSON bodies).
+PRINTABLE = "^[^\\u0000-\\u001f\\u007f-\\u009f\\ufffe\\uffff]*$"
+
+
+def _input_rules(paths: dict[str, Any]) -> None:
+    """Say once, for every operation, what api.args checks once for every request: free-text
+    query parameters match PRINTABLE, and any operation taking query parameters or a body may
+    answer 422."""
+    for item in paths.values():
+        for operation in item.values():
+            if "parameters" in operation:
+                operation["parameters"] = [_printable(p) if p.get("in") == "query" else p for p in operation["parameters"]]
+            query = any(p.get("in") == "query" for p in operation.get("parameters", []))
+            if (query or operation.get("requestBody")) and "422" not in operation["responses"]:
+                operation["responses"] = {**operation["responses"], **_errors(422)}
+
+
+def _printable(param: dict[str, Any]) -> dict[str, Any]:
+    schema = param["schema"]
+    if schema.get("type") != "string" or any(k in schema for k in ("enum", "pattern", "format")):
+        return param
+    return {**param, "schema": {**schema, "pattern": PRINTABLE}}
 
 
 @bp.get("/api/v1/openapi.json")

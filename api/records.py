@@ -17,11 +17,12 @@ from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from engine import audit, dashboard, records
+from engine import audit, exports, records
 from engine.errors import Invalid
 from engine.models import Record
 
 from . import openapi
+from .args import choice_arg
 from .auth import current_principal, login_required
 from .extensions import db, redactor
 from .reads import note_read
@@ -67,13 +68,6 @@ def _year() -> int | None:
     return int_arg("year", 2000, 1900, 9999) if request.args.get("year") else None
 
 
-def _format() -> str:
-    fmt = request.args.get("format") or "json"
-    if fmt not in FORMATS:
-        raise Invalid(f"format must be one of {', '.join(FORMATS)}", [{"field": "format", "message": fmt}])
-    return fmt
-
-
 def cell(record: Record, key: str) -> Any:
     """A register cell: the data value, times in the configured zone, lists joined."""
     from .web import localtime
@@ -99,8 +93,8 @@ def export(kind: str, q: Any, filters: dict[str, Any]) -> Response:
     note_read(audit.EXPORT, {"what": kind, "format": "xlsx", "rows": total,
                              "filters": {k: v for k, v in filters.items() if v not in (None, "")}})
     shown = "，".join(f"{k}={v}" for k, v in filters.items() if v not in (None, "")) or gettext("no filter")
-    content = dashboard.to_xlsx(str(TITLES[kind]), gettext("Filter: %(filter)s · %(n)s rows", filter=shown, n=total),
-                                [str(label) for _key, label in columns], rows, sheet=str(TITLES[kind]))
+    content = exports.table_xlsx(str(TITLES[kind]), gettext("Filter: %(filter)s · %(n)s rows", filter=shown, n=total),
+                                 [str(label) for _key, label in columns], rows, sheet=str(TITLES[kind]))
     return Response(content, mimetype=XLSX, headers={"Content-Disposition": attachment(kind, filters.values())})
 
 
@@ -115,7 +109,7 @@ def attachment(*parts: Any) -> str:
 
 
 def _list(kind: str, status: str | None = None) -> Response:
-    fmt = _format()
+    fmt = choice_arg("format", FORMATS, "json")
     unit, year = _unit_filter(), _year()
     q = records.listing(current_principal(), kind, unit_id=unit, year=year, status=status)
     if fmt == "xlsx":
@@ -154,10 +148,7 @@ CLUE_STATUSES = records.CLUE_STATUSES
 @login_required
 def clues() -> Response:
     """问题线索 of the caller's units, newest last; `?status=` filters by the clue's state."""
-    status = request.args.get("status") or None
-    if status is not None and status not in CLUE_STATUSES:
-        raise Invalid(f"status must be one of {', '.join(CLUE_STATUSES)}", [{"field": "status", "message": status}])
-    return _list("clue", status)
+    return _list("clue", choice_arg("status", CLUE_STATUSES))
 
 
 @bp.get("/clues/<int:clue_id>")

@@ -20,7 +20,6 @@ through `records.visible_clause` as well, so the dashboards never show more than
 from __future__ import annotations
 
 import calendar
-import io
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -305,45 +304,3 @@ def build(session: Session, p: Principal, chart: str, unit_id: str | None, perio
         raise NotFound(f"chart {chart!r} does not exist")
     sc = scope(session, p, unit_id)
     return BUILDERS[chart](session, p, sc, period, now, zone)
-
-
-# ---- XLSX --------------------------------------------------------------------------------------------
-
-def to_xlsx(title: str, subtitle: str, headers: list[str], rows: list[list[Any]], percent: Iterable[int] = (),
-            sheet: str = "Sheet1") -> bytes:
-    """One table as a workbook: a title line, a subtitle line, a bold boxed header, boxed rows
-    (the layout of engine.reports.to_xlsx); columns listed in `percent` (0-based) as 0.0%."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Border, Font, Side
-    from openpyxl.utils import get_column_letter
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "".join(ch for ch in sheet if ch not in "[]:*?/\\")[:31] or "Sheet1"
-    width = max(1, len(headers))
-    thin = Side(style="thin")
-    box = Border(left=thin, right=thin, top=thin, bottom=thin)
-    center = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    for r, (text, font) in enumerate(((title, Font(bold=True, size=14)), (subtitle, Font(size=10))), start=1):
-        ws.cell(row=r, column=1, value=text).font = font
-        ws.cell(row=r, column=1).alignment = center
-        ws.merge_cells(start_row=r, start_column=1, end_row=r, end_column=width)
-    top = 4
-    for c, text in enumerate(headers, start=1):
-        cell = ws.cell(row=top, column=c, value=text)
-        cell.font, cell.alignment, cell.border = Font(bold=True), center, box
-    pct = set(percent)
-    for r, values in enumerate(rows, start=top + 1):
-        for c, value in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=c, value=value)
-            cell.border = box
-            cell.alignment = Alignment(vertical="top", wrap_text=isinstance(value, str) and len(value) > 30)
-            if c - 1 in pct and isinstance(value, (int, float)):
-                cell.number_format = "0.0%"
-    for c in range(1, width + 1):
-        longest = max([len(str(headers[c - 1]))] + [len(str(v[c - 1])) for v in rows if c - 1 < len(v) and v[c - 1] is not None])
-        ws.column_dimensions[get_column_letter(c)].width = min(60, max(10, longest * 2 + 2))
-    ws.freeze_panes = ws.cell(row=top + 1, column=1)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()

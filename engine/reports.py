@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from . import org, records, study
+from .exports import put
 from .errors import Conflict, Forbidden, Invalid, NotFound, SanjiError
 from .models import HumanTask, OrgNode, ProcessInstance, Record
 from .org import Principal
@@ -237,6 +238,8 @@ def issue(session: Session, p: Principal, period: Period, unit_id: str | None, n
 # ---- XLSX -------------------------------------------------------------------------------------------------
 
 def to_xlsx(report: dict[str, Any]) -> bytes:
+    """The figures sheet and the text sheet; every cell through engine.exports.put (org names,
+    document numbers and record kinds are typed by people and scripts)."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Border, Font, Side
     from openpyxl.utils import get_column_letter
@@ -256,17 +259,17 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
              (report["title"], Font(bold=True, size=14)),
              (f"统计期间：{report['from']} 至 {report['to']}（截至 {report['as_of'][:10]}）　成文日期：{report['date']}", Font(size=10))]
     for i, (text, font) in enumerate(lines, start=1):
-        ws.cell(row=i, column=1, value=text).font = font
-        ws.cell(row=i, column=1).alignment = center
+        cell = put(ws, i, 1, text)
+        cell.font, cell.alignment = font, center
         ws.merge_cells(start_row=i, start_column=1, end_row=i, end_column=width)
     top = len(lines) + 2
     for c, text in enumerate(header, start=1):
-        cell = ws.cell(row=top, column=c, value=text)
+        cell = put(ws, top, c, text)
         cell.font, cell.alignment, cell.border = Font(bold=True), center, box
 
     def line(values: list[Any], r: int, bold: bool = False) -> None:
         for c, v in enumerate(values, start=1):
-            cell = ws.cell(row=r, column=c, value=v)
+            cell = put(ws, r, c, v)
             cell.border = box
             if bold:
                 cell.font = Font(bold=True)
@@ -288,7 +291,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     text.column_dimensions["A"].width = 100
     for i, para in enumerate([report["title"], report["addressee"]] + report["paragraphs"] +
                              ["", report["issuer"], report["date"]], start=1):
-        text.cell(row=i, column=1, value=para).alignment = Alignment(wrap_text=True, vertical="top")
+        put(text, i, 1, para).alignment = Alignment(wrap_text=True, vertical="top")
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
