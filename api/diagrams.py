@@ -58,7 +58,7 @@ def _read_bpmn() -> tuple[bytes, str]:
 
 
 @bp.post("/process-definitions/validate")
-@roles_required("process_owner", "admin")
+@roles_required("process_owner")
 def validate() -> Response:
     data, filename = _read_bpmn()
 

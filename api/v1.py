@@ -225,7 +225,7 @@ def definitions() -> Response:
 
 
 @bp.post("/process-definitions")
-@roles_required("process_owner", "admin")
+@roles_required("process_owner")
 def deploy() -> tuple[Response, int]:
     max_bytes = settings().max_bpmn_bytes
     if request.content_length and request.content_length > max_bytes + 64 * 1024:

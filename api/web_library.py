@@ -50,7 +50,8 @@ def me() -> Principal:
 
 
 def may_edit(p: Principal) -> bool:
-    return p.is_admin or p.is_process_owner
+    """Only process owners deploy: the system administrator reads instances (三员分立)."""
+    return p.is_process_owner
 
 
 def require_editor() -> Principal:

@@ -200,6 +200,14 @@ def grant(session: Session, user: User, role: str, node_id: str | None) -> bool:
                 f"{user.username} holds {held[0]}: nobody holds two of {', '.join(SEPARATED_ROLES)} "
                 f"(separation of duties), so {role} is refused",
                 [{"field": "role", "message": f"{role} refused: {user.username} holds {held[0]}"}])
+    if {role} | {r.role for r in user.roles} >= {"admin", "process_owner"}:
+        # whoever deploys diagrams (and so scripts) must not also read every instance: a script
+        # could copy a confidential value under a new name that redaction does not know
+        other = "process_owner" if role == "admin" else "admin"
+        raise SeparationOfDuties(
+            f"{user.username} holds {other}: the system administrator does not author processes, "
+            f"so {role} is refused",
+            [{"field": "role", "message": f"{role} refused: {user.username} holds {other}"}])
     exists = next((r for r in user.roles if r.role == role and r.node_id == node_id), None)
     if exists is None:
         exists = session.scalars(select(RoleAssignment).where(

@@ -45,9 +45,13 @@ def test_versions_and_identical_xml(api, sessions):
     detail = api.get("/api/v1/process-definitions/three_tier", "group_member").get_json()
     assert detail["version"] == 2
     assert {t["id"]: t["tier"] for t in detail["user_tasks"]} == {"group_task": "group", "unit_task": "unit"}
-    # multipart upload works too; only process owners and admins deploy
+    # multipart upload works too; only process owners deploy (not the system administrator: 三员分立)
     with open(BPMN / "incident.bpmn", "rb") as f:
         r = api.post("/api/v1/process-definitions", "admin", data={"file": (f, "incident.bpmn")},
+                     content_type="multipart/form-data")
+    assert r.status_code == 403
+    with open(BPMN / "incident.bpmn", "rb") as f:
+        r = api.post("/api/v1/process-definitions", "owner", data={"file": (f, "incident.bpmn")},
                      content_type="multipart/form-data")
     assert r.status_code == 201
     assert api.deploy(BPMN / "message.bpmn", user="group_secretary").status_code == 403

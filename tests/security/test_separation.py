@@ -192,7 +192,8 @@ def test_nobody_holds_two_of_the_three(api, sessions, web_for, app, clock):
     with sessions() as s:
         held = {u.username: sorted(r.role for r in u.roles) for u in s.scalars(select(User))}
     assert {u: held[u] for u in THREE} == {u: [u] for u in THREE}
-    for user, extra in (("admin", "auditor"), ("auditor", "security_admin"), ("security_admin", "admin")):
+    for user, extra in (("admin", "auditor"), ("auditor", "security_admin"), ("security_admin", "admin"),
+                        ("admin", "process_owner"), ("owner", "admin")):
         r = api.post(f"/api/v1/users/{user}/roles", "security_admin", json={"role": extra})
         assert r.status_code == 422, r.get_json()
         assert r.get_json()["error"] == "separation_of_duties" and extra in r.get_json()["message"]
