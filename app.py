@@ -21,8 +21,8 @@ from sqlalchemy.engine import Engine
 from api import args as api_args
 from api import errors as api_errors
 from api.extensions import sanji, state
-from engine.clock import Clock
-from engine.settings import ROOT, ConfigError, Settings, load_settings
+from engine.infra.clock import Clock
+from engine.infra.settings import ROOT, ConfigError, Settings, load_settings
 
 MIGRATIONS = ROOT / "migrations"
 
@@ -121,9 +121,9 @@ def migrate(engine: Engine) -> None:
 
 
 def init_db(app: Flask, demo: bool = False, deploy: bool = True) -> dict[str, Any]:
-    from engine import demo as demo_org
-    from engine import repository
-    from engine.db import write_intent
+    from engine.org import demo as demo_org
+    from engine.core import repository
+    from engine.infra.db import write_intent
 
     st = state(app)
     migrate(st.engine)
@@ -171,8 +171,9 @@ def register_cli(app: Flask) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def deploy_command(file: Path) -> None:
         """Deploy one BPMN file (a new version of each process in it, unless unchanged)."""
-        from engine import events, repository
-        from engine.db import write_intent
+        from engine.infra import events
+        from engine.core import repository
+        from engine.infra.db import write_intent
 
         st = state(app)
         with write_intent(), st.sessions() as session:
@@ -191,8 +192,10 @@ def register_cli(app: Flask) -> None:
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
     def import_org_command(file: Path) -> None:
         """Import nodes, users and roles from CSV or XLSX (columns: kind,id,tier,name,parent,username,...)."""
-        from engine import auth, events, org
-        from engine.db import write_intent
+        from engine.org import auth
+        from engine.infra import events
+        from engine.org import nodes as org
+        from engine.infra.db import write_intent
 
         st = state(app)
         with write_intent(), st.sessions() as session:
@@ -217,8 +220,10 @@ def register_cli(app: Flask) -> None:
         them with --drop-role. Roles not named are never touched."""
         from sqlalchemy import select
 
-        from engine import auth, events, org
-        from engine.db import write_intent
+        from engine.org import auth
+        from engine.infra import events
+        from engine.org import nodes as org
+        from engine.infra.db import write_intent
         from engine.errors import Invalid
         from engine.models import RoleAssignment, User
 

@@ -13,11 +13,11 @@ from typing import Any, Callable, TypeVar
 
 from flask import g, request, session
 
-from engine import auth as engine_auth
+from engine.org import auth as engine_auth
 from engine.errors import Forbidden, PasswordChangeRequired, Unauthorized
 from engine.models import User
-from engine.org import Principal
-from engine.throttle import client_key
+from engine.org.nodes import Principal
+from engine.org.throttle import client_key
 
 from .extensions import clock, db
 

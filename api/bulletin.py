@@ -5,7 +5,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine import bulletin, events
+from engine.platform import bulletin
+from engine.infra import events
 
 from . import openapi
 from .auth import current_principal, login_required

@@ -1,6 +1,6 @@
 """Dashboard API (看板): `GET /api/v1/dashboard/{chart}?year=&quarter=&unit_id=&format=json|xlsx`.
 
-One route per chart of `engine.dashboard` (quarterly completion, overdue tasks, findings, clue
+One route per chart of `engine.linkage.dashboard` (quarterly completion, overdue tasks, findings, clue
 dispositions, monthly report punctuality). JSON gives the categories, the stacked series (with
 their labels in the caller's language) and the table rows; `format=xlsx` the same table as a
 workbook. Who sees what is the engine's rule: the group committee and admins every unit, a
@@ -14,7 +14,9 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext, lazy_gettext
 
-from engine import audit, dashboard, exports
+from engine.org import audit
+from engine.linkage import dashboard
+from engine.infra import exports
 
 from . import openapi
 from .args import choice_arg

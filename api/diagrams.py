@@ -14,11 +14,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 
-from engine import diff as bpmn_diff
-from engine import repository, trace
+from engine.core import diff as bpmn_diff
+from engine.core import repository
+from engine.core import trace
 from engine.errors import Invalid, SanjiError, TooLarge
 from engine.models import ROLES, HumanTask, ProcessDefinition, User
-from engine.routing import LANE_TIERS, instance_visible_clause
+from engine.org.routing import LANE_TIERS, instance_visible_clause
 
 from . import openapi
 from .auth import current_principal, login_required, roles_required

@@ -40,8 +40,8 @@ def _audit_refusal(err: SanjiError) -> None:
     (the request's changes are rolled back). Login failures are logged by the engine."""
     from flask import g
 
-    from engine import events
-    from engine.db import write_intent
+    from engine.infra import events
+    from engine.infra.db import write_intent
 
     from .extensions import state
 

@@ -13,13 +13,13 @@ from flask import Flask, current_app, g, request
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.clock import Clock, clock_for
-from engine.confidential import Redactor, for_principal
-from engine.db import _write_intent, make_engine, make_session_factory
-from engine.forms import FormStore
-from engine.org import Principal
-from engine.runtime import Runtime
-from engine.settings import Settings
+from engine.infra.clock import Clock, clock_for
+from engine.org.confidential import Redactor, for_principal
+from engine.infra.db import _write_intent, make_engine, make_session_factory
+from engine.core.forms import FormStore
+from engine.org.nodes import Principal
+from engine.core.runtime import Runtime
+from engine.infra.settings import Settings
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -95,7 +95,7 @@ def runtime() -> Runtime:
 
 
 def redactor(p: Principal | None) -> Redactor:
-    """The redaction of what `p` reads (engine/confidential.py): the identity except for admins."""
+    """The redaction of what `p` reads (engine/org/confidential.py): the identity except for admins."""
     key = ("_sanji_redactor", p.id if p is not None else None)
     cached = g.get("_sanji_redactor")
     if cached is not None and cached[0] == key:

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable, Mapping
 from zoneinfo import ZoneInfo
 
-from engine.confidential import MARK
+from engine.org.confidential import MARK
 
 ROW = "__i__"  # placeholder index of the row template of a repeating group
 RADIO_MAX = 4  # up to this many choices render as radio buttons, more as a select
@@ -161,7 +161,7 @@ class _Ctx:
         f = Field(path=path, name=name, widget="text", label=str(schema.get("title", name)),
                   help=str(schema.get("description", "")), required=required, value=value,
                   errors=self.errors.pop(path, []) if path != ROW and ROW not in path.split("/") else [])
-        if value == MARK:  # redacted for this reader (engine/confidential.py): shown as the mark, whatever its type
+        if value == MARK:  # redacted for this reader (engine/org/confidential.py): shown as the mark, whatever its type
             return f
         hint = widget_hint(schema)
         choices = choices_of(schema)

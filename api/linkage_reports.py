@@ -6,7 +6,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from engine import audit, events, reports
+from engine.org import audit
+from engine.infra import events
+from engine.linkage import reports
 from engine.errors import Invalid
 
 from . import openapi

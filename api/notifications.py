@@ -1,5 +1,5 @@
 """Notifications API: the caller's in-app notifications, and the channels/outbox of admins
-and committee secretaries. Sending happens in `engine.notify.dispatch`, never in a request."""
+and committee secretaries. Sending happens in `engine.platform.notify.dispatch`, never in a request."""
 from __future__ import annotations
 
 from typing import Any
@@ -7,9 +7,10 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from engine import events, notify
+from engine.infra import events
+from engine.platform import notify
 from engine.errors import Invalid
-from engine.platform_models import Notification, NotificationChannel, Outbox
+from engine.platform.models import Notification, NotificationChannel, Outbox
 
 from . import openapi
 from .auth import current_principal, login_required

@@ -3,7 +3,7 @@
 - `ProxyFix` when `SANJI_PROXY_FIX=N` (N trusted reverse proxies set X-Forwarded-*);
 - secure session cookies behind HTTPS (`SANJI_COOKIE_SECURE`, on by default in production);
 - one JSON log line per request (`sanji.request`) with a request id echoed as `X-Request-ID`;
-- the production start-up checks (engine/startup.py) in serving processes;
+- the production start-up checks (engine/infra/startup.py) in serving processes;
 - the `backup`, `restore` and `check` commands.
 """
 from __future__ import annotations
@@ -21,9 +21,10 @@ import click
 from flask import Flask, Response, g, request
 from werkzeug.routing import IntegerConverter
 
-from engine import backup as db_backup
-from engine import logs, startup
-from engine.settings import ENV_VARS, ConfigError, Settings
+from engine.infra import backup as db_backup
+from engine.infra import logs
+from engine.infra import startup
+from engine.infra.settings import ENV_VARS, ConfigError, Settings
 
 from .extensions import state
 

@@ -5,7 +5,9 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine import events, people, study
+from engine.infra import events
+from engine.platform import people
+from engine.platform import study
 from engine.errors import Forbidden
 
 from . import openapi

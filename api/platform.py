@@ -22,7 +22,7 @@ def init_app(app: Flask) -> None:
     @app.cli.command("notify-dispatch")
     def notify_dispatch_command() -> None:
         """Run one notification pass by hand: read new events and deadlines, send due messages."""
-        from engine.notify import dispatch
+        from engine.platform.notify import dispatch
 
         from .extensions import state
 

@@ -1,6 +1,6 @@
 """Audited reads: a view that shows confidential content (a clue, a confidential record, a task or
 an instance holding confidential values) or an export queues a read (`note_read`, `note_view`);
-after the view has answered, the queued reads are written to the audit log (engine/audit.py) in a
+after the view has answered, the queued reads are written to the audit log (engine/org/audit.py) in a
 transaction of their own. When they cannot be written the answer is a 503 instead of the content:
 no unaudited read.
 """
@@ -11,7 +11,8 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from engine import audit, confidential
+from engine.org import audit
+from engine.org import confidential
 from engine.errors import Unavailable
 
 from .extensions import state

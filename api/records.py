@@ -2,7 +2,7 @@
 list (通报表彰) and the problem-clue register (问题线索).
 
 Every list is paginated `{items, total, page, per_page}` and shows only what the caller may
-see (`engine.records`): the group committee sees every unit, a unit committee its own unit
+see (`engine.linkage.records`): the group committee sees every unit, a unit committee its own unit
 and branches, a commissioner their own branch, department staff their unit's
 non-confidential records. Clues are confidential: a hidden id answers 404, like an unknown one.
 `format=xlsx` gives every row of the current filter as a workbook (the columns of `COLUMNS`,
@@ -17,7 +17,9 @@ from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from engine import audit, exports, records
+from engine.org import audit
+from engine.infra import exports
+from engine.linkage import records
 from engine.errors import Invalid
 from engine.models import Record
 
@@ -120,7 +122,7 @@ def _list(kind: str, status: str | None = None) -> Response:
 
 
 def note_confidential_rows(kind: str, items: list[dict[str, Any]]) -> None:
-    """Audit a read of confidential records (engine/audit.py): which ones, redacted or not."""
+    """Audit a read of confidential records (engine/org/audit.py): which ones, redacted or not."""
     ids = [i["id"] for i in items if i.get("confidential")]
     if ids:
         note_read(audit.READ, {"object": "record", "kind": kind, "ids": ids,

@@ -2,7 +2,7 @@
 
 `GET /api/v1/reports/quarterly?year=&quarter=`: the per-unit completion state of the
 quarter's top-down linkage tasks (自上而下, process `quarterly_tasks`), read from the
-`quarterly_unit_status` records and filtered by what the caller may see (engine/records.py:
+`quarterly_unit_status` records and filtered by what the caller may see (engine/linkage/records.py:
 a unit committee sees its own unit, the group committee sees every unit).
 """
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine import records
+from engine.linkage import records
 from engine.errors import Invalid
 from engine.models import Record
 

@@ -23,10 +23,12 @@ import click
 from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy import func, select
 
-from engine import events, repository, schedules
+from engine.infra import events
+from engine.core import repository
+from engine.core import schedules
 from engine.errors import Invalid, NotFound
 from engine.models import ProcessDefinition, ProcessInstance, Schedule
-from engine.scheduler import Scheduler, TickResult
+from engine.core.scheduler import Scheduler, TickResult
 
 from . import openapi
 from .auth import current_principal, login_required, roles_required
@@ -315,7 +317,7 @@ def _summary(r: TickResult) -> str:
 
 def _logging(log_format: str) -> None:
     """Every line of the scheduler process in SANJI_LOG_FORMAT (one JSON object per line by default)."""
-    from engine.logs import formatter
+    from engine.infra.logs import formatter
 
     root = logging.getLogger()
     if not root.handlers:

@@ -6,8 +6,8 @@
 - `POST /api/v1/users`, `PATCH /api/v1/users/{username}`, `POST /api/v1/users/{username}/roles`,
   `POST /api/v1/users/{username}/roles/revoke`: the security administrator only; each change is an
   event (`user_created`, `user_changed`, `role_granted`, `role_revoked`). Granting a second of the
-  three separated roles is refused by `engine.org.grant` (422 naming the role), whatever the path.
-- `GET /api/v1/audit-events`: the security auditor only; payloads redacted (engine/audit.py).
+  three separated roles is refused by `engine.org.nodes.grant` (422 naming the role), whatever the path.
+- `GET /api/v1/audit-events`: the security auditor only; payloads redacted (engine/org/audit.py).
 
 Reads of confidential content are audited by api/reads.py.
 """
@@ -19,7 +19,12 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy import select
 
-from engine import audit, auth, confidential, events, org, passwords
+from engine.org import audit
+from engine.org import auth
+from engine.org import confidential
+from engine.infra import events
+from engine.org import nodes as org
+from engine.org import passwords
 from engine.errors import Invalid
 from engine.models import SEPARATED_ROLES, OrgNode, RoleAssignment, User
 
@@ -62,7 +67,7 @@ def _text(data: dict[str, Any], name: str, limit: int, required: bool = True) ->
 
 def create_user(p: Any, data: dict[str, Any]) -> User:
     """A new account (shared by the API and the security page); the caller commits. The initial
-    password meets the policy (engine/passwords.py) and must be changed at the first sign-in:
+    password meets the policy (engine/org/passwords.py) and must be changed at the first sign-in:
     the security administrator chose it."""
     username = _text(data, "username", 64) or ""
     if not all(c.isalnum() or c in "._-" for c in username):

@@ -5,7 +5,8 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine import records, study
+from engine.linkage import records
+from engine.platform import study
 from engine.errors import Invalid
 from engine.models import Record, User
 

@@ -12,12 +12,16 @@ from flask import Blueprint, Response, g, jsonify, request, session
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
-from engine import auth as engine_auth
-from engine import events, org, policy, repository, task_view
+from engine.org import auth as engine_auth
+from engine.infra import events
+from engine.org import nodes as org
+from engine.org import policy
+from engine.core import repository
+from engine.services import task_view
 from engine.errors import BadRequest, Invalid, NotFound, TooManyRequests
 from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, User
-from engine.org import Principal
-from engine.routing import (
+from engine.org.nodes import Principal
+from engine.org.routing import (
     can_act_on,
     instance_visible_clause,
     offered_clause,
@@ -524,7 +528,7 @@ def visible_task_row(task_id: int) -> Any:
 @bp.get("/tasks/<int:task_id>")
 @login_required
 def task(task_id: int) -> Response:
-    """The task as `engine.task_view` shows it (the task page shows the same view)."""
+    """The task as `engine.services.task_view` shows it (the task page shows the same view)."""
     row = visible_task_row(task_id)
     t: HumanTask = row[0]
     p = current_principal()

@@ -46,12 +46,12 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WzResponse
 
-from engine import auth as engine_auth
-from engine import events
+from engine.org import auth as engine_auth
+from engine.infra import events
 from engine.errors import Forbidden, NotFound, PasswordChangeRequired, SanjiError, TooManyRequests, Unauthorized
 from engine.models import HumanTask
-from engine.org import Principal
-from engine.routing import offered_clause
+from engine.org.nodes import Principal
+from engine.org.routing import offered_clause
 
 from .auth import bearer_token, client_address, current_principal
 from .extensions import SAFE_METHODS, clock, db, settings

@@ -1,7 +1,7 @@
 """Bulletin pages (通知公告 / 经验交流): the list with search and kind filter, posting (any tier;
 notices by committees), the post page that records the read receipt, and read receipts per unit.
 
-Visibility is the API's (engine/bulletin.py): a post is read by its audience (everyone, or one
+Visibility is the API's (engine/platform/bulletin.py): a post is read by its audience (everyone, or one
 unit); receipt counts are shown to the author and to committee members, names as
 `bulletin.receipts` allows (author, group committee, a unit committee for its own unit).
 """
@@ -13,12 +13,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from engine import bulletin, events, org
+from engine.platform import bulletin
+from engine.infra import events
+from engine.org import nodes as org
 from engine.errors import Forbidden, Invalid, SanjiError
-from engine.db import write_intent
+from engine.infra.db import write_intent
 from engine.models import OrgNode
-from engine.org import ROLE_NAMES, Principal
-from engine.platform_models import BulletinRead
+from engine.org.nodes import ROLE_NAMES, Principal
+from engine.platform.models import BulletinRead
 
 from .extensions import clock, db
 from .web import bp, nav_item, signin_required

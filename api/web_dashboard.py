@@ -3,7 +3,7 @@
 The dashboard page draws the five charts of `api/dashboard.py` in the browser (ECharts from
 vendor/charts.js, mounted by static/js/dashboard.js — no inline script, the web CSP holds): the
 page only renders the filters and one card per chart with its JSON URL and its XLSX link, so the
-figures and who may see them are the API's. The register pages list what `engine.records`
+figures and who may see them are the API's. The register pages list what `engine.linkage.records`
 lets the caller see, with the API's filters, paging, and a link to the same filter as XLSX.
 """
 from __future__ import annotations
@@ -15,10 +15,12 @@ from flask_babel import lazy_gettext
 
 from sqlalchemy import func, select
 
-from engine import audit, dashboard, records
+from engine.org import audit
+from engine.linkage import dashboard
+from engine.linkage import records
 from engine.errors import Invalid
 from engine.models import Record
-from engine.org import Principal
+from engine.org.nodes import Principal
 
 from .dashboard import PATHS, TITLES
 from .extensions import clock, db, redactor, settings

@@ -17,10 +17,11 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from engine import events, repository
+from engine.infra import events
+from engine.core import repository
 from engine.errors import Forbidden, Invalid, NotFound, SanjiError
 from engine.models import EventLog, ProcessDefinition, ProcessInstance, Schedule
-from engine.org import Principal
+from engine.org.nodes import Principal
 
 from .extensions import clock, db, settings, state
 from .web import bp, nav_item, signed_in, signin_required

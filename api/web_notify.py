@@ -14,12 +14,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from engine import events, notify
-from engine.db import write_intent
+from engine.infra import events
+from engine.platform import notify
+from engine.infra.db import write_intent
 from engine.errors import Forbidden, Invalid, SanjiError
 from engine.models import OrgNode
-from engine.org import Principal
-from engine.platform_models import Notification, NotificationChannel, Outbox
+from engine.org.nodes import Principal
+from engine.platform.models import Notification, NotificationChannel, Outbox
 
 from .extensions import clock, db, settings
 from .web import bp, nav_item, safe_next, signed_in, signin_required

@@ -2,7 +2,7 @@
 
 It is also where a session that may only change its password lands (api/auth.py): after an
 org import, with demo data in production, or when the password no longer meets the policy.
-The rules are engine/passwords.py's; this page only shows their Chinese (or English) text.
+The rules are engine/org/passwords.py's; this page only shows their Chinese (or English) text.
 """
 from __future__ import annotations
 
@@ -11,15 +11,15 @@ from typing import Any
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext, lazy_gettext
 
-from engine import auth as engine_auth
-from engine import passwords
+from engine.org import auth as engine_auth
+from engine.org import passwords
 from engine.errors import Invalid, TooManyRequests
 
 from .auth import bearer_token, client_address, current_principal
 from .extensions import clock, db, settings
 from .web import bp, safe_next, signed_in
 
-# The policy's codes (engine/passwords.py MESSAGES) and the page's own, as the user reads them.
+# The policy's codes (engine/org/passwords.py MESSAGES) and the page's own, as the user reads them.
 MESSAGES = {
     "too_short": lazy_gettext("At least %(n)s characters.", n=passwords.MIN_LENGTH),
     "too_long": lazy_gettext("At most %(n)s characters.", n=passwords.MAX_LENGTH),

@@ -13,9 +13,9 @@ from typing import Callable
 from flask import g, request
 from flask_babel import gettext
 
-from engine.db import _write_intent
+from engine.infra.db import _write_intent
 from engine.errors import Invalid
-from engine.org import Principal
+from engine.org.nodes import Principal
 
 from .web import bp, signed_in
 

@@ -1,6 +1,6 @@
 """三员分立 pages: accounts and roles for the security administrator (安全保密管理员), the audit log
 for the security auditor (安全审计员). The same engine calls and rules as api/security.py: granting a
-second of the three separated roles is refused by `engine.org.grant`, whatever the path.
+second of the three separated roles is refused by `engine.org.nodes.grant`, whatever the path.
 """
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import or_, select
 
-from engine import audit, confidential, org
+from engine.org import audit
+from engine.org import confidential
+from engine.org import nodes as org
 from engine.errors import Forbidden, SanjiError
 from engine.models import ROLES, SEPARATED_ROLES, OrgNode, User
-from engine.org import ROLE_NAMES, Principal, SeparationOfDuties
+from engine.org.nodes import ROLE_NAMES, Principal, SeparationOfDuties
 
 from .extensions import db, state
 from .security import audit_filters, change_role, change_user, create_user

@@ -18,11 +18,13 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from engine import events, people, study
+from engine.infra import events
+from engine.platform import people
+from engine.platform import study
 from engine.errors import Forbidden, Invalid
 from engine.models import HumanTask
-from engine.org import Principal
-from engine.routing import offered_clause
+from engine.org.nodes import Principal
+from engine.org.routing import offered_clause
 
 from .extensions import clock, db, settings
 from .web import bp, nav_item, signin_required

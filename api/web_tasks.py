@@ -11,11 +11,13 @@ from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
-from engine import policy, repository, task_view
+from engine.org import policy
+from engine.core import repository
+from engine.services import task_view
 from engine.errors import Forbidden, Invalid, NotFound, SanjiError
 from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, User
-from engine.org import ROLE_NAMES, Principal
-from engine.routing import (
+from engine.org.nodes import ROLE_NAMES, Principal
+from engine.org.routing import (
     can_act_on,
     candidates,
     may_urge,
@@ -322,7 +324,7 @@ def display_names(usernames: set[str]) -> dict[str, str]:
 
 
 def task_context(view: task_view.TaskView) -> dict[str, Any]:
-    """The page's parts of the task view (engine/task_view.py, the API's view too): history,
+    """The page's parts of the task view (engine/services/task_view.py, the API's view too): history,
     earlier input as read-only forms, the send-back banner, the other process data."""
     previous = []
     covered: set[str] = set()

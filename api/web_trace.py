@@ -20,12 +20,15 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
-from engine import diff as bpmn_diff
-from engine import repository, schedules, task_view, trace
+from engine.core import diff as bpmn_diff
+from engine.core import repository
+from engine.core import schedules
+from engine.services import task_view
+from engine.core import trace
 from engine.errors import Forbidden, Invalid, NotFound, SanjiError
 from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, Schedule, User
-from engine.org import Principal
-from engine.routing import candidates, instance_visible_clause, task_visible_clause
+from engine.org.nodes import Principal
+from engine.org.routing import candidates, instance_visible_clause, task_visible_clause
 
 from .extensions import clock, db, redactor, runtime, settings
 from .reads import note_view
@@ -216,7 +219,7 @@ class TimelineItem:
     late: bool | None  # None: no deadline involved
     due_at: datetime | None = None
     to: str = ""  # the user a task went to (reassigned, handed over)
-    payload: dict[str, Any] | None = None  # as the reader may see it (engine/confidential.py)
+    payload: dict[str, Any] | None = None  # as the reader may see it (engine/org/confidential.py)
 
 
 def timeline(inst: ProcessInstance) -> tuple[list[TimelineItem], int]:

@@ -2,7 +2,7 @@
 
 For each size N it builds a fresh database with N running instances that wait on a boundary
 timer (rows copied from one real instance with Core inserts), of which 100 per tick are due,
-then times `engine.scheduler.tick`: the ticks that fire 100 due timers, and an idle tick that
+then times `engine.core.scheduler.tick`: the ticks that fire 100 due timers, and an idle tick that
 finds nothing due. The due query reads only due rows (index on status, next_timer_at), so
 neither time should grow with N.
 
@@ -29,14 +29,15 @@ from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from app import migrate  # noqa: E402
 from bench.common import throwaway_schema  # noqa: E402
-from engine import demo, repository  # noqa: E402
-from engine.clock import FrozenClock  # noqa: E402
-from engine.db import make_engine, make_session_factory, write_intent  # noqa: E402
-from engine.forms import FormStore  # noqa: E402
+from engine.org import demo
+from engine.core import repository  # noqa: E402
+from engine.infra.clock import FrozenClock  # noqa: E402
+from engine.infra.db import make_engine, make_session_factory, write_intent  # noqa: E402
+from engine.core.forms import FormStore  # noqa: E402
 from engine.models import HumanTask, ProcessInstance  # noqa: E402
-from engine.runtime import Runtime  # noqa: E402
-from engine.scheduler import due_instances_query, tick  # noqa: E402
-from engine.settings import load_settings  # noqa: E402
+from engine.core.runtime import Runtime  # noqa: E402
+from engine.core.scheduler import due_instances_query, tick  # noqa: E402
+from engine.infra.settings import load_settings  # noqa: E402
 
 DEADLINE = ROOT / "tests" / "bpmn" / "deadline.bpmn"
 T0 = "2027-01-05T09:00:00+08:00"

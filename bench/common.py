@@ -28,8 +28,8 @@ from sqlalchemy import insert, text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 
 from app import migrate  # noqa: E402
-from engine.auth import demo_hash  # noqa: E402
-from engine.db import make_engine  # noqa: E402
+from engine.org.auth import demo_hash  # noqa: E402
+from engine.infra.db import make_engine  # noqa: E402
 from engine.models import OrgNode, RoleAssignment, User  # noqa: E402
 
 BENCH = ROOT / "bench"

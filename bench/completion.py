@@ -61,13 +61,13 @@ def prepare(db_url: str, n: int) -> list[int]:
     """The organisation, the diagram, `n` instances waiting at the form task; their task ids."""
     from sqlalchemy import select
 
-    from engine import repository
-    from engine.clock import SystemClock
-    from engine.db import make_session_factory, write_intent
-    from engine.forms import FormStore
+    from engine.core import repository
+    from engine.infra.clock import SystemClock
+    from engine.infra.db import make_session_factory, write_intent
+    from engine.core.forms import FormStore
     from engine.models import HumanTask
-    from engine.runtime import Runtime
-    from engine.settings import load_settings
+    from engine.core.runtime import Runtime
+    from engine.infra.settings import load_settings
 
     from .common import Database
 

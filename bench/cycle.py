@@ -2,7 +2,7 @@
 
 Cycle start: an organisation of 50 units × 20 branches (1,000 commissioners), the built-in
 processes/monthly_report.bpmn deployed (its timer start: 09:00 on the 1st of each month);
-the clock moves to 09:00:05 on the 1st and one scheduler tick (engine.scheduler.tick, as the
+the clock moves to 09:00:05 on the 1st and one scheduler tick (engine.core.scheduler.tick, as the
 scheduler process runs it) fires the schedule: the cycle instance starts, fans out one child
 instance per branch (DetachedCallActivity), each child runs its script and opens the branch's
 撰写月度书面报告 task, all in one transaction. Timed from the tick's start to that transaction's commit (the tasks
@@ -29,14 +29,15 @@ FIRE_AT = "2027-02-01T09:00:05+08:00"
 def cycle(workdir: Path, units: int, branches: int, completions: int) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    from engine import org, repository
-    from engine.clock import FrozenClock
-    from engine.db import make_session_factory, write_intent
-    from engine.forms import FormStore
+    from engine.org import nodes as org
+    from engine.core import repository
+    from engine.infra.clock import FrozenClock
+    from engine.infra.db import make_session_factory, write_intent
+    from engine.core.forms import FormStore
     from engine.models import HumanTask, ProcessInstance, User
-    from engine.runtime import Runtime
-    from engine import scheduler
-    from engine.settings import load_settings
+    from engine.core.runtime import Runtime
+    from engine.core import scheduler
+    from engine.infra.settings import load_settings
 
     n = units * branches
     with database("sqlite", workdir, f"cycle-{n}") as db:

@@ -55,10 +55,12 @@ from sqlalchemy import select  # noqa: E402
 
 from app import migrate  # noqa: E402
 from bench.common import pg_base, throwaway_schema  # noqa: E402
-from engine import auth, org, repository  # noqa: E402
-from engine.clock import FrozenClock  # noqa: E402
-from engine.db import make_engine, make_session_factory, write_intent  # noqa: E402
-from engine.forms import FormStore  # noqa: E402
+from engine.org import auth
+from engine.org import nodes as org
+from engine.core import repository  # noqa: E402
+from engine.infra.clock import FrozenClock  # noqa: E402
+from engine.infra.db import make_engine, make_session_factory, write_intent  # noqa: E402
+from engine.core.forms import FormStore  # noqa: E402
 from engine.models import EventLog, HumanTask, ProcessInstance, ScheduleFiring  # noqa: E402
 
 SH = ZoneInfo("Asia/Shanghai")

@@ -51,7 +51,7 @@ def pg_available(url: str | None) -> str | None:
     try:
         from sqlalchemy import text
 
-        from engine.db import make_engine
+        from engine.infra.db import make_engine
 
         engine = make_engine(common.pg_base(url))
         with engine.connect() as conn:

@@ -43,9 +43,9 @@ def _series(dialect: str, n: int, name: str) -> tuple[str, str]:
 
 
 def seed(engine: Engine, n: int) -> dict[str, Any]:
-    from engine import repository
-    from engine.db import make_session_factory, write_intent
-    from engine.forms import FormStore
+    from engine.core import repository
+    from engine.infra.db import make_session_factory, write_intent
+    from engine.core.forms import FormStore
     from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 
     assert n >= RUNNING and n % RUNNING == 0, "instances must be a multiple of 1,000"

@@ -4,7 +4,7 @@
 
 The completion sends ≈ 12 statements; this prints the median time of one of them executed
 through the ORM (two entities and the joined definition, as `_task_for_action` reads them),
-through SQLAlchemy Core (the prebuilt statements of engine/runtime.py), through
+through SQLAlchemy Core (the prebuilt statements of engine/core/runtime.py), through
 `exec_driver_sql` and through the DBAPI cursor itself — the floor under the request's
 database work. docs/performance.md quotes it.
 """
@@ -23,8 +23,8 @@ from .completion import prepare
 
 
 def main() -> None:
-    from engine import runtime
-    from engine.db import make_engine, make_session_factory
+    from engine.core import runtime
+    from engine.infra.db import make_engine, make_session_factory
     from engine.models import HumanTask, ProcessInstance
 
     with tempfile.TemporaryDirectory() as tmp, database("sqlite", Path(tmp), "statements") as db:

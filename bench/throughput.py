@@ -24,12 +24,12 @@ from .completion import BPMN, FORM_DATA
 def prepare(engine: Any, db_url: str, clones: int) -> None:
     from sqlalchemy import text
 
-    from engine import repository
-    from engine.clock import SystemClock
-    from engine.db import make_session_factory, write_intent
-    from engine.forms import FormStore
-    from engine.runtime import Runtime
-    from engine.settings import load_settings
+    from engine.core import repository
+    from engine.infra.clock import SystemClock
+    from engine.infra.db import make_session_factory, write_intent
+    from engine.core.forms import FormStore
+    from engine.core.runtime import Runtime
+    from engine.infra.settings import load_settings
 
     clock = SystemClock()
     build_org(engine, 2, 5, clock.now())

@@ -51,10 +51,10 @@ def plan(db_url: str, username: str) -> str:
     from sqlalchemy import select, text
 
     from api.v1 import task_query
-    from engine import org
-    from engine.db import make_engine, make_session_factory
+    from engine.org import nodes as org
+    from engine.infra.db import make_engine, make_session_factory
     from engine.models import HumanTask, User
-    from engine.routing import offered_clause
+    from engine.org.routing import offered_clause
 
     engine = make_engine(db_url)
     try:

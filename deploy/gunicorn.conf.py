@@ -2,7 +2,7 @@
 
     gunicorn -c deploy/gunicorn.conf.py            # from the checkout, with .venv/bin on PATH
 
-Every value comes from the settings module (engine/settings.py), i.e. from the environment:
+Every value comes from the settings module (engine/infra/settings.py), i.e. from the environment:
 SANJI_BIND, SANJI_WEB_WORKERS, SANJI_WEB_THREADS, SANJI_WEB_TIMEOUT, SANJI_LOG_LEVEL,
 SANJI_LOG_FORMAT — a bad value stops gunicorn before it binds, naming the variable.
 
@@ -19,7 +19,7 @@ Choices and why:
   (even `kill -9`) is replaced by a clean one. The price is ~1 s of import per worker at start.
 - `SANJI_SCHEDULER=off` is forced: web workers never fire timers. Exactly one scheduler
   process (`flask --app app scheduler`, deploy/sanji-scheduler.service) does, for all hosts.
-- The production start-up checks (demo passwords, schema revision; engine/startup.py) run
+- The production start-up checks (demo passwords, schema revision; engine/infra/startup.py) run
   once in the master before any worker is forked, so a refusal is one clear message.
 - No gunicorn access log: the app writes one JSON line per request itself (`sanji.request`,
   with user and request id); gunicorn's own messages use the same JSON formatter.
@@ -41,7 +41,7 @@ if os.environ.get("SANJI_SCHEDULER", "off") != "off":
                      "timers run in the one scheduler process (flask --app app scheduler)")
 os.environ["SANJI_SCHEDULER"] = "off"
 
-from engine.settings import ConfigError, load_settings  # noqa: E402
+from engine.infra.settings import ConfigError, load_settings  # noqa: E402
 
 try:
     settings = load_settings()
@@ -73,7 +73,7 @@ control_socket_disable = True  # gunicorn 24+: no runtime control socket (severa
 accesslog = None
 errorlog = "-"
 loglevel = settings.log_level.lower()
-_formatter = "engine.logs.JsonFormatter" if settings.log_format == "json" else "engine.logs.TextFormatter"
+_formatter = "engine.infra.logs.JsonFormatter" if settings.log_format == "json" else "engine.infra.logs.TextFormatter"
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -91,9 +91,9 @@ def on_starting(server):  # type: ignore[no-untyped-def]
     """Master, before forking: refuse to serve when a production check fails."""
     if not settings.production:
         return
-    from engine.clock import SystemClock
-    from engine.db import make_engine
-    from engine.startup import check
+    from engine.infra.clock import SystemClock
+    from engine.infra.db import make_engine
+    from engine.infra.startup import check
 
     engine = make_engine(settings.database_url, **settings.engine_options())
     try:

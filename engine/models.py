@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from .db import Base, BigId, JSONType, UTCDateTime
+from engine.infra.db import Base, BigId, JSONType, UTCDateTime
 
 TIERS = ("group", "unit", "branch")
 COMMITTEE_ROLES = ("secretary", "deputy_secretary", "standing_member", "member")
@@ -60,7 +60,7 @@ class User(Base):
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set when someone else chose the password (org import, demo data, `create-user --must-change`):
-    # the owner's sessions can only change it until they do (engine/passwords.py).
+    # the owner's sessions can only change it until they do (engine/org/passwords.py).
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
     roles: Mapped[list["RoleAssignment"]] = relationship(
@@ -102,7 +102,7 @@ class ApiToken(Base):
 
 class LoginCounter(Base):
     """Failed logins counted per account, per client address and per (client, account) pair,
-    shared by all workers through the database (engine/throttle.py)."""
+    shared by all workers through the database (engine/org/throttle.py)."""
 
     __tablename__ = "login_counter"
 
@@ -277,7 +277,7 @@ class ElementState(Base):
     element_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     # completed | active | failed
     state: Mapped[str] = mapped_column(String(16), primary_key=True)
-# ---- timers and the scheduler (engine/schedules.py, engine/scheduler.py) ------------------------
+# ---- timers and the scheduler (engine/core/schedules.py, engine/core/scheduler.py) ------------------------
 
 # The scheduler's tick reads `status = 'running' AND next_timer_at <= now`: exactly the due rows,
 # however many instances are suspended, failed or waiting for later timers.
@@ -340,7 +340,7 @@ class ScheduleFiring(Base):
     # host:pid of the scheduler process that claimed it
     claimed_by: Mapped[Optional[str]] = mapped_column(String(100))
 # The linkage platform's tables (notifications, study records, bulletin, leading group, reports).
-from . import platform_models  # noqa: E402,F401
+from engine.platform import models as platform_models  # noqa: E402,F401
 class PasswordCheck(Base):
     """A password hash already checked not to be the demo password (the production start-up
     check verifies each hash once, not on every start; a changed hash is checked again)."""

@@ -11,7 +11,7 @@ from sqlalchemy import engine_from_config, pool
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from engine import models  # noqa: E402,F401 - registers the tables
-from engine.db import Base  # noqa: E402
+from engine.infra.db import Base  # noqa: E402
 
 config = context.config
 target_metadata = Base.metadata

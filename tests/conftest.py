@@ -20,13 +20,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app import create_app, migrate
-from engine import demo, org, repository
-from engine.clock import FrozenClock
-from engine.db import Base, make_engine, make_session_factory, write_intent
-from engine.forms import FormStore
+from engine.org import demo
+from engine.org import nodes as org
+from engine.core import repository
+from engine.infra.clock import FrozenClock
+from engine.infra.db import Base, make_engine, make_session_factory, write_intent
+from engine.core.forms import FormStore
 from engine.models import User
-from engine.runtime import Runtime
-from engine.settings import ROOT, Settings, load_settings
+from engine.core.runtime import Runtime
+from engine.infra.settings import ROOT, Settings, load_settings
 
 TESTS = Path(__file__).resolve().parent
 BPMN = TESTS / "bpmn"
@@ -186,8 +188,8 @@ def roundtrip_all(session: Session) -> int:
     import zlib
 
     from engine.models import ProcessInstance
-    from engine.repository import SPECS
-    from engine.spiff import dump_state, load_state
+    from engine.core.repository import SPECS
+    from engine.core.spiff import dump_state, load_state
 
     count = 0
     for inst in session.scalars(select(ProcessInstance)):

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import requests
 
-from engine.settings import ROOT
+from engine.infra.settings import ROOT
 
 PG_REASON = "needs PostgreSQL: set TEST_DATABASE_URL=postgresql://127.0.0.1:5432/test"
 

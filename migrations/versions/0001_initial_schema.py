@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-import engine.db
+import engine.infra.db
 
 revision = '0001'
 down_revision = None
@@ -20,7 +20,7 @@ depends_on = None
 def upgrade() -> None:
     op.create_table('event_log',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
-    sa.Column('at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.Column('type', sa.String(length=48), nullable=False),
     sa.Column('instance_id', sa.Integer(), nullable=True),
     sa.Column('task_id', sa.Integer(), nullable=True),
@@ -36,8 +36,8 @@ def upgrade() -> None:
     op.create_table('login_throttle',
     sa.Column('username', sa.String(length=64), nullable=False),
     sa.Column('failures', sa.Integer(), nullable=False),
-    sa.Column('first_failure_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('locked_until', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('first_failure_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('locked_until', engine.infra.db.UTCDateTime(), nullable=True),
     sa.PrimaryKeyConstraint('username', name=op.f('pk_login_throttle'))
     )
     op.create_table('org_node',
@@ -66,7 +66,7 @@ def upgrade() -> None:
     sa.Column('spec_blob', sa.LargeBinary(), nullable=False),
     sa.Column('info', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('deployed_by', sa.String(length=64), nullable=True),
-    sa.Column('deployed_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('deployed_at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_process_definition')),
     sa.UniqueConstraint('key', 'version', name=op.f('uq_process_definition_key_version'))
@@ -81,7 +81,7 @@ def upgrade() -> None:
     sa.Column('password_hash', sa.String(length=255), nullable=False),
     sa.Column('email', sa.String(length=200), nullable=True),
     sa.Column('active', sa.Boolean(), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_user_account')),
     sa.UniqueConstraint('username', name=op.f('uq_user_account_username'))
     )
@@ -89,9 +89,9 @@ def upgrade() -> None:
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('token_hash', sa.String(length=64), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('revoked_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('expires_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('revoked_at', engine.infra.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_api_token_user_id_user_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_api_token')),
     sa.UniqueConstraint('token_hash', name=op.f('uq_api_token_token_hash'))
@@ -112,10 +112,10 @@ def upgrade() -> None:
     sa.Column('root_id', sa.Integer(), nullable=True),
     sa.Column('item_index', sa.Integer(), nullable=True),
     sa.Column('started_by_id', sa.Integer(), nullable=True),
-    sa.Column('started_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('ended_at', engine.db.UTCDateTime(), nullable=True),
-    sa.Column('next_timer_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('started_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('ended_at', engine.infra.db.UTCDateTime(), nullable=True),
+    sa.Column('next_timer_at', engine.infra.db.UTCDateTime(), nullable=True),
     sa.Column('state', sa.LargeBinary(), nullable=False),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('error_message', sa.Text(), nullable=True),
@@ -147,8 +147,8 @@ def upgrade() -> None:
     sa.Column('instance_id', sa.Integer(), nullable=True),
     sa.Column('confidential', sa.Boolean(), nullable=False),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['node_id'], ['org_node.id'], name=op.f('fk_record_node_id_org_node')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_record')),
     sa.UniqueConstraint('kind', 'key', name=op.f('uq_record_kind_key'))
@@ -196,9 +196,9 @@ def upgrade() -> None:
     sa.Column('form_key', sa.String(length=200), nullable=True),
     sa.Column('assignee_id', sa.Integer(), nullable=True),
     sa.Column('status', sa.String(length=16), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('due_at', engine.db.UTCDateTime(), nullable=True),
-    sa.Column('completed_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('due_at', engine.infra.db.UTCDateTime(), nullable=True),
+    sa.Column('completed_at', engine.infra.db.UTCDateTime(), nullable=True),
     sa.Column('completed_by_id', sa.Integer(), nullable=True),
     sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=True),
     sa.ForeignKeyConstraint(['assignee_id'], ['user_account.id'], name=op.f('fk_task_assignee_id_user_account')),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from alembic import op
 import sqlalchemy as sa
-import engine.db
+import engine.infra.db
 
 revision = '0002_schedules'
 down_revision = '0001'
@@ -27,18 +27,18 @@ def upgrade() -> None:
     sa.Column('timer_kind', sa.String(length=16), nullable=False),
     sa.Column('expression', sa.String(length=500), nullable=False),
     sa.Column('timezone', sa.String(length=64), nullable=False),
-    sa.Column('anchor_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('next_fire_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('anchor_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('next_fire_at', engine.infra.db.UTCDateTime(), nullable=True),
     sa.Column('paused', sa.Boolean(), nullable=False),
     sa.Column('fire_count', sa.Integer(), nullable=False),
-    sa.Column('last_due_at', engine.db.UTCDateTime(), nullable=True),
-    sa.Column('last_fired_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('last_due_at', engine.infra.db.UTCDateTime(), nullable=True),
+    sa.Column('last_fired_at', engine.infra.db.UTCDateTime(), nullable=True),
     sa.Column('last_result', sa.String(length=16), nullable=True),
     sa.Column('last_message', sa.Text(), nullable=True),
     sa.Column('last_instance_id', sa.Integer(), nullable=True),
     sa.Column('last_late', sa.Boolean(), nullable=True),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['definition_id'], ['process_definition.id'], name=op.f('fk_schedule_definition_id_process_definition')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_schedule')),
     sa.UniqueConstraint('process_key', 'start_event_id', name=op.f('uq_schedule_process_key_start_event_id'))
@@ -50,8 +50,8 @@ def upgrade() -> None:
     op.create_table('schedule_firing',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=True, nullable=False),
     sa.Column('schedule_id', sa.Integer(), nullable=False),
-    sa.Column('due_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('fired_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('due_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('fired_at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.Column('definition_id', sa.Integer(), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
     sa.Column('instance_id', sa.Integer(), nullable=True),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import engine.db
+import engine.infra.db
 
 revision = "0005_audit"
 down_revision = "0006_platform"
@@ -37,7 +37,7 @@ def upgrade() -> None:
         "password_check",
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("hash_sha256", sa.String(length=64), nullable=False),
-        sa.Column("checked_at", engine.db.UTCDateTime(), nullable=False),
+        sa.Column("checked_at", engine.infra.db.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["user_account.id"], name=op.f("fk_password_check_user_id_user_account"),
                                 ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("user_id", name=op.f("pk_password_check")),

@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import op
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
-import engine.db
+import engine.infra.db
 
 revision = '0006_platform'
 down_revision = '0004_diagrams'
@@ -23,13 +23,13 @@ def upgrade() -> None:
     sa.Column('name', sa.String(length=32), nullable=False),
     sa.Column('last_event_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('gaps', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
-    sa.Column('updated_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('name', name=op.f('pk_notification_cursor'))
     )
     op.create_table('task_reminder',
     sa.Column('task_id', sa.Integer(), nullable=False),
     sa.Column('kind', sa.String(length=32), nullable=False),
-    sa.Column('at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.PrimaryKeyConstraint('task_id', 'kind', name=op.f('pk_task_reminder'))
     )
     op.create_table('bulletin_post',
@@ -41,9 +41,9 @@ def upgrade() -> None:
     sa.Column('audience_node_id', sa.String(length=64), nullable=False),
     sa.Column('author_id', sa.Integer(), nullable=False),
     sa.Column('pinned', sa.Boolean(), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('deleted_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('deleted_at', engine.infra.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['audience_node_id'], ['org_node.id'], name=op.f('fk_bulletin_post_audience_node_id_org_node')),
     sa.ForeignKeyConstraint(['author_id'], ['user_account.id'], name=op.f('fk_bulletin_post_author_id_user_account')),
     sa.ForeignKeyConstraint(['node_id'], ['org_node.id'], name=op.f('fk_bulletin_post_node_id_org_node')),
@@ -60,7 +60,7 @@ def upgrade() -> None:
     sa.Column('decisions', sa.Text(), nullable=False),
     sa.Column('attendees', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('recorded_by_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['recorded_by_id'], ['user_account.id'], name=op.f('fk_leading_group_decision_recorded_by_id_user_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_leading_group_decision'))
     )
@@ -78,8 +78,8 @@ def upgrade() -> None:
     sa.Column('task_id', sa.Integer(), nullable=True),
     sa.Column('instance_id', sa.Integer(), nullable=True),
     sa.Column('node_id', sa.String(length=64), nullable=True),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('read_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('read_at', engine.infra.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_notification_user_id_user_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification')),
     sa.UniqueConstraint('user_id', 'source_key', name=op.f('uq_notification_user_id_source_key'))
@@ -102,8 +102,8 @@ def upgrade() -> None:
     sa.Column('msg_format', sa.String(length=16), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('created_by', sa.String(length=64), nullable=True),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['node_id'], ['org_node.id'], name=op.f('fk_notification_channel_node_id_org_node')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_notification_channel'))
     )
@@ -117,7 +117,7 @@ def upgrade() -> None:
     sa.Column('year', sa.Integer(), nullable=False),
     sa.Column('number', sa.Integer(), nullable=False),
     sa.Column('doc_no', sa.String(length=100), nullable=False),
-    sa.Column('issued_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('issued_at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.Column('issued_by', sa.String(length=64), nullable=True),
     sa.ForeignKeyConstraint(['node_id'], ['org_node.id'], name=op.f('fk_report_issue_node_id_org_node')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_report_issue')),
@@ -130,8 +130,8 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=16), nullable=False),
     sa.Column('day', sa.Date(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('updated_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('created_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_study_entry_user_id_user_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_study_entry')),
     sa.UniqueConstraint('user_id', 'kind', 'day', name=op.f('uq_study_entry_user_id_kind_day'))
@@ -143,7 +143,7 @@ def upgrade() -> None:
     sa.Column('post_id', sa.Integer(), nullable=False),
     sa.Column('user_id', sa.Integer(), nullable=False),
     sa.Column('unit_id', sa.String(length=64), nullable=True),
-    sa.Column('read_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('read_at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.ForeignKeyConstraint(['post_id'], ['bulletin_post.id'], name=op.f('fk_bulletin_read_post_id_bulletin_post'), ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['user_id'], ['user_account.id'], name=op.f('fk_bulletin_read_user_id_user_account'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('post_id', 'user_id', name=op.f('pk_bulletin_read'))
@@ -157,10 +157,10 @@ def upgrade() -> None:
     sa.Column('payload', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
     sa.Column('status', sa.String(length=16), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', engine.db.UTCDateTime(), nullable=False),
+    sa.Column('next_attempt_at', engine.infra.db.UTCDateTime(), nullable=False),
     sa.Column('last_error', sa.Text(), nullable=True),
-    sa.Column('created_at', engine.db.UTCDateTime(), nullable=False),
-    sa.Column('sent_at', engine.db.UTCDateTime(), nullable=True),
+    sa.Column('created_at', engine.infra.db.UTCDateTime(), nullable=False),
+    sa.Column('sent_at', engine.infra.db.UTCDateTime(), nullable=True),
     sa.ForeignKeyConstraint(['channel_id'], ['notification_channel.id'], name=op.f('fk_outbox_channel_id_notification_channel'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_outbox')),
     sa.UniqueConstraint('source_key', 'channel_id', 'recipient', name=op.f('uq_outbox_source_key_channel_id_recipient'))

@@ -5,7 +5,7 @@ Revises: 0007_perf
 
 - `login_counter` replaces `login_throttle` (which locked an account for everyone, even against
   the right password): failures are counted per account, per client address and per pair, and
-  only clients that have been failing are slowed down (engine/throttle.py).
+  only clients that have been failing are slowed down (engine/org/throttle.py).
 - `api_token.kind`: "api" (a bearer token) or "web" (the id inside the session cookie, which is
   refused as a bearer token); `api_token.password_change_only` marks a session that can only
   change its user's password.
@@ -20,7 +20,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import engine.db
+import engine.infra.db
 
 revision = "0008_auth"
 down_revision = "0007_perf"
@@ -34,8 +34,8 @@ def upgrade() -> None:
         sa.Column("scope", sa.String(length=8), nullable=False),
         sa.Column("key", sa.String(length=200), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("first_at", engine.db.UTCDateTime(), nullable=False),
-        sa.Column("last_at", engine.db.UTCDateTime(), nullable=False),
+        sa.Column("first_at", engine.infra.db.UTCDateTime(), nullable=False),
+        sa.Column("last_at", engine.infra.db.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("scope", "key", name=op.f("pk_login_counter")),
     )
     op.drop_table("login_throttle")
@@ -59,8 +59,8 @@ def downgrade() -> None:
         "login_throttle",
         sa.Column("username", sa.String(length=64), nullable=False),
         sa.Column("failures", sa.Integer(), nullable=False),
-        sa.Column("first_failure_at", engine.db.UTCDateTime(), nullable=False),
-        sa.Column("locked_until", engine.db.UTCDateTime(), nullable=True),
+        sa.Column("first_failure_at", engine.infra.db.UTCDateTime(), nullable=False),
+        sa.Column("locked_until", engine.infra.db.UTCDateTime(), nullable=True),
         sa.PrimaryKeyConstraint("username", name=op.f("pk_login_throttle")),
     )
     op.drop_table("login_counter")

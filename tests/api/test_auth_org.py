@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from app import create_app
-from engine.settings import DEMO_PASSWORD
+from engine.infra.settings import DEMO_PASSWORD
 
 
 def login(client, username, password=DEMO_PASSWORD):

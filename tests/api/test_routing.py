@@ -1,7 +1,7 @@
 """Routing through the API: every demo user sees exactly the tasks of their own tier and node."""
 from __future__ import annotations
 
-from engine.demo import demo_users
+from engine.org.demo import demo_users
 from tests.conftest import BPMN
 
 USERS = [u[0] for u in demo_users()]
@@ -97,7 +97,7 @@ def test_start_permissions_follow_the_start_lane(api):
                  json={"variables": {"branch_id": "xinsheng-laogan"}})
     assert r.status_code == 403
     assert api.post("/api/v1/process-definitions/message_sender/start", "group_secretary", json={}).status_code == 403
-    # an admin holds no role at any branch: no exception for admins (engine/policy.py)
+    # an admin holds no role at any branch: no exception for admins (engine/org/policy.py)
     r = api.post("/api/v1/process-definitions/message_sender/start", "admin", json={"variables": {"branch_id": "xuchang-tongfeng"}})
     assert r.status_code == 403 and r.get_json()["error"] == "forbidden"
     # the group committee may name any node for a group-lane process; a node that does not exist is 422

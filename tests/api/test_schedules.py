@@ -16,10 +16,10 @@ from lxml import etree
 from sqlalchemy import select
 
 from app import init_db
-from engine.db import make_session_factory
+from engine.infra.db import make_session_factory
 from engine.models import EventLog, ProcessInstance
-from engine.scheduler import tick
-from engine.settings import ROOT
+from engine.core.scheduler import tick
+from engine.infra.settings import ROOT
 from tests.conftest import BPMN
 from tests.timer_bpmn import timer_process, write
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine.errors import Conflict, Forbidden, NotFound
 from engine.models import EventLog, HumanTask, OrgNode
-from engine.routing import may_urge, urgeable_clause
+from engine.org.routing import may_urge, urgeable_clause
 from tests.conftest import BPMN, deploy_file, principal
 
 

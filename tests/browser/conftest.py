@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask import Blueprint, send_from_directory
 
-from engine.settings import ROOT
+from engine.infra.settings import ROOT
 from tests.conftest import Api, LiveServer
 
 CHROMIUM = Path(os.environ.get("SANJI_CHROMIUM", "/usr/bin/chromium"))

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from engine import diff as bpmn_diff
-from engine import repository
-from engine.forms import FormStore
-from engine.settings import ROOT
+from engine.core import diff as bpmn_diff
+from engine.core import repository
+from engine.core.forms import FormStore
+from engine.infra.settings import ROOT
 from tests.conftest import BPMN
 
 TRACED = BPMN / "traced.bpmn"

@@ -26,12 +26,13 @@ import pytest
 from sqlalchemy import select
 
 from app import create_app
-from engine import auth, demo
-from engine.clock import FrozenClock
-from engine.db import make_session_factory, write_intent
+from engine.org import auth
+from engine.org import demo
+from engine.infra.clock import FrozenClock
+from engine.infra.db import make_session_factory, write_intent
 from engine.models import ProcessInstance, Record, User
-from engine.runtime import Runtime
-from engine.settings import ROOT, load_settings
+from engine.core.runtime import Runtime
+from engine.infra.settings import ROOT, load_settings
 from tests.conftest import Api, truncate_all
 from tests.web.conftest import Web
 

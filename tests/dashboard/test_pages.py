@@ -8,7 +8,7 @@ import re
 import pytest
 from openpyxl import load_workbook
 
-from engine.db import write_intent
+from engine.infra.db import write_intent
 from engine.models import Record
 
 

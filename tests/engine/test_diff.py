@@ -1,9 +1,9 @@
-"""engine/diff.py: what changed between two BPMN documents."""
+"""engine/core/diff.py: what changed between two BPMN documents."""
 from __future__ import annotations
 
 import pytest
 
-from engine import diff
+from engine.core import diff
 from engine.errors import Invalid
 from tests.conftest import BPMN
 

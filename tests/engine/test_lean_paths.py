@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine import events
+from engine.infra import events
 from engine.models import EventLog, HumanTask, ProcessInstance, User
-from engine.org import load_principal
-from engine.routing import task_visible, task_visible_clause
+from engine.org.nodes import load_principal
+from engine.org.routing import task_visible, task_visible_clause
 from tests.conftest import BPMN, deploy_file, principal, roundtrip_all
 from tests.engine.test_runtime import events_of
 
@@ -75,7 +75,7 @@ def test_task_visible_matches_the_sql_clause_for_every_user_and_task(session, rt
 
 def test_buffered_events_are_written_in_order_and_dropped_with_a_failed_step(session, rt, forms, clock,
                                                                                monkeypatch):
-    from engine import repository
+    from engine.core import repository
 
     repository.deploy(session, PARALLEL.encode(), "lean_parallel.bpmn", "owner", clock.now(), forms, 1 << 20)
     session.commit()

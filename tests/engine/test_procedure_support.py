@@ -7,8 +7,8 @@ from sqlalchemy import select
 
 from engine.errors import Invalid
 from engine.models import HumanTask, ProcessInstance, Record
-from engine.policy import ScriptScope
-from engine.repository import validate
+from engine.org.policy import ScriptScope
+from engine.core.repository import validate
 from tests.conftest import BPMN, deploy_file, principal, roundtrip_all
 
 
@@ -103,8 +103,8 @@ def test_update_record_serialises_concurrent_updates(sessions, clock, settings, 
     import time
     from types import SimpleNamespace
 
-    from engine.db import write_intent
-    from engine.runtime import Runtime
+    from engine.infra.db import write_intent
+    from engine.core.runtime import Runtime
 
     now = clock.now()
     with write_intent(), sessions() as s:

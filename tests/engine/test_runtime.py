@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
 from engine.models import EventLog, FanOut, HumanTask, ProcessInstance
-from engine.routing import can_act_on
+from engine.org.routing import can_act_on
 from tests.conftest import BPMN, deploy_file, principal, roundtrip_all
 
 

@@ -14,12 +14,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, text
 
-from engine import repository, schedules
-from engine.db import write_intent
+from engine.core import repository
+from engine.core import schedules
+from engine.infra.db import write_intent
 from engine.errors import NotFound
 from engine.models import EventLog, HumanTask, ProcessDefinition, ProcessInstance, Schedule, ScheduleFiring
-from engine.runtime import Runtime
-from engine.scheduler import Scheduler, due_instances_query, tick
+from engine.core.runtime import Runtime
+from engine.core.scheduler import Scheduler, due_instances_query, tick
 from tests.conftest import BPMN, deploy_file, is_pg, principal, roundtrip_all
 from tests.timer_bpmn import deploy_text, timer_process
 
@@ -128,7 +129,7 @@ def test_quarterly_schedule_fires_once_at_nine_on_new_years_day(sessions, clock,
 
 def test_real_quarterly_tasks_fires_at_nine_on_new_years_day(sessions, clock, settings, forms):
     """The issue's clock scenario on the built-in diagram from processes/."""
-    from engine.settings import ROOT
+    from engine.infra.settings import ROOT
 
     clock.set("2026-12-31T23:59:00+08:00")
     deploy(sessions, forms, clock, ROOT / "processes" / "quarterly_tasks.bpmn")

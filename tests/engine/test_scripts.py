@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from engine.errors import ScriptError
-from engine.scripts import RestrictedEnvironment, check_source, date_helpers
+from engine.core.scripts import RestrictedEnvironment, check_source, date_helpers
 
 ESCAPES = [
     "__import__('os').system('id')",

@@ -8,10 +8,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from engine import org
+from engine.org import nodes as org
 from engine.errors import Invalid, NotFound
 from engine.models import HumanTask, ProcessInstance
-from engine.spiff import next_cron
+from engine.core.spiff import next_cron
 from tests.conftest import BPMN, deploy_file, principal, roundtrip_all
 
 

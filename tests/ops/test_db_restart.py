@@ -19,8 +19,8 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
-from engine.clock import SystemClock
-from engine.runtime import Runtime
+from engine.infra.clock import SystemClock
+from engine.core.runtime import Runtime
 from tests.conftest import BPMN, deploy_file, principal
 from tests.server import Client, Gunicorn, require_pg
 

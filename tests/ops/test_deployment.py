@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from app import create_app
-from engine import auth
-from engine.logs import JsonFormatter, redact
+from engine.org import auth
+from engine.infra.logs import JsonFormatter, redact
 from engine.models import EventLog, PasswordCheck, ProcessInstance, User
-from engine.settings import ROOT, ConfigError, load_settings
+from engine.infra.settings import ROOT, ConfigError, load_settings
 from tests.conftest import BPMN, deploy_file, is_pg, principal
 
 SECRET = "s3cr3t-for-tests-0123456789"
@@ -57,7 +57,7 @@ def test_good_settings_are_parsed():
 
 
 def test_every_setting_is_documented_in_the_deployment_guide():
-    from engine.settings import ENV_VARS
+    from engine.infra.settings import ENV_VARS
 
     guide = (ROOT / "docs" / "deployment.md").read_text()
     missing = [var for var in ENV_VARS.values() if f"| `{var}` |" not in guide]
@@ -76,7 +76,7 @@ def test_the_clock_offset_shifts_every_process_and_is_refused_in_production(clea
     from datetime import datetime, timezone
 
     from api.extensions import state
-    from engine.startup import check
+    from engine.infra.startup import check
 
     year = 365 * 86400.0
     s = load_settings({"SANJI_CLOCK_OFFSET": str(year)}, database_url=settings.database_url)
@@ -288,7 +288,7 @@ def test_restore_refuses_a_file_that_is_not_a_backup(app, tmp_path):
 def test_backup_of_postgresql_names_the_schema(clean_db, database_url):
     if not is_pg(clean_db):
         pytest.skip("PostgreSQL only: set TEST_DATABASE_URL")
-    from engine.backup import _pg
+    from engine.infra.backup import _pg
 
     env, schema = _pg(database_url)
     assert schema.startswith("t_") and f"search_path%3D{schema}" in database_url

@@ -19,9 +19,9 @@ import pytest
 import requests
 from sqlalchemy import func, select
 
-from engine.clock import SystemClock
+from engine.infra.clock import SystemClock
 from engine.models import EventLog, HumanTask, ProcessInstance
-from engine.runtime import Runtime
+from engine.core.runtime import Runtime
 from tests.conftest import BPMN, deploy_file, principal
 from tests.server import Client, Gunicorn, require_pg
 

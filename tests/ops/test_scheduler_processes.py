@@ -30,10 +30,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select
 
-from engine.db import write_intent
+from engine.infra.db import write_intent
 from engine.models import EventLog, HumanTask, ProcessInstance, Schedule, ScheduleFiring
-from engine.runtime import Runtime
-from engine.settings import ROOT
+from engine.core.runtime import Runtime
+from engine.infra.settings import ROOT
 from tests.conftest import BPMN, deploy_file
 from tests.server import require_pg
 from tests.timer_bpmn import deploy_text, timer_process

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from engine.models import HumanTask, ProcessInstance
-from engine.runtime import Runtime
+from engine.core.runtime import Runtime
 from tests.conftest import BPMN, deploy_file, principal
 
 

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, update
 
-from engine import events
-from engine.db import write_intent
+from engine.infra import events
+from engine.infra.db import write_intent
 from engine.models import EventLog, HumanTask, User
-from engine.notify import GAP_TTL, collect, dispatch
-from engine.platform_models import Notification, NotificationCursor, Outbox
-from engine.settings import ROOT
+from engine.platform.notify import GAP_TTL, collect, dispatch
+from engine.platform.models import Notification, NotificationCursor, Outbox
+from engine.infra.settings import ROOT
 from tests.conftest import BPMN, principal
 from tests.platform.servers import SMTPServer, WebhookReceiver
 
@@ -391,8 +391,8 @@ MONTHLY_REPORT = ROOT / "processes" / "monthly_report.bpmn"
 def test_the_real_monthly_report_offer_reaches_the_units_wecom_robot(api, receiver, session, sessions, clock, nsettings, forms):
     """The issue's check on the built-in procedure: the month's report tasks are offered to the
     branch commissioners, and the unit's WeCom group robot hears of each of its branches."""
-    from engine import repository
-    from engine.runtime import Runtime
+    from engine.core import repository
+    from engine.core.runtime import Runtime
 
     add_channel(api, "xinsheng_secretary", name="新升纪委工作群", kind="wecom", node_id="xinsheng",
                 url=f"{receiver.url}/cgi-bin/webhook/send?key=K", events=["task_offered"])

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine import org
+from engine.org import nodes as org
 from engine.models import ProcessInstance, RoleAssignment, User
-from engine.notify import collect
-from engine.settings import ROOT
+from engine.platform.notify import collect
+from engine.infra.settings import ROOT
 
 
 def complete(api, user, task_id, data, status=200):

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 from openpyxl import load_workbook
 
-from engine import reports
+from engine.linkage import reports
 from engine.models import Record
 from tests.conftest import BPMN
 
@@ -146,7 +146,7 @@ def test_xlsx_and_printable_page(api, quarter):
 def test_pdf_renders_chinese(api, quarter, session, settings, clock):
     r = api.get("/api/v1/reports/linkage?period=2027-Q1&format=pdf", "group_secretary")
     assert r.status_code == 200 and r.mimetype == "application/pdf" and r.data.startswith(b"%PDF-")
-    from engine.org import load_principal
+    from engine.org.nodes import load_principal
     from engine.models import User
     from sqlalchemy import select
 

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine import repository
+from engine.core import repository
 from engine.models import HumanTask, ProcessInstance, Record, User
-from engine.settings import ROOT
+from engine.infra.settings import ROOT
 from tests.conftest import principal
 
 ARTICLE = "本月学习了党章和纪律处分条例，结合本单位实际，体会到监督工作必须前移，做到早发现、早提醒、早纠正，把问题解决在萌芽状态。"

@@ -12,15 +12,15 @@ from lxml import etree
 from sqlalchemy import select
 
 from api.extensions import state
-from engine import auth as engine_auth
-from engine import org
-from engine.db import write_intent
-from engine.demo import demo_users
+from engine.org import auth as engine_auth
+from engine.org import nodes as org
+from engine.infra.db import write_intent
+from engine.org.demo import demo_users
 from engine.models import ProcessInstance, Record, User
-from engine.records import query as records_query
-from engine.runtime import Runtime
-from engine.settings import ROOT
-from engine.spiff import SanjiBpmnParser
+from engine.linkage.records import query as records_query
+from engine.core.runtime import Runtime
+from engine.infra.settings import ROOT
+from engine.core.spiff import SanjiBpmnParser
 from tests.conftest import BPMN
 
 PROCESSES = ROOT / "processes"

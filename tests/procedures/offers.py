@@ -10,12 +10,12 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
-from engine import auth
-from engine.db import write_intent
-from engine.demo import demo_users
+from engine.org import auth
+from engine.infra.db import write_intent
+from engine.org.demo import demo_users
 from engine.models import User
-from engine.settings import ROOT
-from engine.spiff import SanjiBpmnParser
+from engine.infra.settings import ROOT
+from engine.core.spiff import SanjiBpmnParser
 
 PROCESSES = ROOT / "processes"
 DEMO = demo_users()  # (username, display name, role, node)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import delete, select
 
-from engine import org
-from engine.auth import demo_hash
-from engine.db import write_intent
+from engine.org import nodes as org
+from engine.org.auth import demo_hash
+from engine.infra.db import write_intent
 from engine.models import RoleAssignment, User
-from engine.runtime import Runtime
+from engine.core.runtime import Runtime
 from tests.procedures.offers import api  # noqa: F401 - the api fixture with every demo user logged in
 from tests.procedures.offers import Worklists, complete, deploy_and_roundtrip, instance, records, refused
 

@@ -2,8 +2,8 @@
 group, the clue register and its confidentiality, through the HTTP API as the demo users."""
 from __future__ import annotations
 
-from engine.db import write_intent
-from engine.runtime import Runtime
+from engine.infra.db import write_intent
+from engine.core.runtime import Runtime
 from tests.procedures.offers import api  # noqa: F401 - the api fixture with every demo user logged in
 from tests.procedures.offers import Worklists, complete, deploy_and_roundtrip, instance, records, refused
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from engine.db import write_intent
-from engine.runtime import Runtime
+from engine.infra.db import write_intent
+from engine.core.runtime import Runtime
 from tests.procedures.offers import PROCESSES, Worklists, complete, records
 
 pytestmark = pytest.mark.skipif(not (PROCESSES / "monthly_report.bpmn").exists(),

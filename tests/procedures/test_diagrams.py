@@ -9,7 +9,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from lxml import etree
 
-from engine.settings import ROOT
+from engine.infra.settings import ROOT
 from tests.procedures.conftest import PROCESSES
 
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",

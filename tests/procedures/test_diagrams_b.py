@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from lxml import etree
 
-from engine.settings import ROOT
+from engine.infra.settings import ROOT
 
 FILES = ["special_inspection.bpmn", "clue_disposal.bpmn", "annual_assessment.bpmn", "document_forwarding.bpmn"]
 NS = {"bpmn": "http://www.omg.org/spec/BPMN/20100524/MODEL", "bpmndi": "http://www.omg.org/spec/BPMN/20100524/DI",

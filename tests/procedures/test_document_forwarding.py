@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from engine.db import write_intent
+from engine.infra.db import write_intent
 from engine.models import Record
-from engine.runtime import Runtime
+from engine.core.runtime import Runtime
 from tests.procedures.offers import api  # noqa: F401 - the api fixture with every demo user logged in
 from tests.procedures.offers import (
     USERS,

@@ -26,7 +26,7 @@ def test_deploys_unchanged_and_reimports(sc):
     d = sc.api.get("/api/v1/process-definitions/monthly_report", "group_member").get_json()
     [start, manual] = d["start_events"]
     assert (start["id"], start["kind"], start["expression"]) == ("start_timer", "timer", "0 9 1 * *")
-    # the group committee starts a missed month by hand, naming only the period (engine/policy.py)
+    # the group committee starts a missed month by hand, naming only the period (engine/org/policy.py)
     assert (manual["id"], manual["kind"], manual["variables"]) == ("start_manual", "none", ["period"])
 
 

@@ -7,9 +7,9 @@ import json
 
 from sqlalchemy import select
 
-from engine import records as engine_records
+from engine.linkage import records as engine_records
 from engine.models import User
-from engine.org import load_principal
+from engine.org.nodes import load_principal
 from tests.procedures.offers import api  # noqa: F401 - the api fixture with every demo user logged in
 from tests.procedures.offers import Worklists, commissioner, complete, deploy_and_roundtrip, instance, records, refused
 

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import pytest
 
-from engine import repository
+from engine.core import repository
 from engine.errors import Invalid
-from engine.scripts import RestrictedEnvironment
-from engine.settings import ConfigError, Settings, load_settings
+from engine.core.scripts import RestrictedEnvironment
+from engine.infra.settings import ConfigError, Settings, load_settings
 from tests.security.bounds_bpmn import (
     bounded_api,
     deploy,

@@ -19,9 +19,10 @@ import pytest
 from markupsafe import escape
 from openpyxl import Workbook, load_workbook
 
-from engine import exports, reports
-from engine.db import write_intent
-from engine.runtime import Runtime
+from engine.infra import exports
+from engine.linkage import reports
+from engine.infra.db import write_intent
+from engine.core.runtime import Runtime
 from tests.procedures.offers import api  # noqa: F401 - the api fixture with every demo user logged in
 from tests.procedures.offers import complete, deploy_and_roundtrip
 from tests.web.conftest import Web
@@ -243,7 +244,7 @@ def test_control_characters_in_query_parameters_are_422_naming_the_parameter(api
 
 
 def test_put_writes_literal_text_and_keeps_numbers_dates_and_booleans():
-    """engine.exports.put alone, for what the forms cannot store: text longer than Excel's cell
+    """engine.infra.exports.put alone, for what the forms cannot store: text longer than Excel's cell
     limit, NaN and infinity, dates and booleans, objects."""
     wb = Workbook()
     ws = wb.active

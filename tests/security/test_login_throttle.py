@@ -8,9 +8,9 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from app import create_app
-from engine import auth
+from engine.org import auth
 from engine.models import EventLog, User
-from engine.throttle import client_key
+from engine.org.throttle import client_key
 from tests.web.conftest import Web
 
 ATTACKER, OWNER = "198.51.100.66", "203.0.113.5"  # documentation addresses: nothing is sent anywhere

@@ -7,9 +7,9 @@ from openpyxl import Workbook
 from sqlalchemy import func, select, update
 
 from app import create_app
-from engine import auth
+from engine.org import auth
 from engine.models import ApiToken, EventLog, OrgNode, User
-from engine.passwords import problems
+from engine.org.passwords import problems
 from tests.web.conftest import Web
 
 STRONG = "Kq7-lamp-orbit"

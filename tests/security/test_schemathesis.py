@@ -26,8 +26,8 @@ from schemathesis.checks import not_a_server_error, positive_data_acceptance
 from sqlalchemy import select
 
 from api.extensions import state
-from engine.auth import issue_token
-from engine.db import write_intent
+from engine.org.auth import issue_token
+from engine.infra.db import write_intent
 from engine.models import User
 from tests.conftest import BPMN
 

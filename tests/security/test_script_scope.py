@@ -16,12 +16,12 @@ from xml.sax.saxutils import escape
 import pytest
 from sqlalchemy import select
 
-from engine.db import write_intent
+from engine.infra.db import write_intent
 from engine.errors import ScriptError
 from engine.models import ProcessInstance, Record
-from engine.policy import ScriptScope
-from engine.runtime import Runtime
-from engine.scheduler import tick
+from engine.org.policy import ScriptScope
+from engine.core.runtime import Runtime
+from engine.core.scheduler import tick
 
 SECRET = "许厂某干部"
 LANES = {"group": "集团公司纪委", "unit": "权属单位纪委", "branch": "基层党支部纪律检查委员",

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine import org
-from engine.confidential import MARK
-from engine.db import write_intent
+from engine.org import nodes as org
+from engine.org.confidential import MARK
+from engine.infra.db import write_intent
 from engine.models import EventLog, HumanTask, ProcessInstance, Record, User
-from engine.notify import dispatch
-from engine.settings import ROOT
+from engine.platform.notify import dispatch
+from engine.infra.settings import ROOT
 from tests.procedures.offers import api  # noqa: F401 - the api fixture with every demo user's token
 
 PROCESSES = ROOT / "processes"

@@ -16,11 +16,11 @@ from lxml import etree
 from sqlalchemy import func, select
 
 from api.extensions import state
-from engine import auth as engine_auth
-from engine.db import write_intent
-from engine.demo import UNITS, demo_users
+from engine.org import auth as engine_auth
+from engine.infra.db import write_intent
+from engine.org.demo import UNITS, demo_users
 from engine.models import COMMITTEE_ROLES, HumanTask, ProcessInstance, Record, User
-from engine.settings import ROOT
+from engine.infra.settings import ROOT
 from tests.conftest import BPMN
 from tests.web.conftest import Reader, Web
 

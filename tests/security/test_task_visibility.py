@@ -1,5 +1,5 @@
 """One visibility rule for task data: the task page never shows more than `GET /api/v1/tasks/{id}`
-shows the same person (engine/task_view.py), and neither shows steps of calling instances the
+shows the same person (engine/services/task_view.py), and neither shows steps of calling instances the
 person may not trace (issue 13, item 1).
 
 Every free text entered below carries a unique marker (MK0001, MK0002, …), so a value can be
@@ -15,9 +15,9 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.models import HumanTask, ProcessInstance, RoleAssignment, User
-from engine.org import load_principal
-from engine.routing import candidates, instance_visible_clause
-from engine.settings import ROOT
+from engine.org.nodes import load_principal
+from engine.org.routing import candidates, instance_visible_clause
+from engine.infra.settings import ROOT
 from tests.procedures.offers import api  # noqa: F401 - the api fixture with every demo user's token
 
 PROCESSES = ROOT / "processes"

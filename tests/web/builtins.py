@@ -4,10 +4,10 @@ from __future__ import annotations
 from typing import Any
 
 from api.extensions import state
-from engine import repository
-from engine.db import write_intent
-from engine.runtime import Runtime
-from engine.settings import ROOT
+from engine.core import repository
+from engine.infra.db import write_intent
+from engine.core.runtime import Runtime
+from engine.infra.settings import ROOT
 
 PROCESSES = ROOT / "processes"
 

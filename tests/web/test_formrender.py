@@ -9,7 +9,7 @@ from werkzeug.datastructures import MultiDict
 
 from api import formrender as fr
 from engine.errors import Invalid
-from engine.forms import FormStore
+from engine.core.forms import FormStore
 from tests.conftest import TESTS
 
 REPORT = json.loads((TESTS / "forms" / "web_report.json").read_text(encoding="utf-8"))

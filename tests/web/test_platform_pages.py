@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import func, select
 
 from engine.models import EventLog, Record, User
-from engine.platform_models import (
+from engine.platform.models import (
     BulletinPost,
     BulletinRead,
     LeadingGroupDecision,

@@ -272,7 +272,7 @@ def test_start_page_offers_what_the_user_may_start(web, report_app, api, reader)
     web.login("xinsheng_member")
     assert 'id="start-web_report"' not in web.get("/start").get_data(as_text=True)
     web.logout()
-    web.login("admin")  # an admin holds no role at any node: nothing to start (engine/policy.py)
+    web.login("admin")  # an admin holds no role at any node: nothing to start (engine/org/policy.py)
     html = web.get("/start").get_data(as_text=True)
     assert 'id="start-web_report"' not in html and "暂无您可以发起的流程" in html
     assert web.post("/start/web_report", {"node": "daizhuang-caimei"}).status_code == 403

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from engine.settings import ROOT
+from engine.infra.settings import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from engine.settings import ROOT
+from engine.infra.settings import ROOT
 from tests.web.builtins import PROCESSES, deploy_builtins, start_by_timer
 from tests.web.in_browser.conftest import shot, sign_in
 

@@ -8,7 +8,7 @@ from datetime import datetime
 import pytest
 
 from engine.models import User
-from engine.platform_models import Notification
+from engine.platform.models import Notification
 from tests.conftest import START
 from tests.web.in_browser.conftest import shot, sign_in
 

@@ -1,0 +1,163 @@
+"""JSON-schema forms for user tasks, validated on the server.
+
+A user task names its form with the SpiffWorkflow property `formJsonSchemaFilename`; the
+schema lives in `forms/`. Schemas are loaded once per file version (mtime) and checked
+against their metaschema; completion data is validated with one message per field.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import SchemaError
+
+from engine.errors import Invalid, NotFound
+
+_FORMAT_CHECKER = FormatChecker()
+
+
+def _send_back_problems(name: str, schema: dict[str, Any]) -> list[str]:
+    """Check a form's `x-send-back` declaration against its own properties."""
+    spec = schema.get("x-send-back")
+    if spec is None:
+        return []
+    props = schema.get("properties") or {}
+    if not isinstance(spec, dict) or not isinstance(spec.get("field"), str) or "value" not in spec:
+        return [f"form {name!r}: x-send-back must be an object with field and value"]
+    problems = []
+    field = props.get(spec["field"])
+    if not isinstance(field, dict):
+        problems.append(f"form {name!r}: x-send-back names the field {spec['field']!r}, which the form does not have")
+    else:
+        choices = field.get("enum") or [o.get("const") for o in field.get("oneOf") or [] if isinstance(o, dict)]
+        if choices and spec["value"] not in choices:
+            problems.append(f"form {name!r}: x-send-back value {spec['value']!r} is not a choice of {spec['field']!r}")
+    reason = spec.get("reason")
+    if reason is not None and reason not in props:
+        problems.append(f"form {name!r}: x-send-back names the reason field {reason!r}, which the form does not have")
+    return problems
+
+
+class FormStore:
+    def __init__(self, forms_dir: Path) -> None:
+        self.forms_dir = Path(forms_dir)
+        self._cache: dict[str, tuple[float, dict[str, Any], Draft202012Validator]] = {}
+        self._lock = threading.Lock()
+
+    def path(self, name: str) -> Path:
+        if not name or "/" in name or "\\" in name or name.startswith("."):
+            raise NotFound(f"form {name!r} does not exist")
+        return self.forms_dir / name
+
+    def exists(self, name: str) -> bool:
+        try:
+            return self.path(name).is_file()
+        except NotFound:
+            return False
+
+    def _entry(self, name: str) -> tuple[dict[str, Any], Draft202012Validator]:
+        path = self.path(name)
+        try:
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            raise NotFound(f"form {name!r} does not exist in {self.forms_dir.name}/") from None
+        with self._lock:
+            cached = self._cache.get(name)
+            if cached and cached[0] == mtime:
+                return cached[1], cached[2]
+        schema = json.loads(path.read_text(encoding="utf-8"))
+        Draft202012Validator.check_schema(schema)
+        validator = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
+        with self._lock:
+            self._cache[name] = (mtime, schema, validator)
+        return schema, validator
+
+    def schema(self, name: str) -> dict[str, Any]:
+        return self._entry(name)[0]
+
+    def problems(self, name: str) -> list[str]:
+        """Why a form cannot be used (deploy-time check); empty when fine."""
+        try:
+            self._entry(name)
+        except NotFound as exc:
+            return [exc.message]
+        except json.JSONDecodeError as exc:
+            return [f"form {name!r} is not valid JSON: {exc}"]
+        except SchemaError as exc:
+            return [f"form {name!r} is not a valid JSON Schema: {exc.message}"]
+        return _send_back_problems(name, self.schema(name))
+
+    def errors(self, name: str | None, data: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every field error of `data`: `{field, message, rule[, limit]}`, where `rule` is the JSON
+        Schema keyword that failed (`required`, `minLength`…) and `limit` its value (pages use
+        them for messages in the reader's language; the API's 422 details carry field and message)."""
+        if not name:
+            return []
+        _schema, validator = self._entry(name)
+        found = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        details: list[dict[str, Any]] = []
+        for err in found:
+            path = "/".join(str(p) for p in err.absolute_path)
+            if err.validator == "required" and isinstance(err.instance, dict):
+                missing = [r for r in err.validator_value if r not in err.instance]
+                for field in missing:
+                    details.append({"field": f"{path}/{field}" if path else field, "message": f"{field} is required",
+                                    "rule": "required"})
+                continue
+            detail: dict[str, Any] = {"field": path, "message": err.message, "rule": str(err.validator)}
+            if isinstance(err.validator_value, (int, float, str)) and not isinstance(err.validator_value, bool):
+                detail["limit"] = err.validator_value
+            details.append(detail)
+        # jsonschema reports a `required` error per schema that requires a property: once each
+        return list({(d["field"], d["message"]): d for d in details}.values())
+
+    def send_back(self, name: str | None, data: dict[str, Any]) -> dict[str, Any] | None:
+        """The form's 退回 (send back) convention, if `data` chose it (docs/bpmn-conventions.md).
+
+        A form declares `"x-send-back": {"field": F, "value": V, "reason": R}` at its top level;
+        data with `F == V` sends the instance back, `R` names the field holding the reason.
+        Returns `{"field", "value", "reason"}` (reason = the submitted text) or None.
+        """
+        spec = self.send_back_spec(name)
+        if spec is None or data.get(spec["field"]) != spec["value"]:
+            return None
+        reason = data.get(spec["reason"]) if spec.get("reason") else None
+        return {"field": spec["field"], "value": spec["value"], "reason": reason if isinstance(reason, str) else ""}
+
+    def send_back_spec(self, name: str | None) -> dict[str, Any] | None:
+        if not name:
+            return None
+        try:
+            schema = self.schema(name)
+        except NotFound:
+            return None
+        spec = schema.get("x-send-back")
+        if not isinstance(spec, dict) or not isinstance(spec.get("field"), str) or "value" not in spec:
+            return None
+        return spec
+
+    def validate(self, name: str | None, data: Any) -> None:
+        """Raise Invalid (422) listing every field error; nothing is changed on failure."""
+        if not isinstance(data, dict):
+            raise Invalid("data must be a JSON object", [{"field": "", "message": "expected an object"}])
+        if not name:
+            return
+        _schema, validator = self._entry(name)
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        if not errors:
+            return
+        details = []
+        for err in errors:
+            path = "/".join(str(p) for p in err.absolute_path)
+            if err.validator == "required" and isinstance(err.instance, dict):
+                missing = [r for r in err.validator_value if r not in err.instance]
+                for field in missing:
+                    details.append({"field": f"{path}/{field}" if path else field, "message": f"{field} is required"})
+                continue
+            details.append({"field": path, "message": err.message})
+        # jsonschema reports a `required` error per missing property, each listing all of them: once each
+        unique = list({(d["field"], d["message"]): d for d in details}.values())
+        raise Invalid(f"form data is invalid: {len(unique)} problem(s)", unique)

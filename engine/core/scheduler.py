@@ -1,0 +1,388 @@
+"""The scheduler: one `tick` fires what is due; APScheduler calls it every few seconds.
+
+A tick
+1. fires the due timer start schedules: each fire in its own transaction, claimed in the
+   database twice over — the schedule row is locked (`FOR UPDATE SKIP LOCKED` on PostgreSQL,
+   the writer lock of `BEGIN IMMEDIATE` on SQLite) and moved on by a conditional
+   `UPDATE … WHERE next_fire_at = <the value read>`, and a `schedule_firing` row with a unique
+   (schedule, due time) key is inserted — so two scheduler processes never start the same
+   fire twice. After downtime the missed fires of a schedule coalesce into one (the latest),
+   started late if it is within `misfire_grace_days`, else recorded as missed;
+2. advances the instances whose next timer is due: it reads only
+   `status = 'running' AND next_timer_at <= now` (an index range), and fires each instance in
+   its own transaction after locking it (`SKIP LOCKED`) and re-checking it is still due.
+
+Only committed rows are read, so a fire never runs before the transaction that created its
+schedule or timer has committed. Failures become the schedule's last result or the
+instance's incident; a tick never raises.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import threading
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Callable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from engine.infra import events
+from engine.core import schedules
+from engine.infra.clock import Clock
+from engine.infra.db import is_sqlite, write_intent
+from engine.errors import Conflict
+from engine.models import ProcessDefinition, ProcessInstance, Schedule, ScheduleFiring
+from engine.core.runtime import Runtime
+from engine.infra.settings import Settings
+
+log = logging.getLogger("sanji.scheduler")
+
+BATCH = 100
+
+
+@dataclass
+class TickResult:
+    started: list[int] = field(default_factory=list)  # instances started by schedules
+    missed: int = 0  # schedule fires older than the grace: recorded, not started
+    failed: int = 0  # schedule fires whose start failed
+    instances: int = 0  # instances whose timers were advanced
+    timers: int = 0  # timers fired inside them
+    incidents: int = 0  # instances a timer could not advance (now status error)
+    skipped: int = 0  # candidates another scheduler took, or no longer due
+
+    @property
+    def busy(self) -> bool:
+        return bool(self.started or self.missed or self.failed or self.instances or self.incidents)
+
+
+def late_after(settings: Settings) -> timedelta:
+    """A fire counts as late past this delay (the same rule as Runtime.fire_timers)."""
+    return timedelta(seconds=max(60.0, settings.scheduler_interval_s * 3))
+
+
+def scheduler_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"[:100]
+
+
+def tick(session_factory: sessionmaker[Session], clock: Clock, settings: Settings, *,
+         batch: int = BATCH, name: str | None = None) -> TickResult:
+    """One pass: due schedules, due instance timers, then notifications. Never raises."""
+    result = TickResult()
+    name = name or scheduler_name()
+    schedules.configure(settings.zone)
+    try:
+        with session_factory() as s:
+            stale = s.scalar(select(Schedule.id).where(Schedule.timezone != settings.timezone).limit(1))
+        if stale is not None:
+            with write_intent(), session_factory() as s:
+                schedules.realign(s, settings.zone, clock.now())
+                s.commit()
+    except Exception:  # noqa: BLE001 - the tick goes on
+        log.exception("realigning schedules to %s failed", settings.timezone)
+    _due_schedules(session_factory, clock, settings, batch, name, result)
+    _due_instances(session_factory, clock, settings, batch, result)
+    from engine.platform.notify import dispatch  # notifications and the outbox ride on the same tick
+
+    dispatch(session_factory, clock, settings)
+    return result
+
+
+# ---- schedules --------------------------------------------------------------------------------------
+
+def _due_schedules(sessions: sessionmaker[Session], clock: Clock, settings: Settings, batch: int, name: str,
+                   result: TickResult) -> None:
+    seen: set[int] = set()
+    while True:
+        now = clock.now()
+        try:
+            with sessions() as s:
+                ids = s.scalars(select(Schedule.id).where(Schedule.paused.is_(False), Schedule.next_fire_at <= now)
+                                .order_by(Schedule.next_fire_at, Schedule.id).limit(batch)).all()
+        except Exception:  # noqa: BLE001
+            log.exception("reading due schedules failed")
+            return
+        fresh = [i for i in ids if i not in seen]
+        for schedule_id in fresh:
+            seen.add(schedule_id)
+            try:
+                _fire_schedule(sessions, clock, settings, schedule_id, name, result)
+            except Exception as exc:  # noqa: BLE001 - record it on the schedule, go on
+                log.exception("schedule %s: firing failed", schedule_id)
+                _record_failure(sessions, clock, schedule_id, exc)
+                result.failed += 1
+        if not fresh or len(ids) < batch:
+            return
+
+
+def _fire_schedule(sessions: sessionmaker[Session], clock: Clock, settings: Settings, schedule_id: int,
+                   name: str, result: TickResult) -> None:
+    with write_intent(), sessions() as s:
+        now = clock.now()
+        q = (select(Schedule).where(Schedule.id == schedule_id, Schedule.paused.is_(False),
+                                    Schedule.next_fire_at <= now)
+             .execution_options(populate_existing=True))
+        if not is_sqlite(s):
+            q = q.with_for_update(skip_locked=True)
+        row = s.scalars(q).first()
+        if row is None:  # another scheduler holds or took it, or it was paused/replaced meanwhile
+            result.skipped += 1
+            return
+        zone = ZoneInfo(row.timezone)
+        timer = schedules.timer_of(row)
+        claimed_next = row.next_fire_at
+        assert claimed_next is not None
+        # Coalesce: of all fires due by now, start only the latest.
+        due = timer.last_at_or_before(now)
+        if due is None or due < claimed_next:
+            due = claimed_next
+        following = timer.next_after(max(now, due))
+        moved = s.execute(update(Schedule).where(Schedule.id == row.id, Schedule.next_fire_at == claimed_next)
+                          .values(next_fire_at=following, updated_at=now)
+                          .execution_options(synchronize_session=False)).rowcount
+        if moved != 1:
+            s.rollback()
+            result.skipped += 1
+            return
+        if row.last_due_at is not None and due <= row.last_due_at:
+            s.commit()  # this due time already fired (e.g. before a redeploy): only move on
+            return
+        lateness = now - due
+        late = lateness > late_after(settings)
+        firing = ScheduleFiring(schedule_id=row.id, due_at=due, fired_at=now, definition_id=row.definition_id,
+                                version=row.version, result="claimed", late=late, claimed_by=name)
+        try:
+            with s.begin_nested():
+                s.add(firing)
+        except IntegrityError:  # this (schedule, due time) has fired already: only move the schedule on
+            row.last_due_at = max(due, row.last_due_at) if row.last_due_at else due
+            row.next_fire_at = following
+            s.commit()
+            result.skipped += 1
+            log.warning("schedule %s: due %s was claimed before; moved on to %s", schedule_id, due.isoformat(),
+                        following.isoformat() if following else None)
+            return
+        payload: dict[str, Any] = {
+            "schedule_id": row.id, "process_key": row.process_key, "version": row.version,
+            "start_event": row.start_event_id, "expression": row.expression,
+            "due": due.astimezone(zone).isoformat(), "late": late,
+            "late_by_s": int(lateness.total_seconds()), "claimed_by": name}
+        instance_id = None
+        message = None
+        if lateness > timedelta(days=settings.misfire_grace_days):
+            outcome = "missed"
+            message = (f"due {due.astimezone(zone).isoformat()}, {lateness.days} days ago: older than the misfire "
+                       f"grace of {settings.misfire_grace_days} days, not started")
+            result.missed += 1
+        else:
+            definition = s.get(ProcessDefinition, row.definition_id)
+            try:
+                with s.begin_nested():
+                    inst = Runtime(s, clock, settings).start(
+                        definition, {"scheduled_at": due.astimezone(zone).isoformat()}, None,
+                        start_event=row.start_event_id)
+                instance_id = inst.id
+                outcome = "incident" if inst.status == "error" else "started"
+                message = inst.error_message
+                result.started.append(inst.id)
+            except Exception as exc:  # noqa: BLE001 - a start that fails is the schedule's result
+                outcome, message = "failed", _text(exc)
+                result.failed += 1
+        firing.result, firing.instance_id, firing.message = outcome, instance_id, message
+        row.last_due_at, row.last_fired_at, row.last_result = due, now, outcome
+        row.last_message, row.last_instance_id, row.last_late = message, instance_id, late
+        row.next_fire_at = following
+        if outcome in ("started", "incident"):
+            row.fire_count += 1
+        payload.update(result=outcome, message=message)
+        events.log(s, now, {"missed": "schedule_missed", "failed": "schedule_failed"}.get(outcome, "schedule_fired"),
+                   instance_id=instance_id, actor="scheduler", payload=payload)
+        s.commit()
+        level = logging.WARNING if outcome in ("failed", "missed") or late else logging.INFO
+        log.log(level, "schedule %s (%s v%s %s) due %s: %s%s", row.id, row.process_key, row.version,
+                row.start_event_id, due.isoformat(), outcome, " (late)" if late else "")
+
+
+def _record_failure(sessions: sessionmaker[Session], clock: Clock, schedule_id: int, exc: Exception) -> None:
+    try:
+        with write_intent(), sessions() as s:
+            row = s.get(Schedule, schedule_id)
+            if row is None:
+                return
+            now = clock.now()
+            row.last_result, row.last_message, row.last_fired_at = "failed", _text(exc), now
+            events.log(s, now, "schedule_failed", actor="scheduler", payload={
+                "schedule_id": schedule_id, "process_key": row.process_key, "message": _text(exc)})
+            s.commit()
+    except Exception:  # noqa: BLE001
+        log.exception("schedule %s: could not record the failure", schedule_id)
+
+
+# ---- instance timers ----------------------------------------------------------------------------------
+
+def due_instances_query(now: datetime, limit: int) -> Any:
+    return (select(ProcessInstance.id)
+            .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now)
+            .order_by(ProcessInstance.next_timer_at, ProcessInstance.id).limit(limit))
+
+
+def _due_instances(sessions: sessionmaker[Session], clock: Clock, settings: Settings, batch: int,
+                   result: TickResult) -> None:
+    seen: set[int] = set()
+    while True:
+        now = clock.now()
+        try:
+            with sessions() as s:
+                ids = s.scalars(due_instances_query(now, batch)).all()
+        except Exception:  # noqa: BLE001
+            log.exception("reading due instances failed")
+            return
+        fresh = [i for i in ids if i not in seen]
+        for instance_id in fresh:
+            seen.add(instance_id)
+            _fire_instance(sessions, clock, settings, instance_id, result)
+        if not fresh or len(ids) < batch:
+            return
+
+
+def _fire_instance(sessions: sessionmaker[Session], clock: Clock, settings: Settings, instance_id: int,
+                   result: TickResult) -> None:
+    try:
+        with write_intent(), sessions() as s:
+            q = select(ProcessInstance.id).where(ProcessInstance.id == instance_id, ProcessInstance.status == "running",
+                                                 ProcessInstance.next_timer_at <= clock.now())
+            if not is_sqlite(s):
+                q = q.with_for_update(skip_locked=True)
+            if s.scalar(q) is None:  # another scheduler has it, or it is no longer due
+                result.skipped += 1
+                return
+            fired = Runtime(s, clock, settings).fire_timers(instance_id, "scheduler")
+            s.commit()
+        result.instances += 1
+        result.timers += fired
+    except (Conflict, StaleDataError):
+        result.skipped += 1  # a user changed the instance at the same moment: next tick
+    except Exception as exc:  # noqa: BLE001 - the instance gets an incident, the tick goes on
+        log.exception("instance %s: firing its timers failed", instance_id)
+        if _instance_incident(sessions, clock, instance_id, exc):
+            result.incidents += 1
+
+
+def _instance_incident(sessions: sessionmaker[Session], clock: Clock, instance_id: int, exc: Exception) -> bool:
+    try:
+        with write_intent(), sessions() as s:
+            now = clock.now()
+            message = f"firing a timer failed: {_text(exc)}"[:2000]
+            changed = s.execute(update(ProcessInstance).where(
+                ProcessInstance.id == instance_id, ProcessInstance.status == "running").values(
+                status="error", error_message=message, error_task=None,
+                error_traceback="".join(traceback.format_exception(exc))[-20000:], updated_at=now,
+                version=ProcessInstance.version + 1).execution_options(synchronize_session=False)).rowcount
+            if changed:
+                events.log(s, now, "incident", instance_id=instance_id, actor="scheduler",
+                           payload={"message": message, "task": None})
+            s.commit()
+            return bool(changed)
+    except Exception:  # noqa: BLE001
+        log.exception("instance %s: could not record the incident", instance_id)
+        return False
+
+
+def _text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:2000]
+
+
+# ---- APScheduler ------------------------------------------------------------------------------------------
+
+class Scheduler:
+    """Runs `tick` every `settings.scheduler_interval_s` seconds with APScheduler 3.
+
+    `start()` runs it in a background thread (the development server embeds one); `run()`
+    blocks (the `flask --app app scheduler` process) until SIGINT/SIGTERM, finishing the
+    running tick first. Ticks never overlap within one process; several processes are safe.
+    APScheduler only paces the ticks; every time a tick uses comes from `clock`.
+    """
+
+    def __init__(self, session_factory: sessionmaker[Session], clock: Clock, settings: Settings,
+                 on_tick: Callable[[TickResult], None] | None = None) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+        self.settings = settings
+        self.on_tick = on_tick
+        self.ticks = 0
+        self._scheduler: Any = None
+        self._reconciled = False
+
+    def reconcile(self) -> int:
+        """Schedules for definitions deployed before schedules existed (once per process)."""
+        with write_intent(), self.session_factory() as s:
+            changed = schedules.reconcile(s, self.clock.now(), self.settings.zone)
+            s.commit()
+        if changed:
+            log.info("schedules reconciled for %d process(es)", changed)
+        self._reconciled = True
+        return changed
+
+    def run_once(self) -> TickResult:
+        if not self._reconciled:
+            try:
+                self.reconcile()
+            except Exception:  # noqa: BLE001 - ticking matters more; retried next time
+                log.exception("reconciling schedules failed")
+        result = tick(self.session_factory, self.clock, self.settings)
+        self.ticks += 1
+        if result.busy:
+            log.info("tick: %d started, %d missed, %d failed; %d instances advanced (%d timers), %d incidents",
+                     len(result.started), result.missed, result.failed, result.instances, result.timers,
+                     result.incidents)
+        if self.on_tick is not None:
+            self.on_tick(result)
+        return result
+
+    def _job(self) -> None:
+        try:
+            self.run_once()
+        except Exception:  # noqa: BLE001 - tick itself never raises; belt and braces for the loop
+            log.exception("scheduler tick failed")
+
+    def _configure(self, scheduler: Any) -> Any:
+        from apscheduler.triggers.interval import IntervalTrigger
+
+        scheduler.add_job(self._job, IntervalTrigger(seconds=self.settings.scheduler_interval_s),
+                          id="sanji-tick", name="sanji tick", max_instances=1, coalesce=True,
+                          misfire_grace_time=None, next_run_time=datetime.now().astimezone())
+        return scheduler
+
+    def start(self) -> "Scheduler":
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self._scheduler = self._configure(BackgroundScheduler(timezone=self.settings.zone, daemon=True))
+        self._scheduler.start()
+        log.info("scheduler started in the background (every %ss)", self.settings.scheduler_interval_s)
+        return self
+
+    def run(self) -> None:
+        from apscheduler.schedulers.blocking import BlockingScheduler
+
+        self._scheduler = self._configure(BlockingScheduler(timezone=self.settings.zone))
+
+        def stop(signum: int, _frame: Any) -> None:
+            log.info("signal %s: stopping after the running tick", signum)
+            threading.Thread(target=self.shutdown, daemon=True).start()
+
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, stop)
+            signal.signal(signal.SIGINT, stop)
+        log.info("scheduler running (every %ss); stop with SIGTERM or Ctrl-C", self.settings.scheduler_interval_s)
+        self._scheduler.start()
+
+    def shutdown(self, wait: bool = True) -> None:
+        if self._scheduler is not None and self._scheduler.running:
+            self._scheduler.shutdown(wait=wait)

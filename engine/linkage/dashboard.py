@@ -1,0 +1,307 @@
+"""Dashboard figures (看板): what the linkage procedures wrote, counted per unit, tier and month.
+
+Five charts, each `chart(session, scope, period, now, zone)` → a `Chart`: x-axis categories
+(units or months), stacked series of counts, and the table rows behind them (for the XLSX
+download and the page's data table). Sources:
+
+- quarterly completion: `quarterly_unit_status` records (quarterly_tasks), per unit by status;
+- overdue tasks: the `task` table: tasks whose deadline fell in the period that are still open
+  past it or were completed after it, per unit (and the group committee's own) and tier;
+- findings: each finding of a `monthly_report` record (the report's month) and each
+  `adhoc_report` (the month it was filed), by the unit committee's classification;
+- clue dispositions: `clue` records registered in the period, per unit by state / outcome;
+- monthly report punctuality: `monthly_report` records on time or late per unit and month,
+  and the branches whose report is past due and not submitted (open `write_report` tasks).
+
+Who sees what (`scope`): admins and the group committee every unit; a unit committee member
+their own unit(s); anybody else nothing (404, like an id they may not see). Records are read
+through `records.visible_clause` as well, so the dashboards never show more than the lists.
+"""
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any, Iterable
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from engine.org import nodes as org
+from engine.linkage import records
+from engine.errors import Invalid, NotFound
+from engine.models import HumanTask, OrgNode, Record
+from engine.org.nodes import Principal
+
+CHARTS = ("quarterly_completion", "overdue_tasks", "findings", "clue_dispositions", "punctuality")
+QUARTERLY_STATUSES = ("completed", "implementing", "planning")
+TIERS = ("group", "unit", "branch", "department")
+FINDING_KINDS = ("immediate_fix", "tendency", "discipline_violation", "none", "pending")
+CLUE_STATUSES = records.CLUE_STATUSES
+PUNCTUALITY = ("on_time", "late", "missing")
+GROUP = "group"  # the category of the group committee's own tasks (overdue chart)
+
+
+@dataclass(frozen=True)
+class Period:
+    year: int
+    quarter: int | None
+    start: date
+    end: date  # inclusive
+
+    @property
+    def months(self) -> list[int]:
+        return list(range(self.start.month, self.end.month + 1))
+
+    @property
+    def label(self) -> str:
+        return f"{self.year}-Q{self.quarter}" if self.quarter else str(self.year)
+
+    def utc_bounds(self, zone: Any) -> tuple[datetime, datetime]:
+        """[start, end) of the period as aware datetimes in the configured zone."""
+        return (datetime.combine(self.start, time(0), zone),
+                datetime.combine(self.end + timedelta(days=1), time(0), zone))
+
+
+@dataclass(frozen=True)
+class Scope:
+    units: list[OrgNode]  # the units shown (all the caller sees, or the one asked for)
+    with_group: bool  # the group committee's own tasks are shown too
+    unit_id: str | None = None
+
+    @property
+    def unit_ids(self) -> list[str]:
+        return [u.id for u in self.units]
+
+
+@dataclass
+class Chart:
+    chart: str
+    period: Period
+    unit_id: str | None
+    category_keys: list[str]
+    categories: list[str]
+    series: dict[str, list[int]]  # series key -> one count per category
+    columns: list[str]  # keys of the table rows, in order
+    rows: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"chart": self.chart, "year": self.period.year, "quarter": self.period.quarter,
+                "period": self.period.label, "unit_id": self.unit_id,
+                "category_keys": self.category_keys, "categories": self.categories,
+                "series": [{"key": k, "data": v} for k, v in self.series.items()],
+                "columns": self.columns, "rows": self.rows}
+
+
+# ---- filters and who sees what ---------------------------------------------------------------------
+
+def _bad(name: str, message: str) -> Invalid:
+    return Invalid(f"query parameter {name} must be {message}", [{"field": name, "message": message}])
+
+
+def parse_period(year: str | None, quarter: str | None, today: date) -> Period:
+    """year (default: this year) 2000-2100, quarter 1-4 or empty for the whole year."""
+    if year in (None, ""):
+        y = today.year
+    elif not re.fullmatch(r"[0-9]{4}", str(year)):
+        raise _bad("year", "a year such as 2027")
+    elif not 2000 <= (y := int(str(year))) <= 2100:
+        raise _bad("year", "between 2000 and 2100")
+    if quarter in (None, ""):
+        return Period(y, None, date(y, 1, 1), date(y, 12, 31))
+    if not re.fullmatch(r"[1-4]", str(quarter)):
+        raise _bad("quarter", "1, 2, 3 or 4")
+    last = 3 * int(str(quarter))
+    return Period(y, last // 3, date(y, last - 2, 1), date(y, last, calendar.monthrange(y, last)[1]))
+
+
+def may_view(p: Principal) -> bool:
+    return p.is_admin or p.in_group_committee or any(r.tier == "unit" for r in p.committee_nodes())
+
+
+def scope(session: Session, p: Principal, unit_id: str | None) -> Scope:
+    """The units `p` may see (all for the group committee and admins, their own for a unit
+    committee), narrowed to `unit_id`; NotFound when the unit is unknown or not theirs."""
+    if not may_view(p):
+        raise NotFound("the dashboards are for the group committee and the unit committees")
+    everything = p.is_admin or p.in_group_committee
+    mine = {r.node_id for r in p.committee_nodes() if r.tier == "unit"}
+    units = [u for u in org.units(session) if everything or u.id in mine]
+    if unit_id:
+        units = [u for u in units if u.id == unit_id]
+        if not units:
+            raise NotFound(f"unit {unit_id!r} does not exist")
+        return Scope(units, False, unit_id)
+    return Scope(units, everything, None)
+
+
+def _local_date(value: Any, zone: Any) -> date | None:
+    if not value:
+        return None
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(zone)
+    return dt.date()
+
+
+def _records(session: Session, p: Principal, sc: Scope, kind: str, year: int | None = None) -> Iterable[Any]:
+    q = (select(Record.node_id, Record.unit_id, Record.data)
+         .where(Record.kind == kind, records.visible_clause(p), Record.unit_id.in_(sc.unit_ids)))
+    if year is not None:
+        q = q.where(Record.data["year"].as_integer() == year)
+    return session.execute(q.order_by(Record.id)).all()
+
+
+def _unit_chart(name: str, sc: Scope, period: Period, keys: tuple[str, ...], counts: dict[str, dict[str, int]],
+                extra: dict[str, dict[str, Any]] | None = None, extra_columns: tuple[str, ...] = ()) -> Chart:
+    """A chart with one category per unit and one series per key of `keys`."""
+    rows = []
+    for u in sc.units:
+        c = counts.get(u.id, {})
+        rows.append({"unit_id": u.id, "unit_name": u.name, **{k: c.get(k, 0) for k in keys},
+                     "total": sum(c.get(k, 0) for k in keys), **(extra or {}).get(u.id, {})})
+    return Chart(name, period, sc.unit_id, sc.unit_ids, [u.name for u in sc.units],
+                 {k: [r[k] for r in rows] for k in keys},
+                 ["unit_id", "unit_name", *keys, "total", *extra_columns], rows)
+
+
+# ---- the five charts ---------------------------------------------------------------------------------
+
+def quarterly_completion(session: Session, p: Principal, sc: Scope, period: Period, now: datetime,
+                         zone: Any) -> Chart:
+    """Per unit: the quarter's linkage task batches (regular and special) by status, and branches done."""
+    counts: dict[str, dict[str, int]] = {}
+    extra: dict[str, dict[str, Any]] = {}
+    quarters = {period.quarter} if period.quarter else {1, 2, 3, 4}
+    for _node, unit_id, d in _records(session, p, sc, "quarterly_unit_status", period.year):
+        if d.get("quarter") not in quarters or d.get("status") not in QUARTERLY_STATUSES:
+            continue
+        counts.setdefault(unit_id, {}).setdefault(d["status"], 0)
+        counts[unit_id][d["status"]] += 1
+        e = extra.setdefault(unit_id, {"branches_total": 0, "branches_done": 0})
+        e["branches_total"] += int(d.get("branches_total") or 0)
+        e["branches_done"] += int(d.get("branches_done") or 0)
+    for e in extra.values():
+        e["completion_rate"] = round(e["branches_done"] / e["branches_total"], 4) if e["branches_total"] else None
+    blank = {"branches_total": 0, "branches_done": 0, "completion_rate": None}
+    extra = {u.id: extra.get(u.id, blank) for u in sc.units}
+    return _unit_chart("quarterly_completion", sc, period, QUARTERLY_STATUSES, counts, extra,
+                       ("branches_done", "branches_total", "completion_rate"))
+
+
+def overdue_tasks(session: Session, p: Principal, sc: Scope, period: Period, now: datetime, zone: Any) -> Chart:
+    """Tasks whose deadline fell in the period and that missed it: open past due (as of now) or
+    completed after it. One category per unit (plus the group committee's own), one series per tier."""
+    start, end = period.utc_bounds(zone)
+    t = HumanTask
+    where_unit = t.unit_id.in_(sc.unit_ids)
+    if sc.with_group:
+        where_unit = or_(where_unit, and_(t.unit_id.is_(None), t.tier == "group"))
+    rows_q = (select(t.unit_id, t.tier, t.status, t.due_at, t.completed_at)
+              .where(where_unit, t.due_at.is_not(None), t.due_at >= start, t.due_at < end,
+                     or_(and_(t.status == "open", t.due_at < now),
+                         and_(t.status == "completed", t.completed_at > t.due_at))))
+    keys = ([GROUP] if sc.with_group else []) + sc.unit_ids
+    names = ([org.group_root(session).name] if sc.with_group else []) + [u.name for u in sc.units]
+    cells = {(k, tier): {"open_overdue": 0, "completed_late": 0} for k in keys for tier in TIERS}
+    for unit_id, tier, status, _due, _done in session.execute(rows_q):
+        key = GROUP if unit_id is None else unit_id
+        if (key, tier) in cells:
+            cells[(key, tier)]["open_overdue" if status == "open" else "completed_late"] += 1
+    series = {tier: [sum(cells[(k, tier)].values()) for k in keys] for tier in TIERS}
+    rows = [{"unit_id": k, "unit_name": n, "tier": tier, **cells[(k, tier)],
+             "total": sum(cells[(k, tier)].values())} for k, n in zip(keys, names) for tier in TIERS]
+    return Chart("overdue_tasks", period, sc.unit_id, keys, names, series,
+                 ["unit_id", "unit_name", "tier", "open_overdue", "completed_late", "total"], rows)
+
+
+def findings(session: Session, p: Principal, sc: Scope, period: Period, now: datetime, zone: Any) -> Chart:
+    """Findings per month by classification: monthly report findings (the report's month) and ad-hoc
+    reports (the month filed); `pending` = not classified yet."""
+    months = period.months
+    cells = {(m, u.id): {k: 0 for k in FINDING_KINDS} for m in months for u in sc.units}
+    for _node, unit_id, d in _records(session, p, sc, "monthly_report", period.year):
+        if d.get("month") not in months:
+            continue
+        for f in d.get("findings") or []:
+            kind = f.get("classification") or "pending"
+            cells[(d["month"], unit_id)][kind if kind in FINDING_KINDS else "pending"] += 1
+    for _node, unit_id, d in _records(session, p, sc, "adhoc_report"):
+        filed = _local_date(d.get("filed_at"), zone)
+        if filed is None or filed.year != period.year or filed.month not in months:
+            continue
+        kind = d.get("classification") or "pending"
+        cells[(filed.month, unit_id)][kind if kind in FINDING_KINDS else "pending"] += 1
+    labels = [f"{period.year}-{m:02d}" for m in months]
+    series = {k: [sum(cells[(m, u.id)][k] for u in sc.units) for m in months] for k in FINDING_KINDS}
+    rows = [{"month": label, "unit_id": u.id, "unit_name": u.name, **cells[(m, u.id)],
+             "total": sum(cells[(m, u.id)].values())} for m, label in zip(months, labels) for u in sc.units]
+    return Chart("findings", period, sc.unit_id, labels, labels, series,
+                 ["month", "unit_id", "unit_name", *FINDING_KINDS, "total"], rows)
+
+
+def clue_dispositions(session: Session, p: Principal, sc: Scope, period: Period, now: datetime,
+                      zone: Any) -> Chart:
+    """Clues registered in the period per unit, by where their disposal stands (in progress or the outcome)."""
+    counts: dict[str, dict[str, int]] = {}
+    extra = {u.id: {"major": 0, "reported_to_group": 0} for u in sc.units}
+    for _node, unit_id, d in _records(session, p, sc, "clue"):
+        registered = _local_date(d.get("registered_at"), zone)
+        if registered is None or not period.start <= registered <= period.end:
+            continue
+        status = d.get("status") if d.get("status") in CLUE_STATUSES else "待研判"
+        counts.setdefault(unit_id, {}).setdefault(status, 0)
+        counts[unit_id][status] += 1
+        extra[unit_id]["major"] += d.get("level") == "重大"
+        extra[unit_id]["reported_to_group"] += bool(d.get("reported_to_group"))
+    return _unit_chart("clue_dispositions", sc, period, CLUE_STATUSES, counts, extra, ("major", "reported_to_group"))
+
+
+def punctuality(session: Session, p: Principal, sc: Scope, period: Period, now: datetime, zone: Any) -> Chart:
+    """Monthly written reports per month: on time, late, and past due without a report."""
+    months = period.months
+    cells = {(m, u.id): {k: 0 for k in PUNCTUALITY} for m in months for u in sc.units}
+    submitted: set[tuple[str, str]] = set()
+    for node_id, unit_id, d in _records(session, p, sc, "monthly_report", period.year):
+        submitted.add((node_id, d.get("period") or ""))
+        if d.get("month") in months and d.get("on_time") is not None:
+            cells[(d["month"], unit_id)]["on_time" if d["on_time"] else "late"] += 1
+    start, end = period.utc_bounds(zone)
+    t = HumanTask
+    missing = session.execute(
+        select(t.node_id, t.unit_id, t.due_at)
+        .where(t.process_key == "monthly_report_branch", t.spec_id == "write_report", t.status == "open",
+               t.unit_id.in_(sc.unit_ids), t.due_at.is_not(None), t.due_at >= start, t.due_at < end, t.due_at < now))
+    for node_id, unit_id, due in missing:
+        due_local = due.astimezone(zone)
+        if (node_id, f"{due_local.year}-{due_local.month:02d}") in submitted:
+            continue  # sent back for completion: the report was submitted (and counted) already
+        if due_local.month in months:
+            cells[(due_local.month, unit_id)]["missing"] += 1
+    labels = [f"{period.year}-{m:02d}" for m in months]
+    series = {k: [sum(cells[(m, u.id)][k] for u in sc.units) for m in months] for k in PUNCTUALITY}
+    rows = []
+    for m, label in zip(months, labels):
+        for u in sc.units:
+            c = cells[(m, u.id)]
+            expected = sum(c.values())
+            rows.append({"month": label, "unit_id": u.id, "unit_name": u.name, **c, "total": expected,
+                         "on_time_rate": round(c["on_time"] / expected, 4) if expected else None})
+    return Chart("punctuality", period, sc.unit_id, labels, labels, series,
+                 ["month", "unit_id", "unit_name", *PUNCTUALITY, "total", "on_time_rate"], rows)
+
+
+BUILDERS = {"quarterly_completion": quarterly_completion, "overdue_tasks": overdue_tasks, "findings": findings,
+            "clue_dispositions": clue_dispositions, "punctuality": punctuality}
+
+
+def build(session: Session, p: Principal, chart: str, unit_id: str | None, period: Period, now: datetime,
+          zone: Any) -> Chart:
+    if chart not in BUILDERS:
+        raise NotFound(f"chart {chart!r} does not exist")
+    sc = scope(session, p, unit_id)
+    return BUILDERS[chart](session, p, sc, period, now, zone)

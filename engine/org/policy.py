@@ -1,0 +1,322 @@
+"""Who may do what: starting processes by hand, and what a script's helpers may reach.
+
+Start permission (issue 13 item 2, issue 14 "Must deliver" 2).
+
+One rule, used by the JSON API (`POST /api/v1/process-definitions/<key>/start`), the 发起 page
+and anything else that starts a process on behalf of a person:
+
+1. Only through a start event meant for people: the process's plain (none) start event. A
+   process that a call activity starts (`called_only`, or called by another deployed process),
+   or that has only timer or message start events, is started by the engine alone — the
+   scheduler, a message, a parent instance — never by a person (403 `not_startable`).
+2. By someone whose role and org node the start event's lane allows: group lane (or no lane):
+   a committee member of the group; unit or department lane: a committee member of that unit;
+   branch lane: that branch's commissioner. Admin and process owner are no exception: without
+   a role at the node they start nothing there.
+3. With only the variables a person may give at start: `title`, the scope variable of the lane
+   (`unit_id` / `branch_id`) and the names the start event declares in its `startVariables`
+   property. Anything else (a `finding_key`, a `report_key`, a `clue_person` …) is internal
+   state the process computes itself: 422 naming the field.
+
+The engine itself (scheduler, messages, fan-out) starts through `Runtime.start` with no
+person as actor, the system actor; it is not subject to this rule.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.orm import Session
+
+from engine.errors import Forbidden, Invalid, ScriptError
+from engine.models import COMMITTEE_ROLES, OrgNode, ProcessDefinition, Record
+from engine.org.nodes import Principal
+from engine.linkage.records import KINDS, Kind
+
+# The org-node variable each start tier chooses (the group lane may name any node below it).
+TIER_VARIABLES: dict[str, tuple[str, ...]] = {
+    "group": ("unit_id", "branch_id"),
+    "unit": ("unit_id",),
+    "department": ("unit_id",),
+    "branch": ("branch_id", "unit_id"),
+}
+# The variable the 发起 page asks for, and the tier of the nodes offered for it.
+CHOSEN_VARIABLE = {"unit": "unit_id", "department": "unit_id", "branch": "branch_id"}
+MAX_TITLE = 300
+
+
+class NotStartable(Forbidden):
+    """The process has no start event meant for people: only the engine starts it."""
+
+    code = "not_startable"
+
+
+# ---- what a definition offers --------------------------------------------------------------------
+
+def manual_start_event(d: ProcessDefinition) -> dict[str, Any] | None:
+    """The start event a person may use, or None when only the engine starts the process."""
+    info = d.info or {}
+    if info.get("called_only"):
+        return None
+    return next((e for e in info.get("start_events", []) if e.get("kind") == "none"), None)
+
+
+def start_tier(d: ProcessDefinition) -> str:
+    """The tier of the lane holding the manual start event (no lane: the group committee)."""
+    event = manual_start_event(d)
+    if event is not None:
+        for lane in (d.info or {}).get("lanes", []):
+            if event["id"] in lane.get("nodes", []):
+                return lane.get("tier") or "group"
+    return "group"
+
+
+def called_keys(session: Session) -> set[str]:
+    """Processes that the newest active version of some deployed process calls. A caller in
+    another file makes a process just as internal as one in the same file (`called_only`)."""
+    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+              .where(ProcessDefinition.active.is_(True)).group_by(ProcessDefinition.key).subquery())
+    infos = session.scalars(select(ProcessDefinition.info).join(
+        newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version)))
+    return {key for info in infos for key in (info or {}).get("calls", [])}
+
+
+def not_startable_reason(d: ProcessDefinition, called: set[str]) -> str | None:
+    """Why no person may start `d` (None: it has a start event for people)."""
+    info = d.info or {}
+    if info.get("called_only") or d.key in called:
+        return "a call activity of another process starts it"
+    if manual_start_event(d) is None:
+        kinds = sorted({e.get("kind", "none") for e in info.get("start_events", [])})
+        return f"only its {' and '.join(kinds)} start events start it" if kinds else "it has no start event"
+    return None
+
+
+# ---- the rule ------------------------------------------------------------------------------------------
+
+def may_start(p: Principal, d: ProcessDefinition, variables: dict[str, Any]) -> bool:
+    """Whether `p` may start `d` by hand for the org node named in `variables` (after
+    `default_scope`). Does not know about callers in other files: `check_start` does."""
+    if manual_start_event(d) is None:
+        return False
+    tier = start_tier(d)
+    if tier == "group":
+        return p.in_group_committee
+    if tier in ("unit", "department"):
+        unit = variables.get("unit_id")
+        return any(r.node_id == unit and r.tier == "unit" and r.role in COMMITTEE_ROLES for r in p.roles)
+    if tier == "branch":
+        branch = variables.get("branch_id")
+        return any(r.node_id == branch and r.tier == "branch" and r.role == "commissioner" for r in p.roles)
+    return False
+
+
+def allowed_variables(d: ProcessDefinition) -> set[str]:
+    """The names a person may pass when starting `d` by hand."""
+    event = manual_start_event(d) or {}
+    return {"title", *TIER_VARIABLES.get(start_tier(d), ()), *(event.get("variables") or [])}
+
+
+def check_variables(d: ProcessDefinition, variables: dict[str, Any]) -> None:
+    allowed = allowed_variables(d)
+    unknown = sorted(k for k in variables if k not in allowed)
+    if unknown:
+        raise Invalid(f"variables/{unknown[0]}: {d.key!r} takes no variable {unknown[0]!r} at start; "
+                      f"it accepts {', '.join(sorted(allowed))}",
+                      [{"field": f"variables/{k}", "message": "not a start variable of this process"} for k in unknown])
+    title = variables.get("title")
+    if title is not None and (not isinstance(title, str) or len(title) > MAX_TITLE):
+        raise Invalid(f"variables/title must be text of at most {MAX_TITLE} characters",
+                      [{"field": "variables/title", "message": f"text of at most {MAX_TITLE} characters"}])
+
+
+def check_start(session: Session, p: Principal, d: ProcessDefinition, variables: dict[str, Any],
+                start_event: str | None = None) -> None:
+    """Raise unless `p` may start `d` by hand with `variables` (already through `default_scope`):
+    NotStartable (403), Forbidden (403) for the role or node, Invalid (422) naming the field."""
+    reason = not_startable_reason(d, called_keys(session))
+    if reason is not None:
+        raise NotStartable(f"process {d.key!r} cannot be started by hand: {reason}")
+    event = manual_start_event(d)
+    assert event is not None
+    if start_event is not None and start_event != event["id"]:
+        raise Invalid(f"start_event {start_event!r} is not the start event for people ({event['id']!r})",
+                      [{"field": "start_event", "message": f"only {event['id']} starts by hand"}])
+    if not may_start(p, d, variables):
+        raise Forbidden(f"your roles do not allow starting {d.key!r} for this org node")
+    check_variables(d, variables)
+
+
+def default_scope(session: Session, p: Principal, d: ProcessDefinition, variables: dict[str, Any]) -> None:
+    """A commissioner starting a branch process files for their own branch, a unit committee
+    member for their unit (when they hold one only); a branch names its unit."""
+    tier = start_tier(d)
+    if "branch_id" not in variables and tier == "branch":
+        branches = [r.node_id for r in p.roles if r.role == "commissioner" and r.tier == "branch"]
+        if len(branches) == 1:
+            variables["branch_id"] = branches[0]
+    if "unit_id" not in variables and tier in ("unit", "department", "branch"):
+        if "branch_id" in variables:
+            node = session.get(OrgNode, variables["branch_id"]) if isinstance(variables["branch_id"], str) else None
+            if node is not None and node.tier == "branch":
+                variables["unit_id"] = node.parent_id
+        elif tier != "branch":
+            units = {r.node_id for r in p.roles if r.tier == "unit" and r.role in COMMITTEE_ROLES}
+            if len(units) == 1:
+                variables["unit_id"] = units.pop()
+
+
+# ---- the 发起 page's offer ---------------------------------------------------------------------------
+
+@dataclass
+class Startable:
+    definition: ProcessDefinition
+    tier: str
+    fixed: str | None  # the org node filled in from the person's roles
+    options: list[tuple[str, str]] = field(default_factory=list)  # else: the nodes to choose from
+
+
+def startables(session: Session, p: Principal) -> list[Startable]:
+    """What `p` may start by hand, each with the org node(s) it would be for: exactly the
+    starts `check_start` lets through (a test compares the two for every demo role)."""
+    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+              .where(ProcessDefinition.active.is_(True)).group_by(ProcessDefinition.key).subquery())
+    defs = session.scalars(select(ProcessDefinition).join(
+        newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
+        .order_by(ProcessDefinition.name, ProcessDefinition.key)).all()
+    called = {key for d in defs for key in (d.info or {}).get("calls", [])}
+    out = []
+    for d in defs:
+        if not_startable_reason(d, called) is not None:
+            continue
+        tier = start_tier(d)
+        var = CHOSEN_VARIABLE.get(tier)
+        variables: dict[str, Any] = {}
+        default_scope(session, p, d, variables)
+        if var is None or variables.get(var):
+            if may_start(p, d, variables):
+                out.append(Startable(d, tier, variables.get(var) if var else None))
+            continue
+        options = [(node_id, name) for node_id, name in own_nodes(session, p, tier)
+                   if may_start(p, d, {var: node_id})]
+        if options:
+            out.append(Startable(d, tier, None, options))
+    return out
+
+
+def own_nodes(session: Session, p: Principal, tier: str) -> list[tuple[str, str]]:
+    """The active nodes of the tier's kind on which `p` holds a role, in the organisation's order."""
+    node_tier = "branch" if tier == "branch" else "unit"
+    ids = [r.node_id for r in p.roles if r.node_id and r.tier == node_tier]
+    if not ids:
+        return []
+    q = select(OrgNode.id, OrgNode.name).where(OrgNode.id.in_(ids), OrgNode.active.is_(True))
+    return [(i, n) for i, n in session.execute(q.order_by(OrgNode.sort, OrgNode.id)).all()]
+
+
+# ---- the reach of script helpers (issue 13 item 3) ----------------------------------------------------
+
+# The lanes whose people may all see the confidential records of an instance's scope subtree:
+# the group committee sees everything, a unit committee its unit, a commissioner their branch;
+# department staff never see confidential records.
+CONFIDENTIAL_LANES = {"group": frozenset({"group"}), "unit": frozenset({"group", "unit"}),
+                      "branch": frozenset({"group", "unit", "branch"})}
+
+
+class ScriptScope:
+    """What the scripts of one instance may reach: the records owned inside the instance's scope
+    subtree (a branch instance its branch, a unit instance its unit and branches, a group
+    instance everything), of the record kinds its process may touch (engine/linkage/records.py KINDS),
+    confidential ones only when every lane of its process may see them; people of the units in
+    its scope. A violation is a ScriptError naming the helper: the instance gets an incident and
+    the script gets no data (see docs/bpmn-conventions.md, "Scripts and conditions")."""
+
+    def __init__(self, session: Session, process_key: str, scope_node_id: str, lanes: frozenset[str]) -> None:
+        self.session = session
+        self.process_key = process_key
+        self.scope_node_id = scope_node_id
+        self.lanes = lanes
+        self._node: OrgNode | None = None
+
+    @classmethod
+    def of(cls, session: Session, inst: Any) -> "ScriptScope":
+        info = getattr(inst.definition, "info", None) or {}
+        lanes = frozenset(lane["tier"] for lane in info.get("lanes", []) if lane.get("tier"))
+        return cls(session, inst.process_key, inst.scope_node_id, lanes)
+
+    @property
+    def node(self) -> OrgNode:
+        if self._node is None:
+            node = self.session.get(OrgNode, self.scope_node_id)
+            if node is None:  # the scope was checked at start; a deleted node reaches nothing
+                raise ScriptError(f"the instance's org node {self.scope_node_id!r} no longer exists")
+            self._node = node
+        return self._node
+
+    # -- record kinds and owners
+
+    def kind(self, helper: str, kind: Any) -> Kind | None:
+        """The declared rule of `kind`; refuses a kind this process may not touch."""
+        if not isinstance(kind, str) or not kind:
+            raise ScriptError(f"{helper}: the record kind must be a non-empty string")
+        rule = KINDS.get(kind)
+        if rule is not None and self.process_key not in rule.processes:
+            raise ScriptError(f"{helper}: process {self.process_key!r} may not touch {kind!r} records "
+                              f"(only {', '.join(sorted(rule.processes))} may)")
+        return rule
+
+    def _reach_unit(self, rule: Kind | None) -> str | None:
+        """The unit node above a branch scope that this process may reach for this kind, if any."""
+        if rule is not None and self.process_key in rule.unit_reach and self.node.tier == "branch":
+            return self.node.parent_id
+        return None
+
+    def owns(self, helper: str, rule: Kind | None, node_id: str, what: str) -> OrgNode:
+        """The org node `node_id` if it lies in this instance's reach; else refuse naming `what`."""
+        node = self.session.get(OrgNode, node_id) if isinstance(node_id, str) else None
+        if node is None:
+            raise ScriptError(f"{helper}: org node {node_id!r} does not exist")
+        if not node.path.startswith(self.node.path) and node.id != self._reach_unit(rule):
+            raise ScriptError(f"{helper}: {what} belongs to {node.id!r}, outside the scope of this "
+                              f"instance ({self.node.id!r})")
+        return node
+
+    def area(self, rule: Kind | None) -> ColumnElement[bool]:
+        """SQL: records owned inside this instance's reach."""
+        inside = Record.node_id.in_(select(OrgNode.id).where(OrgNode.path.startswith(self.node.path, autoescape=True)))
+        unit = self._reach_unit(rule)
+        return or_(inside, Record.node_id == unit) if unit else inside
+
+    def filter_node(self, helper: str, node_id: Any, what: str) -> None:
+        """A filter (find_records' unit_id / node_id) may name a node inside the reach or one of
+        the scope's own ancestors (the results stay inside the reach); nothing else."""
+        node = self.session.get(OrgNode, node_id) if isinstance(node_id, str) else None
+        if node is None or not (node.path.startswith(self.node.path) or self.node.path.startswith(node.path)):
+            raise ScriptError(f"{helper}: {what}={node_id!r} is outside the scope of this instance ({self.node.id!r})")
+
+    def confidential(self, helper: str, kind: str) -> None:
+        """Refuse reading confidential records unless every lane's people may see them here."""
+        allowed = CONFIDENTIAL_LANES.get(self.node.tier, frozenset())
+        if not self.lanes <= allowed:
+            extra = ", ".join(sorted(self.lanes - allowed))
+            raise ScriptError(f"{helper}: {kind!r} records are confidential and this {self.node.tier}-scoped "
+                              f"instance has {extra} lanes whose people may not see them")
+
+    # -- people
+
+    def people_of(self, helper: str, unit_id: Any) -> None:
+        """Who works in a unit is for its own committee and the group's: a unit instance asks for
+        its own unit, a group instance for any; a branch instance for none."""
+        if self.node.tier == "group" or (self.node.tier == "unit" and unit_id == self.node.id):
+            return
+        raise ScriptError(f"{helper}: the people of {unit_id!r} are outside the scope of this instance "
+                          f"({self.node.id!r})")
+
+    def units(self, helper: str) -> set[str] | None:
+        """The units whose people this instance may count (None: all, for a group instance)."""
+        if self.node.tier == "group":
+            return None
+        if self.node.tier == "unit":
+            return {self.node.id}
+        raise ScriptError(f"{helper}: a branch instance may not read the people of its unit")

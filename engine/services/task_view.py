@@ -1,0 +1,202 @@
+"""What a principal may see of a task and of an instance: one rule for the API and the pages.
+
+`task_view` is everything `GET /api/v1/tasks/{id}` and the task page (api/web_tasks.py) show of a
+task: the task itself (readable by `routing.task_visible_clause`), its instance's variables, the
+completed steps before it (earlier input), the history and the send-back banner. Steps and
+history come from the task's own instance and from each *ancestor* instance (the callers of a
+fan-out) that the principal may trace (`routing.instance_visible_clause`) — never from an
+ancestor they may not trace: a unit committee working on its part of a group inspection sees its
+own unit's instance, not the group's check of every unit. That is exactly what the API already
+gives the same person for those instances (`/process-instances/{id}` and its history).
+
+`instance_view` is the same for an instance (its page and `GET /api/v1/process-instances/{id}`):
+variables, title, incident, and its parent only when the principal may trace it.
+
+Everything shown passes through the principal's redactor (engine/org/confidential.py).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from engine.org.confidential import Redactor
+from engine.errors import NotFound
+from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, User
+from engine.org.nodes import Principal
+from engine.org.routing import instance_visible_clause, task_visible_clause
+
+HIDDEN_EVENTS = ("access_refused", "definition_deployed", "definition_unchanged")
+UPSTREAM_EVENTS = ("instance_started", "task_completed", "task_sent_back")  # shown from visible callers
+MAX_DEPTH = 10
+# Instance variables the task page shows in its header or form instead of "other process data".
+ROUTING_VARIABLES = ("unit_id", "branch_id", "title")
+
+
+@dataclass
+class Event:
+    """One history event as shown (the payload already redacted; the ORM row is never changed)."""
+
+    id: int
+    at: datetime
+    type: str
+    actor: str | None
+    instance_id: int | None
+    task_id: int | None
+    payload: dict[str, Any]
+
+    def json(self) -> dict[str, Any]:
+        return {"id": self.id, "at": self.at.isoformat(), "type": self.type, "actor": self.actor,
+                "instance_id": self.instance_id, "task_id": self.task_id, "payload": self.payload}
+
+
+@dataclass
+class Step:
+    """A completed step shown as earlier input."""
+
+    task: HumanTask
+    by: str | None  # username of who completed it
+    by_name: str | None
+    node_name: str
+    data: dict[str, Any]
+
+    def json(self) -> dict[str, Any]:
+        t = self.task
+        return {"task_id": t.id, "instance_id": t.instance_id, "process_key": t.process_key, "spec_id": t.spec_id,
+                "name": t.name, "tier": t.tier, "node_id": t.node_id, "node_name": self.node_name,
+                "form_key": t.form_key, "completed_at": t.completed_at.isoformat() if t.completed_at else None,
+                "completed_by": self.by, "data": self.data}
+
+
+@dataclass
+class TaskView:
+    task: HumanTask
+    instance: ProcessInstance
+    title: str
+    data: dict[str, Any] | None  # what was submitted (completed tasks)
+    context: dict[str, Any]  # the instance's variables
+    previous: list[Step]
+    history: list[Event]
+    sent_back: Event | None
+    actor_names: dict[str, str] = field(default_factory=dict)
+    chain: list[ProcessInstance] = field(default_factory=list)  # own instance, then visible callers
+
+
+def readable_task(session: Session, p: Principal, task_id: int) -> HumanTask:
+    task = session.scalars(select(HumanTask).where(HumanTask.id == task_id, task_visible_clause(p))).first()
+    if task is None:
+        raise NotFound(f"task {task_id} does not exist")
+    return task
+
+
+def visible_ids(session: Session, p: Principal, ids: list[int]) -> set[int]:
+    """Which of these instances `p` may trace (the rule of `GET /process-instances/{id}`)."""
+    if not ids:
+        return set()
+    return set(session.scalars(select(ProcessInstance.id).where(ProcessInstance.id.in_(ids),
+                                                                instance_visible_clause(p))))
+
+
+def callers(session: Session, inst: ProcessInstance) -> list[ProcessInstance]:
+    """The chain of an instance's callers, nearest first (not including the instance)."""
+    out: list[ProcessInstance] = []
+    current = inst
+    while current.parent_id is not None and len(out) < MAX_DEPTH:
+        parent = session.get(ProcessInstance, current.parent_id)
+        if parent is None:
+            break
+        out.append(parent)
+        current = parent
+    return out
+
+
+def display_names(session: Session, usernames: set[str]) -> dict[str, str]:
+    if not usernames:
+        return {}
+    return dict(session.execute(select(User.username, User.display_name).where(User.username.in_(usernames))).all())
+
+
+def _event(e: EventLog, redactor: Redactor, data: Any) -> Event:
+    return Event(e.id, e.at, e.type, e.actor, e.instance_id, e.task_id, redactor.payload(e.type, e.payload or {}, data))
+
+
+def task_view(session: Session, p: Principal, task: HumanTask, redactor: Redactor) -> TaskView:
+    """What `p` may see of `task` (already checked readable with `readable_task`)."""
+    inst = session.get(ProcessInstance, task.instance_id)
+    if inst is None:
+        raise NotFound(f"task {task.id} does not exist")
+    upstream = callers(session, inst)
+    shown = visible_ids(session, p, [i.id for i in upstream])
+    chain = [inst] + [i for i in upstream if i.id in shown]
+    ids = [i.id for i in chain]
+    data_of = {i.id: i.data or {} for i in chain}
+
+    rows = list(session.scalars(select(EventLog).where(or_(
+        and_(EventLog.instance_id == inst.id, EventLog.type.not_in(HIDDEN_EVENTS)),
+        and_(EventLog.instance_id.in_(ids[1:]), EventLog.type.in_(UPSTREAM_EVENTS)))).order_by(EventLog.id)))
+    own = [e for e in rows if e.instance_id == inst.id]
+    history = [_event(e, redactor, data_of.get(e.instance_id or 0))
+               for e in sorted(rows, key=lambda e: (e.at, e.id))]
+    sent_back = None  # 退回: the completion just before this task was created sent the instance back
+    created = next((e for e in own if e.type == "task_created" and e.task_id == task.id), None)
+    if created is not None:
+        for e in reversed([e for e in own if e.id < created.id]):
+            if e.type in ("task_created", "task_cancelled"):
+                continue
+            if e.type == "task_sent_back":
+                sent_back = _event(e, redactor, data_of[inst.id])
+            break
+
+    previous = []
+    done = session.execute(select(HumanTask, User.username, User.display_name, OrgNode.name)
+                           .outerjoin(User, User.id == HumanTask.completed_by_id)
+                           .join(OrgNode, OrgNode.id == HumanTask.node_id)
+                           .where(HumanTask.instance_id.in_(ids), HumanTask.status == "completed",
+                                  HumanTask.id != task.id)
+                           .order_by(HumanTask.completed_at, HumanTask.id)).all()
+    for step, by, by_name, node_name in done:
+        previous.append(Step(step, by, by_name, node_name, redactor.data(step.data or {}, data_of[step.instance_id])))
+
+    users = {e.actor for e in history if e.actor}
+    users |= {e.payload["to"] for e in history if isinstance(e.payload.get("to"), str)}
+    context = {k: v for k, v in (inst.data or {}).items() if not k.startswith("_")}
+    return TaskView(task=task, instance=inst, title=redactor.text(inst.title, inst.data) or "",
+                    data=redactor.data(task.data, inst.data) if task.data is not None else None,
+                    context=redactor.data(context), previous=previous, history=history, sent_back=sent_back,
+                    actor_names=display_names(session, users), chain=chain)
+
+
+@dataclass
+class InstanceView:
+    instance: ProcessInstance
+    title: str
+    variables: dict[str, Any]
+    parent: ProcessInstance | None  # None also when `p` may not trace it
+    incident_message: str | None
+    incident_traceback: str | None  # for admins only
+
+
+def instance_view(session: Session, p: Principal, inst: ProcessInstance, redactor: Redactor) -> InstanceView:
+    """What `p` (who may trace `inst`) sees of it: its parent only if they may trace that too."""
+    parent = None
+    if inst.parent_id is not None and visible_ids(session, p, [inst.parent_id]):
+        parent = session.get(ProcessInstance, inst.parent_id)
+    data = inst.data or {}
+    variables = {k: v for k, v in data.items() if not k.startswith("_")}
+    return InstanceView(
+        instance=inst, title=redactor.text(inst.title, data) or "", variables=redactor.data(variables),
+        parent=parent, incident_message=redactor.text(inst.error_message, data),
+        incident_traceback=redactor.text(inst.error_traceback, data) if p.is_admin else None)
+
+
+def instance_titles(session: Session, redactor: Redactor, titles: dict[int, str]) -> dict[int, str]:
+    """Titles (or other texts, e.g. incident messages) of many instances as `redactor` shows them
+    (reads the instances' data only when it redacts)."""
+    if not redactor.active or not titles:
+        return titles
+    data = dict(session.execute(select(ProcessInstance.id, ProcessInstance.data)
+                                .where(ProcessInstance.id.in_(list(titles)))).all())
+    return {i: redactor.text(t, data.get(i)) or "" for i, t in titles.items()}
