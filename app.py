@@ -20,6 +20,7 @@ from sqlalchemy.engine import Engine
 
 from api import args as api_args
 from api import errors as api_errors
+from api.rest import schedules as schedules_api
 from api.extensions import sanji, state
 from engine.infra.clock import Clock
 from engine.infra.settings import ROOT, ConfigError, Settings, load_settings
@@ -52,58 +53,46 @@ def create_app(config: Mapping[str, Any] | Settings | None = None, *, clock: Clo
     logging.getLogger("spiff").setLevel(logging.WARNING)
     logging.getLogger("SpiffWorkflow").setLevel(logging.WARNING)
 
-    from api.v1 import bp as api_bp, healthz
-
-    app.register_blueprint(api_bp)
-    app.register_blueprint(__import__("api.records", fromlist=["bp"]).bp)  # ledger, commendations, clues
-    app.add_url_rule("/healthz", "healthz", healthz)
-    api_errors.register(app)
-    api_args.init_app(app)  # 422 naming the field: control characters in a query, unpaired surrogates in JSON
-    from api import web
-    from api.oa import bp as oa_bp
-
-    app.register_blueprint(oa_bp)
-    from api import web_library, web_trace  # noqa: F401 - process library and tracing pages (on web.bp)
-    from api import web_dashboard  # noqa: F401 - dashboards, ledger, commendation and clue pages (on web.bp)
-    from api import web_platform  # noqa: F401 - notifications, bulletin, study, profiles, leading group (on web.bp)
-    from api import web_security  # noqa: F401 - accounts and roles, the audit log (on web.bp)
-
-    web.init_app(app)  # the pages: sign-in, CSRF, zh/en, task pages
-
-    from api.openapi import bp as openapi_bp
-
-    app.register_blueprint(openapi_bp)
-    from api.diagrams import bp as diagrams_bp
-
-    app.register_blueprint(diagrams_bp)
-
-    from api.reports import bp as reports_bp
-
-    app.register_blueprint(reports_bp)
-    from api.dashboard import bp as dashboard_bp
-
-    app.register_blueprint(dashboard_bp)
-
-    from api import schedules as api_schedules  # timers: schedules/jobs API, `scheduler` command
-
-    api_schedules.init_app(app)
-
-    from api import security  # 三员分立: accounts and roles, the audit log, audited reads
-
-    security.init_app(app)
-
-    from api import platform
-
-    platform.init_app(app)
+    register_blueprints(app)
+    schedules_api.start_embedded_scheduler(app)
 
     @app.get("/")
     def index() -> Any:
         if request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html":
-            return redirect(url_for("web.tasks"))
+            return redirect(url_for("tasks.tasks"))
         return jsonify({"name": "Sanji 三级联动纪检工作平台", "api": "/api/v1", "openapi": "/api/v1/openapi.json"})
 
     register_cli(app)
     return app
+
+
+def register_blueprints(app: Flask) -> None:
+    """Every blueprint of the app, registered here and nowhere else: the JSON API (`api/rest/`,
+    one blueprint per feature), the error handlers, then the pages (`api/web/`, one blueprint per
+    feature, each with its header entries)."""
+    from api import reads
+    from api.rest import auth, bulletin, dashboard, definitions, diagrams, instances, linkage_reports
+    from api.rest import notifications, oa, openapi, org, people, records, reports, security, study, tasks
+    from api.web import base
+    from api.web import bulletin as bulletin_pages
+    from api.web import dashboard as dashboard_pages
+    from api.web import library, notify, password, schedules, start, trace
+    from api.web import security as security_pages
+    from api.web import study as study_pages
+    from api.web import tasks as task_pages
+
+    for rest in (auth, org, definitions, instances, tasks, records, dashboard, reports, linkage_reports, diagrams,
+                 schedules_api, notifications, bulletin, study, people, oa, security, openapi):
+        app.register_blueprint(rest.bp)
+    app.add_url_rule("/healthz", "healthz", auth.healthz)
+    api_errors.register(app)
+    api_args.init_app(app)  # 422 naming the field: control characters in a query, unpaired surrogates in JSON
+    reads.init_app(app)  # audited reads of confidential content
+    base.init_app(app)  # the pages' frame: sign-in, CSRF, zh/en, security headers, the header navigation
+    for page in (task_pages, start, notify, library, dashboard_pages, trace, schedules, bulletin_pages,
+                 study_pages, password, security_pages):
+        app.register_blueprint(page.bp)
+        base.register_nav(getattr(page, "NAV", []))
 
 
 # ---- database set-up shared by the CLI and the tests ------------------------------------------------
@@ -148,6 +137,16 @@ def register_cli(app: Flask) -> None:
         for detail in exc.details or []:
             click.echo(f"  - {detail}", err=True)
         sys.exit(1)
+
+    @app.cli.command("notify-dispatch")
+    def notify_dispatch_command() -> None:
+        """Run one notification pass by hand: read new events and deadlines, send due messages."""
+        import json
+
+        from engine.platform.notify import dispatch
+
+        st = state(app)
+        click.echo(json.dumps(dispatch(st.sessions, st.clock, st.settings), ensure_ascii=False))
 
     @app.cli.command("init-db")
     @click.option("--demo", is_flag=True, help="load the demo organisation (password demo12345)")

@@ -22,8 +22,8 @@ from engine.org.throttle import client_key
 from .extensions import clock, db
 
 F = TypeVar("F", bound=Callable[..., Any])
-PASSWORD_CHANGE_ENDPOINTS = frozenset({"api_v1.change_password", "api_v1.logout", "api_v1.me",
-                                       "web.change_password", "web.logout", "web.set_language"})
+PASSWORD_CHANGE_ENDPOINTS = frozenset({"api_auth.change_password", "api_auth.logout", "api_auth.me",
+                                       "password.change_password", "web.logout", "web.set_language"})
 
 
 def bearer_token() -> str | None:

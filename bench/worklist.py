@@ -50,7 +50,7 @@ def plan(db_url: str, username: str) -> str:
     """The database's plan for the worklist query of `username` (the API's own query)."""
     from sqlalchemy import select, text
 
-    from api.v1 import task_query
+    from api.rest.tasks import task_query
     from engine.org import nodes as org
     from engine.infra.db import make_engine, make_session_factory
     from engine.models import HumanTask, User

@@ -12,7 +12,7 @@ A password is accepted when it is
   username and display name, scores it at least 3 of 4 (about 10^8 guesses or more);
 - free of the username.
 Problems come back as codes; the API names the field with English text, the pages show the
-Chinese text of the same code (api/web_password.py).
+Chinese text of the same code (api/web/password.py).
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """What a principal may see of a task and of an instance: one rule for the API and the pages.
 
-`task_view` is everything `GET /api/v1/tasks/{id}` and the task page (api/web_tasks.py) show of a
+`task_view` is everything `GET /api/v1/tasks/{id}` and the task page (api/web/tasks.py) show of a
 task: the task itself (readable by `routing.task_visible_clause`), its instance's variables, the
 completed steps before it (earlier input), the history and the send-back banner. Steps and
 history come from the task's own instance and from each *ancestor* instance (the callers of a

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from werkzeug.datastructures import MultiDict
 
-from api import formrender as fr
+from api.web import formrender as fr
 from engine.errors import Invalid
 from engine.core.forms import FormStore
 from tests.conftest import TESTS

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from api import web_trace
+from api.web import trace as web_trace
 from engine.models import EventLog, HumanTask, ProcessInstance, Schedule
 from tests.conftest import BPMN
 from tests.web.builtins import deploy_builtins, start_by_timer

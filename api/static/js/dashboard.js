@@ -1,11 +1,11 @@
-/* Sanji web: draws the dashboard's charts (templates/dashboard.html, api/web_dashboard.py).
+/* Sanji web: draws the dashboard's charts (templates/dashboard.html, api/web/dashboard.py).
  *
  * Served as it is (not bundled), after vendor/charts.js (window.SanjiCharts). Each chart is
  *
  *   <div data-sanji-chart data-url="/api/v1/dashboard/findings?year=2027&quarter=1">
  *
  * whose URL answers { categories, series: [{ key, name, data }], columns, column_labels, rows }
- * (api/dashboard.py). The chart is drawn as stacked bars, its rows as a table in the card's
+ * (api/rest/dashboard.py). The chart is drawn as stacked bars, its rows as a table in the card's
  * <div data-chart-table="ID">. Each root ends with data-state="ready" (data-total = the sum of
  * its series) or "error". Nothing inline, so the page keeps the web Content-Security-Policy.
  */

@@ -11,13 +11,15 @@ from typing import Any
 from flask import flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext, lazy_gettext
 
+from engine.errors import Invalid, TooManyRequests
 from engine.org import auth as engine_auth
 from engine.org import passwords
-from engine.errors import Invalid, TooManyRequests
 
-from .auth import bearer_token, client_address, current_principal
-from .extensions import clock, db, settings
-from .web import bp, safe_next, signed_in
+from ..auth import bearer_token, client_address, current_principal
+from ..extensions import clock, db, settings
+from .base import page_blueprint, safe_next, signed_in
+
+bp = page_blueprint("password")
 
 # The policy's codes (engine/org/passwords.py MESSAGES) and the page's own, as the user reads them.
 MESSAGES = {
@@ -41,7 +43,7 @@ MESSAGES = {
 def change_password() -> Any:
     nxt = safe_next(request.values.get("next"))
     if signed_in() is None:
-        return redirect(url_for("web.login", next=url_for("web.change_password")))
+        return redirect(url_for("web.login", next=url_for("password.change_password")))
     p = current_principal()
     forced = bool(g.get("password_change_only"))
     if request.method == "GET":
@@ -62,7 +64,7 @@ def change_password() -> Any:
                                         keep_token=bearer_token() or session.get("sid"))
             db().commit()
             flash(gettext("Your password has been changed."), "info")
-            return redirect(nxt or url_for("web.tasks"))
+            return redirect(nxt or url_for("tasks.tasks"))
         except Invalid as exc:
             if exc.details and exc.details[0].get("field") == "old_password":
                 db().commit()  # a wrong current password counts as a failed login

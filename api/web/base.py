@@ -13,7 +13,7 @@
 - zh-CN by default, English on request (Flask-Babel, catalog in api/translations);
 - a navigation registry (`nav_item`) that later pages extend, and the open-task badge.
 
-Task pages live in `api/web_tasks.py` on the same blueprint.
+Task pages live in `api/web/tasks.py` on the same blueprint.
 """
 from __future__ import annotations
 
@@ -46,15 +46,22 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WzResponse
 
-from engine.org import auth as engine_auth
+from engine.errors import (
+    Forbidden,
+    NotFound,
+    PasswordChangeRequired,
+    SanjiError,
+    TooManyRequests,
+    Unauthorized,
+)
 from engine.infra import events
-from engine.errors import Forbidden, NotFound, PasswordChangeRequired, SanjiError, TooManyRequests, Unauthorized
 from engine.models import HumanTask
+from engine.org import auth as engine_auth
 from engine.org.nodes import Principal
 from engine.org.routing import offered_clause
 
-from .auth import bearer_token, client_address, current_principal
-from .extensions import SAFE_METHODS, clock, db, settings
+from ..auth import bearer_token, client_address, current_principal
+from ..extensions import SAFE_METHODS, clock, db, settings
 
 bp = Blueprint("web", __name__)
 csrf = CSRFProtect()
@@ -63,7 +70,7 @@ babel = Babel()
 LANGUAGES = {"zh": "中文", "en": "English"}
 HTML_LANG = {"zh": "zh-CN", "en": "en"}
 DEFAULT_LANGUAGE = "zh"
-TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"  # api/translations
 
 
 # ---- set-up ------------------------------------------------------------------------------------------
@@ -141,9 +148,16 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["html_lang"] = lambda: HTML_LANG.get(current_language(), "zh-CN")
     app.jinja_env.policies["ext.i18n.trimmed"] = True
 
-    from . import web_password, web_tasks  # noqa: F401 - registers the task and password pages on bp
-
     app.register_blueprint(bp)
+
+
+def page_blueprint(name: str) -> Blueprint:
+    """A blueprint of pages: engine errors render as the error page (not JSON), and its pages get
+    the Content-Security-Policy. `create_app` registers each page blueprint explicitly."""
+    page_bp = Blueprint(name, __name__.rsplit(".", 1)[0] + "." + name)
+    page_bp.register_error_handler(SanjiError, _page_error)
+    CSP_BLUEPRINTS.add(name)
+    return page_bp
 
 
 # No inline scripts; styles may be inline (diagram viewers set style attributes). Sent with the
@@ -215,7 +229,7 @@ def signin_required(fn: Callable[..., Any]) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         if signed_in() is None:
             if g.get("password_change_required"):
-                return redirect(url_for("web.change_password", next=return_path()))
+                return redirect(url_for("password.change_password", next=return_path()))
             return redirect(url_for("web.login", next=return_path()))
         return fn(*args, **kwargs)
 
@@ -287,11 +301,17 @@ NAV: list[NavItem] = []
 
 def nav_item(endpoint: str, label: Any, visible: Callable[[Principal], bool] = lambda p: True, order: int = 100,
              badge: bool | Callable[[Principal], int] = False, prefix: str | None = None,
-             badge_id: str = "task-badge", badge_title: Any = None) -> None:
-    """Add an entry to the header navigation (later pages call this when their module loads)."""
-    if not any(item.endpoint == endpoint for item in NAV):
-        NAV.append(NavItem(endpoint, label, visible, order, badge, prefix, badge_id, badge_title))
-        NAV.sort(key=lambda i: i.order)
+             badge_id: str = "task-badge", badge_title: Any = None) -> NavItem:
+    """An entry of the header navigation; a page module lists its own in `NAV`."""
+    return NavItem(endpoint, label, visible, order, badge, prefix, badge_id, badge_title)
+
+
+def register_nav(items: list[NavItem]) -> None:
+    """Add a page module's entries to the header (called by `create_app`, once per module)."""
+    for item in items:
+        if not any(known.endpoint == item.endpoint for known in NAV):
+            NAV.append(item)
+    NAV.sort(key=lambda i: i.order)
 
 
 def visible_nav() -> list[dict[str, Any]]:
@@ -346,7 +366,7 @@ def _page_error(err: SanjiError) -> Any:
     if isinstance(err, Unauthorized):
         return redirect(url_for("web.login", next=return_path()))
     if isinstance(err, PasswordChangeRequired):
-        return redirect(url_for("web.change_password", next=return_path()))
+        return redirect(url_for("password.change_password", next=return_path()))
     if err.status == 403:
         _audit_refusal(err)  # refused on a page as on the API: an access_refused event for the auditor
     return render_template("error.html", status=err.status, title=str(ERROR_TITLES.get(err.status, ERROR_TITLES[400])),
@@ -360,9 +380,9 @@ def login() -> Any:
     nxt = safe_next(request.values.get("next"))
     if request.method == "GET":
         if signed_in() is not None:
-            return redirect(nxt or url_for("web.tasks"))
+            return redirect(nxt or url_for("tasks.tasks"))
         if g.get("password_change_required"):
-            return redirect(url_for("web.change_password", next=nxt))
+            return redirect(url_for("password.change_password", next=nxt))
         return render_template("login.html", next=nxt, username="")
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
@@ -396,8 +416,8 @@ def login() -> Any:
     if lang:
         session["lang"] = lang
     if result.password_change_only:
-        return redirect(url_for("web.change_password", next=nxt))
-    return redirect(nxt or url_for("web.tasks"))
+        return redirect(url_for("password.change_password", next=nxt))
+    return redirect(nxt or url_for("tasks.tasks"))
 
 
 @bp.post("/logout")
@@ -421,4 +441,4 @@ def set_language() -> Any:
     lang = request.form.get("lang", "")
     if lang in LANGUAGES:
         session["lang"] = lang
-    return back(url_for("web.tasks"))
+    return back(url_for("tasks.tasks"))

@@ -6,7 +6,7 @@ see (`engine.linkage.records`): the group committee sees every unit, a unit comm
 and branches, a commissioner their own branch, department staff their unit's
 non-confidential records. Clues are confidential: a hidden id answers 404, like an unknown one.
 `format=xlsx` gives every row of the current filter as a workbook (the columns of `COLUMNS`,
-which the register pages of api/web_dashboard.py show too).
+which the register pages of api/web/dashboard.py show too).
 """
 from __future__ import annotations
 
@@ -17,18 +17,18 @@ from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from engine.org import audit
+from engine.errors import Invalid
 from engine.infra import exports
 from engine.linkage import records
-from engine.errors import Invalid
 from engine.models import Record
+from engine.org import audit
 
+from ..args import choice_arg
+from ..auth import current_principal, login_required
+from ..extensions import db, redactor
+from ..reads import note_read
 from . import openapi
-from .args import choice_arg
-from .auth import current_principal, login_required
-from .extensions import db, redactor
-from .reads import note_read
-from .v1 import int_arg, page
+from .common import int_arg, page
 
 bp = Blueprint("api_records", __name__, url_prefix="/api/v1")
 FORMATS = ("json", "xlsx")
@@ -72,7 +72,7 @@ def _year() -> int | None:
 
 def cell(record: Record, key: str) -> Any:
     """A register cell: the data value, times in the configured zone, lists joined."""
-    from .web import localtime
+    from ..web.base import localtime
 
     value = records.shown(record, redactor(current_principal())).get(key)
     if key in TIME_COLUMNS and value:

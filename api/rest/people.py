@@ -5,15 +5,14 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine.infra import events
-from engine.platform import people
-from engine.platform import study
 from engine.errors import Forbidden
+from engine.infra import events
+from engine.platform import people, study
 
+from ..auth import current_principal, login_required
+from ..extensions import clock, db, settings
 from . import openapi
-from .auth import current_principal, login_required
-from .extensions import clock, db, settings
-from .v1 import body, int_arg, page
+from .common import body, int_arg, page
 
 bp = Blueprint("api_people", __name__, url_prefix="/api/v1")
 

@@ -14,16 +14,16 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext, lazy_gettext
 
-from engine.org import audit
-from engine.linkage import dashboard
 from engine.infra import exports
+from engine.linkage import dashboard
+from engine.org import audit
 
+from ..args import choice_arg
+from ..auth import current_principal, login_required
+from ..extensions import clock, db, settings
+from ..reads import note_read
 from . import openapi
-from .args import choice_arg
-from .auth import current_principal, login_required
-from .extensions import clock, db, settings
 from .records import attachment
-from .reads import note_read
 
 bp = Blueprint("api_dashboard", __name__, url_prefix="/api/v1/dashboard")
 FORMATS = ("json", "xlsx")

@@ -7,16 +7,21 @@ from datetime import datetime, time, timedelta
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
-from flask_babel import gettext, lazy_gettext, ngettext
+from flask_babel import gettext, lazy_gettext
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
-from engine.org import policy
-from engine.core import repository
-from engine.services import task_view
-from engine.errors import Forbidden, Invalid, NotFound, SanjiError
-from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, User
-from engine.org.nodes import ROLE_NAMES, Principal
+from engine.errors import Invalid, NotFound, SanjiError
+from engine.infra.db import write_intent
+from engine.models import (
+    EventLog,
+    HumanTask,
+    OrgNode,
+    ProcessDefinition,
+    ProcessInstance,
+    User,
+)
+from engine.org.nodes import ROLE_NAMES
 from engine.org.routing import (
     can_act_on,
     candidates,
@@ -25,45 +30,46 @@ from engine.org.routing import (
     task_visible_clause,
     urgeable_clause,
 )
+from engine.platform import notify
+from engine.platform.models import Notification
+from engine.services import task_view
 
+from ..extensions import clock, db, redactor, runtime, settings, state
+from ..reads import note_view
 from . import formrender
-from .extensions import clock, db, redactor, runtime, settings, state
-from .reads import note_view
-from .web import back, bp, error_message, nav_item, signed_in, signin_required
+from .base import back, nav_item, page_blueprint, signed_in, signin_required
+from .helpers import (
+    EVENT_LABELS,
+    STATUS_LABELS,
+    TIER_LABELS,
+    due_text,
+    fail,
+    me,
+    node_names,
+    paged,
+)
 
-PER_PAGE = 30
+bp = page_blueprint("tasks")
 
-nav_item("web.tasks", lazy_gettext("My tasks"), order=10, badge=True, prefix="/tasks")
-nav_item("web.done", lazy_gettext("Done"), order=20)
-nav_item("web.supervise", lazy_gettext("Supervise"), order=30,
-         visible=lambda p: p.is_admin or bool(p.committee_nodes()))
-nav_item("web.start", lazy_gettext("Start"), order=40)
 
-TIER_LABELS = {"group": lazy_gettext("Group committee"), "unit": lazy_gettext("Unit committee"),
-               "branch": lazy_gettext("Branch commissioner"), "department": lazy_gettext("Functional department")}
-EVENT_LABELS = {
-    "instance_started": lazy_gettext("Process started"),
-    "instance_completed": lazy_gettext("Process completed"),
-    "instance_suspended": lazy_gettext("Process suspended"),
-    "instance_resumed": lazy_gettext("Process resumed"),
-    "instance_terminated": lazy_gettext("Process terminated"),
-    "task_created": lazy_gettext("Task assigned"),
-    "task_completed": lazy_gettext("Task completed"),
-    "task_sent_back": lazy_gettext("Sent back"),
-    "task_claimed": lazy_gettext("Claimed"),
-    "task_unclaimed": lazy_gettext("Released"),
-    "task_assigned": lazy_gettext("Reassigned"),
-    "task_handed_over": lazy_gettext("Handed over"),
-    "task_urged": lazy_gettext("Urged"),
-    "task_cancelled": lazy_gettext("Task cancelled"),
-    "timer_fired": lazy_gettext("Timer fired"),
-    "incident": lazy_gettext("Error"),
-    "incident_retried": lazy_gettext("Retried"),
-    "message_delivered": lazy_gettext("Message sent"),
-}
-STATUS_LABELS = {"running": lazy_gettext("running"), "suspended": lazy_gettext("suspended"),
-                 "error": lazy_gettext("stopped by an error"), "completed": lazy_gettext("completed"),
-                 "terminated": lazy_gettext("terminated")}
+@bp.before_request
+def _task_page_reads_its_notifications() -> None:
+    """Opening a task marks the notifications about it read."""
+    if request.method != "GET" or request.endpoint != "tasks.task":
+        return
+    p = signed_in()
+    task_id = (request.view_args or {}).get("task_id")
+    if p is None or not isinstance(task_id, int) or task_id >= 2**31:
+        return
+    unread = db().scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == p.id, Notification.task_id == task_id, Notification.read_at.is_(None)))
+    db().rollback()  # end the read: only when there is something to mark does the page write
+    if unread:
+        with write_intent():
+            notify.mark_all_read(db(), p.id, clock().now(), task_id)
+            db().commit()
+
+
 
 
 # ---- shared helpers --------------------------------------------------------------------------------
@@ -90,33 +96,9 @@ def task_select() -> Select[Any]:
             .outerjoin(assignee, assignee.id == HumanTask.assignee_id))
 
 
-def page_arg() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
-
-
-def paged(q: Select[Any]) -> tuple[list[Any], dict[str, Any]]:
-    page = page_arg()
-    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
-    rows = db().execute(q.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    pages = max(1, -(-total // PER_PAGE))
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return rows, {"page": page, "pages": pages, "total": total,
-                  "prev": url_for(request.endpoint or "web.tasks", page=page - 1, **args) if page > 1 else None,
-                  "next": url_for(request.endpoint or "web.tasks", page=page + 1, **args) if page < pages else None}
-
-
 def process_names() -> dict[str, str]:
     rows = db().execute(select(ProcessDefinition.key, ProcessDefinition.name).order_by(ProcessDefinition.version))
     return {k: n for k, n in rows}
-
-
-def node_names(ids: set[str]) -> dict[str, str]:
-    if not ids:
-        return {}
-    return dict(db().execute(select(OrgNode.id, OrgNode.name).where(OrgNode.id.in_(ids))).all())
 
 
 def urge_info(task_ids: list[int]) -> dict[int, tuple[int, datetime]]:
@@ -126,22 +108,6 @@ def urge_info(task_ids: list[int]) -> dict[int, tuple[int, datetime]]:
                         .where(EventLog.type == "task_urged", EventLog.task_id.in_(task_ids))
                         .group_by(EventLog.task_id)).all()
     return {tid: (n, at) for tid, n, at in rows}
-
-
-def due_text(due: datetime | None, now: datetime) -> tuple[bool, str]:
-    if due is None:
-        return False, ""
-    zone = settings().zone
-    days = (due.astimezone(zone).date() - now.astimezone(zone).date()).days
-    if due < now:
-        if days >= 0:
-            return True, gettext("Overdue")
-        return True, ngettext("Overdue by %(num)s day", "Overdue by %(num)s days", -days)
-    if days == 0:
-        return False, gettext("Due today")
-    if days == 1:
-        return False, gettext("Due tomorrow")
-    return False, ngettext("%(num)s day left", "%(num)s days left", days)
 
 
 def make_rows(rows: list[Any]) -> list[Row]:
@@ -163,18 +129,6 @@ def make_rows(rows: list[Any]) -> list[Row]:
 def end_of_local_day(now: datetime) -> datetime:
     zone = settings().zone
     return datetime.combine(now.astimezone(zone).date(), time(23, 59, 59), zone)
-
-
-def fail(err: SanjiError) -> None:
-    """Show an engine refusal as a flash message (translated lead, engine text as detail)."""
-    db().rollback()
-    flash(f"{error_message(err)} ({err.message})", "error")
-
-
-def me() -> Principal:
-    p = signed_in()
-    assert p is not None
-    return p
 
 
 # ---- 待办: my open tasks --------------------------------------------------------------------------------
@@ -253,7 +207,7 @@ def urge(task_id: int) -> Any:
         flash(gettext("Urged: %(name)s", name=task.name), "success")
     except SanjiError as exc:
         fail(exc)
-    return back(url_for("web.supervise"))
+    return back(url_for("tasks.supervise"))
 
 
 # ---- claim, release, hand over ----------------------------------------------------------------------------
@@ -267,7 +221,7 @@ def claim(task_id: int) -> Any:
         flash(gettext("You claimed %(name)s.", name=task.name), "success")
     except SanjiError as exc:
         fail(exc)
-    return back(url_for("web.tasks"))
+    return back(url_for("tasks.tasks"))
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
@@ -279,7 +233,7 @@ def unclaim(task_id: int) -> Any:
         flash(gettext("You released %(name)s; it is offered to all candidates again.", name=task.name), "success")
     except SanjiError as exc:
         fail(exc)
-    return back(url_for("web.tasks"))
+    return back(url_for("tasks.tasks"))
 
 
 @bp.post("/tasks/<int:task_id>/handover")
@@ -288,7 +242,7 @@ def handover(task_id: int) -> Any:
     username = (request.form.get("username") or "").strip()
     if not username:
         flash(gettext("Choose a colleague."), "error")
-        return redirect(url_for("web.task", task_id=task_id))
+        return redirect(url_for("tasks.task", task_id=task_id))
     try:
         task = runtime().assign(task_id, username, me(), handover=True)
         db().commit()
@@ -297,8 +251,8 @@ def handover(task_id: int) -> Any:
                       user=user.display_name if user else username), "success")
     except SanjiError as exc:
         fail(exc)
-        return redirect(url_for("web.task", task_id=task_id))
-    return redirect(url_for("web.tasks"))
+        return redirect(url_for("tasks.task", task_id=task_id))
+    return redirect(url_for("tasks.tasks"))
 
 
 # ---- the task page -------------------------------------------------------------------------------------
@@ -317,10 +271,6 @@ def form_schema(form_key: str | None) -> dict[str, Any]:
         return state().forms.schema(form_key)
     except (SanjiError, ValueError):
         return {}
-
-
-def display_names(usernames: set[str]) -> dict[str, str]:
-    return task_view.display_names(db(), usernames)
 
 
 def task_context(view: task_view.TaskView) -> dict[str, Any]:
@@ -393,7 +343,7 @@ def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: 
         process_name=d.name, form=form, reason=reason, send_back=spec if can_act else None, leftover=leftover,
         can_act=can_act, colleagues=colleagues, may_urge=t.status == "open" and node is not None and may_urge(p, t, node),
         urges=n_urges, last_urged=last_urged, overdue=overdue, due_text=due, tier_label=TIER_LABELS.get(t.tier, t.tier),
-        bpmn_url=url_for("api_v1.definition_xml", key=d.key, version=d.version), event_labels=EVENT_LABELS,
+        bpmn_url=url_for("api_definitions.definition_xml", key=d.key, version=d.version), event_labels=EVENT_LABELS,
         role_names=ROLE_NAMES, status_label=STATUS_LABELS.get(inst.status, inst.status), **ctx), status
 
 
@@ -433,62 +383,19 @@ def submit(task_id: int) -> Any:
         return render_task(t, node_name, assignee_name, title, values=data, errors=errors, status=422)
     except SanjiError as exc:
         fail(exc)
-        return redirect(url_for("web.task", task_id=task_id))
+        return redirect(url_for("tasks.task", task_id=task_id))
     if sending_back:
         flash(gettext("%(name)s was sent back.", name=t.name), "success")
     else:
         flash(gettext("%(name)s was submitted.", name=t.name), "success")
     if incident:
         flash(gettext("The next step of the process failed; an administrator has to retry it."), "error")
-    return redirect(url_for("web.tasks"))
+    return redirect(url_for("tasks.tasks"))
 
-
-# ---- 发起: start a process ----------------------------------------------------------------------------------
-
-@bp.get("/start")
-@signin_required
-def start() -> Any:
-    p = me()
-    items = policy.startables(db(), p)
-    fixed_names = node_names({s.fixed for s in items if s.fixed})
-    return render_template("start.html", items=items, fixed_names=fixed_names, tier_labels=TIER_LABELS)
-
-
-@bp.post("/start/<key>")
-@signin_required
-def start_process(key: str) -> Any:
-    p = me()
-    item = next((s for s in policy.startables(db(), p) if s.definition.key == key), None)
-    if item is None:  # not offered: the API's refusal (404 not deployed, 403 not startable or not allowed)
-        d = repository.latest(db(), key)
-        scope: dict[str, Any] = {}
-        policy.default_scope(db(), p, d, scope)
-        policy.check_start(db(), p, d, scope)
-        raise Forbidden(f"you may not start {key!r}")
-    d = item.definition
-    variables: dict[str, Any] = {}
-    node = (request.form.get("node") or "").strip()
-    var = policy.CHOSEN_VARIABLE.get(item.tier)
-    if var and not item.fixed:
-        if node not in {n for n, _ in item.options}:
-            flash(gettext("Choose the organisation the process is for."), "error")
-            return redirect(url_for("web.start"))
-        variables[var] = node
-    title = (request.form.get("title") or "").strip()
-    if title:
-        variables["title"] = title[:policy.MAX_TITLE]
-    policy.default_scope(db(), p, d, variables)
-    policy.check_start(db(), p, d, variables)  # the same refusal as the API (403) for what the page does not offer
-    try:
-        inst = runtime().start(d, variables, p)
-        db().commit()
-    except SanjiError as exc:
-        fail(exc)
-        return redirect(url_for("web.start"))
-    flash(gettext("Started: %(title)s", title=inst.title), "success")
-    mine = db().scalars(select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
-                        .order_by(HumanTask.id)).all()
-    first = next((t for t in mine if can_act_on(p, t)), None)
-    if first is not None:
-        return redirect(url_for("web.task", task_id=first.id))
-    return redirect(url_for("web.tasks"))
+NAV = [
+    nav_item("tasks.tasks", lazy_gettext("My tasks"), order=10, badge=True, prefix="/tasks"),
+    nav_item("tasks.done", lazy_gettext("Done"), order=20),
+    nav_item("tasks.supervise", lazy_gettext("Supervise"), order=30,
+         visible=lambda p: p.is_admin or bool(p.committee_nodes())),
+    nav_item("start.start", lazy_gettext("Start"), order=40),
+]

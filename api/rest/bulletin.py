@@ -5,13 +5,13 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine.platform import bulletin
 from engine.infra import events
+from engine.platform import bulletin
 
+from ..auth import current_principal, login_required
+from ..extensions import clock, db
 from . import openapi
-from .auth import current_principal, login_required
-from .extensions import clock, db
-from .v1 import body, page
+from .common import body, page
 
 bp = Blueprint("api_bulletin", __name__, url_prefix="/api/v1/bulletin")
 

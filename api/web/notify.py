@@ -2,7 +2,7 @@
 when opened, linking to the task they concern), and for admins and committee secretaries the
 channels (WeCom / DingTalk group robots, e-mail) with a test send, and the outbox with retry.
 
-Visibility is the API's (api/notifications.py): one's own notifications only; channels and
+Visibility is the API's (api/rest/notifications.py): one's own notifications only; channels and
 outbox messages of the committees whose secretary / deputy secretary one is (admins: all).
 """
 from __future__ import annotations
@@ -10,30 +10,38 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from engine.infra import events
-from engine.platform import notify
-from engine.infra.db import write_intent
 from engine.errors import Forbidden, Invalid, SanjiError
+from engine.infra import events
+from engine.infra.db import _write_intent
 from engine.models import OrgNode
 from engine.org.nodes import Principal
+from engine.platform import notify
 from engine.platform.models import Notification, NotificationChannel, Outbox
 
-from .extensions import clock, db, settings
-from .web import bp, nav_item, safe_next, signed_in, signin_required
-from .web_platform import checkbox, field_errors, form_text, me
-from .web_tasks import fail, paged
+from ..extensions import clock, db, settings
+from .base import nav_item, page_blueprint, safe_next, signin_required
+from .helpers import checkbox, fail, field_errors, form_text, me, paged
+
+bp = page_blueprint("notify")
+
+
+@bp.before_request
+def _write_intent_for_reading_pages() -> None:
+    """Opening a notification always writes (it is marked read): declare write intent before the
+    first statement, as mutating requests do, so SQLite begins IMMEDIATE instead of upgrading a read
+    transaction mid-way. Pages that write only sometimes (a task page with unread notifications)
+    read first, end that transaction, and write in one of their own."""
+    if request.method == "GET" and request.endpoint == "notify.notification_open" and "_sanji_session" not in g:
+        _write_intent.set(True)  # reset with the request's own token at teardown
 
 
 def unread_notes(p: Principal) -> int:
     return notify.unread_count(db(), p.id)
 
-
-nav_item("web.notifications", lazy_gettext("Notifications"), order=15, badge=unread_notes, prefix="/notifications",
-         badge_id="note-badge", badge_title=lazy_gettext("Unread notifications"))
 
 KIND_LABELS = {
     "task_offered": lazy_gettext("New task"), "task_due_soon": lazy_gettext("Due soon"),
@@ -44,24 +52,6 @@ CHANNEL_LABELS = {"wecom": lazy_gettext("WeCom group robot"), "dingtalk": lazy_g
                   "email": lazy_gettext("E-mail")}
 OUTBOX_STATUS = {"pending": lazy_gettext("pending"), "sending": lazy_gettext("sending"),
                  "sent": lazy_gettext("sent"), "failed": lazy_gettext("failed")}
-
-
-@bp.before_request
-def _task_page_reads_its_notifications() -> None:
-    """Opening a task marks the notifications about it read."""
-    if request.method != "GET" or request.endpoint != "web.task":
-        return
-    p = signed_in()
-    task_id = (request.view_args or {}).get("task_id")
-    if p is None or not isinstance(task_id, int) or task_id >= 2**31:
-        return
-    unread = db().scalar(select(func.count()).select_from(Notification).where(
-        Notification.user_id == p.id, Notification.task_id == task_id, Notification.read_at.is_(None)))
-    db().rollback()  # end the read: only when there is something to mark does the page write
-    if unread:
-        with write_intent():
-            notify.mark_all_read(db(), p.id, clock().now(), task_id)
-            db().commit()
 
 
 # ---- my notifications -----------------------------------------------------------------------------------
@@ -87,7 +77,7 @@ def notification_open(note_id: int) -> Any:
     note = notify.mark_read(db(), me().id, note_id if note_id < 2**62 else 0, clock().now())
     link = safe_next(note.link)
     db().commit()
-    return redirect(link or url_for("web.notifications"))
+    return redirect(link or url_for("notify.notifications"))
 
 
 @bp.post("/notifications/read-all")
@@ -96,7 +86,7 @@ def notifications_read_all() -> Any:
     n = notify.mark_all_read(db(), me().id, clock().now())
     db().commit()
     flash(gettext("%(n)s notification(s) marked read.", n=n), "success")
-    return redirect(url_for("web.notifications"))
+    return redirect(url_for("notify.notifications"))
 
 
 # ---- channels and outbox (admins, committee secretaries) --------------------------------------------------
@@ -180,12 +170,12 @@ def channel_create() -> Any:
         return render_channels(nodes, field_errors(exc), values, 422)
     except SanjiError as exc:
         fail(exc)
-        return redirect(url_for("web.channels_page"))
+        return redirect(url_for("notify.channels_page"))
     events.log(db(), clock().now(), "notification_channel_created", actor=p,
                payload={"channel_id": ch.id, "kind": ch.kind, "node_id": ch.node_id, "events": ch.events})
     db().commit()
     flash(gettext("Channel %(name)s created.", name=ch.name), "success")
-    return redirect(url_for("web.channels_page"))
+    return redirect(url_for("notify.channels_page"))
 
 
 @bp.route("/notifications/channels/<int:channel_id>", methods=["GET", "POST"])
@@ -208,7 +198,7 @@ def channel_edit(channel_id: int) -> Any:
                        payload={"channel_id": ch.id, "fields": sorted(data)})
             db().commit()
             flash(gettext("Channel %(name)s saved.", name=ch.name), "success")
-            return redirect(url_for("web.channels_page"))
+            return redirect(url_for("notify.channels_page"))
     return render_template("platform/channel_edit.html", ch=ch, errors=errors, channel_kinds=CHANNEL_LABELS,
                            kinds=KIND_LABELS, event_kinds=notify.KINDS, url_hint=notify.url_hint(ch.url),
                            node_names=dict(node_options(nodes))), 422 if errors else 200
@@ -224,7 +214,7 @@ def channel_delete(channel_id: int) -> Any:
     db().delete(ch)
     db().commit()
     flash(gettext("Channel %(name)s deleted.", name=name), "success")
-    return redirect(url_for("web.channels_page"))
+    return redirect(url_for("notify.channels_page"))
 
 
 @bp.post("/notifications/channels/<int:channel_id>/test")
@@ -238,7 +228,7 @@ def channel_test(channel_id: int) -> Any:
         flash(gettext("A test message is queued on %(name)s; the next dispatch sends it.", name=ch.name), "success")
     else:
         flash(gettext("Nothing to send: the channel has no address for you."), "warn")
-    return redirect(url_for("web.channels_page"))
+    return redirect(url_for("notify.channels_page"))
 
 
 @bp.post("/notifications/outbox/<int:outbox_id>/retry")
@@ -250,4 +240,9 @@ def outbox_retry(outbox_id: int) -> Any:
         flash(gettext("The message will be sent again at the next dispatch."), "success")
     except SanjiError as exc:
         fail(exc)
-    return redirect(url_for("web.channels_page", status=request.form.get("status") or None))
+    return redirect(url_for("notify.channels_page", status=request.form.get("status") or None))
+
+NAV = [
+    nav_item("notify.notifications", lazy_gettext("Notifications"), order=15, badge=unread_notes, prefix="/notifications",
+         badge_id="note-badge", badge_title=lazy_gettext("Unread notifications")),
+]

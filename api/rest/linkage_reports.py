@@ -6,17 +6,17 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from engine.org import audit
+from engine.errors import Invalid
 from engine.infra import events
 from engine.linkage import reports
-from engine.errors import Invalid
+from engine.org import audit
 
+from ..args import choice_arg
+from ..auth import current_principal, login_required
+from ..extensions import clock, db, settings
+from ..reads import note_read
 from . import openapi
-from .args import choice_arg
-from .auth import current_principal, login_required
-from .extensions import clock, db, settings
-from .reads import note_read
-from .v1 import body
+from .common import body
 
 bp = Blueprint("api_linkage_reports", __name__, url_prefix="/api/v1/reports")
 FORMATS = ("json", "xlsx", "html", "pdf")

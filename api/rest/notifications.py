@@ -7,15 +7,15 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
+from engine.errors import Invalid
 from engine.infra import events
 from engine.platform import notify
-from engine.errors import Invalid
 from engine.platform.models import Notification, NotificationChannel, Outbox
 
+from ..auth import current_principal, login_required
+from ..extensions import clock, db, settings
 from . import openapi
-from .auth import current_principal, login_required
-from .extensions import clock, db, settings
-from .v1 import body, int_arg, page
+from .common import body, int_arg, page
 
 bp = Blueprint("api_notifications", __name__, url_prefix="/api/v1")
 

@@ -13,19 +13,20 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from engine.platform import bulletin
-from engine.infra import events
-from engine.org import nodes as org
 from engine.errors import Forbidden, Invalid, SanjiError
+from engine.infra import events
 from engine.infra.db import write_intent
 from engine.models import OrgNode
+from engine.org import nodes as org
 from engine.org.nodes import ROLE_NAMES, Principal
+from engine.platform import bulletin
 from engine.platform.models import BulletinRead
 
-from .extensions import clock, db
-from .web import bp, nav_item, signin_required
-from .web_platform import checkbox, field_errors, in_organisation, me, say
-from .web_tasks import fail, paged
+from ..extensions import clock, db
+from .base import nav_item, page_blueprint, signin_required
+from .helpers import checkbox, fail, field_errors, in_organisation, me, paged, say
+
+bp = page_blueprint("bulletin")
 
 
 def unread_posts(p: Principal) -> int:
@@ -36,8 +37,6 @@ def unread_posts(p: Principal) -> int:
     return db().scalar(select(func.count()).select_from(q.subquery())) or 0
 
 
-nav_item("web.bulletin_list", lazy_gettext("Bulletin"), order=60, badge=unread_posts, prefix="/bulletin",
-         visible=in_organisation, badge_id="bulletin-badge", badge_title=lazy_gettext("Unread posts"))
 
 KIND_LABELS = {"notice": lazy_gettext("Notice"), "experience": lazy_gettext("Experience"),
                "study": lazy_gettext("Study material"), "work": lazy_gettext("Work information")}
@@ -111,7 +110,7 @@ def bulletin_new() -> Any:
             bulletin.mark_read(db(), p, post, clock().now())
             db().commit()
             flash(gettext("Posted."), "success")
-            return redirect(url_for("web.bulletin_post", post_id=post.id))
+            return redirect(url_for("bulletin.bulletin_post", post_id=post.id))
     return render_template("platform/bulletin_new.html", options=options, errors=errors, values=values,
                            kinds=KIND_LABELS, max_title=bulletin.MAX_TITLE, max_body=bulletin.MAX_BODY), status
 
@@ -145,7 +144,7 @@ def bulletin_edit(post_id: int) -> Any:
     item = bulletin.get(db(), p, post_id if post_id < 2**31 else 0)
     if item.author_id != p.id and not p.is_admin:
         fail(Forbidden("only the author changes a post"))
-        return redirect(url_for("web.bulletin_post", post_id=item.id))
+        return redirect(url_for("bulletin.bulletin_post", post_id=item.id))
     options = post_options(p)
     values: dict[str, Any] = {"kind": item.kind, "title": item.title, "body": item.body}
     errors: dict[str, str] = {}
@@ -163,7 +162,7 @@ def bulletin_edit(post_id: int) -> Any:
                        payload={"post_id": item.id, "kind": item.kind, "title": item.title, "before": before})
             db().commit()
             flash(gettext("The post was changed."), "success")
-            return redirect(url_for("web.bulletin_post", post_id=item.id))
+            return redirect(url_for("bulletin.bulletin_post", post_id=item.id))
     return render_template("platform/bulletin_edit.html", post_id=item.id, options=options, errors=errors,
                            values=values, kinds=KIND_LABELS, max_title=bulletin.MAX_TITLE,
                            max_body=bulletin.MAX_BODY), status
@@ -178,11 +177,11 @@ def bulletin_delete(post_id: int) -> Any:
         bulletin.delete(db(), p, item, clock().now())
     except SanjiError as exc:
         fail(exc)
-        return redirect(url_for("web.bulletin_post", post_id=post_id))
+        return redirect(url_for("bulletin.bulletin_post", post_id=post_id))
     events.log(db(), clock().now(), "bulletin_deleted", actor=p, payload={"post_id": post_id, "title": item.title})
     db().commit()
     flash(gettext("The post was deleted."), "success")
-    return redirect(url_for("web.bulletin_list"))
+    return redirect(url_for("bulletin.bulletin_list"))
 
 
 @bp.post("/bulletin/<int:post_id>/pin")
@@ -195,4 +194,9 @@ def bulletin_pin(post_id: int) -> Any:
         db().commit()
     except SanjiError as exc:
         fail(exc)
-    return redirect(url_for("web.bulletin_post", post_id=post_id))
+    return redirect(url_for("bulletin.bulletin_post", post_id=post_id))
+
+NAV = [
+    nav_item("bulletin.bulletin_list", lazy_gettext("Bulletin"), order=60, badge=unread_posts, prefix="/bulletin",
+         visible=in_organisation, badge_id="bulletin-badge", badge_title=lazy_gettext("Unread posts")),
+]

@@ -11,10 +11,11 @@ from flask import Blueprint, Response, jsonify
 
 from engine.errors import Invalid
 
+from ..auth import current_principal, login_required
+from ..extensions import db, runtime
 from . import openapi
-from .auth import current_principal, login_required
-from .extensions import db, runtime
-from .v1 import body, task_json
+from .common import body
+from .tasks import task_json
 
 bp = Blueprint("api_oa", __name__, url_prefix="/api/v1")
 

@@ -1,6 +1,6 @@
 """Dashboard (看板) and register pages (管理台账, 通报表彰, 问题线索).
 
-The dashboard page draws the five charts of `api/dashboard.py` in the browser (ECharts from
+The dashboard page draws the five charts of `api/rest/dashboard.py` in the browser (ECharts from
 vendor/charts.js, mounted by static/js/dashboard.js — no inline script, the web CSP holds): the
 page only renders the filters and one card per chart with its JSON URL and its XLSX link, so the
 figures and who may see them are the API's. The register pages list what `engine.linkage.records`
@@ -12,26 +12,24 @@ from typing import Any
 
 from flask import render_template, request, url_for
 from flask_babel import lazy_gettext
-
 from sqlalchemy import func, select
 
-from engine.org import audit
-from engine.linkage import dashboard
-from engine.linkage import records
 from engine.errors import Invalid
+from engine.linkage import dashboard, records
 from engine.models import Record
+from engine.org import audit
 from engine.org.nodes import Principal
 
-from .dashboard import PATHS, TITLES
-from .extensions import clock, db, redactor, settings
-from .records import COLUMNS, TITLES as REGISTER_TITLES, cell
-from .reads import note_read
-from .web import bp, nav_item, signin_required
-from .web_trace import me, page_number, pager
+from ..extensions import clock, db, redactor, settings
+from ..reads import note_read
+from ..rest.dashboard import PATHS, TITLES
+from ..rest.records import COLUMNS, cell
+from ..rest.records import TITLES as REGISTER_TITLES
+from .base import nav_item, page_blueprint, signin_required
+from .helpers import me, page_number, pager
 
-nav_item("web.dashboard_page", lazy_gettext("Dashboard"), order=55, prefix="/dashboard", visible=dashboard.may_view)
-nav_item("web.register_ledger", lazy_gettext("Registers"), order=57, prefix="/registers",
-         visible=lambda p: p.is_admin or bool(p.node_ids()))
+bp = page_blueprint("dashboard")
+
 
 PER_PAGE = 30
 
@@ -119,8 +117,8 @@ def register(name: str) -> Any:
         columns=COLUMNS[kind], rows=[(r, cells(r, kind)) for r in rows],
         f=f, units=visible_units(p), statuses=records.CLUE_STATUSES if kind == "clue" else (),
         xlsx=url_for(f"api_records.{endpoint}", **args, format="xlsx"),
-        pager=pager(page, PER_PAGE, total, f"web.register_{name}"), filtered=any(f.values()),
-        tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"web.register_{n}")) for n, k in REGISTERS.items()])
+        pager=pager(page, PER_PAGE, total, f"dashboard.register_{name}"), filtered=any(f.values()),
+        tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"dashboard.register_{n}")) for n, k in REGISTERS.items()])
 
 
 @bp.get("/registers/ledger")
@@ -148,4 +146,10 @@ def register_clue(clue_id: int) -> Any:
     red = redactor(me())
     note_read(audit.READ, {"object": "record", "kind": "clue", "ids": [r.id], "redacted": red.active})
     return render_template("clue.html", r=r, d=records.shown(r, red), cells=cells(r, "clue"),
-                           tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"web.register_{n}")) for n, k in REGISTERS.items()])
+                           tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"dashboard.register_{n}")) for n, k in REGISTERS.items()])
+
+NAV = [
+    nav_item("dashboard.dashboard_page", lazy_gettext("Dashboard"), order=55, prefix="/dashboard", visible=dashboard.may_view),
+    nav_item("dashboard.register_ledger", lazy_gettext("Registers"), order=57, prefix="/registers",
+         visible=lambda p: p.is_admin or bool(p.node_ids())),
+]

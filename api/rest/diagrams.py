@@ -15,16 +15,16 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 
 from engine.core import diff as bpmn_diff
-from engine.core import repository
-from engine.core import trace
+from engine.core import repository, trace
 from engine.errors import Invalid, SanjiError, TooLarge
 from engine.models import ROLES, HumanTask, ProcessDefinition, User
 from engine.org.routing import LANE_TIERS, instance_visible_clause
 
+from ..auth import current_principal, login_required, roles_required
+from ..extensions import db, redactor, settings, state
 from . import openapi
-from .auth import current_principal, login_required, roles_required
-from .extensions import db, redactor, settings, state
-from .v1 import int_arg, iso, visible_instance
+from .common import int_arg, iso
+from .instances import visible_instance
 
 bp = Blueprint("api_diagrams", __name__, url_prefix="/api/v1")
 

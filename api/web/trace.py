@@ -21,28 +21,41 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import aliased
 
 from engine.core import diff as bpmn_diff
-from engine.core import repository
-from engine.core import schedules
-from engine.services import task_view
-from engine.core import trace
-from engine.errors import Forbidden, Invalid, NotFound, SanjiError
-from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, Schedule, User
-from engine.org.nodes import Principal
+from engine.core import repository, schedules, trace
+from engine.errors import Invalid, NotFound, SanjiError
+from engine.models import (
+    EventLog,
+    HumanTask,
+    OrgNode,
+    ProcessDefinition,
+    ProcessInstance,
+    User,
+)
 from engine.org.routing import candidates, instance_visible_clause, task_visible_clause
+from engine.services import task_view
 
-from .extensions import clock, db, redactor, runtime, settings
-from .reads import note_view
-from .web import bp, nav_item, signed_in, signin_required
-from .web_tasks import EVENT_LABELS, STATUS_LABELS, TIER_LABELS, display_names, due_text, fail, node_names
+from ..extensions import clock, db, redactor, runtime, settings
+from ..reads import note_view
+from .base import nav_item, page_blueprint, signin_required
+from .helpers import (
+    EVENT_LABELS,
+    STATUS_LABELS,
+    TIER_LABELS,
+    display_names,
+    due_text,
+    fail,
+    me,
+    node_names,
+    page_number,
+    pager,
+    require_admin,
+)
 
-nav_item("web.instances", lazy_gettext("Tracing"), order=60, prefix="/instances",
-         visible=lambda p: p.is_admin or bool(p.committee_nodes()))
-nav_item("web.schedules_page", lazy_gettext("Schedules"), order=70, prefix="/schedules",
-         visible=lambda p: p.is_admin or p.is_process_owner)
+bp = page_blueprint("trace")
+
 
 PER_PAGE = 30
 CHILDREN_PER_PAGE = 50
-JOBS_PER_PAGE = 20
 TIMELINE_LIMIT = 500
 STATUSES = ("running", "suspended", "error", "completed", "terminated")
 ENDED = ("completed", "terminated")
@@ -55,8 +68,6 @@ TRACE_EVENT_LABELS = {
     "schedule_failed": lazy_gettext("Schedule failed"),
     "task_created": lazy_gettext("Task assigned"),
 }
-FIRE_RESULTS = {"started": lazy_gettext("started"), "incident": lazy_gettext("stopped by an error"),
-                "failed": lazy_gettext("failed"), "missed": lazy_gettext("missed")}
 ACTION_LABELS = {
     "suspend": lazy_gettext("Suspend"),
     "resume": lazy_gettext("Resume"),
@@ -76,35 +87,6 @@ ACTION_HELP = {
                              "tasks."),
     "fire_timer": lazy_gettext("The waiting timer fires now, as if its time had come."),
 }
-
-
-def me() -> Principal:
-    p = signed_in()
-    assert p is not None
-    return p
-
-
-def require_admin() -> Principal:
-    p = me()
-    if not p.is_admin:
-        raise Forbidden("this needs the role admin")
-    return p
-
-
-def page_number(name: str = "page") -> int:
-    try:
-        return max(1, int(request.args.get(name, "1")))
-    except ValueError:
-        return 1
-
-
-def pager(page: int, per_page: int, total: int, endpoint: str, name: str = "page", **args: Any) -> dict[str, Any]:
-    pages = max(1, -(-total // per_page))
-    keep = {k: v for k, v in request.args.items() if k != name and v}
-    keep.update(args)
-    return {"page": page, "pages": pages, "total": total,
-            "prev": url_for(endpoint, **{**keep, name: page - 1}) if page > 1 else None,
-            "next": url_for(endpoint, **{**keep, name: page + 1}) if page < pages else None}
 
 
 # instance columns without the serialized workflow and without the definition's XML
@@ -197,7 +179,7 @@ def instances() -> Any:
     return render_template(
         "instances.html", rows=rows, titles=titles, incidents=incidents, tasks=tasks, f=f, statuses=STATUSES, status_labels=STATUS_LABELS,
         process_options=process_options, unit_options=sorted(units.items(), key=lambda o: o[1]), units=units,
-        pager=pager(page, PER_PAGE, total, "web.instances"), filtered=any(f.values()))
+        pager=pager(page, PER_PAGE, total, "trace.instances"), filtered=any(f.values()))
 
 
 # ---- one instance ---------------------------------------------------------------------------------------
@@ -272,7 +254,7 @@ def child_page(inst: ProcessInstance) -> dict[str, Any]:
             "hidden": total_all - (db().scalar(select(func.count()).select_from(ProcessInstance).where(
                 ProcessInstance.parent_id == inst.id, instance_visible_clause(me()))) or 0),
             "tasks": open_task_summary([r.id for r in rows]),
-            "pager": pager(page, CHILDREN_PER_PAGE, total, "web.instance", name="child_page",
+            "pager": pager(page, CHILDREN_PER_PAGE, total, "trace.instance", name="child_page",
                            instance_id=inst.id)}
 
 
@@ -422,14 +404,14 @@ def instance_action(instance_id: int, action: str) -> Any:
         return render_template("instance_action.html", **ctx), 422
     except SanjiError as exc:
         fail(exc)
-        return redirect(url_for("web.instance", instance_id=inst.id))
+        return redirect(url_for("trace.instance", instance_id=inst.id))
     flash(message, "success")
     db().expire_all()
     after = db().get(ProcessInstance, inst.id)
     if after is not None and after.status == "error" and action in ("retry", "resume", "fire_timer"):
         flash(gettext("The instance stopped at an error again: %(message)s",
                       message=redactor(p).text(after.error_message, after.data) or ""), "error")
-    return redirect(url_for("web.instance", instance_id=inst.id))
+    return redirect(url_for("trace.instance", instance_id=inst.id))
 
 
 # ---- the heatmap of a definition --------------------------------------------------------------------------
@@ -463,68 +445,9 @@ def heatmap(key: str) -> Any:
     return render_template("heatmap.html", d=d, key=key, versions=versions, rows=rows, mode=mode,
                            instances=data["instances"], status_labels=STATUS_LABELS)
 
-
-# ---- schedules and jobs -----------------------------------------------------------------------------------
-
-@bp.get("/schedules")
-@signin_required
-def schedules_page() -> Any:
-    p = me()
-    if not (p.is_admin or p.is_process_owner):
-        raise Forbidden("this needs the role admin or process_owner")
-    now = clock().now()
-    rows = db().execute(select(Schedule, ProcessDefinition.name)
-                        .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
-                        .order_by(Schedule.next_fire_at.is_(None), Schedule.next_fire_at, Schedule.process_key)).all()
-    items = []
-    for row, name in rows:
-        try:
-            upcoming = schedules.next_fire_times(row, now, 4)
-        except Exception:  # noqa: BLE001 - a schedule whose expression no longer parses still shows
-            upcoming = []
-        items.append({"row": row, "name": name, "upcoming": upcoming})
-    page = page_number()
-    q = (select(ProcessInstance).where(ProcessInstance.next_timer_at.is_not(None),
-                                       ProcessInstance.status.in_(("running", "suspended")))
-         .order_by(ProcessInstance.next_timer_at, ProcessInstance.id))
-    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
-    jobs = []
-    for inst in db().scalars(q.limit(JOBS_PER_PAGE).offset((page - 1) * JOBS_PER_PAGE)).all():
-        try:
-            timers = schedules.instance_timers(inst)
-        except Exception:  # noqa: BLE001
-            timers = []
-        jobs.append({"inst": inst, "title": redactor(p).text(inst.title, inst.data), "timers": timers,
-                     "overdue": inst.next_timer_at <= now})
-    return render_template("schedules.html", items=items, jobs=jobs, is_admin=p.is_admin,
-                           pager=pager(page, JOBS_PER_PAGE, total, "web.schedules_page"),
-                           status_labels=STATUS_LABELS, fire_results=FIRE_RESULTS)
-
-
-@bp.route("/schedules/<int:schedule_id>/<any(pause, resume):action>", methods=["GET", "POST"])
-@signin_required
-def schedule_action(schedule_id: int, action: str) -> Any:
-    p = require_admin()
-    row = db().execute(select(Schedule, ProcessDefinition.name)
-                       .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
-                       .where(Schedule.id == schedule_id)).first()
-    if row is None:
-        raise NotFound(f"schedule {schedule_id} does not exist")
-    reason = (request.form.get("reason") or "").strip()[:500]
-    if request.method == "GET" or request.form.get("confirmed") != "yes":
-        return render_template("schedule_action.html", row=row[0], name=row[1], action=action, reason=reason)
-    now = clock().now()
-    try:
-        if action == "pause":
-            schedules.pause(db(), schedule_id, p, now, reason)
-            message = gettext("The schedule was paused: nothing fires until it is resumed.")
-        else:
-            schedules.resume(db(), schedule_id, p, now, reason)
-            message = gettext("The schedule was resumed.")
-        db().commit()
-    except SanjiError as exc:
-        fail(exc)
-        return redirect(url_for("web.schedules_page"))
-    flash(message, "success")
-    return redirect(url_for("web.schedules_page"))
-
+NAV = [
+    nav_item("trace.instances", lazy_gettext("Tracing"), order=60, prefix="/instances",
+         visible=lambda p: p.is_admin or bool(p.committee_nodes())),
+    nav_item("schedules.schedules_page", lazy_gettext("Schedules"), order=70, prefix="/schedules",
+         visible=lambda p: p.is_admin or p.is_process_owner),
+]

@@ -16,22 +16,19 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from engine.org import audit
-from engine.org import auth
-from engine.org import confidential
-from engine.infra import events
-from engine.org import nodes as org
-from engine.org import passwords
 from engine.errors import Invalid
+from engine.infra import events
 from engine.models import SEPARATED_ROLES, OrgNode, RoleAssignment, User
+from engine.org import audit, auth, confidential, passwords
+from engine.org import nodes as org
 
-from . import openapi, reads
-from .auth import current_principal, roles_required
-from .extensions import clock, db, settings, state
-from .v1 import body, int_arg, page, str_field
+from ..auth import current_principal, roles_required
+from ..extensions import clock, db, settings, state
+from . import openapi
+from .common import body, int_arg, page, str_field
 
 bp = Blueprint("api_security", __name__, url_prefix="/api/v1")
 
@@ -190,11 +187,6 @@ def audit_events() -> Response:
     q = audit.query(**audit_filters())
     red = confidential.for_audit(state().forms.forms_dir)
     return page(q, lambda row: audit.rendered(db(), [row[0]], red)[0])
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
-    reads.init_app(app)
 
 
 def _doc() -> tuple[dict[str, Any], dict[str, Any]]:

@@ -23,19 +23,18 @@ import click
 from flask import Blueprint, Flask, Response, jsonify, request
 from sqlalchemy import func, select
 
-from engine.infra import events
-from engine.core import repository
-from engine.core import schedules
-from engine.errors import Invalid, NotFound
-from engine.models import ProcessDefinition, ProcessInstance, Schedule
+from engine.core import repository, schedules
 from engine.core.scheduler import Scheduler, TickResult
+from engine.errors import Invalid, NotFound
+from engine.infra import events
+from engine.models import ProcessDefinition, ProcessInstance, Schedule
 
+from ..auth import current_principal, login_required, roles_required
+from ..extensions import clock, db, redactor, runtime, state
 from . import openapi
-from .auth import current_principal, login_required, roles_required
-from .extensions import clock, db, redactor, runtime, state
-from .v1 import body, date_arg, int_arg, iso
+from .common import body, date_arg, int_arg, iso
 
-bp = Blueprint("schedules", __name__, url_prefix="/api/v1", cli_group=None)
+bp = Blueprint("api_schedules", __name__, url_prefix="/api/v1", cli_group=None)
 log = logging.getLogger("sanji.scheduler")
 
 JOBS_MAX_PER_PAGE = 100
@@ -331,9 +330,8 @@ def _logging(log_format: str) -> None:
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
 
 
-def init_app(app: Flask) -> None:
-    """Register the blueprint; under `flask run` (only there) start the embedded scheduler."""
-    app.register_blueprint(bp)
+def start_embedded_scheduler(app: Flask) -> None:
+    """Under `flask run` (only there) start the scheduler in the web process."""
     st = state(app)
     schedules.configure(st.settings.zone)
     if st.settings.scheduler == "embedded" and _serving_dev_server(app):

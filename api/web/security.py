@@ -1,5 +1,5 @@
 """三员分立 pages: accounts and roles for the security administrator (安全保密管理员), the audit log
-for the security auditor (安全审计员). The same engine calls and rules as api/security.py: granting a
+for the security auditor (安全审计员). The same engine calls and rules as api/rest/security.py: granting a
 second of the three separated roles is refused by `engine.org.nodes.grant`, whatever the path.
 """
 from __future__ import annotations
@@ -10,21 +10,19 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import or_, select
 
-from engine.org import audit
-from engine.org import confidential
-from engine.org import nodes as org
 from engine.errors import Forbidden, SanjiError
 from engine.models import ROLES, SEPARATED_ROLES, OrgNode, User
+from engine.org import audit, confidential
+from engine.org import nodes as org
 from engine.org.nodes import ROLE_NAMES, Principal, SeparationOfDuties
 
-from .extensions import db, state
-from .security import audit_filters, change_role, change_user, create_user
-from .web import bp, nav_item, signin_required
-from .web_tasks import TIER_LABELS, fail, me, paged
+from ..extensions import db, state
+from ..rest.security import audit_filters, change_role, change_user, create_user
+from .base import nav_item, page_blueprint, signin_required
+from .helpers import TIER_LABELS, fail, me, paged
 
-nav_item("web.security_users", lazy_gettext("Accounts and roles"), order=80, prefix="/security",
-         visible=lambda p: p.is_security_admin)
-nav_item("web.audit_log", lazy_gettext("Audit log"), order=85, prefix="/audit", visible=lambda p: p.is_auditor)
+bp = page_blueprint("security")
+
 
 
 def security_admin() -> Principal:
@@ -67,9 +65,9 @@ def security_user_create() -> Any:
         db().commit()
     except SanjiError as exc:
         fail(exc)
-        return redirect(url_for("web.security_users"))
+        return redirect(url_for("security.security_users"))
     flash(gettext("Account %(name)s created.", name=user.username), "success")
-    return redirect(url_for("web.security_user", username=user.username))
+    return redirect(url_for("security.security_user", username=user.username))
 
 
 @bp.get("/security/users/<username>")
@@ -102,7 +100,7 @@ def security_user_change(username: str, action: str) -> Any:
         refused(exc)
     else:
         flash(gettext("Saved."), "success")
-    return redirect(url_for("web.security_user", username=username))
+    return redirect(url_for("security.security_user", username=username))
 
 
 @bp.get("/audit")
@@ -121,3 +119,9 @@ def audit_log() -> Any:
     items = audit.rendered(db(), [r[0] for r in rows], red)
     f = {k: request.args.get(k, "") for k in ("type", "actor", "from", "to")}
     return render_template("audit.html", items=items, pager=pager, f=f)
+
+NAV = [
+    nav_item("security.security_users", lazy_gettext("Accounts and roles"), order=80, prefix="/security",
+         visible=lambda p: p.is_security_admin),
+    nav_item("security.audit_log", lazy_gettext("Audit log"), order=85, prefix="/audit", visible=lambda p: p.is_auditor),
+]

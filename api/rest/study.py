@@ -5,15 +5,15 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine.linkage import records
-from engine.platform import study
 from engine.errors import Invalid
+from engine.linkage import records
 from engine.models import Record, User
+from engine.platform import study
 
+from ..auth import current_principal, current_user, login_required
+from ..extensions import clock, db, settings
 from . import openapi
-from .auth import current_principal, current_user, login_required
-from .extensions import clock, db, settings
-from .v1 import body, int_arg, page
+from .common import body, int_arg, page
 
 bp = Blueprint("api_study", __name__, url_prefix="/api/v1/study")
 

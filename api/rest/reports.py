@@ -11,12 +11,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine.linkage import records
 from engine.errors import Invalid
+from engine.linkage import records
 from engine.models import Record
 
-from .auth import current_principal, login_required
-from .extensions import db
+from ..auth import current_principal, login_required
+from ..extensions import db
 from .openapi import errors_for, extend, op, query_param, resp
 
 bp = Blueprint("api_reports", __name__, url_prefix="/api/v1/reports")

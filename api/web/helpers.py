@@ -2,34 +2,26 @@
 the leading group. Each part is a module of its own on the web blueprint; this one holds what
 they share and loads them (`app.py` imports it before `web.init_app` registers the blueprint).
 
-The pages call the same engine functions as the JSON APIs of api/notifications.py,
-api/bulletin.py, api/study.py and api/people.py, so they enforce the same visibility rules.
+The pages call the same engine functions as the JSON APIs of api/rest/notifications.py,
+api/rest/bulletin.py, api/rest/study.py and api/rest/people.py, so they enforce the same visibility rules.
 """
 from __future__ import annotations
 
 import re
-from typing import Callable
+from datetime import datetime
+from typing import Any, Callable
 
-from flask import g, request
-from flask_babel import gettext
+from flask import flash, request, url_for
+from flask_babel import gettext, lazy_gettext, ngettext
+from sqlalchemy import Select, func, select
 
-from engine.infra.db import _write_intent
-from engine.errors import Invalid
+from engine.errors import Forbidden, Invalid, SanjiError
+from engine.models import OrgNode
 from engine.org.nodes import Principal
+from engine.services import task_view
 
-from .web import bp, signed_in
-
-# GET pages that always write (opening a notification marks it read): declare write intent before
-# the first statement, as mutating requests do, so SQLite begins IMMEDIATE instead of upgrading a
-# read transaction mid-way. Pages that write only sometimes (a post's first reading, a task page
-# with unread notifications) read first, end that transaction, and write in one of their own.
-WRITING_GETS = {"web.notification_open"}
-
-
-@bp.before_request
-def _write_intent_for_reading_pages() -> None:
-    if request.method == "GET" and request.endpoint in WRITING_GETS and "_sanji_session" not in g:
-        _write_intent.set(True)  # reset with the request's own token at teardown
+from ..extensions import db, settings
+from .base import error_message, signed_in
 
 
 def in_organisation(p: Principal) -> bool:
@@ -113,4 +105,108 @@ def checkbox(name: str) -> bool:
     return request.form.get(name) in ("1", "on", "true", "yes")
 
 
-from . import web_bulletin, web_notify, web_study  # noqa: E402,F401 - the pages, on bp
+PER_PAGE = 30
+
+
+TIER_LABELS = {"group": lazy_gettext("Group committee"), "unit": lazy_gettext("Unit committee"),
+               "branch": lazy_gettext("Branch commissioner"), "department": lazy_gettext("Functional department")}
+
+
+EVENT_LABELS = {
+    "instance_started": lazy_gettext("Process started"),
+    "instance_completed": lazy_gettext("Process completed"),
+    "instance_suspended": lazy_gettext("Process suspended"),
+    "instance_resumed": lazy_gettext("Process resumed"),
+    "instance_terminated": lazy_gettext("Process terminated"),
+    "task_created": lazy_gettext("Task assigned"),
+    "task_completed": lazy_gettext("Task completed"),
+    "task_sent_back": lazy_gettext("Sent back"),
+    "task_claimed": lazy_gettext("Claimed"),
+    "task_unclaimed": lazy_gettext("Released"),
+    "task_assigned": lazy_gettext("Reassigned"),
+    "task_handed_over": lazy_gettext("Handed over"),
+    "task_urged": lazy_gettext("Urged"),
+    "task_cancelled": lazy_gettext("Task cancelled"),
+    "timer_fired": lazy_gettext("Timer fired"),
+    "incident": lazy_gettext("Error"),
+    "incident_retried": lazy_gettext("Retried"),
+    "message_delivered": lazy_gettext("Message sent"),
+}
+
+
+STATUS_LABELS = {"running": lazy_gettext("running"), "suspended": lazy_gettext("suspended"),
+                 "error": lazy_gettext("stopped by an error"), "completed": lazy_gettext("completed"),
+                 "terminated": lazy_gettext("terminated")}
+
+
+def page_arg() -> int:
+    try:
+        return max(1, int(request.args.get("page", "1")))
+    except ValueError:
+        return 1
+
+
+def paged(q: Select[Any]) -> tuple[list[Any], dict[str, Any]]:
+    page = page_arg()
+    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+    rows = db().execute(q.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
+    pages = max(1, -(-total // PER_PAGE))
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return rows, {"page": page, "pages": pages, "total": total,
+                  "prev": url_for(request.endpoint or "tasks.tasks", page=page - 1, **args) if page > 1 else None,
+                  "next": url_for(request.endpoint or "tasks.tasks", page=page + 1, **args) if page < pages else None}
+
+
+def node_names(ids: set[str]) -> dict[str, str]:
+    if not ids:
+        return {}
+    return dict(db().execute(select(OrgNode.id, OrgNode.name).where(OrgNode.id.in_(ids))).all())
+
+
+def due_text(due: datetime | None, now: datetime) -> tuple[bool, str]:
+    if due is None:
+        return False, ""
+    zone = settings().zone
+    days = (due.astimezone(zone).date() - now.astimezone(zone).date()).days
+    if due < now:
+        if days >= 0:
+            return True, gettext("Overdue")
+        return True, ngettext("Overdue by %(num)s day", "Overdue by %(num)s days", -days)
+    if days == 0:
+        return False, gettext("Due today")
+    if days == 1:
+        return False, gettext("Due tomorrow")
+    return False, ngettext("%(num)s day left", "%(num)s days left", days)
+
+
+def fail(err: SanjiError) -> None:
+    """Show an engine refusal as a flash message (translated lead, engine text as detail)."""
+    db().rollback()
+    flash(f"{error_message(err)} ({err.message})", "error")
+
+
+def display_names(usernames: set[str]) -> dict[str, str]:
+    return task_view.display_names(db(), usernames)
+
+
+def require_admin() -> Principal:
+    p = me()
+    if not p.is_admin:
+        raise Forbidden("this needs the role admin")
+    return p
+
+
+def page_number(name: str = "page") -> int:
+    try:
+        return max(1, int(request.args.get(name, "1")))
+    except ValueError:
+        return 1
+
+
+def pager(page: int, per_page: int, total: int, endpoint: str, name: str = "page", **args: Any) -> dict[str, Any]:
+    pages = max(1, -(-total // per_page))
+    keep = {k: v for k, v in request.args.items() if k != name and v}
+    keep.update(args)
+    return {"page": page, "pages": pages, "total": total,
+            "prev": url_for(endpoint, **{**keep, name: page - 1}) if page > 1 else None,
+            "next": url_for(endpoint, **{**keep, name: page + 1}) if page < pages else None}

@@ -17,18 +17,18 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from engine.infra import events
 from engine.core import repository
 from engine.errors import Forbidden, Invalid, NotFound, SanjiError
+from engine.infra import events
 from engine.models import EventLog, ProcessDefinition, ProcessInstance, Schedule
 from engine.org.nodes import Principal
 
-from .extensions import clock, db, settings, state
-from .web import bp, nav_item, signed_in, signin_required
-from .web_tasks import STATUS_LABELS, TIER_LABELS, fail
+from ..extensions import clock, db, settings, state
+from .base import nav_item, page_blueprint, signin_required
+from .helpers import STATUS_LABELS, TIER_LABELS, fail, me
 
-nav_item("web.library", lazy_gettext("Processes"), order=50, prefix="/processes",
-         visible=lambda p: p.is_admin or p.is_process_owner or bool(p.committee_nodes()))
+bp = page_blueprint("library")
+
 
 # deploy-related events shown in a process's history
 DEPLOY_EVENTS = ("definition_deployed", "definition_unchanged", "definition_undeployed", "schedule_registered",
@@ -42,12 +42,6 @@ DEPLOY_EVENT_LABELS = {
     "schedule_removed": lazy_gettext("Schedule removed"),
 }
 START_KINDS = {"none": lazy_gettext("by hand"), "timer": lazy_gettext("timer"), "message": lazy_gettext("message")}
-
-
-def me() -> Principal:
-    p = signed_in()
-    assert p is not None
-    return p
 
 
 def may_edit(p: Principal) -> bool:
@@ -134,7 +128,7 @@ def upload() -> Any:
     f = request.files.get("file")
     if f is None or not f.filename:
         flash(gettext("Choose a BPMN file."), "error")
-        return redirect(url_for("web.library"))
+        return redirect(url_for("library.library"))
     max_bytes = settings().max_bpmn_bytes
     data = f.read(max_bytes + 1)
     now = clock().now()
@@ -149,7 +143,7 @@ def upload() -> Any:
                               code=422)
     except SanjiError as exc:
         fail(exc)
-        return redirect(url_for("web.library"))
+        return redirect(url_for("library.library"))
     events.log(db(), now, "definition_deployed" if result.created else "definition_unchanged", actor=p,
                payload={"filename": f.filename, "channel": "web",
                         "definitions": [{"key": d.key, "version": d.version} for d in result.definitions]})
@@ -160,7 +154,7 @@ def upload() -> Any:
     else:
         flash(gettext("Identical to the latest version: nothing deployed (%(what)s).", what=what), "info")
     first = result.definitions[0]
-    return redirect(url_for("web.process", key=first.key))
+    return redirect(url_for("library.process", key=first.key))
 
 
 # ---- one process ---------------------------------------------------------------------------------------
@@ -245,7 +239,7 @@ def process(key: str) -> Any:
         "process.html", key=key, rows=rows, shown=shown, latest=latest, info=info, counts=counts,
         history=deploy_history(key, rows), schedules=schedules, may_edit=may_edit(p), tier_labels=TIER_LABELS,
         status_labels=STATUS_LABELS, start_kinds=START_KINDS, callers=callers,
-        xml_url=url_for("api_v1.definition_xml", key=key, version=shown.version))
+        xml_url=url_for("api_definitions.definition_xml", key=key, version=shown.version))
 
 
 @bp.get("/processes/<key>/v<int:version>.bpmn")
@@ -262,7 +256,7 @@ def compare(key: str) -> Any:
     rows = versions_of(key)
     if len(rows) < 2:
         flash(gettext("There is only one version: nothing to compare."), "info")
-        return redirect(url_for("web.process", key=key))
+        return redirect(url_for("library.process", key=key))
     to_row = version_arg(rows, "to")
     older = [r for r in rows if r.version < to_row.version]
     from_row = version_arg(rows, "from") if request.args.get("from") else (older[0] if older else rows[-1])
@@ -297,7 +291,7 @@ def undeploy(key: str) -> Any:
     rows = versions_of(key)
     if not any(r.active for r in rows):
         flash(gettext("%(key)s is already undeployed.", key=key), "info")
-        return redirect(url_for("web.process", key=key))
+        return redirect(url_for("library.process", key=key))
     running = db().scalar(select(func.count()).select_from(ProcessInstance).where(
         ProcessInstance.process_key == key, ProcessInstance.status.in_(("running", "suspended", "error")))) or 0
     schedules = db().scalars(select(Schedule).where(Schedule.process_key == key)).all()
@@ -316,6 +310,11 @@ def undeploy(key: str) -> Any:
         db().commit()
     except SanjiError as exc:
         fail(exc)
-        return redirect(url_for("web.process", key=key))
+        return redirect(url_for("library.process", key=key))
     flash(gettext("%(key)s was undeployed: it no longer starts; running instances go on.", key=key), "success")
-    return redirect(url_for("web.process", key=key))
+    return redirect(url_for("library.process", key=key))
+
+NAV = [
+    nav_item("library.library", lazy_gettext("Processes"), order=50, prefix="/processes",
+         visible=lambda p: p.is_admin or p.is_process_owner or bool(p.committee_nodes())),
+]

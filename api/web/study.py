@@ -18,23 +18,19 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from engine.infra import events
-from engine.platform import people
-from engine.platform import study
 from engine.errors import Forbidden, Invalid
+from engine.infra import events
 from engine.models import HumanTask
 from engine.org.nodes import Principal
 from engine.org.routing import offered_clause
+from engine.platform import people, study
 
-from .extensions import clock, db, settings
-from .web import bp, nav_item, signin_required
-from .web_platform import field_errors, in_organisation, me
-from .web_tasks import TIER_LABELS, paged
+from ..extensions import clock, db, settings
+from .base import nav_item, page_blueprint, signin_required
+from .helpers import TIER_LABELS, field_errors, in_organisation, me, paged
 
-nav_item("web.study_page", lazy_gettext("Study"), order=62, prefix="/study",
-         visible=lambda p: any(r.node_id for r in p.roles))
-nav_item("web.leading_group_page", lazy_gettext("Leading group"), order=64, prefix="/leading-group",
-         visible=in_organisation)
+bp = page_blueprint("study")
+
 
 KIND_LABELS = {"situation": lazy_gettext("Daily situation (每日明一情)"),
                "knowledge": lazy_gettext("Daily new knowledge (每日一新知)"),
@@ -113,7 +109,7 @@ def study_save() -> Any:
         saved += 1
     db().commit()
     flash(gettext("%(n)s entry(ies) saved for %(day)s.", n=saved, day=day.isoformat()), "success")
-    return redirect(url_for("web.study_page", day=day.isoformat() if day != today() else None))
+    return redirect(url_for("study.study_page", day=day.isoformat() if day != today() else None))
 
 
 # ---- completion rates -------------------------------------------------------------------------------------
@@ -200,4 +196,11 @@ def leading_group_record() -> Any:
                payload={"decision_id": row.id, "meeting_date": row.meeting_date.isoformat(), "title": row.title})
     db().commit()
     flash(gettext("The meeting's decisions are recorded."), "success")
-    return redirect(url_for("web.leading_group_page"))
+    return redirect(url_for("study.leading_group_page"))
+
+NAV = [
+    nav_item("study.study_page", lazy_gettext("Study"), order=62, prefix="/study",
+         visible=lambda p: any(r.node_id for r in p.roles)),
+    nav_item("study.leading_group_page", lazy_gettext("Leading group"), order=64, prefix="/leading-group",
+         visible=in_organisation),
+]

@@ -1,0 +1,86 @@
+"""Request helpers shared by the JSON API's blueprints: body and query parsing, the pager, commit."""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import Response, jsonify, request
+from sqlalchemy import Select, func, select
+
+from engine.errors import BadRequest, Invalid
+
+from ..extensions import db, settings
+
+MAX_PER_PAGE = 500
+
+
+# ---- helpers -------------------------------------------------------------------------------
+
+def iso(dt: datetime | None) -> str | None:
+    return dt.isoformat() if dt else None
+
+
+def body() -> dict[str, Any]:
+    data = request.get_json(silent=True)
+    if data is None:
+        if request.data.strip():
+            raise BadRequest("the request body must be JSON")
+        return {}
+    if not isinstance(data, dict):
+        raise Invalid("the request body must be a JSON object", [{"field": "", "message": "expected an object"}])
+    return data
+
+
+def int_arg(name: str, default: int, lo: int = 1, hi: int | None = 2**31 - 1) -> int:
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Invalid(f"query parameter {name} must be an integer", [{"field": name, "message": "not an integer"}]) from None
+    if value < lo or (hi is not None and value > hi):
+        raise Invalid(f"query parameter {name} must be between {lo} and {hi}", [{"field": name, "message": "out of range"}])
+    return value
+
+
+def date_arg(name: str) -> datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise Invalid(f"query parameter {name} must be an ISO 8601 date or date-time",
+                      [{"field": name, "message": "not ISO 8601"}]) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=settings().zone)
+    return dt
+
+
+def page(query: Select[Any], render: Any) -> Response:
+    """One page of `query` with the total. The page is read first: when it is the last one (some
+    rows, fewer than asked for, or an empty first page) the total follows from it, and the COUNT
+    query — a second pass over the same rows — is only run when more pages may follow."""
+    p = int_arg("page", 1)
+    per_page = int_arg("per_page", 50, 1, MAX_PER_PAGE)
+    offset = (p - 1) * per_page
+    rows = db().execute(query.limit(per_page).offset(offset)).all()
+    if (rows or p == 1) and len(rows) < per_page:
+        total = offset + len(rows)
+    else:
+        total = db().scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    return jsonify({"items": [render(r) for r in rows], "total": total, "page": p, "per_page": per_page})
+
+
+def commit() -> None:
+    db().commit()
+
+
+def str_field(data: dict[str, Any], name: str, required: bool = True) -> str | None:
+    value = data.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise Invalid(f"{name} is required and must be a non-empty string", [{"field": name, "message": "required string"}])
+    return value.strip()

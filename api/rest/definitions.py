@@ -1,0 +1,122 @@
+"""Process definitions: list, deploy, versions, XML, start by hand."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request
+from sqlalchemy import func, select
+
+from engine.core import repository
+from engine.errors import Invalid, NotFound
+from engine.infra import events
+from engine.models import ProcessDefinition
+from engine.org import policy
+
+from ..auth import current_principal, login_required, roles_required
+from ..extensions import clock, db, runtime, settings, state
+from .common import body, commit, int_arg, iso, page
+from .instances import instance_json
+
+bp = Blueprint("api_definitions", __name__, url_prefix="/api/v1")
+
+
+# ---- process definitions ---------------------------------------------------------------------------
+
+def definition_json(d: ProcessDefinition, detail: bool = False) -> dict[str, Any]:
+    out = {"id": d.id, "key": d.key, "name": d.name, "version": d.version, "sha256": d.sha256,
+           "filename": d.filename, "deployed_by": d.deployed_by, "deployed_at": iso(d.deployed_at),
+           "active": d.active, "called_only": bool((d.info or {}).get("called_only")),
+           "start_events": (d.info or {}).get("start_events", []),
+           "documentation": (d.info or {}).get("documentation", "")}
+    if detail:
+        out.update(lanes=d.info.get("lanes", []), user_tasks=d.info.get("user_tasks", []),
+                   calls=d.info.get("calls", []))
+    return out
+
+
+@bp.get("/process-definitions")
+@login_required
+def definitions() -> Response:
+    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+              .where(ProcessDefinition.active.is_(True)).group_by(ProcessDefinition.key).subquery())
+    q = (select(ProcessDefinition).join(newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
+         .order_by(ProcessDefinition.key))
+    return page(q, lambda r: definition_json(r[0]))
+
+
+@bp.post("/process-definitions")
+@roles_required("process_owner")
+def deploy() -> tuple[Response, int]:
+    max_bytes = settings().max_bpmn_bytes
+    if request.content_length and request.content_length > max_bytes + 64 * 1024:
+        from engine.errors import TooLarge
+
+        raise TooLarge(f"the upload is {request.content_length} bytes; the BPMN limit is {max_bytes} bytes")
+    if request.mimetype in ("multipart/form-data",):
+        upload = request.files.get("file")
+        if upload is None:
+            raise Invalid("multipart upload needs a field named file", [{"field": "file", "message": "missing"}])
+        data, filename = upload.read(max_bytes + 1), upload.filename or "upload.bpmn"
+    elif request.mimetype in ("application/xml", "text/xml", "application/bpmn+xml"):
+        data, filename = request.get_data(cache=False), request.args.get("filename", "upload.bpmn")
+    else:
+        from engine.errors import SanjiError
+
+        err = SanjiError("send the BPMN as application/xml or as multipart field 'file'")
+        err.status, err.code = 415, "unsupported_media_type"
+        raise err
+    p = current_principal()
+    result = repository.deploy(db(), data, filename, p.username, clock().now(), state().forms, max_bytes,
+                               settings=settings())
+    events.log(db(), clock().now(), "definition_deployed" if result.created else "definition_unchanged", actor=p,
+               payload={"filename": filename, "definitions": [{"key": d.key, "version": d.version} for d in result.definitions]})
+    commit()
+    return jsonify({"created": result.created,
+                    "definitions": [definition_json(d, True) for d in result.definitions]}), 201 if result.created else 200
+
+
+@bp.get("/process-definitions/<key>")
+@login_required
+def definition(key: str) -> Response:
+    return jsonify(definition_json(repository.latest(db(), key), True))
+
+
+@bp.get("/process-definitions/<key>/versions")
+@login_required
+def definition_versions(key: str) -> Response:
+    q = select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc())
+    if db().scalar(select(func.count()).select_from(q.subquery())) == 0:
+        raise NotFound(f"process {key!r} is not deployed")
+    return page(q, lambda r: definition_json(r[0]))
+
+
+@bp.get("/process-definitions/<key>/xml")
+@login_required
+def definition_xml(key: str) -> Response:
+    version = request.args.get("version")
+    if version:
+        d = repository.get_version(db(), key, int_arg("version", 1))
+    else:
+        d = repository.latest(db(), key, active_only=False)
+    return Response(d.xml, mimetype="application/xml",
+                    headers={"Content-Disposition": f'inline; filename="{d.key}-v{d.version}.bpmn"'})
+
+
+@bp.post("/process-definitions/<key>/start")
+@login_required
+def start(key: str) -> tuple[Response, int]:
+    data = body()
+    variables = data.get("variables", {})
+    if not isinstance(variables, dict):
+        raise Invalid("variables must be a JSON object", [{"field": "variables", "message": "expected an object"}])
+    p = current_principal()
+    d = repository.latest(db(), key)
+    start_event = data.get("start_event")
+    if start_event is not None and not isinstance(start_event, str):
+        raise Invalid("start_event must be a string", [{"field": "start_event", "message": "expected a string"}])
+    policy.default_scope(db(), p, d, variables)
+    # refusals are 403 (api/errors.py writes the access_refused event) or 422 naming the field
+    policy.check_start(db(), p, d, variables, start_event)
+    inst = runtime().start(d, variables, p, start_event=start_event)
+    commit()
+    return jsonify(instance_json(inst, p, detail=True)), 201

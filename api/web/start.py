@@ -1,0 +1,69 @@
+"""发起: start a process by hand (the engine policy decides what each person may start)."""
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext
+from sqlalchemy import select
+
+from engine.core import repository
+from engine.errors import Forbidden, SanjiError
+from engine.models import HumanTask
+from engine.org import policy
+from engine.org.routing import can_act_on
+
+from ..extensions import db, runtime
+from .base import page_blueprint, signin_required
+from .helpers import TIER_LABELS, fail, me, node_names
+
+bp = page_blueprint("start")
+# ---- 发起: start a process ----------------------------------------------------------------------------------
+
+@bp.get("/start")
+@signin_required
+def start() -> Any:
+    p = me()
+    items = policy.startables(db(), p)
+    fixed_names = node_names({s.fixed for s in items if s.fixed})
+    return render_template("start.html", items=items, fixed_names=fixed_names, tier_labels=TIER_LABELS)
+
+
+@bp.post("/start/<key>")
+@signin_required
+def start_process(key: str) -> Any:
+    p = me()
+    item = next((s for s in policy.startables(db(), p) if s.definition.key == key), None)
+    if item is None:  # not offered: the API's refusal (404 not deployed, 403 not startable or not allowed)
+        d = repository.latest(db(), key)
+        scope: dict[str, Any] = {}
+        policy.default_scope(db(), p, d, scope)
+        policy.check_start(db(), p, d, scope)
+        raise Forbidden(f"you may not start {key!r}")
+    d = item.definition
+    variables: dict[str, Any] = {}
+    node = (request.form.get("node") or "").strip()
+    var = policy.CHOSEN_VARIABLE.get(item.tier)
+    if var and not item.fixed:
+        if node not in {n for n, _ in item.options}:
+            flash(gettext("Choose the organisation the process is for."), "error")
+            return redirect(url_for("start.start"))
+        variables[var] = node
+    title = (request.form.get("title") or "").strip()
+    if title:
+        variables["title"] = title[:policy.MAX_TITLE]
+    policy.default_scope(db(), p, d, variables)
+    policy.check_start(db(), p, d, variables)  # the same refusal as the API (403) for what the page does not offer
+    try:
+        inst = runtime().start(d, variables, p)
+        db().commit()
+    except SanjiError as exc:
+        fail(exc)
+        return redirect(url_for("start.start"))
+    flash(gettext("Started: %(title)s", title=inst.title), "success")
+    mine = db().scalars(select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
+                        .order_by(HumanTask.id)).all()
+    first = next((t for t in mine if can_act_on(p, t)), None)
+    if first is not None:
+        return redirect(url_for("tasks.task", task_id=first.id))
+    return redirect(url_for("tasks.tasks"))
