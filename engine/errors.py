@@ -3,6 +3,16 @@
 Every failure a caller can cause maps to exactly one subclass; the API layer turns each
 into `{"error": code, "message": text, "details": ...}` with the class's HTTP status, so
 route handlers never build error responses by hand.
+
+A message is a *template* with named parameters, never a finished sentence:
+
+    raise Invalid("unknown users: {names}", names="、".join(missing))
+
+The template is the catalog key (the English text doubles as the msgid of the gettext
+catalog in api/translations), the parameters fill it in. The engine stays language-free:
+`message` is the English rendering for logs; readers get the catalog's text in their
+language (api/errors.py, api/web). Never build the template with an f-string: the catalog
+could not know it.
 """
 from __future__ import annotations
 
@@ -15,9 +25,11 @@ class SanjiError(Exception):
     status = 400
     code = "bad_request"
 
-    def __init__(self, message: str, details: Any = None) -> None:
-        super().__init__(message)
-        self.message = message
+    def __init__(self, message: str, details: Any = None, **params: Any) -> None:
+        self.template = message
+        self.params = params
+        self.message = message.format(**params) if params else message
+        super().__init__(self.message)
         self.details = details
 
     def to_dict(self) -> dict[str, Any]:
