@@ -2,10 +2,13 @@
 #   make run    set up .venv, migrate/seed the SQLite database, serve http://127.0.0.1:5000
 #   make test   set up .venv and run the whole test suite
 #   make bench  set up .venv and run the benchmark suite (bench/run.py; BENCH_ARGS="--only completion --quick")
+#   make lint   ruff (lint + format check) and mypy over engine/ and api/ (CI runs it first)
+#   make lock   re-resolve requirements.lock from pyproject.toml (then commit both)
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# The exact versions CI tested: requirements.lock (pip-compile, with hashes) from pyproject.toml.
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml requirements.lock | cksum | cut -d' ' -f1)
 
 # Front-end bundles (bpmn-js modeler/viewer, ECharts) into api/static/vendor/, from package-lock.json.
 # Rebuilt when the lock file, build.mjs or a source in api/static/js/ changes; skipped with a
@@ -13,13 +16,14 @@ STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 VENDOR_STAMP := api/static/vendor/build.json
 ASSET_SOURCES := package.json package-lock.json build.mjs $(wildcard api/static/js/*)
 
-.PHONY: setup assets run test bench clean
+.PHONY: setup assets run test bench lint lock clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
 
@@ -51,6 +55,16 @@ test: setup
 	@if [ "$(TEST_WORKERS)" != "0" ]; then \
 		$(BIN)/python -m pytest --exclusive-only $(PYTEST_ARGS); rc=$$?; \
 		[ $$rc -eq 0 ] || [ $$rc -eq 5 ]; fi  # 5: no exclusive test among those selected
+
+lint: setup
+	$(BIN)/ruff check engine api app.py
+	$(BIN)/ruff format --check engine api app.py
+	$(BIN)/mypy
+
+lock:
+	test -x $(BIN)/pip-compile || $(BIN)/python -m pip install --quiet pip-tools
+	$(BIN)/pip-compile --quiet --extra test --strip-extras --generate-hashes --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links --output-file requirements.lock pyproject.toml
 
 bench: setup
 	$(BIN)/python -m bench.run $(BENCH_ARGS)
