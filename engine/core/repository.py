@@ -315,8 +315,8 @@ def get_version(session: Session, key: str, version: int) -> ProcessDefinition:
 def deploy(session: Session, data: bytes | str, filename: str, actor: str | None, now: datetime,
            forms: FormStore, max_bytes: int, *, settings: Settings | None = None) -> DeployResult:
     def known(key: str) -> bool:
-        return session.scalar(select(func.count()).select_from(ProcessDefinition)
-                              .where(ProcessDefinition.key == key)) > 0
+        return (session.scalar(select(func.count()).select_from(ProcessDefinition)
+                               .where(ProcessDefinition.key == key)) or 0) > 0
 
     parsed = validate(data, filename, forms, max_bytes, known, settings=settings)
     created: list[ProcessDefinition] = []
@@ -383,8 +383,8 @@ def deploy_directory(session: Session, directory: Path, actor: str | None, now: 
         if not failed:
             return results
         if len(failed) == len(pending):
-            path, exc = failed[0]
-            raise Invalid(f"{path.name}: {exc.message}", exc.details)
+            first_path, first_exc = failed[0]
+            raise Invalid(f"{first_path.name}: {first_exc.message}", first_exc.details)
         pending = [p for p, _ in failed]
     return results
 

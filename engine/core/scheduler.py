@@ -37,7 +37,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from engine.infra import events
 from engine.core import schedules
 from engine.infra.clock import Clock
-from engine.infra.db import is_sqlite, write_intent
+from engine.infra.db import is_sqlite, rowcount, write_intent
 from engine.errors import Conflict
 from engine.models import ProcessDefinition, ProcessInstance, Schedule, ScheduleFiring
 from engine.core.runtime import Runtime
@@ -144,9 +144,9 @@ def _fire_schedule(sessions: sessionmaker[Session], clock: Clock, settings: Sett
         if due is None or due < claimed_next:
             due = claimed_next
         following = timer.next_after(max(now, due))
-        moved = s.execute(update(Schedule).where(Schedule.id == row.id, Schedule.next_fire_at == claimed_next)
+        moved = rowcount(s.execute(update(Schedule).where(Schedule.id == row.id, Schedule.next_fire_at == claimed_next)
                           .values(next_fire_at=following, updated_at=now)
-                          .execution_options(synchronize_session=False)).rowcount
+                          .execution_options(synchronize_session=False)))
         if moved != 1:
             s.rollback()
             result.skipped += 1
@@ -183,6 +183,7 @@ def _fire_schedule(sessions: sessionmaker[Session], clock: Clock, settings: Sett
             result.missed += 1
         else:
             definition = s.get(ProcessDefinition, row.definition_id)
+            assert definition is not None  # a schedule belongs to a deployed version (foreign key)
             try:
                 with s.begin_nested():
                     inst = Runtime(s, clock, settings).start(
@@ -280,11 +281,11 @@ def _instance_incident(sessions: sessionmaker[Session], clock: Clock, instance_i
         with write_intent(), sessions() as s:
             now = clock.now()
             message = f"firing a timer failed: {_text(exc)}"[:2000]
-            changed = s.execute(update(ProcessInstance).where(
+            changed = rowcount(s.execute(update(ProcessInstance).where(
                 ProcessInstance.id == instance_id, ProcessInstance.status == "running").values(
                 status="error", error_message=message, error_task=None,
                 error_traceback="".join(traceback.format_exception(exc))[-20000:], updated_at=now,
-                version=ProcessInstance.version + 1).execution_options(synchronize_session=False)).rowcount
+                version=ProcessInstance.version + 1).execution_options(synchronize_session=False)))
             if changed:
                 events.log(s, now, "incident", instance_id=instance_id, actor="scheduler",
                            payload={"message": message, "task": None})

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, cast
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import ColumnElement, delete, func, insert, select, true
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select, true
 from sqlalchemy.orm import Session
 
 from engine.infra import xmlsafe
@@ -61,7 +61,7 @@ def record(session: Session, inst: ProcessInstance, wf: BpmnWorkflow, replace: b
     states = element_states(wf, inst.error_task if inst.status == "error" else None)
     rows = [{"instance_id": inst.id, "element_id": eid[:128], "state": state}
             for state, ids in states.items() for eid in sorted(ids)]
-    table = ElementState.__table__  # Core statements: no ORM bookkeeping on the engine's hot path
+    table = cast(Table, ElementState.__table__)  # Core statements: no ORM bookkeeping on the engine's hot path
     conn = session.connection()
     if replace:
         conn.execute(delete(table).where(table.c.instance_id == inst.id))

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
-from sqlalchemy import event, insert
+from sqlalchemy import Table, event, insert
 from sqlalchemy.orm import Session, SessionTransaction
 
 from engine.infra.logs import redact
@@ -23,12 +23,13 @@ SYSTEM = "system"
 _log = logging.getLogger("sanji.events")
 _PENDING = "sanji_pending_events"
 _BUFFER = "sanji_event_buffer"
-_INSERT = insert(EventLog.__table__).returning(EventLog.__table__.c.id)
+_TABLE = cast(Table, EventLog.__table__)
+_INSERT = insert(_TABLE).returning(_TABLE.c.id)
 # Without sort_by_parameter_order: on SQLite SQLAlchemy would send that one row at a time. The ids
 # of one multi-row INSERT are handed out in row order (SQLite: max(rowid) + 1 per row under the
 # write lock; PostgreSQL: nextval per row, as the rows are produced), so sorted they pair with
 # the rows. Only the log lines' event_id depends on the pairing; the rows are what was logged.
-_INSERT_MANY = insert(EventLog.__table__).returning(EventLog.__table__.c.id)
+_INSERT_MANY = insert(_TABLE).returning(_TABLE.c.id)
 
 
 def log(session: Session, now: datetime, type_: str, *, instance_id: int | None = None,
@@ -50,7 +51,7 @@ def log(session: Session, now: datetime, type_: str, *, instance_id: int | None 
         return
     if session.autoflush:
         session.flush()
-    _written(session, [row], [session.connection().execute(_INSERT, row).scalar()])
+    _written(session, [row], [session.connection().execute(_INSERT, row).scalar_one()])
 
 
 @contextmanager

@@ -39,7 +39,7 @@ def redact(value: Any, depth: int = 0) -> Any:
     """A copy of `value` without credential-like or content keys (for log lines only).
     Every log line passes through here (some twice): one regex per key, no call per scalar."""
     if isinstance(value, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for k, v in value.items():
             key = str(k)
             lowered = key.lower()
@@ -81,7 +81,7 @@ class JsonFormatter(logging.Formatter):
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self.converter = lambda *a: datetime.now(timezone.utc).timetuple()  # type: ignore[method-assign,assignment]
+        self.converter = lambda *a: datetime.now(timezone.utc).timetuple()
 
 
 def formatter(log_format: str) -> logging.Formatter:

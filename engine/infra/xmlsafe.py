@@ -33,7 +33,7 @@ def parse(data: bytes | str, max_bytes: int) -> etree._Element:
         raise Invalid("BPMN document is empty", [{"element_id": None, "line": None, "message": "empty document"}])
     match = _DOCTYPE.search(raw)
     if match:
-        line = raw[: match.start()].count(b"\n") + 1
+        line: int | None = raw[: match.start()].count(b"\n") + 1
         raise Invalid("DOCTYPE and ENTITY declarations are not allowed in BPMN documents",
                       [{"element_id": None, "line": line, "message": "DOCTYPE/ENTITY declaration refused"}])
     try:

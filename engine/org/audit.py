@@ -48,7 +48,7 @@ def log_reads(sessions: sessionmaker[Session], now: datetime, actor: Principal, 
 
 
 def query(types: list[str] | None = None, actor: str | None = None, start: datetime | None = None,
-          end: datetime | None = None, instance_id: int | None = None) -> Select[tuple[EventLog]]:
+          end: datetime | None = None, instance_id: int | None = None) -> Select[EventLog]:
     """Events newest first, filtered by type(s), actor username, [start, end) and instance."""
     q = select(EventLog)
     if types:
@@ -68,7 +68,7 @@ def rendered(session: Session, rows: list[EventLog], redactor: Redactor) -> list
     """The events as the auditor sees them: payloads redacted (an incident's message searched for
     its instance's confidential values)."""
     wanted = {e.instance_id for e in rows if e.type == "incident" and e.instance_id}
-    data = dict(session.execute(select(ProcessInstance.id, ProcessInstance.data)
+    data: dict[int, Any] = dict(session.execute(select(ProcessInstance.id, ProcessInstance.data)
                                 .where(ProcessInstance.id.in_(wanted))).all()) if wanted else {}
     return [{"id": e.id, "at": e.at.isoformat(), "type": e.type, "actor": e.actor, "actor_id": e.actor_id,
              "instance_id": e.instance_id, "task_id": e.task_id,

@@ -115,9 +115,9 @@ def offered_clause(p: Principal) -> ColumnElement[bool]:
         for tier, roles in TIER_ROLES.items():
             if r.role in roles and NODE_TIER[tier] == r.tier:
                 by_node.setdefault((tier, r.node_id), set()).add(r.role)
-    for (tier, node_id), roles in by_node.items():
+    for (tier, node_id), held in by_node.items():
         role_ok: ColumnElement[bool] = HumanTask.candidate_roles.is_(None)
-        for role in roles:
+        for role in held:
             role_ok = or_(role_ok, HumanTask.candidate_roles.contains(f",{role},"))
         parts.append(and_(HumanTask.tier == tier, HumanTask.node_id == node_id,
                           HumanTask.assignee_id.is_(None), role_ok))

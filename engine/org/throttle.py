@@ -26,9 +26,10 @@ from __future__ import annotations
 import ipaddress
 import math
 from dataclasses import dataclass
+from typing import cast
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, delete, literal, or_, select, update
+from sqlalchemy import Table, and_, case, delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.infra.db import UTCDateTime
@@ -36,7 +37,7 @@ from engine.models import LoginCounter
 from engine.infra.settings import Settings
 
 ACCOUNT, CLIENT, PAIR = "account", "client", "pair"
-_T = LoginCounter.__table__
+_T = cast(Table, LoginCounter.__table__)
 
 
 @dataclass(frozen=True)
@@ -95,10 +96,9 @@ def _seconds(delta: timedelta) -> int:
 def record_failure(session: Session, settings: Settings, now: datetime, client: str, username: str) -> None:
     """Count one failure for the account, the client and the pair (atomic upserts: concurrent
     workers add up instead of overwriting each other or failing on the primary key)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     window = timedelta(seconds=settings.login_window_seconds)
     at = literal(now, UTCDateTime())
     for scope, key in _keys(client, username).items():

@@ -55,7 +55,7 @@ def get(session: Session, p: Principal, post_id: int) -> BulletinPost:
 
 
 def search(session: Session, p: Principal, text: str | None = None, kind: str | None = None,
-           unread: bool = False) -> Select[tuple[BulletinPost]]:
+           unread: bool = False) -> Select[BulletinPost]:
     q = select(BulletinPost).where(visible_clause(session, p))
     if kind:
         if kind not in KINDS:

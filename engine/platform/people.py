@@ -93,7 +93,7 @@ def record_decision(session: Session, p: Principal, data: dict[str, Any], now: d
     return row
 
 
-def decisions_query(start: date | None = None, end: date | None = None) -> Select[tuple[LeadingGroupDecision]]:
+def decisions_query(start: date | None = None, end: date | None = None) -> Select[LeadingGroupDecision]:
     q = select(LeadingGroupDecision)
     if start is not None:
         q = q.where(LeadingGroupDecision.meeting_date >= start)

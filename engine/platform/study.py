@@ -94,7 +94,7 @@ def units_of_user(session: Session, user_id: int) -> set[str]:
     rows = session.execute(select(OrgNode.tier, OrgNode.id, OrgNode.parent_id)
                            .join(RoleAssignment, RoleAssignment.node_id == OrgNode.id)
                            .where(RoleAssignment.user_id == user_id)).all()
-    return {nid if tier == "unit" else parent for tier, nid, parent in rows if tier in ("unit", "branch") and (nid or parent)}
+    return {str(nid if tier == "unit" else parent) for tier, nid, parent in rows if tier in ("unit", "branch") and (nid or parent)}
 
 
 def may_see_person(session: Session, p: Principal, user: User) -> bool:
