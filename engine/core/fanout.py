@@ -11,6 +11,7 @@ from engine.errors import ScriptError
 from engine.models import FanOut, ProcessDefinition, ProcessInstance
 from engine.core.repository import latest
 from engine.core.spiff import DetachedCallActivity
+from engine.core.spiff_seam import internal, set_internal
 
 
 class FanOutMixin(RuntimeBase):
@@ -25,9 +26,9 @@ class FanOutMixin(RuntimeBase):
             if not isinstance(spec, DetachedCallActivity):
                 continue
             guid = str(t.id)
-            if not t._get_internal_data("spawned"):
+            if not internal(t, "spawned"):
                 self._spawn(loaded, t)
-                t._set_internal_data(spawned=True)
+                set_internal(t, spawned=True)
             fan = self.session.get(FanOut, (inst.id, guid), populate_existing=True)
             if fan is not None and fan.pending <= 0:
                 if spec.output_collection:

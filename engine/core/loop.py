@@ -6,8 +6,7 @@ from time import monotonic
 from typing import Any, Callable
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.specs.control import StartEventJoin, StartEventSplit
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
@@ -26,12 +25,13 @@ from engine.core.runtime_base import (
     _jsonable,
     _message,
 )
-from engine.core.bounds import timeout_in
+from engine.core.bounds import check_tree_depth, timeout_in
 from engine.errors import Conflict, Invalid, NotFound, ScriptError
 from engine.models import ProcessInstance
 from engine.org.nodes import Principal
 from engine.core.repository import SPECS
 from engine.core.spiff import dump_state, load_state, timer_due
+from engine.core.spiff_seam import fire_start_event, is_plain_event, is_start_join, is_start_split, ready_behind_split
 
 
 class EngineLoop(RuntimeBase):
@@ -144,6 +144,7 @@ class EngineLoop(RuntimeBase):
                 break  # nothing changed since `ready` was read: it is the wait state's ready list
         else:
             raise ScriptError(f"the process did not reach a wait state within {MAX_ROUNDS} rounds (a loop?)")
+        check_tree_depth(wf)
         self._sync_tasks(loaded, ready)
         self._messages(loaded)
 
@@ -181,10 +182,10 @@ class EngineLoop(RuntimeBase):
         inst, wf = loaded.inst, loaded.wf
         now = self.clock.now()
         last_task = wf.last_task
-        if last_task is not None and isinstance(last_task.task_spec, StartEventJoin):
+        if last_task is not None and is_start_join(last_task.task_spec):
             # several start events meet in a join without outputs that completes after the chosen
             # start's first steps (e.g. before a fan-out): the instance's data is those steps'
-            done = [t for t in wf.get_tasks(state=TaskState.COMPLETED) if not isinstance(t.task_spec, StartEventJoin)]
+            done = [t for t in wf.get_tasks(state=TaskState.COMPLETED) if not is_start_join(t.task_spec)]
             last_task = max(done, key=lambda t: t.last_state_change, default=None)
         last = last_task.data if last_task is not None else {}
         values: dict[str, Any] = {"state": dump_state(wf, self.settings.max_instance_bytes),
@@ -218,7 +219,7 @@ class EngineLoop(RuntimeBase):
         start = wf.get_next_task(spec_name="Start")
         start.set_data(**variables)
         events_ = [t for t in start.children]
-        if len(events_) == 1 and isinstance(events_[0].task_spec, StartEventSplit):
+        if len(events_) == 1 and is_start_split(events_[0].task_spec):
             # several start events (e.g. a timer and a manual one): SpiffWorkflow puts a split before them
             events_ = [t for t in events_[0].children]
         if not events_:
@@ -231,20 +232,14 @@ class EngineLoop(RuntimeBase):
                 raise Invalid(f"the process has no start event {start_event!r}",
                               [{"field": "start_event", "message": start_event}])
         else:
-            plain = [t for t in events_
-                     if type(getattr(t.task_spec, "event_definition", None)).__name__ == "NoneEventDefinition"]
+            plain = [t for t in events_ if is_plain_event(t.task_spec)]
             chosen = plain[0] if plain else events_[0]
         # Decide before the start events are first updated: the chosen one has fired (a timer or
         # message start is fired by whoever starts the instance), the others never will.
         for t in events_:
             if t is not chosen:
                 t.cancel()
-        chosen._set_internal_data(event_fired=True)
-        if isinstance(chosen.task_spec.event_definition, CycleTimerEventDefinition):
-            # a cycle timer adds its outputs only when a cycle completes: fired now, it has completed one
-            chosen._sync_children(chosen.task_spec.outputs, TaskState.LIKELY)
-            for child in chosen.children:
-                child.task_spec._predict(child, mask=TaskState.NOT_FINISHED_MASK)
+        fire_start_event(chosen)  # a cycle timer fired now has completed one cycle
         start.run()
         if chosen.parent is start:  # behind a split, the split readies it when it runs
-            chosen.task_spec._update(chosen)
+            ready_behind_split(chosen)
