@@ -84,6 +84,23 @@ def check_submitted(data: dict[str, Any] | None, max_bytes: int, what: str = "fo
                                                 f"{max_bytes:,}"}])
 
 
+def check_tree_depth(workflow: Any) -> None:
+    """Refuse a task tree as deep as SpiffWorkflow's task iterators look: below that depth its
+    tasks are invisible to them, and the workflow would call itself completed while a task
+    waits (a gateway loop adds its tasks below the previous round's, issue 14)."""
+    from engine.core.spiff_seam import iterator_depth, tree_depth
+
+    limit = iterator_depth()
+    depth, task = tree_depth(workflow)
+    if depth < limit - 1:
+        return
+    where = f" at element {task.task_spec.bpmn_id}" if task is not None else ""
+    exc = BoundExceeded(f"the process's task tree is {depth:,} tasks deep{where}, the most the engine "
+                        f"follows is {limit - 2:,}: a loop ran too many times in one instance")
+    exc.task = task
+    raise exc
+
+
 def state_too_large(workflow: Any, size: int, max_bytes: int) -> BoundExceeded:
     """The incident for a state above SANJI_MAX_INSTANCE_BYTES, naming the largest variable
     (the largest value any task's data holds) and the element whose data holds it."""

@@ -25,6 +25,7 @@ from engine.models import ProcessDefinition, ProcessInstance, Schedule, Schedule
 from engine.org.nodes import Principal
 from engine.core.repository import DEPLOY_HOOKS, SPECS, UNDEPLOY_HOOKS
 from engine.core.spiff import load_state, timer_due
+from engine.core.spiff_seam import internal
 from engine.core.timeexpr import Timer, TimerExpressionError, literal_text, make_timer
 
 _zone: ZoneInfo | None = None
@@ -220,7 +221,7 @@ def instance_timers(inst: ProcessInstance) -> list[dict[str, Any]]:
         definition = getattr(t.task_spec, "event_definition", None)
         if not isinstance(definition, TimerEventDefinition):
             continue
-        value = t._get_internal_data("event_value")
+        value = internal(t, "event_value")
         interrupting = getattr(t.task_spec, "cancel_activity", None)
         out.append({
             "timer_id": t.task_spec.bpmn_id, "name": t.task_spec.bpmn_name,

@@ -19,11 +19,8 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from SpiffWorkflow.bpmn.parser.util import first
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
     CycleTimerEventDefinition,
     DurationTimerEventDefinition,
@@ -42,7 +39,6 @@ from SpiffWorkflow.spiff.serializer.event_definition import MessageEventDefiniti
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
-from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
@@ -51,10 +47,21 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     IntermediateThrowEvent,
     StartEvent,
 )
-from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util import BpmnEvent
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 from engine.core.bounds import BoundExceeded, state_too_large
+from engine.core.spiff_seam import (
+    MultiInstanceParserHook,
+    drop_internal,
+    first,
+    install_multi_instance_check,
+    internal,
+    make_serializer,
+    retype,
+    set_internal,
+    state_from_dict,
+    state_json,
+)
 from engine.core.timeexpr import TimerExpressionError, check_timer, is_literal, make_timer
 from engine.core.timeexpr import parse_datetime  # years 2000-2100; the runtime imports it from here too
 
@@ -115,27 +122,27 @@ def add_duration(start: datetime, expression: str, zone: Any) -> datetime:
 
 class ClockTimeDate(TimeDateEventDefinition):
     def has_fired(self, my_task: Any) -> bool:
-        event_value = my_task._get_internal_data("event_value")
+        event_value = internal(my_task, "event_value")
         if event_value is None:
             text = bounded_timer(my_task, "timeDate", timer_value(my_task, self.expression))
             event_value = parse_datetime(text, engine_zone(my_task)).isoformat()
-            my_task._set_internal_data(event_value=event_value)
+            set_internal(my_task, event_value=event_value)
         if datetime.fromisoformat(event_value) <= engine_now(my_task):
-            my_task._set_internal_data(event_fired=True)
-        return bool(my_task._get_internal_data("event_fired", False))
+            set_internal(my_task, event_fired=True)
+        return bool(internal(my_task, "event_fired", False))
 
 
 class ClockDuration(DurationTimerEventDefinition):
     def has_fired(self, my_task: Any) -> bool:
-        event_value = my_task._get_internal_data("event_value")
+        event_value = internal(my_task, "event_value")
         if event_value is None:
             text = bounded_timer(my_task, "timeDuration", timer_value(my_task, self.expression))
             due = add_duration(engine_now(my_task), text, engine_zone(my_task))
             event_value = due.isoformat()
-            my_task._set_internal_data(event_value=event_value)
+            set_internal(my_task, event_value=event_value)
         if datetime.fromisoformat(event_value) <= engine_now(my_task):
-            my_task._set_internal_data(event_fired=True)
-        return bool(my_task._get_internal_data("event_fired", False))
+            set_internal(my_task, event_fired=True)
+        return bool(internal(my_task, "event_fired", False))
 
 
 class ClockCycle(CycleTimerEventDefinition):
@@ -144,7 +151,7 @@ class ClockCycle(CycleTimerEventDefinition):
     into one, and the next is the first one after now."""
 
     def cycle_complete(self, my_task: Any) -> bool:
-        event_value = my_task._get_internal_data("event_value")
+        event_value = internal(my_task, "event_value")
         zone = engine_zone(my_task)
         now = engine_now(my_task)
         if event_value is None:
@@ -171,10 +178,10 @@ class ClockCycle(CycleTimerEventDefinition):
                     event_value["cycles"] -= 1
                 ready = True
         else:
-            my_task.internal_data.pop("event_value", None)
-            my_task.internal_data["event_fired"] = True
+            drop_internal(my_task, "event_value")
+            set_internal(my_task, event_fired=True)
             return False
-        my_task._set_internal_data(event_value=event_value)
+        set_internal(my_task, event_value=event_value)
         return ready
 
 
@@ -194,15 +201,15 @@ def next_cron(expression: str, after: datetime, zone: Any) -> datetime | None:
 
 def force_timer(task: Any, when: datetime) -> None:
     """Make a waiting timer due at `when` (an admin's "execute now"); the next refresh fires it."""
-    value = task._get_internal_data("event_value")
+    value = internal(task, "event_value")
     if isinstance(value, dict):
         value = dict(value)
         value["next"] = when.isoformat()
         if value.get("cycles", 0) == 0:
             value["cycles"] = 1
-        task._set_internal_data(event_value=value)
+        set_internal(task, event_value=value)
     else:
-        task._set_internal_data(event_value=when.isoformat())
+        set_internal(task, event_value=when.isoformat())
 
 
 def parse_cycle(expression: str, now: datetime, zone: Any) -> tuple[int, datetime, str]:
@@ -222,7 +229,7 @@ def parse_cycle(expression: str, now: datetime, zone: Any) -> tuple[int, datetim
 
 def timer_due(task: Any) -> datetime | None:
     """When a waiting timer task fires next (None if it has not computed a time yet)."""
-    value = task._get_internal_data("event_value")
+    value = internal(task, "event_value")
     if value is None:
         return None
     if isinstance(value, dict):
@@ -263,8 +270,7 @@ class DataMessage(SpiffMessage):
 class MessageParserMixin:
     def parse_message_event(self, message_event: Any) -> Any:
         definition = super().parse_message_event(message_event)  # type: ignore[misc]
-        definition.__class__ = DataMessage
-        return definition
+        return retype(definition, DataMessage)
 
 
 class StartEventParser(MessageParserMixin, TimerParserMixin, SpiffStartEventParser):
@@ -299,11 +305,10 @@ def _instance_count(spec: Any, my_task: Any) -> int | None:
     return count if isinstance(count, int) else None
 
 
-def _bounded_update_hook(self: Any, my_task: Any) -> Any:
+def _check_instance_count(self: Any, my_task: Any) -> None:
     """SpiffWorkflow creates all instances of a parallel multi-instance at once, from data (and
     a sequential one runs its script instances in one request): count them first, against the
     script engine's `max_branches` (SANJI_MAX_BRANCHES)."""
-    result = super(MultiInstanceTask, self)._update_hook(my_task)  # the preScript may set the input
     limit = getattr(my_task.workflow.top_workflow.script_engine, "max_branches", None)
     if limit is not None:
         count = _instance_count(self, my_task)
@@ -313,10 +318,9 @@ def _bounded_update_hook(self: Any, my_task: Any) -> Any:
                                 "call activity for larger fan-outs")
             exc.task = my_task
             raise exc
-    return result
 
 
-MultiInstanceTask._update_hook = _bounded_update_hook
+install_multi_instance_check(_check_instance_count)
 
 
 # ---- detached call activities ----------------------------------------------------------------
@@ -341,7 +345,7 @@ class DetachedCallActivity(SpiffBpmnTask):
         self.output_item = output_item
 
 
-class DetachedCallActivityParser(SpiffTaskParser):
+class DetachedCallActivityParser(MultiInstanceParserHook, SpiffTaskParser):
     def create_task(self) -> DetachedCallActivity:
         called = self.node.get("calledElement")
         if not called:
@@ -353,7 +357,7 @@ class DetachedCallActivityParser(SpiffTaskParser):
             **self.bpmn_attributes,
         )
 
-    def _add_multiinstance_task(self, loop_characteristics: Any) -> None:
+    def parse_multi_instance(self, loop_characteristics: Any) -> None:
         if loop_characteristics.get("isSequential") == "true":
             self.raise_validation_exception("sequential multi-instance call activities are not supported; "
                                             "use a parallel one")
@@ -400,39 +404,8 @@ class SanjiBpmnParser(SpiffBpmnParser):
 
 # ---- serialization -------------------------------------------------------------------------------
 
-class _SpecHolder(threading.local):
-    spec: Any = None
-    subprocess_specs: Any = None
-
-
-_holder = _SpecHolder()
-
-
-class StateConverter(BpmnWorkflowConverter):
-    """Workflow state without the spec: the spec comes from the per-version cache."""
-
-    def to_dict(self, workflow: BpmnWorkflow) -> dict[str, Any]:
-        dct = super(BpmnWorkflowConverter, self).to_dict(workflow)
-        dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
-        dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
-        return dct
-
-    def from_dict(self, dct: dict[str, Any]) -> BpmnWorkflow:
-        dct["spec"] = None
-        workflow = self.target_class(_holder.spec, _holder.subprocess_specs, deserializing=True)
-        from uuid import UUID
-
-        workflow.tasks = self.mapping_from_dict(dct["tasks"], UUID, workflow=workflow)
-        workflow.task_tree = workflow.tasks.get(UUID(dct["root"]))
-        self.set_default_attributes(workflow, dct)
-        self.subprocesses_from_dict(dct["subprocesses"], workflow)
-        workflow.bpmn_events = self.registry.restore(dct.pop("bpmn_events", []))
-        return workflow
-
-
 def _config() -> dict[Any, Any]:
-    config = dict(SPIFF_CONFIG)
-    config[BpmnWorkflow] = StateConverter
+    config: dict[Any, Any] = {}
     config[DetachedCallActivity] = DetachedCallActivityConverter
     for cls in (ClockTimeDate, ClockDuration, ClockCycle):
         config[cls] = TimerConditionalEventDefinitionConverter
@@ -442,8 +415,7 @@ def _config() -> dict[Any, Any]:
 
 class _Serializers(threading.local):
     def __init__(self) -> None:
-        registry = BpmnWorkflowSerializer.configure(_config())
-        self.serializer = BpmnWorkflowSerializer(registry)
+        self.serializer = make_serializer(_config())
 
 
 _serializers = _Serializers()
@@ -469,28 +441,14 @@ def load_specs(blob: bytes) -> tuple[Any, dict[str, Any]]:
 def dump_state(workflow: BpmnWorkflow, max_bytes: int | None = None) -> bytes:
     """Compact state: JSON of the task tree and data, zlib level 1 (fast, ~5× smaller).
     Above `max_bytes` of JSON (SANJI_MAX_INSTANCE_BYTES) raise BoundExceeded naming the largest variable."""
-    s = _serializers.serializer
-    s.registry._encoder_mode = True
-    try:
-        dct = s.to_dict(workflow)
-        dct[s.VERSION_KEY] = s.VERSION
-        text = json.dumps(dct, cls=s._encoder_cls, separators=(",", ":"), ensure_ascii=False)
-    finally:
-        s.registry._encoder_mode = False
-    raw = text.encode("utf-8")
+    raw = state_json(_serializers.serializer, workflow).encode("utf-8")
     if max_bytes is not None and len(raw) > max_bytes:
         raise state_too_large(workflow, len(raw), max_bytes)
     return zlib.compress(raw, 1)
 
 
 def load_state(blob: bytes, spec: Any, subprocess_specs: dict[str, Any], script_engine: Any) -> BpmnWorkflow:
-    s = _serializers.serializer
     dct = json.loads(zlib.decompress(blob))
-    s.migrate(dct)
-    _holder.spec, _holder.subprocess_specs = spec, subprocess_specs
-    try:
-        workflow: BpmnWorkflow = s.from_dict(dct)
-    finally:
-        _holder.spec = _holder.subprocess_specs = None
+    workflow = state_from_dict(_serializers.serializer, dct, spec, subprocess_specs)
     workflow.script_engine = script_engine
     return workflow

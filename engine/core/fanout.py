@@ -1,0 +1,98 @@
+"""Fan-out: detached call activities become child instances; the parent continues when the last ends."""
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select, update
+
+from engine.core.runtime_base import Loaded, MAX_DEPTH, RuntimeBase
+from engine.core.bounds import BoundExceeded
+from engine.errors import ScriptError
+from engine.models import FanOut, ProcessDefinition, ProcessInstance
+from engine.core.repository import latest
+from engine.core.spiff import DetachedCallActivity
+from engine.core.spiff_seam import internal, set_internal
+
+
+class FanOutMixin(RuntimeBase):
+    # ---- fan-out --------------------------------------------------------------------------------
+
+    def _detached(self, loaded: Loaded, ready: list[Any]) -> bool:
+        """Spawn children for new detached call activities; complete those whose children ended."""
+        inst = loaded.inst
+        progressed = False
+        for t in ready:
+            spec = t.task_spec
+            if not isinstance(spec, DetachedCallActivity):
+                continue
+            guid = str(t.id)
+            if not internal(t, "spawned"):
+                self._spawn(loaded, t)
+                set_internal(t, spawned=True)
+            fan = self.session.get(FanOut, (inst.id, guid), populate_existing=True)
+            if fan is not None and fan.pending <= 0:
+                if spec.output_collection:
+                    rows = self.session.execute(select(ProcessInstance.data).where(
+                        ProcessInstance.parent_id == inst.id, ProcessInstance.parent_task_guid == guid)
+                        .order_by(ProcessInstance.item_index)).scalars().all()
+                    t.data[spec.output_collection] = [
+                        (d or {}).get(spec.output_item) if spec.output_item else d for d in rows]
+                self.session.delete(fan)
+                t.run()
+                progressed = True
+        return progressed
+
+    def _spawn(self, loaded: Loaded, t: Any) -> None:
+        inst = loaded.inst
+        spec: DetachedCallActivity = t.task_spec
+        if spec.collection is None:
+            items: list[Any] = [None]
+        else:
+            items = t.data.get(spec.collection)
+            if not isinstance(items, list):
+                raise ScriptError(f"{spec.bpmn_id}: {spec.collection!r} must be a list to fan out over, "
+                                  f"not {type(items).__name__}")
+            if len(items) > self.settings.max_fanout:
+                exc = BoundExceeded(f"{spec.bpmn_id}: {spec.collection!r} has {len(items)} items; a call activity "
+                                    f"starts at most {self.settings.max_fanout} child instances (SANJI_MAX_FANOUT)")
+                exc.task = t
+                raise exc
+        child_def = self._called_definition(inst.definition, spec.called_element)
+        guid = str(t.id)
+        self.session.add(FanOut(instance_id=inst.id, task_guid=guid, total=len(items), pending=len(items)))
+        self.session.flush()
+        # A child gets the caller's data and its own item, not the whole list it was cut from:
+        # copying a 1,000-branch list into each of 1,000 children made a cycle start quadratic.
+        base = {k: v for k, v in t.data.items() if k not in (spec.output_collection, spec.collection)}
+        for idx, item in enumerate(items):
+            self._deadline.check(t)
+            variables = dict(base)
+            if spec.collection is not None:
+                variables[spec.item or "item"] = item
+            self.start(child_def, variables, None, _parent=(inst, guid, idx if spec.collection else None))
+
+    def _called_definition(self, caller: ProcessDefinition, key: str) -> ProcessDefinition:
+        same_file = self.session.scalars(select(ProcessDefinition).where(
+            ProcessDefinition.key == key, ProcessDefinition.sha256 == caller.sha256)
+            .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+        return same_file or latest(self.session, key)
+
+    def _child_finished(self, child: ProcessInstance) -> None:
+        assert child.parent_id is not None and child.parent_task_guid is not None
+        pending = self.session.execute(
+            update(FanOut).where(FanOut.instance_id == child.parent_id, FanOut.task_guid == child.parent_task_guid)
+            .values(pending=FanOut.pending - 1).returning(FanOut.pending)).scalar()
+        if pending is None or pending > 0 or child.parent_id in self._active:
+            return  # the active parent notices in its own loop
+        parent = self._lock(child.parent_id)
+        if parent.status != "running":
+            return  # resumed or retried later, its loop then completes the fan-out
+        loaded = self._load(parent)
+        self._run(loaded, before=parent.state, action=None, actor=None)
+
+    def _depth(self, inst: ProcessInstance) -> int:
+        depth, current = 0, inst
+        while current.parent_id is not None and depth <= MAX_DEPTH:
+            depth += 1
+            current = self.session.get(ProcessInstance, current.parent_id)  # type: ignore[assignment]
+        return depth

@@ -1,0 +1,187 @@
+"""What an instance's scripts may call: org, record and platform helpers, inside its `ScriptScope`."""
+from __future__ import annotations
+
+from copy import deepcopy
+from typing import Any, Callable
+
+from sqlalchemy import select
+
+from engine.org import nodes as org
+from engine.core.runtime_base import RuntimeBase, _jsonable
+from engine.errors import Invalid, ScriptError
+from engine.models import OrgNode, ProcessInstance, Record
+from engine.org.routing import NodeRef
+from engine.org.policy import ScriptScope
+from engine.core.scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
+from engine.platform.study import script_helpers as platform_helpers
+
+
+class ScriptHelpers(RuntimeBase):
+    # ---- scripts ------------------------------------------------------------------------------------
+
+    def _script_engine(self, inst: ProcessInstance) -> SanjiScriptEngine:
+        def helpers() -> dict[str, Any]:
+            scope = ScriptScope.of(self.session, inst)  # what this instance's scripts may reach
+            out: dict[str, Any] = date_helpers(self.clock.now, self.zone)
+            out.update(self._org_helpers(scope))
+            out.update(self._record_helpers(inst, scope))
+            out.update(platform_helpers(self.session, self.clock, self.settings, scope))
+            return out
+
+        env = RestrictedEnvironment(helpers, self.settings.script_timeout_ms / 1000,
+                                    self.settings.script_max_mb << 20, self._deadline)
+        return SanjiScriptEngine(env, self.clock.now, self.zone, self.settings.max_branches,
+                                 self.settings.timer_min_seconds)
+
+    def _org_helpers(self, scope: ScriptScope) -> dict[str, Callable[..., Any]]:
+        """The org tree (what every signed-in user reads at GET /api/v1/org) is open to every
+        script; who works in a unit only to instances whose scope holds the unit."""
+        session = self.session
+
+        def org_units() -> list[str]:
+            return [n.id for n in org.units(session)]
+
+        def org_branches(unit_id: str | None = None) -> list[str]:
+            return [n.id for n in org.branches(session, unit_id)]
+
+        def org_name(node_id: str) -> str:
+            node = session.get(OrgNode, node_id)
+            return node.name if node else str(node_id)
+
+        def unit_of(node_id: str) -> str | None:
+            node = session.get(OrgNode, node_id)
+            return self._unit_of(node) if node else None
+
+        def org_people(unit_id: str) -> list[dict[str, Any]]:
+            scope.people_of("org_people", unit_id)
+            return org.people(session, unit_id)
+
+        return {"org_units": org_units, "org_branches": org_branches, "org_name": org_name,
+                "unit_of": unit_of, "group_id": self._group, "org_people": org_people}
+
+    def _record_helpers(self, inst: ProcessInstance, scope: ScriptScope) -> dict[str, Callable[..., Any]]:
+        """Records inside the instance's scope, of the kinds its process may touch (`ScriptScope`)."""
+        session = self.session
+
+        def save_record(kind: str, key: str, data: dict[str, Any], node_id: str | None = None,
+                        confidential: bool = False) -> None:
+            rule = scope.kind("save_record", kind)
+            if not isinstance(data, dict):
+                raise ScriptError("save_record(kind, key, data): data must be a dict")
+            node = scope.owns("save_record", rule, node_id or inst.scope_node_id, "the owner node")
+            now = self.clock.now()
+            row = session.scalars(select(Record).where(Record.kind == kind, Record.key == str(key))).first()
+            if row is None:
+                row = Record(kind=kind, key=str(key), created_at=now)
+                session.add(row)
+            else:  # never replace (or move) a record owned outside the scope
+                scope.owns("save_record", rule, row.node_id, f"{kind} record {str(key)!r}")
+            # a rewrite never lowers confidentiality, and a confidential kind is always confidential
+            secret = bool(confidential) or bool(rule and rule.confidential) or bool(row.confidential)
+            row.node_id, row.unit_id, row.instance_id = node.id, self._unit_of(node), inst.id
+            row.confidential, row.data, row.updated_at = secret, _jsonable(data), now
+
+        def find_records(kind: str, unit_id: str | None = None, node_id: str | None = None) -> list[dict[str, Any]]:
+            rule = scope.kind("find_records", kind)
+            if rule is not None and rule.confidential:
+                scope.confidential("find_records", kind)
+            q = select(Record).where(Record.kind == kind, scope.area(rule))
+            if unit_id:
+                scope.filter_node("find_records", unit_id, "unit_id")
+                q = q.where(Record.unit_id == unit_id)
+            if node_id:
+                scope.filter_node("find_records", node_id, "node_id")
+                q = q.where(Record.node_id == node_id)
+            rows = list(session.scalars(q.order_by(Record.id)))
+            if any(r.confidential for r in rows):
+                scope.confidential("find_records", kind)
+            return [{"key": r.key, "node_id": r.node_id, **(r.data or {})} for r in rows]
+
+        def update_record(kind: str, key: str, changes: dict[str, Any] | None = None,
+                          increments: dict[str, Any] | None = None, path: list[Any] | None = None) -> dict[str, Any]:
+            """Change part of an existing record under a row lock, so that concurrent instances
+            (e.g. several branches confirmed at once) never lose each other's updates: `path`
+            leads from the record's data to the dict to change (e.g. ["findings", 2]), `changes`
+            are set there, `increments` are added to numbers there. Returns the new data."""
+            rule = scope.kind("update_record", kind)
+            if rule is not None and rule.confidential:
+                scope.confidential("update_record", kind)
+            q = (select(Record).where(Record.kind == kind, Record.key == str(key))
+                 .execution_options(populate_existing=True))
+            if session.get_bind().dialect.name != "sqlite":  # SQLite: writers are serialised already
+                q = q.with_for_update()
+            row = session.scalars(q).first()
+            if row is None:
+                raise ScriptError(f"update_record: there is no {kind} record {key!r}")
+            scope.owns("update_record", rule, row.node_id, f"{kind} record {str(key)!r}")
+            if row.confidential:  # the new data is returned to the script
+                scope.confidential("update_record", kind)
+            data = deepcopy(row.data or {})
+            target: Any = data
+            for step in path or []:
+                try:
+                    target = target[step]
+                except (KeyError, IndexError, TypeError):
+                    raise ScriptError(f"update_record: {kind} record {key!r} has no {list(path or [])!r}") from None
+            if not isinstance(target, dict):
+                raise ScriptError(f"update_record: {list(path or [])!r} of {kind} record {key!r} is not an object")
+            if changes:
+                target.update(_jsonable(changes))
+            for name, amount in (increments or {}).items():
+                current = target.get(name) or 0
+                if not isinstance(current, (int, float)) or not isinstance(amount, (int, float)):
+                    raise ScriptError(f"update_record: {name!r} of {kind} record {key!r} is not a number")
+                target[name] = current + amount
+            row.data, row.updated_at = data, self.clock.now()
+            session.flush()
+            return deepcopy(data)
+
+        def get_record(kind: str, key: str) -> dict[str, Any] | None:
+            rule = scope.kind("get_record", kind)
+            if rule is not None and rule.confidential:
+                scope.confidential("get_record", kind)
+            row = session.scalars(select(Record).where(Record.kind == kind, Record.key == str(key))).first()
+            if row is None:
+                return None
+            scope.owns("get_record", rule, row.node_id, f"{kind} record {str(key)!r}")
+            if row.confidential:
+                scope.confidential("get_record", kind)
+            return dict(row.data or {})
+
+        def instance_id() -> int:
+            return inst.id
+
+        return {"save_record": save_record, "find_records": find_records, "update_record": update_record,
+                "get_record": get_record, "instance_id": instance_id}
+
+    # ---- org helpers -----------------------------------------------------------------------------------
+
+    def _group(self) -> str:
+        if self._group_id is None:
+            self._group_id = org.group_root(self.session).id
+        return self._group_id
+
+    @staticmethod
+    def _unit_of(node: OrgNode | NodeRef) -> str | None:
+        if node.tier == "unit":
+            return node.id
+        if node.tier == "branch":
+            return node.parent_id
+        return None
+
+    def _scope_node(self, variables: dict[str, Any]) -> OrgNode:
+        """The deepest org node named by the start data; `unit_id` and `branch_id` must agree."""
+        found: dict[str, OrgNode] = {}
+        for var, tier in (("branch_id", "branch"), ("unit_id", "unit")):
+            value = variables.get(var)
+            if value is None:
+                continue
+            node = self.session.get(OrgNode, value) if isinstance(value, str) else None
+            if node is None or node.tier != tier or not node.active:
+                raise Invalid(f"{var}={value!r} is not a {tier} of the organisation",
+                              [{"field": f"variables/{var}", "message": f"not a {tier}"}])
+            found[tier] = node
+        if "branch" in found and "unit" in found and found["branch"].parent_id != found["unit"].id:
+            raise Invalid(f"branch {found['branch'].id} does not belong to unit {found['unit'].id}",
+                          [{"field": "variables/branch_id", "message": "not in that unit"}])
+        return found.get("branch") or found.get("unit") or self.session.get(OrgNode, self._group())  # type: ignore[return-value]

@@ -1,0 +1,227 @@
+"""What a notification says and where it goes: messages built from tasks and events, the
+channels that take them, and their idempotent delivery into notifications and the outbox."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Iterable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from engine.org import confidential
+from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, User
+from engine.platform.models import Notification, NotificationChannel, Outbox
+from engine.org.routing import candidates
+from engine.infra.settings import Settings
+
+
+KINDS = ("task_offered", "task_due_soon", "task_overdue", "task_urged", "escalation")
+KIND_NAMES = {"task_offered": "新待办", "task_due_soon": "即将到期", "task_overdue": "已逾期",
+              "task_urged": "催办", "escalation": "逐级上报", "test": "测试消息"}
+CHANNEL_KINDS = ("wecom", "dingtalk", "email")
+FORMATS = ("markdown", "text")
+CURSOR = "event_log"
+SOURCE_EVENTS = ("task_created", "task_urged")
+BATCH = 500
+GAP_TTL = timedelta(minutes=10)
+MAX_GAPS = 10_000
+DUE_SOON = timedelta(hours=24)
+MAX_BACKOFF = timedelta(hours=6)
+CHANNEL_MANAGERS = ("secretary", "deputy_secretary")
+EMAIL_RE = re.compile(r"^[^@\s<>,;]+@[^@\s<>,;]+\.[^@\s<>,;]+$")
+TITLE_PREFIX = "【三级联动】"
+
+
+# ---- building messages --------------------------------------------------------------------------
+
+@dataclass
+class Message:
+    kind: str
+    source_key: str
+    title: str
+    lines: list[tuple[str, str]]
+    node: OrgNode
+    recipients: list[User]
+    task_id: int | None = None
+    instance_id: int | None = None
+    link: str | None = None  # path inside the web app, e.g. /tasks/12
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def body_text(self) -> str:
+        return "\n".join(f"{label}：{value}" for label, value in self.lines)
+
+
+def _local(dt: datetime | None, settings: Settings) -> str:
+    if dt is None:
+        return "无"
+    return dt.astimezone(settings.zone).strftime("%Y-%m-%d %H:%M")
+
+
+def _names(users: Iterable[User]) -> str:
+    return "、".join(u.display_name for u in users)
+
+
+def _task_props(session: Session, inst: ProcessInstance | None, spec_id: str) -> dict[str, str]:
+    """The SpiffWorkflow extension properties of a task's spec (e.g. `notifyKind`)."""
+    if inst is None:
+        return {}
+    from engine.core.repository import SPECS
+
+    try:
+        spec, subs = SPECS.get(inst.definition)
+    except Exception:  # noqa: BLE001 - a broken spec must not stop notifications
+        return {}
+    for s in (spec, *subs.values()):
+        ts = s.task_specs.get(spec_id)
+        if ts is not None:
+            return dict((getattr(ts, "extensions", None) or {}).get("properties", {}) or {})
+    return {}
+
+
+def task_message(session: Session, settings: Settings, kind: str, task: HumanTask, source_key: str,
+                 recipients: list[User] | None = None, extra_lines: list[tuple[str, str]] | None = None) -> Message:
+    node = session.get(OrgNode, task.node_id)
+    assert node is not None
+    inst = session.get(ProcessInstance, task.instance_id)
+    if recipients is None:
+        if task.assignee_id is not None:
+            user = session.get(User, task.assignee_id)
+            recipients = [user] if user is not None and user.active else []
+        else:
+            recipients = candidates(session, task)
+    who = node.name + (f"（{_names(recipients)}）" if recipients else "")
+    # a notification leaves the system (robots, e-mail): the title never quotes confidential values
+    title = confidential.always(settings.forms_dir).text(inst.title, inst.data) if inst else task.process_key
+    lines = [("任务", task.name), ("流程", title), ("办理", who),
+             ("截止", _local(task.due_at, settings))]
+    lines.extend(extra_lines or [])
+    return Message(kind=kind, source_key=source_key, title=f"{KIND_NAMES[kind]}：{task.name}", lines=lines,
+                   node=node, recipients=recipients, task_id=task.id, instance_id=task.instance_id,
+                   link=f"/tasks/{task.id}")
+
+
+def _users_by_name(session: Session, names: Iterable[str]) -> list[User]:
+    names = [n for n in names if isinstance(n, str)]
+    if not names:
+        return []
+    return list(session.scalars(select(User).where(User.username.in_(names), User.active.is_(True))
+                                .order_by(User.username)))
+
+
+def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> list[Message]:
+    if ev.task_id is None:
+        return []
+    task = session.get(HumanTask, ev.task_id)
+    if task is None or task.status != "open":
+        return []  # done or cancelled before anyone needed telling
+    key = f"ev:{ev.id}"
+    if ev.type == "task_created":
+        inst = session.get(ProcessInstance, task.instance_id)
+        wanted = (_task_props(session, inst, task.spec_id).get("notifyKind") or "").strip()
+        if wanted == "none":
+            return []
+        kind = "escalation" if wanted == "escalation" else "task_offered"
+        return [task_message(session, settings, kind, task, key)]
+    if ev.type == "task_urged":
+        payload = ev.payload or {}
+        to = payload.get("to")
+        recipients = _users_by_name(session, to) if isinstance(to, list) else None
+        extra = [("催办人", ev.actor or "")]
+        if ev.actor_id:
+            actor = session.get(User, ev.actor_id)
+            if actor is not None:
+                extra = [("催办人", actor.display_name)]
+        if payload.get("message"):
+            extra.append(("催办意见", str(payload["message"])[:500]))
+        return [task_message(session, settings, "task_urged", task, key, recipients, extra)]
+    return []
+
+
+# ---- channels ---------------------------------------------------------------------------------------
+
+def channels_for(session: Session, kind: str, node: OrgNode) -> list[NotificationChannel]:
+    """Active channels that take `kind` events of `node`: its own, its unit's (for a branch),
+    and the ones of ancestors that cover their subtree."""
+    out = []
+    chans = session.scalars(select(NotificationChannel).where(NotificationChannel.active.is_(True))
+                            .order_by(NotificationChannel.id)).all()
+    paths: dict[str, str] = {}
+    for ch in chans:
+        if kind not in (ch.events or []) and kind != "test":
+            continue
+        if ch.node_id == node.id or (node.tier == "branch" and ch.node_id == node.parent_id):
+            out.append(ch)
+            continue
+        if ch.cover_subtree:
+            if ch.node_id not in paths:
+                n = session.get(OrgNode, ch.node_id)
+                paths[ch.node_id] = n.path if n else "\0"
+            if node.path.startswith(paths[ch.node_id]):
+                out.append(ch)
+    return out
+
+
+def _absolute(link: str | None, settings: Settings) -> str | None:
+    if not link or not settings.base_url:
+        return None
+    return settings.base_url.rstrip("/") + link
+
+
+def webhook_body(ch: NotificationChannel, msg: Message, settings: Settings) -> dict[str, Any]:
+    """The JSON a WeCom or DingTalk group robot takes (markdown or text)."""
+    title = TITLE_PREFIX + msg.title
+    url = _absolute(msg.link, settings)
+    if ch.msg_format == "text":
+        content = "\n".join([title, msg.body_text()] + ([f"办理：{url}"] if url else []))
+        return {"msgtype": "text", "text": {"content": content}}
+    quoted = [f"> {label}：{value}" for label, value in msg.lines]
+    if ch.kind == "wecom":
+        content = "\n".join([f"**{title}**"] + quoted + ([f"[去办理]({url})"] if url else []))
+        return {"msgtype": "markdown", "markdown": {"content": content}}
+    text = "\n\n".join([f"#### {title}"] + quoted + ([f"[去办理]({url})"] if url else []))
+    return {"msgtype": "markdown", "markdown": {"title": title, "text": text}}
+
+
+def email_payload(msg: Message, settings: Settings) -> dict[str, Any]:
+    url = _absolute(msg.link, settings)
+    body = msg.body_text() + (f"\n\n办理地址：{url}" if url else "") + "\n\n（本邮件由三级联动纪检工作平台自动发送）\n"
+    return {"subject": TITLE_PREFIX + msg.title, "body": body}
+
+
+def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> int:
+    if not rows:
+        return 0
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    # One cached statement executed for many rows; RETURNING counts what was inserted on both
+    # backends (rowcount is not reliable for ON CONFLICT DO NOTHING).
+    stmt = insert(model).on_conflict_do_nothing(index_elements=keys).returning(getattr(model, keys[0]))
+    return len(session.execute(stmt, rows).all())
+
+
+def deliver(session: Session, settings: Settings, msg: Message, now: datetime) -> dict[str, int]:
+    """Write the in-app notifications and the outbox rows of one message (idempotent)."""
+    notes = _insert_ignore(session, Notification, [
+        {"user_id": u.id, "kind": msg.kind, "source_key": msg.source_key, "title": msg.title[:300],
+         "body": msg.body_text(), "link": msg.link, "task_id": msg.task_id, "instance_id": msg.instance_id,
+         "node_id": msg.node.id, "created_at": now} for u in {u.id: u for u in msg.recipients}.values()],
+        ["user_id", "source_key"])
+    rows: list[dict[str, Any]] = []
+    for ch in channels_for(session, msg.kind, msg.node):
+        base = {"source_key": msg.source_key, "channel_id": ch.id, "kind": msg.kind, "status": "pending",
+                "attempts": 0, "next_attempt_at": now, "created_at": now}
+        if ch.kind in ("wecom", "dingtalk"):
+            rows.append({**base, "recipient": "", "payload": webhook_body(ch, msg, settings)})
+        else:
+            addresses = list(ch.recipients or [])
+            if ch.email_users:
+                addresses += [u.email for u in msg.recipients if u.email]
+            payload = email_payload(msg, settings)
+            for address in dict.fromkeys(a.strip().lower() for a in addresses if a and a.strip()):
+                rows.append({**base, "recipient": address[:200], "payload": payload})
+    queued = _insert_ignore(session, Outbox, rows, ["source_key", "channel_id", "recipient"])
+    return {"notifications": notes, "outbox": queued}
