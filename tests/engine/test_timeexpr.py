@@ -8,7 +8,7 @@ import pytest
 from croniter import croniter
 
 from engine.errors import Invalid
-from engine.core.timeexpr import Timer, make_timer, validate_timer
+from engine.core.calendar import Timer, make_timer, validate_timer
 from tests.conftest import principal, roundtrip_all
 from tests.timer_bpmn import deploy_text, timer_process
 
