@@ -11,8 +11,8 @@ from the text the author typed. Measured against croniter 7 (tests/engine/test_c
   expression lists values only;
 - croniter treats `*/2` in a day field as restricted (day-of-month OR weekday); Vixie cron and we
   treat it as a star (AND): we pass croniter `day_or` accordingly;
-- on the fall-back day croniter fires a wall time the clock shows twice twice (a daily `0 2 * * *`
-  in Europe/Berlin fires at 02:00 CEST and again at 02:00 CET): we skip the repeat, so every
+- on the fall-back day croniter fires a wall time that occurs twice at both occurrences (a daily
+  `0 2 * * *` in Europe/Berlin fires at 02:00 CEST and again at 02:00 CET): we skip the repeat, so every
   wall-clock time fires at most once, at its first occurrence. A time the spring-forward skips
   fires when the clock jumps (croniter: `30 2 * * *` → 03:00 CEST).
 """

@@ -1,4 +1,4 @@
-"""Timer expressions: calendar-true fire times, cron with L, and clear refusals at deploy."""
+"""Timer expressions (engine/core/calendar/timers.py): calendar-true fire times, cron with L, and clear refusals at deploy."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
