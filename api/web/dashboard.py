@@ -14,6 +14,7 @@ from flask import render_template, request, url_for
 from flask_babel import lazy_gettext
 from sqlalchemy import func, select
 
+from engine.core import calendar
 from engine.errors import Invalid
 from engine.linkage import dashboard, records
 from engine.models import Record
@@ -48,7 +49,7 @@ def dashboard_page() -> Any:
     p = me()
     now = clock().now()
     today = now.astimezone(settings().zone).date()
-    quarter = request.args.get("quarter") if "quarter" in request.args else str((today.month - 1) // 3 + 1)
+    quarter = request.args.get("quarter") if "quarter" in request.args else str(calendar.quarter_of(today))
     period = dashboard.parse_period(request.args.get("year"), quarter, today)
     unit_id = request.args.get("unit_id") or None
     sc = dashboard.scope(db(), p, unit_id)  # 404 for another unit, or for someone without a dashboard

@@ -8,11 +8,12 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
 from engine.core import schedules
+from engine.core.calendar import describe_zh, is_cron
 from engine.errors import Forbidden, NotFound, SanjiError
 from engine.models import ProcessDefinition, ProcessInstance, Schedule
 
 from ..extensions import clock, db, redactor
-from .base import page_blueprint, signin_required
+from .base import current_language, page_blueprint, signin_required
 from .helpers import STATUS_LABELS, fail, me, page_number, pager, require_admin
 
 bp = page_blueprint("schedules")
@@ -36,11 +37,14 @@ def schedules_page() -> Any:
                         .order_by(Schedule.next_fire_at.is_(None), Schedule.next_fire_at, Schedule.process_key)).all()
     items = []
     for row, name in rows:
+        words = None
         try:
             upcoming = schedules.next_fire_times(row, now, 4)
+            if current_language().startswith("zh") and is_cron(row.expression):
+                words = describe_zh(row.expression)  # cron in words for Chinese readers, beside the expression
         except Exception:  # noqa: BLE001 - a schedule whose expression no longer parses still shows
             upcoming = []
-        items.append({"row": row, "name": name, "upcoming": upcoming})
+        items.append({"row": row, "name": name, "upcoming": upcoming, "words": words})
     page = page_number()
     q = (select(ProcessInstance).where(ProcessInstance.next_timer_at.is_not(None),
                                        ProcessInstance.status.in_(("running", "suspended")))

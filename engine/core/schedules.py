@@ -26,7 +26,7 @@ from engine.org.nodes import Principal
 from engine.core.repository import DEPLOY_HOOKS, SPECS, UNDEPLOY_HOOKS
 from engine.core.spiff import load_state, timer_due
 from engine.core.spiff_seam import internal
-from engine.core.timeexpr import Timer, TimerExpressionError, literal_text, make_timer
+from engine.core.calendar import Timer, TimerExpressionError, literal_text, make_timer
 
 _zone: ZoneInfo | None = None
 

@@ -10,7 +10,6 @@ into an incident.
 from __future__ import annotations
 
 import ast
-import calendar
 import functools
 import sys
 import time
@@ -30,6 +29,7 @@ from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
 from engine.core import script_limits
+from engine.core import calendar
 from engine.core.bounds import Deadline
 from engine.errors import ScriptError
 
@@ -330,37 +330,30 @@ def date_helpers(now: Callable[[], datetime], zone: Any) -> dict[str, Callable[.
         return (_as_date(d) + timedelta(days=int(n))).isoformat()
 
     def add_months(d: Any, n: int) -> str:
-        x = _as_date(d)
-        m = x.month - 1 + int(n)
-        y, m = x.year + m // 12, m % 12 + 1
-        return date(y, m, min(x.day, calendar.monthrange(y, m)[1])).isoformat()
+        return calendar.add_months(_as_date(d), int(n)).isoformat()
 
     def month_start(d: Any = None) -> str:
-        return _as_date(d or today()).replace(day=1).isoformat()
+        return calendar.month_start(_as_date(d or today())).isoformat()
 
     def month_end(d: Any = None) -> str:
-        x = _as_date(d or today())
-        return x.replace(day=calendar.monthrange(x.year, x.month)[1]).isoformat()
+        return calendar.month_end(_as_date(d or today())).isoformat()
 
     def quarter_of(d: Any = None) -> int:
-        return (_as_date(d or today()).month - 1) // 3 + 1
+        return calendar.quarter_of(_as_date(d or today()))
 
     def year_of(d: Any = None) -> int:
         return _as_date(d or today()).year
 
     def quarter_start(d: Any = None) -> str:
-        x = _as_date(d or today())
-        return date(x.year, 3 * ((x.month - 1) // 3) + 1, 1).isoformat()
+        return calendar.quarter_start(_as_date(d or today())).isoformat()
 
     def quarter_end(d: Any = None) -> str:
-        x = _as_date(d or today())
-        m = 3 * ((x.month - 1) // 3) + 3
-        return date(x.year, m, calendar.monthrange(x.year, m)[1]).isoformat()
+        return calendar.quarter_end(_as_date(d or today())).isoformat()
 
     def previous_quarter(d: Any = None) -> dict[str, int]:
         x = _as_date(d or today())
-        q = (x.month - 1) // 3 + 1
-        return {"year": x.year - 1, "quarter": 4} if q == 1 else {"year": x.year, "quarter": q - 1}
+        year, quarter = calendar.previous_quarter(x.year, calendar.quarter_of(x))
+        return {"year": year, "quarter": quarter}
 
     def days_between(a: Any, b: Any) -> int:
         return (_as_date(b) - _as_date(a)).days

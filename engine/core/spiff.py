@@ -105,19 +105,11 @@ def bounded_timer(my_task: Any, kind: str, text: str) -> str:
 
 
 def add_duration(start: datetime, expression: str, zone: Any) -> datetime:
-    """start + ISO 8601 duration, with calendar months and years in the organisation's zone."""
-    parsed = TimerEventDefinition.parse_iso_duration(expression)
-    years, months = int(parsed.pop("years", 0)), int(parsed.pop("months", 0))
-    local = start.astimezone(zone)
-    if years or months:
-        import calendar
+    """start + ISO 8601 duration: engine.core.calendar's rule (date units on the local wall
+    clock, time units elapsed). Kept here for the runtime's `dueIn` and old cycle states."""
+    from engine.core.calendar import add_duration as calendar_add
 
-        m = local.month - 1 + months + 12 * years
-        y, m = local.year + m // 12, m % 12 + 1
-        local = local.replace(year=y, month=m, day=min(local.day, calendar.monthrange(y, m)[1]))
-    weeks = parsed.pop("weeks", 0)
-    delta = timedelta(weeks=weeks, **parsed)
-    return (local + delta).astimezone(UTC)
+    return calendar_add(start, expression, zone)
 
 
 class ClockTimeDate(TimeDateEventDefinition):
@@ -210,21 +202,6 @@ def force_timer(task: Any, when: datetime) -> None:
         set_internal(task, event_value=value)
     else:
         set_internal(task, event_value=when.isoformat())
-
-
-def parse_cycle(expression: str, now: datetime, zone: Any) -> tuple[int, datetime, str]:
-    """`R[n]/start/period`, `R[n]/period` (first at now + period) or `R[n]/period/end`."""
-    parts = expression.strip().upper().split("/")
-    if not parts[0].startswith("R") or len(parts) not in (2, 3):
-        raise ValueError(f"not an ISO 8601 repeating interval: {expression!r}")
-    cycles = int(parts[0][1:]) if parts[0][1:] else -1
-    if len(parts) == 2:
-        TimerEventDefinition.parse_iso_duration(parts[1])
-        return cycles, add_duration(now, parts[1], zone), parts[1]
-    if parts[1].startswith("P"):
-        raise ValueError("R/period/end cycles are not supported; use R/start/period")
-    TimerEventDefinition.parse_iso_duration(parts[2])
-    return cycles, parse_datetime(expression.strip().split("/")[1], zone), parts[2]
 
 
 def timer_due(task: Any) -> datetime | None:

@@ -19,7 +19,6 @@ through `records.visible_clause` as well, so the dashboards never show more than
 """
 from __future__ import annotations
 
-import calendar
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -28,6 +27,7 @@ from typing import Any, Iterable
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from engine.core import calendar
 from engine.org import nodes as org
 from engine.linkage import records
 from engine.errors import Invalid, NotFound
@@ -112,8 +112,8 @@ def parse_period(year: str | None, quarter: str | None, today: date) -> Period:
         return Period(y, None, date(y, 1, 1), date(y, 12, 31))
     if not re.fullmatch(r"[1-4]", str(quarter)):
         raise _bad("quarter", "1, 2, 3 or 4")
-    last = 3 * int(str(quarter))
-    return Period(y, last // 3, date(y, last - 2, 1), date(y, last, calendar.monthrange(y, last)[1]))
+    q = int(str(quarter))
+    return Period(y, q, *calendar.quarter_bounds(y, q))
 
 
 def may_view(p: Principal) -> bool:

@@ -14,7 +14,6 @@ script helper `study_rates(year)` or the `study_stats` records `monthly_article`
 """
 from __future__ import annotations
 
-import calendar
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Callable
@@ -22,6 +21,7 @@ from typing import Any, Callable
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from engine.core import calendar
 from engine.infra.clock import Clock
 from engine.errors import Forbidden, Invalid, NotFound
 from engine.models import COMMITTEE_ROLES, OrgNode, Record, RoleAssignment, User
@@ -182,7 +182,7 @@ def period_bounds(year: int, month: int | None = None) -> tuple[date, date, str]
         return date(year, 1, 1), date(year, 12, 31), f"{year}"
     if not 1 <= month <= 12:
         raise _bad("month", "a month 1-12")
-    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1]), f"{year}-{month:02d}"
+    return *calendar.month_bounds(year, month), f"{year}-{month:02d}"
 
 
 def _ratio(done: int, expected: int) -> float | None:
@@ -235,9 +235,8 @@ def _aggregate(node_id: str, name: str, rows: list[dict[str, Any]]) -> dict[str,
 def quarter_bounds(year: int, quarter: int) -> tuple[date, date, str]:
     if not 1 <= quarter <= 4:
         raise _bad("quarter", "a quarter 1-4")
-    start = period_bounds(year, 3 * quarter - 2)[0]
-    end = period_bounds(year, 3 * quarter)[1]
-    return start, end, f"{year}-Q{quarter}"
+    period_bounds(year)  # the year's range check
+    return *calendar.quarter_bounds(year, quarter), calendar.quarter_label(year, quarter)
 
 
 def rates(session: Session, now: datetime, zone: Any, year: int, month: int | None = None,
@@ -245,7 +244,7 @@ def rates(session: Session, now: datetime, zone: Any, year: int, month: int | No
     """Completion rates per unit (and for the group committee) for a month, a quarter or a year."""
     if quarter is not None:
         start, end, label = quarter_bounds(year, quarter)
-        months = {f"{year}-{m:02d}" for m in range(3 * quarter - 2, 3 * quarter + 1)}
+        months = {f"{year}-{m:02d}" for m in calendar.quarter_months(quarter)}
     else:
         start, end, label = period_bounds(year, month)
         months = {label} if month else {f"{year}-{m:02d}" for m in range(1, 13)}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.core.timeexpr import Cron, validate_timer
+from engine.core.calendar import Cron, validate_timer
 from tests.security.bounds_bpmn import bounded_api, chain, deploy, start, written
 from tests.timer_bpmn import timer_process
 

@@ -1,4 +1,4 @@
-"""Timer expressions: calendar-true fire times, cron with L, and clear refusals at deploy."""
+"""Timer expressions (engine/core/calendar/timers.py): calendar-true fire times, cron with L, and clear refusals at deploy."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -8,7 +8,7 @@ import pytest
 from croniter import croniter
 
 from engine.errors import Invalid
-from engine.core.timeexpr import Timer, make_timer, validate_timer
+from engine.core.calendar import Timer, make_timer, validate_timer
 from tests.conftest import principal, roundtrip_all
 from tests.timer_bpmn import deploy_text, timer_process
 
