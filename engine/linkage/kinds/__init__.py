@@ -58,8 +58,9 @@ def _describe(err: ValidationError) -> tuple[str, str]:
     return _field(path), str(err.message)
 
 
-def _order(err: ValidationError) -> tuple[int, str]:
-    return len(err.absolute_path), _field(list(err.absolute_path))
+def _order(err: ValidationError) -> tuple[int, bool, str]:
+    """Outermost first; at one level an unknown key first (a misspelt key also leaves one missing)."""
+    return len(err.absolute_path), err.validator != "additionalProperties", _field(list(err.absolute_path))
 
 
 def check(kind: str, data: Any) -> None:
