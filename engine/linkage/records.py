@@ -142,13 +142,14 @@ T = TypeVar("T")
 def _typed(session: Session, p: Principal, kind: str, make: Callable[[dict[str, Any]], T],
            unit_ids: Sequence[str] | None, year: int | None = None) -> list[Stored[T]]:
     """Records of `kind` visible to `p` (in `unit_ids`, of data.year `year`), oldest first."""
-    q = select(Record).where(Record.kind == kind, visible_clause(p))
+    q = (select(Record.id, Record.key, Record.node_id, Record.unit_id, Record.data)
+         .where(Record.kind == kind, visible_clause(p)))
     if unit_ids is not None:
         q = q.where(Record.unit_id.in_(unit_ids))
     if year is not None:
         q = q.where(Record.data["year"].as_integer() == year)
-    return [Stored(r.id, r.key, r.node_id, r.unit_id, make(r.data or {}))
-            for r in session.scalars(q.order_by(Record.id))]
+    return [Stored(id_, key, node_id, unit_id, make(data or {}))
+            for id_, key, node_id, unit_id, data in session.execute(q.order_by(Record.id))]
 
 
 def quarterly_statuses(session: Session, p: Principal, unit_ids: Sequence[str] | None = None,
