@@ -12,6 +12,7 @@ from engine.errors import Invalid, ScriptError
 from engine.models import OrgNode, ProcessInstance, Record
 from engine.org.routing import NodeRef
 from engine.org.policy import ScriptScope
+from engine.linkage import kinds as record_kinds
 from engine.core.scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
 from engine.platform.study import script_helpers as platform_helpers
 
@@ -71,15 +72,17 @@ class ScriptHelpers(RuntimeBase):
             node = scope.owns("save_record", rule, node_id or inst.scope_node_id, "the owner node")
             now = self.clock.now()
             row = session.scalars(select(Record).where(Record.kind == kind, Record.key == str(key))).first()
+            if row is not None:  # never replace (or move) a record owned outside the scope
+                scope.owns("save_record", rule, row.node_id, f"{kind} record {str(key)!r}")
+            data = _jsonable(data)
+            record_kinds.check(kind, data)  # the kind's schema (engine/linkage/kinds): nothing written if wrong
             if row is None:
                 row = Record(kind=kind, key=str(key), created_at=now)
                 session.add(row)
-            else:  # never replace (or move) a record owned outside the scope
-                scope.owns("save_record", rule, row.node_id, f"{kind} record {str(key)!r}")
             # a rewrite never lowers confidentiality, and a confidential kind is always confidential
             secret = bool(confidential) or bool(rule and rule.confidential) or bool(row.confidential)
             row.node_id, row.unit_id, row.instance_id = node.id, self._unit_of(node), inst.id
-            row.confidential, row.data, row.updated_at = secret, _jsonable(data), now
+            row.confidential, row.data, row.updated_at = secret, data, now
 
         def find_records(kind: str, unit_id: str | None = None, node_id: str | None = None) -> list[dict[str, Any]]:
             rule = scope.kind("find_records", kind)
@@ -132,6 +135,7 @@ class ScriptHelpers(RuntimeBase):
                 if not isinstance(current, (int, float)) or not isinstance(amount, (int, float)):
                     raise ScriptError(f"update_record: {name!r} of {kind} record {key!r} is not a number")
                 target[name] = current + amount
+            record_kinds.check(kind, data)  # the merged record; the row is left as it was if wrong
             row.data, row.updated_at = data, self.clock.now()
             session.flush()
             return deepcopy(data)

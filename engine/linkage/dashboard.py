@@ -22,7 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
@@ -31,7 +31,7 @@ from engine.core import calendar
 from engine.org import nodes as org
 from engine.linkage import records
 from engine.errors import Invalid, NotFound
-from engine.models import HumanTask, OrgNode, Record
+from engine.models import HumanTask, OrgNode
 from engine.org.nodes import Principal
 
 CHARTS = ("quarterly_completion", "overdue_tasks", "findings", "clue_dispositions", "punctuality")
@@ -148,14 +148,6 @@ def _local_date(value: Any, zone: Any) -> date | None:
     return dt.date()
 
 
-def _records(session: Session, p: Principal, sc: Scope, kind: str, year: int | None = None) -> Iterable[Any]:
-    q = (select(Record.node_id, Record.unit_id, Record.data)
-         .where(Record.kind == kind, records.visible_clause(p), Record.unit_id.in_(sc.unit_ids)))
-    if year is not None:
-        q = q.where(Record.data["year"].as_integer() == year)
-    return session.execute(q.order_by(Record.id)).all()
-
-
 def _unit_chart(name: str, sc: Scope, period: Period, keys: tuple[str, ...], counts: dict[str, dict[str, int]],
                 extra: dict[str, dict[str, Any]] | None = None, extra_columns: tuple[str, ...] = ()) -> Chart:
     """A chart with one category per unit and one series per key of `keys`."""
@@ -177,14 +169,15 @@ def quarterly_completion(session: Session, p: Principal, sc: Scope, period: Peri
     counts: dict[str, dict[str, int]] = {}
     extra: dict[str, dict[str, Any]] = {}
     quarters = {period.quarter} if period.quarter else {1, 2, 3, 4}
-    for _node, unit_id, d in _records(session, p, sc, "quarterly_unit_status", period.year):
-        if d.get("quarter") not in quarters or d.get("status") not in QUARTERLY_STATUSES:
+    for r in records.quarterly_statuses(session, p, sc.unit_ids, period.year):
+        s, unit_id = r.data, r.unit_id or ""
+        if s.quarter not in quarters or s.status not in QUARTERLY_STATUSES:
             continue
-        counts.setdefault(unit_id, {}).setdefault(d["status"], 0)
-        counts[unit_id][d["status"]] += 1
+        counts.setdefault(unit_id, {}).setdefault(s.status, 0)
+        counts[unit_id][s.status] += 1
         e = extra.setdefault(unit_id, {"branches_total": 0, "branches_done": 0})
-        e["branches_total"] += int(d.get("branches_total") or 0)
-        e["branches_done"] += int(d.get("branches_done") or 0)
+        e["branches_total"] += s.branches_total
+        e["branches_done"] += s.branches_done
     for e in extra.values():
         e["completion_rate"] = round(e["branches_done"] / e["branches_total"], 4) if e["branches_total"] else None
     blank = {"branches_total": 0, "branches_done": 0, "completion_rate": None}
@@ -224,18 +217,19 @@ def findings(session: Session, p: Principal, sc: Scope, period: Period, now: dat
     reports (the month filed); `pending` = not classified yet."""
     months = period.months
     cells = {(m, u.id): {k: 0 for k in FINDING_KINDS} for m in months for u in sc.units}
-    for _node, unit_id, d in _records(session, p, sc, "monthly_report", period.year):
-        if d.get("month") not in months:
+    for r in records.monthly_reports(session, p, sc.unit_ids, period.year):
+        m = r.data.month
+        if m is None or m not in months:
             continue
-        for f in d.get("findings") or []:
-            kind = f.get("classification") or "pending"
-            cells[(d["month"], unit_id)][kind if kind in FINDING_KINDS else "pending"] += 1
-    for _node, unit_id, d in _records(session, p, sc, "adhoc_report"):
-        filed = _local_date(d.get("filed_at"), zone)
+        for f in r.data.findings:
+            kind = f.classification or "pending"
+            cells[(m, r.unit_id or "")][kind if kind in FINDING_KINDS else "pending"] += 1
+    for a in records.adhoc_reports(session, p, sc.unit_ids):
+        filed = _local_date(a.data.filed_at, zone)
         if filed is None or filed.year != period.year or filed.month not in months:
             continue
-        kind = d.get("classification") or "pending"
-        cells[(filed.month, unit_id)][kind if kind in FINDING_KINDS else "pending"] += 1
+        kind = a.data.classification or "pending"
+        cells[(filed.month, a.unit_id or "")][kind if kind in FINDING_KINDS else "pending"] += 1
     labels = [f"{period.year}-{m:02d}" for m in months]
     series = {k: [sum(cells[(m, u.id)][k] for u in sc.units) for m in months] for k in FINDING_KINDS}
     rows = [{"month": label, "unit_id": u.id, "unit_name": u.name, **cells[(m, u.id)],
@@ -249,15 +243,16 @@ def clue_dispositions(session: Session, p: Principal, sc: Scope, period: Period,
     """Clues registered in the period per unit, by where their disposal stands (in progress or the outcome)."""
     counts: dict[str, dict[str, int]] = {}
     extra = {u.id: {"major": 0, "reported_to_group": 0} for u in sc.units}
-    for _node, unit_id, d in _records(session, p, sc, "clue"):
-        registered = _local_date(d.get("registered_at"), zone)
+    for r in records.clues(session, p, sc.unit_ids):
+        c, unit_id = r.data, r.unit_id or ""
+        registered = _local_date(c.registered_at, zone)
         if registered is None or not period.start <= registered <= period.end:
             continue
-        status = d.get("status") if d.get("status") in CLUE_STATUSES else "待研判"
+        status = c.status if c.status in CLUE_STATUSES else "待研判"
         counts.setdefault(unit_id, {}).setdefault(status, 0)
         counts[unit_id][status] += 1
-        extra[unit_id]["major"] += d.get("level") == "重大"
-        extra[unit_id]["reported_to_group"] += bool(d.get("reported_to_group"))
+        extra[unit_id]["major"] += c.level == "重大"
+        extra[unit_id]["reported_to_group"] += c.reported_to_group
     return _unit_chart("clue_dispositions", sc, period, CLUE_STATUSES, counts, extra, ("major", "reported_to_group"))
 
 
@@ -266,10 +261,11 @@ def punctuality(session: Session, p: Principal, sc: Scope, period: Period, now: 
     months = period.months
     cells = {(m, u.id): {k: 0 for k in PUNCTUALITY} for m in months for u in sc.units}
     submitted: set[tuple[str, str]] = set()
-    for node_id, unit_id, d in _records(session, p, sc, "monthly_report", period.year):
-        submitted.add((node_id, d.get("period") or ""))
-        if d.get("month") in months and d.get("on_time") is not None:
-            cells[(d["month"], unit_id)]["on_time" if d["on_time"] else "late"] += 1
+    for r in records.monthly_reports(session, p, sc.unit_ids, period.year):
+        mr = r.data
+        submitted.add((r.node_id or "", mr.period or ""))
+        if mr.month is not None and mr.month in months and mr.on_time is not None:
+            cells[(mr.month, r.unit_id or "")]["on_time" if mr.on_time else "late"] += 1
     start, end = period.utc_bounds(zone)
     t = HumanTask
     missing = session.execute(

@@ -9,7 +9,7 @@ already guarantees that, and list endpoints use this clause so ids cannot be gue
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Sequence, TypeVar
 
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.orm import Session
@@ -18,6 +18,8 @@ from engine.org.confidential import Redactor
 from engine.errors import NotFound
 from engine.models import OrgNode, Record
 from engine.org.nodes import Principal
+from engine.linkage.kinds import linkage as linkage_kinds
+from engine.linkage.kinds.typed import AdhocReport, Clue, MonthlyReport, QuarterlyUnitStatus, Stored
 
 
 def visible_clause(p: Principal) -> ColumnElement[bool]:
@@ -66,7 +68,7 @@ def as_dict(r: Record, redactor: Redactor | None = None) -> dict[str, Any]:
             "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat()}
 
 
-CLUE_STATUSES = ("待研判", "谈话函询", "初步核实", "暂存待查", "拟予了结", "拟立案审查", "已了结", "已立案审查")
+CLUE_STATUSES = linkage_kinds.CLUE_STATUSES  # declared with the clue schema
 
 
 def listing(p: Principal, kind: str, unit_id: str | None = None, year: int | None = None,
@@ -130,3 +132,39 @@ KINDS: dict[str, Kind] = {
     "inspection_finding": _kind("special_inspection", "special_inspection_followup", "special_inspection_clue",
                                 confidential=True),
 }
+
+
+# ---- typed reading: the dashboards and reports read records through these, not raw dicts ----------
+
+T = TypeVar("T")
+
+
+def _typed(session: Session, p: Principal, kind: str, make: Callable[[dict[str, Any]], T],
+           unit_ids: Sequence[str] | None, year: int | None = None) -> list[Stored[T]]:
+    """Records of `kind` visible to `p` (in `unit_ids`, of data.year `year`), oldest first."""
+    q = (select(Record.id, Record.key, Record.node_id, Record.unit_id, Record.data)
+         .where(Record.kind == kind, visible_clause(p)))
+    if unit_ids is not None:
+        q = q.where(Record.unit_id.in_(unit_ids))
+    if year is not None:
+        q = q.where(Record.data["year"].as_integer() == year)
+    return [Stored(id_, key, node_id, unit_id, make(data or {}))
+            for id_, key, node_id, unit_id, data in session.execute(q.order_by(Record.id))]
+
+
+def quarterly_statuses(session: Session, p: Principal, unit_ids: Sequence[str] | None = None,
+                       year: int | None = None) -> list[Stored[QuarterlyUnitStatus]]:
+    return _typed(session, p, "quarterly_unit_status", QuarterlyUnitStatus.of, unit_ids, year)
+
+
+def monthly_reports(session: Session, p: Principal, unit_ids: Sequence[str] | None = None,
+                    year: int | None = None) -> list[Stored[MonthlyReport]]:
+    return _typed(session, p, "monthly_report", MonthlyReport.of, unit_ids, year)
+
+
+def adhoc_reports(session: Session, p: Principal, unit_ids: Sequence[str] | None = None) -> list[Stored[AdhocReport]]:
+    return _typed(session, p, "adhoc_report", AdhocReport.of, unit_ids)
+
+
+def clues(session: Session, p: Principal, unit_ids: Sequence[str] | None = None) -> list[Stored[Clue]]:
+    return _typed(session, p, "clue", Clue.of, unit_ids)

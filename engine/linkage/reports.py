@@ -29,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from engine.org import nodes as org
 from engine.linkage import records
+from engine.linkage.kinds import TITLES as KIND_TITLES
 from engine.platform import study
 from engine.infra.exports import put
 from engine.errors import Conflict, Forbidden, Invalid, NotFound, SanjiError
@@ -37,8 +38,8 @@ from engine.org.nodes import Principal
 from engine.platform.models import ReportIssue
 from engine.infra.settings import Settings
 
-RECORD_KINDS = {"quarterly_unit_status": "季度工作情况", "monthly_report": "月度书面报告", "clue": "问题线索",
-                "ledger": "管理台账记载", "commendation": "通报表彰"}
+# the kinds every report shows (with their titles from engine/linkage/kinds); other kinds only when counted
+RECORD_KINDS = {k: KIND_TITLES[k] for k in ("quarterly_unit_status", "monthly_report", "clue", "ledger", "commendation")}
 QUARTER_NAMES = {1: "第一季度", 2: "第二季度", 3: "第三季度", 4: "第四季度"}
 ISSUERS = ("secretary", "deputy_secretary")
 CJK_FONTS = (  # Debian's fonts-noto-cjk; the Simplified Chinese face of each collection
@@ -139,7 +140,7 @@ def build(session: Session, p: Principal, period: Period, unit_id: str | None, n
                                                     Record.kind.not_in((study.ARTICLE_KIND, study.STATS_KIND)))
             .group_by(Record.kind)).all())
         for k in rec_counts:
-            kinds.setdefault(k, k)
+            kinds.setdefault(k, KIND_TITLES.get(k, k))
         mine = [x for x in people if x["node_id"] in ids]
         expected = sum(x["daily_expected"] for x in mine)
         asked = sum(x["articles_asked"] for x in mine)

@@ -22,6 +22,7 @@ from engine.models import ProcessInstance, Record
 from engine.org.policy import ScriptScope
 from engine.core.runtime import Runtime
 from engine.core.scheduler import tick
+from tests.engine.record_samples import sample
 
 SECRET = "许厂某干部"
 LANES = {"group": "集团公司纪委", "unit": "权属单位纪委", "branch": "基层党支部纪律检查委员",
@@ -221,7 +222,7 @@ def helpers(session: Any, clock: Any, settings: Any, forms: Any, key: str, node:
 
 def test_a_confidential_kind_stays_confidential_when_rewritten(session, clock, settings, forms):
     h = helpers(session, clock, settings, forms, "clue_disposal", "xinsheng", ("group", "unit"))
-    h["save_record"]("clue", "clue-1", {"person": "某人"}, node_id="xinsheng", confidential=False)
+    h["save_record"]("clue", "clue-1", sample("clue", person="某人"), node_id="xinsheng", confidential=False)
     h["save_record"]("note", "n-1", {"x": 1}, confidential=True)
     h["save_record"]("note", "n-1", {"x": 2})  # a rewrite never lowers confidentiality
     rows = {r.key: r.confidential for r in session.scalars(select(Record))}
@@ -231,24 +232,25 @@ def test_a_confidential_kind_stays_confidential_when_rewritten(session, clock, s
 def test_a_branch_reaches_its_units_record_only_where_the_procedure_writes_upward(session, clock, settings, forms):
     # clue_disposal started by a branch's clue message is branch-scoped and registers on its unit
     h = helpers(session, clock, settings, forms, "clue_disposal", "xinsheng-laogan", ("group", "unit"))
-    h["save_record"]("clue", "clue-5", {"person": "某人"}, node_id="xinsheng")
-    assert h["get_record"]("clue", "clue-5") == {"person": "某人"}
+    h["save_record"]("clue", "clue-5", sample("clue", person="某人"), node_id="xinsheng")
+    assert h["get_record"]("clue", "clue-5") == sample("clue", person="某人")
     for node in ("xuchang", "xinsheng-wuye", "group"):
         with pytest.raises(ScriptError, match="save_record: the owner node belongs to"):
-            h["save_record"]("clue", "clue-6", {"person": "某人"}, node_id=node)
+            h["save_record"]("clue", "clue-6", sample("clue", person="某人"), node_id=node)
     # a branch's own monthly report: no upward reach for that kind
     h = helpers(session, clock, settings, forms, "monthly_report_branch", "xinsheng-laogan", ("branch", "unit"))
     with pytest.raises(ScriptError, match="the owner node belongs to 'xinsheng'"):
-        h["save_record"]("monthly_report", "m-1", {}, node_id="xinsheng")
-    h["save_record"]("monthly_report", "m-1", {})
+        h["save_record"]("monthly_report", "m-1", sample("monthly_report"), node_id="xinsheng")
+    h["save_record"]("monthly_report", "m-1", sample("monthly_report"))
     assert session.get(Record, session.scalar(select(Record.id).where(Record.key == "m-1"))).node_id == "xinsheng-laogan"
     # quarterly_tasks_branch updates its unit's status record, not another unit's
     for unit in ("xinsheng", "xuchang"):
         session.add(Record(kind="quarterly_unit_status", key=f"q:{unit}", node_id=unit, unit_id=unit,
-                           data={"branches": {}}, created_at=clock.now(), updated_at=clock.now()))
+                           data=sample("quarterly_unit_status"), created_at=clock.now(), updated_at=clock.now()))
     session.flush()
     h = helpers(session, clock, settings, forms, "quarterly_tasks_branch", "xinsheng-laogan", ("branch", "unit"))
-    assert h["update_record"]("quarterly_unit_status", "q:xinsheng", {"xinsheng-laogan": 1}, path=["branches"]) == \
-        {"branches": {"xinsheng-laogan": 1}}
+    branch = {"branch_name": "老干家委党总支", "status": "implementing", "rounds": 0}
+    assert h["update_record"]("quarterly_unit_status", "q:xinsheng", {"xinsheng-laogan": branch}, path=["branches"]) == \
+        sample("quarterly_unit_status", branches={"xinsheng-laogan": branch})
     with pytest.raises(ScriptError, match="update_record: quarterly_unit_status record 'q:xuchang' belongs to 'xuchang'"):
         h["update_record"]("quarterly_unit_status", "q:xuchang", {"x": 1})
