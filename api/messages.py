@@ -1,0 +1,113 @@
+"""Engine errors in the reader's language: the template of an error (engine/errors.py) is the
+msgid of the gettext catalog in api/translations, its params fill in the translation.
+
+The engine stays language-free; this is the one place that renders its messages. Pages render
+in the page's language, the JSON API in the caller's (`api_language`: the language chosen in
+the web session, else Accept-Language, else zh).
+"""
+from __future__ import annotations
+
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel.support import NullTranslations, Translations
+from flask import has_request_context, request, session
+
+from engine.errors import Msg, SanjiError
+
+TRANSLATIONS = Path(__file__).resolve().parent / "translations"
+LANGUAGES = ("zh", "en")
+DEFAULT = "zh"
+
+
+@cache
+def translations(lang: str) -> NullTranslations:
+    if lang == "en":
+        return NullTranslations()
+    return Translations.load(str(TRANSLATIONS), [lang])
+
+
+def api_language() -> str:
+    """The JSON API's language: the one chosen on the pages, else Accept-Language, else zh."""
+    if not has_request_context():
+        return DEFAULT
+    chosen = session.get("lang")
+    if chosen in LANGUAGES:
+        return str(chosen)
+    if request.headers.get("Accept-Language"):
+        best = request.accept_languages.best_match(["zh", "zh-CN", "en", "en-US", "en-GB"])
+        if best:
+            return best.split("-")[0]
+    return DEFAULT
+
+
+def text(template: str, params: dict[str, Any] | None, lang: str) -> str:
+    """`template` translated into `lang` and filled with `params` (nested `Msg`s too)."""
+    values = {k: text(v.template, v.params, lang) if isinstance(v, Msg) else v for k, v in (params or {}).items()}
+    translated = translations(lang).gettext(template)
+    try:
+        return translated.format(**values) if values else translated
+    except (KeyError, IndexError, ValueError):  # a translation that names a parameter the template lacks
+        return template.format(**values) if values else template
+
+
+def message(err: SanjiError, lang: str, with_field: bool = True) -> str:
+    """The error's sentence in `lang`; pages leave out the field id (`with_field=False`)."""
+    out = text(err.template, err.params, lang)
+    return f"{err.field}: {out}" if with_field and err.field else out
+
+
+def json_params(params: dict[str, Any] | None, lang: str) -> dict[str, Any]:
+    """Params as JSON values (nested messages rendered, other objects as text)."""
+    out: dict[str, Any] = {}
+    for k, v in (params or {}).items():
+        if isinstance(v, Msg):
+            out[k] = text(v.template, v.params, lang)
+        elif v is None or isinstance(v, (bool, int, float, str)):
+            out[k] = v
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, (bool, int, float, str)) for x in v):
+            out[k] = list(v)
+        elif isinstance(v, (date, datetime)):
+            out[k] = v.isoformat()
+        else:
+            out[k] = str(v)
+    return out
+
+
+def detail(d: Any, lang: str) -> Any:
+    """One details entry with its message in `lang` (entries without a template stay as they are)."""
+    if not isinstance(d, dict) or "template" not in d:
+        return d
+    out = {k: v for k, v in d.items() if k != "template"}
+    out["message"] = text(str(d["template"]), d.get("params"), lang)
+    out["params"] = json_params(d.get("params"), lang)
+    return out
+
+
+def details(value: Any, lang: str) -> Any:
+    if isinstance(value, list):
+        return [detail(d, lang) for d in value]
+    return value
+
+
+def to_json(err: SanjiError, lang: str) -> dict[str, Any]:
+    """The API's error body: `error` (category), `code` (= error), `template` (the message's
+    identity), `message` in `lang`, `params`, `details` (field errors rendered the same way)."""
+    return {"error": err.code, "code": err.code, "template": err.template, "message": message(err, lang),
+            "params": json_params(err.params, lang), "details": details(err.details, lang)}
+
+
+def field_messages(err: SanjiError, lang: str) -> dict[str, str]:
+    """{field: message} of an error's field details in `lang`; `_` when none names a field."""
+    out: dict[str, str] = {}
+    for d in err.details if isinstance(err.details, list) else []:
+        if isinstance(d, dict) and d.get("field"):
+            if "template" in d:
+                out.setdefault(str(d["field"]), text(str(d["template"]), d.get("params"), lang))
+            else:
+                out.setdefault(str(d["field"]), message(err, lang, with_field=False))
+    if not out:
+        out["_"] = message(err, lang, with_field=False)
+    return out
