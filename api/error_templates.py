@@ -73,18 +73,34 @@ def _template_arg(call: ast.Call, classes: set[str]) -> tuple[bool, ast.expr | N
     return True, None
 
 
+def _literals(arg: ast.expr | None) -> list[str] | None:
+    """The templates an argument may be: a literal, either literal of `a if c else b`, none for
+    `x.template` (an existing error's template passed on); None when it is built at run time."""
+    if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+        return [arg.value]
+    if isinstance(arg, ast.IfExp):
+        body, orelse = _literals(arg.body), _literals(arg.orelse)
+        return None if body is None or orelse is None else body + orelse
+    if isinstance(arg, ast.Attribute) and arg.attr == "template":
+        return []
+    return None
+
+
 def scan(root: Path = ROOT) -> Scan:
     trees = {str(p.relative_to(root)): ast.parse(p.read_text(encoding="utf-8")) for p in sources(root)}
     classes = error_classes(trees)
     out = Scan()
     for rel, tree in trees.items():
+        if rel == "engine/errors.py":
+            continue  # the machinery itself
         for node in ast.walk(tree):
             if isinstance(node, ast.Call):
                 making, arg = _template_arg(node, classes)
                 if not making:
                     continue
-                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
-                    out.templates.append((arg.value, rel, node.lineno))
+                literals = _literals(arg)
+                if literals is not None:
+                    out.templates.extend((t, rel, node.lineno) for t in literals)
                 elif arg is None and isinstance(node.func, ast.Name) and node.func.id in classes and not node.args:
                     continue  # a bare class reference call without a message (none expected)
                 else:

@@ -15,7 +15,7 @@ from typing import Any
 from babel.support import NullTranslations, Translations
 from flask import has_request_context, request, session
 
-from engine.errors import Msg, SanjiError
+from engine.errors import Msg, SanjiError, is_msgs
 
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANGUAGES = ("zh", "en")
@@ -43,9 +43,17 @@ def api_language() -> str:
     return DEFAULT
 
 
+def _value(v: Any, lang: str) -> Any:
+    if isinstance(v, Msg):
+        return text(v.template, v.params, lang)
+    if is_msgs(v):
+        return ("；" if lang == "zh" else "; ").join(text(m.template, m.params, lang) for m in v)
+    return v
+
+
 def text(template: str, params: dict[str, Any] | None, lang: str) -> str:
     """`template` translated into `lang` and filled with `params` (nested `Msg`s too)."""
-    values = {k: text(v.template, v.params, lang) if isinstance(v, Msg) else v for k, v in (params or {}).items()}
+    values = {k: _value(v, lang) for k, v in (params or {}).items()}
     translated = translations(lang).gettext(template)
     try:
         return translated.format(**values) if values else translated
@@ -65,6 +73,8 @@ def json_params(params: dict[str, Any] | None, lang: str) -> dict[str, Any]:
     for k, v in (params or {}).items():
         if isinstance(v, Msg):
             out[k] = text(v.template, v.params, lang)
+        elif is_msgs(v):
+            out[k] = [text(m.template, m.params, lang) for m in v]
         elif v is None or isinstance(v, (bool, int, float, str)):
             out[k] = v
         elif isinstance(v, (list, tuple)) and all(isinstance(x, (bool, int, float, str)) for x in v):

@@ -20,8 +20,15 @@ from typing import Any, Self
 
 
 def render(template: str, params: dict[str, Any]) -> str:
-    """`template` filled with `params` (str.format: `{name}`, `{name!r}`, `{n:,}`)."""
-    return template.format(**params) if params else template
+    """`template` filled with `params` (str.format: `{name}`, `{name!r}`, `{n:,}`); a list of
+    `Msg`s is a list of problems, joined with "; "."""
+    if not params:
+        return template
+    return template.format(**{k: "; ".join(map(str, v)) if is_msgs(v) else v for k, v in params.items()})
+
+
+def is_msgs(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(x, Msg) for x in value)
 
 
 class Msg:
