@@ -208,7 +208,11 @@ def app(clean_db: Engine, settings: Settings, clock: FrozenClock) -> Any:
 
 @pytest.fixture
 def client(app: Any) -> Any:
-    return app.test_client()
+    """The test client reads API errors in English (Accept-Language: en) unless a test asks for
+    another language; pages follow the session's language (zh by default) as before."""
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return c
 
 
 class Api:
