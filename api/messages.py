@@ -61,8 +61,20 @@ def text(template: str, params: dict[str, Any] | None, lang: str) -> str:
         return template.format(**values) if values else template
 
 
+def known(template: str, lang: str) -> bool:
+    """Whether the catalog has `template` in `lang` (a message still built with an f-string in a
+    file not converted yet has none: pages then show only their translated lead sentence)."""
+    return lang == "en" or template in getattr(translations(lang), "_catalog", {})
+
+
+def page_message(err: SanjiError, lang: str) -> str | None:
+    """The sentence for a page (no field id), None when the catalog does not know it."""
+    return message(err, lang, with_field=False) if known(err.template, lang) else None
+
+
 def message(err: SanjiError, lang: str, with_field: bool = True) -> str:
-    """The error's sentence in `lang`; pages leave out the field id (`with_field=False`)."""
+    """The error's sentence in `lang`; pages leave out the field id (`with_field=False`).
+    The API falls back to the English text for a message the catalog does not know yet."""
     out = text(err.template, err.params, lang)
     return f"{err.field}: {out}" if with_field and err.field else out
 
@@ -114,10 +126,13 @@ def field_messages(err: SanjiError, lang: str) -> dict[str, str]:
     out: dict[str, str] = {}
     for d in err.details if isinstance(err.details, list) else []:
         if isinstance(d, dict) and d.get("field"):
-            if "template" in d:
+            if "template" in d and known(str(d["template"]), lang):
                 out.setdefault(str(d["field"]), text(str(d["template"]), d.get("params"), lang))
             else:
-                out.setdefault(str(d["field"]), message(err, lang, with_field=False))
+                out.setdefault(str(d["field"]), page_message(err, lang) or text(NOT_VALID, None, lang))
     if not out:
-        out["_"] = message(err, lang, with_field=False)
+        out["_"] = page_message(err, lang) or text(NOT_VALID, None, lang)
     return out
+
+
+NOT_VALID = "this value is not valid"  # a template of engine/core/forms.py

@@ -374,7 +374,7 @@ def _page_error(err: SanjiError) -> Any:
         _audit_refusal(err)  # refused on a page as on the API: an access_refused event for the auditor
     return render_template("error.html", status=err.status, title=str(ERROR_TITLES.get(err.status, ERROR_TITLES[400])),
                            message=error_message(err),
-                           detail=messages.message(err, current_language(), with_field=False)), err.status
+                           detail=messages.page_message(err, current_language())), err.status
 
 
 # ---- sign-in, sign-out, language ---------------------------------------------------------------------

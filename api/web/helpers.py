@@ -36,8 +36,9 @@ def me() -> Principal:
 
 
 def say(err: SanjiError) -> str:
-    """An engine error's sentence in the page's language (from the catalog; no field id)."""
-    return messages.message(err, current_language(), with_field=False)
+    """An engine error's sentence in the page's language (from the catalog; no field id), or the
+    translated lead sentence of its kind while the catalog does not know the message."""
+    return messages.page_message(err, current_language()) or error_message(err)
 
 
 def field_errors(exc: SanjiError) -> dict[str, str]:
@@ -132,7 +133,8 @@ def due_text(due: datetime | None, now: datetime) -> tuple[bool, str]:
 def fail(err: SanjiError) -> None:
     """Show an engine refusal as a flash message (translated lead, engine text as detail)."""
     db().rollback()
-    flash(f"{error_message(err)} ({say(err)})", "error")
+    detail = messages.page_message(err, current_language())
+    flash(f"{error_message(err)} ({detail})" if detail else error_message(err), "error")
 
 
 def display_names(usernames: set[str]) -> dict[str, str]:
