@@ -77,8 +77,8 @@ def check_submitted(data: dict[str, Any] | None, max_bytes: int, what: str = "fo
         return
     sizes = {str(k): json_size(v) for k, v in data.items()}
     field = max(sizes, key=lambda k: sizes[k])
-    raise TooLarge("the {what} is {total:,} bytes, above SANJI_MAX_FORM_BYTES ({max_bytes:,}); its largest field is {field!r} ({first_sizes:,} bytes)",
-                   [field_error(field, "{first_sizes:,} bytes; all fields together may have {max_bytes:,}", first_sizes=sizes[field], max_bytes=max_bytes)], what=what, total=total, max_bytes=max_bytes, field=field, first_sizes=sizes[field])
+    raise TooLarge("the {what} is {total:,} bytes, above SANJI_MAX_FORM_BYTES ({max_bytes:,}); its largest field is {field!r} ({largest:,} bytes)",
+                   [field_error(field, "{largest:,} bytes; all fields together may have {max_bytes:,}", largest=sizes[field], max_bytes=max_bytes)], what=what, total=total, max_bytes=max_bytes, field=field, largest=sizes[field])
 
 
 def state_too_large(workflow: Any, size: int, max_bytes: int) -> BoundExceeded:

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.infra import xmlsafe
-from engine.errors import Conflict, Invalid, NotFound
+from engine.errors import Conflict, Invalid, Msg, NotFound
 from engine.core.forms import FormStore
 from engine.models import ROLES, ProcessDefinition
 from engine.org.routing import lane_tier
@@ -379,12 +379,12 @@ def deploy_directory(session: Session, directory: Path, actor: str | None, now: 
                 if any("neither in this file nor deployed" in (d.get("message") or "") for d in exc.details or []):
                     failed.append((path, exc))
                 else:
-                    raise Invalid("{path_name}: {message}", exc.details, path_name=path.name, message=exc.message) from None
+                    raise Invalid("{path_name}: {problem}", exc.details, path_name=path.name, problem=Msg(exc.template, **exc.params)) from None
         if not failed:
             return results
         if len(failed) == len(pending):
             path, exc = failed[0]
-            raise Invalid("{path_name}: {message}", exc.details, path_name=path.name, message=exc.message)
+            raise Invalid("{path_name}: {problem}", exc.details, path_name=path.name, problem=Msg(exc.template, **exc.params))
         pending = [p for p, _ in failed]
     return results
 

@@ -37,7 +37,7 @@ class ScriptMemoryError(ScriptError):
 
 
 def _refuse(what: str, size: int) -> ScriptMemoryError:
-    return ScriptMemoryError("script memory bound: {what} would take about {size} MB; a script run may use {LIMIT} MB (SANJI_SCRIPT_MAX_MB)", what=what, size=size >> 20, LIMIT=_LIMIT.get() >> 20)
+    return ScriptMemoryError("script memory bound: {what} would take about {size} MB; a script run may use {limit} MB (SANJI_SCRIPT_MAX_MB)", what=what, size=size >> 20, limit=_LIMIT.get() >> 20)
 
 
 # ---- the meter -------------------------------------------------------------------------------------
@@ -142,7 +142,7 @@ def _check_widths(fmt: str | bytes) -> None:
             if width == "*":
                 raise ScriptMemoryError("a * width or precision in %-formatting is not allowed in scripts")
             if width and (len(width) > 9 or int(width) > MAX_FORMAT_WIDTH):
-                raise ScriptMemoryError("a %-format width of {width} is larger than {MAX_FORMAT_WIDTH}", width=width, MAX_FORMAT_WIDTH=MAX_FORMAT_WIDTH)
+                raise ScriptMemoryError("a %-format width of {width} is larger than {limit}", width=width, limit=MAX_FORMAT_WIDTH)
 
 
 def guarded_mod(a: Any, b: Any) -> Any:

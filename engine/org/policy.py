@@ -122,12 +122,12 @@ def check_variables(d: ProcessDefinition, variables: dict[str, Any]) -> None:
     allowed = allowed_variables(d)
     unknown = sorted(k for k in variables if k not in allowed)
     if unknown:
-        raise Invalid("variables/{first_unknown}: {d_key!r} takes no variable {first_unknown!r} at start; it accepts {allowed}",
-                      [field_error(f"variables/{k}", "not a start variable of this process") for k in unknown], first_unknown=unknown[0], d_key=d.key, allowed=', '.join(sorted(allowed)))
+        raise Invalid("variables/{variable}: {key!r} takes no variable {variable!r} at start; it accepts {allowed}",
+                      [field_error(f"variables/{k}", "not a start variable of this process") for k in unknown], variable=unknown[0], key=d.key, allowed=', '.join(sorted(allowed)))
     title = variables.get("title")
     if title is not None and (not isinstance(title, str) or len(title) > MAX_TITLE):
-        raise Invalid("variables/title must be text of at most {MAX_TITLE} characters",
-                      [field_error("variables/title", "text of at most {MAX_TITLE} characters", MAX_TITLE=MAX_TITLE)], MAX_TITLE=MAX_TITLE)
+        raise Invalid("variables/title must be text of at most {limit} characters",
+                      [field_error("variables/title", "text of at most {limit} characters", limit=MAX_TITLE)], limit=MAX_TITLE)
 
 
 def check_start(session: Session, p: Principal, d: ProcessDefinition, variables: dict[str, Any],
@@ -136,14 +136,14 @@ def check_start(session: Session, p: Principal, d: ProcessDefinition, variables:
     NotStartable (403), Forbidden (403) for the role or node, Invalid (422) naming the field."""
     reason = not_startable_reason(d, called_keys(session))
     if reason is not None:
-        raise NotStartable("process {d_key!r} cannot be started by hand: {reason}", d_key=d.key, reason=reason)
+        raise NotStartable("process {key!r} cannot be started by hand: {reason}", key=d.key, reason=reason)
     event = manual_start_event(d)
     assert event is not None
     if start_event is not None and start_event != event["id"]:
-        raise Invalid("start_event {start_event!r} is not the start event for people ({first_event!r})",
-                      [field_error("start_event", "only {first_event} starts by hand", first_event=event['id'])], start_event=start_event, first_event=event['id'])
+        raise Invalid("start_event {start_event!r} is not the start event for people ({event_id!r})",
+                      [field_error("start_event", "only {event_id} starts by hand", event_id=event['id'])], start_event=start_event, event_id=event['id'])
     if not may_start(p, d, variables):
-        raise Forbidden("your roles do not allow starting {d_key!r} for this org node", d_key=d.key)
+        raise Forbidden("your roles do not allow starting {key!r} for this org node", key=d.key)
     check_variables(d, variables)
 
 
@@ -276,7 +276,7 @@ class ScriptScope:
         if node is None:
             raise ScriptError("{helper}: org node {node_id!r} does not exist", helper=helper, node_id=node_id)
         if not node.path.startswith(self.node.path) and node.id != self._reach_unit(rule):
-            raise ScriptError("{helper}: {what} belongs to {node_id!r}, outside the scope of this instance ({node_id2!r})", helper=helper, what=what, node_id=node.id, node_id2=self.node.id)
+            raise ScriptError("{helper}: {what} belongs to {node_id!r}, outside the scope of this instance ({scope_id!r})", helper=helper, what=what, node_id=node.id, scope_id=self.node.id)
         return node
 
     def area(self, rule: Kind | None) -> ColumnElement[bool]:
@@ -290,7 +290,7 @@ class ScriptScope:
         the scope's own ancestors (the results stay inside the reach); nothing else."""
         node = self.session.get(OrgNode, node_id) if isinstance(node_id, str) else None
         if node is None or not (node.path.startswith(self.node.path) or self.node.path.startswith(node.path)):
-            raise ScriptError("{helper}: {what}={node_id!r} is outside the scope of this instance ({node_id2!r})", helper=helper, what=what, node_id=node_id, node_id2=self.node.id)
+            raise ScriptError("{helper}: {what}={node_id!r} is outside the scope of this instance ({scope_id!r})", helper=helper, what=what, node_id=node_id, scope_id=self.node.id)
 
     def confidential(self, helper: str, kind: str) -> None:
         """Refuse reading confidential records unless every lane's people may see them here."""

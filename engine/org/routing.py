@@ -78,7 +78,7 @@ def resolve_node(session: Session, tier: str, data: dict[str, Any], group_id: st
     if node is None or not node.active:
         raise RoutingError("{var}={node_id!r} is not an org node", var=var, node_id=node_id)
     if node.tier != NODE_TIER[tier]:
-        raise RoutingError("{var}={node_id!r} is a {node_tier}, but the {tier} lane needs a {first_NODE_TIER}", var=var, node_id=node_id, node_tier=node.tier, tier=tier, first_NODE_TIER=NODE_TIER[tier])
+        raise RoutingError("{var}={node_id!r} is a {node_tier}, but the {tier} lane needs a {needed}", var=var, node_id=node_id, node_tier=node.tier, tier=tier, needed=NODE_TIER[tier])
     return node
 
 

@@ -75,7 +75,7 @@ def record_decision(session: Session, p: Principal, data: dict[str, Any], now: d
         raise Invalid.on("title", "required text of at most 200 characters")
     text = data.get("decisions")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_DECISIONS:
-        raise Invalid.on("decisions", "required text of at most {MAX_DECISIONS} characters", MAX_DECISIONS=MAX_DECISIONS)
+        raise Invalid.on("decisions", "required text of at most {limit} characters", limit=MAX_DECISIONS)
     attendees = data.get("attendees", [])
     if not isinstance(attendees, list) or any(not isinstance(a, str) for a in attendees):
         raise Invalid.on("attendees", "a list of usernames")

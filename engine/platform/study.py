@@ -131,16 +131,16 @@ def save_entry(session: Session, p: Principal, data: dict[str, Any], now: dateti
         raise Invalid.on(unknown[0], "unknown field")
     kind = data.get("kind")
     if kind not in KINDS:
-        raise Invalid.on("kind", "one of {KINDS} ({KINDS2})", KINDS=', '.join(KINDS), KINDS2='、'.join(KINDS.values()))
+        raise Invalid.on("kind", "one of {kinds} ({labels})", kinds=', '.join(KINDS), labels='、'.join(KINDS.values()))
     text = data.get("text")
     if not isinstance(text, str) or not text.strip() or len(text.strip()) > MAX_TEXT:
-        raise Invalid.on("text", "required text of at most {MAX_TEXT} characters", MAX_TEXT=MAX_TEXT)
+        raise Invalid.on("text", "required text of at most {limit} characters", limit=MAX_TEXT)
     today = now.astimezone(zone).date()
     day = parse_day(data["day"]) if data.get("day") is not None else today
     if day > today:
         raise Invalid.on("day", "cannot be in the future")
     if day < today - timedelta(days=BACKFILL_DAYS):
-        raise Invalid.on("day", "entries can be made up for at most {BACKFILL_DAYS} days", BACKFILL_DAYS=BACKFILL_DAYS)
+        raise Invalid.on("day", "entries can be made up for at most {days} days", days=BACKFILL_DAYS)
     entry = session.scalars(select(StudyEntry).where(StudyEntry.user_id == p.id, StudyEntry.kind == kind,
                                                      StudyEntry.day == day)).first()
     created = entry is None
@@ -156,7 +156,7 @@ def entries_query(user: User, start: date | None, end: date | None, kind: str | 
     q = select(StudyEntry).where(StudyEntry.user_id == user.id)
     if kind is not None:
         if kind not in KINDS:
-            raise Invalid.on("kind", "one of {KINDS}", KINDS=', '.join(KINDS))
+            raise Invalid.on("kind", "one of {kinds}", kinds=', '.join(KINDS))
         q = q.where(StudyEntry.kind == kind)
     if start is not None:
         q = q.where(StudyEntry.day >= start)
