@@ -244,7 +244,10 @@ def register_cli(app: Flask) -> None:
                     role, _, node = spec.partition(":")
                     held = [r for r in user.roles if r.role == role and (r.node_id or "") == node]
                     if not held:
-                        raise Invalid("{username} does not hold the role {spec}", [field_error("drop-role", "{username} does not hold the role {spec}", username=username, spec=spec)], username=username, spec=spec)
+                        raise Invalid("{username} does not hold the role {spec}",
+                                      [field_error("drop-role", "{username} does not hold the role {spec}",
+                                                   username=username, spec=spec)],
+                                      username=username, spec=spec)
                     for r in held:
                         user.roles.remove(r)
                 session.flush()

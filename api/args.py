@@ -76,7 +76,8 @@ def choice_arg(name: str, choices: tuple[str, ...], default: str | None = None) 
     raw = request.args.get(name) or default
     if raw is not None and raw not in choices:
         raise Invalid("query parameter {name} must be one of {choices}",
-                      [field_error(name, "one of {choices}", choices=", ".join(choices))], name=name, choices=', '.join(choices))
+                      [field_error(name, "one of {choices}",
+                                   choices=", ".join(choices))], name=name, choices=", ".join(choices))
     return raw
 
 

@@ -87,7 +87,8 @@ def _invalid(problems: list[Problem], what: str) -> Invalid:
     where = f" (element {first.element_id}" + (f", line {first.line})" if first.line else ")") if first.element_id else (
         f" (line {first.line})" if first.line else "")
     more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
-    return Invalid("{what}: {message}{where}{more}", [p.as_dict() for p in problems], what=what, message=first.message, where=where, more=more)
+    return Invalid("{what}: {message}{where}{more}", [p.as_dict() for p in problems], what=what,
+                   message=first.message, where=where, more=more)
 
 
 def validate(data: bytes | str, filename: str, forms: FormStore, max_bytes: int,
@@ -379,12 +380,14 @@ def deploy_directory(session: Session, directory: Path, actor: str | None, now: 
                 if any("neither in this file nor deployed" in (d.get("message") or "") for d in exc.details or []):
                     failed.append((path, exc))
                 else:
-                    raise Invalid("{path_name}: {problem}", exc.details, path_name=path.name, problem=Msg(exc.template, **exc.params)) from None
+                    raise Invalid("{path_name}: {problem}", exc.details, path_name=path.name,
+                                  problem=Msg(exc.template, **exc.params)) from None
         if not failed:
             return results
         if len(failed) == len(pending):
             path, exc = failed[0]
-            raise Invalid("{path_name}: {problem}", exc.details, path_name=path.name, problem=Msg(exc.template, **exc.params))
+            raise Invalid("{path_name}: {problem}", exc.details, path_name=path.name, problem=Msg(exc.template,
+                                                                                                  **exc.params))
         pending = [p for p, _ in failed]
     return results
 

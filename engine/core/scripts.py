@@ -144,7 +144,8 @@ def _restricted(source: str, mode: str) -> Any:
 def _compile(source: str, mode: str) -> CodeType:
     errors = check_source(source, mode)
     if errors:
-        raise ScriptError("script refused: {errors}", {"source": source[:500], "errors": errors}, errors="; ".join(errors))
+        raise ScriptError("script refused: {errors}", {"source": source[:500], "errors": errors},
+                          errors="; ".join(errors))
     code: CodeType = _restricted(source, mode).code
     return code
 

@@ -95,7 +95,8 @@ def _sqlite_check(path: Path) -> str | None:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         missing = [t for t in REQUIRED_TABLES if t not in tables]
         if missing:
-            raise BackupError("{path} is not a Sanji database (missing {missing})", path=path, missing=', '.join(missing))
+            raise BackupError("{path} is not a Sanji database (missing {missing})", path=path,
+                              missing=", ".join(missing))
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         return row[0] if row else None
     except sqlite3.DatabaseError as exc:
@@ -131,7 +132,8 @@ def backup(url: str, target: Path) -> Result:
         missing = [t for t in REQUIRED_TABLES if f" TABLE {schema} {t} " not in listing]
         if missing:
             partial.unlink(missing_ok=True)
-            raise BackupError("schema {schema} holds no Sanji database (missing {missing})", schema=schema, missing=', '.join(missing))
+            raise BackupError("schema {schema} holds no Sanji database (missing {missing})", schema=schema,
+                              missing=", ".join(missing))
         revision = None
         kind = "postgresql"
     os.replace(partial, target)
@@ -158,7 +160,9 @@ def restore(url: str, source: Path) -> Result:
     listing = _run([_tool("pg_restore"), "--list", str(source)], env).decode(errors="replace")
     dumped = set(re.findall(r"\bSCHEMA - (\w+)\b", listing))
     if dumped and schema not in dumped:
-        raise BackupError("{source} is a backup of schema {dumped}, not of {schema}; restore it with a DATABASE_URL whose search_path names that schema", source=source, dumped=', '.join(sorted(dumped)), schema=schema)
+        raise BackupError("{source} is a backup of schema {dumped}, not of {schema}; restore it with a DATABASE_URL "
+                          "whose search_path names that schema",
+                          source=source, dumped=", ".join(sorted(dumped)), schema=schema)
     if f" TABLE {schema} event_log " not in listing:
         raise BackupError("{source} is not a Sanji backup (no event_log table)", source=source)
     script = _run([_tool("pg_restore"), "--no-owner", "--no-privileges", "--no-comments", "--file=-",

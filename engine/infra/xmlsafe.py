@@ -28,7 +28,8 @@ def parser() -> etree.XMLParser:
 def parse(data: bytes | str, max_bytes: int) -> etree._Element:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if len(raw) > max_bytes:
-        raise TooLarge("BPMN document is {count} bytes; the limit is {max_bytes} bytes", count=len(raw), max_bytes=max_bytes)
+        raise TooLarge("BPMN document is {count} bytes; the limit is {max_bytes} bytes", count=len(raw),
+                       max_bytes=max_bytes)
     if not raw.strip():
         raise Invalid("BPMN document is empty", [{"element_id": None, "line": None, "message": "empty document"}])
     match = _DOCTYPE.search(raw)

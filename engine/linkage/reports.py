@@ -223,7 +223,8 @@ def issue(session: Session, p: Principal, period: Period, unit_id: str | None, n
     if existing is not None:
         return existing, False
     if doc_code is not None and (not isinstance(doc_code, str) or not 1 <= len(doc_code.strip()) <= 20):
-        raise Invalid("doc_code: the issuing committee's short code, e.g. 淄矿纪", [field_error("doc_code", "1-20 characters")])
+        raise Invalid("doc_code: the issuing committee's short code, e.g. 淄矿纪", [field_error("doc_code",
+                                                                                             "1-20 characters")])
     code = (doc_code or "").strip() or default_code(node)
     number = (session.scalar(select(func.max(ReportIssue.number)).where(ReportIssue.node_id == node.id,
                                                                         ReportIssue.year == period.year)) or 0) + 1

@@ -148,12 +148,14 @@ def people(session: Session, unit_id: str) -> list[dict[str, Any]]:
 
 def add_node(session: Session, node_id: str, tier: str, name: str, parent_id: str | None, sort: int = 0) -> OrgNode:
     if tier not in TIER_NAMES:
-        raise Invalid("tier must be one of {tiers}", [field_error("tier", "one of {tiers}", tiers=", ".join(TIER_NAMES))],
+        raise Invalid("tier must be one of {tiers}", [field_error("tier", "one of {tiers}",
+                                                                  tiers=", ".join(TIER_NAMES))],
                       tiers=", ".join(TIER_NAMES))
     parent = session.get(OrgNode, parent_id) if parent_id else None
     if tier == "group":
         if parent_id:
-            raise Invalid("the group committee has no parent", [field_error("parent", "the group committee has no parent")])
+            raise Invalid("the group committee has no parent", [field_error("parent",
+                                                                            "the group committee has no parent")])
     else:
         if parent is None:
             raise Invalid("parent {parent_id!r} of {node_id!r} does not exist",
@@ -185,7 +187,8 @@ def grant(session: Session, user: User, role: str, node_id: str | None) -> bool:
     """Give `user` the role (on the node); False when they hold it already. Every path that grants
     (the API and pages of the security administrator, the CLI, the org import, the demo) comes here."""
     if role not in ROLES:
-        raise Invalid("unknown role {role!r}", [field_error("role", "one of {roles}", roles=", ".join(ROLES))], role=role)
+        raise Invalid("unknown role {role!r}", [field_error("role", "one of {roles}", roles=", ".join(ROLES))],
+                      role=role)
     if role in SYSTEM_ROLES:
         node_id = None
     else:
@@ -197,10 +200,12 @@ def grant(session: Session, user: User, role: str, node_id: str | None) -> bool:
         if role == "commissioner" and node.tier != "branch":
             raise Invalid("commissioner is a branch role", [field_error("role", "commissioner is a branch role")])
         if role == "department" and node.tier != "unit":
-            raise Invalid("department staff belong to a unit", [field_error("role", "department staff belong to a unit")])
+            raise Invalid("department staff belong to a unit", [field_error("role",
+                                                                            "department staff belong to a unit")])
         if role in COMMITTEE_ROLES and node.tier == "branch":
             raise Invalid("{role} is a committee role of the group or a unit",
-                          [field_error("role", "{role} is a committee role of the group or a unit", role=role)], role=role)
+                          [field_error("role", "{role} is a committee role of the group or a unit",
+                                       role=role)], role=role)
     if role in SEPARATED_ROLES:
         held = sorted({r.role for r in user.roles if r.role in SEPARATED_ROLES and r.role != role})
         if held:
@@ -328,7 +333,8 @@ def import_rows(session: Session, rows: Iterable[dict[str, str]], hash_password:
                                                                                            column=str(exc))
             rows = [field_error(f"row {lineno}", "{problem}", problem=problem)]
             if isinstance(exc, SeparationOfDuties):  # stays one
-                raise SeparationOfDuties("import row {lineno}: {problem}", rows, lineno=lineno, problem=problem) from None
+                raise SeparationOfDuties("import row {lineno}: {problem}", rows, lineno=lineno,
+                                         problem=problem) from None
             raise Invalid("import row {lineno}: {problem}", rows, lineno=lineno, problem=problem) from None
     return counts
 

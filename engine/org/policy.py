@@ -123,11 +123,13 @@ def check_variables(d: ProcessDefinition, variables: dict[str, Any]) -> None:
     unknown = sorted(k for k in variables if k not in allowed)
     if unknown:
         raise Invalid("variables/{variable}: {key!r} takes no variable {variable!r} at start; it accepts {allowed}",
-                      [field_error(f"variables/{k}", "not a start variable of this process") for k in unknown], variable=unknown[0], key=d.key, allowed=', '.join(sorted(allowed)))
+                      [field_error(f"variables/{k}", "not a start variable of this process") for k in unknown],
+                      variable=unknown[0], key=d.key, allowed=", ".join(sorted(allowed)))
     title = variables.get("title")
     if title is not None and (not isinstance(title, str) or len(title) > MAX_TITLE):
         raise Invalid("variables/title must be text of at most {limit} characters",
-                      [field_error("variables/title", "text of at most {limit} characters", limit=MAX_TITLE)], limit=MAX_TITLE)
+                      [field_error("variables/title", "text of at most {limit} characters",
+                                   limit=MAX_TITLE)], limit=MAX_TITLE)
 
 
 def check_start(session: Session, p: Principal, d: ProcessDefinition, variables: dict[str, Any],
@@ -141,7 +143,8 @@ def check_start(session: Session, p: Principal, d: ProcessDefinition, variables:
     assert event is not None
     if start_event is not None and start_event != event["id"]:
         raise Invalid("start_event {start_event!r} is not the start event for people ({event_id!r})",
-                      [field_error("start_event", "only {event_id} starts by hand", event_id=event['id'])], start_event=start_event, event_id=event['id'])
+                      [field_error("start_event", "only {event_id} starts by hand",
+                                   event_id=event['id'])], start_event=start_event, event_id=event['id'])
     if not may_start(p, d, variables):
         raise Forbidden("your roles do not allow starting {key!r} for this org node", key=d.key)
     check_variables(d, variables)
@@ -249,7 +252,8 @@ class ScriptScope:
         if self._node is None:
             node = self.session.get(OrgNode, self.scope_node_id)
             if node is None:  # the scope was checked at start; a deleted node reaches nothing
-                raise ScriptError("the instance's org node {scope_node_id!r} no longer exists", scope_node_id=self.scope_node_id)
+                raise ScriptError("the instance's org node {scope_node_id!r} no longer exists",
+                                  scope_node_id=self.scope_node_id)
             self._node = node
         return self._node
 
@@ -261,7 +265,9 @@ class ScriptScope:
             raise ScriptError("{helper}: the record kind must be a non-empty string", helper=helper)
         rule = KINDS.get(kind)
         if rule is not None and self.process_key not in rule.processes:
-            raise ScriptError("{helper}: process {process_key!r} may not touch {kind!r} records (only {processes} may)", helper=helper, process_key=self.process_key, kind=kind, processes=', '.join(sorted(rule.processes)))
+            raise ScriptError("{helper}: process {process_key!r} may not touch {kind!r} records (only {processes} may)",
+                              helper=helper, process_key=self.process_key, kind=kind,
+                              processes=", ".join(sorted(rule.processes)))
         return rule
 
     def _reach_unit(self, rule: Kind | None) -> str | None:
@@ -276,7 +282,8 @@ class ScriptScope:
         if node is None:
             raise ScriptError("{helper}: org node {node_id!r} does not exist", helper=helper, node_id=node_id)
         if not node.path.startswith(self.node.path) and node.id != self._reach_unit(rule):
-            raise ScriptError("{helper}: {what} belongs to {node_id!r}, outside the scope of this instance ({scope_id!r})", helper=helper, what=what, node_id=node.id, scope_id=self.node.id)
+            raise ScriptError("{helper}: {what} belongs to {node_id!r}, outside the scope of this instance "
+                              "({scope_id!r})", helper=helper, what=what, node_id=node.id, scope_id=self.node.id)
         return node
 
     def area(self, rule: Kind | None) -> ColumnElement[bool]:
@@ -290,14 +297,17 @@ class ScriptScope:
         the scope's own ancestors (the results stay inside the reach); nothing else."""
         node = self.session.get(OrgNode, node_id) if isinstance(node_id, str) else None
         if node is None or not (node.path.startswith(self.node.path) or self.node.path.startswith(node.path)):
-            raise ScriptError("{helper}: {what}={node_id!r} is outside the scope of this instance ({scope_id!r})", helper=helper, what=what, node_id=node_id, scope_id=self.node.id)
+            raise ScriptError("{helper}: {what}={node_id!r} is outside the scope of this instance ({scope_id!r})",
+                              helper=helper, what=what, node_id=node_id, scope_id=self.node.id)
 
     def confidential(self, helper: str, kind: str) -> None:
         """Refuse reading confidential records unless every lane's people may see them here."""
         allowed = CONFIDENTIAL_LANES.get(self.node.tier, frozenset())
         if not self.lanes <= allowed:
             extra = ", ".join(sorted(self.lanes - allowed))
-            raise ScriptError("{helper}: {kind!r} records are confidential and this {node_tier}-scoped instance has {extra} lanes whose people may not see them", helper=helper, kind=kind, node_tier=self.node.tier, extra=extra)
+            raise ScriptError("{helper}: {kind!r} records are confidential and this {node_tier}-scoped instance has "
+                              "{extra} lanes whose people may not see them",
+                              helper=helper, kind=kind, node_tier=self.node.tier, extra=extra)
 
     # -- people
 
@@ -306,7 +316,8 @@ class ScriptScope:
         its own unit, a group instance for any; a branch instance for none."""
         if self.node.tier == "group" or (self.node.tier == "unit" and unit_id == self.node.id):
             return
-        raise ScriptError("{helper}: the people of {unit_id!r} are outside the scope of this instance ({node_id!r})", helper=helper, unit_id=unit_id, node_id=self.node.id)
+        raise ScriptError("{helper}: the people of {unit_id!r} are outside the scope of this instance ({node_id!r})",
+                          helper=helper, unit_id=unit_id, node_id=self.node.id)
 
     def units(self, helper: str) -> set[str] | None:
         """The units whose people this instance may count (None: all, for a group instance)."""

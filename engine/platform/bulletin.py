@@ -56,7 +56,7 @@ def search(session: Session, p: Principal, text: str | None = None, kind: str | 
     q = select(BulletinPost).where(visible_clause(session, p))
     if kind:
         if kind not in KINDS:
-            raise Invalid.on("kind", "one of {kinds}", kinds=', '.join(KINDS))
+            raise Invalid.on("kind", "one of {kinds}", kinds=", ".join(KINDS))
         q = q.where(BulletinPost.kind == kind)
     if text and text.strip():
         for word in text.split()[:5]:
@@ -82,7 +82,7 @@ def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) 
         raise Invalid.on(unknown[0], "unknown field")
     kind = data.get("kind", "experience")
     if kind not in KINDS:
-        raise Invalid.on("kind", "one of {kinds} ({labels})", kinds=', '.join(KINDS), labels='、'.join(KINDS.values()))
+        raise Invalid.on("kind", "one of {kinds} ({labels})", kinds=", ".join(KINDS), labels="、".join(KINDS.values()))
     title = _text(data, "title", MAX_TITLE, True)
     text = _text(data, "body", MAX_BODY, True)
     mine = {r.node_id: r for r in p.roles if r.node_id}
@@ -91,7 +91,8 @@ def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) 
     node_id = data.get("node_id")
     if node_id is None:
         if len(mine) > 1:
-            raise Invalid.on("node_id", "you hold roles on several org nodes: choose one of {mine}", mine=', '.join(sorted(mine)))
+            raise Invalid.on("node_id", "you hold roles on several org nodes: choose one of {mine}",
+                             mine=", ".join(sorted(mine)))
         node_id = next(iter(mine))
     if node_id not in mine:
         raise Invalid.on("node_id", "you may post only for an org node you hold a role on")
@@ -133,7 +134,7 @@ def change(session: Session, p: Principal, post: BulletinPost, data: dict[str, A
         post.pinned = data["pinned"]
     if "kind" in data:
         if data["kind"] not in KINDS:
-            raise Invalid.on("kind", "one of {kinds}", kinds=', '.join(KINDS))
+            raise Invalid.on("kind", "one of {kinds}", kinds=", ".join(KINDS))
         if data["kind"] == "notice" and post.kind != "notice" and not any(
                 r.node_id == post.node_id and r.role in COMMITTEE_ROLES for r in p.roles):
             raise Forbidden("notices (通知公告) are posted by the group or a unit committee")

@@ -82,7 +82,7 @@ def record_decision(session: Session, p: Principal, data: dict[str, Any], now: d
     known = set(session.scalars(select(User.username).where(User.username.in_(attendees))))
     missing = [a for a in attendees if a not in known]
     if missing:
-        raise Invalid.on("attendees", "unknown users: {missing}", missing=', '.join(missing))
+        raise Invalid.on("attendees", "unknown users: {missing}", missing=", ".join(missing))
     row = LeadingGroupDecision(meeting_date=meeting, title=title.strip(), decisions=text.strip(),
                                attendees=list(dict.fromkeys(attendees)), recorded_by_id=p.id, created_at=now)
     session.add(row)

@@ -94,7 +94,8 @@ def units_of_user(session: Session, user_id: int) -> set[str]:
     rows = session.execute(select(OrgNode.tier, OrgNode.id, OrgNode.parent_id)
                            .join(RoleAssignment, RoleAssignment.node_id == OrgNode.id)
                            .where(RoleAssignment.user_id == user_id)).all()
-    return {nid if tier == "unit" else parent for tier, nid, parent in rows if tier in ("unit", "branch") and (nid or parent)}
+    return {nid if tier == "unit" else parent for tier, nid, parent in rows if tier in ("unit",
+                                                                                        "branch") and (nid or parent)}
 
 
 def may_see_person(session: Session, p: Principal, user: User) -> bool:
@@ -131,7 +132,7 @@ def save_entry(session: Session, p: Principal, data: dict[str, Any], now: dateti
         raise Invalid.on(unknown[0], "unknown field")
     kind = data.get("kind")
     if kind not in KINDS:
-        raise Invalid.on("kind", "one of {kinds} ({labels})", kinds=', '.join(KINDS), labels='、'.join(KINDS.values()))
+        raise Invalid.on("kind", "one of {kinds} ({labels})", kinds=", ".join(KINDS), labels="、".join(KINDS.values()))
     text = data.get("text")
     if not isinstance(text, str) or not text.strip() or len(text.strip()) > MAX_TEXT:
         raise Invalid.on("text", "required text of at most {limit} characters", limit=MAX_TEXT)
@@ -156,7 +157,7 @@ def entries_query(user: User, start: date | None, end: date | None, kind: str | 
     q = select(StudyEntry).where(StudyEntry.user_id == user.id)
     if kind is not None:
         if kind not in KINDS:
-            raise Invalid.on("kind", "one of {kinds}", kinds=', '.join(KINDS))
+            raise Invalid.on("kind", "one of {kinds}", kinds=", ".join(KINDS))
         q = q.where(StudyEntry.kind == kind)
     if start is not None:
         q = q.where(StudyEntry.day >= start)
