@@ -35,7 +35,7 @@ class Msg:
     """A message that is a parameter of another one (a reason, a nested problem): rendered in
     the reader's language with it. `str()` is the English text."""
 
-    def __init__(self, template: str, **params: Any) -> None:
+    def __init__(self, template: str, /, **params: Any) -> None:
         self.template, self.params = template, params
 
     def __str__(self) -> str:
@@ -48,7 +48,7 @@ class Msg:
         return repr(str(self))
 
 
-def field_error(field: str, template: str, code: str = "invalid", **params: Any) -> dict[str, Any]:
+def field_error(field: str, template: str, code: str = "invalid", /, **params: Any) -> dict[str, Any]:
     """One entry of an `Invalid`'s details: the field, a code (`invalid` or the JSON Schema
     keyword that failed: `required`, `maxLength`…), the template and its params (the catalog
     renders them for the reader), and `message`, the English rendering."""
@@ -66,15 +66,15 @@ class SanjiError(Exception):
     code = "bad_request"
     field: str | None = None
 
-    def __init__(self, message: str, details: Any = None, **params: Any) -> None:
-        self.template = message
+    def __init__(self, template: str, details: Any = None, /, **params: Any) -> None:
+        self.template = template
         self.params = params
-        self.message = render(message, params)
+        self.message = render(template, params)
         super().__init__(self.message)
         self.details = details
 
     @classmethod
-    def on(cls, field: str, template: str, code: str = "invalid", **params: Any) -> Self:
+    def on(cls, field: str, template: str, code: str = "invalid", /, **params: Any) -> Self:
         """An error naming one input field (`message` is "field: problem"; details list it)."""
         err = cls(template, [field_error(field, template, code, **params)], **params)
         err.field = field

@@ -216,10 +216,12 @@ def client(app: Any) -> Any:
 
 
 class Api:
-    """Calls the JSON API as demo users (tokens cached per user)."""
+    """Calls the JSON API as demo users (tokens cached per user), reading errors in English
+    (Accept-Language: en) unless `language` says otherwise (None: send no Accept-Language)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, language: str | None = "en") -> None:
         self.client = client
+        self.language = language
         self.tokens: dict[str, str] = {}
 
     def token(self, username: str, password: str = "demo12345") -> str:
@@ -231,6 +233,8 @@ class Api:
 
     def call(self, method: str, path: str, user: str | None = None, **kwargs: Any) -> Any:
         headers = kwargs.pop("headers", {})
+        if self.language:
+            headers.setdefault("Accept-Language", self.language)
         if user:
             headers["Authorization"] = f"Bearer {self.token(user)}"
         return self.client.open(path, method=method, headers=headers, **kwargs)

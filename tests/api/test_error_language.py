@@ -9,7 +9,7 @@ from tests.conftest import Api
 
 def zh_api(client: Any) -> Api:
     fresh = client.application.test_client()  # no Accept-Language: the default language
-    return Api(fresh)
+    return Api(fresh, language=None)
 
 
 def test_a_message_with_params_is_chinese_by_default_and_english_on_request(client, api):
