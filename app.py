@@ -223,7 +223,7 @@ def register_cli(app: Flask) -> None:
         from engine.infra import events
         from engine.org import nodes as org
         from engine.infra.db import write_intent
-        from engine.errors import Invalid
+        from engine.errors import Invalid, field_error
         from engine.models import RoleAssignment, User
 
         st = state(app)
@@ -244,7 +244,10 @@ def register_cli(app: Flask) -> None:
                     role, _, node = spec.partition(":")
                     held = [r for r in user.roles if r.role == role and (r.node_id or "") == node]
                     if not held:
-                        raise Invalid(f"{username} does not hold the role {spec}", [{"field": "drop-role", "message": spec}])
+                        raise Invalid("{username} does not hold the role {spec}",
+                                      [field_error("drop-role", "{username} does not hold the role {spec}",
+                                                   username=username, spec=spec)],
+                                      username=username, spec=spec)
                     for r in held:
                         user.roles.remove(r)
                 session.flush()

@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask, request
 
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 
 # C0 and C1 controls and DEL; surrogates; U+FFFE/U+FFFF (not characters in XML, hence in no export)
 CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
@@ -35,8 +35,8 @@ def check_query() -> None:
     for name, value in request.args.items(multi=True):
         if CONTROL.search(name) or (CONTROL.search(value) and name not in SELF_CHECKED):
             field = shown(name)
-            raise Invalid(f"query parameter {field} contains a control character",
-                          [{"field": field, "message": "control characters are not allowed"}])
+            raise Invalid("query parameter {field} contains a control character",
+                          [field_error(field, "control characters are not allowed")], field=field)
 
 
 def _surrogate_at(value: Any, path: str) -> str | None:
@@ -67,16 +67,17 @@ def check_json_body() -> None:
     found = _surrogate_at(request.get_json(silent=True), "")
     if found is not None:
         field = shown(found) or "body"
-        raise Invalid(f"{field}: an unpaired surrogate (\\ud800-\\udfff) is not a character",
-                      [{"field": field, "message": "not valid Unicode text"}])
+        raise Invalid("{field}: an unpaired surrogate (\\ud800-\\udfff) is not a character",
+                      [field_error(field, "not valid Unicode text")], field=field)
 
 
 def choice_arg(name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
     """A query parameter that must be one of `choices` (absent or empty: `default`)."""
     raw = request.args.get(name) or default
     if raw is not None and raw not in choices:
-        raise Invalid(f"query parameter {name} must be one of {', '.join(choices)}",
-                      [{"field": name, "message": raw[:100]}])
+        raise Invalid("query parameter {name} must be one of {choices}",
+                      [field_error(name, "one of {choices}",
+                                   choices=", ".join(choices))], name=name, choices=", ".join(choices))
     return raw
 
 

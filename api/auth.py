@@ -76,7 +76,7 @@ def roles_required(*roles: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             p = current_principal()
             if not p.has_role(*roles):  # api/errors.py writes the access_refused event
-                raise Forbidden(f"this needs the role {' or '.join(roles)}", {"needs": list(roles)})
+                raise Forbidden("this needs the role {roles}", {"needs": list(roles)}, roles=' or '.join(roles))
             return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -1,4 +1,5 @@
-"""One error handler: every failure leaves as `{"error", "message", "details"}` JSON."""
+"""One error handler: every failure leaves as JSON `{"error", "code", "template", "message",
+"params", "details"}`, the message in the caller's language (api/messages.py)."""
 from __future__ import annotations
 
 import logging
@@ -9,13 +10,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import Conflict, Invalid, SanjiError, Unavailable
+from engine.errors import Conflict, Invalid, SanjiError, Unavailable, field_error
+
+from .messages import api_language, to_json
 
 log = logging.getLogger("sanji.api")
 
 
 def _json(err: SanjiError, status: int | None = None):  # type: ignore[no-untyped-def]
-    response = jsonify(err.to_dict())
+    response = jsonify(to_json(err, api_language()))
     response.status_code = status or err.status
     if err.status == 401:
         response.headers["WWW-Authenticate"] = 'Bearer realm="sanji"'
@@ -59,6 +62,27 @@ def _audit_refusal(err: SanjiError) -> None:
         log.warning("could not record access_refused", exc_info=True)
 
 
+HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 400: "bad_request",
+              415: "unsupported_media_type", 429: "too_many_requests"}
+
+
+def http_message(status: int) -> SanjiError:
+    """Werkzeug's own refusals (no route, wrong method…) as catalog messages."""
+    if status == 404:
+        return SanjiError("the requested URL was not found on the server")
+    if status == 405:
+        return SanjiError("the method is not allowed for the requested URL")
+    if status == 413:
+        return SanjiError("the request is larger than the server accepts")
+    if status == 415:
+        return SanjiError("the request's content type is not supported here")
+    if status == 429:
+        return SanjiError("too many requests; try again later")
+    if status == 400:
+        return SanjiError("the request could not be understood")
+    return SanjiError("the request could not be handled")
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(SanjiError)
     def sanji_error(err: SanjiError):  # type: ignore[no-untyped-def]
@@ -81,7 +105,7 @@ def register(app: Flask) -> None:
     def bad_value(_err: DataError):  # type: ignore[no-untyped-def]
         _rollback()  # e.g. a NUL character or an out-of-range number the database refuses
         return _json(Invalid("a value in the request cannot be stored or compared by the database",
-                             [{"field": "", "message": "value refused by the database"}]))
+                             [field_error("", "value refused by the database")]))
 
     @app.errorhandler(PoolTimeout)
     @app.errorhandler(PendingRollbackError)
@@ -103,12 +127,10 @@ def register(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(err: HTTPException):  # type: ignore[no-untyped-def]
         _rollback()
-        codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 400: "bad_request",
-                 415: "unsupported_media_type", 429: "too_many_requests"}
-        code = codes.get(err.code or 500, "error")
+        code = HTTP_CODES.get(err.code or 500, "error")
         if not request.path.startswith("/api/") and err.code == 404 and request.accept_mimetypes.accept_html:
             return err
-        e = SanjiError(err.description or err.name)
+        e = http_message(err.code or 500)
         e.code = code
         return _json(e, err.code)
 

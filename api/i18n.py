@@ -1,4 +1,5 @@
-"""The translation catalog of the web pages: English message ids, Chinese (zh) translations.
+"""The translation catalog of the web pages and of engine error messages: English message ids,
+Chinese (zh) translations. Error templates (api/error_templates.py) are msgids like page strings.
 
     python -m api.i18n update    add new messages of api/*.py and api/templates to the zh catalog
     python -m api.i18n compile   write messages.mo from messages.po (both are committed)
@@ -17,6 +18,8 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
+from api.error_templates import scan
+
 API = Path(__file__).resolve().parent
 CATALOG = API / "translations" / "zh" / "LC_MESSAGES"
 PO, MO = CATALOG / "messages.po", CATALOG / "messages.mo"
@@ -29,6 +32,9 @@ def extract() -> Catalog:
     for filename, lineno, message, _comments, context in extract_from_dir(
             str(API), METHODS, keywords=KEYWORDS, options_map={"**/templates/**.html": {"trimmed": "true"}}):
         catalog.add(message, None, [(filename, lineno)], context=context)
+    for template, filename, lineno in scan().templates:
+        if template and template not in catalog:
+            catalog.add(template, None, [(f"../{filename}", lineno)], flags=("python-brace-format",))
     return catalog
 
 

@@ -16,6 +16,7 @@ from engine.org import confidential
 from engine.errors import Unavailable
 
 from .extensions import state
+from .messages import api_language, to_json
 
 log = logging.getLogger("sanji.api")
 
@@ -51,7 +52,7 @@ def init_app(app: Flask) -> None:
         except Exception:  # noqa: BLE001 - no content without its audit record
             log.exception("could not record the audit of a confidential read")
             err = Unavailable("the audit log is unavailable; try again shortly")
-            out = jsonify(err.to_dict())
+            out = jsonify(to_json(err, api_language()))
             out.status_code = err.status
             return out
         return response

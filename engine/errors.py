@@ -16,21 +16,71 @@ could not know it.
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
+
+
+def render(template: str, params: dict[str, Any]) -> str:
+    """`template` filled with `params` (str.format: `{name}`, `{name!r}`, `{n:,}`); a list of
+    `Msg`s is a list of problems, joined with "; "."""
+    if not params:
+        return template
+    return template.format(**{k: "; ".join(map(str, v)) if is_msgs(v) else v for k, v in params.items()})
+
+
+def is_msgs(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and bool(value) and all(isinstance(x, Msg) for x in value)
+
+
+class Msg:
+    """A message that is a parameter of another one (a reason, a nested problem): rendered in
+    the reader's language with it. `str()` is the English text."""
+
+    def __init__(self, template: str, /, **params: Any) -> None:
+        self.template, self.params = template, params
+
+    def __str__(self) -> str:
+        return render(self.template, self.params)
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __repr__(self) -> str:
+        return repr(str(self))
+
+
+def field_error(field: str, template: str, code: str = "invalid", /, **params: Any) -> dict[str, Any]:
+    """One entry of an `Invalid`'s details: the field, a code (`invalid` or the JSON Schema
+    keyword that failed: `required`, `maxLength`…), the template and its params (the catalog
+    renders them for the reader), and `message`, the English rendering."""
+    return {"field": field, "code": code, "template": template, "params": params,
+            "message": render(template, params)}
 
 
 class SanjiError(Exception):
-    """Base class: a clear, user-facing failure that changed nothing."""
+    """Base class: a clear, user-facing failure that changed nothing.
+
+    `code` is the category (the class), `template` + `params` the message's identity and
+    values, `field` the input it names (if one: the English `message` then starts with it)."""
 
     status = 400
     code = "bad_request"
+    field: str | None = None
 
-    def __init__(self, message: str, details: Any = None, **params: Any) -> None:
-        self.template = message
+    def __init__(self, template: str, details: Any = None, /, **params: Any) -> None:
+        self.template = template
         self.params = params
-        self.message = message.format(**params) if params else message
+        self.message = render(template, params)
         super().__init__(self.message)
         self.details = details
+
+    @classmethod
+    def on(cls, field: str, template: str, code: str = "invalid", /, **params: Any) -> Self:
+        """An error naming one input field (`message` is "field: problem"; details list it)."""
+        err = cls(template, [field_error(field, template, code, **params)], **params)
+        err.field = field
+        err.message = f"{field}: {err.message}"
+        err.args = (err.message,)
+        return err
 
     def to_dict(self) -> dict[str, Any]:
         return {"error": self.code, "message": self.message, "details": self.details}

@@ -208,14 +208,20 @@ def app(clean_db: Engine, settings: Settings, clock: FrozenClock) -> Any:
 
 @pytest.fixture
 def client(app: Any) -> Any:
-    return app.test_client()
+    """The test client reads API errors in English (Accept-Language: en) unless a test asks for
+    another language; pages follow the session's language (zh by default) as before."""
+    c = app.test_client()
+    c.environ_base["HTTP_ACCEPT_LANGUAGE"] = "en"
+    return c
 
 
 class Api:
-    """Calls the JSON API as demo users (tokens cached per user)."""
+    """Calls the JSON API as demo users (tokens cached per user), reading errors in English
+    (Accept-Language: en) unless `language` says otherwise (None: send no Accept-Language)."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, language: str | None = "en") -> None:
         self.client = client
+        self.language = language
         self.tokens: dict[str, str] = {}
 
     def token(self, username: str, password: str = "demo12345") -> str:
@@ -227,6 +233,8 @@ class Api:
 
     def call(self, method: str, path: str, user: str | None = None, **kwargs: Any) -> Any:
         headers = kwargs.pop("headers", {})
+        if self.language:
+            headers.setdefault("Accept-Language", self.language)
         if user:
             headers["Authorization"] = f"Bearer {self.token(user)}"
         return self.client.open(path, method=method, headers=headers, **kwargs)

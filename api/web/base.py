@@ -60,6 +60,7 @@ from engine.org import auth as engine_auth
 from engine.org.nodes import Principal
 from engine.org.routing import offered_clause
 
+from .. import messages
 from ..auth import bearer_token, client_address, current_principal
 from ..extensions import SAFE_METHODS, clock, db, settings
 
@@ -122,9 +123,11 @@ def init_app(app: Flask) -> None:
         from api.errors import _rollback
 
         _rollback()
-        message = "the CSRF token is missing or invalid: send the X-CSRFToken header (the page's csrf-token meta)"
         if request.path.startswith("/api/"):
-            return jsonify({"error": "csrf_failed", "message": message, "details": err.description}), 400
+            refusal = SanjiError("the CSRF token is missing or invalid: send the X-CSRFToken header "
+                                 "(the page's csrf-token meta)")
+            refusal.code = "csrf_failed"
+            return jsonify(messages.to_json(refusal, messages.api_language())), 400
         return render_template("error.html", status=400, title=gettext("The page has expired"),
                                message=gettext("The form was open too long or the session changed. "
                                                "Go back, reload the page and try again.")), 400
@@ -370,7 +373,8 @@ def _page_error(err: SanjiError) -> Any:
     if err.status == 403:
         _audit_refusal(err)  # refused on a page as on the API: an access_refused event for the auditor
     return render_template("error.html", status=err.status, title=str(ERROR_TITLES.get(err.status, ERROR_TITLES[400])),
-                           message=error_message(err), detail=err.message), err.status
+                           message=error_message(err),
+                           detail=messages.page_message(err, current_language())), err.status
 
 
 # ---- sign-in, sign-out, language ---------------------------------------------------------------------

@@ -79,7 +79,7 @@ def refused(exc: Invalid | Forbidden) -> tuple[dict[str, str], int]:
     db().rollback()
     if isinstance(exc, Invalid):
         return field_errors(exc), 422
-    return {"kind": say(exc.message)}, 403
+    return {"kind": say(exc)}, 403
 
 
 @bp.route("/bulletin/new", methods=["GET", "POST"])

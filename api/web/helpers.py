@@ -7,9 +7,8 @@ api/rest/bulletin.py, api/rest/study.py and api/rest/people.py, so they enforce 
 """
 from __future__ import annotations
 
-import re
 from datetime import datetime
-from typing import Any, Callable
+from typing import Any
 
 from flask import flash, request, url_for
 from flask_babel import gettext, lazy_gettext, ngettext
@@ -20,8 +19,9 @@ from engine.models import OrgNode
 from engine.org.nodes import Principal
 from engine.services import task_view
 
+from .. import messages
 from ..extensions import db, settings
-from .base import error_message, signed_in
+from .base import current_language, error_message, signed_in
 
 
 def in_organisation(p: Principal) -> bool:
@@ -35,64 +35,15 @@ def me() -> Principal:
     return p
 
 
-# The engine's field messages (English, for API callers) as the pages say them; others are shown as they are.
-MESSAGES: list[tuple[re.Pattern[str], Callable[[re.Match[str]], str]]] = [
-    (re.compile(r"required text of at most (\d+) characters"),
-     lambda m: gettext("Required, at most %(n)s characters.", n=m.group(1))),
-    (re.compile(r"an ISO date, e\.g\. .*"), lambda m: gettext("A date such as 2027-01-05.")),
-    (re.compile(r"cannot be in the future|a meeting that has taken place.*"),
-     lambda m: gettext("Cannot be in the future.")),
-    (re.compile(r"entries can be made up for at most (\d+) days"),
-     lambda m: gettext("Entries can be made up for at most %(n)s days.", n=m.group(1))),
-    (re.compile(r"unknown users: (.*)"), lambda m: gettext("Unknown users: %(names)s", names=m.group(1))),
-    (re.compile(r"the robot's webhook address.*"),
-     lambda m: gettext("The group robot's webhook address, starting with https:// or http://.")),
-    (re.compile(r"a non-empty list of .*"), lambda m: gettext("Choose at least one.")),
-    (re.compile(r"a list of e-mail addresses"), lambda m: gettext("E-mail addresses, one per line.")),
-    (re.compile(r"give at least one address, or set email_users"),
-     lambda m: gettext("Give at least one address, or e-mail the people concerned.")),
-    (re.compile(r"only DingTalk robots are signed with a secret"),
-     lambda m: gettext("Only DingTalk robots are signed with a secret.")),
-    (re.compile(r"one of [a-z_, ]+( \(.*\))?"), lambda m: gettext("Choose one of the listed values.")),
-    (re.compile(r"true or false"), lambda m: gettext("Yes or no.")),
-    (re.compile(r"markdown or text"), lambda m: gettext("Markdown or plain text.")),
-    (re.compile(r"text of at most (\d+) characters"), lambda m: gettext("At most %(n)s characters.", n=m.group(1))),
-    (re.compile(r"you hold roles on several org nodes: choose one of .*"),
-     lambda m: gettext("You hold roles on several org units: choose the one you post for.")),
-    (re.compile(r"you may post only for an org node you hold a role on"),
-     lambda m: gettext("You may post only for an org unit you hold a role on.")),
-    (re.compile(r"the group \(everyone\) or one unit"), lambda m: gettext("Everyone, or one unit.")),
-    (re.compile(r"a unit or branch posts for everyone or for its own unit"),
-     lambda m: gettext("A unit or branch posts for everyone or for its own unit.")),
-    (re.compile(r"notices \(通知公告\) are posted by the group or a unit committee"),
-     lambda m: gettext("Notices (通知公告) are posted by the group or a unit committee.")),
-    (re.compile(r"only the author changes a post"), lambda m: gettext("Only the author changes a post.")),
-    (re.compile(r"only the group committee pins posts"), lambda m: gettext("Only the group committee pins posts.")),
-    (re.compile(r"not an org node"), lambda m: gettext("Not an org unit.")),
-    (re.compile(r"a branch uses the channels of its unit; configure the unit"),
-     lambda m: gettext("A branch uses its unit's channels: configure them for the unit.")),
-    (re.compile(r"a year between (\d+) and (\d+)"),
-     lambda m: gettext("A year between %(a)s and %(b)s.", a=m.group(1), b=m.group(2))),
-]
+def say(err: SanjiError) -> str:
+    """An engine error's sentence in the page's language (from the catalog; no field id), or the
+    translated lead sentence of its kind while the catalog does not know the message."""
+    return messages.page_message(err, current_language()) or error_message(err)
 
 
-def say(message: str) -> str:
-    for pattern, text in MESSAGES:
-        m = pattern.fullmatch(message)
-        if m:
-            return text(m)
-    return message
-
-
-def field_errors(exc: Invalid) -> dict[str, str]:
-    """{field: message} of an engine Invalid error (the field a bad form input names)."""
-    out: dict[str, str] = {}
-    for d in exc.details or []:
-        if isinstance(d, dict) and d.get("field"):
-            out.setdefault(str(d["field"]), say(str(d.get("message") or exc.message)))
-    if not out:
-        out["_"] = say(exc.message)
-    return out
+def field_errors(exc: SanjiError) -> dict[str, str]:
+    """{field: message} of an engine Invalid error in the page's language (`_` when no field)."""
+    return messages.field_messages(exc, current_language())
 
 
 def form_text(name: str) -> str | None:
@@ -182,7 +133,8 @@ def due_text(due: datetime | None, now: datetime) -> tuple[bool, str]:
 def fail(err: SanjiError) -> None:
     """Show an engine refusal as a flash message (translated lead, engine text as detail)."""
     db().rollback()
-    flash(f"{error_message(err)} ({err.message})", "error")
+    detail = messages.page_message(err, current_language())
+    flash(f"{error_message(err)} ({detail})" if detail else error_message(err), "error")
 
 
 def display_names(usernames: set[str]) -> dict[str, str]:

@@ -18,7 +18,7 @@ import json
 import time
 from typing import Any
 
-from engine.errors import ScriptError, TooLarge
+from engine.errors import ScriptError, TooLarge, field_error
 
 
 class BoundExceeded(ScriptError):
@@ -47,8 +47,8 @@ class Deadline:
 
     def exceeded(self, task: Any = None) -> EngineTimeout:
         where = f" (at element {task.task_spec.bpmn_id})" if task is not None else ""
-        exc = EngineTimeout(f"the engine work of this request exceeded SANJI_ENGINE_MAX_SECONDS "
-                            f"({self.seconds:g} s){where}; its steps were rolled back")
+        exc = EngineTimeout("the engine work of this request exceeded SANJI_ENGINE_MAX_SECONDS ({seconds:g} "
+                            "s){where}; its steps were rolled back", seconds=self.seconds, where=where)
         exc.task = task
         return exc
 
@@ -78,10 +78,11 @@ def check_submitted(data: dict[str, Any] | None, max_bytes: int, what: str = "fo
         return
     sizes = {str(k): json_size(v) for k, v in data.items()}
     field = max(sizes, key=lambda k: sizes[k])
-    raise TooLarge(f"the {what} is {total:,} bytes, above SANJI_MAX_FORM_BYTES ({max_bytes:,}); "
-                   f"its largest field is {field!r} ({sizes[field]:,} bytes)",
-                   [{"field": field, "message": f"{sizes[field]:,} bytes; all fields together may have "
-                                                f"{max_bytes:,}"}])
+    raise TooLarge("the {what} is {total:,} bytes, above SANJI_MAX_FORM_BYTES ({max_bytes:,}); its largest field is "
+                   "{field!r} ({largest:,} bytes)",
+                   [field_error(field, "{largest:,} bytes; all fields together may have {max_bytes:,}",
+                                largest=sizes[field], max_bytes=max_bytes)],
+                   what=what, total=total, max_bytes=max_bytes, field=field, largest=sizes[field])
 
 
 def check_tree_depth(workflow: Any) -> None:
@@ -118,7 +119,8 @@ def state_too_large(workflow: Any, size: int, max_bytes: int) -> BoundExceeded:
                 best = (n, name, task)
     n, name, task = best
     where = f" in the data of {task.task_spec.bpmn_id}" if task is not None else ""
-    exc = BoundExceeded(f"the instance's state would be {size:,} bytes, above SANJI_MAX_INSTANCE_BYTES "
-                        f"({max_bytes:,}); the largest variable is {name!r} ({n:,} bytes){where}")
+    exc = BoundExceeded("the instance's state would be {size:,} bytes, above SANJI_MAX_INSTANCE_BYTES "
+                        "({max_bytes:,}); the largest variable is {name!r} ({n:,} bytes){where}",
+                        size=size, max_bytes=max_bytes, name=name, n=n, where=where)
     exc.task = task
     return exc

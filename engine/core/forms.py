@@ -14,7 +14,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
 
-from engine.errors import Invalid, NotFound
+from engine.errors import Invalid, Msg, NotFound, field_error
 
 _FORMAT_CHECKER = FormatChecker()
 
@@ -41,6 +41,66 @@ def _send_back_problems(name: str, schema: dict[str, Any]) -> list[str]:
     return problems
 
 
+# JSON Schema keyword → the catalog template of its field error (jsonschema's English is never shown).
+RULES = {
+    "required": Msg("this field is required"),
+    "minLength": Msg("enter at least {limit} characters"),
+    "maxLength": Msg("enter at most {limit} characters"),
+    "minimum": Msg("the value must be at least {limit}"),
+    "maximum": Msg("the value must be at most {limit}"),
+    "exclusiveMinimum": Msg("the value must be greater than {limit}"),
+    "exclusiveMaximum": Msg("the value must be less than {limit}"),
+    "multipleOf": Msg("the value must be a multiple of {limit}"),
+    "minItems": Msg("add at least {limit} item(s)"),
+    "maxItems": Msg("add at most {limit} item(s)"),
+    "uniqueItems": Msg("each item may appear only once"),
+    "enum": Msg("choose one of the options"),
+    "const": Msg("choose one of the options"),
+    "oneOf": Msg("choose one of the options"),
+    "anyOf": Msg("choose one of the options"),
+    "pattern": Msg("the format is not valid"),
+    "additionalProperties": Msg("the form has no such field"),
+}
+FORMATS = {"date": Msg("enter a date (YYYY-MM-DD)"), "date-time": Msg("enter a date and time"),
+           "email": Msg("enter an e-mail address")}
+TYPES = {"integer": Msg("enter a whole number"), "number": Msg("enter a number"), "string": Msg("enter text"),
+         "boolean": Msg("choose yes or no"), "array": Msg("expected a list"), "object": Msg("expected an object")}
+
+
+def field_problem(path: str, err: Any) -> dict[str, Any]:
+    """One jsonschema error as a catalog field error (its own English text is dropped)."""
+    rule = str(err.validator)
+    limit = err.validator_value
+    if rule == "format":
+        problem = FORMATS.get(str(limit), RULES["pattern"])
+    elif rule == "type":
+        wanted = limit if isinstance(limit, str) else next((t for t in limit if t != "null"), "")
+        problem = TYPES.get(str(wanted), Msg("this value has the wrong type"))
+    else:
+        problem = RULES.get(rule, Msg("this value is not valid"))
+    detail = field_error(path, problem.template, rule, **({"limit": limit} if "{limit}" in problem.template else {}))
+    detail["rule"] = rule
+    if isinstance(limit, (int, float, str)) and not isinstance(limit, bool):
+        detail["limit"] = limit
+    return detail
+
+
+def field_problems(found: Any) -> list[dict[str, Any]]:
+    """Every field error, once each, in field order (jsonschema reports a `required` error per
+    schema that requires a property, each listing all missing ones)."""
+    details: list[dict[str, Any]] = []
+    for err in sorted(found, key=lambda e: list(e.absolute_path)):
+        path = "/".join(str(p) for p in err.absolute_path)
+        if err.validator == "required" and isinstance(err.instance, dict):
+            for name in [r for r in err.validator_value if r not in err.instance]:
+                detail = field_error(f"{path}/{name}" if path else name, RULES["required"].template, "required")
+                detail["rule"] = "required"
+                details.append(detail)
+            continue
+        details.append(field_problem(path, err))
+    return list({(d["field"], d["template"]): d for d in details}.values())
+
+
 class FormStore:
     def __init__(self, forms_dir: Path) -> None:
         self.forms_dir = Path(forms_dir)
@@ -49,7 +109,7 @@ class FormStore:
 
     def path(self, name: str) -> Path:
         if not name or "/" in name or "\\" in name or name.startswith("."):
-            raise NotFound(f"form {name!r} does not exist")
+            raise NotFound("form {name!r} does not exist", name=name)
         return self.forms_dir / name
 
     def exists(self, name: str) -> bool:
@@ -63,7 +123,7 @@ class FormStore:
         try:
             mtime = path.stat().st_mtime
         except FileNotFoundError:
-            raise NotFound(f"form {name!r} does not exist in {self.forms_dir.name}/") from None
+            raise NotFound("form {name!r} does not exist in {folder}/", name=name, folder=self.forms_dir.name) from None
         with self._lock:
             cached = self._cache.get(name)
             if cached and cached[0] == mtime:
@@ -91,28 +151,12 @@ class FormStore:
         return _send_back_problems(name, self.schema(name))
 
     def errors(self, name: str | None, data: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every field error of `data`: `{field, message, rule[, limit]}`, where `rule` is the JSON
-        Schema keyword that failed (`required`, `minLength`…) and `limit` its value (pages use
-        them for messages in the reader's language; the API's 422 details carry field and message)."""
+        """Every field error of `data` (`field_error` entries: field, code = the JSON Schema keyword
+        that failed, template + params; plus `rule` and `limit`, which the task form uses)."""
         if not name:
             return []
         _schema, validator = self._entry(name)
-        found = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-        details: list[dict[str, Any]] = []
-        for err in found:
-            path = "/".join(str(p) for p in err.absolute_path)
-            if err.validator == "required" and isinstance(err.instance, dict):
-                missing = [r for r in err.validator_value if r not in err.instance]
-                for field in missing:
-                    details.append({"field": f"{path}/{field}" if path else field, "message": f"{field} is required",
-                                    "rule": "required"})
-                continue
-            detail: dict[str, Any] = {"field": path, "message": err.message, "rule": str(err.validator)}
-            if isinstance(err.validator_value, (int, float, str)) and not isinstance(err.validator_value, bool):
-                detail["limit"] = err.validator_value
-            details.append(detail)
-        # jsonschema reports a `required` error per schema that requires a property: once each
-        return list({(d["field"], d["message"]): d for d in details}.values())
+        return field_problems(validator.iter_errors(data))
 
     def send_back(self, name: str | None, data: dict[str, Any]) -> dict[str, Any] | None:
         """The form's 退回 (send back) convention, if `data` chose it (docs/bpmn-conventions.md).
@@ -142,22 +186,10 @@ class FormStore:
     def validate(self, name: str | None, data: Any) -> None:
         """Raise Invalid (422) listing every field error; nothing is changed on failure."""
         if not isinstance(data, dict):
-            raise Invalid("data must be a JSON object", [{"field": "", "message": "expected an object"}])
+            raise Invalid("data must be a JSON object", [field_error("", TYPES["object"].template, "type")])
         if not name:
             return
         _schema, validator = self._entry(name)
-        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
-        if not errors:
-            return
-        details = []
-        for err in errors:
-            path = "/".join(str(p) for p in err.absolute_path)
-            if err.validator == "required" and isinstance(err.instance, dict):
-                missing = [r for r in err.validator_value if r not in err.instance]
-                for field in missing:
-                    details.append({"field": f"{path}/{field}" if path else field, "message": f"{field} is required"})
-                continue
-            details.append({"field": path, "message": err.message})
-        # jsonschema reports a `required` error per missing property, each listing all of them: once each
-        unique = list({(d["field"], d["message"]): d for d in details}.values())
-        raise Invalid(f"form data is invalid: {len(unique)} problem(s)", unique)
+        unique = field_problems(validator.iter_errors(data))
+        if unique:
+            raise Invalid("form data is invalid: {count} problem(s)", unique, count=len(unique))

@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.infra import xmlsafe
-from engine.errors import Conflict, Invalid, NotFound
+from engine.errors import Conflict, Invalid, Msg, NotFound
 from engine.core.forms import FormStore
 from engine.models import ROLES, ProcessDefinition
 from engine.org.routing import lane_tier
@@ -87,7 +87,8 @@ def _invalid(problems: list[Problem], what: str) -> Invalid:
     where = f" (element {first.element_id}" + (f", line {first.line})" if first.line else ")") if first.element_id else (
         f" (line {first.line})" if first.line else "")
     more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
-    return Invalid(f"{what}: {first.message}{where}{more}", [p.as_dict() for p in problems])
+    return Invalid("{what}: {message}{where}{more}", [p.as_dict() for p in problems], what=what,
+                   message=first.message, where=where, more=more)
 
 
 def validate(data: bytes | str, filename: str, forms: FormStore, max_bytes: int,
@@ -300,7 +301,7 @@ def latest(session: Session, key: str, active_only: bool = True) -> ProcessDefin
         q = q.where(ProcessDefinition.active.is_(True))
     d = session.scalars(q.order_by(ProcessDefinition.version.desc()).limit(1)).first()
     if d is None:
-        raise NotFound(f"process {key!r} is not deployed")
+        raise NotFound("process {key!r} is not deployed", key=key)
     return d
 
 
@@ -308,7 +309,7 @@ def get_version(session: Session, key: str, version: int) -> ProcessDefinition:
     d = session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key,
                                                         ProcessDefinition.version == version)).first()
     if d is None:
-        raise NotFound(f"process {key!r} has no version {version}")
+        raise NotFound("process {key!r} has no version {version}", key=key, version=version)
     return d
 
 
@@ -351,9 +352,9 @@ def undeploy(session: Session, key: str, now: datetime) -> list[ProcessDefinitio
         q = q.with_for_update()
     versions = list(session.scalars(q))
     if not versions:
-        raise NotFound(f"process {key!r} is not deployed")
+        raise NotFound("process {key!r} is not deployed", key=key)
     if not any(d.active for d in versions):
-        raise Conflict(f"process {key!r} is already undeployed")
+        raise Conflict("process {key!r} is already undeployed", key=key)
     for d in versions:
         d.active = False
     session.flush()
@@ -379,12 +380,14 @@ def deploy_directory(session: Session, directory: Path, actor: str | None, now: 
                 if any("neither in this file nor deployed" in (d.get("message") or "") for d in exc.details or []):
                     failed.append((path, exc))
                 else:
-                    raise Invalid(f"{path.name}: {exc.message}", exc.details) from None
+                    raise Invalid("{path_name}: {problem}", exc.details, path_name=path.name,
+                                  problem=Msg(exc.template, **exc.params)) from None
         if not failed:
             return results
         if len(failed) == len(pending):
             first_path, first_exc = failed[0]
-            raise Invalid(f"{first_path.name}: {first_exc.message}", first_exc.details)
+            raise Invalid("{path_name}: {problem}", first_exc.details, path_name=first_path.name,
+                          problem=Msg(first_exc.template, **first_exc.params))
         pending = [p for p, _ in failed]
     return results
 

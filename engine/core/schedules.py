@@ -149,7 +149,7 @@ def get(session: Session, schedule_id: int, lock: bool = False) -> Schedule:
         q = q.with_for_update()
     row = session.scalars(q).first()
     if row is None:
-        raise NotFound(f"schedule {schedule_id} does not exist")
+        raise NotFound("schedule {schedule_id} does not exist", schedule_id=schedule_id)
     return row
 
 

@@ -37,8 +37,8 @@ class ScriptMemoryError(ScriptError):
 
 
 def _refuse(what: str, size: int) -> ScriptMemoryError:
-    return ScriptMemoryError(f"script memory bound: {what} would take about {size >> 20} MB; a script run may "
-                             f"use {_LIMIT.get() >> 20} MB (SANJI_SCRIPT_MAX_MB)")
+    return ScriptMemoryError("script memory bound: {what} would take about {size} MB; a script run may use {limit} "
+                             "MB (SANJI_SCRIPT_MAX_MB)", what=what, size=size >> 20, limit=_LIMIT.get() >> 20)
 
 
 # ---- the meter -------------------------------------------------------------------------------------
@@ -89,8 +89,8 @@ class Meter:
         return resident_bytes() > self.ceiling
 
     def error(self) -> ScriptMemoryError:
-        return ScriptMemoryError(f"the script made the worker's memory grow by more than {self.max_bytes >> 20} MB, "
-                                 "the bound of a script run (SANJI_SCRIPT_MAX_MB)")
+        return ScriptMemoryError("the script made the worker's memory grow by more than {max_bytes} MB, the bound "
+                                 "of a script run (SANJI_SCRIPT_MAX_MB)", max_bytes=self.max_bytes >> 20)
 
 
 # ---- one-line amplifiers ----------------------------------------------------------------------------
@@ -144,7 +144,8 @@ def _check_widths(fmt: str | bytes) -> None:
             if width == "*":
                 raise ScriptMemoryError("a * width or precision in %-formatting is not allowed in scripts")
             if width and (len(width) > 9 or int(width) > MAX_FORMAT_WIDTH):
-                raise ScriptMemoryError(f"a %-format width of {width} is larger than {MAX_FORMAT_WIDTH}")
+                raise ScriptMemoryError("a %-format width of {width} is larger than {limit}", width=width,
+                                        limit=MAX_FORMAT_WIDTH)
 
 
 def guarded_mod(a: Any, b: Any) -> Any:

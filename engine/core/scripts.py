@@ -66,7 +66,7 @@ def _inplacevar(op: str, x: Any, y: Any) -> Any:
         "|=": lambda a, b: a | b, "&=": lambda a, b: a & b,
     }
     if op not in ops:
-        raise ScriptError(f"operator {op} is not allowed in scripts")
+        raise ScriptError("operator {op} is not allowed in scripts", op=op)
     return ops[op](x, y)
 
 
@@ -144,7 +144,8 @@ def _restricted(source: str, mode: str) -> Any:
 def _compile(source: str, mode: str) -> CodeType:
     errors = check_source(source, mode)
     if errors:
-        raise ScriptError("script refused: " + "; ".join(errors), {"source": source[:500], "errors": errors})
+        raise ScriptError("script refused: {errors}", {"source": source[:500], "errors": errors},
+                          errors="; ".join(errors))
     code: CodeType = _restricted(source, mode).code
     return code
 
@@ -201,7 +202,7 @@ def _run_bounded(code: CodeType, scope: dict[str, Any], timeout_s: float, max_by
         nonlocal next_memory_check
         now = time.monotonic()
         if now - started - budget.in_helpers > timeout_s or now > wall_deadline:
-            raise ScriptTimeout(f"script exceeded its time bound of {timeout_s:.3g} s")
+            raise ScriptTimeout("script exceeded its time bound of {timeout_s:.3g} s", timeout_s=timeout_s)
         if now > engine_deadline:
             raise deadline.exceeded()  # type: ignore[union-attr]
         if now >= next_memory_check:  # a system call: once a millisecond (≈10 MB of memset)
@@ -268,7 +269,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
             raise
         except NameError as exc:
             # Conditions often test variables a branch did not set: say which one.
-            raise ScriptError(f"expression {expression.strip()!r}: {exc}") from exc
+            raise ScriptError("expression {expression!r}: {exc}", expression=expression.strip(), exc=exc) from exc
 
     def execute(self, script: str, context: dict[str, Any], external_context: Any = None) -> bool:
         code = _compile(script, "exec")
@@ -301,7 +302,7 @@ class SanjiScriptEngine(PythonScriptEngine):
     def validate(self, expression: str) -> None:
         errors = check_source(expression, "eval")
         if errors:
-            raise ScriptError("; ".join(errors))
+            raise ScriptError("{errors}", errors="; ".join(errors))
 
 
 # ---- helpers available to every script -------------------------------------------------

@@ -70,7 +70,7 @@ def _pg(url: str) -> tuple[dict[str, str], str]:
 def _tool(name: str) -> str:
     path = shutil.which(name)
     if path is None:
-        raise BackupError(f"{name} is not installed (Debian: apt-get install postgresql-client)")
+        raise BackupError("{name} is not installed (Debian: apt-get install postgresql-client)", name=name)
     return path
 
 
@@ -78,7 +78,7 @@ def _run(cmd: list[str], env: dict[str, str], stdin: bytes | None = None) -> byt
     proc = subprocess.run(cmd, env=env, input=stdin, capture_output=True, timeout=3600)
     if proc.returncode != 0:
         message = proc.stderr.decode(errors="replace").strip()[-2000:]
-        raise BackupError(f"{Path(cmd[0]).name} failed: {message}")
+        raise BackupError("{name} failed: {message}", name=Path(cmd[0]).name, message=message)
     return proc.stdout
 
 
@@ -87,19 +87,20 @@ def _sqlite_check(path: Path) -> str | None:
     try:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        raise BackupError(f"{path} cannot be opened as SQLite: {exc}") from None
+        raise BackupError("{path} cannot be opened as SQLite: {exc}", path=path, exc=exc) from None
     try:
         ok = conn.execute("PRAGMA integrity_check").fetchone()[0]
         if ok != "ok":
-            raise BackupError(f"{path} is damaged: {ok}")
+            raise BackupError("{path} is damaged: {ok}", path=path, ok=ok)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         missing = [t for t in REQUIRED_TABLES if t not in tables]
         if missing:
-            raise BackupError(f"{path} is not a Sanji database (missing {', '.join(missing)})")
+            raise BackupError("{path} is not a Sanji database (missing {missing})", path=path,
+                              missing=", ".join(missing))
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         return row[0] if row else None
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{path} is not a SQLite database: {exc}") from None
+        raise BackupError("{path} is not a SQLite database: {exc}", path=path, exc=exc) from None
     finally:
         conn.close()
 
@@ -113,7 +114,7 @@ def backup(url: str, target: Path) -> Result:
     if url.startswith("sqlite"):
         source = _sqlite_path(url)
         if not source.exists():
-            raise BackupError(f"the database file {source} does not exist")
+            raise BackupError("the database file {source} does not exist", source=source)
         src = sqlite3.connect(source)
         dst = sqlite3.connect(partial)
         try:
@@ -131,7 +132,8 @@ def backup(url: str, target: Path) -> Result:
         missing = [t for t in REQUIRED_TABLES if f" TABLE {schema} {t} " not in listing]
         if missing:
             partial.unlink(missing_ok=True)
-            raise BackupError(f"schema {schema} holds no Sanji database (missing {', '.join(missing)})")
+            raise BackupError("schema {schema} holds no Sanji database (missing {missing})", schema=schema,
+                              missing=", ".join(missing))
         revision = None
         kind = "postgresql"
     os.replace(partial, target)
@@ -141,7 +143,7 @@ def backup(url: str, target: Path) -> Result:
 def restore(url: str, source: Path) -> Result:
     source = Path(source)
     if not source.is_file():
-        raise BackupError(f"{source} does not exist")
+        raise BackupError("{source} does not exist", source=source)
     if url.startswith("sqlite"):
         revision = _sqlite_check(source)
         live = _sqlite_path(url)
@@ -158,10 +160,11 @@ def restore(url: str, source: Path) -> Result:
     listing = _run([_tool("pg_restore"), "--list", str(source)], env).decode(errors="replace")
     dumped = set(re.findall(r"\bSCHEMA - (\w+)\b", listing))
     if dumped and schema not in dumped:
-        raise BackupError(f"{source} is a backup of schema {', '.join(sorted(dumped))}, not of {schema}; "
-                          "restore it with a DATABASE_URL whose search_path names that schema")
+        raise BackupError("{source} is a backup of schema {dumped}, not of {schema}; restore it with a DATABASE_URL "
+                          "whose search_path names that schema",
+                          source=source, dumped=", ".join(sorted(dumped)), schema=schema)
     if f" TABLE {schema} event_log " not in listing:
-        raise BackupError(f"{source} is not a Sanji backup (no event_log table)")
+        raise BackupError("{source} is not a Sanji backup (no event_log table)", source=source)
     script = _run([_tool("pg_restore"), "--no-owner", "--no-privileges", "--no-comments", "--file=-",
                    str(source)], env)
     prelude = f'DROP SCHEMA IF EXISTS "{schema}" CASCADE;\n'.encode()

@@ -28,7 +28,8 @@ def parser() -> etree.XMLParser:
 def parse(data: bytes | str, max_bytes: int) -> etree._Element:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if len(raw) > max_bytes:
-        raise TooLarge(f"BPMN document is {len(raw)} bytes; the limit is {max_bytes} bytes")
+        raise TooLarge("BPMN document is {count} bytes; the limit is {max_bytes} bytes", count=len(raw),
+                       max_bytes=max_bytes)
     if not raw.strip():
         raise Invalid("BPMN document is empty", [{"element_id": None, "line": None, "message": "empty document"}])
     match = _DOCTYPE.search(raw)
@@ -40,8 +41,8 @@ def parse(data: bytes | str, max_bytes: int) -> etree._Element:
         root = etree.fromstring(raw, parser())
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
-        raise Invalid(f"malformed XML: {exc.msg}",
-                      [{"element_id": None, "line": line, "message": exc.msg}]) from None
+        raise Invalid("malformed XML: {msg}",
+                      [{"element_id": None, "line": line, "message": exc.msg}], msg=exc.msg) from None
     # The byte scan above misses a DOCTYPE in another encoding (UTF-16, UTF-32): ask the parser.
     info = root.getroottree().docinfo
     if info.doctype or info.internalDTD is not None or info.externalDTD is not None:

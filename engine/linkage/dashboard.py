@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from engine.core import calendar
 from engine.org import nodes as org
 from engine.linkage import records
-from engine.errors import Invalid, NotFound
+from engine.errors import Invalid, Msg, NotFound, field_error
 from engine.models import HumanTask, OrgNode
 from engine.org.nodes import Principal
 
@@ -96,8 +96,9 @@ class Chart:
 
 # ---- filters and who sees what ---------------------------------------------------------------------
 
-def _bad(name: str, message: str) -> Invalid:
-    return Invalid(f"query parameter {name} must be {message}", [{"field": name, "message": message}])
+def _bad(name: str, problem: Msg) -> Invalid:
+    return Invalid("query parameter {name} must be {problem}", [field_error(name, problem.template)], name=name,
+                   problem=problem)
 
 
 def parse_period(year: str | None, quarter: str | None, today: date) -> Period:
@@ -105,13 +106,13 @@ def parse_period(year: str | None, quarter: str | None, today: date) -> Period:
     if year in (None, ""):
         y = today.year
     elif not re.fullmatch(r"[0-9]{4}", str(year)):
-        raise _bad("year", "a year such as 2027")
+        raise _bad("year", Msg("a year such as 2027"))
     elif not 2000 <= (y := int(str(year))) <= 2100:
-        raise _bad("year", "between 2000 and 2100")
+        raise _bad("year", Msg("between 2000 and 2100"))
     if quarter in (None, ""):
         return Period(y, None, date(y, 1, 1), date(y, 12, 31))
     if not re.fullmatch(r"[1-4]", str(quarter)):
-        raise _bad("quarter", "1, 2, 3 or 4")
+        raise _bad("quarter", Msg("1, 2, 3 or 4"))
     q = int(str(quarter))
     return Period(y, q, *calendar.quarter_bounds(y, q))
 
@@ -131,7 +132,7 @@ def scope(session: Session, p: Principal, unit_id: str | None) -> Scope:
     if unit_id:
         units = [u for u in units if u.id == unit_id]
         if not units:
-            raise NotFound(f"unit {unit_id!r} does not exist")
+            raise NotFound("unit {unit_id!r} does not exist", unit_id=unit_id)
         return Scope(units, False, unit_id)
     return Scope(units, everything, None)
 
@@ -298,6 +299,6 @@ BUILDERS = {"quarterly_completion": quarterly_completion, "overdue_tasks": overd
 def build(session: Session, p: Principal, chart: str, unit_id: str | None, period: Period, now: datetime,
           zone: Any) -> Chart:
     if chart not in BUILDERS:
-        raise NotFound(f"chart {chart!r} does not exist")
+        raise NotFound("chart {chart!r} does not exist", chart=chart)
     sc = scope(session, p, unit_id)
     return BUILDERS[chart](session, p, sc, period, now, zone)

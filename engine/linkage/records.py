@@ -52,7 +52,7 @@ def get(session: Session, p: Principal, record_id: int, kind: str | None = None)
         q = q.where(Record.kind == kind)
     row = session.scalars(q).first()
     if row is None:
-        raise NotFound(f"record {record_id} does not exist")
+        raise NotFound("record {record_id} does not exist", record_id=record_id)
     return row
 
 

@@ -32,7 +32,7 @@ from engine.linkage import records
 from engine.linkage.kinds import TITLES as KIND_TITLES
 from engine.platform import study
 from engine.infra.exports import put
-from engine.errors import Conflict, Forbidden, Invalid, NotFound, SanjiError
+from engine.errors import Conflict, Forbidden, Invalid, NotFound, SanjiError, field_error
 from engine.models import HumanTask, OrgNode, ProcessInstance, Record
 from engine.org.nodes import Principal
 from engine.platform.models import ReportIssue
@@ -75,7 +75,7 @@ def parse_period(text: str | None) -> Period:
     m = re.fullmatch(r"(\d{4})(?:-Q([1-4]))?", (text or "").strip())
     if not m:
         raise Invalid("period must be a quarter like 2027-Q1 or a year like 2027",
-                      [{"field": "period", "message": str(text)}])
+                      [field_error("period", "a quarter like 2027-Q1 or a year like 2027")])
     year = int(m.group(1))
     if m.group(2):
         start, end, label = study.quarter_bounds(year, int(m.group(2)))
@@ -90,7 +90,7 @@ def scope_node(session: Session, p: Principal, unit_id: str | None) -> OrgNode:
         node = session.get(OrgNode, unit_id)
         if node is None or node.tier != "unit" or not (
                 p.is_admin or p.in_group_committee or any(r.node_id == node.id and r.role != "department" for r in p.roles)):
-            raise NotFound(f"unit {unit_id!r} does not exist")
+            raise NotFound("unit {unit_id!r} does not exist", unit_id=unit_id)
         return node
     if not (p.is_admin or p.in_group_committee):
         raise NotFound("the group's linkage report is for the group committee")
@@ -224,7 +224,8 @@ def issue(session: Session, p: Principal, period: Period, unit_id: str | None, n
     if existing is not None:
         return existing, False
     if doc_code is not None and (not isinstance(doc_code, str) or not 1 <= len(doc_code.strip()) <= 20):
-        raise Invalid("doc_code: the issuing committee's short code, e.g. 淄矿纪", [{"field": "doc_code", "message": "1-20 characters"}])
+        raise Invalid("doc_code: the issuing committee's short code, e.g. 淄矿纪", [field_error("doc_code",
+                                                                                             "1-20 characters")])
     code = (doc_code or "").strip() or default_code(node)
     number = (session.scalar(select(func.max(ReportIssue.number)).where(ReportIssue.node_id == node.id,
                                                                         ReportIssue.year == period.year)) or 0) + 1

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from engine.infra import events
 from engine.org import passwords
 from engine.org import throttle
-from engine.errors import Forbidden, Invalid, TooManyRequests, Unauthorized
+from engine.errors import Forbidden, Invalid, TooManyRequests, Unauthorized, field_error
 from engine.models import ApiToken, OrgNode, RoleAssignment, User
 from engine.org.nodes import Principal, RoleOn
 from engine.infra.settings import DEMO_PASSWORD, Settings
@@ -126,7 +126,7 @@ def change_password(session: Session, settings: Settings, now: datetime, actor: 
         throttle.record_failure(session, settings, now, client, user.username)
         events.log(session, now, "password_change_failed", actor=actor, payload={"client": client})
         raise Invalid("old_password is not the current password",
-                      [{"field": "old_password", "code": "wrong", "message": "not the current password"}])
+                      [field_error("old_password", "not the current password", "wrong")])
     if new == old:
         raise Invalid("new_password is the same as the current password",
                       passwords.details(["same"], "new_password"))
@@ -205,9 +205,9 @@ def import_org(session: Session, rows: list[dict[str, str]], now: datetime) -> d
         if row.get("kind", "").lower() == "user" and row.get("password"):
             codes = passwords.problems(row["password"], row.get("username", ""), row.get("display_name", ""))
             if codes:
-                text = "; ".join(passwords.MESSAGES[c] for c in codes)
-                raise Invalid(f"import row {lineno}: the password does not meet the password policy: {text}",
-                              passwords.details(codes, f"row {lineno} password"))
+                text = [passwords.MESSAGES[c] for c in codes]
+                raise Invalid("import row {lineno}: the password does not meet the password policy: {text}",
+                              passwords.details(codes, f"row {lineno} password"), lineno=lineno, text=text)
     existing = set(session.scalars(select(User.username)))
     counts = org.import_rows(session, rows, hash_password, now)
     created = {r["username"] for r in rows if r.get("kind", "").lower() == "user" and r.get("username")} - existing

@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import Conflict, Invalid, NotFound
+from engine.errors import Conflict, Invalid, Msg, NotFound, field_error
 from engine.models import COMMITTEE_ROLES, NODE_ROLES, ROLES, SEPARATED_ROLES, SYSTEM_ROLES, OrgNode, RoleAssignment, User
 
 TIER_NAMES = {"group": "集团公司纪委", "unit": "权属单位纪委", "branch": "基层党支部"}
@@ -92,7 +92,7 @@ def group_root(session: Session) -> OrgNode:
 def get_node(session: Session, node_id: str) -> OrgNode:
     node = session.get(OrgNode, node_id)
     if node is None:
-        raise NotFound(f"org node {node_id!r} does not exist")
+        raise NotFound("org node {node_id!r} does not exist", node_id=node_id)
     return node
 
 
@@ -129,7 +129,7 @@ def people(session: Session, unit_id: str) -> list[dict[str, Any]]:
     unit) and the commissioners (纪律检查委员) of its active branches, each person once."""
     unit = session.get(OrgNode, unit_id)
     if unit is None or unit.tier != "unit":
-        raise NotFound(f"{unit_id!r} is not a unit of the organisation")
+        raise NotFound("{unit_id!r} is not a unit of the organisation", unit_id=unit_id)
     rows = session.execute(
         select(User.username, User.display_name, RoleAssignment.role, OrgNode.id, OrgNode.name, OrgNode.tier)
         .join(RoleAssignment, RoleAssignment.user_id == User.id)
@@ -148,17 +148,24 @@ def people(session: Session, unit_id: str) -> list[dict[str, Any]]:
 
 def add_node(session: Session, node_id: str, tier: str, name: str, parent_id: str | None, sort: int = 0) -> OrgNode:
     if tier not in TIER_NAMES:
-        raise Invalid(f"tier must be one of {', '.join(TIER_NAMES)}", [{"field": "tier", "message": tier}])
+        raise Invalid("tier must be one of {tiers}", [field_error("tier", "one of {tiers}",
+                                                                  tiers=", ".join(TIER_NAMES))],
+                      tiers=", ".join(TIER_NAMES))
     parent = session.get(OrgNode, parent_id) if parent_id else None
     if tier == "group":
         if parent_id:
-            raise Invalid("the group committee has no parent", [{"field": "parent", "message": parent_id}])
+            raise Invalid("the group committee has no parent", [field_error("parent",
+                                                                            "the group committee has no parent")])
     else:
         if parent is None:
-            raise Invalid(f"parent {parent_id!r} of {node_id!r} does not exist", [{"field": "parent", "message": str(parent_id)}])
+            raise Invalid("parent {parent_id!r} of {node_id!r} does not exist",
+                          [field_error("parent", "org node {node_id!r} does not exist", node_id=parent_id)],
+                          parent_id=parent_id, node_id=node_id)
         if CHILD_TIER.get(parent.tier) != tier:
-            raise Invalid(f"a {tier} must sit under a {[k for k, v in CHILD_TIER.items() if v == tier][0]}",
-                          [{"field": "parent", "message": parent_id}])
+            above = [k for k, v in CHILD_TIER.items() if v == tier][0]
+            raise Invalid("a {tier} must sit under a {above}",
+                          [field_error("parent", "a {tier} must sit under a {above}", tier=tier, above=above)],
+                          tier=tier, above=above)
     node = session.get(OrgNode, node_id)
     path = (parent.path if parent else "/") + node_id + "/"
     if node is None:
@@ -180,34 +187,42 @@ def grant(session: Session, user: User, role: str, node_id: str | None) -> bool:
     """Give `user` the role (on the node); False when they hold it already. Every path that grants
     (the API and pages of the security administrator, the CLI, the org import, the demo) comes here."""
     if role not in ROLES:
-        raise Invalid(f"unknown role {role!r}", [{"field": "role", "message": f"one of {', '.join(ROLES)}"}])
+        raise Invalid("unknown role {role!r}", [field_error("role", "one of {roles}", roles=", ".join(ROLES))],
+                      role=role)
     if role in SYSTEM_ROLES:
         node_id = None
     else:
         node = session.get(OrgNode, node_id) if node_id else None
         if node is None:
-            raise Invalid(f"role {role} needs an existing org node, not {node_id!r}", [{"field": "node", "message": str(node_id)}])
+            raise Invalid("role {role} needs an existing org node, not {node_id!r}",
+                          [field_error("node", "org node {node_id!r} does not exist", node_id=node_id)],
+                          role=role, node_id=node_id)
         if role == "commissioner" and node.tier != "branch":
-            raise Invalid("commissioner is a branch role", [{"field": "role", "message": role}])
+            raise Invalid("commissioner is a branch role", [field_error("role", "commissioner is a branch role")])
         if role == "department" and node.tier != "unit":
-            raise Invalid("department staff belong to a unit", [{"field": "role", "message": role}])
+            raise Invalid("department staff belong to a unit", [field_error("role",
+                                                                            "department staff belong to a unit")])
         if role in COMMITTEE_ROLES and node.tier == "branch":
-            raise Invalid(f"{role} is a committee role of the group or a unit", [{"field": "role", "message": role}])
+            raise Invalid("{role} is a committee role of the group or a unit",
+                          [field_error("role", "{role} is a committee role of the group or a unit",
+                                       role=role)], role=role)
     if role in SEPARATED_ROLES:
         held = sorted({r.role for r in user.roles if r.role in SEPARATED_ROLES and r.role != role})
         if held:
             raise SeparationOfDuties(
-                f"{user.username} holds {held[0]}: nobody holds two of {', '.join(SEPARATED_ROLES)} "
-                f"(separation of duties), so {role} is refused",
-                [{"field": "role", "message": f"{role} refused: {user.username} holds {held[0]}"}])
+                "{username} holds {held}: nobody holds two of {separated} (separation of duties), so {role} is refused",
+                [field_error("role", "{role} refused: {username} holds {held}", username=user.username, held=held[0],
+                             role=role)],
+                username=user.username, held=held[0], separated=", ".join(SEPARATED_ROLES), role=role)
     if {role} | {r.role for r in user.roles} >= {"admin", "process_owner"}:
         # whoever deploys diagrams (and so scripts) must not also read every instance: a script
         # could copy a confidential value under a new name that redaction does not know
         other = "process_owner" if role == "admin" else "admin"
         raise SeparationOfDuties(
-            f"{user.username} holds {other}: the system administrator does not author processes, "
-            f"so {role} is refused",
-            [{"field": "role", "message": f"{role} refused: {user.username} holds {other}"}])
+            "{username} holds {held}: the system administrator does not author processes, so {role} is refused",
+            [field_error("role", "{role} refused: {username} holds {held}", username=user.username, held=other,
+                         role=role)],
+            username=user.username, held=other, role=role)
     exists = next((r for r in user.roles if r.role == role and r.node_id == node_id), None)
     if exists is None:
         exists = session.scalars(select(RoleAssignment).where(
@@ -225,7 +240,8 @@ def revoke(session: Session, user: User, role: str, node_id: str | None) -> None
         node_id = None
     held = next((r for r in user.roles if r.role == role and r.node_id == (node_id or None)), None)
     if held is None:
-        raise NotFound(f"{user.username} does not hold {role}" + (f" on {node_id}" if node_id else ""))
+        raise NotFound("{username} does not hold {role} on {node_id}" if node_id else "{username} does not hold {role}",
+                       username=user.username, role=role, node_id=node_id)
     user.roles.remove(held)
     session.flush()
 
@@ -233,7 +249,7 @@ def revoke(session: Session, user: User, role: str, node_id: str | None) -> None
 def get_user(session: Session, username: str) -> User:
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None:
-        raise NotFound(f"user {username!r} does not exist")
+        raise NotFound("user {username!r} does not exist", username=username)
     return user
 
 
@@ -241,7 +257,7 @@ def create_user(session: Session, username: str, display_name: str, password_has
                 email: str | None = None) -> User:
     """A new account (the security administrator's); Conflict when the username is taken."""
     if session.scalars(select(User.id).where(User.username == username)).first() is not None:
-        raise Conflict(f"user {username!r} exists already")
+        raise Conflict("user {username!r} exists already", username=username)
     user = User(username=username, display_name=display_name, password_hash=password_hash, email=email,
                 created_at=now)
     session.add(user)
@@ -278,12 +294,13 @@ def read_rows(filename: str, content: bytes) -> list[dict[str, str]]:
         rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text))]
     rows = [r for r in rows if any(r)]
     if not rows:
-        raise Invalid("the import file is empty", [{"field": "file", "message": "no rows"}])
+        raise Invalid("the import file is empty", [field_error("file", "no rows")])
     header = [h.lower() for h in rows[0]]
     unknown = [h for h in header if h and h not in IMPORT_COLUMNS]
     if unknown or "kind" not in header:
-        raise Invalid("the first row must name the columns: " + ", ".join(IMPORT_COLUMNS),
-                      [{"field": "header", "message": f"unknown columns {unknown}" if unknown else "missing kind"}])
+        raise Invalid("the first row must name the columns: {columns}",
+                      [field_error("header", "unknown columns {unknown}", unknown=unknown) if unknown
+                       else field_error("header", "missing kind")], columns=", ".join(IMPORT_COLUMNS))
     return [dict(zip(header, r + [""] * (len(header) - len(r)))) for r in rows[1:]]
 
 
@@ -305,16 +322,20 @@ def import_rows(session: Session, rows: Iterable[dict[str, str]], hash_password:
             elif kind == "role":
                 user = session.scalars(select(User).where(User.username == row.get("username"))).first()
                 if user is None:
-                    raise Invalid(f"user {row.get('username')!r} is not defined above", None)
+                    raise Invalid("user {username!r} is not defined above", None, username=row.get("username"))
                 grant(session, user, row.get("role", ""), row.get("node") or None)
                 counts["roles"] += 1
             else:
-                raise Invalid(f"kind must be node, user or role, not {kind!r}", None)
+                raise Invalid("kind must be node, user or role, not {kind!r}", None, kind=kind)
             session.flush()
         except (Invalid, KeyError) as exc:
-            message = exc.message if isinstance(exc, Invalid) else f"missing column {exc}"
-            cls = type(exc) if isinstance(exc, Invalid) else Invalid  # e.g. SeparationOfDuties stays one
-            raise cls(f"import row {lineno}: {message}", [{"field": f"row {lineno}", "message": message}]) from None
+            problem = Msg(exc.template, **exc.params) if isinstance(exc, Invalid) else Msg("missing column {column}",
+                                                                                           column=str(exc))
+            rows = [field_error(f"row {lineno}", "{problem}", problem=problem)]
+            if isinstance(exc, SeparationOfDuties):  # stays one
+                raise SeparationOfDuties("import row {lineno}: {problem}", rows, lineno=lineno,
+                                         problem=problem) from None
+            raise Invalid("import row {lineno}: {problem}", rows, lineno=lineno, problem=problem) from None
     return counts
 
 

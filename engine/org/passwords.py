@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import Invalid
+from engine.errors import Invalid, Msg, field_error
 
 MIN_LENGTH = 10
 MAX_LENGTH = 128
@@ -27,15 +27,15 @@ MIN_SCORE = 3
 _ZXCVBN_MAX = 72  # zxcvbn refuses longer input; the first 72 characters decide its score
 
 MESSAGES = {
-    "too_short": f"at least {MIN_LENGTH} characters",
-    "too_long": f"at most {MAX_LENGTH} characters",
-    "control": "no control characters",
-    "classes": "at least three of upper-case letters, lower-case letters, digits and symbols "
-               f"(or {PASSPHRASE_LENGTH} characters or more)",
-    "common": "one of the most common passwords",
-    "guessable": "too easy to guess (common words, names, dates, repeats or keyboard patterns)",
-    "username": "contains the username",
-    "same": "the same as the current password",
+    "too_short": Msg("at least {n} characters", n=MIN_LENGTH),
+    "too_long": Msg("at most {n} characters", n=MAX_LENGTH),
+    "control": Msg("no control characters"),
+    "classes": Msg("at least three of upper-case letters, lower-case letters, digits and symbols "
+                   "(or {n} characters or more)", n=PASSPHRASE_LENGTH),
+    "common": Msg("one of the most common passwords"),
+    "guessable": Msg("too easy to guess (common words, names, dates, repeats or keyboard patterns)"),
+    "username": Msg("contains the username"),
+    "same": Msg("the same as the current password"),
 }
 
 
@@ -72,12 +72,12 @@ def problems(password: str, username: str = "", display_name: str = "") -> list[
 
 
 def details(codes: list[str], field: str) -> list[dict[str, Any]]:
-    return [{"field": field, "code": code, "message": MESSAGES[code]} for code in codes]
+    return [field_error(field, MESSAGES[code].template, code, **MESSAGES[code].params) for code in codes]
 
 
 def require(password: str, field: str = "password", username: str = "", display_name: str = "") -> None:
     """Raise Invalid (422) naming `field` when the password breaks the policy."""
     codes = problems(password, username, display_name)
     if codes:
-        raise Invalid(f"{field} does not meet the password policy: " + "; ".join(MESSAGES[c] for c in codes),
-                      details(codes, field))
+        raise Invalid("{field} does not meet the password policy: {problems}", details(codes, field),
+                      field=field, problems=[MESSAGES[c] for c in codes])

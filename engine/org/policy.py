@@ -29,7 +29,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import Forbidden, Invalid, ScriptError
+from engine.errors import Forbidden, Invalid, ScriptError, field_error
 from engine.models import COMMITTEE_ROLES, OrgNode, ProcessDefinition, Record
 from engine.org.nodes import Principal
 from engine.linkage.records import KINDS, Kind
@@ -122,13 +122,14 @@ def check_variables(d: ProcessDefinition, variables: dict[str, Any]) -> None:
     allowed = allowed_variables(d)
     unknown = sorted(k for k in variables if k not in allowed)
     if unknown:
-        raise Invalid(f"variables/{unknown[0]}: {d.key!r} takes no variable {unknown[0]!r} at start; "
-                      f"it accepts {', '.join(sorted(allowed))}",
-                      [{"field": f"variables/{k}", "message": "not a start variable of this process"} for k in unknown])
+        raise Invalid("variables/{variable}: {key!r} takes no variable {variable!r} at start; it accepts {allowed}",
+                      [field_error(f"variables/{k}", "not a start variable of this process") for k in unknown],
+                      variable=unknown[0], key=d.key, allowed=", ".join(sorted(allowed)))
     title = variables.get("title")
     if title is not None and (not isinstance(title, str) or len(title) > MAX_TITLE):
-        raise Invalid(f"variables/title must be text of at most {MAX_TITLE} characters",
-                      [{"field": "variables/title", "message": f"text of at most {MAX_TITLE} characters"}])
+        raise Invalid("variables/title must be text of at most {limit} characters",
+                      [field_error("variables/title", "text of at most {limit} characters",
+                                   limit=MAX_TITLE)], limit=MAX_TITLE)
 
 
 def check_start(session: Session, p: Principal, d: ProcessDefinition, variables: dict[str, Any],
@@ -137,14 +138,15 @@ def check_start(session: Session, p: Principal, d: ProcessDefinition, variables:
     NotStartable (403), Forbidden (403) for the role or node, Invalid (422) naming the field."""
     reason = not_startable_reason(d, called_keys(session))
     if reason is not None:
-        raise NotStartable(f"process {d.key!r} cannot be started by hand: {reason}")
+        raise NotStartable("process {key!r} cannot be started by hand: {reason}", key=d.key, reason=reason)
     event = manual_start_event(d)
     assert event is not None
     if start_event is not None and start_event != event["id"]:
-        raise Invalid(f"start_event {start_event!r} is not the start event for people ({event['id']!r})",
-                      [{"field": "start_event", "message": f"only {event['id']} starts by hand"}])
+        raise Invalid("start_event {start_event!r} is not the start event for people ({event_id!r})",
+                      [field_error("start_event", "only {event_id} starts by hand",
+                                   event_id=event['id'])], start_event=start_event, event_id=event['id'])
     if not may_start(p, d, variables):
-        raise Forbidden(f"your roles do not allow starting {d.key!r} for this org node")
+        raise Forbidden("your roles do not allow starting {key!r} for this org node", key=d.key)
     check_variables(d, variables)
 
 
@@ -250,7 +252,8 @@ class ScriptScope:
         if self._node is None:
             node = self.session.get(OrgNode, self.scope_node_id)
             if node is None:  # the scope was checked at start; a deleted node reaches nothing
-                raise ScriptError(f"the instance's org node {self.scope_node_id!r} no longer exists")
+                raise ScriptError("the instance's org node {scope_node_id!r} no longer exists",
+                                  scope_node_id=self.scope_node_id)
             self._node = node
         return self._node
 
@@ -259,11 +262,12 @@ class ScriptScope:
     def kind(self, helper: str, kind: Any) -> Kind | None:
         """The declared rule of `kind`; refuses a kind this process may not touch."""
         if not isinstance(kind, str) or not kind:
-            raise ScriptError(f"{helper}: the record kind must be a non-empty string")
+            raise ScriptError("{helper}: the record kind must be a non-empty string", helper=helper)
         rule = KINDS.get(kind)
         if rule is not None and self.process_key not in rule.processes:
-            raise ScriptError(f"{helper}: process {self.process_key!r} may not touch {kind!r} records "
-                              f"(only {', '.join(sorted(rule.processes))} may)")
+            raise ScriptError("{helper}: process {process_key!r} may not touch {kind!r} records (only {processes} may)",
+                              helper=helper, process_key=self.process_key, kind=kind,
+                              processes=", ".join(sorted(rule.processes)))
         return rule
 
     def _reach_unit(self, rule: Kind | None) -> str | None:
@@ -276,10 +280,10 @@ class ScriptScope:
         """The org node `node_id` if it lies in this instance's reach; else refuse naming `what`."""
         node = self.session.get(OrgNode, node_id) if isinstance(node_id, str) else None
         if node is None:
-            raise ScriptError(f"{helper}: org node {node_id!r} does not exist")
+            raise ScriptError("{helper}: org node {node_id!r} does not exist", helper=helper, node_id=node_id)
         if not node.path.startswith(self.node.path) and node.id != self._reach_unit(rule):
-            raise ScriptError(f"{helper}: {what} belongs to {node.id!r}, outside the scope of this "
-                              f"instance ({self.node.id!r})")
+            raise ScriptError("{helper}: {what} belongs to {node_id!r}, outside the scope of this instance "
+                              "({scope_id!r})", helper=helper, what=what, node_id=node.id, scope_id=self.node.id)
         return node
 
     def area(self, rule: Kind | None) -> ColumnElement[bool]:
@@ -293,15 +297,17 @@ class ScriptScope:
         the scope's own ancestors (the results stay inside the reach); nothing else."""
         node = self.session.get(OrgNode, node_id) if isinstance(node_id, str) else None
         if node is None or not (node.path.startswith(self.node.path) or self.node.path.startswith(node.path)):
-            raise ScriptError(f"{helper}: {what}={node_id!r} is outside the scope of this instance ({self.node.id!r})")
+            raise ScriptError("{helper}: {what}={node_id!r} is outside the scope of this instance ({scope_id!r})",
+                              helper=helper, what=what, node_id=node_id, scope_id=self.node.id)
 
     def confidential(self, helper: str, kind: str) -> None:
         """Refuse reading confidential records unless every lane's people may see them here."""
         allowed = CONFIDENTIAL_LANES.get(self.node.tier, frozenset())
         if not self.lanes <= allowed:
             extra = ", ".join(sorted(self.lanes - allowed))
-            raise ScriptError(f"{helper}: {kind!r} records are confidential and this {self.node.tier}-scoped "
-                              f"instance has {extra} lanes whose people may not see them")
+            raise ScriptError("{helper}: {kind!r} records are confidential and this {node_tier}-scoped instance has "
+                              "{extra} lanes whose people may not see them",
+                              helper=helper, kind=kind, node_tier=self.node.tier, extra=extra)
 
     # -- people
 
@@ -310,8 +316,8 @@ class ScriptScope:
         its own unit, a group instance for any; a branch instance for none."""
         if self.node.tier == "group" or (self.node.tier == "unit" and unit_id == self.node.id):
             return
-        raise ScriptError(f"{helper}: the people of {unit_id!r} are outside the scope of this instance "
-                          f"({self.node.id!r})")
+        raise ScriptError("{helper}: the people of {unit_id!r} are outside the scope of this instance ({node_id!r})",
+                          helper=helper, unit_id=unit_id, node_id=self.node.id)
 
     def units(self, helper: str) -> set[str] | None:
         """The units whose people this instance may count (None: all, for a group instance)."""
@@ -319,4 +325,4 @@ class ScriptScope:
             return None
         if self.node.tier == "unit":
             return {self.node.id}
-        raise ScriptError(f"{helper}: a branch instance may not read the people of its unit")
+        raise ScriptError("{helper}: a branch instance may not read the people of its unit", helper=helper)

@@ -73,12 +73,14 @@ def resolve_node(session: Session, tier: str, data: dict[str, Any], group_id: st
     var = variable or NODE_VARIABLE[tier]
     node_id = data.get(var)
     if not node_id or not isinstance(node_id, str):
-        raise RoutingError(f"a task in the {tier} lane needs the variable {var!r} naming its org node")
+        raise RoutingError("a task in the {tier} lane needs the variable {var!r} naming its org node", tier=tier,
+                           var=var)
     node = _node(session, node_id)
     if node is None or not node.active:
-        raise RoutingError(f"{var}={node_id!r} is not an org node")
+        raise RoutingError("{var}={node_id!r} is not an org node", var=var, node_id=node_id)
     if node.tier != NODE_TIER[tier]:
-        raise RoutingError(f"{var}={node_id!r} is a {node.tier}, but the {tier} lane needs a {NODE_TIER[tier]}")
+        raise RoutingError("{var}={node_id!r} is a {node_tier}, but the {tier} lane needs a {needed}", var=var,
+                           node_id=node_id, node_tier=node.tier, tier=tier, needed=NODE_TIER[tier])
     return node
 
 

@@ -25,9 +25,6 @@ MAX_TITLE = 200
 MAX_BODY = 50_000
 
 
-def _bad(field_: str, message: str) -> Invalid:
-    return Invalid(f"{field_}: {message}", [{"field": field_, "message": message}])
-
 
 def unit_of(node: OrgNode) -> str | None:
     return node.id if node.tier == "unit" else node.parent_id if node.tier == "branch" else None
@@ -50,7 +47,7 @@ def visible_clause(session: Session, p: Principal) -> ColumnElement[bool]:
 def get(session: Session, p: Principal, post_id: int) -> BulletinPost:
     post = session.scalars(select(BulletinPost).where(BulletinPost.id == post_id, visible_clause(session, p))).first()
     if post is None:
-        raise NotFound(f"bulletin post {post_id} does not exist")
+        raise NotFound("bulletin post {post_id} does not exist", post_id=post_id)
     return post
 
 
@@ -59,7 +56,7 @@ def search(session: Session, p: Principal, text: str | None = None, kind: str | 
     q = select(BulletinPost).where(visible_clause(session, p))
     if kind:
         if kind not in KINDS:
-            raise _bad("kind", f"one of {', '.join(KINDS)}")
+            raise Invalid.on("kind", "one of {kinds}", kinds=", ".join(KINDS))
         q = q.where(BulletinPost.kind == kind)
     if text and text.strip():
         for word in text.split()[:5]:
@@ -75,17 +72,17 @@ def _text(data: dict[str, Any], name: str, limit: int, required: bool) -> str | 
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip() or len(value) > limit:
-        raise _bad(name, f"required text of at most {limit} characters")
+        raise Invalid.on(name, "required text of at most {limit} characters", limit=limit)
     return value.strip()
 
 
 def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) -> BulletinPost:
     unknown = sorted(set(data) - {"kind", "title", "body", "node_id", "audience_node_id", "pinned"})
     if unknown:
-        raise _bad(unknown[0], "unknown field")
+        raise Invalid.on(unknown[0], "unknown field")
     kind = data.get("kind", "experience")
     if kind not in KINDS:
-        raise _bad("kind", f"one of {', '.join(KINDS)} ({'、'.join(KINDS.values())})")
+        raise Invalid.on("kind", "one of {kinds} ({labels})", kinds=", ".join(KINDS), labels="、".join(KINDS.values()))
     title = _text(data, "title", MAX_TITLE, True)
     text = _text(data, "body", MAX_BODY, True)
     mine = {r.node_id: r for r in p.roles if r.node_id}
@@ -94,10 +91,11 @@ def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) 
     node_id = data.get("node_id")
     if node_id is None:
         if len(mine) > 1:
-            raise _bad("node_id", f"you hold roles on several org nodes: choose one of {', '.join(sorted(mine))}")
+            raise Invalid.on("node_id", "you hold roles on several org nodes: choose one of {mine}",
+                             mine=", ".join(sorted(mine)))
         node_id = next(iter(mine))
     if node_id not in mine:
-        raise _bad("node_id", "you may post only for an org node you hold a role on")
+        raise Invalid.on("node_id", "you may post only for an org node you hold a role on")
     node = session.get(OrgNode, node_id)
     assert node is not None
     if kind == "notice" and not any(r.node_id == node_id and r.role in COMMITTEE_ROLES for r in p.roles):
@@ -106,12 +104,12 @@ def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) 
     audience_id = data.get("audience_node_id") or group.id
     audience = session.get(OrgNode, audience_id) if isinstance(audience_id, str) else None
     if audience is None or audience.tier not in ("group", "unit"):
-        raise _bad("audience_node_id", "the group (everyone) or one unit")
+        raise Invalid.on("audience_node_id", "the group (everyone) or one unit")
     if audience.tier == "unit" and audience.id != unit_of(node) and node.tier != "group":
-        raise _bad("audience_node_id", "a unit or branch posts for everyone or for its own unit")
+        raise Invalid.on("audience_node_id", "a unit or branch posts for everyone or for its own unit")
     pinned = data.get("pinned", False)
     if not isinstance(pinned, bool):
-        raise _bad("pinned", "true or false")
+        raise Invalid.on("pinned", "true or false")
     if pinned and not (p.is_admin or p.in_group_committee):
         raise Forbidden("only the group committee pins posts")
     post = BulletinPost(kind=kind, title=title, body=text, node_id=node.id, audience_node_id=audience.id,
@@ -124,19 +122,19 @@ def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) 
 def change(session: Session, p: Principal, post: BulletinPost, data: dict[str, Any], now: datetime) -> BulletinPost:
     unknown = sorted(set(data) - {"title", "body", "kind", "pinned"})
     if unknown:
-        raise _bad(unknown[0], "unknown field")
+        raise Invalid.on(unknown[0], "unknown field")
     editing = {"title", "body", "kind"} & set(data)
     if editing and post.author_id != p.id and not p.is_admin:
         raise Forbidden("only the author changes a post")
     if "pinned" in data:
         if not isinstance(data["pinned"], bool):
-            raise _bad("pinned", "true or false")
+            raise Invalid.on("pinned", "true or false")
         if not (p.is_admin or p.in_group_committee):
             raise Forbidden("only the group committee pins posts")
         post.pinned = data["pinned"]
     if "kind" in data:
         if data["kind"] not in KINDS:
-            raise _bad("kind", f"one of {', '.join(KINDS)}")
+            raise Invalid.on("kind", "one of {kinds}", kinds=", ".join(KINDS))
         if data["kind"] == "notice" and post.kind != "notice" and not any(
                 r.node_id == post.node_id and r.role in COMMITTEE_ROLES for r in p.roles):
             raise Forbidden("notices (通知公告) are posted by the group or a unit committee")

@@ -27,9 +27,6 @@ POSITIONS = {"secretary": ("leader", "组长"), "deputy_secretary": ("deputy_lea
 MAX_DECISIONS = 20_000
 
 
-def _bad(field_: str, message: str) -> Invalid:
-    return Invalid(f"{field_}: {message}", [{"field": field_, "message": message}])
-
 
 def leading_group(session: Session) -> dict[str, Any]:
     group = org.group_root(session)
@@ -69,23 +66,23 @@ def record_decision(session: Session, p: Principal, data: dict[str, Any], now: d
         raise Forbidden("only members of the leading group (or an admin) record its decisions")
     unknown = sorted(set(data) - {"meeting_date", "title", "decisions", "attendees"})
     if unknown:
-        raise _bad(unknown[0], "unknown field")
+        raise Invalid.on(unknown[0], "unknown field")
     meeting = study.parse_day(data.get("meeting_date"), "meeting_date")
     if meeting > now.astimezone(zone).date():
-        raise _bad("meeting_date", "a meeting that has taken place (not in the future)")
+        raise Invalid.on("meeting_date", "a meeting that has taken place (not in the future)")
     title = data.get("title")
     if not isinstance(title, str) or not title.strip() or len(title) > 200:
-        raise _bad("title", "required text of at most 200 characters")
+        raise Invalid.on("title", "required text of at most 200 characters")
     text = data.get("decisions")
     if not isinstance(text, str) or not text.strip() or len(text) > MAX_DECISIONS:
-        raise _bad("decisions", f"required text of at most {MAX_DECISIONS} characters")
+        raise Invalid.on("decisions", "required text of at most {limit} characters", limit=MAX_DECISIONS)
     attendees = data.get("attendees", [])
     if not isinstance(attendees, list) or any(not isinstance(a, str) for a in attendees):
-        raise _bad("attendees", "a list of usernames")
+        raise Invalid.on("attendees", "a list of usernames")
     known = set(session.scalars(select(User.username).where(User.username.in_(attendees))))
     missing = [a for a in attendees if a not in known]
     if missing:
-        raise _bad("attendees", f"unknown users: {', '.join(missing)}")
+        raise Invalid.on("attendees", "unknown users: {missing}", missing=", ".join(missing))
     row = LeadingGroupDecision(meeting_date=meeting, title=title.strip(), decisions=text.strip(),
                                attendees=list(dict.fromkeys(attendees)), recorded_by_id=p.id, created_at=now)
     session.add(row)

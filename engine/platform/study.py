@@ -108,42 +108,39 @@ def person(session: Session, p: Principal, username: str) -> User:
     """The user `username` if `p` may see their records; 404 otherwise (names do not leak)."""
     user = session.scalars(select(User).where(User.username == username)).first()
     if user is None or not may_see_person(session, p, user):
-        raise NotFound(f"person {username!r} does not exist")
+        raise NotFound("person {username!r} does not exist", username=username)
     return user
 
 
 # ---- daily entries --------------------------------------------------------------------------------------
 
-def _bad(field_: str, message: str) -> Invalid:
-    return Invalid(f"{field_}: {message}", [{"field": field_, "message": message}])
-
 
 def parse_day(value: Any, field_: str = "day") -> date:
     if not isinstance(value, str):
-        raise _bad(field_, "an ISO date, e.g. 2027-01-05")
+        raise Invalid.on(field_, "an ISO date, e.g. 2027-01-05")
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise _bad(field_, "an ISO date, e.g. 2027-01-05") from None
+        raise Invalid.on(field_, "an ISO date, e.g. 2027-01-05") from None
 
 
 def save_entry(session: Session, p: Principal, data: dict[str, Any], now: datetime, zone: Any) -> tuple[StudyEntry, bool]:
     """Write (or rewrite) the caller's entry of one kind for one day; returns (entry, created)."""
     unknown = sorted(set(data) - {"kind", "day", "text"})
     if unknown:
-        raise _bad(unknown[0], "unknown field")
+        raise Invalid.on(unknown[0], "unknown field")
     kind = data.get("kind")
     if kind not in KINDS:
-        raise _bad("kind", f"one of {', '.join(KINDS)} ({'、'.join(KINDS.values())})")
+        raise Invalid.on("kind", "one of {kinds} ({labels})", kinds=", ".join(KINDS), labels="、".join(KINDS.values()))
     text = data.get("text")
     if not isinstance(text, str) or not text.strip() or len(text.strip()) > MAX_TEXT:
-        raise _bad("text", f"required text of at most {MAX_TEXT} characters")
+        raise Invalid.on("text", "required text of at most {limit} characters", limit=MAX_TEXT)
     today = now.astimezone(zone).date()
     day = parse_day(data["day"]) if data.get("day") is not None else today
     if day > today:
-        raise _bad("day", "cannot be in the future")
+        raise Invalid.on("day", "cannot be in the future")
     if day < today - timedelta(days=BACKFILL_DAYS):
-        raise _bad("day", f"entries can be made up for at most {BACKFILL_DAYS} days")
+        raise Invalid.on("day", "entries can be made up for at most {days} days", days=BACKFILL_DAYS)
     entry = session.scalars(select(StudyEntry).where(StudyEntry.user_id == p.id, StudyEntry.kind == kind,
                                                      StudyEntry.day == day)).first()
     created = entry is None
@@ -159,7 +156,7 @@ def entries_query(user: User, start: date | None, end: date | None, kind: str | 
     q = select(StudyEntry).where(StudyEntry.user_id == user.id)
     if kind is not None:
         if kind not in KINDS:
-            raise _bad("kind", f"one of {', '.join(KINDS)}")
+            raise Invalid.on("kind", "one of {kinds}", kinds=", ".join(KINDS))
         q = q.where(StudyEntry.kind == kind)
     if start is not None:
         q = q.where(StudyEntry.day >= start)
@@ -177,11 +174,11 @@ def entry_json(e: StudyEntry, username: str) -> dict[str, Any]:
 
 def period_bounds(year: int, month: int | None = None) -> tuple[date, date, str]:
     if not 2000 <= year <= 2100:
-        raise _bad("year", "a year between 2000 and 2100")
+        raise Invalid.on("year", "a year between 2000 and 2100")
     if month is None:
         return date(year, 1, 1), date(year, 12, 31), f"{year}"
     if not 1 <= month <= 12:
-        raise _bad("month", "a month 1-12")
+        raise Invalid.on("month", "a month 1-12")
     return *calendar.month_bounds(year, month), f"{year}-{month:02d}"
 
 
@@ -234,7 +231,7 @@ def _aggregate(node_id: str, name: str, rows: list[dict[str, Any]]) -> dict[str,
 
 def quarter_bounds(year: int, quarter: int) -> tuple[date, date, str]:
     if not 1 <= quarter <= 4:
-        raise _bad("quarter", "a quarter 1-4")
+        raise Invalid.on("quarter", "a quarter 1-4")
     period_bounds(year)  # the year's range check
     return *calendar.quarter_bounds(year, quarter), calendar.quarter_label(year, quarter)
 
@@ -278,7 +275,7 @@ def visible_rates(session: Session, p: Principal, now: datetime, zone: Any, year
     if unit_id is not None:
         node = session.get(OrgNode, unit_id)
         if node is None or node.tier != "unit" or (units is not None and unit_id not in units):
-            raise NotFound(f"unit {unit_id!r} does not exist")
+            raise NotFound("unit {unit_id!r} does not exist", unit_id=unit_id)
         units = {unit_id}
     return rates(session, now, zone, year, month, units, include_group=units is None)
 

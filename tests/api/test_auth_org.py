@@ -43,7 +43,8 @@ def test_production_refuses_demo_passwords(clean_db, settings, clock, monkeypatc
     # commands run from the CLI; this test builds one to check the login refusal itself
     monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")
     prod = create_app(settings.with_(env="production", secret_key="x" * 32), clock=clock, engine=clean_db)
-    r = prod.test_client().post("/api/v1/auth/login", json={"username": "admin", "password": DEMO_PASSWORD})
+    r = prod.test_client().post("/api/v1/auth/login", json={"username": "admin", "password": DEMO_PASSWORD},
+                                headers={"Accept-Language": "en"})
     assert r.status_code == 403 and "demo" in r.get_json()["message"]
 
 

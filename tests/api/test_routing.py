@@ -118,7 +118,9 @@ def test_form_errors_are_422_per_field_and_change_nothing(api):
     assert err["error"] == "invalid"
     assert {d["field"] for d in err["details"]} == {"comment", "approved"}
     r = api.post(f"/api/v1/tasks/{tid}/complete", "group_secretary", json={"data": {}})
-    assert r.status_code == 422 and r.get_json()["details"] == [{"field": "comment", "message": "comment is required"}]
+    assert r.status_code == 422
+    assert r.get_json()["details"] == [{"field": "comment", "code": "required", "params": {},
+                                        "message": "this field is required", "rule": "required"}]
     r = api.post(f"/api/v1/tasks/{tid}/complete", "group_secretary", json={"data": "text"})
     assert r.status_code == 422 and r.get_json()["details"][0]["field"] == "data"
     r = api.post(f"/api/v1/tasks/{tid}/complete", "group_secretary", data="{broken", content_type="application/json")

@@ -16,7 +16,9 @@ def test_send_back_reopens_the_previous_step_with_the_reason(api):
     # sending back without a reason is refused by the form's condition, naming the field
     r = api.post(f"/api/v1/tasks/{review['id']}/complete", "xinsheng_member", json={"data": {"decision": "return"}})
     assert r.status_code == 422
-    assert r.get_json()["details"] == [{"field": "return_reason", "message": "return_reason is required"}]
+    assert r.get_json()["details"] == [{"field": "return_reason", "code": "required", "params": {},
+                                        "message": "this field is required",
+                                 "rule": "required"}]
     r = api.post(f"/api/v1/tasks/{review['id']}/complete", "xinsheng_member",
                  json={"data": {"decision": "return", "return_reason": "请补充整改情况"}})
     assert r.status_code == 200

@@ -156,7 +156,8 @@ def test_production_refuses_an_old_schema(clean_db, settings, clock, monkeypatch
 def test_demo_logins_are_refused_in_production(clean_db, settings, clock, monkeypatch):
     monkeypatch.setenv("FLASK_RUN_FROM_CLI", "true")  # skip the start-up refusal to reach the login
     client = create_app(production(settings), clock=clock, engine=clean_db).test_client()
-    r = client.post("/api/v1/auth/login", json={"username": "admin", "password": "demo12345"})
+    r = client.post("/api/v1/auth/login", json={"username": "admin", "password": "demo12345"},
+                    headers={"Accept-Language": "en"})
     assert r.status_code == 403 and "demo passwords are refused" in r.get_json()["message"]
 
 

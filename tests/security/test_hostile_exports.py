@@ -132,7 +132,7 @@ def test_an_unpaired_surrogate_in_a_form_is_422_and_changes_nothing(api):
            '"received_date": "2027-01-05", "attachments": ["ok", "\\udfff"]}}')
     r = api.post(f"/api/v1/tasks/{task['id']}/complete", user, data=raw, content_type="application/json")
     assert (r.status_code, r.get_json()["details"]) == (
-        422, [{"field": "data.clue_person", "message": "not valid Unicode text"}])
+        422, [{"field": "data.clue_person", "code": "invalid", "params": {}, "message": "not valid Unicode text"}])
     assert api.get(f"/api/v1/tasks/{task['id']}", user).get_json()["status"] == "open"
     r = api.post(f"/api/v1/tasks/{task['id']}/complete", user, data=raw.replace("\\ud800", ""),
                  content_type="application/json")
@@ -210,7 +210,8 @@ def test_control_characters_in_query_parameters_are_422_naming_the_parameter(api
     for path in ("/api/v1/clues", "/api/v1/ledger", "/api/v1/commendations"):
         r = api.get(f"{path}?unit_id=%11&format=xlsx", "group_secretary")
         assert (r.status_code, r.get_json()["details"]) == (
-            422, [{"field": "unit_id", "message": "control characters are not allowed"}]), path
+            422, [{"field": "unit_id", "code": "invalid", "params": {},
+                   "message": "control characters are not allowed"}]), path
         assert "unit_id" in r.get_json()["message"]
     doc = api.get("/api/v1/openapi.json").get_json()
     checked, wrong = 0, []

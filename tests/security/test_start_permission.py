@@ -278,7 +278,7 @@ def test_declared_start_variables_pass(api, reader):
     r = api.post("/api/v1/process-definitions/incident_test/start", "group_secretary",
                  json={"variables": {"divisor": 2, "ratio": 99}})
     assert r.status_code == 422 and r.get_json()["details"] == [
-        {"field": "variables/ratio", "message": "not a start variable of this process"}]
+        {"field": "variables/ratio", "code": "invalid", "params": {}, "message": "not a start variable of this process"}]
     r = api.post("/api/v1/process-definitions/incident_test/start", "group_secretary", json={"variables": {"divisor": 2}})
     assert r.status_code == 201 and r.get_json()["variables"]["ratio"] == 5
 
