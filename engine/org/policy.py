@@ -18,8 +18,12 @@ and anything else that starts a process on behalf of a person:
    property. Anything else (a `finding_key`, a `report_key`, a `clue_person` …) is internal
    state the process computes itself: 422 naming the field.
 
-The engine itself (scheduler, messages, fan-out) starts through `Runtime.start` with no
-person as actor, the system actor; it is not subject to this rule.
+The engine itself (scheduler, messages, fan-out) starts as the system actor `SYSTEM`; it is not
+subject to this rule.
+
+Who sees what (issue 14): the application services (engine/services/) ask this module, never
+engine/org/routing.py or a role test of their own, which instances, tasks and definitions a
+principal may list or act on, so that the JSON API and the pages apply one rule.
 """
 from __future__ import annotations
 
@@ -31,8 +35,74 @@ from sqlalchemy.orm import Session
 
 from engine.errors import Forbidden, Invalid, ScriptError
 from engine.models import COMMITTEE_ROLES, OrgNode, ProcessDefinition, Record
+from engine.org import routing
 from engine.org.nodes import Principal
 from engine.linkage.records import KINDS, Kind
+
+# ---- the actors --------------------------------------------------------------------------------------
+
+SYSTEM_NAME = "system"
+
+
+class SystemPrincipal(Principal):
+    """The engine acting on its own (scheduler firings, message-triggered starts): no user, no
+    roles, not subject to the start rule. `Runtime.start` records it as no person (`started_by`
+    empty, events by "system"), exactly as before it had a name."""
+
+
+SYSTEM = SystemPrincipal(id=0, username=SYSTEM_NAME, display_name=SYSTEM_NAME)
+
+
+def is_system(p: Principal | None) -> bool:
+    return isinstance(p, SystemPrincipal)
+
+
+def runtime_actor(p: Principal | None) -> Principal | None:
+    """The actor as `Runtime` takes it: the system actor is no person there (None)."""
+    return None if p is None or is_system(p) else p
+
+
+# ---- who sees what ----------------------------------------------------------------------------------
+
+def require_admin(p: Principal) -> None:
+    if not p.is_admin:
+        raise Forbidden("this needs the role admin")
+
+
+def in_organisation(p: Principal) -> bool:
+    """Holds a role on an org node (or is an admin): the bulletin and the leading group are theirs."""
+    return p.is_admin or any(r.node_id for r in p.roles)
+
+
+def may_trace(p: Principal) -> bool:
+    """Whether the tracing menu is offered (anyone may still open an instance they took part in)."""
+    return p.is_admin or bool(p.committee_nodes())
+
+
+def instances_visible(p: Principal) -> ColumnElement[bool]:
+    """SQL: the instances `p` may trace (admin, the group committee all; a committee its subtree;
+    anyone the instances they started or hold or held a task in)."""
+    return routing.instance_visible_clause(p)
+
+
+def heatmap_scope(p: Principal) -> ColumnElement[bool] | None:
+    """The instances a definition's heatmap counts for `p`: every one for process owners."""
+    return None if p.is_process_owner else routing.instance_visible_clause(p)
+
+
+def tasks_offered(p: Principal) -> ColumnElement[bool]:
+    """SQL: open tasks offered to `p` (assigned to them, or open to their role at the node)."""
+    return routing.offered_clause(p)
+
+
+def tasks_visible(p: Principal) -> ColumnElement[bool]:
+    """SQL: tasks `p` may read."""
+    return routing.task_visible_clause(p)
+
+
+def tasks_urgeable(p: Principal) -> ColumnElement[bool]:
+    """SQL: open tasks of the tiers below that `p` may urge (督办)."""
+    return routing.urgeable_clause(p)
 
 # The org-node variable each start tier chooses (the group lane may name any node below it).
 TIER_VARIABLES: dict[str, tuple[str, ...]] = {
