@@ -30,9 +30,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from engine.core import repository
 from engine.errors import Forbidden, Invalid, ScriptError
 from engine.models import COMMITTEE_ROLES, OrgNode, ProcessDefinition, Record
 from engine.org import routing
@@ -145,11 +146,8 @@ def start_tier(d: ProcessDefinition) -> str:
 def called_keys(session: Session) -> set[str]:
     """Processes that the newest active version of some deployed process calls. A caller in
     another file makes a process just as internal as one in the same file (`called_only`)."""
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .where(ProcessDefinition.active.is_(True)).group_by(ProcessDefinition.key).subquery())
-    infos = session.scalars(select(ProcessDefinition.info).join(
-        newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version)))
-    return {key for info in infos for key in (info or {}).get("calls", [])}
+    infos = session.scalars(repository.newest_active())
+    return {key for d in infos for key in (d.info or {}).get("calls", [])}
 
 
 def not_startable_reason(d: ProcessDefinition, called: set[str]) -> str | None:
@@ -250,11 +248,8 @@ class Startable:
 def startables(session: Session, p: Principal) -> list[Startable]:
     """What `p` may start by hand, each with the org node(s) it would be for: exactly the
     starts `check_start` lets through (a test compares the two for every demo role)."""
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .where(ProcessDefinition.active.is_(True)).group_by(ProcessDefinition.key).subquery())
-    defs = session.scalars(select(ProcessDefinition).join(
-        newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
-        .order_by(ProcessDefinition.name, ProcessDefinition.key)).all()
+    defs = session.scalars(repository.newest_active()
+                           .order_by(ProcessDefinition.name, ProcessDefinition.key)).all()
     called = {key for d in defs for key in (d.info or {}).get("calls", [])}
     out = []
     for d in defs:

@@ -32,11 +32,11 @@ def api_ids(api: Any, path: str, user: str, **params: Any) -> set[int]:
         page += 1
 
 
-ROW = {"instance-list": r'<tr data-instance-id="(\d+)"', "task-list": r'data-task-id="(\d+)"',
+ROW = {"process-list": r'<tr data-key="([^"]+)"', "instance-list": r'<tr data-instance-id="(\d+)"', "task-list": r'data-task-id="(\d+)"',
        "supervise-list": r'data-task-id="(\d+)"', "done-list": r'href="/tasks/(\d+)"'}
 
 
-def page_ids(web: Any, path: str, table: str, **params: Any) -> set[int]:
+def page_ids(web: Any, path: str, table: str, **params: Any) -> set[Any]:
     """Every id of every page of a page's list (following its pager)."""
     out: set[int] = set()
     page = 1
@@ -47,7 +47,7 @@ def page_ids(web: Any, path: str, table: str, **params: Any) -> set[int]:
         body = re.search(rf'id="{table}">.*?</table>', html, re.S)
         if body is None:
             return out
-        out |= {int(i) for i in re.findall(ROW[table], body.group(0))}
+        out |= {i if table == "process-list" else int(i) for i in re.findall(ROW[table], body.group(0))}
         if f"page={page + 1}" not in html.split(f'id="{table}"')[1]:
             return out
         page += 1
@@ -75,6 +75,8 @@ def world(app: Any, api: Any, clock: Any) -> dict[str, Any]:
     review = next(t for t in api.tasks("group_secretary") if t["instance_id"] == running)
     assert api.post(f"/api/v1/tasks/{review['id']}/claim", "group_secretary").status_code == 200
     assert api.post(f"/api/v1/tasks/{review['id']}/complete", "group_secretary", json={"data": {}}).status_code == 200
+    assert api.post("/api/v1/process-definitions/incident_test/undeploy", "owner",
+                    json={"reason": "测试完毕"}).status_code == 200  # its instances stay, the process is gone
     laogan = api.tasks("xinsheng_laogan")
     assert api.post(f"/api/v1/tasks/{laogan[0]['id']}/claim", "xinsheng_laogan").status_code == 200
     return {"monthly": monthly, "open_error": open_error, "suspended_error": suspended_error,
@@ -154,6 +156,10 @@ def test_api_and_pages_list_the_same_ids(api, web, world, clock, later):
         a = api_ids(api, "/api/v1/tasks", user, status="completed")
         assert a == page_ids(web, "/tasks/done", "done-list"), user
         checked, nonempty = checked + 1, nonempty + bool(a)
+        # definitions: the API list and the process library
+        r = api.get("/api/v1/process-definitions", user, query_string={"per_page": 500})
+        a = {d["key"] for d in r.get_json()["items"]}
+        assert a == page_ids(web, "/processes", "process-list") and "incident_test" not in a, user
         web.logout()
     assert nonempty > 30 and checked > nonempty  # the data makes most filters non-trivial, some empty
 
