@@ -49,7 +49,7 @@ from engine.org.routing import (
     task_visible,
     task_visible_clause,
 )
-from engine.org.policy import ScriptScope
+from engine.org.policy import SYSTEM, ScriptScope
 from engine.core.scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
 from engine.platform.study import script_helpers as platform_helpers
 from engine.infra.settings import Settings
@@ -112,6 +112,8 @@ class Runtime:
               _parent: tuple[ProcessInstance, str, int | None] | None = None) -> ProcessInstance:
         definition = key if isinstance(key, ProcessDefinition) else latest(self.session, key)
         variables = dict(variables or {})
+        if actor is not None and actor.is_system:  # the scheduler or a message (engine/org/policy.py SYSTEM)
+            actor = None
         if actor is not None and _parent is None:  # what a person submits (not a message's or schedule's data)
             check_submitted(variables, self.settings.max_form_bytes, "start data")
         scope = self._scope_node(variables)
@@ -854,7 +856,7 @@ class Runtime:
                 for d in self._message_starters(name):
                     ev = next(e for e in d.info.get("start_events", [])
                               if e.get("kind") == "message" and e.get("message") == name)
-                    child = self.start(d, dict(payload), None, start_event=ev["id"])
+                    child = self.start(d, dict(payload), SYSTEM, start_event=ev["id"])
                     events.log(self.session, self.clock.now(), "message_delivered", instance_id=source,
                                payload={"message": name, "started_instance_id": child.id})
 

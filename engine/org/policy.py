@@ -50,17 +50,17 @@ class SystemPrincipal(Principal):
     roles, not subject to the start rule. `Runtime.start` records it as no person (`started_by`
     empty, events by "system"), exactly as before it had a name."""
 
+    @property
+    def is_system(self) -> bool:
+        return True
+
 
 SYSTEM = SystemPrincipal(id=0, username=SYSTEM_NAME, display_name=SYSTEM_NAME)
 
 
-def is_system(p: Principal | None) -> bool:
-    return isinstance(p, SystemPrincipal)
-
-
-def runtime_actor(p: Principal | None) -> Principal | None:
-    """The actor as `Runtime` takes it: the system actor is no person there (None)."""
-    return None if p is None or is_system(p) else p
+def person(p: Principal | None) -> Principal | None:
+    """The person acting, None for the system actor (who is nobody's user row)."""
+    return None if p is None or p.is_system else p
 
 
 # ---- who sees what ----------------------------------------------------------------------------------
