@@ -18,7 +18,9 @@ from engine.linkage import dashboard, records
 from engine.models import Record
 from engine.org import audit
 from engine.org.nodes import Principal
-from engine.services.paging import PageRequest, fetch
+from engine.services import records as records_service
+from engine.services.paging import PageRequest
+from engine.services.records import RecordFilter
 
 from ..extensions import clock, db, redactor, settings
 from ..reads import note_read
@@ -98,13 +100,9 @@ def register(name: str) -> Any:
     f = {"unit_id": request.args.get("unit_id") or "", "year": request.args.get("year") or "",
          "status": request.args.get("status") or ""}
     year = _year_filter()
-    status = f["status"] or None
-    if status is not None and (kind != "clue" or status not in records.CLUE_STATUSES):
-        raise Invalid(f"status must be one of {', '.join(records.CLUE_STATUSES)}",
-                         [{"field": "status", "message": status}])
-    q = records.listing(p, kind, unit_id=f["unit_id"] or None, year=year, status=status)
-    pg = fetch(db(), q.order_by(None).order_by(Record.id.desc()), PageRequest(page_number(), PER_PAGE))
-    rows: list[Record] = [r[0] for r in pg.items]
+    rf = RecordFilter(kind, unit_id=f["unit_id"] or None, year=year, status=f["status"] or None)
+    pg = records_service.list_records(db(), p, rf, PageRequest(page_number(), PER_PAGE), newest_first=True)
+    rows: list[Record] = pg.items
     args = {k: v for k, v in f.items() if v}
     shown_ids = [r.id for r in rows if r.confidential]
     if shown_ids:

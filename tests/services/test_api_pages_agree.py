@@ -32,7 +32,7 @@ def api_ids(api: Any, path: str, user: str, **params: Any) -> set[int]:
         page += 1
 
 
-ROW = {"process-list": r'<tr data-key="([^"]+)"', "instance-list": r'<tr data-instance-id="(\d+)"', "task-list": r'data-task-id="(\d+)"',
+ROW = {"register-list": r'<tr data-record-id="(\d+)"', "process-list": r'<tr data-key="([^"]+)"', "instance-list": r'<tr data-instance-id="(\d+)"', "task-list": r'data-task-id="(\d+)"',
        "supervise-list": r'data-task-id="(\d+)"', "done-list": r'href="/tasks/(\d+)"'}
 
 
@@ -77,10 +77,37 @@ def world(app: Any, api: Any, clock: Any) -> dict[str, Any]:
     assert api.post(f"/api/v1/tasks/{review['id']}/complete", "group_secretary", json={"data": {}}).status_code == 200
     assert api.post("/api/v1/process-definitions/incident_test/undeploy", "owner",
                     json={"reason": "测试完毕"}).status_code == 200  # its instances stay, the process is gone
+    add_records(app, clock.now())
     laogan = api.tasks("xinsheng_laogan")
     assert api.post(f"/api/v1/tasks/{laogan[0]['id']}/claim", "xinsheng_laogan").status_code == 200
     return {"monthly": monthly, "open_error": open_error, "suspended_error": suspended_error,
             "terminated_error": terminated_error, "running": running}
+
+
+def add_records(app: Any, now: Any) -> None:
+    """Register rows as the diagrams' scripts write them (save_record; there is no API to write them)."""
+    from api.extensions import state
+    from engine.infra.db import write_intent
+    from engine.models import Record
+
+    rows = [("ledger", "xuchang", "xuchang", {"year": 2026}, False),
+            ("ledger", "xinsheng", "xinsheng", {"year": 2027}, False),
+            ("commendation", "xinsheng-laogan", "xinsheng", {"year": 2026}, False),
+            ("commendation", "xuchang-zongcai", "xuchang", {"year": 2027}, False),
+            ("clue", "xinsheng", "xinsheng", {"year": 2027, "status": "待研判"}, True),
+            ("clue", "xinsheng-laogan", "xinsheng", {"year": 2027, "status": "已了结"}, True),
+            ("clue", "xuchang", "xuchang", {"year": 2026, "status": "待研判"}, True)]
+    st = state(app)
+    with write_intent(), st.sessions() as s:
+        for i, (kind, node, unit, data, confidential) in enumerate(rows):
+            s.add(Record(kind=kind, key=f"test:{i}", node_id=node, unit_id=unit, confidential=confidential,
+                         data={**data, "unit_id": unit}, created_at=now, updated_at=now))
+        s.commit()
+
+
+REGISTERS = {"ledger": ("/api/v1/ledger", "/registers/ledger"),
+             "commendation": ("/api/v1/commendations", "/registers/commendations"),
+             "clue": ("/api/v1/clues", "/registers/clues")}
 
 
 def test_incident_means_error_recorded_and_not_ended(api, world):
@@ -156,6 +183,16 @@ def test_api_and_pages_list_the_same_ids(api, web, world, clock, later):
         a = api_ids(api, "/api/v1/tasks", user, status="completed")
         assert a == page_ids(web, "/tasks/done", "done-list"), user
         checked, nonempty = checked + 1, nonempty + bool(a)
+        # registers: the API lists and the register pages, with each filter
+        for kind, (api_path, page_path) in REGISTERS.items():
+            filters: list[dict[str, Any]] = [{}, {"unit_id": "xinsheng"}, {"unit_id": "xuchang"}, {"year": 2026},
+                                             {"year": 2027, "unit_id": "xinsheng"}]
+            if kind == "clue":
+                filters += [{"status": "待研判"}, {"status": "已了结"}, {"status": "待研判", "year": 2027}]
+            for params in filters:
+                a = api_ids(api, api_path, user, **params)
+                assert a == page_ids(web, page_path, "register-list", **params), (user, kind, params)
+                checked, nonempty = checked + 1, nonempty + bool(a)
         # definitions: the API list and the process library
         r = api.get("/api/v1/process-definitions", user, query_string={"per_page": 500})
         a = {d["key"] for d in r.get_json()["items"]}
