@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from engine.errors import Invalid
 from engine.models import HumanTask, ProcessInstance
+from engine.org import policy
 from engine.org.routing import can_act_on
 from engine.services import task_view
 from engine.services import tasks as tasks_service
@@ -124,6 +125,6 @@ def assign(task_id: int) -> Response:
     data = body()
     username = str_field(data, "username")
     p = current_principal()
-    runtime().assign(task_id, username or "", p, handover=not p.is_admin)
+    runtime().assign(task_id, username or "", p, handover=policy.assign_is_handover(p))
     commit()
     return _task_response(task_id)

@@ -8,6 +8,7 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from engine.core import schedules
+from engine.org import policy
 from engine.errors import Forbidden, NotFound, SanjiError
 from engine.services.paging import PageRequest, fetch
 from engine.models import ProcessDefinition, ProcessInstance, Schedule
@@ -29,7 +30,7 @@ FIRE_RESULTS = {"started": lazy_gettext("started"), "incident": lazy_gettext("st
 @signin_required
 def schedules_page() -> Any:
     p = me()
-    if not (p.is_admin or p.is_process_owner):
+    if not policy.may_see_schedules(p):
         raise Forbidden("this needs the role admin or process_owner")
     now = clock().now()
     rows = db().execute(select(Schedule, ProcessDefinition.name)

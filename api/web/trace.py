@@ -380,7 +380,7 @@ def heatmap(key: str) -> Any:
 
 NAV = [
     nav_item("trace.instances", lazy_gettext("Tracing"), order=60, prefix="/instances",
-         visible=lambda p: p.is_admin or bool(p.committee_nodes())),
+         visible=policy.may_trace),
     nav_item("schedules.schedules_page", lazy_gettext("Schedules"), order=70, prefix="/schedules",
-         visible=lambda p: p.is_admin or p.is_process_owner),
+         visible=policy.may_see_schedules),
 ]

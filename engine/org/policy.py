@@ -80,6 +80,30 @@ def may_trace(p: Principal) -> bool:
     return p.is_admin or bool(p.committee_nodes())
 
 
+def may_see_schedules(p: Principal) -> bool:
+    return p.is_admin or p.is_process_owner
+
+
+def assign_is_handover(p: Principal) -> bool:
+    """An admin reassigns a task; anyone else who may act on it hands it over (移交)."""
+    return not p.is_admin
+
+
+def may_change_post(p: Principal, author_id: int) -> bool:
+    """A bulletin post is changed or deleted by its author (or an admin)."""
+    return p.is_admin or author_id == p.id
+
+
+def may_pin(p: Principal) -> bool:
+    """The group committee pins bulletin posts (and admins)."""
+    return p.is_admin or p.in_group_committee
+
+
+def sees_receipts(p: Principal, author_id: int) -> bool:
+    """Who read a bulletin post: its author, a committee member, an admin."""
+    return p.is_admin or author_id == p.id or bool(p.committee_nodes())
+
+
 def instances_visible(p: Principal) -> ColumnElement[bool]:
     """SQL: the instances `p` may trace (admin, the group committee all; a committee its subtree;
     anyone the instances they started or hold or held a task in)."""
