@@ -6,17 +6,16 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 
 from engine.errors import Invalid
-from engine.models import HumanTask, ProcessInstance
-from engine.org import policy
+from engine.models import HumanTask
 from engine.org.routing import can_act_on
 from engine.services import task_view
 from engine.services import tasks as tasks_service
-from engine.services.tasks import TaskFilter, TaskRow, task_query  # noqa: F401 - task_query: bench/worklist.py
+from engine.services.tasks import TaskCommand, TaskFilter, TaskRow, task_query  # noqa: F401 - task_query: bench/worklist.py
 
 from ..auth import current_principal, login_required
 from ..extensions import clock, db, redactor, runtime, state
 from ..reads import note_view
-from .common import body, commit, date_arg, int_arg, iso, page_json, page_request, str_field
+from .common import body, date_arg, int_arg, iso, page_json, page_request, str_field
 
 bp = Blueprint("api_tasks", __name__, url_prefix="/api/v1")
 
@@ -91,16 +90,14 @@ def _task_response(task_id: int) -> Response:
 @bp.post("/tasks/<int:task_id>/claim")
 @login_required
 def claim(task_id: int) -> Response:
-    runtime().claim(task_id, current_principal())
-    commit()
+    tasks_service.act(runtime(), current_principal(), TaskCommand(task_id, "claim"))
     return _task_response(task_id)
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
 @login_required
 def unclaim(task_id: int) -> Response:
-    runtime().unclaim(task_id, current_principal())
-    commit()
+    tasks_service.act(runtime(), current_principal(), TaskCommand(task_id, "unclaim"))
     return _task_response(task_id)
 
 
@@ -111,11 +108,9 @@ def complete(task_id: int) -> Response:
     values = data.get("data", {})
     if not isinstance(values, dict):
         raise Invalid("data must be a JSON object", [{"field": "data", "message": "expected an object"}])
-    t = runtime().complete(task_id, values, current_principal())
-    inst = db().get(ProcessInstance, t.instance_id)
-    commit()
-    out = task_json(t)
-    out["instance_status"] = inst.status if inst else None
+    done = tasks_service.act(runtime(), current_principal(), TaskCommand(task_id, "complete", values))
+    out = task_json(done.task)
+    out["instance_status"] = done.instance_status
     return jsonify(out)
 
 
@@ -124,7 +119,5 @@ def complete(task_id: int) -> Response:
 def assign(task_id: int) -> Response:
     data = body()
     username = str_field(data, "username")
-    p = current_principal()
-    runtime().assign(task_id, username or "", p, handover=policy.assign_is_handover(p))
-    commit()
+    tasks_service.act(runtime(), current_principal(), TaskCommand(task_id, "assign", username=username or ""))
     return _task_response(task_id)

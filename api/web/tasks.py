@@ -17,7 +17,6 @@ from engine.models import (
     HumanTask,
     OrgNode,
     ProcessDefinition,
-    ProcessInstance,
     User,
 )
 from engine.org.nodes import ROLE_NAMES
@@ -31,7 +30,7 @@ from engine.platform.models import Notification
 from engine.services import task_view
 from engine.services import tasks as tasks_service
 from engine.services.paging import PageRequest
-from engine.services.tasks import TaskFilter, TaskRow
+from engine.services.tasks import TaskCommand, TaskFilter, TaskRow
 
 from ..extensions import clock, db, redactor, runtime, settings, state
 from ..reads import note_view
@@ -179,8 +178,8 @@ def supervise() -> Any:
 @signin_required
 def urge(task_id: int) -> Any:
     try:
-        task = runtime().urge(task_id, me(), (request.form.get("message") or "")[:500])
-        db().commit()
+        task = tasks_service.act(runtime(), me(), TaskCommand(
+            task_id, "urge", message=(request.form.get("message") or "")[:500])).task
         flash(gettext("Urged: %(name)s", name=task.name), "success")
     except SanjiError as exc:
         fail(exc)
@@ -193,8 +192,7 @@ def urge(task_id: int) -> Any:
 @signin_required
 def claim(task_id: int) -> Any:
     try:
-        task = runtime().claim(task_id, me())
-        db().commit()
+        task = tasks_service.act(runtime(), me(), TaskCommand(task_id, "claim")).task
         flash(gettext("You claimed %(name)s.", name=task.name), "success")
     except SanjiError as exc:
         fail(exc)
@@ -205,8 +203,7 @@ def claim(task_id: int) -> Any:
 @signin_required
 def unclaim(task_id: int) -> Any:
     try:
-        task = runtime().unclaim(task_id, me())
-        db().commit()
+        task = tasks_service.act(runtime(), me(), TaskCommand(task_id, "unclaim")).task
         flash(gettext("You released %(name)s; it is offered to all candidates again.", name=task.name), "success")
     except SanjiError as exc:
         fail(exc)
@@ -221,8 +218,7 @@ def handover(task_id: int) -> Any:
         flash(gettext("Choose a colleague."), "error")
         return redirect(url_for("tasks.task", task_id=task_id))
     try:
-        task = runtime().assign(task_id, username, me(), handover=True)
-        db().commit()
+        task = tasks_service.act(runtime(), me(), TaskCommand(task_id, "handover", username=username)).task
         user = db().scalars(select(User).where(User.username == username)).first()
         flash(gettext("%(name)s was handed over to %(user)s.", name=task.name,
                       user=user.display_name if user else username), "success")
@@ -342,12 +338,9 @@ def submit(task_id: int) -> Any:
         assert spec is not None
         data[spec["field"]] = spec["value"]
     try:
-        done_task = runtime().complete(t.id, data, me())
-        inst = db().get(ProcessInstance, done_task.instance_id)
-        incident = inst is not None and inst.status == "error"
-        db().commit()
+        done = tasks_service.act(runtime(), me(), TaskCommand(t.id, "complete", data))
+        incident = done.instance_status == "error"
     except Invalid as exc:
-        db().rollback()
         # the form's own errors with their JSON Schema rule (for translated messages); else the
         # details as raised (e.g. a task's `validate` rule, written in the author's words)
         rich = state().forms.errors(t.form_key, data) if schema else []

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.orm import Session, aliased
 
+from engine.core.runtime import Runtime
 from engine.errors import Invalid, NotFound
 from engine.models import HumanTask, OrgNode, ProcessInstance, User
 from engine.org import policy
@@ -137,3 +138,56 @@ def visible_row(session: Session, p: Principal, task_id: int, redactor: Redactor
     if row is None:
         raise NotFound("task {id} does not exist", id=task_id)
     return rows_of(session, redactor, [row])[0]
+
+
+# ---- acting on a task ---------------------------------------------------------------------------------
+
+TASK_ACTIONS = ("claim", "unclaim", "complete", "assign", "handover", "urge")
+
+
+@dataclass(frozen=True)
+class TaskCommand:
+    """An action on a task: `data` to complete it, `username` to assign it (an admin reassigns,
+    anyone else hands over: engine/org/policy.py) or to hand it over (移交, the task page's
+    button, for anyone who may act on it), `message` to urge."""
+
+    task_id: int
+    action: str
+    data: dict[str, Any] | None = None
+    username: str = ""
+    message: str = ""
+
+
+@dataclass
+class TaskResult:
+    task: HumanTask
+    instance_status: str | None  # after the action (complete: "error" when the step after it failed)
+
+
+def act(rt: Runtime, p: Principal, cmd: TaskCommand) -> TaskResult:
+    """Run the action as `p` (the runtime checks who may act on the task) and commit; nothing of it
+    stays on any failure."""
+    session = rt.session
+    try:
+        if cmd.action == "claim":
+            task = rt.claim(cmd.task_id, p)
+        elif cmd.action == "unclaim":
+            task = rt.unclaim(cmd.task_id, p)
+        elif cmd.action == "complete":
+            task = rt.complete(cmd.task_id, dict(cmd.data or {}), p)
+        elif cmd.action == "assign":
+            task = rt.assign(cmd.task_id, cmd.username, p, handover=policy.assign_is_handover(p))
+        elif cmd.action == "handover":
+            task = rt.assign(cmd.task_id, cmd.username, p, handover=True)
+        elif cmd.action == "urge":
+            task = rt.urge(cmd.task_id, p, cmd.message)
+        else:
+            raise Invalid("action must be one of {allowed}", [{"field": "action", "message": cmd.action}],
+                          allowed=", ".join(TASK_ACTIONS))
+        inst = session.get(ProcessInstance, task.instance_id)
+        status = inst.status if inst is not None else None
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return TaskResult(task, status)
