@@ -2,6 +2,7 @@
 library page (`/processes`) list them: one process per key, its newest active version; the
 library's "show all" adds the undeployed processes (every version inactive), newest version.
 Anyone signed in may read the list (engine/org/policy.py: deploying is the process owner's)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -27,11 +28,16 @@ def list_query(f: DefinitionFilter) -> Select[Any]:
     """The one query of the definition list (newest version of each process shown), by key."""
     if not f.include_undeployed:
         return repository.newest_active().order_by(ProcessDefinition.key)
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .group_by(ProcessDefinition.key).subquery())
-    return (select(ProcessDefinition).join(newest, (newest.c.key == ProcessDefinition.key)
-                                           & (newest.c.v == ProcessDefinition.version))
-            .order_by(ProcessDefinition.key))
+    newest = (
+        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+        .group_by(ProcessDefinition.key)
+        .subquery()
+    )
+    return (
+        select(ProcessDefinition)
+        .join(newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
+        .order_by(ProcessDefinition.key)
+    )
 
 
 def list_definitions(session: Session, f: DefinitionFilter, req: PageRequest) -> Page[ProcessDefinition]:
@@ -44,6 +50,7 @@ def listed_keys(session: Session, f: DefinitionFilter) -> set[str]:
 
 
 # ---- starting a process by hand -------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class StartCommand:

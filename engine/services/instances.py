@@ -6,6 +6,7 @@ commit here, so that both adapters act the same way.
 An instance "has an incident" when an error is recorded on it and it has not ended: a failed
 instance that an admin then suspended still has its incident (`status` alone would lose it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,11 +46,15 @@ class InstanceFilter:
 
     def __post_init__(self) -> None:
         if self.status is not None and self.status not in STATUSES:
-            raise Invalid("status must be one of {allowed}", [{"field": "status", "message": self.status}],
-                          allowed=", ".join(STATUSES))
+            raise Invalid(
+                "status must be one of {allowed}",
+                [{"field": "status", "message": self.status}],
+                allowed=", ".join(STATUSES),
+            )
         if self.level is not None and self.level not in LEVELS:
-            raise Invalid("level must be one of {allowed}", [{"field": "level", "message": self.level}],
-                          allowed=", ".join(LEVELS))
+            raise Invalid(
+                "level must be one of {allowed}", [{"field": "level", "message": self.level}], allowed=", ".join(LEVELS)
+            )
 
 
 def incident_clause() -> ColumnElement[bool]:
@@ -58,8 +63,9 @@ def incident_clause() -> ColumnElement[bool]:
 
 
 def overdue_clause(now: datetime) -> ColumnElement[bool]:
-    return ProcessInstance.id.in_(select(HumanTask.instance_id).where(
-        HumanTask.status == "open", HumanTask.due_at < now))
+    return ProcessInstance.id.in_(
+        select(HumanTask.instance_id).where(HumanTask.status == "open", HumanTask.due_at < now)
+    )
 
 
 def conditions(p: Principal, f: InstanceFilter, now: datetime) -> list[ColumnElement[bool]]:
@@ -93,15 +99,30 @@ _SCOPE = aliased(OrgNode, name="scope")
 
 def columns() -> Select[Any]:
     """The instance columns lists show: without the serialized workflow or the diagram's XML."""
-    return (select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.status, ProcessInstance.title,
-                   ProcessInstance.scope_node_id, ProcessInstance.unit_id, ProcessInstance.parent_id,
-                   ProcessInstance.root_id, ProcessInstance.started_at, ProcessInstance.ended_at,
-                   ProcessInstance.updated_at, ProcessInstance.next_timer_at, ProcessInstance.version,
-                   ProcessInstance.error_message, ProcessInstance.error_task,
-                   ProcessDefinition.name.label("process_name"), ProcessDefinition.version.label("def_version"),
-                   _SCOPE.name.label("scope_name"))
-            .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
-            .join(_SCOPE, _SCOPE.id == ProcessInstance.scope_node_id))
+    return (
+        select(
+            ProcessInstance.id,
+            ProcessInstance.process_key,
+            ProcessInstance.status,
+            ProcessInstance.title,
+            ProcessInstance.scope_node_id,
+            ProcessInstance.unit_id,
+            ProcessInstance.parent_id,
+            ProcessInstance.root_id,
+            ProcessInstance.started_at,
+            ProcessInstance.ended_at,
+            ProcessInstance.updated_at,
+            ProcessInstance.next_timer_at,
+            ProcessInstance.version,
+            ProcessInstance.error_message,
+            ProcessInstance.error_task,
+            ProcessDefinition.name.label("process_name"),
+            ProcessDefinition.version.label("def_version"),
+            _SCOPE.name.label("scope_name"),
+        )
+        .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+        .join(_SCOPE, _SCOPE.id == ProcessInstance.scope_node_id)
+    )
 
 
 @dataclass
@@ -135,27 +156,49 @@ class InstanceRow:
 def rows_of(session: Session, redactor: Redactor, rows: list[Any]) -> list[InstanceRow]:
     titles = task_view.instance_titles(session, redactor, {r.id: r.title for r in rows if r.title})
     errors = task_view.instance_titles(session, redactor, {r.id: r.error_message for r in rows if r.error_message})
-    return [InstanceRow(r.id, r.process_key, r.process_name, r.def_version, r.status,
-                        titles.get(r.id, r.title), r.scope_node_id, r.scope_name, r.unit_id, r.parent_id, r.root_id,
-                        r.started_at, r.ended_at, r.updated_at, r.next_timer_at, r.version,
-                        errors.get(r.id, r.error_message), r.error_task) for r in rows]
+    return [
+        InstanceRow(
+            r.id,
+            r.process_key,
+            r.process_name,
+            r.def_version,
+            r.status,
+            titles.get(r.id, r.title),
+            r.scope_node_id,
+            r.scope_name,
+            r.unit_id,
+            r.parent_id,
+            r.root_id,
+            r.started_at,
+            r.ended_at,
+            r.updated_at,
+            r.next_timer_at,
+            r.version,
+            errors.get(r.id, r.error_message),
+            r.error_task,
+        )
+        for r in rows
+    ]
 
 
 def list_query(p: Principal, f: InstanceFilter, now: datetime) -> Select[Any]:
     """The one query of the instance list, newest first."""
-    return columns().where(*conditions(p, f, now)).order_by(ProcessInstance.started_at.desc(),
-                                                            ProcessInstance.id.desc())
+    return (
+        columns().where(*conditions(p, f, now)).order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
+    )
 
 
-def list_instances(session: Session, p: Principal, f: InstanceFilter, req: PageRequest, now: datetime,
-                   redactor: Redactor) -> Page[InstanceRow]:
+def list_instances(
+    session: Session, p: Principal, f: InstanceFilter, req: PageRequest, now: datetime, redactor: Redactor
+) -> Page[InstanceRow]:
     """One page of the instances `p` may trace that match `f`."""
     page = fetch(session, list_query(p, f, now), req)
     return Page(rows_of(session, redactor, page.items), page.total, page.page, page.per_page)
 
 
-def children(session: Session, p: Principal, parent_id: int, status: str | None, req: PageRequest,
-             redactor: Redactor) -> Page[InstanceRow]:
+def children(
+    session: Session, p: Principal, parent_id: int, status: str | None, req: PageRequest, redactor: Redactor
+) -> Page[InstanceRow]:
     """The children of an instance that `p` may trace, in their fan-out order."""
     where = [ProcessInstance.parent_id == parent_id, policy.instances_visible(p)]
     if status:
@@ -167,22 +210,36 @@ def children(session: Session, p: Principal, parent_id: int, status: str | None,
 
 def child_counts(session: Session, parent_id: int) -> dict[str, int]:
     """How many children of each status an instance has (all of them, traceable or not)."""
-    return dict(session.execute(select(ProcessInstance.status, func.count())  # type: ignore[arg-type]
-                                .where(ProcessInstance.parent_id == parent_id)
-                                .group_by(ProcessInstance.status)).all())
+    return dict(
+        session.execute(
+            select(ProcessInstance.status, func.count())  # type: ignore[arg-type]
+            .where(ProcessInstance.parent_id == parent_id)
+            .group_by(ProcessInstance.status)
+        ).all()
+    )
 
 
 def traceable_children(session: Session, p: Principal, parent_id: int) -> int:
-    return session.scalar(select(func.count()).select_from(ProcessInstance).where(
-        ProcessInstance.parent_id == parent_id, policy.instances_visible(p))) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(ProcessInstance)
+            .where(ProcessInstance.parent_id == parent_id, policy.instances_visible(p))
+        )
+        or 0
+    )
 
 
 def options(session: Session, p: Principal) -> tuple[list[tuple[str, str]], set[str]]:
     """The processes (key, name) and units among the instances `p` may trace (the filters' choices)."""
-    rows = session.execute(select(ProcessInstance.process_key, ProcessInstance.unit_id)
-                           .where(policy.instances_visible(p)).distinct()).all()
-    names = dict(session.execute(select(ProcessDefinition.key, ProcessDefinition.name)  # type: ignore[arg-type]
-                                 .order_by(ProcessDefinition.version)).all())
+    rows = session.execute(
+        select(ProcessInstance.process_key, ProcessInstance.unit_id).where(policy.instances_visible(p)).distinct()
+    ).all()
+    names = dict(
+        session.execute(
+            select(ProcessDefinition.key, ProcessDefinition.name).order_by(ProcessDefinition.version)  # type: ignore[arg-type]
+        ).all()
+    )
     processes = sorted({(k, names.get(k, k)) for k, _u in rows}, key=lambda o: o[1])
     return processes, {u for _k, u in rows if u}
 
@@ -192,8 +249,11 @@ def open_task_summary(session: Session, ids: list[int], now: datetime) -> dict[i
     if not ids:
         return {}
     out: dict[int, dict[str, int]] = {}
-    for inst_id, due in session.execute(select(HumanTask.instance_id, HumanTask.due_at)
-                                        .where(HumanTask.instance_id.in_(ids), HumanTask.status == "open")).all():
+    for inst_id, due in session.execute(
+        select(HumanTask.instance_id, HumanTask.due_at).where(
+            HumanTask.instance_id.in_(ids), HumanTask.status == "open"
+        )
+    ).all():
         entry = out.setdefault(inst_id, {"open": 0, "overdue": 0})
         entry["open"] += 1
         if due is not None and due < now:
@@ -203,8 +263,9 @@ def open_task_summary(session: Session, ids: list[int], now: datetime) -> dict[i
 
 def visible_instance(session: Session, p: Principal, instance_id: int) -> ProcessInstance:
     """The instance if `p` may trace it; else 404 (ids do not leak)."""
-    inst = session.scalars(select(ProcessInstance).where(ProcessInstance.id == instance_id,
-                                                         policy.instances_visible(p))).first()
+    inst = session.scalars(
+        select(ProcessInstance).where(ProcessInstance.id == instance_id, policy.instances_visible(p))
+    ).first()
     if inst is None:
         raise NotFound("process instance {id} does not exist", id=instance_id)
     return inst
@@ -255,8 +316,11 @@ def act(rt: Runtime, p: Principal, cmd: InstanceAction) -> ActionResult:
         elif cmd.action == "fire_timer":
             fired = rt.fire_timer_now(cmd.instance_id, p, cmd.timer_id)
         else:
-            raise Invalid("action must be one of {allowed}", [{"field": "action", "message": cmd.action}],
-                          allowed=", ".join(ACTIONS))
+            raise Invalid(
+                "action must be one of {allowed}",
+                [{"field": "action", "message": cmd.action}],
+                allowed=", ".join(ACTIONS),
+            )
         session.commit()
     except BaseException:
         session.rollback()

@@ -1,6 +1,7 @@
 """One pager for the JSON API and the pages: a page number and size in, one page of rows and
 the total out. The API renders it as `{"items", "total", "page", "per_page"}`, the pages as
 previous/next links (api/web/helpers.py `links`)."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -40,7 +41,7 @@ class Page(Generic[T]):
     def pages(self) -> int:
         return max(1, -(-self.total // self.per_page))
 
-    def map(self, fn: Callable[[T], U]) -> "Page[U]":
+    def map(self, fn: Callable[[T], U]) -> Page[U]:
         return Page([fn(i) for i in self.items], self.total, self.page, self.per_page, self.extra)
 
 

@@ -2,6 +2,7 @@
 `/clues`) and the register pages (`/registers/*`) list them: one filter, one query
 (engine/linkage/records.py `listing`, with its visibility rule), one pager. The API lists
 oldest first, the pages newest first; the rows are the same."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,11 +27,15 @@ class RecordFilter:
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
-            raise Invalid("kind must be one of {allowed}", [{"field": "kind", "message": self.kind}],
-                          allowed=", ".join(KINDS))
+            raise Invalid(
+                "kind must be one of {allowed}", [{"field": "kind", "message": self.kind}], allowed=", ".join(KINDS)
+            )
         if self.status is not None and (self.kind != "clue" or self.status not in records.CLUE_STATUSES):
-            raise Invalid("status must be one of {allowed}", [{"field": "status", "message": self.status}],
-                          allowed=", ".join(records.CLUE_STATUSES))
+            raise Invalid(
+                "status must be one of {allowed}",
+                [{"field": "status", "message": self.status}],
+                allowed=", ".join(records.CLUE_STATUSES),
+            )
 
 
 def list_query(p: Principal, f: RecordFilter, newest_first: bool = False):  # type: ignore[no-untyped-def]
@@ -39,6 +44,7 @@ def list_query(p: Principal, f: RecordFilter, newest_first: bool = False):  # ty
     return q.order_by(None).order_by(Record.id.desc()) if newest_first else q
 
 
-def list_records(session: Session, p: Principal, f: RecordFilter, req: PageRequest,
-                 newest_first: bool = False) -> Page[Record]:
+def list_records(
+    session: Session, p: Principal, f: RecordFilter, req: PageRequest, newest_first: bool = False
+) -> Page[Record]:
     return fetch(session, list_query(p, f, newest_first), req).map(lambda r: r[0])

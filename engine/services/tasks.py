@@ -4,6 +4,7 @@ one filter, one query, one pager; who sees which task is engine/org/policy.py's 
 Lists: `open` (offered to the reader), `completed` (completed by the reader), `cancelled`
 (readable by the reader), `supervise` (open tasks of the tiers below that the reader may urge).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -42,8 +43,11 @@ class TaskFilter:
 
     def __post_init__(self) -> None:
         if self.list not in LISTS:
-            raise Invalid("status must be one of {allowed}", [{"field": "status", "message": self.list}],
-                          allowed=", ".join(STATUSES))
+            raise Invalid(
+                "status must be one of {allowed}",
+                [{"field": "status", "message": self.list}],
+                allowed=", ".join(STATUSES),
+            )
 
 
 _ASSIGNEE = aliased(User, name="assignee")  # made once: a fresh alias per request costs more than the query
@@ -51,10 +55,12 @@ _ASSIGNEE = aliased(User, name="assignee")  # made once: a fresh alias per reque
 
 def task_query() -> Select[Any]:
     """Task, node name, assignee's username and display name, instance title."""
-    return (select(HumanTask, OrgNode.name, _ASSIGNEE.username, _ASSIGNEE.display_name, ProcessInstance.title)
-            .join(OrgNode, OrgNode.id == HumanTask.node_id)
-            .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-            .outerjoin(_ASSIGNEE, _ASSIGNEE.id == HumanTask.assignee_id))
+    return (
+        select(HumanTask, OrgNode.name, _ASSIGNEE.username, _ASSIGNEE.display_name, ProcessInstance.title)
+        .join(OrgNode, OrgNode.id == HumanTask.node_id)
+        .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+        .outerjoin(_ASSIGNEE, _ASSIGNEE.id == HumanTask.assignee_id)
+    )
 
 
 def base_conditions(p: Principal, which: str) -> list[ColumnElement[bool]]:
@@ -113,8 +119,9 @@ def rows_of(session: Session, redactor: Redactor, rows: list[Any]) -> list[TaskR
     return [TaskRow(r[0], r[1], r[2], r[3], titles.get(r[0].instance_id, r[4])) for r in rows]
 
 
-def list_tasks(session: Session, p: Principal, f: TaskFilter, req: PageRequest, now: datetime,
-               redactor: Redactor) -> Page[TaskRow]:
+def list_tasks(
+    session: Session, p: Principal, f: TaskFilter, req: PageRequest, now: datetime, redactor: Redactor
+) -> Page[TaskRow]:
     """One page of the list `f.list` of `p`, narrowed by `f`."""
     page = fetch(session, list_query(p, f, now), req)
     return Page(rows_of(session, redactor, page.items), page.total, page.page, page.per_page)
@@ -122,8 +129,12 @@ def list_tasks(session: Session, p: Principal, f: TaskFilter, req: PageRequest, 
 
 def options(session: Session, p: Principal, which: str) -> list[tuple[str, str | None]]:
     """The (process key, unit) pairs of a list before filters: the filters' choices."""
-    return [(k, u) for k, u in session.execute(select(HumanTask.process_key, HumanTask.unit_id)
-                                                .where(*base_conditions(p, which)).distinct()).all()]
+    return [
+        (k, u)
+        for k, u in session.execute(
+            select(HumanTask.process_key, HumanTask.unit_id).where(*base_conditions(p, which)).distinct()
+        ).all()
+    ]
 
 
 def open_of_instance(session: Session, redactor: Redactor, instance_id: int) -> list[TaskRow]:
@@ -182,8 +193,11 @@ def act(rt: Runtime, p: Principal, cmd: TaskCommand) -> TaskResult:
         elif cmd.action == "urge":
             task = rt.urge(cmd.task_id, p, cmd.message)
         else:
-            raise Invalid("action must be one of {allowed}", [{"field": "action", "message": cmd.action}],
-                          allowed=", ".join(TASK_ACTIONS))
+            raise Invalid(
+                "action must be one of {allowed}",
+                [{"field": "action", "message": cmd.action}],
+                allowed=", ".join(TASK_ACTIONS),
+            )
         inst = session.get(ProcessInstance, task.instance_id)
         status = inst.status if inst is not None else None
         session.commit()

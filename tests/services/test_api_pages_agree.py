@@ -2,6 +2,7 @@
 either offers, the ids `GET /api/v1/...` returns equal the ids the page shows to the same demo
 user, exactly. The data is made through the API (and the built-in monthly report, started as
 its timer would), with incidents of every kind: open, suspended after failing, terminated."""
+
 from __future__ import annotations
 
 import re
@@ -32,8 +33,14 @@ def api_ids(api: Any, path: str, user: str, **params: Any) -> set[int]:
         page += 1
 
 
-ROW = {"register-list": r'<tr data-record-id="(\d+)"', "process-list": r'<tr data-key="([^"]+)"', "instance-list": r'<tr data-instance-id="(\d+)"', "task-list": r'data-task-id="(\d+)"',
-       "supervise-list": r'data-task-id="(\d+)"', "done-list": r'href="/tasks/(\d+)"'}
+ROW = {
+    "register-list": r'<tr data-record-id="(\d+)"',
+    "process-list": r'<tr data-key="([^"]+)"',
+    "instance-list": r'<tr data-instance-id="(\d+)"',
+    "task-list": r'data-task-id="(\d+)"',
+    "supervise-list": r'data-task-id="(\d+)"',
+    "done-list": r'href="/tasks/(\d+)"',
+}
 
 
 def page_ids(web: Any, path: str, table: str, **params: Any) -> set[Any]:
@@ -63,25 +70,41 @@ def world(app: Any, api: Any, clock: Any) -> dict[str, Any]:
     assert api.deploy(BPMN / "incident.bpmn").status_code == 201
     started = []
     for divisor in (0, 0, 0, 2):
-        r = api.post("/api/v1/process-definitions/incident_test/start", "group_secretary",
-                     json={"variables": {"divisor": divisor}})
+        r = api.post(
+            "/api/v1/process-definitions/incident_test/start",
+            "group_secretary",
+            json={"variables": {"divisor": divisor}},
+        )
         assert r.status_code == 201, r.get_json()
         started.append(r.get_json()["id"])
     open_error, suspended_error, terminated_error, running = started
-    assert api.post(f"/api/v1/process-instances/{suspended_error}/suspend", "admin",
-                    json={"reason": "核对"}).status_code == 200
-    assert api.post(f"/api/v1/process-instances/{terminated_error}/terminate", "admin",
-                    json={"reason": "作废"}).status_code == 200
+    assert (
+        api.post(f"/api/v1/process-instances/{suspended_error}/suspend", "admin", json={"reason": "核对"}).status_code
+        == 200
+    )
+    assert (
+        api.post(
+            f"/api/v1/process-instances/{terminated_error}/terminate", "admin", json={"reason": "作废"}
+        ).status_code
+        == 200
+    )
     review = next(t for t in api.tasks("group_secretary") if t["instance_id"] == running)
     assert api.post(f"/api/v1/tasks/{review['id']}/claim", "group_secretary").status_code == 200
     assert api.post(f"/api/v1/tasks/{review['id']}/complete", "group_secretary", json={"data": {}}).status_code == 200
-    assert api.post("/api/v1/process-definitions/incident_test/undeploy", "owner",
-                    json={"reason": "测试完毕"}).status_code == 200  # its instances stay, the process is gone
+    assert (
+        api.post("/api/v1/process-definitions/incident_test/undeploy", "owner", json={"reason": "测试完毕"}).status_code
+        == 200
+    )  # its instances stay, the process is gone
     add_records(app, clock.now())
     laogan = api.tasks("xinsheng_laogan")
     assert api.post(f"/api/v1/tasks/{laogan[0]['id']}/claim", "xinsheng_laogan").status_code == 200
-    return {"monthly": monthly, "open_error": open_error, "suspended_error": suspended_error,
-            "terminated_error": terminated_error, "running": running}
+    return {
+        "monthly": monthly,
+        "open_error": open_error,
+        "suspended_error": suspended_error,
+        "terminated_error": terminated_error,
+        "running": running,
+    }
 
 
 def add_records(app: Any, now: Any) -> None:
@@ -90,24 +113,38 @@ def add_records(app: Any, now: Any) -> None:
     from engine.infra.db import write_intent
     from engine.models import Record
 
-    rows = [("ledger", "xuchang", "xuchang", {"year": 2026}, False),
-            ("ledger", "xinsheng", "xinsheng", {"year": 2027}, False),
-            ("commendation", "xinsheng-laogan", "xinsheng", {"year": 2026}, False),
-            ("commendation", "xuchang-zongcai", "xuchang", {"year": 2027}, False),
-            ("clue", "xinsheng", "xinsheng", {"year": 2027, "status": "待研判"}, True),
-            ("clue", "xinsheng-laogan", "xinsheng", {"year": 2027, "status": "已了结"}, True),
-            ("clue", "xuchang", "xuchang", {"year": 2026, "status": "待研判"}, True)]
+    rows = [
+        ("ledger", "xuchang", "xuchang", {"year": 2026}, False),
+        ("ledger", "xinsheng", "xinsheng", {"year": 2027}, False),
+        ("commendation", "xinsheng-laogan", "xinsheng", {"year": 2026}, False),
+        ("commendation", "xuchang-zongcai", "xuchang", {"year": 2027}, False),
+        ("clue", "xinsheng", "xinsheng", {"year": 2027, "status": "待研判"}, True),
+        ("clue", "xinsheng-laogan", "xinsheng", {"year": 2027, "status": "已了结"}, True),
+        ("clue", "xuchang", "xuchang", {"year": 2026, "status": "待研判"}, True),
+    ]
     st = state(app)
     with write_intent(), st.sessions() as s:
         for i, (kind, node, unit, data, confidential) in enumerate(rows):
-            s.add(Record(kind=kind, key=f"test:{i}", node_id=node, unit_id=unit, confidential=confidential,
-                         data={**data, "unit_id": unit}, created_at=now, updated_at=now))
+            s.add(
+                Record(
+                    kind=kind,
+                    key=f"test:{i}",
+                    node_id=node,
+                    unit_id=unit,
+                    confidential=confidential,
+                    data={**data, "unit_id": unit},
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
         s.commit()
 
 
-REGISTERS = {"ledger": ("/api/v1/ledger", "/registers/ledger"),
-             "commendation": ("/api/v1/commendations", "/registers/commendations"),
-             "clue": ("/api/v1/clues", "/registers/clues")}
+REGISTERS = {
+    "ledger": ("/api/v1/ledger", "/registers/ledger"),
+    "commendation": ("/api/v1/commendations", "/registers/commendations"),
+    "clue": ("/api/v1/clues", "/registers/clues"),
+}
 
 
 def test_incident_means_error_recorded_and_not_ended(api, world):
@@ -124,13 +161,16 @@ def instance_filters(api: Any, user: str) -> list[tuple[dict[str, Any], dict[str
     pairs += [({"status": s}, {"status": s}) for s in INSTANCE_STATUSES]
     pairs += [({"key": k}, {"process": k}) for k in sorted({i["process_key"] for i in items})]
     pairs += [({"unit_id": u}, {"unit": u}) for u in sorted({i["unit_id"] for i in items if i["unit_id"]})]
-    pairs += [({"top_level": "true"}, {"level": "top"}), ({"incident": "true"}, {"incident": "1"}),
-              ({"overdue": "true"}, {"overdue": "1"}),
-              ({"started_after": "2027-01-01"}, {"started_from": "2027-01-01"}),
-              ({"started_after": "2027-01-02"}, {"started_from": "2027-01-02"}),
-              ({"started_before": "2027-01-02"}, {"started_to": "2027-01-01"}),
-              ({"started_before": "2027-01-01"}, {"started_to": "2026-12-31"}),
-              ({"status": "running", "top_level": "1"}, {"status": "running", "level": "top"})]
+    pairs += [
+        ({"top_level": "true"}, {"level": "top"}),
+        ({"incident": "true"}, {"incident": "1"}),
+        ({"overdue": "true"}, {"overdue": "1"}),
+        ({"started_after": "2027-01-01"}, {"started_from": "2027-01-01"}),
+        ({"started_after": "2027-01-02"}, {"started_from": "2027-01-02"}),
+        ({"started_before": "2027-01-02"}, {"started_to": "2027-01-01"}),
+        ({"started_before": "2027-01-01"}, {"started_to": "2026-12-31"}),
+        ({"status": "running", "top_level": "1"}, {"status": "running", "level": "top"}),
+    ]
     return pairs
 
 
@@ -164,7 +204,11 @@ def test_api_and_pages_list_the_same_ids(api, web, world, clock, later):
             r = web.get(f"/instances/{world['monthly']}")
             if r.status_code == 200:
                 section = re.search(r'id="children">.*?</section>', r.get_data(as_text=True), re.S)
-                p = {int(i) for i in re.findall(r'<tr data-instance-id="(\d+)"', section.group(0))} if section else set()
+                p = (
+                    {int(i) for i in re.findall(r'<tr data-instance-id="(\d+)"', section.group(0))}
+                    if section
+                    else set()
+                )
                 assert a == p, user
             else:
                 assert r.status_code == 404
@@ -185,8 +229,13 @@ def test_api_and_pages_list_the_same_ids(api, web, world, clock, later):
         checked, nonempty = checked + 1, nonempty + bool(a)
         # registers: the API lists and the register pages, with each filter
         for kind, (api_path, page_path) in REGISTERS.items():
-            filters: list[dict[str, Any]] = [{}, {"unit_id": "xinsheng"}, {"unit_id": "xuchang"}, {"year": 2026},
-                                             {"year": 2027, "unit_id": "xinsheng"}]
+            filters: list[dict[str, Any]] = [
+                {},
+                {"unit_id": "xinsheng"},
+                {"unit_id": "xuchang"},
+                {"year": 2026},
+                {"year": 2027, "unit_id": "xinsheng"},
+            ]
             if kind == "clue":
                 filters += [{"status": "待研判"}, {"status": "已了结"}, {"status": "待研判", "year": 2027}]
             for params in filters:

@@ -1,6 +1,7 @@
 """The scheduler and message-triggered starts act as the explicit system actor
 (engine/org/policy.py SYSTEM): no person starts the instance, the log names "system", and the
 start rule for people neither applies to it nor lets it through the services. Engine only (no Flask)."""
+
 from __future__ import annotations
 
 import pytest
@@ -20,8 +21,9 @@ QUARTERLY = BPMN / "quarterly_timer.bpmn"
 
 
 def started_event(session, instance_id: int) -> EventLog:
-    return session.scalars(select(EventLog).where(EventLog.instance_id == instance_id,
-                                                  EventLog.type == "instance_started")).one()
+    return session.scalars(
+        select(EventLog).where(EventLog.instance_id == instance_id, EventLog.type == "instance_started")
+    ).one()
 
 
 def test_the_system_actor_is_nobody():
@@ -56,8 +58,9 @@ def test_scheduler_starts_as_the_system_actor(sessions, clock, settings, forms, 
 def test_message_start_is_the_system_actor(session, rt, forms, clock, monkeypatch):
     deploy_file(session, BPMN / "message.bpmn", forms, clock)
     commissioner = principal(session, "xinsheng_laogan")
-    sender = rt.start("message_sender", {"branch_id": "xinsheng-laogan", "unit_id": "xinsheng",
-                                         "facts": "虚报出勤"}, commissioner)
+    sender = rt.start(
+        "message_sender", {"branch_id": "xinsheng-laogan", "unit_id": "xinsheng", "facts": "虚报出勤"}, commissioner
+    )
     session.commit()
     seen = []
     original = Runtime.start
