@@ -194,7 +194,7 @@ def page_number(name: str = "page") -> int:
 
 def pager(pg: Page[Any], endpoint: str, name: str = "page", **args: Any) -> dict[str, Any]:
     """The links of a page (the other query arguments kept), for templates/_pager.html."""
-    keep = {k: v for k, v in request.args.items() if k != name and v}
+    keep: dict[str, Any] = {k: v for k, v in request.args.items() if k != name and v}
     keep.update(args)
     page, pages = pg.page, pg.pages
     return {"page": page, "pages": pages, "total": pg.total,

@@ -294,7 +294,7 @@ class DeployResult:
     created: bool
 
 
-def newest_active() -> Select[tuple[ProcessDefinition]]:
+def newest_active() -> Select[ProcessDefinition]:
     """The newest active version of every deployed process (the definition list, the start rule)."""
     newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
               .where(ProcessDefinition.active.is_(True)).group_by(ProcessDefinition.key).subquery())

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.core import repository
@@ -16,7 +16,7 @@ from engine.core.runtime import Runtime
 from engine.models import ProcessDefinition, ProcessInstance
 from engine.org import policy
 from engine.org.nodes import Principal
-from engine.services.paging import Page, PageRequest, fetch
+from engine.services.paging import AnySelect, Page, PageRequest, fetch
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class DefinitionFilter:
     include_undeployed: bool = False  # also the processes whose versions are all inactive
 
 
-def list_query(f: DefinitionFilter) -> Select[Any]:
+def list_query(f: DefinitionFilter) -> AnySelect:
     """The one query of the definition list (newest version of each process shown), by key."""
     if not f.include_undeployed:
         return repository.newest_active().order_by(ProcessDefinition.key)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.core.runtime import Runtime
@@ -23,7 +23,7 @@ from engine.org import policy
 from engine.org.confidential import Redactor
 from engine.org.nodes import Principal
 from engine.services import task_view
-from engine.services.paging import Page, PageRequest, fetch
+from engine.services.paging import AnySelect, Page, PageRequest, fetch
 
 STATUSES = ("running", "suspended", "error", "completed", "terminated")
 ENDED = ("completed", "terminated")
@@ -97,7 +97,7 @@ def conditions(p: Principal, f: InstanceFilter, now: datetime) -> list[ColumnEle
 _SCOPE = aliased(OrgNode, name="scope")
 
 
-def columns() -> Select[Any]:
+def columns() -> AnySelect:
     """The instance columns lists show: without the serialized workflow or the diagram's XML."""
     return (
         select(
@@ -181,7 +181,7 @@ def rows_of(session: Session, redactor: Redactor, rows: list[Any]) -> list[Insta
     ]
 
 
-def list_query(p: Principal, f: InstanceFilter, now: datetime) -> Select[Any]:
+def list_query(p: Principal, f: InstanceFilter, now: datetime) -> AnySelect:
     """The one query of the instance list, newest first."""
     return (
         columns().where(*conditions(p, f, now)).order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
@@ -212,7 +212,7 @@ def child_counts(session: Session, parent_id: int) -> dict[str, int]:
     """How many children of each status an instance has (all of them, traceable or not)."""
     return dict(
         session.execute(
-            select(ProcessInstance.status, func.count())  # type: ignore[arg-type]
+            select(ProcessInstance.status, func.count())
             .where(ProcessInstance.parent_id == parent_id)
             .group_by(ProcessInstance.status)
         ).all()
@@ -236,9 +236,7 @@ def options(session: Session, p: Principal) -> tuple[list[tuple[str, str]], set[
         select(ProcessInstance.process_key, ProcessInstance.unit_id).where(policy.instances_visible(p)).distinct()
     ).all()
     names = dict(
-        session.execute(
-            select(ProcessDefinition.key, ProcessDefinition.name).order_by(ProcessDefinition.version)  # type: ignore[arg-type]
-        ).all()
+        session.execute(select(ProcessDefinition.key, ProcessDefinition.name).order_by(ProcessDefinition.version)).all()
     )
     processes = sorted({(k, names.get(k, k)) for k, _u in rows}, key=lambda o: o[1])
     return processes, {u for _k, u in rows if u}

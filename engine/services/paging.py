@@ -1,15 +1,21 @@
 """One pager for the JSON API and the pages: a page number and size in, one page of rows and
 the total out. The API renders it as `{"items", "total", "page", "per_page"}`, the pages as
-previous/next links (api/web/helpers.py `links`)."""
+previous/next links (api/web/helpers.py `pager`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
+
+if TYPE_CHECKING:
+    # a SELECT of any columns (SQLAlchemy 2.1 types a Select by each of its columns)
+    AnySelect: TypeAlias = Select[*tuple[Any, ...]]
+else:
+    AnySelect = Select
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -45,7 +51,7 @@ class Page(Generic[T]):
         return Page([fn(i) for i in self.items], self.total, self.page, self.per_page, self.extra)
 
 
-def fetch(session: Session, query: Select[Any], req: PageRequest) -> Page[Any]:
+def fetch(session: Session, query: AnySelect, req: PageRequest) -> Page[Any]:
     """One page of `query` (its rows) with the total. The page is read first: when it is the last
     one (some rows, fewer than asked for, or an empty first page) the total follows from it, and
     the COUNT query — a second pass over the same rows — only runs when more pages may follow."""

@@ -13,7 +13,7 @@ from engine.errors import Invalid
 from engine.linkage import records
 from engine.models import Record
 from engine.org.nodes import Principal
-from engine.services.paging import Page, PageRequest, fetch
+from engine.services.paging import AnySelect, Page, PageRequest, fetch
 
 KINDS = ("ledger", "commendation", "clue")
 
@@ -38,7 +38,7 @@ class RecordFilter:
             )
 
 
-def list_query(p: Principal, f: RecordFilter, newest_first: bool = False):  # type: ignore[no-untyped-def]
+def list_query(p: Principal, f: RecordFilter, newest_first: bool = False) -> AnySelect:
     """The one query of a register: the records of the kind `p` may see, filtered."""
     q = records.listing(p, f.kind, unit_id=f.unit_id, year=f.year, status=f.status)
     return q.order_by(None).order_by(Record.id.desc()) if newest_first else q

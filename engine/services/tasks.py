@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.core.runtime import Runtime
@@ -21,7 +21,7 @@ from engine.org import policy
 from engine.org.confidential import Redactor
 from engine.org.nodes import Principal
 from engine.services import task_view
-from engine.services.paging import Page, PageRequest, fetch
+from engine.services.paging import AnySelect, Page, PageRequest, fetch
 
 LISTS = ("open", "completed", "cancelled", "supervise")
 STATUSES = ("open", "completed", "cancelled")  # the lists `GET /api/v1/tasks?status=` offers
@@ -53,7 +53,7 @@ class TaskFilter:
 _ASSIGNEE = aliased(User, name="assignee")  # made once: a fresh alias per request costs more than the query
 
 
-def task_query() -> Select[Any]:
+def task_query() -> AnySelect:
     """Task, node name, assignee's username and display name, instance title."""
     return (
         select(HumanTask, OrgNode.name, _ASSIGNEE.username, _ASSIGNEE.display_name, ProcessInstance.title)
@@ -95,7 +95,7 @@ def conditions(p: Principal, f: TaskFilter, now: datetime) -> list[ColumnElement
     return where
 
 
-def list_query(p: Principal, f: TaskFilter, now: datetime) -> Select[Any]:
+def list_query(p: Principal, f: TaskFilter, now: datetime) -> AnySelect:
     """The one query of a task list: open ones by due time (none last), others newest first."""
     q = task_query().where(*conditions(p, f, now))
     if f.list in ("open", "supervise"):
