@@ -5,9 +5,10 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response, jsonify, request
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 
 from engine.errors import BadRequest, Invalid
+from engine.services.paging import Page, PageRequest, fetch
 
 from ..extensions import db, settings
 
@@ -58,19 +59,19 @@ def date_arg(name: str) -> datetime | None:
     return dt
 
 
+def page_request() -> PageRequest:
+    """The `page` and `per_page` query parameters (422 naming the parameter when out of range)."""
+    return PageRequest(int_arg("page", 1), int_arg("per_page", 50, 1, MAX_PER_PAGE))
+
+
+def page_json(pg: Page[Any], render: Any) -> Response:
+    return jsonify({"items": [render(r) for r in pg.items], "total": pg.total, "page": pg.page,
+                    "per_page": pg.per_page})
+
+
 def page(query: Select[Any], render: Any) -> Response:
-    """One page of `query` with the total. The page is read first: when it is the last one (some
-    rows, fewer than asked for, or an empty first page) the total follows from it, and the COUNT
-    query — a second pass over the same rows — is only run when more pages may follow."""
-    p = int_arg("page", 1)
-    per_page = int_arg("per_page", 50, 1, MAX_PER_PAGE)
-    offset = (p - 1) * per_page
-    rows = db().execute(query.limit(per_page).offset(offset)).all()
-    if (rows or p == 1) and len(rows) < per_page:
-        total = offset + len(rows)
-    else:
-        total = db().scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    return jsonify({"items": [render(r) for r in rows], "total": total, "page": p, "per_page": per_page})
+    """One page of `query` (engine/services/paging.py, the pages' pager too) with the total."""
+    return page_json(fetch(db(), query, page_request()), render)
 
 
 def commit() -> None:

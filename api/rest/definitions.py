@@ -10,11 +10,12 @@ from engine.core import repository
 from engine.errors import Invalid, NotFound
 from engine.infra import events
 from engine.models import ProcessDefinition
-from engine.org import policy
+from engine.services import definitions as definitions_service
+from engine.services.definitions import DefinitionFilter, StartCommand
 
 from ..auth import current_principal, login_required, roles_required
 from ..extensions import clock, db, runtime, settings, state
-from .common import body, commit, int_arg, iso, page
+from .common import body, commit, int_arg, iso, page, page_json, page_request
 from .instances import instance_json
 
 bp = Blueprint("api_definitions", __name__, url_prefix="/api/v1")
@@ -37,11 +38,8 @@ def definition_json(d: ProcessDefinition, detail: bool = False) -> dict[str, Any
 @bp.get("/process-definitions")
 @login_required
 def definitions() -> Response:
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .where(ProcessDefinition.active.is_(True)).group_by(ProcessDefinition.key).subquery())
-    q = (select(ProcessDefinition).join(newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
-         .order_by(ProcessDefinition.key))
-    return page(q, lambda r: definition_json(r[0]))
+    pg = definitions_service.list_definitions(db(), DefinitionFilter(), page_request())
+    return page_json(pg, definition_json)
 
 
 @bp.post("/process-definitions")
@@ -114,9 +112,6 @@ def start(key: str) -> tuple[Response, int]:
     start_event = data.get("start_event")
     if start_event is not None and not isinstance(start_event, str):
         raise Invalid("start_event must be a string", [{"field": "start_event", "message": "expected a string"}])
-    policy.default_scope(db(), p, d, variables)
     # refusals are 403 (api/errors.py writes the access_refused event) or 422 naming the field
-    policy.check_start(db(), p, d, variables, start_event)
-    inst = runtime().start(d, variables, p, start_event=start_event)
-    commit()
+    inst = definitions_service.start(runtime(), p, StartCommand(d, variables, start_event))
     return jsonify(instance_json(inst, p, detail=True)), 201

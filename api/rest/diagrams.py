@@ -18,7 +18,8 @@ from engine.core import diff as bpmn_diff
 from engine.core import repository, trace
 from engine.errors import Invalid, SanjiError, TooLarge
 from engine.models import ROLES, HumanTask, ProcessDefinition, User
-from engine.org.routing import LANE_TIERS, instance_visible_clause
+from engine.org import policy
+from engine.org.routing import LANE_TIERS
 
 from ..auth import current_principal, login_required, roles_required
 from ..extensions import db, redactor, settings, state
@@ -108,7 +109,7 @@ def heatmap(key: str) -> Response:
     p = current_principal()
     # Counts only, no instance data: process owners see them over every instance (to improve the
     # diagram); everyone else over the instances they may trace.
-    result = trace.heatmap(db(), d, None if p.is_process_owner else instance_visible_clause(p))
+    result = trace.heatmap(db(), d, policy.heatmap_scope(p))
     return jsonify({"key": d.key, "version": d.version, "name": d.name, "xml": d.xml, **result})
 
 

@@ -10,9 +10,11 @@ from typing import Any
 from flask import Blueprint, Response, jsonify
 
 from engine.errors import Invalid
+from engine.services import tasks as tasks_service
+from engine.services.tasks import TaskCommand
 
 from ..auth import current_principal, login_required
-from ..extensions import db, runtime
+from ..extensions import runtime
 from . import openapi
 from .common import body
 from .tasks import task_json
@@ -27,9 +29,8 @@ def urge(task_id: int) -> Response:
     message = data.get("message", "")
     if not isinstance(message, str):
         raise Invalid("message must be a string", [{"field": "message", "message": "expected a string"}])
-    task = runtime().urge(task_id, current_principal(), message)
-    db().commit()
-    return jsonify(task_json(task))
+    done = tasks_service.act(runtime(), current_principal(), TaskCommand(task_id, "urge", message=message))
+    return jsonify(task_json(done.task))
 
 
 def _doc() -> tuple[dict[str, Any], dict[str, Any]]:

@@ -79,7 +79,8 @@ def document() -> dict[str, Any]:
         _q("status", {"type": "string", "enum": ["running", "completed", "terminated", "suspended", "error"]}),
         _q("key", {"type": "string"}), _q("unit_id", {"type": "string"}), _q("parent_id", {"type": "integer"}),
         _q("top_level", {"type": "string"}), _q("started_after", {"type": "string", "format": "date-time"}),
-        _q("started_before", {"type": "string", "format": "date-time"}), _q("incident", {"type": "string"}),
+        _q("started_before", {"type": "string", "format": "date-time"}), _q("incident", {"type": "string"},
+           "true or 1: with an open incident (an error recorded, not ended; a suspended failed instance too)"),
         _q("overdue", {"type": "string"})]
     admin = {**_errors(401, 403, 404, 409, 422, 503)}
     paths: dict[str, Any] = {

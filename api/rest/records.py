@@ -22,13 +22,15 @@ from engine.infra import exports
 from engine.linkage import records
 from engine.models import Record
 from engine.org import audit
+from engine.services import records as records_service
+from engine.services.records import RecordFilter
 
 from ..args import choice_arg
 from ..auth import current_principal, login_required
 from ..extensions import db, redactor
 from ..reads import note_read
 from . import openapi
-from .common import int_arg, page
+from .common import int_arg, page_json, page_request
 
 bp = Blueprint("api_records", __name__, url_prefix="/api/v1")
 FORMATS = ("json", "xlsx")
@@ -55,10 +57,6 @@ COLUMNS: dict[str, list[tuple[str, Any]]] = {
 TITLES = {"ledger": lazy_gettext("Management ledger"), "commendation": lazy_gettext("Commendations"),
           "clue": lazy_gettext("Problem clues")}
 TIME_COLUMNS = ("recorded_at", "registered_at", "closed_at")
-
-
-def _render(row: Any) -> dict[str, Any]:
-    return records.as_dict(row[0], redactor(current_principal()))
 
 
 def _unit_filter() -> str | None:
@@ -113,10 +111,12 @@ def attachment(*parts: Any) -> str:
 def _list(kind: str, status: str | None = None) -> Response:
     fmt = choice_arg("format", FORMATS, "json")
     unit, year = _unit_filter(), _year()
-    q = records.listing(current_principal(), kind, unit_id=unit, year=year, status=status)
+    p = current_principal()
+    f = RecordFilter(kind, unit_id=unit, year=year, status=status)
     if fmt == "xlsx":
-        return export(kind, q, {"unit_id": unit, "year": year, "status": status})
-    out = page(q, _render)
+        return export(kind, records_service.list_query(p, f), {"unit_id": unit, "year": year, "status": status})
+    out = page_json(records_service.list_records(db(), p, f, page_request()),
+                    lambda r: records.as_dict(r, redactor(p)))
     note_confidential_rows(kind, out.get_json()["items"])
     return out
 

@@ -4,22 +4,18 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import Select, select
-from sqlalchemy.orm import aliased
 
-from engine.errors import Invalid, NotFound
-from engine.models import HumanTask, OrgNode, ProcessInstance, User
-from engine.org.routing import (
-    can_act_on,
-    offered_clause,
-    task_visible_clause,
-)
+from engine.errors import Invalid
+from engine.models import HumanTask
+from engine.org.routing import can_act_on
 from engine.services import task_view
+from engine.services import tasks as tasks_service
+from engine.services.tasks import TaskCommand, TaskFilter, TaskRow, task_query  # noqa: F401 - task_query: bench/worklist.py
 
 from ..auth import current_principal, login_required
 from ..extensions import clock, db, redactor, runtime, state
 from ..reads import note_view
-from .common import body, commit, date_arg, int_arg, iso, page, str_field
+from .common import body, date_arg, int_arg, iso, page_json, page_request, str_field
 
 bp = Blueprint("api_tasks", __name__, url_prefix="/api/v1")
 
@@ -36,65 +32,31 @@ def task_json(t: HumanTask, node_name: str | None = None, assignee: str | None =
             "completed_at": iso(t.completed_at), "form_key": t.form_key}
 
 
-_ASSIGNEE = aliased(User, name="assignee")  # made once: a fresh alias per request costs more than the query
-
-
-def task_query() -> Select[Any]:
-    assignee = _ASSIGNEE
-    return (select(HumanTask, OrgNode.name, assignee.username, ProcessInstance.title)
-            .join(OrgNode, OrgNode.id == HumanTask.node_id)
-            .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-            .outerjoin(assignee, assignee.id == HumanTask.assignee_id))
-
-
-
-TASK_STATUSES = ("open", "completed", "cancelled")
+def task_filter() -> TaskFilter:
+    """The query parameters of `GET /tasks` as the one task filter."""
+    args = request.args
+    return TaskFilter(list=args.get("status", "open"), process_key=args.get("process_key") or None,
+                      unit_id=args.get("unit_id") or None, node_id=args.get("node_id") or None,
+                      instance_id=int_arg("instance_id", 1) if args.get("instance_id") else None,
+                      due_before=date_arg("due_before"), overdue=args.get("overdue") in ("1", "true"),
+                      assigned=args.get("assigned") in ("1", "true"))
 
 
 @bp.get("/tasks")
 @login_required
 def tasks() -> Response:
     p = current_principal()
-    status = request.args.get("status", "open")
-    if status not in TASK_STATUSES:
-        raise Invalid(f"status must be one of {', '.join(TASK_STATUSES)}", [{"field": "status", "message": status}])
-    q = task_query()
-    if status == "open":
-        q = q.where(HumanTask.status == "open", offered_clause(p))
-    elif status == "completed":
-        q = q.where(HumanTask.status == "completed", HumanTask.completed_by_id == p.id)
-    else:
-        q = q.where(HumanTask.status == "cancelled", task_visible_clause(p))
-    if request.args.get("process_key"):
-        q = q.where(HumanTask.process_key == request.args["process_key"])
-    if request.args.get("unit_id"):
-        q = q.where(HumanTask.unit_id == request.args["unit_id"])
-    if request.args.get("node_id"):
-        q = q.where(HumanTask.node_id == request.args["node_id"])
-    if request.args.get("instance_id"):
-        q = q.where(HumanTask.instance_id == int_arg("instance_id", 1))
-    due_before = date_arg("due_before")
-    if due_before:
-        q = q.where(HumanTask.due_at < due_before)
-    if request.args.get("overdue") in ("1", "true"):
-        q = q.where(HumanTask.due_at < clock().now())
-    if request.args.get("assigned") in ("1", "true"):
-        q = q.where(HumanTask.assignee_id == p.id)
-    if status == "open":
-        q = q.order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-    else:
-        q = q.order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
-    red = redactor(p)
-    if red.active:  # titles may quote confidential values: read the instances' data with them
-        return page(q.add_columns(ProcessInstance.data), lambda r: task_json(r[0], r[1], r[2], red.text(r[3], r[4])))
-    return page(q, lambda r: task_json(*r))
+    f = task_filter()
+    if f.list not in tasks_service.STATUSES:  # 督办 is a page of its own, not a status
+        raise Invalid("status must be one of {allowed}", [{"field": "status", "message": f.list}],
+                      allowed=", ".join(tasks_service.STATUSES))
+    pg = tasks_service.list_tasks(db(), p, f, page_request(), clock().now(), redactor(p))
+    return page_json(pg, lambda r: task_json(r.task, r.node_name, r.assignee, r.instance_title))
 
 
-def visible_task_row(task_id: int) -> Any:
-    row = db().execute(task_query().where(HumanTask.id == task_id, task_visible_clause(current_principal()))).first()
-    if row is None:
-        raise NotFound(f"task {task_id} does not exist")
-    return row
+def visible_task_row(task_id: int) -> TaskRow:
+    p = current_principal()
+    return tasks_service.visible_row(db(), p, task_id, redactor(p))
 
 
 @bp.get("/tasks/<int:task_id>")
@@ -102,10 +64,10 @@ def visible_task_row(task_id: int) -> Any:
 def task(task_id: int) -> Response:
     """The task as `engine.services.task_view` shows it (the task page shows the same view)."""
     row = visible_task_row(task_id)
-    t: HumanTask = row[0]
+    t: HumanTask = row.task
     p = current_principal()
     view = task_view.task_view(db(), p, t, redactor(p))
-    out = task_json(*row)
+    out = task_json(t, row.node_name, row.assignee, row.instance_title)
     out["instance_title"] = view.title
     out["form"] = state().forms.schema(t.form_key) if t.form_key else None
     out["can_complete"] = t.status == "open" and can_act_on(p, t)
@@ -121,27 +83,21 @@ def task(task_id: int) -> Response:
 
 
 def _task_response(task_id: int) -> Response:
-    t, node_name, assignee, title = visible_task_row(task_id)
-    red = redactor(current_principal())
-    if red.active:
-        inst = db().get(ProcessInstance, t.instance_id)
-        title = red.text(title, inst.data if inst else None)
-    return jsonify(task_json(t, node_name, assignee, title))
+    row = visible_task_row(task_id)
+    return jsonify(task_json(row.task, row.node_name, row.assignee, row.instance_title))
 
 
 @bp.post("/tasks/<int:task_id>/claim")
 @login_required
 def claim(task_id: int) -> Response:
-    runtime().claim(task_id, current_principal())
-    commit()
+    tasks_service.act(runtime(), current_principal(), TaskCommand(task_id, "claim"))
     return _task_response(task_id)
 
 
 @bp.post("/tasks/<int:task_id>/unclaim")
 @login_required
 def unclaim(task_id: int) -> Response:
-    runtime().unclaim(task_id, current_principal())
-    commit()
+    tasks_service.act(runtime(), current_principal(), TaskCommand(task_id, "unclaim"))
     return _task_response(task_id)
 
 
@@ -152,11 +108,9 @@ def complete(task_id: int) -> Response:
     values = data.get("data", {})
     if not isinstance(values, dict):
         raise Invalid("data must be a JSON object", [{"field": "data", "message": "expected an object"}])
-    t = runtime().complete(task_id, values, current_principal())
-    inst = db().get(ProcessInstance, t.instance_id)
-    commit()
-    out = task_json(t)
-    out["instance_status"] = inst.status if inst else None
+    done = tasks_service.act(runtime(), current_principal(), TaskCommand(task_id, "complete", values))
+    out = task_json(done.task)
+    out["instance_status"] = done.instance_status
     return jsonify(out)
 
 
@@ -165,7 +119,5 @@ def complete(task_id: int) -> Response:
 def assign(task_id: int) -> Response:
     data = body()
     username = str_field(data, "username")
-    p = current_principal()
-    runtime().assign(task_id, username or "", p, handover=not p.is_admin)
-    commit()
+    tasks_service.act(runtime(), current_principal(), TaskCommand(task_id, "assign", username=username or ""))
     return _task_response(task_id)

@@ -18,6 +18,7 @@ from engine.infra import events
 from engine.infra.db import write_intent
 from engine.models import OrgNode
 from engine.org import nodes as org
+from engine.org import policy
 from engine.org.nodes import ROLE_NAMES, Principal
 from engine.platform import bulletin
 from engine.platform.models import BulletinRead
@@ -43,7 +44,7 @@ KIND_LABELS = {"notice": lazy_gettext("Notice"), "experience": lazy_gettext("Exp
 
 
 def sees_receipts(p: Principal, author_id: int) -> bool:
-    return p.is_admin or author_id == p.id or bool(p.committee_nodes())
+    return policy.sees_receipts(p, author_id)
 
 
 @bp.get("/bulletin")
@@ -70,7 +71,7 @@ def post_options(p: Principal) -> dict[str, Any]:
         (u.id, u.name) for u in db().scalars(select(OrgNode).where(OrgNode.id.in_(units)).order_by(OrgNode.sort))]
     committee = {r.node_id for r in p.committee_nodes()}
     return {"nodes": [(n.id, n.name) for n in rows], "audience": audience,
-            "may_notice": bool(committee & nodes), "may_pin": p.is_admin or p.in_group_committee}
+            "may_notice": bool(committee & nodes), "may_pin": policy.may_pin(p)}
 
 
 def refused(exc: Invalid | Forbidden) -> tuple[dict[str, str], int]:
@@ -131,9 +132,9 @@ def bulletin_post(post_id: int) -> Any:
     post = bulletin.post_json(db(), p, item, full=True)
     receipts = bulletin.receipts(db(), p, item) if sees_receipts(p, item.author_id) else None
     return render_template("platform/bulletin_post.html", post=post, receipts=receipts, kinds=KIND_LABELS,
-                           may_delete=p.is_admin or item.author_id == p.id,
-                           may_edit=p.is_admin or item.author_id == p.id,
-                           may_pin=p.is_admin or p.in_group_committee, role_names=ROLE_NAMES)
+                           may_delete=policy.may_change_post(p, item.author_id),
+                           may_edit=policy.may_change_post(p, item.author_id),
+                           may_pin=policy.may_pin(p), role_names=ROLE_NAMES)
 
 
 @bp.route("/bulletin/<int:post_id>/edit", methods=["GET", "POST"])
@@ -142,7 +143,7 @@ def bulletin_edit(post_id: int) -> Any:
     """The author (or an admin) changes kind, title and text; the same rules as PATCH on the API."""
     p = me()
     item = bulletin.get(db(), p, post_id if post_id < 2**31 else 0)
-    if item.author_id != p.id and not p.is_admin:
+    if not policy.may_change_post(p, item.author_id):
         fail(Forbidden("only the author changes a post"))
         return redirect(url_for("bulletin.bulletin_post", post_id=item.id))
     options = post_options(p)

@@ -12,7 +12,6 @@ from typing import Any
 
 from flask import render_template, request, url_for
 from flask_babel import lazy_gettext
-from sqlalchemy import func, select
 
 from engine.core import calendar
 from engine.errors import Invalid
@@ -20,6 +19,9 @@ from engine.linkage import dashboard, records
 from engine.models import Record
 from engine.org import audit
 from engine.org.nodes import Principal
+from engine.services import records as records_service
+from engine.services.paging import PageRequest
+from engine.services.records import RecordFilter
 
 from ..extensions import clock, db, redactor, settings
 from ..reads import note_read
@@ -99,15 +101,9 @@ def register(name: str) -> Any:
     f = {"unit_id": request.args.get("unit_id") or "", "year": request.args.get("year") or "",
          "status": request.args.get("status") or ""}
     year = _year_filter()
-    status = f["status"] or None
-    if status is not None and (kind != "clue" or status not in records.CLUE_STATUSES):
-        raise Invalid(f"status must be one of {', '.join(records.CLUE_STATUSES)}",
-                         [{"field": "status", "message": status}])
-    q = records.listing(p, kind, unit_id=f["unit_id"] or None, year=year, status=status)
-    page = page_number()
-    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
-    rows: list[Record] = list(db().scalars(q.order_by(None).order_by(Record.id.desc())
-                                           .limit(PER_PAGE).offset((page - 1) * PER_PAGE)))
+    rf = RecordFilter(kind, unit_id=f["unit_id"] or None, year=year, status=f["status"] or None)
+    pg = records_service.list_records(db(), p, rf, PageRequest(page_number(), PER_PAGE), newest_first=True)
+    rows: list[Record] = pg.items
     args = {k: v for k, v in f.items() if v}
     shown_ids = [r.id for r in rows if r.confidential]
     if shown_ids:
@@ -118,7 +114,7 @@ def register(name: str) -> Any:
         columns=COLUMNS[kind], rows=[(r, cells(r, kind)) for r in rows],
         f=f, units=visible_units(p), statuses=records.CLUE_STATUSES if kind == "clue" else (),
         xlsx=url_for(f"api_records.{endpoint}", **args, format="xlsx"),
-        pager=pager(page, PER_PAGE, total, f"dashboard.register_{name}"), filtered=any(f.values()),
+        pager=pager(pg, f"dashboard.register_{name}"), filtered=any(f.values()),
         tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"dashboard.register_{n}")) for n, k in REGISTERS.items()])
 
 

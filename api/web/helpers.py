@@ -12,12 +12,14 @@ from typing import Any
 
 from flask import flash, request, url_for
 from flask_babel import gettext, lazy_gettext, ngettext
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
-from engine.errors import Forbidden, Invalid, SanjiError
+from engine.errors import Invalid, SanjiError
 from engine.models import OrgNode
 from engine.org.nodes import Principal
+from engine.org import policy
 from engine.services import task_view
+from engine.services.paging import Page, PageRequest, fetch
 
 from .. import messages
 from ..extensions import db, settings
@@ -26,7 +28,7 @@ from .base import current_language, error_message, signed_in
 
 def in_organisation(p: Principal) -> bool:
     """Holds a role on an org node (or is an admin): the bulletin and the leading group are theirs."""
-    return p.is_admin or any(r.node_id for r in p.roles)
+    return policy.in_organisation(p)
 
 
 def me() -> Principal:
@@ -90,22 +92,10 @@ STATUS_LABELS = {"running": lazy_gettext("running"), "suspended": lazy_gettext("
                  "terminated": lazy_gettext("terminated")}
 
 
-def page_arg() -> int:
-    try:
-        return max(1, int(request.args.get("page", "1")))
-    except ValueError:
-        return 1
-
-
 def paged(q: Select[Any]) -> tuple[list[Any], dict[str, Any]]:
-    page = page_arg()
-    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
-    rows = db().execute(q.limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    pages = max(1, -(-total // PER_PAGE))
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return rows, {"page": page, "pages": pages, "total": total,
-                  "prev": url_for(request.endpoint or "tasks.tasks", page=page - 1, **args) if page > 1 else None,
-                  "next": url_for(request.endpoint or "tasks.tasks", page=page + 1, **args) if page < pages else None}
+    """One page of `q` (the API's pager, engine/services/paging.py) and its links."""
+    pg = fetch(db(), q, PageRequest(page_number(), PER_PAGE))
+    return pg.items, pager(pg, request.endpoint or "tasks.tasks")
 
 
 def node_names(ids: set[str]) -> dict[str, str]:
@@ -143,8 +133,7 @@ def display_names(usernames: set[str]) -> dict[str, str]:
 
 def require_admin() -> Principal:
     p = me()
-    if not p.is_admin:
-        raise Forbidden("this needs the role admin")
+    policy.require_admin(p)
     return p
 
 
@@ -155,10 +144,11 @@ def page_number(name: str = "page") -> int:
         return 1
 
 
-def pager(page: int, per_page: int, total: int, endpoint: str, name: str = "page", **args: Any) -> dict[str, Any]:
-    pages = max(1, -(-total // per_page))
-    keep = {k: v for k, v in request.args.items() if k != name and v}
+def pager(pg: Page[Any], endpoint: str, name: str = "page", **args: Any) -> dict[str, Any]:
+    """The links of a page (the other query arguments kept), for templates/_pager.html."""
+    keep: dict[str, Any] = {k: v for k, v in request.args.items() if k != name and v}
     keep.update(args)
-    return {"page": page, "pages": pages, "total": total,
+    page, pages = pg.page, pg.pages
+    return {"page": page, "pages": pages, "total": pg.total,
             "prev": url_for(endpoint, **{**keep, name: page - 1}) if page > 1 else None,
             "next": url_for(endpoint, **{**keep, name: page + 1}) if page < pages else None}

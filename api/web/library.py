@@ -20,6 +20,8 @@ from sqlalchemy import func, select
 from engine.core import repository
 from engine.errors import Forbidden, Invalid, NotFound, SanjiError
 from engine.infra import events
+from engine.services import definitions as definitions_service
+from engine.services.definitions import DefinitionFilter
 from engine.models import EventLog, ProcessDefinition, ProcessInstance, Schedule
 from engine.org.nodes import Principal
 
@@ -112,8 +114,8 @@ def render_library(upload_error: dict[str, Any] | None = None, code: int = 200) 
             entries[key].schedules = int(n)
     show = request.args.get("show", "")
     items = sorted(entries.values(), key=lambda e: (e.filename, e.called_only, e.key))
-    if show != "all":
-        items = [e for e in items if e.active]
+    listed = definitions_service.listed_keys(db(), DefinitionFilter(include_undeployed=show == "all"))
+    items = [e for e in items if e.key in listed]
     hidden = len(entries) - len(items)
     names = {k: e.name for k, e in entries.items()}
     return render_template("library.html", items=items, names=names, may_edit=may_edit(p), show=show,

@@ -5,11 +5,13 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine.core import schedules
 from engine.core.calendar import describe_zh, is_cron
+from engine.org import policy
 from engine.errors import Forbidden, NotFound, SanjiError
+from engine.services.paging import PageRequest, fetch
 from engine.models import ProcessDefinition, ProcessInstance, Schedule
 
 from ..extensions import clock, db, redactor
@@ -29,7 +31,7 @@ FIRE_RESULTS = {"started": lazy_gettext("started"), "incident": lazy_gettext("st
 @signin_required
 def schedules_page() -> Any:
     p = me()
-    if not (p.is_admin or p.is_process_owner):
+    if not policy.may_see_schedules(p):
         raise Forbidden("this needs the role admin or process_owner")
     now = clock().now()
     rows = db().execute(select(Schedule, ProcessDefinition.name)
@@ -45,13 +47,12 @@ def schedules_page() -> Any:
         except Exception:  # noqa: BLE001 - a schedule whose expression no longer parses still shows
             upcoming = []
         items.append({"row": row, "name": name, "upcoming": upcoming, "words": words})
-    page = page_number()
     q = (select(ProcessInstance).where(ProcessInstance.next_timer_at.is_not(None),
                                        ProcessInstance.status.in_(("running", "suspended")))
          .order_by(ProcessInstance.next_timer_at, ProcessInstance.id))
-    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
+    pg = fetch(db(), q, PageRequest(page_number(), JOBS_PER_PAGE))
     jobs = []
-    for inst in db().scalars(q.limit(JOBS_PER_PAGE).offset((page - 1) * JOBS_PER_PAGE)).all():
+    for (inst,) in pg.items:
         try:
             timers = schedules.instance_timers(inst)
         except Exception:  # noqa: BLE001
@@ -59,7 +60,7 @@ def schedules_page() -> Any:
         jobs.append({"inst": inst, "title": redactor(p).text(inst.title, inst.data), "timers": timers,
                      "overdue": inst.next_timer_at <= now})
     return render_template("schedules.html", items=items, jobs=jobs, is_admin=p.is_admin,
-                           pager=pager(page, JOBS_PER_PAGE, total, "schedules.schedules_page"),
+                           pager=pager(pg, "schedules.schedules_page"),
                            status_labels=STATUS_LABELS, fire_results=FIRE_RESULTS)
 
 

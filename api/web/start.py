@@ -7,11 +7,12 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext
 from sqlalchemy import select
 
-from engine.core import repository
 from engine.errors import Forbidden, SanjiError
 from engine.models import HumanTask
 from engine.org import policy
 from engine.org.routing import can_act_on
+from engine.services import definitions as definitions_service
+from engine.services.definitions import StartCommand
 
 from ..extensions import db, runtime
 from .base import page_blueprint, signin_required
@@ -35,10 +36,7 @@ def start_process(key: str) -> Any:
     p = me()
     item = next((s for s in policy.startables(db(), p) if s.definition.key == key), None)
     if item is None:  # not offered: the API's refusal (404 not deployed, 403 not startable or not allowed)
-        d = repository.latest(db(), key)
-        scope: dict[str, Any] = {}
-        policy.default_scope(db(), p, d, scope)
-        policy.check_start(db(), p, d, scope)
+        definitions_service.check_start(db(), p, StartCommand(key))
         raise Forbidden(f"you may not start {key!r}")
     d = item.definition
     variables: dict[str, Any] = {}
@@ -52,11 +50,10 @@ def start_process(key: str) -> Any:
     title = (request.form.get("title") or "").strip()
     if title:
         variables["title"] = title[:policy.MAX_TITLE]
-    policy.default_scope(db(), p, d, variables)
-    policy.check_start(db(), p, d, variables)  # the same refusal as the API (403) for what the page does not offer
+    command = StartCommand(d, variables)
+    definitions_service.check_start(db(), p, command)  # the API's refusal (403) for what the page does not offer
     try:
-        inst = runtime().start(d, variables, p)
-        db().commit()
+        inst = definitions_service.start(runtime(), p, command)
     except SanjiError as exc:
         fail(exc)
         return redirect(url_for("start.start"))

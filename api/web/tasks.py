@@ -8,17 +8,15 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
-from sqlalchemy import Select, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import func, select
 
-from engine.errors import Invalid, NotFound, SanjiError
+from engine.errors import Invalid, SanjiError
 from engine.infra.db import write_intent
 from engine.models import (
     EventLog,
     HumanTask,
     OrgNode,
     ProcessDefinition,
-    ProcessInstance,
     User,
 )
 from engine.org.nodes import ROLE_NAMES
@@ -26,19 +24,20 @@ from engine.org.routing import (
     can_act_on,
     candidates,
     may_urge,
-    offered_clause,
-    task_visible_clause,
-    urgeable_clause,
 )
 from engine.platform import notify
 from engine.platform.models import Notification
 from engine.services import task_view
+from engine.services import tasks as tasks_service
+from engine.services.paging import PageRequest
+from engine.services.tasks import TaskCommand, TaskFilter, TaskRow
 
 from ..extensions import clock, db, redactor, runtime, settings, state
 from ..reads import note_view
 from . import formrender
 from .base import back, nav_item, page_blueprint, signed_in, signin_required
 from .helpers import (
+    PER_PAGE,
     EVENT_LABELS,
     STATUS_LABELS,
     TIER_LABELS,
@@ -46,7 +45,8 @@ from .helpers import (
     fail,
     me,
     node_names,
-    paged,
+    page_number,
+    pager,
 )
 
 bp = page_blueprint("tasks")
@@ -88,14 +88,6 @@ class Row:
     last_urged: datetime | None = None
 
 
-def task_select() -> Select[Any]:
-    assignee = aliased(User)
-    return (select(HumanTask, OrgNode.name, assignee.display_name, ProcessInstance.title)
-            .join(OrgNode, OrgNode.id == HumanTask.node_id)
-            .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-            .outerjoin(assignee, assignee.id == HumanTask.assignee_id))
-
-
 def process_names() -> dict[str, str]:
     rows = db().execute(select(ProcessDefinition.key, ProcessDefinition.name).order_by(ProcessDefinition.version))
     return {k: n for k, n in rows}
@@ -110,15 +102,14 @@ def urge_info(task_ids: list[int]) -> dict[int, tuple[int, datetime]]:
     return {tid: (n, at) for tid, n, at in rows}
 
 
-def make_rows(rows: list[Any]) -> list[Row]:
+def make_rows(rows: list[TaskRow]) -> list[Row]:
     now = clock().now()
     names = process_names()
-    units = node_names({r[0].unit_id for r in rows if r[0].unit_id})
-    urges = urge_info([r[0].id for r in rows])
-    titles = task_view.instance_titles(db(), redactor(me()), {r[0].instance_id: r[3] or "" for r in rows})
+    units = node_names({r.task.unit_id for r in rows if r.task.unit_id})
+    urges = urge_info([r.task.id for r in rows])
     out = []
-    for t, node_name, assignee_name, _title in rows:
-        title = titles.get(t.instance_id, "")
+    for r in rows:
+        t, node_name, assignee_name, title = r.task, r.node_name, r.assignee_name, r.instance_title
         overdue, text = due_text(t.due_at, now) if t.status == "open" else (False, "")
         n, last = urges.get(t.id, (0, None))
         out.append(Row(t, node_name, assignee_name, title or "", names.get(t.process_key, t.process_key),
@@ -133,32 +124,28 @@ def end_of_local_day(now: datetime) -> datetime:
 
 # ---- 待办: my open tasks --------------------------------------------------------------------------------
 
+def listed(f: TaskFilter) -> tuple[list[Row], dict[str, Any]]:
+    """One page of a task list (engine/services/tasks.py, the API's query) as the pages show it."""
+    p = me()
+    pg = tasks_service.list_tasks(db(), p, f, PageRequest(page_number(), PER_PAGE), clock().now(), redactor(p))
+    return make_rows(pg.items), pager(pg, request.endpoint or "tasks.tasks")
+
+
 @bp.get("/tasks")
 @signin_required
 def tasks() -> Any:
     p = me()
     now = clock().now()
-    base = [HumanTask.status == "open", offered_clause(p)]
-    where = list(base)
     process, unit, due = (request.args.get(k, "") for k in ("process", "unit", "due"))
-    if process:
-        where.append(HumanTask.process_key == process)
-    if unit:
-        where.append(HumanTask.unit_id == unit)
-    if due == "overdue":
-        where.append(HumanTask.due_at < now)
-    elif due == "today":
-        where.append(HumanTask.due_at <= end_of_local_day(now))
-    elif due == "week":
-        where.append(HumanTask.due_at <= end_of_local_day(now + timedelta(days=7)))
-    q = task_select().where(*where).order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-    rows, pager = paged(q)
-    options = db().execute(select(HumanTask.process_key, HumanTask.unit_id).where(*base).distinct()).all()
+    horizon = {"today": end_of_local_day(now), "week": end_of_local_day(now + timedelta(days=7))}.get(due)
+    rows, pager_ = listed(TaskFilter("open", process_key=process or None, unit_id=unit or None, due_by=horizon,
+                                     overdue=due == "overdue"))
+    options = tasks_service.options(db(), p, "open")
     names = process_names()
     process_options = sorted({(k, names.get(k, k)) for k, _u in options}, key=lambda o: o[1])
     units = node_names({u for _k, u in options if u})
     unit_options = sorted(units.items(), key=lambda o: o[1])
-    return render_template("tasks.html", rows=make_rows(rows), pager=pager, process=process, unit=unit, due=due,
+    return render_template("tasks.html", rows=rows, pager=pager_, process=process, unit=unit, due=due,
                            process_options=process_options, unit_options=unit_options,
                            filtered=bool(process or unit or due))
 
@@ -168,11 +155,8 @@ def tasks() -> Any:
 @bp.get("/tasks/done")
 @signin_required
 def done() -> Any:
-    p = me()
-    q = (task_select().where(HumanTask.status == "completed", HumanTask.completed_by_id == p.id)
-         .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc()))
-    rows, pager = paged(q)
-    return render_template("done.html", rows=make_rows(rows), pager=pager)
+    rows, pager_ = listed(TaskFilter("completed"))
+    return render_template("done.html", rows=rows, pager=pager_)
 
 
 # ---- 督办: open tasks of the tiers below, with 催办 ------------------------------------------------------
@@ -181,20 +165,12 @@ def done() -> Any:
 @signin_required
 def supervise() -> Any:
     p = me()
-    now = clock().now()
-    where = [HumanTask.status == "open", urgeable_clause(p)]
     overdue_only = request.args.get("overdue") == "1"
     unit = request.args.get("unit", "")
-    if overdue_only:
-        where.append(HumanTask.due_at < now)
-    if unit:
-        where.append(HumanTask.unit_id == unit)
-    q = task_select().where(*where).order_by(HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.id)
-    rows, pager = paged(q)
-    unit_ids = db().scalars(select(HumanTask.unit_id).where(HumanTask.status == "open", urgeable_clause(p))
-                            .distinct()).all()
-    unit_options = sorted(node_names({u for u in unit_ids if u}).items(), key=lambda o: o[1])
-    return render_template("supervise.html", rows=make_rows(rows), pager=pager, overdue_only=overdue_only,
+    rows, pager_ = listed(TaskFilter("supervise", unit_id=unit or None, overdue=overdue_only))
+    unit_options = sorted(node_names({u for _k, u in tasks_service.options(db(), p, "supervise") if u}).items(),
+                          key=lambda o: o[1])
+    return render_template("supervise.html", rows=rows, pager=pager_, overdue_only=overdue_only,
                            unit=unit, unit_options=unit_options)
 
 
@@ -202,8 +178,8 @@ def supervise() -> Any:
 @signin_required
 def urge(task_id: int) -> Any:
     try:
-        task = runtime().urge(task_id, me(), (request.form.get("message") or "")[:500])
-        db().commit()
+        task = tasks_service.act(runtime(), me(), TaskCommand(
+            task_id, "urge", message=(request.form.get("message") or "")[:500])).task
         flash(gettext("Urged: %(name)s", name=task.name), "success")
     except SanjiError as exc:
         fail(exc)
@@ -216,8 +192,7 @@ def urge(task_id: int) -> Any:
 @signin_required
 def claim(task_id: int) -> Any:
     try:
-        task = runtime().claim(task_id, me())
-        db().commit()
+        task = tasks_service.act(runtime(), me(), TaskCommand(task_id, "claim")).task
         flash(gettext("You claimed %(name)s.", name=task.name), "success")
     except SanjiError as exc:
         fail(exc)
@@ -228,8 +203,7 @@ def claim(task_id: int) -> Any:
 @signin_required
 def unclaim(task_id: int) -> Any:
     try:
-        task = runtime().unclaim(task_id, me())
-        db().commit()
+        task = tasks_service.act(runtime(), me(), TaskCommand(task_id, "unclaim")).task
         flash(gettext("You released %(name)s; it is offered to all candidates again.", name=task.name), "success")
     except SanjiError as exc:
         fail(exc)
@@ -244,8 +218,7 @@ def handover(task_id: int) -> Any:
         flash(gettext("Choose a colleague."), "error")
         return redirect(url_for("tasks.task", task_id=task_id))
     try:
-        task = runtime().assign(task_id, username, me(), handover=True)
-        db().commit()
+        task = tasks_service.act(runtime(), me(), TaskCommand(task_id, "handover", username=username)).task
         user = db().scalars(select(User).where(User.username == username)).first()
         flash(gettext("%(name)s was handed over to %(user)s.", name=task.name,
                       user=user.display_name if user else username), "success")
@@ -258,10 +231,9 @@ def handover(task_id: int) -> Any:
 # ---- the task page -------------------------------------------------------------------------------------
 
 def visible_task(task_id: int) -> tuple[HumanTask, str, str | None, str]:
-    row = db().execute(task_select().where(HumanTask.id == task_id, task_visible_clause(me()))).first()
-    if row is None:
-        raise NotFound(f"task {task_id} does not exist")
-    return row[0], row[1], row[2], row[3] or ""
+    p = me()
+    row = tasks_service.visible_row(db(), p, task_id, redactor(p))
+    return row.task, row.node_name, row.assignee_name, row.instance_title or ""
 
 
 def form_schema(form_key: str | None) -> dict[str, Any]:
@@ -366,12 +338,9 @@ def submit(task_id: int) -> Any:
         assert spec is not None
         data[spec["field"]] = spec["value"]
     try:
-        done_task = runtime().complete(t.id, data, me())
-        inst = db().get(ProcessInstance, done_task.instance_id)
-        incident = inst is not None and inst.status == "error"
-        db().commit()
+        done = tasks_service.act(runtime(), me(), TaskCommand(t.id, "complete", data))
+        incident = done.instance_status == "error"
     except Invalid as exc:
-        db().rollback()
         # the form's own errors with their JSON Schema rule (for translated messages); else the
         # details as raised (e.g. a task's `validate` rule, written in the author's words)
         rich = state().forms.errors(t.form_key, data) if schema else []

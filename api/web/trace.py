@@ -4,7 +4,7 @@ children), the admin actions (suspend, resume, terminate, retry, reassign, fire 
 behind a confirmation page and logged by the engine, the heatmap of a definition, and the
 schedules page (timer start schedules and timers waiting inside instances).
 
-Who sees which instance is the API's rule (`instance_visible_clause`): admins and the group
+Who sees which instance is the API's rule (engine/services/instances.py, engine/org/policy.py): admins and the group
 committee all, a unit committee its own unit's, anyone the instances they started or hold a
 task in. Admin actions need the admin role, as in the API.
 """
@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
-from sqlalchemy import Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from engine.core import diff as bpmn_diff
@@ -31,7 +31,11 @@ from engine.models import (
     ProcessInstance,
     User,
 )
-from engine.org.routing import candidates, instance_visible_clause, task_visible_clause
+from engine.org import policy
+from engine.org.routing import candidates
+from engine.services import instances as instances_service
+from engine.services.instances import ENDED, STATUSES, InstanceAction, InstanceFilter
+from engine.services.paging import PageRequest
 from engine.services import task_view
 
 from ..extensions import clock, db, redactor, runtime, settings
@@ -57,8 +61,6 @@ bp = page_blueprint("trace")
 PER_PAGE = 30
 CHILDREN_PER_PAGE = 50
 TIMELINE_LIMIT = 500
-STATUSES = ("running", "suspended", "error", "completed", "terminated")
-ENDED = ("completed", "terminated")
 HIDDEN_EVENTS = ("access_refused",)
 
 TRACE_EVENT_LABELS = {
@@ -89,34 +91,6 @@ ACTION_HELP = {
 }
 
 
-# instance columns without the serialized workflow and without the definition's XML
-def instance_columns() -> Select[Any]:
-    scope = aliased(OrgNode)
-    return (select(ProcessInstance.id, ProcessInstance.process_key, ProcessInstance.status, ProcessInstance.title,
-                   ProcessInstance.scope_node_id, ProcessInstance.unit_id, ProcessInstance.parent_id,
-                   ProcessInstance.started_at, ProcessInstance.ended_at, ProcessInstance.updated_at,
-                   ProcessInstance.next_timer_at, ProcessInstance.error_message,
-                   ProcessDefinition.name.label("process_name"), ProcessDefinition.version.label("def_version"),
-                   scope.name.label("scope_name"))
-            .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
-            .join(scope, scope.id == ProcessInstance.scope_node_id))
-
-
-def open_task_summary(ids: list[int]) -> dict[int, dict[str, int]]:
-    """Per instance: open tasks and how many of them are overdue."""
-    if not ids:
-        return {}
-    now = clock().now()
-    out: dict[int, dict[str, int]] = {}
-    for inst_id, due in db().execute(select(HumanTask.instance_id, HumanTask.due_at)
-                                     .where(HumanTask.instance_id.in_(ids), HumanTask.status == "open")).all():
-        entry = out.setdefault(inst_id, {"open": 0, "overdue": 0})
-        entry["open"] += 1
-        if due is not None and due < now:
-            entry["overdue"] += 1
-    return out
-
-
 def local_day(raw: str, end: bool = False) -> datetime | None:
     """A yyyy-mm-dd from a date input as the start (or the end) of that day in the configured zone."""
     if not raw:
@@ -131,65 +105,45 @@ def local_day(raw: str, end: bool = False) -> datetime | None:
 
 # ---- the instance list -----------------------------------------------------------------------------------
 
-@bp.get("/instances")
-@signin_required
-def instances() -> Any:
-    p = me()
-    now = clock().now()
-    visible = instance_visible_clause(p)
-    f = {k: request.args.get(k, "") for k in ("process", "status", "unit", "started_from", "started_to", "overdue",
-                                              "incident", "level")}
-    q = instance_columns().where(visible)
-    if f["process"]:
-        q = q.where(ProcessInstance.process_key == f["process"])
-    if f["status"] in STATUSES:
-        q = q.where(ProcessInstance.status == f["status"])
-    if f["unit"]:
-        q = q.where(ProcessInstance.unit_id == f["unit"])
+def instance_filter(f: dict[str, str]) -> InstanceFilter:
+    """The page's filter form as the one instance filter (unknown choices are ignored, bad dates flashed)."""
     try:
         after, before = local_day(f["started_from"]), local_day(f["started_to"], end=True)
     except Invalid:
         flash(gettext("Enter dates as yyyy-mm-dd."), "error")
         after = before = None
-    if after:
-        q = q.where(ProcessInstance.started_at >= after)
-    if before:
-        q = q.where(ProcessInstance.started_at < before)
-    if f["overdue"]:
-        q = q.where(ProcessInstance.id.in_(select(HumanTask.instance_id).where(
-            HumanTask.status == "open", HumanTask.due_at < now)))
-    if f["incident"]:
-        q = q.where(ProcessInstance.error_message.is_not(None), ProcessInstance.status.not_in(ENDED))
-    if f["level"] == "top":
-        q = q.where(ProcessInstance.parent_id.is_(None))
-    elif f["level"] == "sub":
-        q = q.where(ProcessInstance.parent_id.is_not(None))
-    page = page_number()
-    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
-    rows = db().execute(q.order_by(ProcessInstance.started_at.desc(), ProcessInstance.id.desc())
-                        .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).all()
-    tasks = open_task_summary([r.id for r in rows])
-    titles = task_view.instance_titles(db(), redactor(p), {r.id: r.title for r in rows})
-    incidents = task_view.instance_titles(db(), redactor(p), {r.id: r.error_message for r in rows if r.error_message})
-    options = db().execute(select(ProcessInstance.process_key, ProcessInstance.unit_id).where(visible).distinct()).all()
-    names = dict(db().execute(select(ProcessDefinition.key, ProcessDefinition.name)
-                              .order_by(ProcessDefinition.version)).all())
-    process_options = sorted({(k, names.get(k, k)) for k, _u in options}, key=lambda o: o[1])
-    units = node_names({u for _k, u in options if u})
+    return InstanceFilter(status=f["status"] if f["status"] in STATUSES else None, process_key=f["process"] or None,
+                          unit_id=f["unit"] or None, level=f["level"] if f["level"] in ("top", "sub") else None,
+                          started_after=after, started_before=before, incident=bool(f["incident"]),
+                          overdue=bool(f["overdue"]))
+
+
+@bp.get("/instances")
+@signin_required
+def instances() -> Any:
+    p = me()
+    now = clock().now()
+    f = {k: request.args.get(k, "") for k in ("process", "status", "unit", "started_from", "started_to", "overdue",
+                                              "incident", "level")}
+    pg = instances_service.list_instances(db(), p, instance_filter(f), PageRequest(page_number(), PER_PAGE), now,
+                                          redactor(p))
+    rows = pg.items
+    tasks = instances_service.open_task_summary(db(), [r.id for r in rows], now)
+    titles = {r.id: r.title for r in rows}
+    incidents = {r.id: r.error_message for r in rows if r.error_message}
+    process_options, unit_ids = instances_service.options(db(), p)
+    units = node_names(unit_ids)
     return render_template(
-        "instances.html", rows=rows, titles=titles, incidents=incidents, tasks=tasks, f=f, statuses=STATUSES, status_labels=STATUS_LABELS,
-        process_options=process_options, unit_options=sorted(units.items(), key=lambda o: o[1]), units=units,
-        pager=pager(page, PER_PAGE, total, "trace.instances"), filtered=any(f.values()))
+        "instances.html", rows=rows, titles=titles, incidents=incidents, tasks=tasks, f=f, statuses=STATUSES,
+        status_labels=STATUS_LABELS, process_options=process_options,
+        unit_options=sorted(units.items(), key=lambda o: o[1]), units=units,
+        pager=pager(pg, "trace.instances"), filtered=any(f.values()))
 
 
 # ---- one instance ---------------------------------------------------------------------------------------
 
 def visible_instance(instance_id: int) -> ProcessInstance:
-    inst = db().scalars(select(ProcessInstance).where(ProcessInstance.id == instance_id,
-                                                      instance_visible_clause(me()))).first()
-    if inst is None:
-        raise NotFound(f"process instance {instance_id} does not exist")
-    return inst
+    return instances_service.visible_instance(db(), me(), instance_id)
 
 
 @dataclass
@@ -234,28 +188,20 @@ def timeline(inst: ProcessInstance) -> tuple[list[TimelineItem], int]:
 
 
 def child_page(inst: ProcessInstance) -> dict[str, Any]:
-    counts = dict(db().execute(select(ProcessInstance.status, func.count())
-                               .where(ProcessInstance.parent_id == inst.id)
-                               .group_by(ProcessInstance.status)).all())
+    counts = instances_service.child_counts(db(), inst.id)
     total_all = sum(counts.values())
     if not total_all:
         return {"total": 0, "counts": {}, "rows": [], "pager": None, "status": ""}
     status = request.args.get("child_status", "")
     # rows only of the children the reader may trace (the API's rule); the counts are of all (as in the API)
-    q = instance_columns().where(ProcessInstance.parent_id == inst.id, instance_visible_clause(me()))
-    if status in STATUSES:
-        q = q.where(ProcessInstance.status == status)
-    total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
-    page = page_number("child_page")
-    rows = db().execute(q.order_by(ProcessInstance.item_index, ProcessInstance.id)
-                        .limit(CHILDREN_PER_PAGE).offset((page - 1) * CHILDREN_PER_PAGE)).all()
-    titles = task_view.instance_titles(db(), redactor(me()), {r.id: r.title for r in rows})
-    return {"total": total_all, "counts": counts, "rows": rows, "status": status, "titles": titles,
-            "hidden": total_all - (db().scalar(select(func.count()).select_from(ProcessInstance).where(
-                ProcessInstance.parent_id == inst.id, instance_visible_clause(me()))) or 0),
-            "tasks": open_task_summary([r.id for r in rows]),
-            "pager": pager(page, CHILDREN_PER_PAGE, total, "trace.instance", name="child_page",
-                           instance_id=inst.id)}
+    p = me()
+    pg = instances_service.children(db(), p, inst.id, status if status in STATUSES else None,
+                                    PageRequest(page_number("child_page"), CHILDREN_PER_PAGE), redactor(p))
+    return {"total": total_all, "counts": counts, "rows": pg.items, "status": status,
+            "titles": {r.id: r.title for r in pg.items},
+            "hidden": total_all - instances_service.traceable_children(db(), p, inst.id),
+            "tasks": instances_service.open_task_summary(db(), [r.id for r in pg.items], clock().now()),
+            "pager": pager(pg, "trace.instance", name="child_page", instance_id=inst.id)}
 
 
 def open_tasks(inst: ProcessInstance) -> list[dict[str, Any]]:
@@ -267,7 +213,7 @@ def open_tasks(inst: ProcessInstance) -> list[dict[str, Any]]:
                         .where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
                         .order_by(HumanTask.id)).all()
     readable = set(db().scalars(select(HumanTask.id).where(HumanTask.instance_id == inst.id,
-                                                           task_visible_clause(p))).all())
+                                                           policy.tasks_visible(p))).all())
     now = clock().now()
     out = []
     for t, node_name, assignee_name in rows:
@@ -289,7 +235,7 @@ def instance(instance_id: int) -> Any:
     items, total_events = timeline(inst)
     parent = parent_title = None
     if view.parent is not None:
-        parent = db().execute(instance_columns().where(ProcessInstance.id == view.parent.id)).first()
+        parent = db().execute(instances_service.columns().where(ProcessInstance.id == view.parent.id)).first()
         parent_title = redactor(p).text(view.parent.title, view.parent.data)
     starter = db().get(User, inst.started_by_id) if inst.started_by_id else None
     timers: list[dict[str, Any]] = []
@@ -375,37 +321,24 @@ def instance_action(instance_id: int, action: str) -> Any:
         ctx["errors"]["username"] = gettext("Choose a member.")
     if ctx["errors"]:
         return render_template("instance_action.html", **ctx), 422
-    rt = runtime()
     try:
-        if action == "suspend":
-            rt.suspend(inst.id, p, ctx["reason"])
-            message = gettext("The instance was suspended.")
-        elif action == "resume":
-            rt.resume(inst.id, p, ctx["reason"])
-            message = gettext("The instance was resumed.")
-        elif action == "terminate":
-            rt.terminate(inst.id, p, ctx["reason"])
-            message = gettext("The instance was terminated.")
-        elif action == "retry":
-            rt.retry(inst.id, p, variables)
-            message = gettext("The failed step was run again.")
-        elif action == "reassign":
-            assert task is not None
-            rt.assign(task.id, ctx["username"], p, handover=False)
-            message = gettext("%(name)s was reassigned.", name=task.name)
-        else:
-            fired = rt.fire_timer_now(inst.id, p, ctx["timer_id"] or None)
-            message = gettext("The timer %(id)s fired.", id=fired)
-        db().commit()
+        done = instances_service.act(runtime(), p, InstanceAction(
+            inst.id, action, ctx["reason"], variables, task_id=task.id if task is not None else None,
+            username=ctx["username"] if task is not None else "", timer_id=ctx["timer_id"] or None
+            if action == "fire_timer" else None))
     except Invalid as exc:
-        db().rollback()
         field = next((d.get("field") for d in (exc.details or []) if isinstance(d, dict)), None) or "form"
         ctx["errors"][field] = exc.message
         return render_template("instance_action.html", **ctx), 422
     except SanjiError as exc:
         fail(exc)
         return redirect(url_for("trace.instance", instance_id=inst.id))
-    flash(message, "success")
+    messages = {"suspend": gettext("The instance was suspended."), "resume": gettext("The instance was resumed."),
+                "terminate": gettext("The instance was terminated."),
+                "retry": gettext("The failed step was run again."),
+                "reassign": gettext("%(name)s was reassigned.", name=task.name if task is not None else ""),
+                "fire_timer": gettext("The timer %(id)s fired.", id=done.fired)}
+    flash(messages[action], "success")
     db().expire_all()
     after = db().get(ProcessInstance, inst.id)
     if after is not None and after.status == "error" and action in ("retry", "resume", "fire_timer"):
@@ -431,7 +364,7 @@ def heatmap(key: str) -> Any:
     versions = db().scalars(select(ProcessDefinition.version).where(ProcessDefinition.key == key)
                             .order_by(ProcessDefinition.version.desc())).all()
     # the API's rule: counts over every instance for process owners, else over the visible ones
-    data = trace.heatmap(db(), d, None if p.is_process_owner else instance_visible_clause(p))
+    data = trace.heatmap(db(), d, policy.heatmap_scope(p))
     model = bpmn_diff.parse(d.xml, 1 << 30)
     rows = []
     for eid, counts in data["elements"].items():
@@ -447,7 +380,7 @@ def heatmap(key: str) -> Any:
 
 NAV = [
     nav_item("trace.instances", lazy_gettext("Tracing"), order=60, prefix="/instances",
-         visible=lambda p: p.is_admin or bool(p.committee_nodes())),
+         visible=policy.may_trace),
     nav_item("schedules.schedules_page", lazy_gettext("Schedules"), order=70, prefix="/schedules",
-         visible=lambda p: p.is_admin or p.is_process_owner),
+         visible=policy.may_see_schedules),
 ]

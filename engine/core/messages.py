@@ -11,6 +11,7 @@ from engine.core.runtime_base import Loaded, RuntimeBase
 from engine.errors import NotFound
 from engine.models import ProcessDefinition, ProcessInstance
 from engine.org.nodes import Principal
+from engine.org.policy import SYSTEM
 
 
 class Messages(RuntimeBase):
@@ -39,7 +40,7 @@ class Messages(RuntimeBase):
                 for d in self._message_starters(name):
                     ev = next(e for e in d.info.get("start_events", [])
                               if e.get("kind") == "message" and e.get("message") == name)
-                    child = self.start(d, dict(payload), None, start_event=ev["id"])
+                    child = self.start(d, dict(payload), SYSTEM, start_event=ev["id"])
                     events.log(self.session, self.clock.now(), "message_delivered", instance_id=source,
                                payload={"message": name, "started_instance_id": child.id})
 

@@ -18,7 +18,7 @@ from typing import Any, Callable
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from engine.core.spiff_seam import VALIDATOR
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -293,6 +293,14 @@ def _info(proc: etree._Element, local_keys: set[str]) -> dict[str, Any]:
 class DeployResult:
     definitions: list[ProcessDefinition]
     created: bool
+
+
+def newest_active() -> Select[ProcessDefinition]:
+    """The newest active version of every deployed process (the definition list, the start rule)."""
+    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+              .where(ProcessDefinition.active.is_(True)).group_by(ProcessDefinition.key).subquery())
+    return select(ProcessDefinition).join(
+        newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
 
 
 def latest(session: Session, key: str, active_only: bool = True) -> ProcessDefinition:

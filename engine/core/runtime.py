@@ -62,6 +62,8 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
               _parent: tuple[ProcessInstance, str, int | None] | None = None) -> ProcessInstance:
         definition = key if isinstance(key, ProcessDefinition) else latest(self.session, key)
         variables = dict(variables or {})
+        if actor is not None and actor.is_system:  # the scheduler or a message (engine/org/policy.py SYSTEM)
+            actor = None
         if actor is not None and _parent is None:  # what a person submits (not a message's or schedule's data)
             check_submitted(variables, self.settings.max_form_bytes, "start data")
         scope = self._scope_node(variables)

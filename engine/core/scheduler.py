@@ -41,6 +41,7 @@ from engine.infra.db import is_sqlite, rowcount, write_intent
 from engine.errors import Conflict
 from engine.models import ProcessDefinition, ProcessInstance, Schedule, ScheduleFiring
 from engine.core.runtime import Runtime
+from engine.org.policy import SYSTEM
 from engine.infra.settings import Settings
 
 log = logging.getLogger("sanji.scheduler")
@@ -187,7 +188,7 @@ def _fire_schedule(sessions: sessionmaker[Session], clock: Clock, settings: Sett
             try:
                 with s.begin_nested():
                     inst = Runtime(s, clock, settings).start(
-                        definition, {"scheduled_at": due.astimezone(zone).isoformat()}, None,
+                        definition, {"scheduled_at": due.astimezone(zone).isoformat()}, SYSTEM,
                         start_event=row.start_event_id)
                 instance_id = inst.id
                 outcome = "incident" if inst.status == "error" else "started"

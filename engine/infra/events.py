@@ -39,8 +39,10 @@ def log(session: Session, now: datetime, type_: str, *, instance_id: int | None 
     cached compiled statement), after flushing pending changes as an ORM execute would — so what
     was changed before the event is written before it. Inside `buffered(session)` the row is
     collected instead and written, in order, when the block ends."""
-    if isinstance(actor, Principal):
+    if isinstance(actor, Principal) and not actor.is_system:
         actor_id, actor_name = actor.id, actor.username
+    elif isinstance(actor, Principal):  # the system actor (engine/org/policy.py SYSTEM)
+        actor_id, actor_name = None, actor.username
     else:
         actor_id, actor_name = None, (actor or SYSTEM)[:64]  # e.g. a failed login's unknown username
     row = {"at": now, "type": type_, "instance_id": instance_id, "task_id": task_id,

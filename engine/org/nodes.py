@@ -40,6 +40,11 @@ class Principal:
     roles: list[RoleOn] = field(default_factory=list)
 
     @property
+    def is_system(self) -> bool:
+        """The engine itself (engine/org/policy.py SYSTEM), not a person."""
+        return False
+
+    @property
     def is_admin(self) -> bool:
         return any(r.role == "admin" for r in self.roles)
 

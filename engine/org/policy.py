@@ -18,21 +18,116 @@ and anything else that starts a process on behalf of a person:
    property. Anything else (a `finding_key`, a `report_key`, a `clue_person` …) is internal
    state the process computes itself: 422 naming the field.
 
-The engine itself (scheduler, messages, fan-out) starts through `Runtime.start` with no
-person as actor, the system actor; it is not subject to this rule.
+The engine itself (scheduler, messages, fan-out) starts as the system actor `SYSTEM`; it is not
+subject to this rule.
+
+Who sees what (issue 14): the application services (engine/services/) ask this module, never
+engine/org/routing.py or a role test of their own, which instances, tasks and definitions a
+principal may list or act on, so that the JSON API and the pages apply one rule.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
+from engine.core import repository
 from engine.errors import Forbidden, Invalid, ScriptError, field_error
 from engine.models import COMMITTEE_ROLES, OrgNode, ProcessDefinition, Record
+from engine.org import routing
 from engine.org.nodes import Principal
 from engine.linkage.records import KINDS, Kind
+
+# ---- the actors --------------------------------------------------------------------------------------
+
+SYSTEM_NAME = "system"
+
+
+class SystemPrincipal(Principal):
+    """The engine acting on its own (scheduler firings, message-triggered starts): no user, no
+    roles, not subject to the start rule. `Runtime.start` records it as no person (`started_by`
+    empty, events by "system"), exactly as before it had a name."""
+
+    @property
+    def is_system(self) -> bool:
+        return True
+
+
+SYSTEM = SystemPrincipal(id=0, username=SYSTEM_NAME, display_name=SYSTEM_NAME)
+
+
+def person(p: Principal | None) -> Principal | None:
+    """The person acting, None for the system actor (who is nobody's user row)."""
+    return None if p is None or p.is_system else p
+
+
+# ---- who sees what ----------------------------------------------------------------------------------
+
+def require_admin(p: Principal) -> None:
+    if not p.is_admin:
+        raise Forbidden("this needs the role admin")
+
+
+def in_organisation(p: Principal) -> bool:
+    """Holds a role on an org node (or is an admin): the bulletin and the leading group are theirs."""
+    return p.is_admin or any(r.node_id for r in p.roles)
+
+
+def may_trace(p: Principal) -> bool:
+    """Whether the tracing menu is offered (anyone may still open an instance they took part in)."""
+    return p.is_admin or bool(p.committee_nodes())
+
+
+def may_see_schedules(p: Principal) -> bool:
+    return p.is_admin or p.is_process_owner
+
+
+def assign_is_handover(p: Principal) -> bool:
+    """An admin reassigns a task; anyone else who may act on it hands it over (移交)."""
+    return not p.is_admin
+
+
+def may_change_post(p: Principal, author_id: int) -> bool:
+    """A bulletin post is changed or deleted by its author (or an admin)."""
+    return p.is_admin or author_id == p.id
+
+
+def may_pin(p: Principal) -> bool:
+    """The group committee pins bulletin posts (and admins)."""
+    return p.is_admin or p.in_group_committee
+
+
+def sees_receipts(p: Principal, author_id: int) -> bool:
+    """Who read a bulletin post: its author, a committee member, an admin."""
+    return p.is_admin or author_id == p.id or bool(p.committee_nodes())
+
+
+def instances_visible(p: Principal) -> ColumnElement[bool]:
+    """SQL: the instances `p` may trace (admin, the group committee all; a committee its subtree;
+    anyone the instances they started or hold or held a task in)."""
+    return routing.instance_visible_clause(p)
+
+
+def heatmap_scope(p: Principal) -> ColumnElement[bool] | None:
+    """The instances a definition's heatmap counts for `p`: every one for process owners."""
+    return None if p.is_process_owner else routing.instance_visible_clause(p)
+
+
+def tasks_offered(p: Principal) -> ColumnElement[bool]:
+    """SQL: open tasks offered to `p` (assigned to them, or open to their role at the node)."""
+    return routing.offered_clause(p)
+
+
+def tasks_visible(p: Principal) -> ColumnElement[bool]:
+    """SQL: tasks `p` may read."""
+    return routing.task_visible_clause(p)
+
+
+def tasks_urgeable(p: Principal) -> ColumnElement[bool]:
+    """SQL: open tasks of the tiers below that `p` may urge (督办)."""
+    return routing.urgeable_clause(p)
 
 # The org-node variable each start tier chooses (the group lane may name any node below it).
 TIER_VARIABLES: dict[str, tuple[str, ...]] = {
@@ -75,11 +170,8 @@ def start_tier(d: ProcessDefinition) -> str:
 def called_keys(session: Session) -> set[str]:
     """Processes that the newest active version of some deployed process calls. A caller in
     another file makes a process just as internal as one in the same file (`called_only`)."""
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .where(ProcessDefinition.active.is_(True)).group_by(ProcessDefinition.key).subquery())
-    infos = session.scalars(select(ProcessDefinition.info).join(
-        newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version)))
-    return {key for info in infos for key in (info or {}).get("calls", [])}
+    infos = session.scalars(repository.newest_active())
+    return {key for d in infos for key in (d.info or {}).get("calls", [])}
 
 
 def not_startable_reason(d: ProcessDefinition, called: set[str]) -> str | None:
@@ -182,11 +274,8 @@ class Startable:
 def startables(session: Session, p: Principal) -> list[Startable]:
     """What `p` may start by hand, each with the org node(s) it would be for: exactly the
     starts `check_start` lets through (a test compares the two for every demo role)."""
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .where(ProcessDefinition.active.is_(True)).group_by(ProcessDefinition.key).subquery())
-    defs = session.scalars(select(ProcessDefinition).join(
-        newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
-        .order_by(ProcessDefinition.name, ProcessDefinition.key)).all()
+    defs = session.scalars(repository.newest_active()
+                           .order_by(ProcessDefinition.name, ProcessDefinition.key)).all()
     called = {key for d in defs for key in (d.info or {}).get("calls", [])}
     out = []
     for d in defs:

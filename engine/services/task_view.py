@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine.org.confidential import Redactor
 from engine.errors import NotFound
 from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, User
+from engine.org.confidential import Redactor
 from engine.org.nodes import Principal
 from engine.org.routing import instance_visible_clause, task_visible_clause
 
