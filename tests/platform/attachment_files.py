@@ -4,6 +4,15 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+from typing import Any
+
+from sqlalchemy import func, select
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import stream_encode_multipart
+
+from engine.platform.attachments.models import Attachment, Blob, BlobChunk
+
+MB = 1024 * 1024
 
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + bytes(17) + b"IEND\xaeB`\x82"
@@ -49,3 +58,24 @@ def ole2(stream: str) -> bytes:
 DOC = ole2("WordDocument")
 XLS = ole2("Workbook")
 OTHER_OLE2 = ole2("PowerPoint Document")
+
+
+def upload(api: Any, user: str, content: bytes | Any, name: str, status: int = 201) -> dict[str, Any]:
+    """POST the file as multipart (encoded to a spool file the test closes: werkzeug's test
+    client would leave a large one open)."""
+    source = io.BytesIO(content) if isinstance(content, bytes) else content
+    stream, length, boundary = stream_encode_multipart({"file": FileStorage(source, name)})
+    try:
+        r = api.post("/api/v1/attachments", user, input_stream=stream, content_length=length,
+                     content_type=f"multipart/form-data; boundary={boundary}")
+    finally:
+        stream.close()
+    assert r.status_code == status, r.get_json()
+    return r.get_json()
+
+
+def counts(sessions: Any) -> tuple[int, int, int]:
+    with sessions() as s:
+        return (s.scalar(select(func.count()).select_from(Attachment)) or 0,
+                s.scalar(select(func.count()).select_from(Blob)) or 0,
+                s.scalar(select(func.count()).select_from(BlobChunk)) or 0)

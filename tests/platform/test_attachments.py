@@ -4,45 +4,20 @@ audited download, streaming with bounded memory, and backup/restore with the fil
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import tracemalloc
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from sqlalchemy import func, select
-from werkzeug.datastructures import FileStorage
-from werkzeug.test import stream_encode_multipart
+from sqlalchemy import select
 
 from engine.infra.db import write_intent
 from engine.models import EventLog
 from engine.platform.attachments import service
-from engine.platform.attachments.models import Attachment, Blob, BlobChunk
 from tests.platform import attachment_files as F
+from tests.platform.attachment_files import counts, upload
 
 MB = 1024 * 1024
-
-
-def upload(api: Any, user: str, content: bytes | Any, name: str, status: int = 201) -> dict[str, Any]:
-    """POST the file as multipart (encoded to a spool file the test closes: werkzeug's test
-    client would leave a large one open)."""
-    source = io.BytesIO(content) if isinstance(content, bytes) else content
-    stream, length, boundary = stream_encode_multipart({"file": FileStorage(source, name)})
-    try:
-        r = api.post("/api/v1/attachments", user, input_stream=stream, content_length=length,
-                     content_type=f"multipart/form-data; boundary={boundary}")
-    finally:
-        stream.close()
-    assert r.status_code == status, r.get_json()
-    return r.get_json()
-
-
-def counts(sessions: Any) -> tuple[int, int, int]:
-    with sessions() as s:
-        return (s.scalar(select(func.count()).select_from(Attachment)) or 0,
-                s.scalar(select(func.count()).select_from(Blob)) or 0,
-                s.scalar(select(func.count()).select_from(BlobChunk)) or 0)
 
 
 @pytest.mark.parametrize("content, name, kind", [

@@ -6,7 +6,6 @@ Imported at the end of `engine/models.py`, so that Alembic and `Base.metadata` s
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Optional
 
 from sqlalchemy import BigInteger, Boolean, ForeignKey, Index, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -54,7 +53,7 @@ class Attachment(Base):
     content_type: Mapped[str] = mapped_column(String(100))
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    bound_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # bound through a confidential form field or to a confidential record: readers whose view is
     # redacted (the system administrator) never get it
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -72,4 +71,4 @@ class AttachmentLink(Base):
     kind: Mapped[str] = mapped_column(String(16))
     target_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    created_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO, Iterator, Mapping
+from typing import Any, BinaryIO
 
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.orm import Session

@@ -8,8 +8,9 @@ an object store) can replace the default later without touching the rest. The de
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
-from typing import BinaryIO, Iterator, Protocol
+from typing import BinaryIO, Protocol
 
 from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
