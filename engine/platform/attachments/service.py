@@ -20,7 +20,7 @@ import secrets
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.orm import Session
@@ -49,12 +49,12 @@ UPLOADED, DOWNLOADED, PURGED, BOUND = ("attachment_uploaded", "attachment_downlo
 class Received:
     """A file received to a seekable spool, hashed and counted on the way."""
 
-    file: BinaryIO
+    file: IO[bytes]
     size: int
     sha256: str
 
 
-def receive(source: BinaryIO, limit: int, spool: BinaryIO | None = None, block: int = 64 * 1024) -> Received:
+def receive(source: IO[bytes], limit: int, spool: IO[bytes] | None = None, block: int = 64 * 1024) -> Received:
     """Count and hash `source` as it streams, copying it to `spool` (or, without one, reading the
     seekable `source` in place): `TooLarge` as soon as it passes `limit` bytes, whatever the
     request's Content-Length said."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import struct
 import unicodedata
 import zipfile
-from typing import BinaryIO
+from typing import IO
 
 from engine.errors import SanjiError
 
@@ -37,7 +37,7 @@ def refuse() -> Unsupported:
                        [{"field": "file", "message": ALLOWED_LIST}], allowed=ALLOWED_LIST)
 
 
-def content_type(f: BinaryIO) -> str:
+def content_type(f: IO[bytes]) -> str:
     """The MIME type of the seekable file `f` (read from its start), or `Unsupported`."""
     f.seek(0)
     head = f.read(16)
@@ -61,7 +61,7 @@ def content_type(f: BinaryIO) -> str:
     raise refuse()
 
 
-def _zip(f: BinaryIO) -> str | None:
+def _zip(f: IO[bytes]) -> str | None:
     """OFD, DOCX or XLSX by the parts the zip holds (its central directory only is read)."""
     try:
         with zipfile.ZipFile(f) as z:
@@ -78,7 +78,7 @@ def _zip(f: BinaryIO) -> str | None:
     return None
 
 
-def _ole2(f: BinaryIO) -> str | None:
+def _ole2(f: IO[bytes]) -> str | None:
     """DOC or XLS by the streams of an OLE2 compound file: "WordDocument" or "Workbook"/"Book"
     in its directory (followed through the FAT, at most MAX_DIRECTORY_SECTORS sectors)."""
     try:

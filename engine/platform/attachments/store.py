@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import BinaryIO, Protocol
+from typing import IO, Protocol
 
 from sqlalchemy import delete, exists, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -24,7 +24,7 @@ CHUNK = 1024 * 1024
 class BlobStore(Protocol):
     def has(self, session: Session, sha256: str) -> bool: ...
 
-    def put(self, session: Session, sha256: str, size: int, source: BinaryIO, now: datetime) -> None:
+    def put(self, session: Session, sha256: str, size: int, source: IO[bytes], now: datetime) -> None:
         """Store `size` bytes read from `source` (already hashed) under `sha256`, inside the
         caller's transaction; nothing if the content is there already."""
 
@@ -43,7 +43,7 @@ class DatabaseBlobStore:
     def has(self, session: Session, sha256: str) -> bool:
         return session.scalar(select(Blob.sha256).where(Blob.sha256 == sha256)) is not None
 
-    def put(self, session: Session, sha256: str, size: int, source: BinaryIO, now: datetime) -> None:
+    def put(self, session: Session, sha256: str, size: int, source: IO[bytes], now: datetime) -> None:
         if self.has(session, sha256):
             return
         conn = session.connection()
