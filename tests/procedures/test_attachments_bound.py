@@ -97,10 +97,10 @@ def test_completion_binds_the_form_attachments(api, sessions, clock):
 
     # refused ids: 422 naming the field, nothing bound, the task still open
     for data, field in (
-        ({"evidence": [photo["id"], "nosuchid"]}, "evidence[1]"),
-        ({"evidence": [photo["id"], theirs["id"]]}, "evidence[1]"),  # someone else's unbound upload
-        ({"findings": [{"title": "t", "photos": [theirs["id"]]}]}, "findings[0].photos[0]"),
-        ({"evidence": [""]}, "evidence[0]"),
+        ({"evidence": [photo["id"], "nosuchid"]}, "evidence/1"),
+        ({"evidence": [photo["id"], theirs["id"]]}, "evidence/1"),  # someone else's unbound upload
+        ({"findings": [{"title": "t", "photos": [theirs["id"]]}]}, "findings/0/photos/0"),
+        ({"evidence": [""]}, "evidence/0"),
     ):
         r = api.post(url, "xinsheng_laogan", json={"data": {"summary": "情况", "secret": False, **data}})
         assert r.status_code == 422, r.get_json()

@@ -167,7 +167,8 @@ def bound_to(session: Session, p: Principal, kind: str, target_id: int) -> list[
 
 def field_values(schema: Any, data: Any, keys: frozenset[str], path: str = "",
                  secret: bool = False) -> Iterator[tuple[str, Any, bool]]:
-    """(field path, value, confidential) of every attachment field of `schema` present in `data`."""
+    """(field path, value, confidential) of every attachment field of `schema` present in `data`;
+    paths as the form's own errors name fields ("findings/0/photos")."""
     if not isinstance(schema, Mapping):
         return
     if schema.get("format") == FORMAT:
@@ -176,12 +177,12 @@ def field_values(schema: Any, data: Any, keys: frozenset[str], path: str = "",
     items = schema.get("items")
     if isinstance(data, list) and isinstance(items, Mapping):
         for i, value in enumerate(data):
-            yield from field_values(items, value, keys, f"{path}[{i}]", secret)
+            yield from field_values(items, value, keys, f"{path}/{i}", secret)
         return
     if isinstance(data, Mapping):
         for name, sub in (schema.get("properties") or {}).items():
             if name in data:
-                yield from field_values(sub, data[name], keys, f"{path}.{name}" if path else str(name),
+                yield from field_values(sub, data[name], keys, f"{path}/{name}" if path else str(name),
                                         secret or name in keys or schema.get("x-confidential") is True)
 
 
@@ -198,7 +199,7 @@ def bind_completed(session: Session, forms: Any, task: HumanTask, inst: ProcessI
     wanted: dict[str, tuple[str, bool]] = {}
     for path, value, secret in field_values(schema, data, keys):
         for i, item in enumerate(value if isinstance(value, list) else [value]):
-            where = f"{path}[{i}]" if isinstance(value, list) else path
+            where = f"{path}/{i}" if isinstance(value, list) else path
             if not isinstance(item, str) or not item:
                 raise Invalid("{field}: an attachment id is expected", [{"field": where, "message": "not an id"}],
                               field=where)
@@ -258,8 +259,7 @@ def purge_unbound(session: Session, now: datetime, blobs: BlobStore = DEFAULT) -
     cutoff = now - UNBOUND_TTL
     old = list(session.scalars(select(Attachment.id).where(Attachment.bound_at.is_(None),
                                                            Attachment.created_at < cutoff)))
-    if old:
-        session.execute(delete(AttachmentLink).where(AttachmentLink.attachment_id.in_(old)))
+    if old:  # re-checked in the DELETE: one bound meanwhile stays (an unbound one has no links)
         session.execute(delete(Attachment).where(Attachment.id.in_(old), Attachment.bound_at.is_(None)))
     contents = blobs.collect(session)
     if old or contents:
@@ -274,12 +274,18 @@ _last_purge: list[datetime] = []
 
 def purge_due(sessions: Any, now: datetime, every: timedelta = timedelta(minutes=10)) -> int:
     """The scheduler's call (engine/core/scheduler.py `tick`): `purge_unbound` at most every
-    `every` per process (a clock set back runs it again). Failures are the caller's to log."""
+    `every` per process (a clock set back runs it again), and only when there is something to
+    purge (the look is a read; the write lock is taken only then). Failures are the caller's to log."""
     if _last_purge and _last_purge[0] <= now < _last_purge[0] + every:
         return 0
     _last_purge[:] = [now]
     from engine.infra.db import write_intent
 
+    with sessions() as session:
+        due = session.scalar(select(Attachment.id).where(Attachment.bound_at.is_(None),
+                                                         Attachment.created_at < now - UNBOUND_TTL).limit(1))
+    if due is None:
+        return 0
     with write_intent(), sessions() as session:
         count = purge_unbound(session, now)
         session.commit()
