@@ -93,8 +93,7 @@ def store(session: Session, got: Received, name: str | None, actor: Principal, n
     session.add(att)
     session.flush()
     events.log(session, now, UPLOADED, actor=actor, payload={
-        "attachment_id": att.id, "name": att.name, "size": att.size, "sha256": att.sha256,
-        "content_type": att.content_type})
+        "attachment_id": att.id, "size": att.size, "sha256": att.sha256, "content_type": att.content_type})
     return att
 
 
@@ -140,8 +139,9 @@ def first_link(session: Session, att: Attachment) -> tuple[int | None, int | Non
 
 
 def download_event(att: Attachment, redacted: bool) -> dict[str, Any]:
-    """The payload of the audited download (who and when are the event's own)."""
-    return {"attachment_id": att.id, "name": att.name, "size": att.size, "sha256": att.sha256,
+    """The payload of the audited download (who and when are the event's own). No file name: a
+    name may quote the case ("某某违纪举报.pdf"), and the auditor and the administrator read events."""
+    return {"attachment_id": att.id, "size": att.size, "sha256": att.sha256,
             "content_type": att.content_type, "confidential": att.confidential, "redacted": redacted}
 
 
