@@ -84,6 +84,8 @@ def register_blueprints(app: Flask) -> None:
     for rest in (auth, org, definitions, instances, tasks, records, dashboard, reports, linkage_reports, diagrams,
                  schedules_api, notifications, bulletin, study, people, oa, security, openapi):
         app.register_blueprint(rest.bp)
+    from api.rest import attachments as attachments_api  # issue 16: upload and download of attachments
+    app.register_blueprint(attachments_api.bp)
     app.add_url_rule("/healthz", "healthz", auth.healthz)
     api_errors.register(app)
     api_args.init_app(app)  # 422 naming the field: control characters in a query, unpaired surrogates in JSON

@@ -350,3 +350,5 @@ class PasswordCheck(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
     hash_sha256: Mapped[str] = mapped_column(String(64))
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+# Attachments and the database blob store (issue 16).
+from engine.platform.attachments import models as attachment_models  # noqa: E402,F401

@@ -136,6 +136,8 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
                 events.log(self.session, now, "task_sent_back", instance_id=inst.id, task_id=task.id, actor=actor,
                            payload={"spec_id": task.spec_id, "name": task.name, "reason": back["reason"]})
             self._run(loaded, before=before, action=act, actor=actor)
+        from engine.platform.attachments.service import bind_completed  # issue 16: bind the form's attachments
+        bind_completed(self.session, self.forms, task, inst, data, actor, now)  # issue 16 (one call, see there)
         return task
 
     def suspend(self, instance_id: int, actor: Principal, reason: str = "") -> ProcessInstance:

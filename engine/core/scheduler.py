@@ -93,6 +93,12 @@ def tick(session_factory: sessionmaker[Session], clock: Clock, settings: Setting
     from engine.platform.notify import dispatch  # notifications and the outbox ride on the same tick
 
     dispatch(session_factory, clock, settings)
+    from engine.platform.attachments.service import purge_due  # issue 16: unbound uploads go after a day
+
+    try:
+        purge_due(session_factory, clock.now())
+    except Exception:  # noqa: BLE001 - the tick goes on
+        log.exception("purging unbound attachments failed")
     return result
 
 

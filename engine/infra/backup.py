@@ -7,6 +7,9 @@
   restore replays it with `pg_restore | psql --single-transaction` after dropping the schema,
   so a failed restore changes nothing and a restored database holds exactly the backup.
 
+Attachments live in the database too (`blob` / `blob_chunk`, engine/platform/attachments/store.py),
+so a backup holds every uploaded file and a restore brings them back with the rows that bind them.
+
 Restore replaces everything: stop the web workers and the scheduler first (docs/deployment.md).
 The credentials of DATABASE_URL reach pg_dump/psql through the environment (PGPASSWORD),
 never the command line.

@@ -65,6 +65,7 @@ class Settings:
     notify_max_attempts: int = 8  # SANJI_NOTIFY_MAX_ATTEMPTS: tries before a message is marked failed
     notify_backoff_s: float = 60.0  # SANJI_NOTIFY_BACKOFF: first retry delay, doubled on every failure
     pdf_font: str = ""  # SANJI_PDF_FONT: a CJK TTF/TTC for PDF reports; default: Debian's fonts-noto-cjk if present
+    attachment_max_mb: int = 50  # SANJI_ATTACHMENT_MAX_MB: largest uploaded attachment (413 above it)
     # ---- deployment (docs/deployment.md) ----
     log_level: str = "INFO"  # SANJI_LOG_LEVEL: DEBUG | INFO | WARNING | ERROR
     proxy_fix: int = 0  # SANJI_PROXY_FIX: number of trusted reverse proxies in front (0: trust no X-Forwarded-*)
@@ -140,6 +141,7 @@ _ENV = {
     "notify_max_attempts": "SANJI_NOTIFY_MAX_ATTEMPTS",
     "notify_backoff_s": "SANJI_NOTIFY_BACKOFF",
     "pdf_font": "SANJI_PDF_FONT",
+    "attachment_max_mb": "SANJI_ATTACHMENT_MAX_MB",
     "log_level": "SANJI_LOG_LEVEL",
     "proxy_fix": "SANJI_PROXY_FIX",
     "cookie_secure": "SANJI_COOKIE_SECURE",
@@ -209,7 +211,8 @@ def validate(s: Settings) -> None:
                  "login_ip_max_failures"):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{_ENV[name]} must be positive")
-    for name in ("max_branches", "max_fanout", "script_max_mb", "max_instance_bytes", "max_form_bytes"):
+    for name in ("max_branches", "max_fanout", "script_max_mb", "max_instance_bytes", "max_form_bytes",
+                 "attachment_max_mb"):
         if getattr(s, name) <= 0:  # the bounds (issue 13)
             raise ConfigError(f"{_ENV[name]} must be positive")
     if not s.engine_max_seconds > 0:
