@@ -243,6 +243,8 @@ def test_schedules_page(web, monthly, reader, clock):
     assert "2027-02-01 09:00" in rows["monthly_report"] and "2027-04-01 09:00" in rows["monthly_report"]
     assert "2027-04-01 09:00" in rows["quarterly_tasks"] and "2027-07-01 09:00" in rows["quarterly_tasks"]
     assert "2027-03-31 09:00" in rows["quarterly_report"] and "2027-06-30 09:00" in rows["quarterly_report"]
+    # cron in Chinese words beside the expression (engine/core/calendar/cron.py describe_zh)
+    assert '<div class="cron-words">每年1月、4月、7月、10月的1日 09:00</div>' in rows["quarterly_tasks"]
     assert "没有正在等待定时器的实例" in html  # the monthly reports have deadlines, no timers
     sid = reader.scalar(select(Schedule.id).where(Schedule.process_key == "quarterly_tasks"))
     r = web.post(f"/schedules/{sid}/pause", {"reason": "春节"})  # unconfirmed
