@@ -126,9 +126,11 @@ def test_completion_binds_the_form_attachments(api, sessions, clock):
     for user, code in (("xinsheng_secretary", 200), ("group_member", 200), ("admin", 200),
                        ("xinsheng_wuye", 404), ("xuchang_secretary", 404), ("auditor", 404)):
         assert api.get(f"/api/v1/attachments/{photo['id']}", user).status_code == code, user
-    # the reviewer may name a visible attachment again (it is bound to their task too)
-    [review] = api.tasks("xinsheng_secretary", status="open")
-    assert review["instance_id"] == task["instance_id"]
+    # each download is an event of the instance and the task the file is bound to
+    with sessions() as s:
+        seen = [(e.actor, e.instance_id, e.task_id) for e in s.scalars(
+            select(EventLog).where(EventLog.type == "attachment_downloaded").order_by(EventLog.id))]
+    assert seen == [(u, task["instance_id"], task["id"]) for u in ("xinsheng_secretary", "group_member", "admin")]
     # bound attachments survive the purge; the other user's unbound upload does not
     clock.advance(days=2)
     with write_intent(), sessions() as s:

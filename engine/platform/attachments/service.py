@@ -110,11 +110,12 @@ def as_dict(att: Attachment, uploader: str | None = None) -> dict[str, Any]:
 def readable_clause(p: Principal) -> Any:
     """SQL: the attachments `p` may read (see the module's docstring)."""
     link = AttachmentLink
+    # correlated (a primary-key look-up per link), not `IN (every task p may see)`
     through = or_(
-        and_(link.kind == "task", link.target_id.in_(select(HumanTask.id).where(task_visible_clause(p)))),
+        and_(link.kind == "task", exists().where(HumanTask.id == link.target_id, task_visible_clause(p))),
         and_(link.kind == "instance",
-             link.target_id.in_(select(ProcessInstance.id).where(instance_visible_clause(p)))),
-        and_(link.kind == "record", link.target_id.in_(select(Record.id).where(record_visible_clause(p)))))
+             exists().where(ProcessInstance.id == link.target_id, instance_visible_clause(p))),
+        and_(link.kind == "record", exists().where(Record.id == link.target_id, record_visible_clause(p))))
     bound = exists().where(link.attachment_id == Attachment.id, through)
     rule = or_(Attachment.uploaded_by_id == p.id, and_(Attachment.bound_at.is_not(None), bound))
     if redacts(p):
@@ -131,11 +132,13 @@ def readable(session: Session, p: Principal, attachment_id: str) -> Attachment:
 
 def first_link(session: Session, att: Attachment) -> tuple[int | None, int | None]:
     """(instance_id, task_id) of what the attachment is bound to, for the download's event."""
-    rows = dict(session.execute(select(AttachmentLink.kind, AttachmentLink.target_id)
-                                .where(AttachmentLink.attachment_id == att.id,
-                                       AttachmentLink.kind.in_(("task", "instance")))
-                                .order_by(AttachmentLink.id)).all())
-    return rows.get("instance"), rows.get("task")
+    first: dict[str, int] = {}
+    for kind, target in session.execute(select(AttachmentLink.kind, AttachmentLink.target_id)
+                                        .where(AttachmentLink.attachment_id == att.id,
+                                               AttachmentLink.kind.in_(("task", "instance")))
+                                        .order_by(AttachmentLink.id)):
+        first.setdefault(kind, target)
+    return first.get("instance"), first.get("task")
 
 
 def download_event(att: Attachment, redacted: bool) -> dict[str, Any]:
