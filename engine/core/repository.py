@@ -30,7 +30,7 @@ from engine.org.routing import lane_tier
 from engine.core.scripts import check_source
 from engine.infra.settings import Settings
 from engine.core.spiff import SanjiBpmnParser, dump_specs, load_specs
-from engine.core.timeexpr import validate_timer
+from engine.core.calendar import validate_timer
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"

@@ -15,7 +15,7 @@ import json
 import threading
 import zlib
 from copy import deepcopy
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -62,8 +62,8 @@ from engine.core.spiff_seam import (
     state_from_dict,
     state_json,
 )
-from engine.core.timeexpr import TimerExpressionError, check_timer, is_literal, make_timer
-from engine.core.timeexpr import parse_datetime  # years 2000-2100; the runtime imports it from here too
+from engine.core.calendar import TimerExpressionError, check_timer, is_literal, make_timer
+from engine.core.calendar import parse_datetime  # years 2000-2100; the runtime imports it from here too
 
 UTC = timezone.utc
 
@@ -178,7 +178,7 @@ class ClockCycle(CycleTimerEventDefinition):
 
 
 def is_cron(expression: str) -> bool:
-    from engine.core.timeexpr import CRON, ISO_CYCLE
+    from engine.core.calendar import CRON, ISO_CYCLE
 
     text = expression.strip()
     return bool(CRON.match(text)) and not ISO_CYCLE.match(text.upper())
@@ -186,7 +186,7 @@ def is_cron(expression: str) -> bool:
 
 def next_cron(expression: str, after: datetime, zone: Any) -> datetime | None:
     """The first occurrence of a 5-field cron expression after `after`, in the organisation's zone."""
-    from engine.core.timeexpr import Cron
+    from engine.core.calendar import Cron
 
     return Cron.parse(expression.strip()).next_after(after, zone)
 

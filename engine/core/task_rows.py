@@ -1,7 +1,7 @@
 """Task rows: the human tasks an instance waits on, as rows the worklists read."""
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -32,7 +32,8 @@ from engine.org.routing import (
     task_visible,
     task_visible_clause,
 )
-from engine.core.spiff import DetachedCallActivity, add_duration, parse_datetime
+from engine.core import calendar
+from engine.core.spiff import DetachedCallActivity, add_duration
 
 
 class TaskRows(RuntimeBase):
@@ -133,7 +134,7 @@ class TaskRows(RuntimeBase):
         node = resolve_node(self.session, tier, t.data, group, props.get("nodeVariable"))
         due = None
         if props.get("dueAt"):
-            due = self._due_from(loaded.engine.evaluate(t, props["dueAt"]))
+            due = calendar.due_from(loaded.engine.evaluate(t, props["dueAt"]), self.zone)
         elif props.get("dueIn"):
             due = add_duration(now, props["dueIn"], self.zone)
         roles = props.get("candidateRoles")
@@ -167,10 +168,3 @@ class TaskRows(RuntimeBase):
             raise RoutingError(f"assigneeVariable: {username} holds no {tier} role on {node.id}")
         return user
 
-    def _due_from(self, value: Any) -> datetime:
-        if isinstance(value, datetime):
-            return value if value.tzinfo else value.replace(tzinfo=self.zone)
-        text = str(value)
-        if len(text) == 10:  # a date: due by the end of that day, local time
-            return datetime.combine(datetime.fromisoformat(text).date(), time(23, 59, 59), self.zone)
-        return parse_datetime(text, self.zone)
