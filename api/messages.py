@@ -128,6 +128,8 @@ def field_messages(err: SanjiError, lang: str) -> dict[str, str]:
         if isinstance(d, dict) and d.get("field"):
             if "template" in d and known(str(d["template"]), lang):
                 out.setdefault(str(d["field"]), text(str(d["template"]), d.get("params"), lang))
+            elif "template" not in d and known(str(d.get("message")), lang):  # a literal of a file not converted yet
+                out.setdefault(str(d["field"]), text(str(d.get("message")), None, lang))
             else:
                 out.setdefault(str(d["field"]), page_message(err, lang) or text(NOT_VALID, None, lang))
     if not out:

@@ -1,8 +1,8 @@
 """One error hierarchy for the whole engine.
 
 Every failure a caller can cause maps to exactly one subclass; the API layer turns each
-into `{"error": code, "message": text, "details": ...}` with the class's HTTP status, so
-route handlers never build error responses by hand.
+into `{"error", "code", "template", "message", "params", "details"}` with the class's HTTP
+status (api/messages.py), so route handlers never build error responses by hand.
 
 A message is a *template* with named parameters, never a finished sentence:
 
@@ -11,8 +11,12 @@ A message is a *template* with named parameters, never a finished sentence:
 The template is the catalog key (the English text doubles as the msgid of the gettext
 catalog in api/translations), the parameters fill it in. The engine stays language-free:
 `message` is the English rendering for logs; readers get the catalog's text in their
-language (api/errors.py, api/web). Never build the template with an f-string: the catalog
-could not know it.
+language (api/messages.py). Never build the template with an f-string: the catalog could
+not know it (tests/web/test_error_catalog.py checks every site and every translation).
+
+    raise Invalid.on("day", "cannot be in the future")      # names the input field
+    field_error("title", "enter at most {limit} characters", "maxLength", limit=200)  # a details entry
+    Msg("missing column {column}", column=name)             # a message as a parameter of another
 """
 from __future__ import annotations
 

@@ -31,9 +31,9 @@ def test_field_errors_carry_field_code_params_and_a_chinese_message(client):
     assert r.status_code == 422
     body = r.get_json()
     assert body["error"] == "invalid" and body["template"] == "required text of at most {limit} characters"
-    assert body["message"] == "title: 必填，最多 200 个字符" and body["params"] == {"limit": 200}
+    assert body["message"] == "title: 必填，最多 200 个字。" and body["params"] == {"limit": 200}
     assert body["details"] == [{"field": "title", "code": "invalid", "params": {"limit": 200},
-                                "message": "必填，最多 200 个字符"}]
+                                "message": "必填，最多 200 个字。"}]
 
 
 def test_english_chosen_on_the_pages_answers_the_api_in_english(client):

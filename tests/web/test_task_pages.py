@@ -238,7 +238,7 @@ def test_supervise_and_urge(web, report_app, api, reader, clock):
     html = web.get("/tasks/supervise").get_data(as_text=True)
     assert "已催办：填写支部报告" in html and "已催办 1 次" in html
     web.post(f"/tasks/{task_id}/urge", {"next": "/tasks/supervise"})
-    assert "short while ago" in web.get("/tasks/supervise").get_data(as_text=True)
+    assert "您刚刚催办过此任务，请稍后再试" in web.get("/tasks/supervise").get_data(as_text=True)
     [urge] = reader.scalars(select(EventLog).where(EventLog.type == "task_urged"))
     assert urge.payload == {"name": "填写支部报告", "message": "请于今日报送", "to": ["xinsheng_laogan"], "overdue": True}
     web.logout()
