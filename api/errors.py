@@ -17,7 +17,7 @@ from .messages import api_language, to_json
 log = logging.getLogger("sanji.api")
 
 
-def _json(err: SanjiError, status: int | None = None):  # type: ignore[no-untyped-def]
+def _json(err: SanjiError, status: int | None = None):
     response = jsonify(to_json(err, api_language()))
     response.status_code = status or err.status
     if err.status == 401:
@@ -85,38 +85,38 @@ def http_message(status: int) -> SanjiError:
 
 def register(app: Flask) -> None:
     @app.errorhandler(SanjiError)
-    def sanji_error(err: SanjiError):  # type: ignore[no-untyped-def]
+    def sanji_error(err: SanjiError):
         _rollback()
         if err.status in (401, 403):
             _audit_refusal(err)
         return _json(err)
 
     @app.errorhandler(StaleDataError)
-    def stale(_err: StaleDataError):  # type: ignore[no-untyped-def]
+    def stale(_err: StaleDataError):
         _rollback()
         return _json(Conflict("the object was changed by someone else at the same time; reload and try again"))
 
     @app.errorhandler(IntegrityError)
-    def integrity(_err: IntegrityError):  # type: ignore[no-untyped-def]
+    def integrity(_err: IntegrityError):
         _rollback()
         return _json(Conflict("a concurrent change conflicted with this request; try again"))
 
     @app.errorhandler(DataError)
-    def bad_value(_err: DataError):  # type: ignore[no-untyped-def]
+    def bad_value(_err: DataError):
         _rollback()  # e.g. a NUL character or an out-of-range number the database refuses
         return _json(Invalid("a value in the request cannot be stored or compared by the database",
                              [field_error("", "value refused by the database")]))
 
     @app.errorhandler(PoolTimeout)
     @app.errorhandler(PendingRollbackError)
-    def pool_exhausted(err: Exception):  # type: ignore[no-untyped-def]
+    def pool_exhausted(err: Exception):
         _rollback()
         log.error("database error: %s", type(err).__name__)
         return _json(Unavailable("the database is unavailable; try again shortly"))
 
     @app.errorhandler(OperationalError)
     @app.errorhandler(DBAPIError)
-    def database_down(err: DBAPIError):  # type: ignore[no-untyped-def]
+    def database_down(err: DBAPIError):
         _rollback()
         text = str(getattr(err, "orig", err)).lower()
         if "deadlock" in text or "could not serialize" in text or "database is locked" in text:
@@ -125,7 +125,7 @@ def register(app: Flask) -> None:
         return _json(Unavailable("the database is unavailable; try again shortly"))
 
     @app.errorhandler(HTTPException)
-    def http_error(err: HTTPException):  # type: ignore[no-untyped-def]
+    def http_error(err: HTTPException):
         _rollback()
         code = HTTP_CODES.get(err.code or 500, "error")
         if not request.path.startswith("/api/") and err.code == 404 and request.accept_mimetypes.accept_html:
@@ -135,7 +135,7 @@ def register(app: Flask) -> None:
         return _json(e, err.code)
 
     @app.errorhandler(Exception)
-    def unexpected(err: Exception):  # type: ignore[no-untyped-def]
+    def unexpected(err: Exception):
         _rollback()
         log.exception("unexpected error on %s %s", request.method, request.path)
         e = SanjiError("internal error; it has been logged")

@@ -99,7 +99,7 @@ def redactor(p: Principal | None) -> Redactor:
     key = ("_sanji_redactor", p.id if p is not None else None)
     cached = g.get("_sanji_redactor")
     if cached is not None and cached[0] == key:
-        return cached[1]  # type: ignore[no-any-return]
+        return cached[1]
     made = for_principal(p, state().forms.forms_dir)
     g._sanji_redactor = (key, made)
     return made

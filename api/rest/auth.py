@@ -78,6 +78,7 @@ def change_password() -> Response:
     for name, value in (("old_password", old), ("new_password", new)):
         if not isinstance(value, str) or not value:
             raise Invalid(f"{name} is required", [{"field": name, "message": "required string"}])
+    assert isinstance(old, str) and isinstance(new, str)  # checked above
     try:
         engine_auth.change_password(db(), settings(), clock().now(), current_principal(), old, new,
                                     client=client_address(), keep_token=bearer_token() or session.get("sid"))

@@ -65,7 +65,8 @@ def validate() -> Response:
     data, filename = _read_bpmn()
 
     def known(key: str) -> bool:
-        return db().scalar(select(func.count()).select_from(ProcessDefinition).where(ProcessDefinition.key == key)) > 0
+        return (db().scalar(select(func.count()).select_from(ProcessDefinition)
+                            .where(ProcessDefinition.key == key)) or 0) > 0
 
     try:
         parsed = repository.validate(data, filename, state().forms, settings().max_bpmn_bytes, known,
@@ -184,7 +185,7 @@ def _openapi() -> tuple[dict[str, Any], dict[str, Any]]:
             "What the modeler's properties panel offers: forms, lane names and their tiers, roles",
             {"200": resp({"$ref": "#/components/schemas/ModelerConfig"}), **errors(401, 503)}, tag="definitions")},
     }
-    element = {"type": "object", "required": ["id", "type"], "properties": {
+    element: dict[str, Any] = {"type": "object", "required": ["id", "type"], "properties": {
         "id": {"type": "string"}, "type": {"type": "string"}, "name": {"type": ["string", "null"]},
         "process": {"type": ["string", "null"]}}}
     version = {"type": "object", "required": ["version"], "properties": {

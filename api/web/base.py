@@ -192,9 +192,10 @@ def localtime(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
         return ""
     if isinstance(value, str):
         try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             return value
+        value = parsed
     if value.tzinfo is not None:
         value = value.astimezone(settings().zone)
     return value.strftime(fmt)
@@ -209,7 +210,7 @@ def localdate(value: datetime | str | None) -> str:
 def signed_in() -> Principal | None:
     """The signed-in user, or None (an expired or revoked session is cleared)."""
     if "web_principal" in g:
-        return g.web_principal  # type: ignore[no-any-return]
+        return g.web_principal
     p: Principal | None = None
     if session.get("uid") or bearer_token():
         try:

@@ -56,7 +56,7 @@ def dashboard_page() -> Any:
     unit_id = request.args.get("unit_id") or None
     sc = dashboard.scope(db(), p, unit_id)  # 404 for another unit, or for someone without a dashboard
     choices = dashboard.scope(db(), p, None).units
-    args = {"year": period.year, "quarter": period.quarter or "", "unit_id": unit_id or ""}
+    args: dict[str, Any] = {"year": period.year, "quarter": period.quarter or "", "unit_id": unit_id or ""}
     args = {k: v for k, v in args.items() if v != ""}
     charts = [{"name": name, "title": str(TITLES[name]), "id": PATHS[name],
                "url": url_for(f"api_dashboard.{name}", **args),
@@ -104,7 +104,7 @@ def register(name: str) -> Any:
     rf = RecordFilter(kind, unit_id=f["unit_id"] or None, year=year, status=f["status"] or None)
     pg = records_service.list_records(db(), p, rf, PageRequest(page_number(), PER_PAGE), newest_first=True)
     rows: list[Record] = pg.items
-    args = {k: v for k, v in f.items() if v}
+    args: dict[str, Any] = {k: v for k, v in f.items() if v}
     shown_ids = [r.id for r in rows if r.confidential]
     if shown_ids:
         note_read(audit.READ, {"object": "record", "kind": kind, "ids": shown_ids, "redacted": redactor(p).active})

@@ -99,7 +99,7 @@ def urge_info(task_ids: list[int]) -> dict[int, tuple[int, datetime]]:
     rows = db().execute(select(EventLog.task_id, func.count(), func.max(EventLog.at))
                         .where(EventLog.type == "task_urged", EventLog.task_id.in_(task_ids))
                         .group_by(EventLog.task_id)).all()
-    return {tid: (n, at) for tid, n, at in rows}
+    return {tid: (n, at) for tid, n, at in rows if tid is not None}
 
 
 def make_rows(rows: list[TaskRow]) -> list[Row]:

@@ -204,15 +204,15 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
         loaded = self._load(inst)
         now = self.clock.now()
         due = [(t, timer_due(t)) for t in self._waiting_timers(loaded.wf)]
-        due = [(t, d) for t, d in due if d is not None and d <= now]
+        due_now = [(t, d) for t, d in due if d is not None and d <= now]
         before = inst.state
-        for t, when in due:
+        for t, when in due_now:
             late = (now - when).total_seconds() > max(60.0, self.settings.scheduler_interval_s * 3)
             events.log(self.session, now, "timer_fired", instance_id=inst.id, actor=actor or "scheduler",
                        payload={"spec_id": t.task_spec.bpmn_id, "name": t.task_spec.bpmn_name,
                                 "due": when.isoformat(), "late": late})
         self._run(loaded, before=before, action=None, actor=None)
-        return len(due)
+        return len(due_now)
 
     def fire_timer_now(self, instance_id: int, actor: Principal, timer_id: str | None = None) -> str:
         """Fire one waiting timer of a running instance now, due or not (admin); returns its id.

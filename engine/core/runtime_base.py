@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from engine.core.bounds import Deadline
@@ -36,12 +36,12 @@ _TASK_AND_INSTANCE = (select(HumanTask, ProcessInstance)
                       .where(HumanTask.id == bindparam("task_id"))
                       .options(_DEFINITION_WITHOUT_TEXTS).execution_options(populate_existing=True))
 _TASK_AND_INSTANCE_LOCKED = _TASK_AND_INSTANCE.with_for_update(of=ProcessInstance)
-_TASKS = HumanTask.__table__
+_TASKS = cast(Table, HumanTask.__table__)
 _TASK_UPDATE = update(_TASKS).where(_TASKS.c.id == bindparam("task_id_"))
 _TASK_INSERT = insert(_TASKS).returning(_TASKS.c.id)
 _OPEN_TASKS = select(_TASKS.c.task_guid, _TASKS.c.id).where(_TASKS.c.instance_id == bindparam("instance_id_"),
                                                             _TASKS.c.status == "open")
-_INSTANCES = ProcessInstance.__table__
+_INSTANCES = cast(Table, ProcessInstance.__table__)
 _INSTANCE_UPDATE = update(_INSTANCES).where(_INSTANCES.c.id == bindparam("instance_id_"),
                                             _INSTANCES.c.version == bindparam("version_"))
 MAX_ROUNDS = 100

@@ -118,8 +118,8 @@ class _Checker(ast.NodeVisitor):
     def _no_defs(self, node: ast.AST) -> None:
         self.errors.append(f"line {getattr(node, 'lineno', 0)}: {type(node).__name__} is not allowed in scripts")
 
-    visit_ClassDef = visit_AsyncFunctionDef = visit_Global = visit_Nonlocal = _no_defs  # type: ignore[assignment]
-    visit_Lambda = visit_Yield = visit_YieldFrom = visit_Await = _no_defs  # type: ignore[assignment]
+    visit_ClassDef = visit_AsyncFunctionDef = visit_Global = visit_Nonlocal = _no_defs
+    visit_Lambda = visit_Yield = visit_YieldFrom = visit_Await = _no_defs
 
 
 def check_source(source: str, mode: str = "exec") -> list[str]:
@@ -236,11 +236,12 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         # A callable is called when a script first runs: most steps of most instances run none,
         # and building the helpers (closures over the session and instance, metered) costs.
         self._helpers = helpers
+        self._globals: dict[str, Any] | None = None
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes  # SANJI_SCRIPT_MAX_MB
         self.deadline = deadline  # the runtime's engine deadline, if any
 
-    @property  # type: ignore[override]
+    @property
     def globals(self) -> dict[str, Any]:
         if self._globals is None:
             helpers = self._helpers() if callable(self._helpers) else self._helpers

@@ -350,7 +350,7 @@ class DetachedCallActivityParser(MultiInstanceParserHook, SpiffTaskParser):
         if collection is None:
             self.raise_validation_exception("a multi-instance call activity needs a loopDataInputRef "
                                             "(the list variable to fan out over)")
-        task: DetachedCallActivity = self.task  # type: ignore[assignment]
+        task: DetachedCallActivity = self.task
         task.collection = collection
         task.item = text("inputDataItem") or "item"
         task.output_collection = text("loopDataOutputRef")

@@ -140,7 +140,7 @@ def set_iterator_depth(depth: int) -> None:
 
 
 def iterator_depth() -> int:
-    return int(TaskIterator.__init__.__defaults__[1])  # type: ignore[index]
+    return int(TaskIterator.__init__.__defaults__[1])
 
 
 set_iterator_depth(TASK_TREE_DEPTH)

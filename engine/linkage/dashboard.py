@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from engine.core import calendar
@@ -192,7 +192,7 @@ def overdue_tasks(session: Session, p: Principal, sc: Scope, period: Period, now
     completed after it. One category per unit (plus the group committee's own), one series per tier."""
     start, end = period.utc_bounds(zone)
     t = HumanTask
-    where_unit = t.unit_id.in_(sc.unit_ids)
+    where_unit: ColumnElement[bool] = t.unit_id.in_(sc.unit_ids)
     if sc.with_group:
         where_unit = or_(where_unit, and_(t.unit_id.is_(None), t.tier == "group"))
     rows_q = (select(t.unit_id, t.tier, t.status, t.due_at, t.completed_at)
@@ -274,6 +274,7 @@ def punctuality(session: Session, p: Principal, sc: Scope, period: Period, now: 
         .where(t.process_key == "monthly_report_branch", t.spec_id == "write_report", t.status == "open",
                t.unit_id.in_(sc.unit_ids), t.due_at.is_not(None), t.due_at >= start, t.due_at < end, t.due_at < now))
     for node_id, unit_id, due in missing:
+        assert due is not None and unit_id is not None  # both in the WHERE clause
         due_local = due.astimezone(zone)
         if (node_id, f"{due_local.year}-{due_local.month:02d}") in submitted:
             continue  # sent back for completion: the report was submitted (and counted) already

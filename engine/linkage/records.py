@@ -37,7 +37,7 @@ def visible_clause(p: Principal) -> ColumnElement[bool]:
     return or_(*parts) if parts else false()
 
 
-def query(p: Principal, kind: str, **filters: Any) -> Select[tuple[Record]]:
+def query(p: Principal, kind: str, **filters: Any) -> Select[Record]:
     """Records of `kind` visible to `p`; filters on columns (unit_id, node_id, instance_id)."""
     q = select(Record).where(Record.kind == kind, visible_clause(p))
     for name, value in filters.items():
@@ -72,7 +72,7 @@ CLUE_STATUSES = linkage_kinds.CLUE_STATUSES  # declared with the clue schema
 
 
 def listing(p: Principal, kind: str, unit_id: str | None = None, year: int | None = None,
-            status: str | None = None) -> Select[tuple[Record]]:
+            status: str | None = None) -> Select[Record]:
     """The register lists (ledger, commendations, clues) with their filters: `year` and `status`
     match the record's data (data.year, data.status). Shared by the JSON API and the pages."""
     q = query(p, kind, unit_id=unit_id)

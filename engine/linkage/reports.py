@@ -122,7 +122,7 @@ def build(session: Session, p: Principal, period: Period, unit_id: str | None, n
         people += study_rows["group"]["people"]
     visible = records.visible_clause(p)
     kinds = dict(RECORD_KINDS)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for n, ids in rows_spec:
         t = HumanTask
         base = select(func.count()).select_from(t).where(t.node_id.in_(ids), t.created_at >= start, t.created_at < end)
@@ -305,8 +305,8 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
 
 def cjk_font(settings: Settings) -> tuple[str, int] | None:
     if settings.pdf_font:
-        path, _, index = settings.pdf_font.partition("#")
-        return (path, int(index or 0)) if Path(path).is_file() else None
+        font, _, number = settings.pdf_font.partition("#")
+        return (font, int(number or 0)) if Path(font).is_file() else None
     for path, index in CJK_FONTS:
         if Path(path).is_file():
             return path, index

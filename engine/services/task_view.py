@@ -197,6 +197,6 @@ def instance_titles(session: Session, redactor: Redactor, titles: dict[int, str]
     (reads the instances' data only when it redacts)."""
     if not redactor.active or not titles:
         return titles
-    data = dict(session.execute(select(ProcessInstance.id, ProcessInstance.data)
-                                .where(ProcessInstance.id.in_(list(titles)))).all())
+    data: dict[int, Any] = dict(session.execute(select(ProcessInstance.id, ProcessInstance.data)
+                                                .where(ProcessInstance.id.in_(list(titles)))).all())
     return {i: redactor.text(t, data.get(i)) or "" for i, t in titles.items()}

@@ -246,14 +246,16 @@ def bound_problems(kind: str, expression: str, zone: Any, min_seconds: float) ->
     by `parse_datetime`). A cycle that fires once has no period."""
     parsed = _parse(kind, expression, zone)
     if isinstance(parsed, Cron):
-        seconds: float | None = parsed.shortest_gap_seconds()
-        what = f"cron {expression.strip()!r} fires every {_span(seconds)} at the shortest"
+        gap = parsed.shortest_gap_seconds()
+        seconds: float | None = gap
+        what = f"cron {expression.strip()!r} fires every {_span(gap)} at the shortest"
     elif isinstance(parsed, IsoCycle):
         seconds = parsed.period.approx_seconds() if parsed.count != 1 else None
         what = f"timeCycle {expression.strip()!r} repeats every {_span(seconds or 0)}"
     elif isinstance(parsed, Duration):
-        seconds = parsed.approx_seconds()
-        what = f"timeDuration {expression.strip()!r} is {_span(seconds)}"
+        span = parsed.approx_seconds()
+        seconds = span
+        what = f"timeDuration {expression.strip()!r} is {_span(span)}"
     else:
         return []
     if seconds is None:
