@@ -20,11 +20,13 @@ from engine.infra.db import _write_intent
 from engine.models import OrgNode
 from engine.org.nodes import Principal
 from engine.platform import notify
-from engine.platform.models import Notification, NotificationChannel, Outbox
+from engine.services import notifications as service
+from engine.services.notifications import ChannelFilter, NotificationFilter, OutboxFilter
+from engine.services.paging import PageRequest
 
 from ..extensions import clock, db, settings
 from .base import nav_item, page_blueprint, safe_next, signin_required
-from .helpers import checkbox, fail, field_errors, form_text, me, paged
+from .helpers import PER_PAGE, checkbox, fail, field_errors, form_text, me, page_number, paged, pager
 
 bp = page_blueprint("notify")
 
@@ -60,12 +62,9 @@ OUTBOX_STATUS = {"pending": lazy_gettext("pending"), "sending": lazy_gettext("se
 @signin_required
 def notifications() -> Any:
     p = me()
-    q = select(Notification).where(Notification.user_id == p.id)
     unread_only = request.args.get("unread") == "1"
-    if unread_only:
-        q = q.where(Notification.read_at.is_(None))
-    rows, pager = paged(q.order_by(Notification.read_at.is_not(None), Notification.id.desc()))
-    return render_template("platform/notifications.html", notes=[r[0] for r in rows], pager=pager,
+    pg = service.list_notifications(db(), p, NotificationFilter(unread=unread_only), PageRequest(page_number(), PER_PAGE))
+    return render_template("platform/notifications.html", notes=pg.items, pager=pager(pg, "notify.notifications"),
                            unread_only=unread_only, unread=notify.unread_count(db(), p.id), kinds=KIND_LABELS,
                            manages=notify.managed_nodes(p) != set())
 
@@ -74,17 +73,15 @@ def notifications() -> Any:
 @signin_required
 def notification_open(note_id: int) -> Any:
     """Mark the notification read and go to what it concerns (its task or report)."""
-    note = notify.mark_read(db(), me().id, note_id if note_id < 2**62 else 0, clock().now())
+    note = service.read(db(), me(), note_id if note_id < 2**62 else 0, clock().now())
     link = safe_next(note.link)
-    db().commit()
     return redirect(link or url_for("notify.notifications"))
 
 
 @bp.post("/notifications/read-all")
 @signin_required
 def notifications_read_all() -> Any:
-    n = notify.mark_all_read(db(), me().id, clock().now())
-    db().commit()
+    n = service.read_all(db(), me(), clock().now())
     flash(gettext("%(n)s notification(s) marked read.", n=n), "success")
     return redirect(url_for("notify.notifications"))
 
@@ -129,17 +126,10 @@ def channel_data(kind: str, creating: bool) -> dict[str, Any]:
 
 def render_channels(nodes: set[str] | None, errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
                     status: int = 200) -> Any:
-    q = select(NotificationChannel)
-    if nodes is not None:
-        q = q.where(NotificationChannel.node_id.in_(nodes))
-    channels = db().scalars(q.order_by(NotificationChannel.node_id, NotificationChannel.id)).all()
-    oq = select(Outbox, NotificationChannel.name).join(NotificationChannel, NotificationChannel.id == Outbox.channel_id)
-    if nodes is not None:
-        oq = oq.where(NotificationChannel.node_id.in_(nodes))
+    channels = db().scalars(service.channels_query(me(), ChannelFilter())).all()
     status_filter = request.args.get("status", "")
-    if status_filter in OUTBOX_STATUS:
-        oq = oq.where(Outbox.status == status_filter)
-    rows, pager = paged(oq.order_by(Outbox.id.desc()))
+    f = OutboxFilter(status_filter if status_filter in OUTBOX_STATUS else None)
+    rows, pager = paged(service.outbox_query(me(), f))
     options = node_options(nodes)
     return render_template("platform/channels.html", channels=channels, outbox=rows, pager=pager,
                            status_filter=status_filter, statuses=OUTBOX_STATUS, kinds=KIND_LABELS,

@@ -104,6 +104,62 @@ def sees_receipts(p: Principal, author_id: int) -> bool:
     return p.is_admin or author_id == p.id or bool(p.committee_nodes())
 
 
+def sees_reader_names(p: Principal, author_id: int) -> bool:
+    """The names of every reader of a bulletin post: its author, the group committee, an admin (a
+    unit committee sees its own unit's readers: `bulletin_reader_units`)."""
+    return p.is_admin or p.in_group_committee or author_id == p.id
+
+
+def bulletin_reader_units(p: Principal) -> set[str]:
+    """The units whose readers' names a unit committee member sees."""
+    return {r.node_id for r in p.committee_nodes() if r.tier == "unit" and r.node_id}
+
+
+def may_post_notice(p: Principal, node_id: str) -> bool:
+    """Notices (通知公告) come from a committee: `p` holds a committee role on the posting node."""
+    return any(r.node_id == node_id and r.role in COMMITTEE_ROLES for r in p.roles)
+
+
+def require_notice(p: Principal, node_id: str) -> None:
+    if not may_post_notice(p, node_id):
+        raise Forbidden("notices (通知公告) are posted by the group or a unit committee")
+
+
+def require_pin(p: Principal) -> None:
+    if not may_pin(p):
+        raise Forbidden("only the group committee pins posts")
+
+
+def require_change_post(p: Principal, author_id: int) -> None:
+    if not may_change_post(p, author_id):
+        raise Forbidden("only the author changes a post")
+
+
+def require_delete_post(p: Principal, author_id: int) -> None:
+    if not may_change_post(p, author_id):
+        raise Forbidden("only the author or an admin deletes a post")
+
+
+def require_poster(p: Principal) -> None:
+    """Posting on the bulletin needs a role on an org node."""
+    if not any(r.node_id for r in p.roles):
+        raise Forbidden("posting needs a role in the organisation")
+
+
+def bulletin_audiences(p: Principal, group_id: str) -> set[str] | None:
+    """The audiences (org node ids) of the bulletin posts `p` reads: None for all (admins, the
+    group committee); else everyone's (the group) and p's own units."""
+    if p.is_admin or p.in_group_committee:
+        return None
+    audiences = {group_id}
+    for r in p.roles:
+        if r.tier == "unit" and r.node_id:
+            audiences.add(r.node_id)
+        elif r.tier == "branch" and r.path:
+            audiences.add(r.path.strip("/").split("/")[1])
+    return audiences
+
+
 def instances_visible(p: Principal) -> ColumnElement[bool]:
     """SQL: the instances `p` may trace (admin, the group committee all; a committee its subtree;
     anyone the instances they started or hold or held a task in)."""
