@@ -105,8 +105,7 @@ def sees_receipts(p: Principal, author_id: int) -> bool:
 
 
 def sees_reader_names(p: Principal, author_id: int) -> bool:
-    """The names of every reader of a bulletin post: its author, the group committee, an admin (a
-    unit committee sees its own unit's readers: `bulletin_reader_units`)."""
+    """Every reader's name of a bulletin post (a unit committee: its units', `bulletin_reader_units`)."""
     return p.is_admin or p.in_group_committee or author_id == p.id
 
 
@@ -147,8 +146,7 @@ def require_poster(p: Principal) -> None:
 
 
 def bulletin_audiences(p: Principal, group_id: str) -> set[str] | None:
-    """The audiences (org node ids) of the bulletin posts `p` reads: None for all (admins, the
-    group committee); else everyone's (the group) and p's own units."""
+    """Audiences of the posts `p` reads: None: all (admins, group committee); else the group and p's units."""
     if p.is_admin or p.in_group_committee:
         return None
     audiences = {group_id}
@@ -158,6 +156,35 @@ def bulletin_audiences(p: Principal, group_id: str) -> set[str] | None:
         elif r.tier == "branch" and r.path:
             audiences.add(r.path.strip("/").split("/")[1])
     return audiences
+
+
+def study_units(p: Principal) -> set[str] | None:
+    """Units whose people's study records `p` oversees; None: all (admins, group committee); empty: one's own."""
+    if p.is_admin or p.in_group_committee:
+        return None
+    return {r.node_id for r in p.committee_nodes() if r.tier == "unit" and r.node_id}
+
+
+def require_study_rates(p: Principal) -> None:
+    """Completion rates are for unit and group committees (and admins): `study_units` not empty."""
+    if study_units(p) == set():
+        raise Forbidden("completion rates are for unit and group committees; your own figures are in your profile")
+
+
+def require_read_decisions(p: Principal) -> None:
+    """The leading group's decisions are read by the members of the organisation (`in_organisation`)."""
+    if not in_organisation(p):
+        raise Forbidden("the leading group's decisions are for the members of the organisation")
+
+
+def may_record_decisions(p: Principal, member: bool) -> bool:
+    """The leading group's members (`member`: p holds a position in it) and admins record its decisions."""
+    return p.is_admin or member
+
+
+def require_record_decisions(p: Principal, member: bool) -> None:
+    if not may_record_decisions(p, member):
+        raise Forbidden("only members of the leading group (or an admin) record its decisions")
 
 
 def instances_visible(p: Principal) -> ColumnElement[bool]:

@@ -66,9 +66,13 @@ def create(session: Session, p: Principal, cmd: PostCommand, now: datetime) -> d
 
     def run() -> dict[str, Any]:
         post = bulletin.create(session, p, dict(cmd.data), now)
-        events.log(session, now, "bulletin_posted", actor=p,
-                   payload={"post_id": post.id, "kind": post.kind, "title": post.title,
-                            "audience": post.audience_node_id})
+        events.log(
+            session,
+            now,
+            "bulletin_posted",
+            actor=p,
+            payload={"post_id": post.id, "kind": post.kind, "title": post.title, "audience": post.audience_node_id},
+        )
         if cmd.read_by_author:
             bulletin.mark_read(session, p, post, now)
         return bulletin.post_json(session, p, post, full=True)
@@ -76,8 +80,9 @@ def create(session: Session, p: Principal, cmd: PostCommand, now: datetime) -> d
     return _committed(session, run)
 
 
-def change(session: Session, p: Principal, post_id: int, data: dict[str, Any], now: datetime,
-           log: bool = False) -> dict[str, Any]:
+def change(
+    session: Session, p: Principal, post_id: int, data: dict[str, Any], now: datetime, log: bool = False
+) -> dict[str, Any]:
     """Change kind, title, text or the pin (policy: author; group committee pins); `log`: record
     `bulletin_changed` with what it was before (the edit page)."""
 
@@ -86,8 +91,13 @@ def change(session: Session, p: Principal, post_id: int, data: dict[str, Any], n
         before = {"kind": item.kind, "title": item.title}
         bulletin.change(session, p, item, dict(data), now)
         if log:
-            events.log(session, now, "bulletin_changed", actor=p,
-                       payload={"post_id": item.id, "kind": item.kind, "title": item.title, "before": before})
+            events.log(
+                session,
+                now,
+                "bulletin_changed",
+                actor=p,
+                payload={"post_id": item.id, "kind": item.kind, "title": item.title, "before": before},
+            )
         return bulletin.post_json(session, p, item, full=True)
 
     return _committed(session, run)

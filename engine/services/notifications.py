@@ -82,7 +82,9 @@ class OutboxFilter:
 
     def __post_init__(self) -> None:
         if self.status and self.status not in OUTBOX_STATUSES:
-            raise Invalid("status must be pending, sending, sent or failed", [{"field": "status", "message": self.status}])
+            raise Invalid(
+                "status must be pending, sending, sent or failed", [{"field": "status", "message": self.status}]
+            )
 
 
 def outbox_query(p: Principal, f: OutboxFilter) -> AnySelect:

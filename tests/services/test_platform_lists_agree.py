@@ -45,7 +45,10 @@ def world(app: Any, api: Any, clock: Any) -> None:
     posts = [
         ("group_secretary", {"kind": "notice", "title": "通知一", "body": "全体学习"}),
         ("group_secretary", {"kind": "work", "title": "工作信息", "body": "学习 安排", "pinned": True}),
-        ("xinsheng_secretary", {"kind": "notice", "title": "鑫盛通知", "body": "本单位", "audience_node_id": "xinsheng"}),
+        (
+            "xinsheng_secretary",
+            {"kind": "notice", "title": "鑫盛通知", "body": "本单位", "audience_node_id": "xinsheng"},
+        ),
         ("xinsheng_laogan", {"kind": "experience", "title": "经验", "body": "学习心得"}),
     ]
     for user, data in posts:
