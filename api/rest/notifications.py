@@ -6,7 +6,6 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 from engine.errors import Invalid
-from engine.infra import events
 from engine.platform import notify
 from engine.platform.models import Notification
 from engine.services import notifications as service
@@ -72,12 +71,7 @@ def channels() -> Response:
 @login_required
 def create_channel() -> tuple[Response, int]:
     p = current_principal()
-    ch = notify.save_channel(db(), p, body(), clock().now())
-    events.log(db(), clock().now(), "notification_channel_created", actor=p,
-               payload={"channel_id": ch.id, "kind": ch.kind, "node_id": ch.node_id, "events": ch.events})
-    out = notify.channel_json(ch)
-    db().commit()
-    return jsonify(out), 201
+    return jsonify(service.create_channel(db(), p, body(), clock().now())), 201
 
 
 @bp.get("/notification-channels/<int:channel_id>")
@@ -89,36 +83,20 @@ def channel(channel_id: int) -> Response:
 @bp.patch("/notification-channels/<int:channel_id>")
 @login_required
 def change_channel(channel_id: int) -> Response:
-    p = current_principal()
-    ch = notify.get_channel(db(), p, channel_id)
-    data = body()
-    notify.save_channel(db(), p, data, clock().now(), ch)
-    events.log(db(), clock().now(), "notification_channel_changed", actor=p,
-               payload={"channel_id": ch.id, "fields": sorted(data)})
-    out = notify.channel_json(ch)
-    db().commit()
-    return jsonify(out)
+    return jsonify(service.change_channel(db(), current_principal(), channel_id, body(), clock().now()))
 
 
 @bp.delete("/notification-channels/<int:channel_id>")
 @login_required
 def delete_channel(channel_id: int) -> Response:
-    p = current_principal()
-    ch = notify.get_channel(db(), p, channel_id)
-    events.log(db(), clock().now(), "notification_channel_deleted", actor=p, payload={"channel_id": ch.id, "name": ch.name})
-    db().delete(ch)
-    db().commit()
+    service.delete_channel(db(), current_principal(), channel_id, clock().now())
     return jsonify({"deleted": channel_id})
 
 
 @bp.post("/notification-channels/<int:channel_id>/test")
 @login_required
 def test_channel(channel_id: int) -> tuple[Response, int]:
-    p = current_principal()
-    ch = notify.get_channel(db(), p, channel_id)
-    rows = notify.enqueue_test(db(), settings(), p, ch, clock().now())
-    out = [notify.outbox_json(r) for r in rows]
-    db().commit()
+    _name, out = service.test_channel(db(), settings(), current_principal(), channel_id, clock().now())
     return jsonify({"queued": out}), 202
 
 
@@ -133,10 +111,7 @@ def outbox() -> Response:
 @bp.post("/notification-outbox/<int:outbox_id>/retry")
 @login_required
 def retry(outbox_id: int) -> Response:
-    row = notify.retry_outbox(db(), current_principal(), outbox_id, clock().now())
-    out = notify.outbox_json(row)
-    db().commit()
-    return jsonify(out)
+    return jsonify(service.retry(db(), current_principal(), outbox_id, clock().now()))
 
 
 # ---- OpenAPI ---------------------------------------------------------------------------------------------

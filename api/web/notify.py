@@ -15,7 +15,6 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from engine.errors import Forbidden, Invalid, SanjiError
-from engine.infra import events
 from engine.infra.db import _write_intent
 from engine.models import OrgNode
 from engine.org.nodes import Principal
@@ -153,18 +152,14 @@ def channel_create() -> Any:
     kind = request.form.get("kind", "")
     data = channel_data(kind, creating=True)
     try:
-        ch = notify.save_channel(db(), p, data, clock().now())
+        ch = service.create_channel(db(), p, data, clock().now())
     except Invalid as exc:
-        db().rollback()
         values = {**data, "url": request.form.get("url", ""), "recipients": request.form.get("recipients", "")}
         return render_channels(nodes, field_errors(exc), values, 422)
     except SanjiError as exc:
         fail(exc)
         return redirect(url_for("notify.channels_page"))
-    events.log(db(), clock().now(), "notification_channel_created", actor=p,
-               payload={"channel_id": ch.id, "kind": ch.kind, "node_id": ch.node_id, "events": ch.events})
-    db().commit()
-    flash(gettext("Channel %(name)s created.", name=ch.name), "success")
+    flash(gettext("Channel %(name)s created.", name=ch["name"]), "success")
     return redirect(url_for("notify.channels_page"))
 
 
@@ -178,16 +173,12 @@ def channel_edit(channel_id: int) -> Any:
     if request.method == "POST":
         data = channel_data(ch.kind, creating=False)
         try:
-            notify.save_channel(db(), p, data, clock().now(), ch)
+            saved = service.change_channel(db(), p, ch.id, data, clock().now())
         except Invalid as exc:
-            db().rollback()
             errors = field_errors(exc)
             ch = notify.get_channel(db(), p, channel_id)
         else:
-            events.log(db(), clock().now(), "notification_channel_changed", actor=p,
-                       payload={"channel_id": ch.id, "fields": sorted(data)})
-            db().commit()
-            flash(gettext("Channel %(name)s saved.", name=ch.name), "success")
+            flash(gettext("Channel %(name)s saved.", name=saved["name"]), "success")
             return redirect(url_for("notify.channels_page"))
     return render_template("platform/channel_edit.html", ch=ch, errors=errors, channel_kinds=CHANNEL_LABELS,
                            kinds=KIND_LABELS, event_kinds=notify.KINDS, url_hint=notify.url_hint(ch.url),
@@ -197,12 +188,7 @@ def channel_edit(channel_id: int) -> Any:
 @bp.post("/notifications/channels/<int:channel_id>/delete")
 @signin_required
 def channel_delete(channel_id: int) -> Any:
-    p = me()
-    ch = notify.get_channel(db(), p, channel_id if channel_id < 2**31 else 0)
-    events.log(db(), clock().now(), "notification_channel_deleted", actor=p, payload={"channel_id": ch.id, "name": ch.name})
-    name = ch.name
-    db().delete(ch)
-    db().commit()
+    name = service.delete_channel(db(), me(), channel_id if channel_id < 2**31 else 0, clock().now())
     flash(gettext("Channel %(name)s deleted.", name=name), "success")
     return redirect(url_for("notify.channels_page"))
 
@@ -210,12 +196,9 @@ def channel_delete(channel_id: int) -> Any:
 @bp.post("/notifications/channels/<int:channel_id>/test")
 @signin_required
 def channel_test(channel_id: int) -> Any:
-    p = me()
-    ch = notify.get_channel(db(), p, channel_id if channel_id < 2**31 else 0)
-    rows = notify.enqueue_test(db(), settings(), p, ch, clock().now())
-    db().commit()
+    name, rows = service.test_channel(db(), settings(), me(), channel_id if channel_id < 2**31 else 0, clock().now())
     if rows:
-        flash(gettext("A test message is queued on %(name)s; the next dispatch sends it.", name=ch.name), "success")
+        flash(gettext("A test message is queued on %(name)s; the next dispatch sends it.", name=name), "success")
     else:
         flash(gettext("Nothing to send: the channel has no address for you."), "warn")
     return redirect(url_for("notify.channels_page"))
@@ -225,8 +208,7 @@ def channel_test(channel_id: int) -> Any:
 @signin_required
 def outbox_retry(outbox_id: int) -> Any:
     try:
-        notify.retry_outbox(db(), me(), outbox_id if outbox_id < 2**62 else 0, clock().now())
-        db().commit()
+        service.retry(db(), me(), outbox_id if outbox_id < 2**62 else 0, clock().now())
         flash(gettext("The message will be sent again at the next dispatch."), "success")
     except SanjiError as exc:
         fail(exc)

@@ -5,18 +5,23 @@ list them: one filter and one query per list, one pager; who manages which chann
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.errors import Invalid
+from engine.infra import events
+from engine.infra.settings import Settings
 from engine.org.nodes import Principal
 from engine.platform import notify
 from engine.platform.models import Notification, NotificationChannel, Outbox
 from engine.services.paging import AnySelect, Page, PageRequest, fetch
 
+T = TypeVar("T")
 OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
 
 
@@ -98,3 +103,80 @@ def outbox_query(p: Principal, f: OutboxFilter) -> AnySelect:
     if f.channel_id is not None:
         q = q.where(Outbox.channel_id == f.channel_id)
     return q.order_by(Outbox.id.desc())
+
+
+# ---- channels and the outbox: each command logs and commits here ------------------------------------------
+
+
+def _committed(session: Session, fn: Callable[[], T]) -> T:
+    try:
+        out = fn()
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    return out
+
+
+def create_channel(session: Session, p: Principal, data: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """A channel of a node `p` manages (notify.save_channel's rules); the channel as JSON."""
+
+    def run() -> dict[str, Any]:
+        ch = notify.save_channel(session, p, data, now)
+        events.log(
+            session,
+            now,
+            "notification_channel_created",
+            actor=p,
+            payload={"channel_id": ch.id, "kind": ch.kind, "node_id": ch.node_id, "events": ch.events},
+        )
+        return notify.channel_json(ch)
+
+    return _committed(session, run)
+
+
+def change_channel(
+    session: Session, p: Principal, channel_id: int, data: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    def run() -> dict[str, Any]:
+        ch = notify.get_channel(session, p, channel_id)
+        notify.save_channel(session, p, data, now, ch)
+        events.log(
+            session, now, "notification_channel_changed", actor=p, payload={"channel_id": ch.id, "fields": sorted(data)}
+        )
+        return notify.channel_json(ch)
+
+    return _committed(session, run)
+
+
+def delete_channel(session: Session, p: Principal, channel_id: int, now: datetime) -> str:
+    """Delete a channel `p` manages; its name."""
+
+    def run() -> str:
+        ch = notify.get_channel(session, p, channel_id)
+        events.log(
+            session, now, "notification_channel_deleted", actor=p, payload={"channel_id": ch.id, "name": ch.name}
+        )
+        name = ch.name
+        session.delete(ch)
+        return name
+
+    return _committed(session, run)
+
+
+def test_channel(
+    session: Session, settings: Settings, p: Principal, channel_id: int, now: datetime
+) -> tuple[str, list[dict[str, Any]]]:
+    """Queue a test message to `p` on the channel; its name and the rows queued (as JSON)."""
+
+    def run() -> tuple[str, list[dict[str, Any]]]:
+        ch = notify.get_channel(session, p, channel_id)
+        rows = notify.enqueue_test(session, settings, p, ch, now)
+        return ch.name, [notify.outbox_json(r) for r in rows]
+
+    return _committed(session, run)
+
+
+def retry(session: Session, p: Principal, outbox_id: int, now: datetime) -> dict[str, Any]:
+    """Send a failed outbox row again at the next dispatch; the row as JSON."""
+    return _committed(session, lambda: notify.outbox_json(notify.retry_outbox(session, p, outbox_id, now)))
