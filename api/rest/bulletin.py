@@ -5,36 +5,33 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine.infra import events
 from engine.platform import bulletin
+from engine.services import bulletin as service
+from engine.services.bulletin import BulletinFilter, PostCommand
 
 from ..auth import current_principal, login_required
 from ..extensions import clock, db
 from . import openapi
-from .common import body, page
+from .common import body, page_json, page_request
 
 bp = Blueprint("api_bulletin", __name__, url_prefix="/api/v1/bulletin")
+
+
+def _filter() -> BulletinFilter:
+    return BulletinFilter(request.args.get("q"), request.args.get("kind") or None,
+                          request.args.get("unread") in ("1", "true"))
 
 
 @bp.get("")
 @login_required
 def posts() -> Response:
-    p = current_principal()
-    q = bulletin.search(db(), p, request.args.get("q"), request.args.get("kind") or None,
-                        request.args.get("unread") in ("1", "true"))
-    return page(q, lambda r: bulletin.post_json(db(), p, r[0]))
+    return page_json(service.list_posts(db(), current_principal(), _filter(), page_request()), lambda d: d)
 
 
 @bp.post("")
 @login_required
 def create() -> tuple[Response, int]:
-    p = current_principal()
-    post = bulletin.create(db(), p, body(), clock().now())
-    events.log(db(), clock().now(), "bulletin_posted", actor=p,
-               payload={"post_id": post.id, "kind": post.kind, "title": post.title, "audience": post.audience_node_id})
-    out = bulletin.post_json(db(), p, post, full=True)
-    db().commit()
-    return jsonify(out), 201
+    return jsonify(service.create(db(), current_principal(), PostCommand(body()), clock().now())), 201
 
 
 @bp.get("/<int:post_id>")
@@ -47,30 +44,20 @@ def post(post_id: int) -> Response:
 @bp.patch("/<int:post_id>")
 @login_required
 def change(post_id: int) -> Response:
-    p = current_principal()
-    item = bulletin.change(db(), p, bulletin.get(db(), p, post_id), body(), clock().now())
-    out = bulletin.post_json(db(), p, item, full=True)
-    db().commit()
-    return jsonify(out)
+    return jsonify(service.change(db(), current_principal(), post_id, body(), clock().now()))
 
 
 @bp.delete("/<int:post_id>")
 @login_required
 def delete(post_id: int) -> Response:
-    p = current_principal()
-    item = bulletin.get(db(), p, post_id)
-    bulletin.delete(db(), p, item, clock().now())
-    events.log(db(), clock().now(), "bulletin_deleted", actor=p, payload={"post_id": post_id, "title": item.title})
-    db().commit()
+    service.delete(db(), current_principal(), post_id, clock().now())
     return jsonify({"deleted": post_id})
 
 
 @bp.post("/<int:post_id>/read")
 @login_required
 def read(post_id: int) -> Response:
-    p = current_principal()
-    first = bulletin.mark_read(db(), p, bulletin.get(db(), p, post_id), clock().now())
-    db().commit()
+    first = service.read(db(), current_principal(), post_id, clock().now())
     return jsonify({"post_id": post_id, "read": True, "first_time": first})
 
 

@@ -5,17 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from sqlalchemy import select
-
 from engine.errors import Invalid
-from engine.infra import events
 from engine.platform import notify
-from engine.platform.models import Notification, NotificationChannel, Outbox
+from engine.platform.models import Notification
+from engine.services import notifications as service
+from engine.services.notifications import ChannelFilter, NotificationFilter, OutboxFilter
 
 from ..auth import current_principal, login_required
 from ..extensions import clock, db, settings
 from . import openapi
-from .common import body, int_arg, page
+from .common import body, int_arg, page, page_json, page_request
 
 bp = Blueprint("api_notifications", __name__, url_prefix="/api/v1")
 
@@ -29,15 +28,11 @@ def note_json(n: Notification) -> dict[str, Any]:
 @bp.get("/notifications")
 @login_required
 def notifications() -> Response:
-    p = current_principal()
-    q = select(Notification).where(Notification.user_id == p.id)
     unread = request.args.get("unread")
-    if unread in ("1", "true"):
-        q = q.where(Notification.read_at.is_(None))
-    elif unread not in (None, "", "0", "false"):
+    if unread not in (None, "", "0", "false", "1", "true"):
         raise Invalid("unread must be true or false", [{"field": "unread", "message": unread}])
-    q = q.order_by(Notification.read_at.is_not(None), Notification.id.desc())
-    return page(q, lambda r: note_json(r[0]))
+    f = NotificationFilter(unread=unread in ("1", "true"))
+    return page_json(service.list_notifications(db(), current_principal(), f, page_request()), note_json)
 
 
 @bp.get("/notifications/unread-count")
@@ -49,10 +44,7 @@ def unread_count() -> Response:
 @bp.post("/notifications/<int:notification_id>/read")
 @login_required
 def read(notification_id: int) -> Response:
-    note = notify.mark_read(db(), current_principal().id, notification_id, clock().now())
-    out = note_json(note)
-    db().commit()
-    return jsonify(out)
+    return jsonify(note_json(service.read(db(), current_principal(), notification_id, clock().now())))
 
 
 @bp.post("/notifications/read-all")
@@ -62,8 +54,7 @@ def read_all() -> Response:
     task_id = data.get("task_id")
     if task_id is not None and (not isinstance(task_id, int) or isinstance(task_id, bool)):
         raise Invalid("task_id must be an integer", [{"field": "task_id", "message": "expected an integer"}])
-    marked = notify.mark_all_read(db(), current_principal().id, clock().now(), task_id)
-    db().commit()
+    marked = service.read_all(db(), current_principal(), clock().now(), task_id)
     return jsonify({"marked": marked, "unread": notify.unread_count(db(), current_principal().id)})
 
 
@@ -72,25 +63,15 @@ def read_all() -> Response:
 @bp.get("/notification-channels")
 @login_required
 def channels() -> Response:
-    nodes = notify.managed_nodes(current_principal())
-    q = select(NotificationChannel)
-    if nodes is not None:
-        q = q.where(NotificationChannel.node_id.in_(nodes or {""}))
-    if request.args.get("node_id"):
-        q = q.where(NotificationChannel.node_id == request.args["node_id"])
-    return page(q.order_by(NotificationChannel.node_id, NotificationChannel.id), lambda r: notify.channel_json(r[0]))
+    f = ChannelFilter(request.args.get("node_id") or None)
+    return page(service.channels_query(current_principal(), f), lambda r: notify.channel_json(r[0]))
 
 
 @bp.post("/notification-channels")
 @login_required
 def create_channel() -> tuple[Response, int]:
     p = current_principal()
-    ch = notify.save_channel(db(), p, body(), clock().now())
-    events.log(db(), clock().now(), "notification_channel_created", actor=p,
-               payload={"channel_id": ch.id, "kind": ch.kind, "node_id": ch.node_id, "events": ch.events})
-    out = notify.channel_json(ch)
-    db().commit()
-    return jsonify(out), 201
+    return jsonify(service.create_channel(db(), p, body(), clock().now())), 201
 
 
 @bp.get("/notification-channels/<int:channel_id>")
@@ -102,63 +83,35 @@ def channel(channel_id: int) -> Response:
 @bp.patch("/notification-channels/<int:channel_id>")
 @login_required
 def change_channel(channel_id: int) -> Response:
-    p = current_principal()
-    ch = notify.get_channel(db(), p, channel_id)
-    data = body()
-    notify.save_channel(db(), p, data, clock().now(), ch)
-    events.log(db(), clock().now(), "notification_channel_changed", actor=p,
-               payload={"channel_id": ch.id, "fields": sorted(data)})
-    out = notify.channel_json(ch)
-    db().commit()
-    return jsonify(out)
+    return jsonify(service.change_channel(db(), current_principal(), channel_id, body(), clock().now()))
 
 
 @bp.delete("/notification-channels/<int:channel_id>")
 @login_required
 def delete_channel(channel_id: int) -> Response:
-    p = current_principal()
-    ch = notify.get_channel(db(), p, channel_id)
-    events.log(db(), clock().now(), "notification_channel_deleted", actor=p, payload={"channel_id": ch.id, "name": ch.name})
-    db().delete(ch)
-    db().commit()
+    service.delete_channel(db(), current_principal(), channel_id, clock().now())
     return jsonify({"deleted": channel_id})
 
 
 @bp.post("/notification-channels/<int:channel_id>/test")
 @login_required
 def test_channel(channel_id: int) -> tuple[Response, int]:
-    p = current_principal()
-    ch = notify.get_channel(db(), p, channel_id)
-    rows = notify.enqueue_test(db(), settings(), p, ch, clock().now())
-    out = [notify.outbox_json(r) for r in rows]
-    db().commit()
+    _name, out = service.test_channel(db(), settings(), current_principal(), channel_id, clock().now())
     return jsonify({"queued": out}), 202
 
 
 @bp.get("/notification-outbox")
 @login_required
 def outbox() -> Response:
-    nodes = notify.managed_nodes(current_principal())
-    q = select(Outbox)
-    if nodes is not None:
-        q = q.where(Outbox.channel_id.in_(select(NotificationChannel.id).where(NotificationChannel.node_id.in_(nodes or {""}))))
-    status = request.args.get("status")
-    if status:
-        if status not in ("pending", "sending", "sent", "failed"):
-            raise Invalid("status must be pending, sending, sent or failed", [{"field": "status", "message": status}])
-        q = q.where(Outbox.status == status)
-    if request.args.get("channel_id"):
-        q = q.where(Outbox.channel_id == int_arg("channel_id", 1))
-    return page(q.order_by(Outbox.id.desc()), lambda r: notify.outbox_json(r[0]))
+    f = OutboxFilter(request.args.get("status") or None,
+                     int_arg("channel_id", 1) if request.args.get("channel_id") else None)
+    return page(service.outbox_query(current_principal(), f), lambda r: notify.outbox_json(r[0]))
 
 
 @bp.post("/notification-outbox/<int:outbox_id>/retry")
 @login_required
 def retry(outbox_id: int) -> Response:
-    row = notify.retry_outbox(db(), current_principal(), outbox_id, clock().now())
-    out = notify.outbox_json(row)
-    db().commit()
-    return jsonify(out)
+    return jsonify(service.retry(db(), current_principal(), outbox_id, clock().now()))
 
 
 # ---- OpenAPI ---------------------------------------------------------------------------------------------

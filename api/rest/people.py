@@ -5,14 +5,14 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine.errors import Forbidden
-from engine.infra import events
-from engine.platform import people, study
+from engine.platform import study
+from engine.services import people as service
+from engine.services.people import DecisionFilter
 
 from ..auth import current_principal, login_required
 from ..extensions import clock, db, settings
 from . import openapi
-from .common import body, int_arg, page
+from .common import body, int_arg, page_json, page_request
 
 bp = Blueprint("api_people", __name__, url_prefix="/api/v1")
 
@@ -21,35 +21,28 @@ bp = Blueprint("api_people", __name__, url_prefix="/api/v1")
 @login_required
 def profile(username: str) -> Response:
     year = int_arg("year", 0, 0, 2100) or None
-    return jsonify(people.profile(db(), current_principal(), username, clock().now(), settings().zone, year))
+    return jsonify(service.profile(db(), current_principal(), username, clock().now(), settings().zone, year))
 
 
 @bp.get("/leading-group")
 @login_required
 def leading_group() -> Response:
-    return jsonify(people.leading_group(db()))
+    return jsonify(service.leading_group(db()))
 
 
 @bp.get("/leading-group/decisions")
 @login_required
 def decisions() -> Response:
-    if not people.may_read_decisions(current_principal()):
-        raise Forbidden("the leading group's decisions are for the members of the organisation")
     start = study.parse_day(request.args["from"], "from") if request.args.get("from") else None
     end = study.parse_day(request.args["to"], "to") if request.args.get("to") else None
-    return page(people.decisions_query(start, end), lambda r: people.decision_json(db(), r[0]))
+    f = DecisionFilter(start, end)
+    return page_json(service.list_decisions(db(), current_principal(), f, page_request()), lambda d: d)
 
 
 @bp.post("/leading-group/decisions")
 @login_required
 def record_decision() -> tuple[Response, int]:
-    p = current_principal()
-    row = people.record_decision(db(), p, body(), clock().now(), settings().zone)
-    events.log(db(), clock().now(), "leading_group_decision", actor=p,
-               payload={"decision_id": row.id, "meeting_date": row.meeting_date.isoformat(), "title": row.title})
-    out = people.decision_json(db(), row)
-    db().commit()
-    return jsonify(out), 201
+    return jsonify(service.record(db(), current_principal(), body(), clock().now(), settings().zone)), 201
 
 
 def _doc() -> tuple[dict[str, Any], dict[str, Any]]:

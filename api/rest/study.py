@@ -7,22 +7,17 @@ from flask import Blueprint, Response, jsonify, request
 
 from engine.errors import Invalid
 from engine.linkage import records
-from engine.models import Record, User
+from engine.models import Record
 from engine.platform import study
+from engine.services import study as study_service
+from engine.services.study import EntryFilter, RatesFilter
 
-from ..auth import current_principal, current_user, login_required
+from ..auth import current_principal, login_required
 from ..extensions import clock, db, settings
 from . import openapi
-from .common import body, int_arg, page
+from .common import body, int_arg, page, page_json, page_request
 
 bp = Blueprint("api_study", __name__, url_prefix="/api/v1/study")
-
-
-def _user_arg() -> User:
-    username = request.args.get("username")
-    if not username:
-        return current_user()
-    return study.person(db(), current_principal(), username)
 
 
 def _date_arg(name: str) -> Any:
@@ -33,18 +28,16 @@ def _date_arg(name: str) -> Any:
 @bp.post("/entries")
 @login_required
 def write_entry() -> tuple[Response, int]:
-    entry, created = study.save_entry(db(), current_principal(), body(), clock().now(), settings().zone)
-    out = study.entry_json(entry, current_principal().username)
-    db().commit()
+    out, created = study_service.save_entry(db(), current_principal(), body(), clock().now(), settings().zone)
     return jsonify(out), 201 if created else 200
 
 
 @bp.get("/entries")
 @login_required
 def entries() -> Response:
-    user = _user_arg()
-    q = study.entries_query(user, _date_arg("from"), _date_arg("to"), request.args.get("kind") or None)
-    return page(q, lambda r: study.entry_json(r[0], user.username))
+    f = EntryFilter(request.args.get("username") or None, _date_arg("from"), _date_arg("to"),
+                    request.args.get("kind") or None)
+    return page_json(study_service.list_entries(db(), current_principal(), f, page_request()), lambda d: d)
 
 
 @bp.get("/stats")
@@ -53,8 +46,8 @@ def stats() -> Response:
     today = clock().now().astimezone(settings().zone).date()
     year = int_arg("year", today.year, 2000, 2100)
     month = int_arg("month", 0, 0, 12) or None
-    return jsonify(study.visible_rates(db(), current_principal(), clock().now(), settings().zone, year, month,
-                                       request.args.get("unit_id") or None))
+    f = RatesFilter(year, month, request.args.get("unit_id") or None)
+    return jsonify(study_service.rates(db(), current_principal(), f, clock().now(), settings().zone))
 
 
 def article_json(r: Record, full: bool) -> dict[str, Any]:

@@ -11,31 +11,31 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from engine.errors import Forbidden, Invalid, SanjiError
-from engine.infra import events
 from engine.infra.db import write_intent
 from engine.models import OrgNode
 from engine.org import nodes as org
 from engine.org import policy
 from engine.org.nodes import ROLE_NAMES, Principal
 from engine.platform import bulletin
-from engine.platform.models import BulletinRead
+from engine.services import bulletin as service
+from engine.services.bulletin import BulletinFilter, PostCommand
+from engine.services.paging import PageRequest
 
 from ..extensions import clock, db
 from .base import nav_item, page_blueprint, signin_required
-from .helpers import checkbox, fail, field_errors, in_organisation, me, paged, say
+from .helpers import PER_PAGE, checkbox, fail, field_errors, in_organisation, me, page_number, pager, say
 
 bp = page_blueprint("bulletin")
 
 
 def unread_posts(p: Principal) -> int:
     try:
-        q = bulletin.search(db(), p, unread=True).order_by(None)
+        return service.unread_count(db(), p)
     except SanjiError:  # no organisation loaded yet: no posts
         return 0
-    return db().scalar(select(func.count()).select_from(q.subquery())) or 0
 
 
 
@@ -53,9 +53,9 @@ def bulletin_list() -> Any:
     p = me()
     text, kind = request.args.get("q", "").strip()[:200], request.args.get("kind", "")
     unread_only = request.args.get("unread") == "1"
-    rows, pager = paged(bulletin.search(db(), p, text, kind if kind in bulletin.KINDS else None, unread_only))
-    posts = [bulletin.post_json(db(), p, r[0]) for r in rows]
-    return render_template("platform/bulletin.html", posts=posts, pager=pager, q=text, kind=kind,
+    f = BulletinFilter(text, kind if kind in bulletin.KINDS else None, unread_only)
+    pg = service.list_posts(db(), p, f, PageRequest(page_number(), PER_PAGE))
+    return render_template("platform/bulletin.html", posts=pg.items, pager=pager(pg, "bulletin.bulletin_list"), q=text, kind=kind,
                            unread_only=unread_only, kinds=KIND_LABELS, filtered=bool(text or kind or unread_only))
 
 
@@ -101,17 +101,12 @@ def bulletin_new() -> Any:
         if checkbox("pinned"):
             data["pinned"] = values["pinned"] = True
         try:
-            post = bulletin.create(db(), p, data, clock().now())
+            post = service.create(db(), p, PostCommand(data, read_by_author=True), clock().now())
         except (Invalid, Forbidden) as exc:
             errors, status = refused(exc)
         else:
-            events.log(db(), clock().now(), "bulletin_posted", actor=p,
-                       payload={"post_id": post.id, "kind": post.kind, "title": post.title,
-                                "audience": post.audience_node_id})
-            bulletin.mark_read(db(), p, post, clock().now())
-            db().commit()
             flash(gettext("Posted."), "success")
-            return redirect(url_for("bulletin.bulletin_post", post_id=post.id))
+            return redirect(url_for("bulletin.bulletin_post", post_id=post["id"]))
     return render_template("platform/bulletin_new.html", options=options, errors=errors, values=values,
                            kinds=KIND_LABELS, max_title=bulletin.MAX_TITLE, max_body=bulletin.MAX_BODY), status
 
@@ -123,11 +118,10 @@ def bulletin_post(post_id: int) -> Any:
     p = me()
     post_id = post_id if post_id < 2**31 else 0
     item = bulletin.get(db(), p, post_id)
-    if db().get(BulletinRead, (item.id, p.id)) is None:  # the first reading writes the receipt
+    if not service.has_read(db(), p, item):  # the first reading writes the receipt
         db().rollback()
         with write_intent():
-            bulletin.mark_read(db(), p, bulletin.get(db(), p, post_id), clock().now())
-            db().commit()
+            service.read(db(), p, post_id, clock().now())
         item = bulletin.get(db(), p, post_id)
     post = bulletin.post_json(db(), p, item, full=True)
     receipts = bulletin.receipts(db(), p, item) if sees_receipts(p, item.author_id) else None
@@ -153,15 +147,11 @@ def bulletin_edit(post_id: int) -> Any:
     if request.method == "POST":
         values = {"kind": request.form.get("kind", ""), "title": request.form.get("title", ""),
                   "body": request.form.get("body", "")}
-        before = {"kind": item.kind, "title": item.title}
         try:
-            bulletin.change(db(), p, item, dict(values), clock().now())
+            service.change(db(), p, item.id, dict(values), clock().now(), log=True)
         except (Invalid, Forbidden) as exc:
             errors, status = refused(exc)
         else:
-            events.log(db(), clock().now(), "bulletin_changed", actor=p,
-                       payload={"post_id": item.id, "kind": item.kind, "title": item.title, "before": before})
-            db().commit()
             flash(gettext("The post was changed."), "success")
             return redirect(url_for("bulletin.bulletin_post", post_id=item.id))
     return render_template("platform/bulletin_edit.html", post_id=item.id, options=options, errors=errors,
@@ -175,12 +165,10 @@ def bulletin_delete(post_id: int) -> Any:
     p = me()
     item = bulletin.get(db(), p, post_id if post_id < 2**31 else 0)
     try:
-        bulletin.delete(db(), p, item, clock().now())
+        service.delete(db(), p, item.id, clock().now())
     except SanjiError as exc:
         fail(exc)
         return redirect(url_for("bulletin.bulletin_post", post_id=post_id))
-    events.log(db(), clock().now(), "bulletin_deleted", actor=p, payload={"post_id": post_id, "title": item.title})
-    db().commit()
     flash(gettext("The post was deleted."), "success")
     return redirect(url_for("bulletin.bulletin_list"))
 
@@ -191,8 +179,7 @@ def bulletin_pin(post_id: int) -> Any:
     p = me()
     item = bulletin.get(db(), p, post_id if post_id < 2**31 else 0)
     try:
-        bulletin.change(db(), p, item, {"pinned": not item.pinned}, clock().now())
-        db().commit()
+        service.toggle_pin(db(), p, item.id, clock().now())
     except SanjiError as exc:
         fail(exc)
     return redirect(url_for("bulletin.bulletin_post", post_id=post_id))

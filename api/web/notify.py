@@ -15,16 +15,17 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from engine.errors import Forbidden, Invalid, SanjiError
-from engine.infra import events
 from engine.infra.db import _write_intent
 from engine.models import OrgNode
 from engine.org.nodes import Principal
 from engine.platform import notify
-from engine.platform.models import Notification, NotificationChannel, Outbox
+from engine.services import notifications as service
+from engine.services.notifications import ChannelFilter, NotificationFilter, OutboxFilter
+from engine.services.paging import PageRequest
 
 from ..extensions import clock, db, settings
 from .base import nav_item, page_blueprint, safe_next, signin_required
-from .helpers import checkbox, fail, field_errors, form_text, me, paged
+from .helpers import PER_PAGE, checkbox, fail, field_errors, form_text, me, page_number, paged, pager
 
 bp = page_blueprint("notify")
 
@@ -60,12 +61,9 @@ OUTBOX_STATUS = {"pending": lazy_gettext("pending"), "sending": lazy_gettext("se
 @signin_required
 def notifications() -> Any:
     p = me()
-    q = select(Notification).where(Notification.user_id == p.id)
     unread_only = request.args.get("unread") == "1"
-    if unread_only:
-        q = q.where(Notification.read_at.is_(None))
-    rows, pager = paged(q.order_by(Notification.read_at.is_not(None), Notification.id.desc()))
-    return render_template("platform/notifications.html", notes=[r[0] for r in rows], pager=pager,
+    pg = service.list_notifications(db(), p, NotificationFilter(unread=unread_only), PageRequest(page_number(), PER_PAGE))
+    return render_template("platform/notifications.html", notes=pg.items, pager=pager(pg, "notify.notifications"),
                            unread_only=unread_only, unread=notify.unread_count(db(), p.id), kinds=KIND_LABELS,
                            manages=notify.managed_nodes(p) != set())
 
@@ -74,17 +72,15 @@ def notifications() -> Any:
 @signin_required
 def notification_open(note_id: int) -> Any:
     """Mark the notification read and go to what it concerns (its task or report)."""
-    note = notify.mark_read(db(), me().id, note_id if note_id < 2**62 else 0, clock().now())
+    note = service.read(db(), me(), note_id if note_id < 2**62 else 0, clock().now())
     link = safe_next(note.link)
-    db().commit()
     return redirect(link or url_for("notify.notifications"))
 
 
 @bp.post("/notifications/read-all")
 @signin_required
 def notifications_read_all() -> Any:
-    n = notify.mark_all_read(db(), me().id, clock().now())
-    db().commit()
+    n = service.read_all(db(), me(), clock().now())
     flash(gettext("%(n)s notification(s) marked read.", n=n), "success")
     return redirect(url_for("notify.notifications"))
 
@@ -129,17 +125,10 @@ def channel_data(kind: str, creating: bool) -> dict[str, Any]:
 
 def render_channels(nodes: set[str] | None, errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
                     status: int = 200) -> Any:
-    q = select(NotificationChannel)
-    if nodes is not None:
-        q = q.where(NotificationChannel.node_id.in_(nodes))
-    channels = db().scalars(q.order_by(NotificationChannel.node_id, NotificationChannel.id)).all()
-    oq = select(Outbox, NotificationChannel.name).join(NotificationChannel, NotificationChannel.id == Outbox.channel_id)
-    if nodes is not None:
-        oq = oq.where(NotificationChannel.node_id.in_(nodes))
+    channels = db().scalars(service.channels_query(me(), ChannelFilter())).all()
     status_filter = request.args.get("status", "")
-    if status_filter in OUTBOX_STATUS:
-        oq = oq.where(Outbox.status == status_filter)
-    rows, pager = paged(oq.order_by(Outbox.id.desc()))
+    f = OutboxFilter(status_filter if status_filter in OUTBOX_STATUS else None)
+    rows, pager = paged(service.outbox_query(me(), f))
     options = node_options(nodes)
     return render_template("platform/channels.html", channels=channels, outbox=rows, pager=pager,
                            status_filter=status_filter, statuses=OUTBOX_STATUS, kinds=KIND_LABELS,
@@ -163,18 +152,14 @@ def channel_create() -> Any:
     kind = request.form.get("kind", "")
     data = channel_data(kind, creating=True)
     try:
-        ch = notify.save_channel(db(), p, data, clock().now())
+        ch = service.create_channel(db(), p, data, clock().now())
     except Invalid as exc:
-        db().rollback()
         values = {**data, "url": request.form.get("url", ""), "recipients": request.form.get("recipients", "")}
         return render_channels(nodes, field_errors(exc), values, 422)
     except SanjiError as exc:
         fail(exc)
         return redirect(url_for("notify.channels_page"))
-    events.log(db(), clock().now(), "notification_channel_created", actor=p,
-               payload={"channel_id": ch.id, "kind": ch.kind, "node_id": ch.node_id, "events": ch.events})
-    db().commit()
-    flash(gettext("Channel %(name)s created.", name=ch.name), "success")
+    flash(gettext("Channel %(name)s created.", name=ch["name"]), "success")
     return redirect(url_for("notify.channels_page"))
 
 
@@ -188,16 +173,12 @@ def channel_edit(channel_id: int) -> Any:
     if request.method == "POST":
         data = channel_data(ch.kind, creating=False)
         try:
-            notify.save_channel(db(), p, data, clock().now(), ch)
+            saved = service.change_channel(db(), p, ch.id, data, clock().now())
         except Invalid as exc:
-            db().rollback()
             errors = field_errors(exc)
             ch = notify.get_channel(db(), p, channel_id)
         else:
-            events.log(db(), clock().now(), "notification_channel_changed", actor=p,
-                       payload={"channel_id": ch.id, "fields": sorted(data)})
-            db().commit()
-            flash(gettext("Channel %(name)s saved.", name=ch.name), "success")
+            flash(gettext("Channel %(name)s saved.", name=saved["name"]), "success")
             return redirect(url_for("notify.channels_page"))
     return render_template("platform/channel_edit.html", ch=ch, errors=errors, channel_kinds=CHANNEL_LABELS,
                            kinds=KIND_LABELS, event_kinds=notify.KINDS, url_hint=notify.url_hint(ch.url),
@@ -207,12 +188,7 @@ def channel_edit(channel_id: int) -> Any:
 @bp.post("/notifications/channels/<int:channel_id>/delete")
 @signin_required
 def channel_delete(channel_id: int) -> Any:
-    p = me()
-    ch = notify.get_channel(db(), p, channel_id if channel_id < 2**31 else 0)
-    events.log(db(), clock().now(), "notification_channel_deleted", actor=p, payload={"channel_id": ch.id, "name": ch.name})
-    name = ch.name
-    db().delete(ch)
-    db().commit()
+    name = service.delete_channel(db(), me(), channel_id if channel_id < 2**31 else 0, clock().now())
     flash(gettext("Channel %(name)s deleted.", name=name), "success")
     return redirect(url_for("notify.channels_page"))
 
@@ -220,12 +196,9 @@ def channel_delete(channel_id: int) -> Any:
 @bp.post("/notifications/channels/<int:channel_id>/test")
 @signin_required
 def channel_test(channel_id: int) -> Any:
-    p = me()
-    ch = notify.get_channel(db(), p, channel_id if channel_id < 2**31 else 0)
-    rows = notify.enqueue_test(db(), settings(), p, ch, clock().now())
-    db().commit()
+    name, rows = service.test_channel(db(), settings(), me(), channel_id if channel_id < 2**31 else 0, clock().now())
     if rows:
-        flash(gettext("A test message is queued on %(name)s; the next dispatch sends it.", name=ch.name), "success")
+        flash(gettext("A test message is queued on %(name)s; the next dispatch sends it.", name=name), "success")
     else:
         flash(gettext("Nothing to send: the channel has no address for you."), "warn")
     return redirect(url_for("notify.channels_page"))
@@ -235,8 +208,7 @@ def channel_test(channel_id: int) -> Any:
 @signin_required
 def outbox_retry(outbox_id: int) -> Any:
     try:
-        notify.retry_outbox(db(), me(), outbox_id if outbox_id < 2**62 else 0, clock().now())
-        db().commit()
+        service.retry(db(), me(), outbox_id if outbox_id < 2**62 else 0, clock().now())
         flash(gettext("The message will be sent again at the next dispatch."), "success")
     except SanjiError as exc:
         fail(exc)

@@ -19,15 +19,20 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
 from engine.errors import Forbidden, Invalid
-from engine.infra import events
 from engine.models import HumanTask
 from engine.org.nodes import Principal
 from engine.org.routing import offered_clause
+from engine.org import policy
 from engine.platform import people, study
+from engine.services import people as people_service
+from engine.services import study as study_service
+from engine.services.paging import PageRequest
+from engine.services.people import DecisionFilter
+from engine.services.study import EntryFilter, RatesFilter, SaveEntries
 
 from ..extensions import clock, db, settings
 from .base import nav_item, page_blueprint, signin_required
-from .helpers import TIER_LABELS, field_errors, in_organisation, me, paged
+from .helpers import PER_PAGE, TIER_LABELS, field_errors, in_organisation, me, page_number, pager
 
 bp = page_blueprint("study")
 
@@ -45,7 +50,7 @@ def today() -> date:
 
 
 def sees_rates(p: Principal) -> bool:
-    return study.visible_units(p) != set()
+    return study_service.sees_rates(p)
 
 
 # ---- 四个一: my daily entries --------------------------------------------------------------------------
@@ -53,9 +58,8 @@ def sees_rates(p: Principal) -> bool:
 def render_study(day: date, values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
                  status: int = 200) -> Any:
     p = me()
-    user = study.person(db(), p, p.username)
     first = today() - timedelta(days=study.BACKFILL_DAYS)
-    recent = db().scalars(study.entries_query(user, today() - timedelta(days=30), None, None)).all()
+    recent = study_service.recent_entries(db(), p, EntryFilter(start=today() - timedelta(days=30)))
     if values is None:
         values = {e.kind: e.text for e in recent if e.day == day}
     by_day: dict[date, dict[str, str]] = {}
@@ -97,17 +101,12 @@ def study_save() -> Any:
         return render_study(today(), values, field_errors(exc), 422)
     if not written:
         return render_study(day, values, {"situation": gettext("Write at least one entry.")}, 422)
-    saved = 0
-    for kind, text in written.items():
-        try:
-            study.save_entry(db(), p, {"kind": kind, "day": day.isoformat(), "text": text}, clock().now(),
-                             settings().zone)
-        except Invalid as exc:
-            db().rollback()
-            errors = {(kind if f == "text" else f): m for f, m in field_errors(exc).items()}
-            return render_study(day if "day" not in errors else today(), values, errors, 422)
-        saved += 1
-    db().commit()
+    done = study_service.save(db(), p, SaveEntries(written, day.isoformat()), clock().now(), settings().zone)
+    if done.error is not None:
+        kind = done.refused_kind or "text"
+        errors = {(kind if f == "text" else f): m for f, m in field_errors(done.error).items()}
+        return render_study(day if "day" not in errors else today(), values, errors, 422)
+    saved = len(done.entries)
     flash(gettext("%(n)s entry(ies) saved for %(day)s.", n=saved, day=day.isoformat()), "success")
     return redirect(url_for("study.study_page", day=day.isoformat() if day != today() else None))
 
@@ -126,13 +125,11 @@ def int_arg(name: str, default: int, low: int, high: int) -> int:
 @signin_required
 def study_stats() -> Any:
     p = me()
-    if not sees_rates(p):
-        raise Forbidden("completion rates are for unit and group committees; your own figures are in your profile")
     t = today()
     year = int_arg("year", t.year, 2000, 2100)
     month = int_arg("month", t.month if "year" not in request.args else 0, 0, 12) or None
     unit = request.args.get("unit") or None
-    stats = study.visible_rates(db(), p, clock().now(), settings().zone, year, month, unit)
+    stats = study_service.rates(db(), p, RatesFilter(year, month, unit), clock().now(), settings().zone)
     rows = stats["units"] + ([stats["group"]] if stats.get("group") else [])
     detail = next((u for u in stats["units"] if u["unit_id"] == unit), None) if unit else (
         stats["units"][0] if len(stats["units"]) == 1 else None)
@@ -158,12 +155,13 @@ def render_leading_group(values: dict[str, Any] | None = None, errors: dict[str,
     p = me()
     group = people.leading_group(db())
     members = group["leader"] + group["deputy_leaders"] + group["members"]
-    readable = people.may_read_decisions(p)
-    rows, pager = paged(people.decisions_query()) if readable else ([], None)
-    decisions = [people.decision_json(db(), r[0]) for r in rows]
-    may_record = p.is_admin or people.is_member(db(), p)
+    readable = policy.in_organisation(p)
+    pg = people_service.list_decisions(db(), p, DecisionFilter(), PageRequest(page_number(), PER_PAGE)) if readable else None
+    decisions = pg.items if pg else []
+    pager_links = pager(pg, "study.leading_group_page") if pg else None
+    may_record = people_service.may_record(db(), p)
     return render_template("platform/leading_group.html", group=group, members=members, decisions=decisions,
-                           pager=pager, readable=readable, may_record=may_record, errors=errors or {},
+                           pager=pager_links, readable=readable, may_record=may_record, errors=errors or {},
                            values=values or {"meeting_date": today().isoformat(),
                                              "attendees": [m["username"] for m in members]},
                            today=today()), status
@@ -185,16 +183,11 @@ def leading_group_record() -> Any:
             "attendees": list(dict.fromkeys(request.form.getlist("attendees") + others))}
     values = {**data, "others": request.form.get("others", "")}
     try:
-        row = people.record_decision(db(), p, data, clock().now(), settings().zone)
+        people_service.record(db(), p, data, clock().now(), settings().zone)
     except Invalid as exc:
-        db().rollback()
         return render_leading_group(values, field_errors(exc), 422)
     except Forbidden as exc:
-        db().rollback()
         return render_leading_group(values, {"_": exc.message}, 403)
-    events.log(db(), clock().now(), "leading_group_decision", actor=p,
-               payload={"decision_id": row.id, "meeting_date": row.meeting_date.isoformat(), "title": row.title})
-    db().commit()
     flash(gettext("The meeting's decisions are recorded."), "success")
     return redirect(url_for("study.leading_group_page"))
 

@@ -1,7 +1,8 @@
 """The linkage bulletin (通知公告 / 经验交流): the durable, searchable counterpart of the
 linkage chat group, with read receipts per unit.
 
-Anyone holding a role in the organisation posts for one of their org nodes; notices (通知公告)
+Who may post, pin, change and see receipts is engine/org/policy.py's rule. Anyone holding a
+role in the organisation posts for one of their org nodes; notices (通知公告)
 come from committees. A post's audience is the whole organisation (the group node) or one
 unit (its committee, branches and departments, plus the group committee above it). Search is
 a case-insensitive LIKE on title and body, the same on SQLite and PostgreSQL.
@@ -15,8 +16,9 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.org import nodes as org
-from engine.errors import Forbidden, Invalid, NotFound
-from engine.models import COMMITTEE_ROLES, OrgNode, RoleAssignment, User
+from engine.errors import Invalid, NotFound
+from engine.models import OrgNode, RoleAssignment, User
+from engine.org import policy
 from engine.org.nodes import Principal
 from engine.platform.models import BulletinPost, BulletinRead
 
@@ -33,14 +35,9 @@ def unit_of(node: OrgNode) -> str | None:
 def visible_clause(session: Session, p: Principal) -> ColumnElement[bool]:
     """Posts `p` may read: the organisation-wide ones, those for p's units, all for the group
     committee and admins."""
-    if p.is_admin or p.in_group_committee:
+    audiences = policy.bulletin_audiences(p, org.group_root(session).id)
+    if audiences is None:
         return BulletinPost.deleted_at.is_(None)
-    audiences = {org.group_root(session).id}
-    for r in p.roles:
-        if r.tier == "unit" and r.node_id:
-            audiences.add(r.node_id)
-        elif r.tier == "branch" and r.path:
-            audiences.add(r.path.strip("/").split("/")[1])
     return and_(BulletinPost.deleted_at.is_(None), BulletinPost.audience_node_id.in_(audiences))
 
 
@@ -85,9 +82,8 @@ def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) 
         raise Invalid.on("kind", "one of {kinds} ({labels})", kinds=", ".join(KINDS), labels="、".join(KINDS.values()))
     title = _text(data, "title", MAX_TITLE, True)
     text = _text(data, "body", MAX_BODY, True)
+    policy.require_poster(p)
     mine = {r.node_id: r for r in p.roles if r.node_id}
-    if not mine:
-        raise Forbidden("posting needs a role in the organisation")
     node_id = data.get("node_id")
     if node_id is None:
         if len(mine) > 1:
@@ -98,8 +94,8 @@ def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) 
         raise Invalid.on("node_id", "you may post only for an org node you hold a role on")
     node = session.get(OrgNode, node_id)
     assert node is not None
-    if kind == "notice" and not any(r.node_id == node_id and r.role in COMMITTEE_ROLES for r in p.roles):
-        raise Forbidden("notices (通知公告) are posted by the group or a unit committee")
+    if kind == "notice":
+        policy.require_notice(p, node_id)
     group = org.group_root(session)
     audience_id = data.get("audience_node_id") or group.id
     audience = session.get(OrgNode, audience_id) if isinstance(audience_id, str) else None
@@ -110,8 +106,8 @@ def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) 
     pinned = data.get("pinned", False)
     if not isinstance(pinned, bool):
         raise Invalid.on("pinned", "true or false")
-    if pinned and not (p.is_admin or p.in_group_committee):
-        raise Forbidden("only the group committee pins posts")
+    if pinned:
+        policy.require_pin(p)
     post = BulletinPost(kind=kind, title=title, body=text, node_id=node.id, audience_node_id=audience.id,
                         author_id=p.id, pinned=pinned, created_at=now, updated_at=now)
     session.add(post)
@@ -124,20 +120,18 @@ def change(session: Session, p: Principal, post: BulletinPost, data: dict[str, A
     if unknown:
         raise Invalid.on(unknown[0], "unknown field")
     editing = {"title", "body", "kind"} & set(data)
-    if editing and post.author_id != p.id and not p.is_admin:
-        raise Forbidden("only the author changes a post")
+    if editing:
+        policy.require_change_post(p, post.author_id)
     if "pinned" in data:
         if not isinstance(data["pinned"], bool):
             raise Invalid.on("pinned", "true or false")
-        if not (p.is_admin or p.in_group_committee):
-            raise Forbidden("only the group committee pins posts")
+        policy.require_pin(p)
         post.pinned = data["pinned"]
     if "kind" in data:
         if data["kind"] not in KINDS:
             raise Invalid.on("kind", "one of {kinds}", kinds=", ".join(KINDS))
-        if data["kind"] == "notice" and post.kind != "notice" and not any(
-                r.node_id == post.node_id and r.role in COMMITTEE_ROLES for r in p.roles):
-            raise Forbidden("notices (通知公告) are posted by the group or a unit committee")
+        if data["kind"] == "notice" and post.kind != "notice":
+            policy.require_notice(p, post.node_id)
         post.kind = data["kind"]
     post.title = _text(data, "title", MAX_TITLE, False) or post.title
     post.body = _text(data, "body", MAX_BODY, False) or post.body
@@ -147,8 +141,7 @@ def change(session: Session, p: Principal, post: BulletinPost, data: dict[str, A
 
 
 def delete(session: Session, p: Principal, post: BulletinPost, now: datetime) -> None:
-    if post.author_id != p.id and not p.is_admin:
-        raise Forbidden("only the author or an admin deletes a post")
+    policy.require_delete_post(p, post.author_id)
     post.deleted_at = now
 
 
@@ -182,8 +175,8 @@ def receipts(session: Session, p: Principal, post: BulletinPost) -> dict[str, An
                             .join(User, User.id == BulletinRead.user_id).where(BulletinRead.post_id == post.id)
                             .order_by(BulletinRead.read_at)).all()
     people = _people_by_unit(session)
-    all_names = p.is_admin or p.in_group_committee or post.author_id == p.id
-    own_units = {r.node_id for r in p.committee_nodes() if r.tier == "unit"}
+    all_names = policy.sees_reader_names(p, post.author_id)
+    own_units = policy.bulletin_reader_units(p)
     audience = session.get(OrgNode, post.audience_node_id)
     units = [n for n in org.units(session) if audience is None or audience.tier == "group" or n.id == audience.id]
     group = org.group_root(session)

@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 from engine.org import nodes as org
 from engine.linkage import records
 from engine.platform import study
-from engine.errors import Forbidden, Invalid
+from engine.errors import Invalid
+from engine.org import policy
 from engine.models import OrgNode, Record, RoleAssignment, User
 from engine.org.nodes import ROLE_NAMES, Principal
 from engine.platform.models import LeadingGroupDecision
@@ -57,13 +58,8 @@ def is_member(session: Session, p: Principal) -> bool:
     return any(r.node_id == group_id and r.role in POSITIONS for r in p.roles)
 
 
-def may_read_decisions(p: Principal) -> bool:
-    return p.is_admin or any(r.node_id for r in p.roles)
-
-
 def record_decision(session: Session, p: Principal, data: dict[str, Any], now: datetime, zone: Any) -> LeadingGroupDecision:
-    if not (p.is_admin or is_member(session, p)):
-        raise Forbidden("only members of the leading group (or an admin) record its decisions")
+    policy.require_record_decisions(p, is_member(session, p))
     unknown = sorted(set(data) - {"meeting_date", "title", "decisions", "attendees"})
     if unknown:
         raise Invalid.on(unknown[0], "unknown field")

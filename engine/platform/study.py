@@ -23,10 +23,11 @@ from sqlalchemy.orm import Session
 
 from engine.core import calendar
 from engine.infra.clock import Clock
-from engine.errors import Forbidden, Invalid, NotFound
+from engine.errors import Invalid, NotFound
 from engine.models import COMMITTEE_ROLES, OrgNode, Record, RoleAssignment, User
 from engine.org.nodes import Principal
 from engine.platform.models import StudyEntry
+from engine.org import policy
 from engine.org.policy import ScriptScope
 from engine.infra.settings import Settings
 
@@ -85,9 +86,7 @@ def inspectors(session: Session, zone: Any, unit_id: str | None = None, include_
 
 def visible_units(p: Principal) -> set[str] | None:
     """Units whose people `p` oversees; None for all (admins and the group committee)."""
-    if p.is_admin or p.in_group_committee:
-        return None
-    return {r.node_id for r in p.committee_nodes() if r.tier == "unit" and r.node_id}
+    return policy.study_units(p)
 
 
 def units_of_user(session: Session, user_id: int) -> set[str]:
@@ -269,9 +268,8 @@ def rates(session: Session, now: datetime, zone: Any, year: int, month: int | No
 
 def visible_rates(session: Session, p: Principal, now: datetime, zone: Any, year: int, month: int | None = None,
                   unit_id: str | None = None) -> dict[str, Any]:
+    policy.require_study_rates(p)
     units = visible_units(p)
-    if units is not None and not units:
-        raise Forbidden("completion rates are for unit and group committees; your own figures are in your profile")
     if unit_id is not None:
         node = session.get(OrgNode, unit_id)
         if node is None or node.tier != "unit" or (units is not None and unit_id not in units):
