@@ -14,6 +14,7 @@ from flask import Blueprint, Response
 from engine.linkage import documents
 from engine.linkage.documents import render
 from engine.linkage.reports import cjk_font
+from engine.models import Record
 from engine.org import audit
 
 from ..args import choice_arg
@@ -53,6 +54,28 @@ def document(record_id: int) -> Response:
     out.headers["X-Content-Type-Options"] = "nosniff"
     out.headers["Cache-Control"] = "private, no-store"
     return out
+
+
+@bp.app_template_global()
+def official_documents(instance_id: int | None) -> list[tuple[int, str]]:
+    """(record id, Chinese label) of the documents of an instance's records the signed-in user may
+    read, for the download buttons of the instance and task pages (templates/_documents.html)."""
+    if not instance_id:
+        return []
+    p = current_principal()
+    return [(r.id, documents.KINDS[r.kind]) for r in documents.of_instance(db(), p, redactor(p), instance_id)]
+
+
+@bp.app_template_global()
+def official_kind(kind: str | None) -> bool:
+    return bool(kind) and documents.has_document(str(kind))
+
+
+@bp.app_template_global()
+def official_readable(r: Record) -> bool:
+    """A register row's record whose document the signed-in user may download (a redacted reader
+    sees a confidential row masked, and its document not at all)."""
+    return documents.has_document(r.kind) and not (r.confidential and redactor(current_principal()).active)
 
 
 def _document() -> tuple[dict[str, Any], dict[str, Any]]:

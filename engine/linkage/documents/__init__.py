@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.errors import NotFound
@@ -21,7 +22,7 @@ from engine.models import Record
 from engine.org.confidential import Redactor
 from engine.org.nodes import Principal
 
-__all__ = ["KINDS", "Document", "Issued", "has_document", "issue"]
+__all__ = ["KINDS", "Document", "Issued", "has_document", "issue", "of_instance"]
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,15 @@ def readable(session: Session, p: Principal, redactor: Redactor, record_id: int)
     if not has_document(r.kind):
         raise NotFound("record {record_id} has no official document", record_id=record_id)
     return r
+
+
+def of_instance(session: Session, p: Principal, redactor: Redactor, instance_id: int) -> list[Record]:
+    """The records of an instance that have a document `p` may read (the pages' download buttons)."""
+    q = (select(Record).where(Record.instance_id == instance_id, Record.kind.in_(list(BUILDERS)),
+                              records.visible_clause(p)).order_by(Record.id))
+    if redactor.active:
+        q = q.where(Record.confidential.is_(False))
+    return list(session.scalars(q))
 
 
 def issue(session: Session, sessions: sessionmaker[Session], p: Principal, redactor: Redactor, record_id: int,
