@@ -4,6 +4,7 @@ the Party-organ layout (engine/linkage/documents). Only to those who may read th
 everyone else, as for an unknown id); the first download issues its 发文字号. Every download is
 an audited export (api/reads.py): no audit record, no document.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,9 +47,19 @@ def document(record_id: int) -> Response:
         content, mimetype = render.to_pdf(doc, cjk_font(settings())), "application/pdf"
     else:
         content, mimetype = render.to_docx(doc), DOCX
-    note_read(audit.EXPORT, {"what": "document", "record_id": r.id, "kind": r.kind, "format": fmt,
-                             "doc_no": doc.doc_no, "confidential": r.confidential, "redacted": red.active},
-              r.instance_id)
+    note_read(
+        audit.EXPORT,
+        {
+            "what": "document",
+            "record_id": r.id,
+            "kind": r.kind,
+            "format": fmt,
+            "doc_no": doc.doc_no,
+            "confidential": r.confidential,
+            "redacted": red.active,
+        },
+        r.instance_id,
+    )
     out = Response(content, mimetype=mimetype)
     out.headers["Content-Disposition"] = disposition(f"{doc.doc_no}{doc.kind_title}", fmt, r.id)
     out.headers["X-Content-Type-Options"] = "nosniff"
@@ -82,14 +93,21 @@ def _document() -> tuple[dict[str, Any], dict[str, Any]]:
     op, errors, q = openapi.op, openapi.errors_for, openapi.query_param
     binary = {"schema": {"type": "string", "format": "binary"}}
     ok = {"description": "The document (always as an attachment)", "content": {DOCX: binary, "application/pdf": binary}}
-    paths = {"/api/v1/records/{id}/document": {"get": op(
-        "The official document of a record (月度书面报告, 季度书面报告, 综合研判意见, 通报表彰, 转发通知, "
-        "问题线索处置审批表) in the Party-organ layout; the first download issues its document number. "
-        "404 when the record is not visible to the caller or has no document; every download is audited",
-        {"200": ok, **errors(401, 404, 409, 422, 503)},
-        params=[{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
-                q("format", {"type": "string", "enum": list(FORMATS)}, "docx (default) or pdf")],
-        tag="records")}}
+    paths = {
+        "/api/v1/records/{id}/document": {
+            "get": op(
+                "The official document of a record (月度书面报告, 季度书面报告, 综合研判意见, 通报表彰, 转发通知, "
+                "问题线索处置审批表) in the Party-organ layout; the first download issues its document number. "
+                "404 when the record is not visible to the caller or has no document; every download is audited",
+                {"200": ok, **errors(401, 404, 409, 422, 503)},
+                params=[
+                    {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}},
+                    q("format", {"type": "string", "enum": list(FORMATS)}, "docx (default) or pdf"),
+                ],
+                tag="records",
+            )
+        }
+    }
     return paths, {}
 
 

@@ -6,6 +6,7 @@ a confidential record's document not at all by a reader whose view is redacted (
 administrator, 三员分立): 404 for them as for an unknown id. The 发文字号 is issued at the first
 download (numbers.py) and fixed afterwards. No Flask here: the API logs each download.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -47,15 +48,19 @@ def readable(session: Session, p: Principal, redactor: Redactor, record_id: int)
 
 def of_instance(session: Session, p: Principal, redactor: Redactor, instance_id: int) -> list[Record]:
     """The records of an instance that have a document `p` may read (the pages' download buttons)."""
-    q = (select(Record).where(Record.instance_id == instance_id, Record.kind.in_(list(BUILDERS)),
-                              records.visible_clause(p)).order_by(Record.id))
+    q = (
+        select(Record)
+        .where(Record.instance_id == instance_id, Record.kind.in_(list(BUILDERS)), records.visible_clause(p))
+        .order_by(Record.id)
+    )
     if redactor.active:
         q = q.where(Record.confidential.is_(False))
     return list(session.scalars(q))
 
 
-def issue(session: Session, sessions: sessionmaker[Session], p: Principal, redactor: Redactor, record_id: int,
-          now: datetime) -> Issued:
+def issue(
+    session: Session, sessions: sessionmaker[Session], p: Principal, redactor: Redactor, record_id: int, now: datetime
+) -> Issued:
     """The record's document with its 发文字号 (issued now on the first request)."""
     r = readable(session, p, redactor, record_id)
     node = issuing_node(session, r)

@@ -1,5 +1,6 @@
 """The 发文字号 of the official documents: one row per record, given the first time its document
 is issued and never changed; numbers count per issuing committee and year."""
+
 from __future__ import annotations
 
 from datetime import datetime

@@ -2,6 +2,7 @@
 next number of its issuing committee for the year (×纪发〔2027〕3号); every later download shows the
 same number. Two issues at the same moment: the unique constraints refuse the loser, which reads
 the winner's row (same record) or takes the next number (another record)."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -24,10 +25,21 @@ def existing(session: Session, record_id: int) -> DocumentNumber | None:
 
 
 def _try(session: Session, record_id: int, node: OrgNode, year: int, now: datetime, by: str) -> DocumentNumber:
-    seq = (session.scalar(select(func.max(DocumentNumber.seq)).where(DocumentNumber.node_id == node.id,
-                                                                      DocumentNumber.year == year)) or 0) + 1
-    row = DocumentNumber(record_id=record_id, node_id=node.id, year=year, seq=seq,
-                         doc_no=f"{default_code(node)}发〔{year}〕{seq}号", issued_at=now, issued_by=by)
+    seq = (
+        session.scalar(
+            select(func.max(DocumentNumber.seq)).where(DocumentNumber.node_id == node.id, DocumentNumber.year == year)
+        )
+        or 0
+    ) + 1
+    row = DocumentNumber(
+        record_id=record_id,
+        node_id=node.id,
+        year=year,
+        seq=seq,
+        doc_no=f"{default_code(node)}发〔{year}〕{seq}号",
+        issued_at=now,
+        issued_by=by,
+    )
     session.add(row)
     session.commit()
     return row

@@ -6,13 +6,14 @@ are installed and substitutes its own Chinese faces otherwise (the documented fa
 embeds the font it is given: a file on the server (SANJI_PDF_FONT, else Debian's fonts-noto-cjk,
 engine/linkage/reports.py `cjk_font`), since PDF readers do not substitute CJK faces themselves.
 """
+
 from __future__ import annotations
 
 import io
 from typing import Any
 
-from engine.linkage.reports import PdfUnavailable
 from engine.linkage.documents.content import HEADING, Document
+from engine.linkage.reports import PdfUnavailable
 
 RED = (192, 0, 0)
 TITLE_FONT, HEADING_FONT, BODY_FONT = "方正小标宋简体", "黑体", "仿宋_GB2312"
@@ -43,8 +44,9 @@ def _red_rule(paragraph: Any) -> None:
 
     p_pr = paragraph._p.get_or_add_pPr()
     border = p_pr.makeelement(qn("w:pBdr"), {})
-    bottom = border.makeelement(qn("w:bottom"), {qn("w:val"): "single", qn("w:sz"): "12", qn("w:space"): "1",
-                                                 qn("w:color"): "C00000"})
+    bottom = border.makeelement(
+        qn("w:bottom"), {qn("w:val"): "single", qn("w:sz"): "12", qn("w:space"): "1", qn("w:color"): "C00000"}
+    )
     border.append(bottom)
     p_pr.append(border)
 
@@ -64,8 +66,15 @@ def to_docx(doc: Document) -> bytes:
     normal.paragraph_format.line_spacing = Pt(28)
     normal.paragraph_format.space_after = Pt(0)
 
-    def para(text: str, font: str, size: float, align: Any = None, indent: bool = False, bold: bool = False,
-             color: tuple[int, int, int] | None = None) -> Any:
+    def para(
+        text: str,
+        font: str,
+        size: float,
+        align: Any = None,
+        indent: bool = False,
+        bold: bool = False,
+        color: tuple[int, int, int] | None = None,
+    ) -> Any:
         p = out.add_paragraph()
         if align is not None:
             p.alignment = align
@@ -74,8 +83,9 @@ def to_docx(doc: Document) -> bytes:
         _font(p.add_run(text), font, size, bold, color)
         return p
 
-    head = para(doc.issuer + "文件" if doc.addressee else doc.issuer, TITLE_FONT, 26, WD_ALIGN_PARAGRAPH.CENTER,
-                color=RED)
+    head = para(
+        doc.issuer + "文件" if doc.addressee else doc.issuer, TITLE_FONT, 26, WD_ALIGN_PARAGRAPH.CENTER, color=RED
+    )
     head.paragraph_format.line_spacing = Pt(40)
     rule = para(doc.doc_no or UNNUMBERED, BODY_FONT, 16, WD_ALIGN_PARAGRAPH.CENTER)
     _red_rule(rule)
@@ -112,8 +122,10 @@ def to_docx(doc: Document) -> bytes:
 def to_pdf(doc: Document, font: tuple[str, int] | None, compress: bool = True) -> bytes:
     """A4 with the same parts; `font` is (path, index in a collection) of a CJK font."""
     if font is None:
-        raise PdfUnavailable("PDF documents need a Chinese font on the server: install Debian's fonts-noto-cjk "
-                          "or set SANJI_PDF_FONT to a TTF/TTC file (path#index for a collection)")
+        raise PdfUnavailable(
+            "PDF documents need a Chinese font on the server: install Debian's fonts-noto-cjk "
+            "or set SANJI_PDF_FONT to a TTF/TTC file (path#index for a collection)"
+        )
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
@@ -130,8 +142,9 @@ def to_pdf(doc: Document, font: tuple[str, int] | None, compress: bool = True) -
     w = pdf.w - pdf.l_margin - pdf.r_margin
     pdf.set_text_color(*RED)
     pdf.set_font("cjk", size=26)
-    pdf.multi_cell(w, 14, doc.issuer + "文件" if doc.addressee else doc.issuer, align="C",
-                   new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(
+        w, 14, doc.issuer + "文件" if doc.addressee else doc.issuer, align="C", new_x="LMARGIN", new_y="NEXT"
+    )
     pdf.set_text_color(0, 0, 0)
     pdf.set_font("cjk", size=16)
     pdf.cell(w, 10, doc.doc_no or UNNUMBERED, align="C", new_x="LMARGIN", new_y="NEXT")
