@@ -86,6 +86,8 @@ def register_blueprints(app: Flask) -> None:
         app.register_blueprint(rest.bp)
     from api.rest import attachments as attachments_api  # issue 16: upload and download of attachments
     app.register_blueprint(attachments_api.bp)
+    from api.rest import documents as documents_api  # issue 16: official documents (DOCX, PDF) of records
+    app.register_blueprint(documents_api.bp)
     app.add_url_rule("/healthz", "healthz", auth.healthz)
     api_errors.register(app)
     api_args.init_app(app)  # 422 naming the field: control characters in a query, unpaired surrogates in JSON

@@ -352,3 +352,5 @@ class PasswordCheck(Base):
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
 # Attachments and the database blob store (issue 16).
 from engine.platform.attachments import models as attachment_models  # noqa: E402,F401
+# Official documents: their issued numbers (issue 16).
+from engine.linkage.documents import models as document_models  # noqa: E402,F401
