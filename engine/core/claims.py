@@ -9,7 +9,7 @@ from sqlalchemy import select
 from engine.infra import events
 from engine.org import nodes as org
 from engine.core.runtime_base import Loaded, RuntimeBase, URGE_INTERVAL
-from engine.errors import Conflict, Forbidden, Invalid, Msg, NotFound, SanjiError, ScriptError, field_error
+from engine.errors import Conflict, Forbidden, Invalid, NotFound, SanjiError, ScriptError, field_error
 from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, User
 from engine.org.nodes import Principal
 from engine.org.routing import candidates, is_candidate, may_urge, task_visible_clause
@@ -32,7 +32,7 @@ class TaskClaims(RuntimeBase):
                 select(HumanTask.id).where(HumanTask.id == task_id, task_visible_clause(actor))) is not None
             if visible:
                 raise Forbidden("only the tier above (or an admin) may urge this task")
-            raise NotFound("task {task_id} does not exist", task_id=task_id)
+            raise NotFound("task {id} does not exist", id=task_id)
         if task.status != "open":
             raise Conflict("the task is already {status}", status=task.status)
         inst = self.session.get(ProcessInstance, task.instance_id)

@@ -44,7 +44,7 @@ class EngineLoop(RuntimeBase):
             q = q.with_for_update(of=ProcessInstance)
         inst = self.session.scalars(q).one_or_none()
         if inst is None:
-            raise NotFound("process instance {instance_id} does not exist", instance_id=instance_id)
+            raise NotFound("process instance {id} does not exist", id=instance_id)
         return inst
 
     def _load(self, inst: ProcessInstance) -> Loaded:

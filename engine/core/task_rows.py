@@ -41,7 +41,7 @@ class TaskRows(RuntimeBase):
         task = self.session.scalars(select(HumanTask).where(HumanTask.id == task_id, task_visible_clause(actor))
                                     .execution_options(populate_existing=True)).first()
         if task is None:
-            raise NotFound("task {task_id} does not exist", task_id=task_id)
+            raise NotFound("task {id} does not exist", id=task_id)
         if lock:
             self._lock(task.instance_id)
         return task
@@ -54,7 +54,7 @@ class TaskRows(RuntimeBase):
             row = self.session.execute(_TASK_AND_INSTANCE if self._sqlite else _TASK_AND_INSTANCE_LOCKED,
                                        {"task_id": task_id}).one_or_none()
             if row is None or not task_visible(actor, row[0]):
-                raise NotFound("task {task_id} does not exist", task_id=task_id)
+                raise NotFound("task {id} does not exist", id=task_id)
             task, inst = row
         if not self._sqlite:
             # PostgreSQL: the task may have changed between reading it and taking the instance's
