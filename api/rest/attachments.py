@@ -21,7 +21,7 @@ from urllib.parse import quote
 import click
 from flask import Blueprint, Response, jsonify, request
 
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.infra.db import write_intent
 from engine.platform.attachments import service, sniff
 
@@ -59,7 +59,7 @@ def upload() -> Any:
     p = current_principal()
     f = request.files.get("file")
     if f is None:
-        raise Invalid("file: send the file as the multipart field file", [{"field": "file", "message": "required"}])
+        raise Invalid("file: send the file as the multipart field file", [field_error("file", "required")])
     got = service.receive(f.stream, limit_bytes())
     att = service.store(db(), got, f.filename, p, clock().now())
     out = service.as_dict(att)

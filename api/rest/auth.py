@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, session
 from sqlalchemy import select
 
-from engine.errors import Invalid, TooManyRequests
+from engine.errors import Invalid, TooManyRequests, field_error
 from engine.infra import events
 from engine.models import OrgNode
 from engine.org import auth as engine_auth
@@ -37,7 +37,7 @@ def login() -> tuple[Response, int]:
     username = str_field(data, "username")
     password = data.get("password")
     if not isinstance(password, str) or not password:
-        raise Invalid("password is required", [{"field": "password", "message": "required string"}])
+        raise Invalid("password is required", [field_error("password", "required string")])
     now = clock().now()
     if len(username or "") > 64 or "\x00" in (username or "") or "\x00" in password:
         # no account can have such a name (usernames are 64 characters at most; PostgreSQL text holds no NUL)
@@ -77,7 +77,7 @@ def change_password() -> Response:
     old, new = data.get("old_password"), data.get("new_password")
     for name, value in (("old_password", old), ("new_password", new)):
         if not isinstance(value, str) or not value:
-            raise Invalid(f"{name} is required", [{"field": name, "message": "required string"}])
+            raise Invalid("{name} is required", [field_error(name, "required string")], name=name)
     assert isinstance(old, str) and isinstance(new, str)  # checked above
     try:
         engine_auth.change_password(db(), settings(), clock().now(), current_principal(), old, new,

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Response, jsonify, request
 from sqlalchemy import Select
 
-from engine.errors import BadRequest, Invalid
+from engine.errors import BadRequest, Invalid, field_error
 from engine.services.paging import Page, PageRequest, fetch
 
 from ..extensions import db, settings
@@ -28,7 +28,7 @@ def body() -> dict[str, Any]:
             raise BadRequest("the request body must be JSON")
         return {}
     if not isinstance(data, dict):
-        raise Invalid("the request body must be a JSON object", [{"field": "", "message": "expected an object"}])
+        raise Invalid("the request body must be a JSON object", [field_error("", "expected an object")])
     return data
 
 
@@ -39,9 +39,11 @@ def int_arg(name: str, default: int, lo: int = 1, hi: int | None = 2**31 - 1) ->
     try:
         value = int(raw)
     except ValueError:
-        raise Invalid(f"query parameter {name} must be an integer", [{"field": name, "message": "not an integer"}]) from None
+        raise Invalid("query parameter {name} must be an integer", [field_error(name, "not an integer")],
+                      name=name) from None
     if value < lo or (hi is not None and value > hi):
-        raise Invalid(f"query parameter {name} must be between {lo} and {hi}", [{"field": name, "message": "out of range"}])
+        raise Invalid("query parameter {name} must be between {lo} and {hi}", [field_error(name, "out of range")],
+                      name=name, lo=lo, hi=hi)
     return value
 
 
@@ -52,8 +54,8 @@ def date_arg(name: str) -> datetime | None:
     try:
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise Invalid(f"query parameter {name} must be an ISO 8601 date or date-time",
-                      [{"field": name, "message": "not ISO 8601"}]) from None
+        raise Invalid("query parameter {name} must be an ISO 8601 date or date-time",
+                      [field_error(name, "not ISO 8601")], name=name) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=settings().zone)
     return dt
@@ -83,5 +85,6 @@ def str_field(data: dict[str, Any], name: str, required: bool = True) -> str | N
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise Invalid(f"{name} is required and must be a non-empty string", [{"field": name, "message": "required string"}])
+        raise Invalid("{name} is required and must be a non-empty string", [field_error(name, "required string")],
+                      name=name)
     return value.strip()

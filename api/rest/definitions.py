@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 
 from engine.core import repository
-from engine.errors import Invalid, NotFound
+from engine.errors import Invalid, NotFound, field_error
 from engine.infra import events
 from engine.models import ProcessDefinition
 from engine.services import definitions as definitions_service
@@ -49,11 +49,12 @@ def deploy() -> tuple[Response, int]:
     if request.content_length and request.content_length > max_bytes + 64 * 1024:
         from engine.errors import TooLarge
 
-        raise TooLarge(f"the upload is {request.content_length} bytes; the BPMN limit is {max_bytes} bytes")
+        raise TooLarge("the upload is {size} bytes; the BPMN limit is {max_bytes} bytes",
+                       size=request.content_length, max_bytes=max_bytes)
     if request.mimetype in ("multipart/form-data",):
         upload = request.files.get("file")
         if upload is None:
-            raise Invalid("multipart upload needs a field named file", [{"field": "file", "message": "missing"}])
+            raise Invalid("multipart upload needs a field named file", [field_error("file", "missing")])
         data, filename = upload.read(max_bytes + 1), upload.filename or "upload.bpmn"
     elif request.mimetype in ("application/xml", "text/xml", "application/bpmn+xml"):
         data, filename = request.get_data(cache=False), request.args.get("filename", "upload.bpmn")
@@ -84,7 +85,7 @@ def definition(key: str) -> Response:
 def definition_versions(key: str) -> Response:
     q = select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc())
     if db().scalar(select(func.count()).select_from(q.subquery())) == 0:
-        raise NotFound(f"process {key!r} is not deployed")
+        raise NotFound("process {key!r} is not deployed", key=key)
     return page(q, lambda r: definition_json(r[0]))
 
 
@@ -106,12 +107,12 @@ def start(key: str) -> tuple[Response, int]:
     data = body()
     variables = data.get("variables", {})
     if not isinstance(variables, dict):
-        raise Invalid("variables must be a JSON object", [{"field": "variables", "message": "expected an object"}])
+        raise Invalid("variables must be a JSON object", [field_error("variables", "expected an object")])
     p = current_principal()
     d = repository.latest(db(), key)
     start_event = data.get("start_event")
     if start_event is not None and not isinstance(start_event, str):
-        raise Invalid("start_event must be a string", [{"field": "start_event", "message": "expected a string"}])
+        raise Invalid("start_event must be a string", [field_error("start_event", "expected a string")])
     # refusals are 403 (api/errors.py writes the access_refused event) or 422 naming the field
     inst = definitions_service.start(runtime(), p, StartCommand(d, variables, start_event))
     return jsonify(instance_json(inst, p, detail=True)), 201

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from engine.core import diff as bpmn_diff
 from engine.core import repository, trace
-from engine.errors import Invalid, SanjiError, TooLarge
+from engine.errors import Invalid, SanjiError, TooLarge, field_error
 from engine.models import ROLES, HumanTask, ProcessDefinition, User
 from engine.org import policy
 from engine.org.routing import LANE_TIERS
@@ -46,11 +46,12 @@ def _read_bpmn() -> tuple[bytes, str]:
     """The uploaded BPMN: an XML body or a multipart field `file` (same rules as deploy)."""
     max_bytes = settings().max_bpmn_bytes
     if request.content_length and request.content_length > max_bytes + 64 * 1024:
-        raise TooLarge(f"the upload is {request.content_length} bytes; the BPMN limit is {max_bytes} bytes")
+        raise TooLarge("the upload is {size} bytes; the BPMN limit is {max_bytes} bytes",
+                       size=request.content_length, max_bytes=max_bytes)
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
-            raise Invalid("multipart upload needs a field named file", [{"field": "file", "message": "missing"}])
+            raise Invalid("multipart upload needs a field named file", [field_error("file", "missing")])
         return upload.read(max_bytes + 1), upload.filename or "upload.bpmn"
     if request.mimetype in XML_TYPES:
         return request.get_data(cache=False), request.args.get("filename", "upload.bpmn")

@@ -6,7 +6,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.models import EventLog, ProcessInstance, User
 from engine.org.nodes import Principal
 from engine.services import instances as instances_service
@@ -110,10 +110,10 @@ def _admin_action(instance_id: int, action: str) -> Response:
     data = body()
     reason = data.get("reason", "")
     if not isinstance(reason, str):
-        raise Invalid("reason must be a string", [{"field": "reason", "message": "expected a string"}])
+        raise Invalid("reason must be a string", [field_error("reason", "expected a string")])
     variables = data.get("variables") if action == "retry" else None
     if variables is not None and not isinstance(variables, dict):
-        raise Invalid("variables must be a JSON object", [{"field": "variables", "message": "expected an object"}])
+        raise Invalid("variables must be a JSON object", [field_error("variables", "expected an object")])
     done = instances_service.act(runtime(), p, InstanceAction(instance_id, action, reason, variables))
     return jsonify(instance_json(done.instance, p, detail=True))
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, render_template, request
 
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.infra import events
 from engine.linkage import reports
 from engine.org import audit
@@ -53,7 +53,7 @@ def issue() -> tuple[Response, int]:
     data = body()
     unknown = sorted(set(data) - {"period", "unit_id", "doc_code"})
     if unknown:
-        raise Invalid(f"{unknown[0]}: unknown field", [{"field": unknown[0], "message": "unknown field"}])
+        raise Invalid("{field}: unknown field", [field_error(unknown[0], "unknown field")], field=unknown[0])
     p = current_principal()
     period = reports.parse_period(data.get("period"))
     row, created = reports.issue(db(), p, period, data.get("unit_id") or None, clock().now(), data.get("doc_code"))

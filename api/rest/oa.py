@@ -9,7 +9,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify
 
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.services import tasks as tasks_service
 from engine.services.tasks import TaskCommand
 
@@ -28,7 +28,7 @@ def urge(task_id: int) -> Response:
     data = body()
     message = data.get("message", "")
     if not isinstance(message, str):
-        raise Invalid("message must be a string", [{"field": "message", "message": "expected a string"}])
+        raise Invalid("message must be a string", [field_error("message", "expected a string")])
     done = tasks_service.act(runtime(), current_principal(), TaskCommand(task_id, "urge", message=message))
     return jsonify(task_json(done.task))
 

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, jsonify, request
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.infra import exports
 from engine.linkage import records
 from engine.models import Record
@@ -86,8 +86,8 @@ def export(kind: str, q: Any, filters: dict[str, Any]) -> Response:
     """Every row of the filtered list as XLSX (422 when more than MAX_EXPORT: narrow the filter)."""
     total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
     if total > MAX_EXPORT:
-        raise Invalid(f"{total} rows: narrow the filter to at most {MAX_EXPORT} to download them",
-                      [{"field": "format", "message": "too many rows"}])
+        raise Invalid("{total} rows: narrow the filter to at most {limit} to download them",
+                      [field_error("format", "too many rows")], total=total, limit=MAX_EXPORT)
     columns = COLUMNS[kind]
     rows = [[cell(r, key) for key, _label in columns] for r in db().scalars(q)]
     note_read(audit.EXPORT, {"what": kind, "format": "xlsx", "rows": total,

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.linkage import records
 from engine.models import Record
 
@@ -29,13 +29,15 @@ BATCHES = ("regular", "special")
 def _int_param(name: str, lo: int, hi: int) -> int:
     raw = request.args.get(name)
     if raw is None or raw == "":
-        raise Invalid(f"query parameter {name} is required", [{"field": name, "message": "required"}])
+        raise Invalid("query parameter {name} is required", [field_error(name, "required", "required")], name=name)
     try:
         value = int(raw)
     except ValueError:
-        raise Invalid(f"query parameter {name} must be an integer", [{"field": name, "message": "not an integer"}]) from None
+        raise Invalid("query parameter {name} must be an integer", [field_error(name, "not an integer")],
+                      name=name) from None
     if not lo <= value <= hi:
-        raise Invalid(f"query parameter {name} must be between {lo} and {hi}", [{"field": name, "message": "out of range"}])
+        raise Invalid("query parameter {name} must be between {lo} and {hi}", [field_error(name, "out of range")],
+                      name=name, lo=lo, hi=hi)
     return value
 
 
@@ -58,7 +60,9 @@ def quarterly() -> Response:
     quarter = _int_param("quarter", 1, 4)
     batch = request.args.get("batch")
     if batch is not None and batch not in BATCHES:
-        raise Invalid(f"batch must be one of {', '.join(BATCHES)}", [{"field": "batch", "message": batch}])
+        raise Invalid("batch must be one of {allowed}",
+                      [field_error("batch", "must be one of {allowed}", "enum", allowed=", ".join(BATCHES))],
+                      allowed=", ".join(BATCHES))
     unit_id = request.args.get("unit_id") or None
     q = records.query(current_principal(), QUARTERLY_KIND, unit_id=unit_id).where(
         Record.key.startswith(f"{year}Q{quarter}", autoescape=True))

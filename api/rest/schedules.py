@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 
 from engine.core import repository, schedules
 from engine.core.scheduler import Scheduler, TickResult
-from engine.errors import Invalid, NotFound
+from engine.errors import Invalid, NotFound, field_error
 from engine.infra import events
 from engine.models import ProcessDefinition, ProcessInstance, Schedule
 
@@ -75,7 +75,7 @@ def list_schedules() -> Response:
     paused = request.args.get("paused")
     if paused is not None and paused != "":
         if paused not in ("true", "false", "1", "0"):
-            raise Invalid("paused must be true or false", [{"field": "paused", "message": paused}])
+            raise Invalid("paused must be true or false", [field_error("paused", "must be true or false")])
         q = q.where(Schedule.paused.is_(paused in ("true", "1")))
     p = int_arg("page", 1)
     per_page = int_arg("per_page", 50, 1, 500)
@@ -89,7 +89,7 @@ def _schedule_response(schedule_id: int) -> Response:
                        .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
                        .where(Schedule.id == schedule_id)).first()
     if row is None:
-        raise NotFound(f"schedule {schedule_id} does not exist")
+        raise NotFound("schedule {schedule_id} does not exist", schedule_id=schedule_id)
     return jsonify(schedule_json(*row))
 
 
@@ -102,7 +102,7 @@ def get_schedule(schedule_id: int) -> Response:
 def _reason() -> str:
     reason = body().get("reason", "")
     if not isinstance(reason, str):
-        raise Invalid("reason must be a string", [{"field": "reason", "message": "expected a string"}])
+        raise Invalid("reason must be a string", [field_error("reason", "expected a string")])
     return reason
 
 
@@ -155,7 +155,8 @@ def list_jobs() -> Response:
     status = request.args.get("status")
     if status:
         if status not in ("running", "suspended"):
-            raise Invalid("status must be running or suspended", [{"field": "status", "message": status}])
+            raise Invalid("status must be running or suspended",
+                          [field_error("status", "must be running or suspended", "enum")])
         q = q.where(ProcessInstance.status == status)
     due_before = date_arg("due_before")
     if due_before:
@@ -176,9 +177,9 @@ def execute_job(job_id: int) -> Response:
     data = body()
     timer_id = data.get("timer_id")
     if timer_id is not None and not isinstance(timer_id, str):
-        raise Invalid("timer_id must be a string", [{"field": "timer_id", "message": "expected a string"}])
+        raise Invalid("timer_id must be a string", [field_error("timer_id", "expected a string")])
     if db().get(ProcessInstance, job_id) is None:
-        raise NotFound(f"job {job_id} does not exist")
+        raise NotFound("job {job_id} does not exist", job_id=job_id)
     fired = runtime().fire_timer_now(job_id, current_principal(), timer_id)
     db().commit()
     inst = db().get(ProcessInstance, job_id)

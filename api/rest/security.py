@@ -19,7 +19,7 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import select
 
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.infra import events
 from engine.models import SEPARATED_ROLES, OrgNode, RoleAssignment, User
 from engine.org import audit, auth, confidential, passwords
@@ -58,7 +58,8 @@ def _text(data: dict[str, Any], name: str, limit: int, required: bool = True) ->
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
-        raise Invalid(f"{name} must be text of 1 to {limit} characters", [{"field": name, "message": "text"}])
+        raise Invalid("{name} must be text of 1 to {limit} characters", [field_error(name, "text")], name=name,
+                      limit=limit)
     return value.strip()
 
 
@@ -69,12 +70,12 @@ def create_user(p: Any, data: dict[str, Any]) -> User:
     username = _text(data, "username", 64) or ""
     if not all(c.isalnum() or c in "._-" for c in username):
         raise Invalid("username may hold letters, digits, '.', '_' and '-' only",
-                      [{"field": "username", "message": "letters, digits, . _ -"}])
+                      [field_error("username", "letters, digits, . _ -")])
     display = _text(data, "display_name", 100) or username
     email = _text(data, "email", 200, required=False)
     password = data.get("password")
     if not isinstance(password, str):
-        raise Invalid("password is required", [{"field": "password", "message": "required string"}])
+        raise Invalid("password is required", [field_error("password", "required string")])
     passwords.require(password, "password", username, display)
     user = org.create_user(db(), username, display, auth.hash_password(password), clock().now(), email)
     user.must_change_password = True
@@ -85,7 +86,7 @@ def create_user(p: Any, data: dict[str, Any]) -> User:
 def change_user(p: Any, user: User, data: dict[str, Any]) -> None:
     unknown = sorted(set(data) - {"display_name", "email", "active"})
     if unknown:
-        raise Invalid(f"{unknown[0]}: unknown field", [{"field": unknown[0], "message": "unknown field"}])
+        raise Invalid("{field}: unknown field", [field_error(unknown[0], "unknown field")], field=unknown[0])
     changes: dict[str, Any] = {}
     if "display_name" in data:
         user.display_name = changes["display_name"] = _text(data, "display_name", 100) or user.display_name
@@ -93,9 +94,9 @@ def change_user(p: Any, user: User, data: dict[str, Any]) -> None:
         user.email = changes["email"] = _text(data, "email", 200, required=False)
     if "active" in data:
         if not isinstance(data["active"], bool):
-            raise Invalid("active must be true or false", [{"field": "active", "message": "boolean"}])
+            raise Invalid("active must be true or false", [field_error("active", "boolean")])
         if user.id == p.id and not data["active"]:
-            raise Invalid("you cannot deactivate your own account", [{"field": "active", "message": "own account"}])
+            raise Invalid("you cannot deactivate your own account", [field_error("active", "own account")])
         user.active = changes["active"] = data["active"]
     events.log(db(), clock().now(), "user_changed", actor=p, payload={"username": user.username, **changes})
 
@@ -104,7 +105,7 @@ def change_role(p: Any, user: User, data: dict[str, Any], granting: bool) -> Non
     role = str_field(data, "role") or ""
     node = data.get("node_id")
     if node is not None and not isinstance(node, str):
-        raise Invalid("node_id must be a string", [{"field": "node_id", "message": "expected a string"}])
+        raise Invalid("node_id must be a string", [field_error("node_id", "expected a string")])
     node = node or None
     if granting:
         if not org.grant(db(), user, role, node):
@@ -112,7 +113,7 @@ def change_role(p: Any, user: User, data: dict[str, Any], granting: bool) -> Non
         db().flush()
     else:
         if user.id == p.id and role == "security_admin":
-            raise Invalid("you cannot revoke your own security_admin role", [{"field": "role", "message": role}])
+            raise Invalid("you cannot revoke your own security_admin role", [field_error("role", "own account")])
         org.revoke(db(), user, role, node)
     events.log(db(), clock().now(), "role_granted" if granting else "role_revoked", actor=p,
                payload={"username": user.username, "role": role, "node_id": node if role not in SEPARATED_ROLES
@@ -167,15 +168,15 @@ def day_or_time(name: str, end: bool = False) -> datetime | None:
             return datetime.combine(day + timedelta(days=1 if end else 0), time(0), settings().zone)
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise Invalid(f"{name} must be a date (2027-01-31) or an ISO 8601 date-time",
-                      [{"field": name, "message": "not a date"}]) from None
+        raise Invalid("{name} must be a date (2027-01-31) or an ISO 8601 date-time",
+                      [field_error(name, "not a date")], name=name) from None
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=settings().zone)
 
 
 def audit_filters() -> dict[str, Any]:
     types = [t.strip() for t in (request.args.get("type") or "").split(",") if t.strip()]
     if any(len(t) > 48 for t in types):
-        raise Invalid("type names an event type (at most 48 characters)", [{"field": "type", "message": "too long"}])
+        raise Invalid("type names an event type (at most 48 characters)", [field_error("type", "too long")])
     return {"types": types, "actor": (request.args.get("actor") or "").strip()[:64] or None,
             "start": day_or_time("from"), "end": day_or_time("to", end=True),
             "instance_id": int_arg("instance_id", 0, 1) or None}

@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.models import HumanTask
 from engine.org.routing import can_act_on
 from engine.services import task_view
@@ -48,8 +48,9 @@ def tasks() -> Response:
     p = current_principal()
     f = task_filter()
     if f.list not in tasks_service.STATUSES:  # 督办 is a page of its own, not a status
-        raise Invalid("status must be one of {allowed}", [{"field": "status", "message": f.list}],
-                      allowed=", ".join(tasks_service.STATUSES))
+        allowed = ", ".join(tasks_service.STATUSES)
+        raise Invalid("status must be one of {allowed}",
+                      [field_error("status", "must be one of {allowed}", "enum", allowed=allowed)], allowed=allowed)
     pg = tasks_service.list_tasks(db(), p, f, page_request(), clock().now(), redactor(p))
     return page_json(pg, lambda r: task_json(r.task, r.node_name, r.assignee, r.instance_title))
 
@@ -107,7 +108,7 @@ def complete(task_id: int) -> Response:
     data = body()
     values = data.get("data", {})
     if not isinstance(values, dict):
-        raise Invalid("data must be a JSON object", [{"field": "data", "message": "expected an object"}])
+        raise Invalid("data must be a JSON object", [field_error("data", "expected an object")])
     done = tasks_service.act(runtime(), current_principal(), TaskCommand(task_id, "complete", values))
     out = task_json(done.task)
     out["instance_status"] = done.instance_status

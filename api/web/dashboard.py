@@ -14,7 +14,7 @@ from flask import render_template, request, url_for
 from flask_babel import lazy_gettext
 
 from engine.core import calendar
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.linkage import dashboard, records
 from engine.models import Record
 from engine.org import audit
@@ -89,9 +89,9 @@ def _year_filter() -> int | None:
     try:
         year = int(raw)
     except ValueError:
-        raise Invalid("year must be a year such as 2027", [{"field": "year", "message": raw}]) from None
+        raise Invalid("year must be a year such as 2027", [field_error("year", "a year such as 2027")]) from None
     if not 1900 <= year <= 9999:
-        raise Invalid("year must be between 1900 and 9999", [{"field": "year", "message": raw}])
+        raise Invalid("year must be between 1900 and 9999", [field_error("year", "between 1900 and 9999")])
     return year
 
 

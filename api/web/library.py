@@ -18,7 +18,7 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
 from engine.core import repository
-from engine.errors import Forbidden, Invalid, NotFound, SanjiError
+from engine.errors import Forbidden, Invalid, NotFound, SanjiError, field_error
 from engine.infra import events
 from engine.services import definitions as definitions_service
 from engine.services.definitions import DefinitionFilter
@@ -165,7 +165,7 @@ def versions_of(key: str) -> list[Any]:
     rows = db().execute(select(*META).where(ProcessDefinition.key == key)
                         .order_by(ProcessDefinition.version.desc())).all()
     if not rows:
-        raise NotFound(f"process {key!r} is not deployed")
+        raise NotFound("process {key!r} is not deployed", key=key)
     return list(rows)
 
 
@@ -175,11 +175,12 @@ def version_arg(rows: list[Any], name: str = "version") -> Any:
         try:
             wanted = int(raw)
         except ValueError:
-            raise Invalid(f"{name} must be a version number", [{"field": name, "message": raw}]) from None
+            raise Invalid("{name} must be a version number", [field_error(name, "not a version number")],
+                          name=name) from None
         for r in rows:
             if r.version == wanted:
                 return r
-        raise NotFound(f"process {rows[0].key!r} has no version {wanted}")
+        raise NotFound("process {key!r} has no version {version}", key=rows[0].key, version=wanted)
     return rows[0]
 
 

@@ -72,7 +72,7 @@ def schedule_action(schedule_id: int, action: str) -> Any:
                        .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
                        .where(Schedule.id == schedule_id)).first()
     if row is None:
-        raise NotFound(f"schedule {schedule_id} does not exist")
+        raise NotFound("schedule {schedule_id} does not exist", schedule_id=schedule_id)
     reason = (request.form.get("reason") or "").strip()[:500]
     if request.method == "GET" or request.form.get("confirmed") != "yes":
         return render_template("schedule_action.html", row=row[0], name=row[1], action=action, reason=reason)

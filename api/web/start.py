@@ -37,7 +37,7 @@ def start_process(key: str) -> Any:
     item = next((s for s in policy.startables(db(), p) if s.definition.key == key), None)
     if item is None:  # not offered: the API's refusal (404 not deployed, 403 not startable or not allowed)
         definitions_service.check_start(db(), p, StartCommand(key))
-        raise Forbidden(f"you may not start {key!r}")
+        raise Forbidden("you may not start {key!r}", key=key)
     d = item.definition
     variables: dict[str, Any] = {}
     node = (request.form.get("node") or "").strip()

@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 
 from engine.core import diff as bpmn_diff
 from engine.core import repository, schedules, trace
-from engine.errors import Invalid, NotFound, SanjiError
+from engine.errors import Invalid, NotFound, SanjiError, field_error
 from engine.models import (
     EventLog,
     HumanTask,
@@ -98,7 +98,8 @@ def local_day(raw: str, end: bool = False) -> datetime | None:
     try:
         day = datetime.strptime(raw, "%Y-%m-%d").date()
     except ValueError:
-        raise Invalid(f"{raw!r} is not a date (yyyy-mm-dd)", [{"field": "date", "message": raw}]) from None
+        raise Invalid("{raw!r} is not a date (yyyy-mm-dd)", [field_error("date", "not a date (yyyy-mm-dd)")],
+                      raw=raw) from None
     start = datetime.combine(day, time(0, 0), settings().zone)
     return start + timedelta(days=1) if end else start
 
@@ -290,7 +291,7 @@ def instance_action(instance_id: int, action: str) -> Any:
             task_id = 0
         task = db().scalars(select(HumanTask).where(HumanTask.id == task_id, HumanTask.instance_id == inst.id)).first()
         if task is None:
-            raise NotFound(f"instance {inst.id} has no task {task_id}")
+            raise NotFound("instance {instance_id} has no task {task_id}", instance_id=inst.id, task_id=task_id)
         ctx["task"] = task
         ctx["candidates"] = candidates(db(), task)
         ctx["username"] = form.get("username") or ""
@@ -358,7 +359,7 @@ def heatmap(key: str) -> Any:
         try:
             d = repository.get_version(db(), key, int(raw))
         except ValueError:
-            raise Invalid("version must be a number", [{"field": "version", "message": raw}]) from None
+            raise Invalid("version must be a number", [field_error("version", "not a version number")]) from None
     else:
         d = repository.latest(db(), key, active_only=False)
     versions = db().scalars(select(ProcessDefinition.version).where(ProcessDefinition.key == key)

@@ -18,7 +18,7 @@ import json
 import time
 from typing import Any
 
-from engine.errors import ScriptError, TooLarge, field_error
+from engine.errors import Msg, ScriptError, TooLarge, field_error
 
 
 class BoundExceeded(ScriptError):
@@ -95,9 +95,10 @@ def check_tree_depth(workflow: Any) -> None:
     depth, task = tree_depth(workflow)
     if depth < limit - 1:
         return
-    where = f" at element {task.task_spec.bpmn_id}" if task is not None else ""
-    exc = BoundExceeded(f"the process's task tree is {depth:,} tasks deep{where}, the most the engine "
-                        f"follows is {limit - 2:,}: a loop ran too many times in one instance")
+    where = Msg(" at element {element}", element=task.task_spec.bpmn_id) if task is not None else ""
+    exc = BoundExceeded("the process's task tree is {depth:,} tasks deep{where}, the most the engine follows is "
+                        "{limit:,}: a loop ran too many times in one instance", depth=depth, where=where,
+                        limit=limit - 2)
     exc.task = task
     raise exc
 

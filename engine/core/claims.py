@@ -9,7 +9,7 @@ from sqlalchemy import select
 from engine.infra import events
 from engine.org import nodes as org
 from engine.core.runtime_base import Loaded, RuntimeBase, URGE_INTERVAL
-from engine.errors import Conflict, Forbidden, Invalid, NotFound, SanjiError, ScriptError
+from engine.errors import Conflict, Forbidden, Invalid, NotFound, SanjiError, ScriptError, field_error
 from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, User
 from engine.org.nodes import Principal
 from engine.org.routing import candidates, is_candidate, may_urge, task_visible_clause
@@ -24,7 +24,7 @@ class TaskClaims(RuntimeBase):
         """
         if not isinstance(message, str) or len(message) > 500:
             raise Invalid("the message must be text of at most 500 characters",
-                          [{"field": "message", "message": "at most 500 characters"}])
+                          [field_error("message", "at most {limit} characters", "maxLength", limit=500)])
         task = self.session.get(HumanTask, task_id, populate_existing=True)
         node = self.session.get(OrgNode, task.node_id) if task is not None else None
         if task is None or node is None or not may_urge(actor, task, node):
@@ -32,12 +32,12 @@ class TaskClaims(RuntimeBase):
                 select(HumanTask.id).where(HumanTask.id == task_id, task_visible_clause(actor))) is not None
             if visible:
                 raise Forbidden("only the tier above (or an admin) may urge this task")
-            raise NotFound(f"task {task_id} does not exist")
+            raise NotFound("task {id} does not exist", id=task_id)
         if task.status != "open":
-            raise Conflict(f"the task is already {task.status}")
+            raise Conflict("the task is already {status}", status=task.status)
         inst = self.session.get(ProcessInstance, task.instance_id)
         if inst is not None and inst.status != "running":
-            raise Conflict(f"the instance is {inst.status}")
+            raise Conflict("the instance is {status}", status=inst.status)
         now = self.clock.now()
         last = self.session.scalar(
             select(EventLog.at).where(EventLog.type == "task_urged", EventLog.task_id == task.id,
@@ -70,13 +70,14 @@ class TaskClaims(RuntimeBase):
         except SanjiError:
             raise
         except Exception as exc:  # noqa: BLE001 - a broken rule must not let data through
-            raise ScriptError(f"the task's validate rule failed: {exc}") from exc
+            raise ScriptError("the task's validate rule failed: {reason}", reason=str(exc)) from exc
         if not result:
             return
         if isinstance(result, dict):
-            details = [{"field": str(k), "message": str(v)} for k, v in result.items()]
-            raise Invalid("; ".join(d["message"] for d in details), details)
-        raise Invalid(str(result), [{"field": "", "message": str(result)}])
+            # the rule's own words (the process author's language): the catalog passes them through
+            details = [field_error(str(k), "{problem}", problem=str(v)) for k, v in result.items()]
+            raise Invalid("{problems}", details, problems="; ".join(d["message"] for d in details))
+        raise Invalid("{problem}", [field_error("", "{problem}", problem=str(result))], problem=str(result))
 
     def claim(self, task_id: int, actor: Principal) -> HumanTask:
         task, _inst = self._task_for_action(task_id, actor)
@@ -109,11 +110,13 @@ class TaskClaims(RuntimeBase):
                 raise Conflict("the task is not open")
         user = self.session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
         if user is None:
-            raise Invalid(f"user {username!r} does not exist", [{"field": "username", "message": "unknown user"}])
+            raise Invalid("user {username!r} does not exist", [field_error("username", "unknown user")],
+                          username=username)
         target = org.load_principal(self.session, user)
         if not is_candidate(target, task.tier, task.node_id, task.candidate_roles):
-            raise Invalid(f"{username} holds no matching role on {task.node_id}",
-                          [{"field": "username", "message": "not a member of the task's org node"}])
+            raise Invalid("{username} holds no matching role on {node_id}",
+                          [field_error("username", "not a member of the task's org node")],
+                          username=username, node_id=task.node_id)
         previous = task.assignee_id
         task.assignee_id = user.id
         self._touch_task(task, "task_handed_over" if handover else "task_assigned", actor,

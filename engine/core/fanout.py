@@ -50,11 +50,12 @@ class FanOutMixin(RuntimeBase):
         else:
             items = t.data.get(spec.collection)
             if not isinstance(items, list):
-                raise ScriptError(f"{spec.bpmn_id}: {spec.collection!r} must be a list to fan out over, "
-                                  f"not {type(items).__name__}")
+                raise ScriptError("{element}: {collection!r} must be a list to fan out over, not {type}",
+                                  element=spec.bpmn_id, collection=spec.collection, type=type(items).__name__)
             if len(items) > self.settings.max_fanout:
-                exc = BoundExceeded(f"{spec.bpmn_id}: {spec.collection!r} has {len(items)} items; a call activity "
-                                    f"starts at most {self.settings.max_fanout} child instances (SANJI_MAX_FANOUT)")
+                exc = BoundExceeded("{element}: {collection!r} has {count} items; a call activity starts at most "
+                                    "{limit} child instances (SANJI_MAX_FANOUT)", element=spec.bpmn_id,
+                                    collection=spec.collection, count=len(items), limit=self.settings.max_fanout)
                 exc.task = t
                 raise exc
         child_def = self._called_definition(inst.definition, spec.called_element)

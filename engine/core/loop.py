@@ -26,7 +26,7 @@ from engine.core.runtime_base import (
     _message,
 )
 from engine.core.bounds import check_tree_depth, timeout_in
-from engine.errors import Conflict, Invalid, NotFound, ScriptError
+from engine.errors import Conflict, Invalid, NotFound, ScriptError, field_error
 from engine.models import ProcessInstance
 from engine.org.nodes import Principal
 from engine.core.repository import SPECS
@@ -44,7 +44,7 @@ class EngineLoop(RuntimeBase):
             q = q.with_for_update(of=ProcessInstance)
         inst = self.session.scalars(q).one_or_none()
         if inst is None:
-            raise NotFound(f"process instance {instance_id} does not exist")
+            raise NotFound("process instance {id} does not exist", id=instance_id)
         return inst
 
     def _load(self, inst: ProcessInstance) -> Loaded:
@@ -143,7 +143,8 @@ class EngineLoop(RuntimeBase):
             if not progressed and all(t.task_spec.manual for t in ready):
                 break  # nothing changed since `ready` was read: it is the wait state's ready list
         else:
-            raise ScriptError(f"the process did not reach a wait state within {MAX_ROUNDS} rounds (a loop?)")
+            raise ScriptError("the process did not reach a wait state within {rounds} rounds (a loop?)",
+                              rounds=MAX_ROUNDS)
         check_tree_depth(wf)
         self._sync_tasks(loaded, ready)
         self._messages(loaded)
@@ -229,8 +230,9 @@ class EngineLoop(RuntimeBase):
         if start_event is not None:
             chosen = next((t for t in events_ if t.task_spec.bpmn_id == start_event), None)
             if chosen is None:
-                raise Invalid(f"the process has no start event {start_event!r}",
-                              [{"field": "start_event", "message": start_event}])
+                raise Invalid("the process has no start event {start_event!r}",
+                              [field_error("start_event", "no start event {start_event!r}", start_event=start_event)],
+                              start_event=start_event)
         else:
             plain = [t for t in events_ if is_plain_event(t.task_spec)]
             chosen = plain[0] if plain else events_[0]

@@ -22,7 +22,7 @@ class Messages(RuntimeBase):
             ev = next(e for e in d.info.get("start_events", []) if e.get("kind") == "message" and e.get("message") == name)
             started.append(self.start(d, dict(payload or {}), actor, start_event=ev["id"]))
         if not started:
-            raise NotFound(f"no deployed process starts on message {name!r}")
+            raise NotFound("no deployed process starts on message {name!r}", name=name)
         return started
 
     # ---- messages and deferred starts --------------------------------------------------------------

@@ -72,7 +72,7 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
         parent, parent_guid, item_index = _parent if _parent else (None, None, None)
         if parent is not None:
             if self._depth(parent) + 1 > MAX_DEPTH:
-                raise ScriptError(f"call activities nested deeper than {MAX_DEPTH} levels")
+                raise ScriptError("call activities nested deeper than {depth} levels", depth=MAX_DEPTH)
         inst = ProcessInstance(
             definition_id=definition.id, definition=definition, process_key=definition.key, status="running",
             title=(title or variables.get("title") or f"{definition.name} · {scope.name}")[:300],
@@ -122,7 +122,8 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
         except SanjiError:
             raise
         except Exception as exc:  # a postScript of the task itself failed: nothing changes
-            raise ScriptError(f"completing {task.name!r} failed in its script: {exc}") from exc
+            raise ScriptError("completing {task!r} failed in its script: {reason}", task=task.name,
+                              reason=str(exc)) from exc
         now = self.clock.now()
         done = _jsonable(data)
         self._write_task(task, status="completed", completed_at=now, completed_by_id=actor.id,
@@ -143,7 +144,7 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
     def suspend(self, instance_id: int, actor: Principal, reason: str = "") -> ProcessInstance:
         inst = self._lock(instance_id)
         if inst.status not in ("running", "error"):
-            raise Conflict(f"an instance that is {inst.status} cannot be suspended")
+            raise Conflict("an instance that is {status} cannot be suspended", status=inst.status)
         inst.status = "suspended"
         self._admin_event(inst, "instance_suspended", actor, reason)
         return inst
@@ -163,7 +164,7 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
                   _cascade: bool = False) -> ProcessInstance:
         inst = self._lock(instance_id)
         if inst.status in ENDED:
-            raise Conflict(f"the instance is already {inst.status}")
+            raise Conflict("the instance is already {status}", status=inst.status)
         now = self.clock.now()
         inst.status, inst.ended_at, inst.updated_at, inst.next_timer_at = "terminated", now, now, None
         for task in self.session.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id,
@@ -219,13 +220,14 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
         Without `timer_id`, the one due first."""
         inst = self._lock(instance_id)
         if inst.status != "running":
-            raise Conflict(f"the instance is {inst.status}; only a running instance's timers can fire")
+            raise Conflict("the instance is {status}; only a running instance's timers can fire", status=inst.status)
         loaded = self._load(inst)
         timers = [t for t in self._waiting_timers(loaded.wf) if timer_id is None or t.task_spec.bpmn_id == timer_id]
         if not timers:
             if timer_id is not None:
-                raise NotFound(f"instance {instance_id} has no waiting timer {timer_id!r}")
-            raise Conflict(f"instance {instance_id} waits on no timer")
+                raise NotFound("instance {instance_id} has no waiting timer {timer_id!r}", instance_id=instance_id,
+                               timer_id=timer_id)
+            raise Conflict("instance {instance_id} waits on no timer", instance_id=instance_id)
         far = datetime.max.replace(tzinfo=self.zone)
         target = min(timers, key=lambda t: timer_due(t) or far)
         due, guid, now = timer_due(target), target.id, self.clock.now()

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from engine.org import nodes as org
 from engine.core.runtime_base import RuntimeBase, _jsonable
-from engine.errors import Invalid, ScriptError
+from engine.errors import Invalid, Msg, ScriptError, field_error
 from engine.models import OrgNode, ProcessInstance, Record
 from engine.org.routing import NodeRef
 from engine.org.policy import ScriptScope
@@ -115,7 +115,7 @@ class ScriptHelpers(RuntimeBase):
                 q = q.with_for_update()
             row = session.scalars(q).first()
             if row is None:
-                raise ScriptError(f"update_record: there is no {kind} record {key!r}")
+                raise ScriptError("update_record: there is no {kind} record {key!r}", kind=kind, key=key)
             scope.owns("update_record", rule, row.node_id, f"{kind} record {str(key)!r}")
             if row.confidential:  # the new data is returned to the script
                 scope.confidential("update_record", kind)
@@ -125,15 +125,18 @@ class ScriptHelpers(RuntimeBase):
                 try:
                     target = target[step]
                 except (KeyError, IndexError, TypeError):
-                    raise ScriptError(f"update_record: {kind} record {key!r} has no {list(path or [])!r}") from None
+                    raise ScriptError("update_record: {kind} record {key!r} has no {path!r}", kind=kind, key=key,
+                                      path=list(path or [])) from None
             if not isinstance(target, dict):
-                raise ScriptError(f"update_record: {list(path or [])!r} of {kind} record {key!r} is not an object")
+                raise ScriptError("update_record: {path!r} of {kind} record {key!r} is not an object",
+                                  path=list(path or []), kind=kind, key=key)
             if changes:
                 target.update(_jsonable(changes))
             for name, amount in (increments or {}).items():
                 current = target.get(name) or 0
                 if not isinstance(current, (int, float)) or not isinstance(amount, (int, float)):
-                    raise ScriptError(f"update_record: {name!r} of {kind} record {key!r} is not a number")
+                    raise ScriptError("update_record: {name!r} of {kind} record {key!r} is not a number", name=name,
+                                      kind=kind, key=key)
                 target[name] = current + amount
             record_kinds.check(kind, data)  # the merged record; the row is left as it was if wrong
             row.data, row.updated_at = data, self.clock.now()
@@ -176,16 +179,18 @@ class ScriptHelpers(RuntimeBase):
     def _scope_node(self, variables: dict[str, Any]) -> OrgNode:
         """The deepest org node named by the start data; `unit_id` and `branch_id` must agree."""
         found: dict[str, OrgNode] = {}
-        for var, tier in (("branch_id", "branch"), ("unit_id", "unit")):
+        for var, tier, name in (("branch_id", "branch", Msg("branch")), ("unit_id", "unit", Msg("unit"))):
             value = variables.get(var)
             if value is None:
                 continue
             node = self.session.get(OrgNode, value) if isinstance(value, str) else None
             if node is None or node.tier != tier or not node.active:
-                raise Invalid(f"{var}={value!r} is not a {tier} of the organisation",
-                              [{"field": f"variables/{var}", "message": f"not a {tier}"}])
+                raise Invalid("{var}={value!r} is not a {tier} of the organisation",
+                              [field_error(f"variables/{var}", "not a {tier}", tier=name)], var=var, value=value,
+                              tier=name)
             found[tier] = node
         if "branch" in found and "unit" in found and found["branch"].parent_id != found["unit"].id:
-            raise Invalid(f"branch {found['branch'].id} does not belong to unit {found['unit'].id}",
-                          [{"field": "variables/branch_id", "message": "not in that unit"}])
+            raise Invalid("branch {branch_id} does not belong to unit {unit_id}",
+                          [field_error("variables/branch_id", "not in that unit")], branch_id=found["branch"].id,
+                          unit_id=found["unit"].id)
         return found.get("branch") or found.get("unit") or self.session.get(OrgNode, self._group())  # type: ignore[return-value]

@@ -98,7 +98,7 @@ def bounded_timer(my_task: Any, kind: str, text: str) -> str:
         else:
             check_timer(kind, text, engine_zone(my_task), getattr(engine, "timer_min_seconds", 0))
     except TimerExpressionError as exc:
-        err = BoundExceeded(f"timer {my_task.task_spec.bpmn_id}: {exc}")
+        err = BoundExceeded("timer {element}: {reason}", element=my_task.task_spec.bpmn_id, reason=str(exc))
         err.task = my_task
         raise err from None
     return text
@@ -290,9 +290,9 @@ def _check_instance_count(self: Any, my_task: Any) -> None:
     if limit is not None:
         count = _instance_count(self, my_task)
         if count is not None and count > limit:
-            exc = BoundExceeded(f"multi-instance {self.bpmn_id} would run {count} instances; at most {limit} "
+            exc = BoundExceeded("multi-instance {element} would run {count} instances; at most {limit} "
                                 "may run inside one instance (SANJI_MAX_BRANCHES); use a multi-instance "
-                                "call activity for larger fan-outs")
+                                "call activity for larger fan-outs", element=self.bpmn_id, count=count, limit=limit)
             exc.task = my_task
             raise exc
 

@@ -41,7 +41,7 @@ class TaskRows(RuntimeBase):
         task = self.session.scalars(select(HumanTask).where(HumanTask.id == task_id, task_visible_clause(actor))
                                     .execution_options(populate_existing=True)).first()
         if task is None:
-            raise NotFound(f"task {task_id} does not exist")
+            raise NotFound("task {id} does not exist", id=task_id)
         if lock:
             self._lock(task.instance_id)
         return task
@@ -54,7 +54,7 @@ class TaskRows(RuntimeBase):
             row = self.session.execute(_TASK_AND_INSTANCE if self._sqlite else _TASK_AND_INSTANCE_LOCKED,
                                        {"task_id": task_id}).one_or_none()
             if row is None or not task_visible(actor, row[0]):
-                raise NotFound(f"task {task_id} does not exist")
+                raise NotFound("task {id} does not exist", id=task_id)
             task, inst = row
         if not self._sqlite:
             # PostgreSQL: the task may have changed between reading it and taking the instance's
@@ -62,11 +62,11 @@ class TaskRows(RuntimeBase):
             # cannot commit a write if another writer got in first), so the row read is current.
             self.session.refresh(task)
         if task.status != "open":
-            raise Conflict(f"the task is already {task.status}")
+            raise Conflict("the task is already {status}", status=task.status)
         if inst.status == "suspended":
             raise Conflict("the instance is suspended")
         if inst.status in ENDED:
-            raise Conflict(f"the instance is {inst.status}")
+            raise Conflict("the instance is {status}", status=inst.status)
         if inst.status == "error":
             raise Conflict("the instance has an incident; an admin must retry it first")
         if not can_act_on(actor, task):
@@ -128,7 +128,8 @@ class TaskRows(RuntimeBase):
         props = (getattr(spec, "extensions", None) or {}).get("properties", {}) or {}
         tier = lane_tier(spec.lane)
         if tier is None:
-            raise ScriptError(f"user task {spec.bpmn_id} lies in lane {spec.lane!r}, which names no tier")
+            raise ScriptError("user task {element} lies in lane {lane!r}, which names no tier",
+                              element=spec.bpmn_id, lane=spec.lane)
         # the group's id only for group-lane tasks: other tiers route by unit_id / branch_id
         group = self._group() if tier == "group" and not props.get("nodeVariable") else ""
         node = resolve_node(self.session, tier, t.data, group, props.get("nodeVariable"))
@@ -160,11 +161,13 @@ class TaskRows(RuntimeBase):
         assigned to; that person must hold a role of the lane's tier on the task's org node."""
         username = data.get(variable)
         if not isinstance(username, str) or not username:
-            raise RoutingError(f"assigneeVariable: the variable {variable!r} must hold a username")
+            raise RoutingError("assigneeVariable: the variable {variable!r} must hold a username", variable=variable)
         user = self.session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
         if user is None:
-            raise RoutingError(f"assigneeVariable: {variable}={username!r} is not an active user")
+            raise RoutingError("assigneeVariable: {variable}={username!r} is not an active user", variable=variable,
+                               username=username)
         if not is_candidate(org.load_principal(self.session, user), tier, node.id, roles):
-            raise RoutingError(f"assigneeVariable: {username} holds no {tier} role on {node.id}")
+            raise RoutingError("assigneeVariable: {username} holds no {tier} role on {node_id}", username=username,
+                               tier=tier, node_id=node.id)
         return user
 

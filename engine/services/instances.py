@@ -17,7 +17,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.core.runtime import Runtime
-from engine.errors import Invalid, NotFound
+from engine.errors import Invalid, NotFound, field_error
 from engine.models import HumanTask, OrgNode, ProcessDefinition, ProcessInstance
 from engine.org import policy
 from engine.org.confidential import Redactor
@@ -48,12 +48,14 @@ class InstanceFilter:
         if self.status is not None and self.status not in STATUSES:
             raise Invalid(
                 "status must be one of {allowed}",
-                [{"field": "status", "message": self.status}],
+                [field_error("status", "must be one of {allowed}", "enum", allowed=", ".join(STATUSES))],
                 allowed=", ".join(STATUSES),
             )
         if self.level is not None and self.level not in LEVELS:
             raise Invalid(
-                "level must be one of {allowed}", [{"field": "level", "message": self.level}], allowed=", ".join(LEVELS)
+                "level must be one of {allowed}",
+                [field_error("level", "must be one of {allowed}", "enum", allowed=", ".join(LEVELS))],
+                allowed=", ".join(LEVELS),
             )
 
 
@@ -316,7 +318,7 @@ def act(rt: Runtime, p: Principal, cmd: InstanceAction) -> ActionResult:
         else:
             raise Invalid(
                 "action must be one of {allowed}",
-                [{"field": "action", "message": cmd.action}],
+                [field_error("action", "must be one of {allowed}", "enum", allowed=", ".join(ACTIONS))],
                 allowed=", ".join(ACTIONS),
             )
         session.commit()

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.linkage import records
 from engine.models import Record
 from engine.org.nodes import Principal
@@ -28,12 +28,14 @@ class RecordFilter:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise Invalid(
-                "kind must be one of {allowed}", [{"field": "kind", "message": self.kind}], allowed=", ".join(KINDS)
+                "kind must be one of {allowed}",
+                [field_error("kind", "must be one of {allowed}", "enum", allowed=", ".join(KINDS))],
+                allowed=", ".join(KINDS),
             )
         if self.status is not None and (self.kind != "clue" or self.status not in records.CLUE_STATUSES):
             raise Invalid(
                 "status must be one of {allowed}",
-                [{"field": "status", "message": self.status}],
+                [field_error("status", "must be one of {allowed}", "enum", allowed=", ".join(records.CLUE_STATUSES))],
                 allowed=", ".join(records.CLUE_STATUSES),
             )
 

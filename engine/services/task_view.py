@@ -88,7 +88,7 @@ class TaskView:
 def readable_task(session: Session, p: Principal, task_id: int) -> HumanTask:
     task = session.scalars(select(HumanTask).where(HumanTask.id == task_id, task_visible_clause(p))).first()
     if task is None:
-        raise NotFound(f"task {task_id} does not exist")
+        raise NotFound("task {id} does not exist", id=task_id)
     return task
 
 
@@ -127,7 +127,7 @@ def task_view(session: Session, p: Principal, task: HumanTask, redactor: Redacto
     """What `p` may see of `task` (already checked readable with `readable_task`)."""
     inst = session.get(ProcessInstance, task.instance_id)
     if inst is None:
-        raise NotFound(f"task {task.id} does not exist")
+        raise NotFound("task {id} does not exist", id=task.id)
     upstream = callers(session, inst)
     shown = visible_ids(session, p, [i.id for i in upstream])
     chain = [inst] + [i for i in upstream if i.id in shown]

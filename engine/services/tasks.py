@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, aliased
 
 from engine.core.runtime import Runtime
-from engine.errors import Invalid, NotFound
+from engine.errors import Invalid, NotFound, field_error
 from engine.models import HumanTask, OrgNode, ProcessInstance, User
 from engine.org import policy
 from engine.org.confidential import Redactor
@@ -45,7 +45,7 @@ class TaskFilter:
         if self.list not in LISTS:
             raise Invalid(
                 "status must be one of {allowed}",
-                [{"field": "status", "message": self.list}],
+                [field_error("status", "must be one of {allowed}", "enum", allowed=", ".join(STATUSES))],
                 allowed=", ".join(STATUSES),
             )
 
@@ -195,7 +195,7 @@ def act(rt: Runtime, p: Principal, cmd: TaskCommand) -> TaskResult:
         else:
             raise Invalid(
                 "action must be one of {allowed}",
-                [{"field": "action", "message": cmd.action}],
+                [field_error("action", "must be one of {allowed}", "enum", allowed=", ".join(TASK_ACTIONS))],
                 allowed=", ".join(TASK_ACTIONS),
             )
         inst = session.get(ProcessInstance, task.instance_id)

@@ -25,7 +25,7 @@ from typing import IO, Any
 from sqlalchemy import and_, delete, exists, or_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import Invalid, NotFound, TooLarge
+from engine.errors import Invalid, NotFound, TooLarge, field_error
 from engine.infra import events
 from engine.linkage.records import visible_clause as record_visible_clause
 from engine.models import HumanTask, ProcessInstance, Record, User
@@ -77,7 +77,7 @@ def receive(source: IO[bytes], limit: int, spool: IO[bytes] | None = None, block
 
 
 def too_large(limit: int) -> TooLarge:
-    return TooLarge("file: an attachment may be at most {mb} MB", [{"field": "file", "message": "too large"}],
+    return TooLarge("file: an attachment may be at most {mb} MB", [field_error("file", "too large")],
                     mb=limit // MB)
 
 
@@ -85,7 +85,7 @@ def store(session: Session, got: Received, name: str | None, actor: Principal, n
           blobs: BlobStore = DEFAULT) -> Attachment:
     """Check the content's type and keep the file (unbound) for `actor`; the caller commits."""
     if got.size == 0:
-        raise Invalid("file: the file is empty", [{"field": "file", "message": "empty"}])
+        raise Invalid("file: the file is empty", [field_error("file", "empty")])
     kind = sniff.content_type(got.file)
     blobs.put(session, got.sha256, got.size, got.file, now)
     att = Attachment(id=secrets.token_hex(16), name=sniff.clean_name(name), size=got.size, sha256=got.sha256,
@@ -204,7 +204,7 @@ def bind_completed(session: Session, forms: Any, task: HumanTask, inst: ProcessI
         for i, item in enumerate(value if isinstance(value, list) else [value]):
             where = f"{path}/{i}" if isinstance(value, list) else path
             if not isinstance(item, str) or not item:
-                raise Invalid("{field}: an attachment id is expected", [{"field": where, "message": "not an id"}],
+                raise Invalid("{field}: an attachment id is expected", [field_error(where, "not an id")],
                               field=where)
             old = wanted.get(item)
             wanted[item] = (old[0] if old else where, secret or bool(old and old[1]))
@@ -214,7 +214,7 @@ def bind_completed(session: Session, forms: Any, task: HumanTask, inst: ProcessI
                                                                        readable_clause(actor)))}
     missing = [(i, where) for i, (where, _s) in wanted.items() if i not in found]
     if missing:
-        raise Invalid("{field}: attachment {id} does not exist", [{"field": w, "message": i} for i, w in missing],
+        raise Invalid("{field}: attachment {id} does not exist", [field_error(w, "{id}", id=i) for i, w in missing],
                       field=missing[0][1], id=missing[0][0][:64])
     written = list(session.execute(select(Record.id, Record.confidential).where(
         Record.instance_id == inst.id, Record.updated_at >= now)).all())

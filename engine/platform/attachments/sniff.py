@@ -12,7 +12,7 @@ import unicodedata
 import zipfile
 from typing import IO
 
-from engine.errors import SanjiError
+from engine.errors import SanjiError, field_error
 
 PDF, OFD = "application/pdf", "application/ofd"
 DOC, XLS = "application/msword", "application/vnd.ms-excel"
@@ -34,7 +34,7 @@ class Unsupported(SanjiError):
 
 def refuse() -> Unsupported:
     return Unsupported("file: only {allowed} files are accepted (the type is read from the content, not the name)",
-                       [{"field": "file", "message": ALLOWED_LIST}], allowed=ALLOWED_LIST)
+                       [field_error("file", "{allowed}", allowed=ALLOWED_LIST)], allowed=ALLOWED_LIST)
 
 
 def content_type(f: IO[bytes]) -> str:
