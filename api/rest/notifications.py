@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.platform import notify
 from engine.platform.models import Notification
 from engine.services import notifications as service
@@ -30,7 +30,7 @@ def note_json(n: Notification) -> dict[str, Any]:
 def notifications() -> Response:
     unread = request.args.get("unread")
     if unread not in (None, "", "0", "false", "1", "true"):
-        raise Invalid("unread must be true or false", [{"field": "unread", "message": unread}])
+        raise Invalid("unread must be true or false", [field_error("unread", "true or false")])
     f = NotificationFilter(unread=unread in ("1", "true"))
     return page_json(service.list_notifications(db(), current_principal(), f, page_request()), note_json)
 
@@ -53,7 +53,7 @@ def read_all() -> Response:
     data = body()
     task_id = data.get("task_id")
     if task_id is not None and (not isinstance(task_id, int) or isinstance(task_id, bool)):
-        raise Invalid("task_id must be an integer", [{"field": "task_id", "message": "expected an integer"}])
+        raise Invalid("task_id must be an integer", [field_error("task_id", "expected an integer")])
     marked = service.read_all(db(), current_principal(), clock().now(), task_id)
     return jsonify({"marked": marked, "unread": notify.unread_count(db(), current_principal().id)})
 

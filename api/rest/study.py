@@ -5,7 +5,7 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request
 
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.linkage import records
 from engine.models import Record
 from engine.platform import study
@@ -67,7 +67,7 @@ def articles() -> Response:
     period = request.args.get("period")
     if period:
         if len(period) != 7 or period[4] != "-":
-            raise Invalid("period must look like 2027-01", [{"field": "period", "message": period}])
+            raise Invalid("period must look like 2027-01", [field_error("period", "a month such as 2027-01")])
         q = q.where(Record.key.startswith(period + ":"))
     username = request.args.get("username")
     if username:

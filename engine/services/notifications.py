@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.errors import Invalid
+from engine.errors import Invalid, field_error
 from engine.infra import events
 from engine.infra.settings import Settings
 from engine.org.nodes import Principal
@@ -87,9 +87,8 @@ class OutboxFilter:
 
     def __post_init__(self) -> None:
         if self.status and self.status not in OUTBOX_STATUSES:
-            raise Invalid(
-                "status must be pending, sending, sent or failed", [{"field": "status", "message": self.status}]
-            )
+            raise Invalid("status must be pending, sending, sent or failed",
+                          [field_error("status", "one of {allowed}", allowed=", ".join(OUTBOX_STATUSES))])
 
 
 def outbox_query(p: Principal, f: OutboxFilter) -> AnySelect:

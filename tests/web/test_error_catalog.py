@@ -7,22 +7,9 @@ import re
 
 from api import error_templates, i18n
 
-# Converted after the notifications restructuring merges (another helper is rewriting these files now).
-NOT_YET = {"api/rest/notifications.py", "api/rest/study.py", "engine/platform/notify/channels.py"}
-
-
-def waiting(path: str) -> bool:
-    return path in NOT_YET
-
-
 def test_every_error_template_is_a_literal():
-    problems = [f"{f}:{line}: {what}" for f, line, what in error_templates.scan().problems if not waiting(f)]
+    problems = [f"{f}:{line}: {what}" for f, line, what in error_templates.scan().problems]
     assert problems == []
-
-
-def test_the_allow_list_names_only_files_with_sites_left():
-    left = {f for f, _line, _what in error_templates.scan().problems}
-    assert {f for f in NOT_YET if f in left or f.endswith("timeexpr.py")} == NOT_YET
 
 
 def test_every_template_has_a_chinese_translation_with_its_own_parameters():

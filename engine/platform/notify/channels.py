@@ -37,7 +37,7 @@ def mark_read(session: Session, user_id: int, notification_id: int, now: datetim
     note = session.scalars(select(Notification).where(Notification.id == notification_id,
                                                       Notification.user_id == user_id)).first()
     if note is None:
-        raise NotFound(f"notification {notification_id} does not exist")
+        raise NotFound("notification {id} does not exist", id=notification_id)
     if note.read_at is None:
         note.read_at = now
     return note
@@ -63,12 +63,8 @@ def get_channel(session: Session, p: Principal, channel_id: int) -> Notification
     ch = session.get(NotificationChannel, channel_id)
     nodes = managed_nodes(p)
     if ch is None or (nodes is not None and ch.node_id not in nodes):
-        raise NotFound(f"notification channel {channel_id} does not exist")
+        raise NotFound("notification channel {id} does not exist", id=channel_id)
     return ch
-
-
-def _bad(field_: str, message: str) -> Invalid:
-    return Invalid(f"{field_}: {message}", [{"field": field_, "message": message}])
 
 
 def save_channel(session: Session, p: Principal, data: dict[str, Any], now: datetime,
@@ -79,7 +75,7 @@ def save_channel(session: Session, p: Principal, data: dict[str, Any], now: date
              "msg_format", "active"}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise _bad(unknown[0], "unknown field")
+        raise Invalid.on(unknown[0], "unknown field")
     current: dict[str, Any] = {} if ch is None else {
         "name": ch.name, "kind": ch.kind, "node_id": ch.node_id, "cover_subtree": ch.cover_subtree,
         "events": list(ch.events or []), "url": ch.url, "secret": ch.secret, "recipients": list(ch.recipients or []),
@@ -87,48 +83,48 @@ def save_channel(session: Session, p: Principal, data: dict[str, Any], now: date
     v = {**{"cover_subtree": False, "events": list(KINDS[:4]), "url": None, "secret": None, "recipients": [],
             "email_users": False, "msg_format": "markdown", "active": True}, **current, **data}
     if not creating and "kind" in data and data["kind"] != current["kind"]:
-        raise _bad("kind", "the kind of a channel cannot change; create a new channel")
+        raise Invalid.on("kind", "the kind of a channel cannot change; create a new channel")
     if not isinstance(v.get("name"), str) or not v["name"].strip() or len(v["name"]) > 100:
-        raise _bad("name", "required text of at most 100 characters")
+        raise Invalid.on("name", "required text of at most 100 characters")
     if v.get("kind") not in CHANNEL_KINDS:
-        raise _bad("kind", f"one of {', '.join(CHANNEL_KINDS)}")
+        raise Invalid.on("kind", "one of {kinds}", kinds=", ".join(CHANNEL_KINDS))
     node = session.get(OrgNode, v.get("node_id")) if isinstance(v.get("node_id"), str) else None
     if node is None or not node.active:
-        raise _bad("node_id", "not an org node")
+        raise Invalid.on("node_id", "not an org node")
     if node.tier == "branch":
-        raise _bad("node_id", "a branch uses the channels of its unit; configure the unit")
+        raise Invalid.on("node_id", "a branch uses the channels of its unit; configure the unit")
     nodes = managed_nodes(p)
     if nodes is not None and node.id not in nodes:
         raise Forbidden("only an admin or the committee's secretary / deputy secretary manages its channels")
     events = v.get("events")
     if not isinstance(events, list) or not events or any(e not in KINDS for e in events):
-        raise _bad("events", f"a non-empty list of {', '.join(KINDS)}")
+        raise Invalid.on("events", "a non-empty list of {kinds}", kinds=", ".join(KINDS))
     for flag in ("cover_subtree", "email_users", "active"):
         if not isinstance(v.get(flag), bool):
-            raise _bad(flag, "true or false")
+            raise Invalid.on(flag, "true or false")
     if v.get("msg_format") not in FORMATS:
-        raise _bad("msg_format", "markdown or text")
+        raise Invalid.on("msg_format", "markdown or text")
     if v["kind"] in ("wecom", "dingtalk"):
         url = v.get("url")
         if not isinstance(url, str) or not url.startswith(("https://", "http://")) or len(url) > 2000 or " " in url:
-            raise _bad("url", "the robot's webhook address (http:// or https://)")
+            raise Invalid.on("url", "the robot's webhook address (http:// or https://)")
         if v.get("secret") is not None:
             if v["kind"] != "dingtalk":
-                raise _bad("secret", "only DingTalk robots are signed with a secret")
+                raise Invalid.on("secret", "only DingTalk robots are signed with a secret")
             if not isinstance(v["secret"], str) or len(v["secret"]) > 200:
-                raise _bad("secret", "text of at most 200 characters")
+                raise Invalid.on("secret", "text of at most 200 characters")
             v["secret"] = v["secret"].strip() or None
         if v.get("recipients"):
-            raise _bad("recipients", "webhook channels have no e-mail recipients")
+            raise Invalid.on("recipients", "webhook channels have no e-mail recipients")
     else:
         recipients = v.get("recipients")
         if not isinstance(recipients, list) or any(not isinstance(a, str) or not EMAIL_RE.match(a.strip())
                                                    for a in recipients):
-            raise _bad("recipients", "a list of e-mail addresses")
+            raise Invalid.on("recipients", "a list of e-mail addresses")
         if not recipients and not v.get("email_users"):
-            raise _bad("recipients", "give at least one address, or set email_users")
+            raise Invalid.on("recipients", "give at least one address, or set email_users")
         if v.get("url") or v.get("secret"):
-            raise _bad("url", "e-mail channels have no webhook")
+            raise Invalid.on("url", "e-mail channels have no webhook")
         v["recipients"] = [a.strip() for a in recipients]
     if ch is None:
         ch = NotificationChannel(created_at=now, created_by=p.username)
@@ -193,7 +189,7 @@ def outbox_json(row: Outbox) -> dict[str, Any]:
 def retry_outbox(session: Session, p: Principal, row_id: int, now: datetime) -> Outbox:
     row = session.get(Outbox, row_id)
     if row is None:
-        raise NotFound(f"outbox message {row_id} does not exist")
+        raise NotFound("outbox message {id} does not exist", id=row_id)
     get_channel(session, p, row.channel_id)  # 404 unless the caller manages its channel
     if row.status == "sent":
         raise Conflict("the message was sent already")
