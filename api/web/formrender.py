@@ -14,7 +14,7 @@ Every HTML control is named by the JSON path of its value (`findings/0/kind`), t
 the API's validation details use, so errors land next to their field. Supported: `title`,
 `description`, `required`, `default`, `enum` (+ `enumNames`), `oneOf`/`anyOf` of `const` + `title`,
 `boolean`, `integer`/`number` (+ `minimum`/`maximum`/`multipleOf`), `string` (+ `format`: `date`,
-`date-time`, `email`; `minLength`/`maxLength`; a textarea when `maxLength` > 200 or with
+`date-time`, `email`, `attachment` — a file control, also for an array of them; `minLength`/`maxLength`; a textarea when `maxLength` > 200 or with
 `"x-widget": "textarea"`), nested objects, arrays of enums (checkboxes) and repeating groups
 (arrays of objects or scalars, `minItems`/`maxItems`). `"x-widget"` (or `"ui:widget"`) picks
 `textarea`, `radio`, `select`, `checkboxes` or `hidden`. See docs/forms.md.

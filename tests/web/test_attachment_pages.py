@@ -4,7 +4,7 @@ register pages, the inline view of images and PDFs, and that nobody else sees or
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -17,7 +17,7 @@ from tests.conftest import BPMN
 from tests.platform import attachment_files as F
 from tests.platform.attachment_files import upload
 
-NOW = datetime(2027, 1, 5, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2027, 1, 5, 2, 0, tzinfo=UTC)
 
 
 def html(r: Any) -> str:
