@@ -97,6 +97,8 @@ def register_blueprints(app: Flask) -> None:
                  study_pages, password, security_pages):
         app.register_blueprint(page.bp)
         base.register_nav(getattr(page, "NAV", []))
+    from api.web import attachments as attachment_pages  # issue 16: attachments on the pages
+    app.register_blueprint(attachment_pages.bp)
 
 
 # ---- database set-up shared by the CLI and the tests ------------------------------------------------

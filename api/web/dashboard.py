@@ -28,6 +28,7 @@ from ..reads import note_read
 from ..rest.dashboard import PATHS, TITLES
 from ..rest.records import COLUMNS, cell
 from ..rest.records import TITLES as REGISTER_TITLES
+from .attachments import bound_list, for_records
 from .base import nav_item, page_blueprint, signin_required
 from .helpers import me, page_number, pager
 
@@ -111,7 +112,7 @@ def register(name: str) -> Any:
     endpoint = {"ledger": "ledger", "commendation": "commendations", "clue": "clues"}[kind]
     return render_template(
         "registers.html", name=name, kind=kind, title=str(REGISTER_TITLES[kind]), help=HELP[kind],
-        columns=COLUMNS[kind], rows=[(r, cells(r, kind)) for r in rows],
+        columns=COLUMNS[kind], rows=[(r, cells(r, kind)) for r in rows], files=for_records([r.id for r in rows]),
         f=f, units=visible_units(p), statuses=records.CLUE_STATUSES if kind == "clue" else (),
         xlsx=url_for(f"api_records.{endpoint}", **args, format="xlsx"),
         pager=pager(pg, f"dashboard.register_{name}"), filtered=any(f.values()),
@@ -143,6 +144,7 @@ def register_clue(clue_id: int) -> Any:
     red = redactor(me())
     note_read(audit.READ, {"object": "record", "kind": "clue", "ids": [r.id], "redacted": red.active})
     return render_template("clue.html", r=r, d=records.shown(r, red), cells=cells(r, "clue"),
+                           files=bound_list("record", r.id),
                            tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"dashboard.register_{n}")) for n, k in REGISTERS.items()])
 
 NAV = [

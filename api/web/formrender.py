@@ -14,7 +14,7 @@ Every HTML control is named by the JSON path of its value (`findings/0/kind`), t
 the API's validation details use, so errors land next to their field. Supported: `title`,
 `description`, `required`, `default`, `enum` (+ `enumNames`), `oneOf`/`anyOf` of `const` + `title`,
 `boolean`, `integer`/`number` (+ `minimum`/`maximum`/`multipleOf`), `string` (+ `format`: `date`,
-`date-time`, `email`; `minLength`/`maxLength`; a textarea when `maxLength` > 200 or with
+`date-time`, `email`, `attachment` — a file control, also for an array of them; `minLength`/`maxLength`; a textarea when `maxLength` > 200 or with
 `"x-widget": "textarea"`), nested objects, arrays of enums (checkboxes) and repeating groups
 (arrays of objects or scalars, `minItems`/`maxItems`). `"x-widget"` (or `"ui:widget"`) picks
 `textarea`, `radio`, `select`, `checkboxes` or `hidden`. See docs/forms.md.
@@ -33,6 +33,8 @@ from engine.org.confidential import MARK
 ROW = "__i__"  # placeholder index of the row template of a repeating group
 RADIO_MAX = 4  # up to this many choices render as radio buttons, more as a select
 LONG_TEXT = 200  # maxLength above this renders a textarea
+ATTACHMENT = "attachment"  # the format of a field holding attachment ids
+UPLOAD = "_upload:"  # prefix of the plain file control of an attachment field (posted without JavaScript)
 
 
 @dataclass
@@ -109,6 +111,14 @@ def choices_of(schema: Mapping[str, Any]) -> list[Choice]:
     return []
 
 
+def is_attachment(schema: Mapping[str, Any]) -> bool:
+    """A field of attachment ids (engine/platform/attachments): `"format": "attachment"` or an array of them."""
+    if schema.get("format") == ATTACHMENT:
+        return True
+    items = schema.get("items")
+    return main_type(schema) == "array" and isinstance(items, Mapping) and items.get("format") == ATTACHMENT
+
+
 def widget_hint(schema: Mapping[str, Any]) -> str | None:
     hint = schema.get("x-widget", schema.get("ui:widget"))
     return hint if isinstance(hint, str) else None
@@ -174,6 +184,11 @@ class _Ctx:
                     child = self.node(sub, join(path, key), key, values.get(key, _MISSING), key in req)
                     if child is not None:
                         f.children.append(child)
+            return f
+        if is_attachment(schema):  # one id or an array of ids: one file control (templates/_attachments.html)
+            f.widget = "attachment"
+            f.attrs["multiple"] = t == "array"
+            f.value = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and v]
             return f
         if t == "array":
             items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
@@ -242,6 +257,8 @@ def _empty(value: Any) -> bool:
 
 
 def display_text(f: Field) -> str:
+    if f.widget == "attachment":
+        return "、".join(f.value or [])
     if f.widget in ("radio", "select", "hidden") and f.choices:
         for c in f.choices:
             if c.value == f.value:
@@ -268,6 +285,11 @@ def _to_local_input(value: Any, zone: ZoneInfo | None) -> str:
     if dt.tzinfo is not None and zone is not None:
         dt = dt.astimezone(zone)
     return dt.strftime("%Y-%m-%dT%H:%M")
+
+
+def attachment_ids(root: Field) -> list[str]:
+    """The ids held by the attachment fields of a form (for their names and sizes on the page)."""
+    return [v for f in root.walk() if f.widget == "attachment" for v in (f.value or [])]
 
 
 # ---- posted form -> JSON data --------------------------------------------------------------------
@@ -303,6 +325,11 @@ class _Parser:
     def node(self, schema: Mapping[str, Any], path: str) -> Any:
         t = main_type(schema)
         choices = choices_of(schema)
+        if is_attachment(schema):
+            ids = [v.strip() for v in self.getlist(path) if v.strip()]
+            if t == "array":
+                return ids
+            return ids[-1] if ids else _MISSING
         if t == "object":
             out: dict[str, Any] = {}
             for key, sub in (schema.get("properties") or {}).items():

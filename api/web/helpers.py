@@ -84,6 +84,9 @@ EVENT_LABELS = {
     "incident": lazy_gettext("Error"),
     "incident_retried": lazy_gettext("Retried"),
     "message_delivered": lazy_gettext("Message sent"),
+    "attachment_downloaded": lazy_gettext("Attachment downloaded"),
+    "attachments_bound": lazy_gettext("Attachments added"),
+    "confidential_viewed": lazy_gettext("Confidential content viewed"),
 }
 
 

@@ -34,7 +34,7 @@ from engine.services.tasks import TaskCommand, TaskFilter, TaskRow
 
 from ..extensions import clock, db, redactor, runtime, settings, state
 from ..reads import note_view
-from . import formrender
+from . import attachments, formrender
 from .base import back, nav_item, page_blueprint, signed_in, signin_required
 from .helpers import (
     PER_PAGE,
@@ -254,6 +254,7 @@ def task_context(view: task_view.TaskView) -> dict[str, Any]:
         schema = form_schema(step.task.form_key)
         covered.update((schema.get("properties") or {}).keys())
         shown = formrender.build(schema, step.data, display=True, zone=settings().zone) if schema else None
+        attachments.annotate(shown)
         previous.append({"task": step.task, "by": step.by_name, "node_name": step.node_name, "view": shown,
                          "data": step.data})
     other = {k: v for k, v in view.context.items() if k not in covered and k not in task_view.ROUTING_VARIABLES}
@@ -297,6 +298,7 @@ def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: 
                     child.choices = [c for c in child.choices if c.value != spec["value"]]
                     if child.value == spec["value"]:
                         child.value = None
+    attachments.annotate(form)
     leftover = formrender.leftover_errors(form, errors) if form is not None else errors
     if reason is not None:
         leftover.pop(reason.path, None)
@@ -316,7 +318,8 @@ def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: 
         can_act=can_act, colleagues=colleagues, may_urge=t.status == "open" and node is not None and may_urge(p, t, node),
         urges=n_urges, last_urged=last_urged, overdue=overdue, due_text=due, tier_label=TIER_LABELS.get(t.tier, t.tier),
         bpmn_url=url_for("api_definitions.definition_xml", key=d.key, version=d.version), event_labels=EVENT_LABELS,
-        role_names=ROLE_NAMES, status_label=STATUS_LABELS.get(inst.status, inst.status), **ctx), status
+        role_names=ROLE_NAMES, status_label=STATUS_LABELS.get(inst.status, inst.status),
+        files=attachments.bound_list("task", t.id), **ctx), status
 
 
 @bp.get("/tasks/<int:task_id>")
@@ -332,8 +335,13 @@ def submit(task_id: int) -> Any:
     t, node_name, assignee_name, title = visible_task(task_id)
     schema = form_schema(t.form_key)
     spec = state().forms.send_back_spec(t.form_key)
-    data = formrender.parse(schema, request.form, settings().zone) if schema else {}
-    sending_back = request.form.get("_action") == "send_back" and spec is not None
+    posted = request.form
+    if schema and any(k.startswith(formrender.UPLOAD) for k in request.files):  # file controls posted without JS
+        with write_intent():
+            posted = attachments.with_uploads(request.form, request.files)
+            db().commit()
+    data = formrender.parse(schema, posted, settings().zone) if schema else {}
+    sending_back = posted.get("_action") == "send_back" and spec is not None
     if sending_back:
         assert spec is not None
         data[spec["field"]] = spec["value"]

@@ -40,6 +40,7 @@ from engine.services import task_view
 
 from ..extensions import clock, db, redactor, runtime, settings
 from ..reads import note_view
+from .attachments import bound_list
 from .base import nav_item, page_blueprint, signin_required
 from .helpers import (
     EVENT_LABELS,
@@ -253,7 +254,8 @@ def instance(instance_id: int) -> Any:
         children=child_page(inst), open_tasks=open_tasks(inst), variables=view.variables,
         starter=starter, timers=timers, timers_error=timers_error, status_label=STATUS_LABELS.get(inst.status, inst.status),
         status_labels=STATUS_LABELS, statuses=STATUSES, names=names, is_admin=p.is_admin,
-        actions=available_actions(inst) if p.is_admin else [], action_labels=ACTION_LABELS)
+        actions=available_actions(inst) if p.is_admin else [], action_labels=ACTION_LABELS,
+        files=bound_list("instance", inst.id))
 
 
 def available_actions(inst: ProcessInstance) -> list[str]:

@@ -43,7 +43,7 @@
   /* ---- repeating groups ---------------------------------------------------------------------- */
 
   var ROW = "__i__";
-  var ATTRS = ["name", "id", "for", "aria-describedby", "aria-labelledby", "data-field", "data-repeat", "data-error-for"];
+  var ATTRS = ["name", "id", "for", "aria-describedby", "aria-labelledby", "data-field", "data-repeat", "data-error-for", "data-attachment-field"];
 
   function idOf(path) {
     return "f-" + path.split("/").join("-");

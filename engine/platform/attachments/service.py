@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import IO, Any
 
 from sqlalchemy import and_, delete, exists, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from engine.errors import Invalid, NotFound, TooLarge, field_error
 from engine.infra import events
@@ -161,8 +161,10 @@ def uploader_names(session: Session, atts: list[Attachment]) -> dict[int, str]:
 
 def bound_to(session: Session, p: Principal, kind: str, target_id: int) -> list[Attachment]:
     """The attachments bound to one task, instance or record that `p` may read (for the pages)."""
-    return list(session.scalars(select(Attachment).join(AttachmentLink, AttachmentLink.attachment_id == Attachment.id)
-                                .where(AttachmentLink.kind == kind, AttachmentLink.target_id == target_id,
+    # an alias: joined as AttachmentLink itself, the clause's EXISTS over links would correlate to it
+    link = aliased(AttachmentLink)
+    return list(session.scalars(select(Attachment).join(link, link.attachment_id == Attachment.id)
+                                .where(link.kind == kind, link.target_id == target_id,
                                        readable_clause(p)).order_by(Attachment.created_at, Attachment.id)))
 
 
