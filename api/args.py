@@ -7,6 +7,7 @@ filter, a link) and some answered 500. One check answers 422 naming the paramete
 route added tomorrow is covered too. Routes then parse their own values (`v1.int_arg`,
 `choice_arg`, …) knowing the text is printable.
 """
+
 from __future__ import annotations
 
 import re
@@ -35,8 +36,11 @@ def check_query() -> None:
     for name, value in request.args.items(multi=True):
         if CONTROL.search(name) or (CONTROL.search(value) and name not in SELF_CHECKED):
             field = shown(name)
-            raise Invalid("query parameter {field} contains a control character",
-                          [field_error(field, "control characters are not allowed")], field=field)
+            raise Invalid(
+                "query parameter {field} contains a control character",
+                [field_error(field, "control characters are not allowed")],
+                field=field,
+            )
 
 
 def _surrogate_at(value: Any, path: str) -> str | None:
@@ -67,17 +71,23 @@ def check_json_body() -> None:
     found = _surrogate_at(request.get_json(silent=True), "")
     if found is not None:
         field = shown(found) or "body"
-        raise Invalid("{field}: an unpaired surrogate (\\ud800-\\udfff) is not a character",
-                      [field_error(field, "not valid Unicode text")], field=field)
+        raise Invalid(
+            "{field}: an unpaired surrogate (\\ud800-\\udfff) is not a character",
+            [field_error(field, "not valid Unicode text")],
+            field=field,
+        )
 
 
 def choice_arg(name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
     """A query parameter that must be one of `choices` (absent or empty: `default`)."""
     raw = request.args.get(name) or default
     if raw is not None and raw not in choices:
-        raise Invalid("query parameter {name} must be one of {choices}",
-                      [field_error(name, "one of {choices}",
-                                   choices=", ".join(choices))], name=name, choices=", ".join(choices))
+        raise Invalid(
+            "query parameter {name} must be one of {choices}",
+            [field_error(name, "one of {choices}", choices=", ".join(choices))],
+            name=name,
+            choices=", ".join(choices),
+        )
     return raw
 
 

@@ -6,24 +6,34 @@ cannot stand in for it. A session or token issued to a user who must change thei
 reaches only PASSWORD_CHANGE_ENDPOINTS; anything else answers 403 password_change_required
 (pages redirect to the change-password page).
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import wraps
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from flask import g, request, session
 
-from engine.org import auth as engine_auth
 from engine.errors import Forbidden, PasswordChangeRequired, Unauthorized
 from engine.models import User
+from engine.org import auth as engine_auth
 from engine.org.nodes import Principal
 from engine.org.throttle import client_key
 
 from .extensions import clock, db
 
 F = TypeVar("F", bound=Callable[..., Any])
-PASSWORD_CHANGE_ENDPOINTS = frozenset({"api_auth.change_password", "api_auth.logout", "api_auth.me",
-                                       "password.change_password", "web.logout", "web.set_language"})
+PASSWORD_CHANGE_ENDPOINTS = frozenset(
+    {
+        "api_auth.change_password",
+        "api_auth.logout",
+        "api_auth.me",
+        "password.change_password",
+        "web.logout",
+        "web.set_language",
+    }
+)
 
 
 def bearer_token() -> str | None:
@@ -56,8 +66,10 @@ def current_principal() -> Principal:
                 raise Unauthorized("the session is no longer valid")
         g.principal, g.password_change_only = cached, change_only
     if g.get("password_change_only") and request.endpoint not in PASSWORD_CHANGE_ENDPOINTS:
-        raise PasswordChangeRequired("change your password first (POST /api/v1/auth/password); "
-                                     "until then nothing else is allowed", {"change_password": "/api/v1/auth/password"})
+        raise PasswordChangeRequired(
+            "change your password first (POST /api/v1/auth/password); until then nothing else is allowed",
+            {"change_password": "/api/v1/auth/password"},
+        )
     return cached
 
 
@@ -76,7 +88,7 @@ def roles_required(*roles: str) -> Callable[[F], F]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             p = current_principal()
             if not p.has_role(*roles):  # api/errors.py writes the access_refused event
-                raise Forbidden("this needs the role {roles}", {"needs": list(roles)}, roles=' or '.join(roles))
+                raise Forbidden("this needs the role {roles}", {"needs": list(roles)}, roles=" or ".join(roles))
             return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

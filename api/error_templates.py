@@ -11,6 +11,7 @@ An error's template is a string literal at the place it is raised (engine/errors
 every site whose template is not a literal, or whose details entry is a hand-made
 `{"field", "message"}` dict (the catalog could not know either).
 """
+
 from __future__ import annotations
 
 import ast
@@ -43,8 +44,11 @@ def error_classes(trees: dict[str, ast.Module]) -> set[str]:
         grown = False
         for tree in trees.values():
             for node in ast.walk(tree):
-                if isinstance(node, ast.ClassDef) and node.name not in names \
-                        and any(_name(b) in names for b in node.bases):
+                if (
+                    isinstance(node, ast.ClassDef)
+                    and node.name not in names
+                    and any(_name(b) in names for b in node.bases)
+                ):
                     names.add(node.name)
                     grown = True
     return names

@@ -1,5 +1,6 @@
 """One error handler: every failure leaves as JSON `{"error", "code", "template", "message",
 "params", "details"}`, the message in the caller's language (api/messages.py)."""
+
 from __future__ import annotations
 
 import logging
@@ -34,7 +35,7 @@ def _rollback() -> None:
     if session is not None:
         try:
             session.rollback()
-        except Exception as exc:  # noqa: BLE001 - the connection may be gone
+        except Exception as exc:
             log.warning("rollback failed: %s", type(exc).__name__)
 
 
@@ -54,16 +55,31 @@ def _audit_refusal(err: SanjiError) -> None:
         st = state()
         principal = g.get("principal")
         with write_intent(), st.sessions() as session:
-            events.log(session, st.clock.now(), "access_refused", actor=principal or "anonymous",
-                       payload={"status": err.status, "method": request.method, "path": request.path[:300],
-                                "reason": err.message[:300]})
+            events.log(
+                session,
+                st.clock.now(),
+                "access_refused",
+                actor=principal or "anonymous",
+                payload={
+                    "status": err.status,
+                    "method": request.method,
+                    "path": request.path[:300],
+                    "reason": err.message[:300],
+                },
+            )
             session.commit()
-    except Exception:  # noqa: BLE001 - the refusal itself must still be answered
+    except Exception:
         log.warning("could not record access_refused", exc_info=True)
 
 
-HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 400: "bad_request",
-              415: "unsupported_media_type", 429: "too_many_requests"}
+HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+    400: "bad_request",
+    415: "unsupported_media_type",
+    429: "too_many_requests",
+}
 
 
 def http_message(status: int) -> SanjiError:
@@ -104,8 +120,12 @@ def register(app: Flask) -> None:
     @app.errorhandler(DataError)
     def bad_value(_err: DataError):
         _rollback()  # e.g. a NUL character or an out-of-range number the database refuses
-        return _json(Invalid("a value in the request cannot be stored or compared by the database",
-                             [field_error("", "value refused by the database")]))
+        return _json(
+            Invalid(
+                "a value in the request cannot be stored or compared by the database",
+                [field_error("", "value refused by the database")],
+            )
+        )
 
     @app.errorhandler(PoolTimeout)
     @app.errorhandler(PendingRollbackError)

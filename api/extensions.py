@@ -4,6 +4,7 @@ Made at module level and `init_app`'d by the factory, like Flask-SQLAlchemy; one
 per request in `g`, opened lazily and closed at teardown. Mutating requests declare write
 intent before their first statement (SQLite then begins IMMEDIATE).
 """
+
 from __future__ import annotations
 
 import logging
@@ -13,13 +14,13 @@ from flask import Flask, current_app, g, request
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.infra.clock import Clock, clock_for
-from engine.org.confidential import Redactor, for_principal
-from engine.infra.db import _write_intent, make_engine, make_session_factory
 from engine.core.forms import FormStore
-from engine.org.nodes import Principal
 from engine.core.runtime import Runtime
+from engine.infra.clock import Clock, clock_for
+from engine.infra.db import _write_intent, make_engine, make_session_factory
 from engine.infra.settings import Settings
+from engine.org.confidential import Redactor, for_principal
+from engine.org.nodes import Principal
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -28,9 +29,15 @@ class Sanji:
     def __init__(self) -> None:
         self.settings: Settings | None = None
 
-    def init_app(self, app: Flask, settings: Settings, clock: Clock | None = None,
-                 engine: Engine | None = None) -> None:
-        self.app_state(app, settings, clock or clock_for(settings.clock_offset_s), engine or make_engine(settings.database_url, **settings.engine_options()))
+    def init_app(
+        self, app: Flask, settings: Settings, clock: Clock | None = None, engine: Engine | None = None
+    ) -> None:
+        self.app_state(
+            app,
+            settings,
+            clock or clock_for(settings.clock_offset_s),
+            engine or make_engine(settings.database_url, **settings.engine_options()),
+        )
 
         @app.before_request
         def _intent() -> None:
@@ -42,10 +49,11 @@ class Sanji:
             if session is not None:
                 try:
                     session.close()
-                except Exception as exc:  # noqa: BLE001 - a connection lost mid-request (database restart):
+                except Exception as exc:
                     # the response (503) is already made; the pool drops the dead connection
-                    logging.getLogger("sanji.api").warning("closing the request's session failed: %s",
-                                                           type(exc).__name__)
+                    logging.getLogger("sanji.api").warning(
+                        "closing the request's session failed: %s", type(exc).__name__
+                    )
                     session.invalidate()
             token = g.pop("_sanji_intent", None)
             if token is not None:

@@ -7,6 +7,7 @@ Chinese (zh) translations. Error templates (api/error_templates.py) are msgids l
 
 tests/web/test_i18n.py runs `check`, so a page string without a Chinese translation fails the suite.
 """
+
 from __future__ import annotations
 
 import io
@@ -30,7 +31,8 @@ METHODS = [("**/templates/**.html", "jinja2"), ("**.py", "python")]
 def extract() -> Catalog:
     catalog = Catalog(locale="zh", project="sanji", charset="utf-8")
     for filename, lineno, message, _comments, context in extract_from_dir(
-            str(API), METHODS, keywords=KEYWORDS, options_map={"**/templates/**.html": {"trimmed": "true"}}):
+        str(API), METHODS, keywords=KEYWORDS, options_map={"**/templates/**.html": {"trimmed": "true"}}
+    ):
         catalog.add(message, None, [(filename, lineno)], context=context)
     for template, filename, lineno in scan().templates:
         if template and template not in catalog:
@@ -68,7 +70,7 @@ def compile_mo() -> None:
 
 
 def _translated(message: object) -> bool:
-    s = getattr(message, "string")
+    s = message.string
     return all(s) if isinstance(s, (list, tuple)) else bool(s)
 
 

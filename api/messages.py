@@ -5,6 +5,7 @@ The engine stays language-free; this is the one place that renders its messages.
 in the page's language, the JSON API in the caller's (`api_language`: the language chosen in
 the web session, else Accept-Language, else zh).
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
@@ -117,8 +118,14 @@ def details(value: Any, lang: str) -> Any:
 def to_json(err: SanjiError, lang: str) -> dict[str, Any]:
     """The API's error body: `error` (category), `code` (= error), `template` (the message's
     identity), `message` in `lang`, `params`, `details` (field errors rendered the same way)."""
-    return {"error": err.code, "code": err.code, "template": err.template, "message": message(err, lang),
-            "params": json_params(err.params, lang), "details": details(err.details, lang)}
+    return {
+        "error": err.code,
+        "code": err.code,
+        "template": err.template,
+        "message": message(err, lang),
+        "params": json_params(err.params, lang),
+        "details": details(err.details, lang),
+    }
 
 
 def field_messages(err: SanjiError, lang: str) -> dict[str, str]:

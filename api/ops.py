@@ -6,6 +6,7 @@
 - the production start-up checks (engine/infra/startup.py) in serving processes;
 - the `backup`, `restore` and `check` commands.
 """
+
 from __future__ import annotations
 
 import logging
@@ -22,8 +23,7 @@ from flask import Flask, Response, g, request
 from werkzeug.routing import IntegerConverter
 
 from engine.infra import backup as db_backup
-from engine.infra import logs
-from engine.infra import startup
+from engine.infra import logs, startup
 from engine.infra.settings import ENV_VARS, ConfigError, Settings
 
 from .extensions import state
@@ -80,10 +80,21 @@ def _request_logging(app: Flask) -> None:
         response.headers["X-Request-ID"] = rid
         principal = g.get("principal")
         duration = (time.perf_counter() - g.get("_t0", time.perf_counter())) * 1000
-        request_log.info("%s %s %s", request.method, request.path, response.status_code, extra={
-            "method": request.method, "path": request.path, "status": response.status_code,
-            "duration_ms": round(duration, 1), "user": principal.username if principal is not None else None,
-            "request_id": rid, "remote_addr": request.remote_addr})
+        request_log.info(
+            "%s %s %s",
+            request.method,
+            request.path,
+            response.status_code,
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status_code,
+                "duration_ms": round(duration, 1),
+                "user": principal.username if principal is not None else None,
+                "request_id": rid,
+                "remote_addr": request.remote_addr,
+            },
+        )
         return response
 
 
@@ -115,8 +126,10 @@ def register_cli(app: Flask) -> None:
         except db_backup.BackupError as exc:
             click.echo(f"error: {exc.message}", err=True)
             sys.exit(1)
-        click.echo(f"restored {file} into {where} ({result.kind}); run `flask --app app init-db` "
-                   "if the backup is older than this code")
+        click.echo(
+            f"restored {file} into {where} ({result.kind}); run `flask --app app init-db` "
+            "if the backup is older than this code"
+        )
 
     @app.cli.command("check")
     def check_command() -> None:

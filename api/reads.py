@@ -4,6 +4,7 @@ after the view has answered, the queued reads are written to the audit log (engi
 transaction of their own. When they cannot be written the answer is a 503 instead of the content:
 no unaudited read.
 """
+
 from __future__ import annotations
 
 import logging
@@ -11,9 +12,8 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify, request
 
-from engine.org import audit
-from engine.org import confidential
 from engine.errors import Unavailable
+from engine.org import audit, confidential
 
 from .extensions import state
 from .messages import api_language, to_json
@@ -21,15 +21,15 @@ from .messages import api_language, to_json
 log = logging.getLogger("sanji.api")
 
 
-def note_read(type_: str, payload: dict[str, Any], instance_id: int | None = None,
-              task_id: int | None = None) -> None:
+def note_read(type_: str, payload: dict[str, Any], instance_id: int | None = None, task_id: int | None = None) -> None:
     """Queue the audit of a read (written once the answer is made)."""
     pending = g.setdefault("_sanji_reads", [])
     pending.append(audit.Read(type_, {**payload, "path": request.path[:300]}, instance_id, task_id))
 
 
-def note_view(kind: str, content: Any, redacted: bool, instance_id: int | None = None,
-              task_id: int | None = None) -> None:
+def note_view(
+    kind: str, content: Any, redacted: bool, instance_id: int | None = None, task_id: int | None = None
+) -> None:
     """Audit the view of a task or an instance when what it shows holds confidential values."""
     keys = confidential.confidential_keys(state().forms.forms_dir)
     if confidential.holds_confidential(keys, content):
@@ -49,7 +49,7 @@ def init_app(app: Flask) -> None:
         try:
             st = state()
             audit.log_reads(st.sessions, st.clock.now(), principal, pending)
-        except Exception:  # noqa: BLE001 - no content without its audit record
+        except Exception:
             log.exception("could not record the audit of a confidential read")
             err = Unavailable("the audit log is unavailable; try again shortly")
             out = jsonify(to_json(err, api_language()))

@@ -18,6 +18,7 @@ not know it (tests/web/test_error_catalog.py checks every site and every transla
     field_error("title", "enter at most {limit} characters", "maxLength", limit=200)  # a details entry
     Msg("missing column {column}", column=name)             # a message as a parameter of another
 """
+
 from __future__ import annotations
 
 from typing import Any, Self
@@ -56,8 +57,7 @@ def field_error(field: str, template: str, code: str = "invalid", /, **params: A
     """One entry of an `Invalid`'s details: the field, a code (`invalid` or the JSON Schema
     keyword that failed: `required`, `maxLength`…), the template and its params (the catalog
     renders them for the reader), and `message`, the English rendering."""
-    return {"field": field, "code": code, "template": template, "params": params,
-            "message": render(template, params)}
+    return {"field": field, "code": code, "template": template, "params": params, "message": render(template, params)}
 
 
 class SanjiError(Exception):

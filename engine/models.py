@@ -4,22 +4,13 @@ Reads never deserialize workflows: the `task` table indexes every open human tas
 its routing (tier, org node, assignee, due), `process_instance.data` keeps the last data
 snapshot, and `event_log` is the append-only history.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any
 
-from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    UniqueConstraint,
-    text,
-)
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, LargeBinary, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from engine.infra.db import Base, BigId, JSONType, UTCDateTime
@@ -42,7 +33,7 @@ class OrgNode(Base):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     tier: Mapped[str] = mapped_column(String(16))
     name: Mapped[str] = mapped_column(String(200))
-    parent_id: Mapped[Optional[str]] = mapped_column(ForeignKey("org_node.id"), index=True)
+    parent_id: Mapped[str | None] = mapped_column(ForeignKey("org_node.id"), index=True)
     # "/group/xinsheng/xinsheng-laogan/": descendants of X are `path LIKE X.path || '%'`.
     path: Mapped[str] = mapped_column(String(600), index=True)
     sort: Mapped[int] = mapped_column(Integer, default=0)
@@ -56,14 +47,14 @@ class User(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(255))
-    email: Mapped[Optional[str]] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     # Set when someone else chose the password (org import, demo data, `create-user --must-change`):
     # the owner's sessions can only change it until they do (engine/org/passwords.py).
     must_change_password: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
-    roles: Mapped[list["RoleAssignment"]] = relationship(
+    roles: Mapped[list[RoleAssignment]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
 
@@ -77,7 +68,7 @@ class RoleAssignment(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
     role: Mapped[str] = mapped_column(String(32))
-    node_id: Mapped[Optional[str]] = mapped_column(ForeignKey("org_node.id"))
+    node_id: Mapped[str | None] = mapped_column(ForeignKey("org_node.id"))
 
     user: Mapped[User] = relationship(back_populates="roles")
 
@@ -94,7 +85,7 @@ class ApiToken(Base):
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    revoked_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     kind: Mapped[str] = mapped_column(String(8), default="api", server_default="api")
     # Issued to a user who must change their password: it can do nothing else (api/auth.py).
     password_change_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
@@ -131,7 +122,7 @@ class ProcessDefinition(Base):
     spec_blob: Mapped[bytes] = mapped_column(LargeBinary)
     # What the rest of Sanji needs without parsing: lanes, user tasks, timers, called keys.
     info: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    deployed_by: Mapped[Optional[str]] = mapped_column(String(64))
+    deployed_by: Mapped[str | None] = mapped_column(String(64))
     deployed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
@@ -153,22 +144,22 @@ class ProcessInstance(Base):
     # The org node this instance belongs to (branch, unit or group) and its unit, if any:
     # visibility and the unit filter of the tracing pages use them.
     scope_node_id: Mapped[str] = mapped_column(ForeignKey("org_node.id"), index=True)
-    unit_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
-    parent_id: Mapped[Optional[int]] = mapped_column(ForeignKey("process_instance.id"))
-    parent_task_guid: Mapped[Optional[str]] = mapped_column(String(36))
-    root_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
-    item_index: Mapped[Optional[int]] = mapped_column(Integer)
-    started_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    unit_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("process_instance.id"))
+    parent_task_guid: Mapped[str | None] = mapped_column(String(36))
+    root_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    item_index: Mapped[int | None] = mapped_column(Integer)
+    started_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    ended_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Due time of the earliest waiting timer: the scheduler's tick reads only due rows.
-    next_timer_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime, index=True)
+    next_timer_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
     state: Mapped[bytes] = mapped_column(LargeBinary)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
-    error_message: Mapped[Optional[str]] = mapped_column(Text)
-    error_task: Mapped[Optional[str]] = mapped_column(String(128))
-    error_traceback: Mapped[Optional[str]] = mapped_column(Text)
+    error_message: Mapped[str | None] = mapped_column(Text)
+    error_task: Mapped[str | None] = mapped_column(String(128))
+    error_traceback: Mapped[str | None] = mapped_column(Text)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     definition: Mapped[ProcessDefinition] = relationship(lazy="joined", innerjoin=True)
@@ -197,9 +188,14 @@ class HumanTask(Base):
         Index(None, "assignee_id", "status", "due_at"),
         Index(None, "instance_id", "status"),
         # the worklist's unclaimed open tasks by node (migration 0007_perf; docs/performance.md)
-        Index("ix_task_offered", "node_id", "tier", "due_at",
-              postgresql_where=text("status = 'open' AND assignee_id IS NULL"),
-              sqlite_where=text("status = 'open' AND assignee_id IS NULL")),
+        Index(
+            "ix_task_offered",
+            "node_id",
+            "tier",
+            "due_at",
+            postgresql_where=text("status = 'open' AND assignee_id IS NULL"),
+            sqlite_where=text("status = 'open' AND assignee_id IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -209,21 +205,21 @@ class HumanTask(Base):
     spec_id: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))
     process_key: Mapped[str] = mapped_column(String(128))
-    lane: Mapped[Optional[str]] = mapped_column(String(100))
+    lane: Mapped[str | None] = mapped_column(String(100))
     # group | unit | branch | department
     tier: Mapped[str] = mapped_column(String(16))
     node_id: Mapped[str] = mapped_column(ForeignKey("org_node.id"))
-    unit_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
-    candidate_roles: Mapped[Optional[str]] = mapped_column(String(200))
-    form_key: Mapped[Optional[str]] = mapped_column(String(200))
-    assignee_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
+    unit_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    candidate_roles: Mapped[str | None] = mapped_column(String(200))
+    form_key: Mapped[str | None] = mapped_column(String(200))
+    assignee_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     # open | completed | cancelled
     status: Mapped[str] = mapped_column(String(16), default="open")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    completed_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    completed_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("user_account.id"))
-    data: Mapped[Optional[dict[str, Any]]] = mapped_column(JSONType)
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class EventLog(Base):
@@ -235,10 +231,10 @@ class EventLog(Base):
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
     type: Mapped[str] = mapped_column(String(48))
-    instance_id: Mapped[Optional[int]] = mapped_column(Integer)
-    task_id: Mapped[Optional[int]] = mapped_column(Integer)
-    actor_id: Mapped[Optional[int]] = mapped_column(Integer)
-    actor: Mapped[Optional[str]] = mapped_column(String(64))
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    task_id: Mapped[int | None] = mapped_column(Integer)
+    actor_id: Mapped[int | None] = mapped_column(Integer)
+    actor: Mapped[str | None] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
 
 
@@ -256,8 +252,8 @@ class Record(Base):
     kind: Mapped[str] = mapped_column(String(48))
     key: Mapped[str] = mapped_column(String(200))
     node_id: Mapped[str] = mapped_column(ForeignKey("org_node.id"))
-    unit_id: Mapped[Optional[str]] = mapped_column(String(64), index=True)
-    instance_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
+    unit_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    instance_id: Mapped[int | None] = mapped_column(Integer, index=True)
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -277,6 +273,8 @@ class ElementState(Base):
     element_id: Mapped[str] = mapped_column(String(128), primary_key=True)
     # completed | active | failed
     state: Mapped[str] = mapped_column(String(16), primary_key=True)
+
+
 # ---- timers and the scheduler (engine/core/schedules.py, engine/core/scheduler.py) ------------------------
 
 # The scheduler's tick reads `status = 'running' AND next_timer_at <= now`: exactly the due rows,
@@ -299,23 +297,23 @@ class Schedule(Base):
     definition_id: Mapped[int] = mapped_column(ForeignKey("process_definition.id"), index=True)
     version: Mapped[int] = mapped_column(Integer)
     start_event_id: Mapped[str] = mapped_column(String(128))
-    start_event_name: Mapped[Optional[str]] = mapped_column(String(200))
+    start_event_name: Mapped[str | None] = mapped_column(String(200))
     # timeDate | timeDuration | timeCycle, and the literal expression as deployed
     timer_kind: Mapped[str] = mapped_column(String(16))
     expression: Mapped[str] = mapped_column(String(500))
     timezone: Mapped[str] = mapped_column(String(64))
     # When the timer started counting: the deployment (timeDuration, R[n]/period).
     anchor_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    next_fire_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    next_fire_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     fire_count: Mapped[int] = mapped_column(Integer, default=0)
-    last_due_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
-    last_fired_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    last_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_fired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # started | incident | failed | missed
-    last_result: Mapped[Optional[str]] = mapped_column(String(16))
-    last_message: Mapped[Optional[str]] = mapped_column(Text)
-    last_instance_id: Mapped[Optional[int]] = mapped_column(Integer)
-    last_late: Mapped[Optional[bool]] = mapped_column(Boolean)
+    last_result: Mapped[str | None] = mapped_column(String(16))
+    last_message: Mapped[str | None] = mapped_column(Text)
+    last_instance_id: Mapped[int | None] = mapped_column(Integer)
+    last_late: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -333,14 +331,18 @@ class ScheduleFiring(Base):
     fired_at: Mapped[datetime] = mapped_column(UTCDateTime)
     definition_id: Mapped[int] = mapped_column(Integer)
     version: Mapped[int] = mapped_column(Integer)
-    instance_id: Mapped[Optional[int]] = mapped_column(Integer)
+    instance_id: Mapped[int | None] = mapped_column(Integer)
     result: Mapped[str] = mapped_column(String(16))
-    message: Mapped[Optional[str]] = mapped_column(Text)
+    message: Mapped[str | None] = mapped_column(Text)
     late: Mapped[bool] = mapped_column(Boolean, default=False)
     # host:pid of the scheduler process that claimed it
-    claimed_by: Mapped[Optional[str]] = mapped_column(String(100))
+    claimed_by: Mapped[str | None] = mapped_column(String(100))
+
+
 # The linkage platform's tables (notifications, study records, bulletin, leading group, reports).
 from engine.platform import models as platform_models  # noqa: E402,F401
+
+
 class PasswordCheck(Base):
     """A password hash already checked not to be the demo password (the production start-up
     check verifies each hash once, not on every start; a changed hash is checked again)."""
@@ -350,7 +352,9 @@ class PasswordCheck(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
     hash_sha256: Mapped[str] = mapped_column(String(64))
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 # Attachments and the database blob store (issue 16).
-from engine.platform.attachments import models as attachment_models  # noqa: E402,F401
 # Official documents: their issued numbers (issue 16).
 from engine.linkage.documents import models as document_models  # noqa: E402,F401
+from engine.platform.attachments import models as attachment_models  # noqa: E402,F401

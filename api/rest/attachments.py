@@ -12,6 +12,7 @@ A download is always `Content-Disposition: attachment` (the UTF-8 name as RFC 59
 types exist at all: nothing is ever rendered inline as HTML or SVG. Each download is an audited
 read (api/reads.py): if the audit record cannot be written, the answer is a 503, not the file.
 """
+
 from __future__ import annotations
 
 import re
@@ -110,28 +111,54 @@ def _document() -> tuple[dict[str, Any], dict[str, Any]]:
     op, resp, errors = openapi.op, openapi.resp, openapi.errors_for
     ref = {"$ref": "#/components/schemas/Attachment"}
     binary = {"schema": {"type": "string", "format": "binary"}}
-    file_body = {"required": True, "content": {"multipart/form-data": {"schema": {
-        "type": "object", "required": ["file"], "properties": {"file": {"type": "string", "format": "binary"}}}}}}
+    file_body = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
     download_ok = {"description": "The file (always as an attachment)", "content": {t: binary for t in sniff.ALLOWED}}
     paths = {
-        "/api/v1/attachments": {"post": op(
-            "Upload a file (PDF, OFD, DOC, DOCX, XLS, XLSX, JPEG, PNG, typed from its content; at most "
-            "SANJI_ATTACHMENT_MAX_MB). It stays readable by its uploader only until a completed form "
-            "names its id in a field of format attachment; unbound uploads are purged after a day",
-            {"201": resp(ref, "Stored"), **errors(400, 401, 413, 415, 422, 503)}, body=file_body,
-            tag="attachments")},
-        "/api/v1/attachments/{id}": {"get": op(
-            "Download a file: only for its uploader and whoever may see the task, instance or record "
-            "it is bound to (404 for everyone else); every download is in the audit log",
-            {"200": download_ok, **errors(401, 404, 503)},
-            params=[{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-            tag="attachments")},
+        "/api/v1/attachments": {
+            "post": op(
+                "Upload a file (PDF, OFD, DOC, DOCX, XLS, XLSX, JPEG, PNG, typed from its content; at most "
+                "SANJI_ATTACHMENT_MAX_MB). It stays readable by its uploader only until a completed form "
+                "names its id in a field of format attachment; unbound uploads are purged after a day",
+                {"201": resp(ref, "Stored"), **errors(400, 401, 413, 415, 422, 503)},
+                body=file_body,
+                tag="attachments",
+            )
+        },
+        "/api/v1/attachments/{id}": {
+            "get": op(
+                "Download a file: only for its uploader and whoever may see the task, instance or record "
+                "it is bound to (404 for everyone else); every download is in the audit log",
+                {"200": download_ok, **errors(401, 404, 503)},
+                params=[{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                tag="attachments",
+            )
+        },
     }
-    schemas = {"Attachment": {"type": "object", "required": ["id", "name", "size", "sha256", "content_type",
-                                                             "created_at"], "properties": {
-        "id": {"type": "string"}, "name": {"type": "string"}, "size": {"type": "integer"},
-        "sha256": {"type": "string"}, "content_type": {"type": "string", "enum": list(sniff.ALLOWED)},
-        "created_at": {"type": "string", "format": "date-time"}}}}
+    schemas = {
+        "Attachment": {
+            "type": "object",
+            "required": ["id", "name", "size", "sha256", "content_type", "created_at"],
+            "properties": {
+                "id": {"type": "string"},
+                "name": {"type": "string"},
+                "size": {"type": "integer"},
+                "sha256": {"type": "string"},
+                "content_type": {"type": "string", "enum": list(sniff.ALLOWED)},
+                "created_at": {"type": "string", "format": "date-time"},
+            },
+        }
+    }
     return paths, schemas
 
 

@@ -1,4 +1,5 @@
 """Authentication: log in and out, change one's password, who am I, health."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,6 +21,7 @@ bp = Blueprint("api_auth", __name__, url_prefix="/api/v1")
 
 
 # ---- health and auth --------------------------------------------------------------------------
+
 
 @bp.get("/healthz")
 def healthz_v1() -> Response:
@@ -50,11 +52,18 @@ def login() -> tuple[Response, int]:
         commit()  # keep the failure counts and the audit event (login_failed / login_throttled)
         exc.audited = True  # type: ignore[attr-defined]
         raise
-    token = engine_auth.issue_token(db(), result.user, now, settings().token_ttl_hours,
-                                    password_change_only=result.password_change_only)
+    token = engine_auth.issue_token(
+        db(), result.user, now, settings().token_ttl_hours, password_change_only=result.password_change_only
+    )
     commit()
-    return jsonify({"token": token, "token_type": "Bearer", "expires_in": settings().token_ttl_hours * 3600,
-                    "password_change_required": result.password_change_only}), 200
+    return jsonify(
+        {
+            "token": token,
+            "token_type": "Bearer",
+            "expires_in": settings().token_ttl_hours * 3600,
+            "password_change_required": result.password_change_only,
+        }
+    ), 200
 
 
 @bp.post("/auth/logout")
@@ -80,8 +89,16 @@ def change_password() -> Response:
             raise Invalid("{name} is required", [field_error(name, "required string")], name=name)
     assert isinstance(old, str) and isinstance(new, str)  # checked above
     try:
-        engine_auth.change_password(db(), settings(), clock().now(), current_principal(), old, new,
-                                    client=client_address(), keep_token=bearer_token() or session.get("sid"))
+        engine_auth.change_password(
+            db(),
+            settings(),
+            clock().now(),
+            current_principal(),
+            old,
+            new,
+            client=client_address(),
+            keep_token=bearer_token() or session.get("sid"),
+        )
     except (Invalid, TooManyRequests) as exc:
         if isinstance(exc, TooManyRequests) or exc.details[0]["field"] == "old_password":
             commit()  # a wrong old password counts as a failed login: keep the count and the event
@@ -93,15 +110,21 @@ def change_password() -> Response:
 def principal_json(p: Principal) -> dict[str, Any]:
     names = dict(db().execute(select(OrgNode.id, OrgNode.name).where(OrgNode.id.in_(p.node_ids()))).all())
     return {
-        "id": p.id, "username": p.username, "display_name": p.display_name,
-        "roles": [{"role": r.role, "node_id": r.node_id, "tier": r.tier, "node_name": names.get(r.node_id or "")}
-                  for r in p.roles],
-        "is_admin": p.is_admin, "is_process_owner": p.is_process_owner,
+        "id": p.id,
+        "username": p.username,
+        "display_name": p.display_name,
+        "roles": [
+            {"role": r.role, "node_id": r.node_id, "tier": r.tier, "node_name": names.get(r.node_id or "")}
+            for r in p.roles
+        ],
+        "is_admin": p.is_admin,
+        "is_process_owner": p.is_process_owner,
     }
 
 
 @bp.get("/me")
 @login_required
 def me() -> Response:
-    return jsonify({**principal_json(current_principal()),
-                    "password_change_required": bool(g.get("password_change_only"))})
+    return jsonify(
+        {**principal_json(current_principal()), "password_change_required": bool(g.get("password_change_only"))}
+    )

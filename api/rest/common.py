@@ -1,4 +1,5 @@
 """Request helpers shared by the JSON API's blueprints: body and query parsing, the pager, commit."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -16,6 +17,7 @@ MAX_PER_PAGE = 500
 
 
 # ---- helpers -------------------------------------------------------------------------------
+
 
 def iso(dt: datetime | None) -> str | None:
     return dt.isoformat() if dt else None
@@ -39,11 +41,17 @@ def int_arg(name: str, default: int, lo: int = 1, hi: int | None = 2**31 - 1) ->
     try:
         value = int(raw)
     except ValueError:
-        raise Invalid("query parameter {name} must be an integer", [field_error(name, "not an integer")],
-                      name=name) from None
+        raise Invalid(
+            "query parameter {name} must be an integer", [field_error(name, "not an integer")], name=name
+        ) from None
     if value < lo or (hi is not None and value > hi):
-        raise Invalid("query parameter {name} must be between {lo} and {hi}", [field_error(name, "out of range")],
-                      name=name, lo=lo, hi=hi)
+        raise Invalid(
+            "query parameter {name} must be between {lo} and {hi}",
+            [field_error(name, "out of range")],
+            name=name,
+            lo=lo,
+            hi=hi,
+        )
     return value
 
 
@@ -54,8 +62,11 @@ def date_arg(name: str) -> datetime | None:
     try:
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise Invalid("query parameter {name} must be an ISO 8601 date or date-time",
-                      [field_error(name, "not ISO 8601")], name=name) from None
+        raise Invalid(
+            "query parameter {name} must be an ISO 8601 date or date-time",
+            [field_error(name, "not ISO 8601")],
+            name=name,
+        ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=settings().zone)
     return dt
@@ -67,8 +78,9 @@ def page_request() -> PageRequest:
 
 
 def page_json(pg: Page[Any], render: Any) -> Response:
-    return jsonify({"items": [render(r) for r in pg.items], "total": pg.total, "page": pg.page,
-                    "per_page": pg.per_page})
+    return jsonify(
+        {"items": [render(r) for r in pg.items], "total": pg.total, "page": pg.page, "per_page": pg.per_page}
+    )
 
 
 def page(query: Select[Any], render: Any) -> Response:
@@ -85,6 +97,7 @@ def str_field(data: dict[str, Any], name: str, required: bool = True) -> str | N
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise Invalid("{name} is required and must be a non-empty string", [field_error(name, "required string")],
-                      name=name)
+        raise Invalid(
+            "{name} is required and must be a non-empty string", [field_error(name, "required string")], name=name
+        )
     return value.strip()

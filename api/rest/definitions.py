@@ -1,4 +1,5 @@
 """Process definitions: list, deploy, versions, XML, start by hand."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -23,15 +24,26 @@ bp = Blueprint("api_definitions", __name__, url_prefix="/api/v1")
 
 # ---- process definitions ---------------------------------------------------------------------------
 
+
 def definition_json(d: ProcessDefinition, detail: bool = False) -> dict[str, Any]:
-    out = {"id": d.id, "key": d.key, "name": d.name, "version": d.version, "sha256": d.sha256,
-           "filename": d.filename, "deployed_by": d.deployed_by, "deployed_at": iso(d.deployed_at),
-           "active": d.active, "called_only": bool((d.info or {}).get("called_only")),
-           "start_events": (d.info or {}).get("start_events", []),
-           "documentation": (d.info or {}).get("documentation", "")}
+    out = {
+        "id": d.id,
+        "key": d.key,
+        "name": d.name,
+        "version": d.version,
+        "sha256": d.sha256,
+        "filename": d.filename,
+        "deployed_by": d.deployed_by,
+        "deployed_at": iso(d.deployed_at),
+        "active": d.active,
+        "called_only": bool((d.info or {}).get("called_only")),
+        "start_events": (d.info or {}).get("start_events", []),
+        "documentation": (d.info or {}).get("documentation", ""),
+    }
     if detail:
-        out.update(lanes=d.info.get("lanes", []), user_tasks=d.info.get("user_tasks", []),
-                   calls=d.info.get("calls", []))
+        out.update(
+            lanes=d.info.get("lanes", []), user_tasks=d.info.get("user_tasks", []), calls=d.info.get("calls", [])
+        )
     return out
 
 
@@ -49,8 +61,11 @@ def deploy() -> tuple[Response, int]:
     if request.content_length and request.content_length > max_bytes + 64 * 1024:
         from engine.errors import TooLarge
 
-        raise TooLarge("the upload is {size} bytes; the BPMN limit is {max_bytes} bytes",
-                       size=request.content_length, max_bytes=max_bytes)
+        raise TooLarge(
+            "the upload is {size} bytes; the BPMN limit is {max_bytes} bytes",
+            size=request.content_length,
+            max_bytes=max_bytes,
+        )
     if request.mimetype in ("multipart/form-data",):
         upload = request.files.get("file")
         if upload is None:
@@ -65,13 +80,23 @@ def deploy() -> tuple[Response, int]:
         err.status, err.code = 415, "unsupported_media_type"
         raise err
     p = current_principal()
-    result = repository.deploy(db(), data, filename, p.username, clock().now(), state().forms, max_bytes,
-                               settings=settings())
-    events.log(db(), clock().now(), "definition_deployed" if result.created else "definition_unchanged", actor=p,
-               payload={"filename": filename, "definitions": [{"key": d.key, "version": d.version} for d in result.definitions]})
+    result = repository.deploy(
+        db(), data, filename, p.username, clock().now(), state().forms, max_bytes, settings=settings()
+    )
+    events.log(
+        db(),
+        clock().now(),
+        "definition_deployed" if result.created else "definition_unchanged",
+        actor=p,
+        payload={
+            "filename": filename,
+            "definitions": [{"key": d.key, "version": d.version} for d in result.definitions],
+        },
+    )
     commit()
-    return jsonify({"created": result.created,
-                    "definitions": [definition_json(d, True) for d in result.definitions]}), 201 if result.created else 200
+    return jsonify(
+        {"created": result.created, "definitions": [definition_json(d, True) for d in result.definitions]}
+    ), 201 if result.created else 200
 
 
 @bp.get("/process-definitions/<key>")
@@ -97,8 +122,11 @@ def definition_xml(key: str) -> Response:
         d = repository.get_version(db(), key, int_arg("version", 1))
     else:
         d = repository.latest(db(), key, active_only=False)
-    return Response(d.xml, mimetype="application/xml",
-                    headers={"Content-Disposition": f'inline; filename="{d.key}-v{d.version}.bpmn"'})
+    return Response(
+        d.xml,
+        mimetype="application/xml",
+        headers={"Content-Disposition": f'inline; filename="{d.key}-v{d.version}.bpmn"'},
+    )
 
 
 @bp.post("/process-definitions/<key>/start")

@@ -6,6 +6,7 @@
 - `GET /process-instances/{id}/diagram`: the instance's diagram with element states.
 - `GET /modeler/config`: forms, lane names → tiers and roles for the modeler's properties panel.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,12 +34,28 @@ XML_TYPES = ("application/xml", "text/xml", "application/bpmn+xml")
 
 # The user-task properties the engine reads (docs/bpmn-conventions.md), for the properties panel.
 TASK_PROPERTIES = [
-    {"name": "formJsonSchemaFilename", "label": "表单 form", "help": "JSON Schema in forms/ the completion data must satisfy"},
+    {
+        "name": "formJsonSchemaFilename",
+        "label": "表单 form",
+        "help": "JSON Schema in forms/ the completion data must satisfy",
+    },
     {"name": "dueIn", "label": "期限 due in", "help": "ISO 8601 duration from the task's creation, e.g. P10D, P1M"},
     {"name": "dueAt", "label": "截止 due at", "help": "expression giving an ISO date or date-time, e.g. month_end()"},
-    {"name": "candidateRoles", "label": "候选角色 candidate roles", "help": "comma-separated roles, e.g. secretary,deputy_secretary"},
-    {"name": "nodeVariable", "label": "组织变量 node variable", "help": "read the org node from this variable instead of unit_id / branch_id"},
-    {"name": "validate", "label": "校验 validate", "help": "expression returning None when the data is acceptable, else a message or {field: message}"},
+    {
+        "name": "candidateRoles",
+        "label": "候选角色 candidate roles",
+        "help": "comma-separated roles, e.g. secretary,deputy_secretary",
+    },
+    {
+        "name": "nodeVariable",
+        "label": "组织变量 node variable",
+        "help": "read the org node from this variable instead of unit_id / branch_id",
+    },
+    {
+        "name": "validate",
+        "label": "校验 validate",
+        "help": "expression returning None when the data is acceptable, else a message or {field: message}",
+    },
 ]
 
 
@@ -46,8 +63,11 @@ def _read_bpmn() -> tuple[bytes, str]:
     """The uploaded BPMN: an XML body or a multipart field `file` (same rules as deploy)."""
     max_bytes = settings().max_bpmn_bytes
     if request.content_length and request.content_length > max_bytes + 64 * 1024:
-        raise TooLarge("the upload is {size} bytes; the BPMN limit is {max_bytes} bytes",
-                       size=request.content_length, max_bytes=max_bytes)
+        raise TooLarge(
+            "the upload is {size} bytes; the BPMN limit is {max_bytes} bytes",
+            size=request.content_length,
+            max_bytes=max_bytes,
+        )
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("file")
         if upload is None:
@@ -66,29 +86,47 @@ def validate() -> Response:
     data, filename = _read_bpmn()
 
     def known(key: str) -> bool:
-        return (db().scalar(select(func.count()).select_from(ProcessDefinition)
-                            .where(ProcessDefinition.key == key)) or 0) > 0
+        return (
+            db().scalar(select(func.count()).select_from(ProcessDefinition).where(ProcessDefinition.key == key)) or 0
+        ) > 0
 
     try:
-        parsed = repository.validate(data, filename, state().forms, settings().max_bpmn_bytes, known,
-                                     settings=settings())
+        parsed = repository.validate(
+            data, filename, state().forms, settings().max_bpmn_bytes, known, settings=settings()
+        )
     except Invalid as exc:
-        errors = [_problem(d) for d in (exc.details or [])] or [{"element_id": None, "line": None, "message": exc.message}]
+        errors = [_problem(d) for d in (exc.details or [])] or [
+            {"element_id": None, "line": None, "message": exc.message}
+        ]
         return jsonify({"valid": False, "message": exc.message, "errors": errors, "processes": []})
-    return jsonify({"valid": True, "message": "the diagram can be deployed", "errors": [],
-                    "processes": [{"key": p.key, "name": p.name} for p in parsed.processes]})
+    return jsonify(
+        {
+            "valid": True,
+            "message": "the diagram can be deployed",
+            "errors": [],
+            "processes": [{"key": p.key, "name": p.name} for p in parsed.processes],
+        }
+    )
 
 
 def _problem(detail: Any) -> dict[str, Any]:
     if not isinstance(detail, dict):
         return {"element_id": None, "line": None, "message": str(detail)}
-    return {"element_id": detail.get("element_id"), "line": detail.get("line"),
-            "message": detail.get("message") or json.dumps(detail, ensure_ascii=False)}
+    return {
+        "element_id": detail.get("element_id"),
+        "line": detail.get("line"),
+        "message": detail.get("message") or json.dumps(detail, ensure_ascii=False),
+    }
 
 
 def _version_json(d: ProcessDefinition) -> dict[str, Any]:
-    return {"version": d.version, "sha256": d.sha256, "deployed_at": iso(d.deployed_at), "deployed_by": d.deployed_by,
-            "filename": d.filename}
+    return {
+        "version": d.version,
+        "sha256": d.sha256,
+        "deployed_at": iso(d.deployed_at),
+        "deployed_by": d.deployed_by,
+        "filename": d.filename,
+    }
 
 
 @bp.get("/process-definitions/<key>/diff")
@@ -121,18 +159,34 @@ def instance_diagram(instance_id: int) -> Response:
     inst = visible_instance(instance_id)
     d = inst.definition
     states = trace.instance_diagram(db(), inst)
-    rows = db().execute(select(HumanTask.id, HumanTask.spec_id, HumanTask.name, User.username)
-                        .outerjoin(User, User.id == HumanTask.assignee_id)
-                        .where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
-                        .order_by(HumanTask.id)).all()
+    rows = (
+        db()
+        .execute(
+            select(HumanTask.id, HumanTask.spec_id, HumanTask.name, User.username)
+            .outerjoin(User, User.id == HumanTask.assignee_id)
+            .where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
+            .order_by(HumanTask.id)
+        )
+        .all()
+    )
     red = redactor(current_principal())
-    return jsonify({
-        "instance_id": inst.id, "process_key": inst.process_key, "process_name": d.name, "version": d.version,
-        "status": inst.status, "title": red.text(inst.title, inst.data), "parent_id": inst.parent_id, "xml": d.xml,
-        **states, "incident": {"message": red.text(inst.error_message, inst.data), "task": inst.error_task}
-        if inst.error_message else None,
-        "open_tasks": [{"id": r[0], "spec_id": r[1], "name": r[2], "assignee": r[3]} for r in rows],
-    })
+    return jsonify(
+        {
+            "instance_id": inst.id,
+            "process_key": inst.process_key,
+            "process_name": d.name,
+            "version": d.version,
+            "status": inst.status,
+            "title": red.text(inst.title, inst.data),
+            "parent_id": inst.parent_id,
+            "xml": d.xml,
+            **states,
+            "incident": {"message": red.text(inst.error_message, inst.data), "task": inst.error_task}
+            if inst.error_message
+            else None,
+            "open_tasks": [{"id": r[0], "spec_id": r[1], "name": r[2], "assignee": r[3]} for r in rows],
+        }
+    )
 
 
 @bp.get("/modeler/config")
@@ -149,11 +203,11 @@ def modeler_config() -> Response:
             except (SanjiError, ValueError):
                 title = None
             forms.append({"filename": path.name, "title": title})
-    return jsonify({"forms": forms, "lane_tiers": LANE_TIERS, "roles": list(ROLES),
-                    "task_properties": TASK_PROPERTIES})
+    return jsonify({"forms": forms, "lane_tiers": LANE_TIERS, "roles": list(ROLES), "task_properties": TASK_PROPERTIES})
 
 
 # ---- OpenAPI ---------------------------------------------------------------------------------------
+
 
 def _openapi() -> tuple[dict[str, Any], dict[str, Any]]:
     op, resp, errors, q = openapi.op, openapi.resp, openapi.errors_for, openapi.query_param
@@ -161,72 +215,182 @@ def _openapi() -> tuple[dict[str, Any], dict[str, Any]]:
     ident = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
     ids = {"type": "array", "items": {"type": "string"}}
     paths = {
-        "/api/v1/process-definitions/validate": {"post": op(
-            "Check a BPMN file as a deploy would, storing nothing (process_owner or admin)",
-            {"200": resp({"$ref": "#/components/schemas/ValidationResult"}), **errors(400, 401, 403, 413, 415, 503)},
-            params=[q("filename", {"type": "string"})],
-            body={"required": True, "content": {
-                "application/xml": {"schema": {"type": "string"}},
-                "multipart/form-data": {"schema": {"type": "object", "properties": {
-                    "file": {"type": "string", "format": "binary"}}}}}}, tag="definitions")},
-        "/api/v1/process-definitions/{key}/diff": {"get": op(
-            "Elements added, removed and changed between two versions (default: the latest and the one before)",
-            {"200": resp({"$ref": "#/components/schemas/DefinitionDiff"}), **errors(401, 404, 422, 503)},
-            params=[key, q("from", {"type": "integer", "minimum": 1}), q("to", {"type": "integer", "minimum": 1})],
-            tag="definitions")},
-        "/api/v1/process-definitions/{key}/heatmap": {"get": op(
-            "Per element, how many instances of a version are at it, passed through it or failed at it (process owners: all instances; others: the instances they may trace)",
-            {"200": resp({"$ref": "#/components/schemas/Heatmap"}), **errors(401, 404, 422, 503)},
-            params=[key, q("version", {"type": "integer", "minimum": 1})], tag="definitions")},
-        "/api/v1/process-instances/{id}/diagram": {"get": op(
-            "The instance's BPMN with its completed, active and failed elements",
-            {"200": resp({"$ref": "#/components/schemas/InstanceDiagram"}), **errors(401, 404, 503)},
-            params=[ident], tag="instances")},
-        "/api/v1/modeler/config": {"get": op(
-            "What the modeler's properties panel offers: forms, lane names and their tiers, roles",
-            {"200": resp({"$ref": "#/components/schemas/ModelerConfig"}), **errors(401, 503)}, tag="definitions")},
+        "/api/v1/process-definitions/validate": {
+            "post": op(
+                "Check a BPMN file as a deploy would, storing nothing (process_owner or admin)",
+                {
+                    "200": resp({"$ref": "#/components/schemas/ValidationResult"}),
+                    **errors(400, 401, 403, 413, 415, 503),
+                },
+                params=[q("filename", {"type": "string"})],
+                body={
+                    "required": True,
+                    "content": {
+                        "application/xml": {"schema": {"type": "string"}},
+                        "multipart/form-data": {
+                            "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+                        },
+                    },
+                },
+                tag="definitions",
+            )
+        },
+        "/api/v1/process-definitions/{key}/diff": {
+            "get": op(
+                "Elements added, removed and changed between two versions (default: the latest and the one before)",
+                {"200": resp({"$ref": "#/components/schemas/DefinitionDiff"}), **errors(401, 404, 422, 503)},
+                params=[key, q("from", {"type": "integer", "minimum": 1}), q("to", {"type": "integer", "minimum": 1})],
+                tag="definitions",
+            )
+        },
+        "/api/v1/process-definitions/{key}/heatmap": {
+            "get": op(
+                "Per element, how many instances of a version are at it, passed through it or failed at it (process owners: all instances; others: the instances they may trace)",
+                {"200": resp({"$ref": "#/components/schemas/Heatmap"}), **errors(401, 404, 422, 503)},
+                params=[key, q("version", {"type": "integer", "minimum": 1})],
+                tag="definitions",
+            )
+        },
+        "/api/v1/process-instances/{id}/diagram": {
+            "get": op(
+                "The instance's BPMN with its completed, active and failed elements",
+                {"200": resp({"$ref": "#/components/schemas/InstanceDiagram"}), **errors(401, 404, 503)},
+                params=[ident],
+                tag="instances",
+            )
+        },
+        "/api/v1/modeler/config": {
+            "get": op(
+                "What the modeler's properties panel offers: forms, lane names and their tiers, roles",
+                {"200": resp({"$ref": "#/components/schemas/ModelerConfig"}), **errors(401, 503)},
+                tag="definitions",
+            )
+        },
     }
-    element: dict[str, Any] = {"type": "object", "required": ["id", "type"], "properties": {
-        "id": {"type": "string"}, "type": {"type": "string"}, "name": {"type": ["string", "null"]},
-        "process": {"type": ["string", "null"]}}}
-    version = {"type": "object", "required": ["version"], "properties": {
-        "version": {"type": "integer"}, "sha256": {"type": "string"}, "deployed_at": {"type": "string"},
-        "deployed_by": {"type": ["string", "null"]}, "filename": {"type": "string"}}}
-    counts = {"type": "object", "properties": {"active": {"type": "integer"}, "completed": {"type": "integer"},
-                                               "failed": {"type": "integer"}}}
+    element: dict[str, Any] = {
+        "type": "object",
+        "required": ["id", "type"],
+        "properties": {
+            "id": {"type": "string"},
+            "type": {"type": "string"},
+            "name": {"type": ["string", "null"]},
+            "process": {"type": ["string", "null"]},
+        },
+    }
+    version = {
+        "type": "object",
+        "required": ["version"],
+        "properties": {
+            "version": {"type": "integer"},
+            "sha256": {"type": "string"},
+            "deployed_at": {"type": "string"},
+            "deployed_by": {"type": ["string", "null"]},
+            "filename": {"type": "string"},
+        },
+    }
+    counts = {
+        "type": "object",
+        "properties": {"active": {"type": "integer"}, "completed": {"type": "integer"}, "failed": {"type": "integer"}},
+    }
     schemas = {
-        "Problem": {"type": "object", "required": ["element_id", "line", "message"], "properties": {
-            "element_id": {"type": ["string", "null"]}, "line": {"type": ["integer", "null"]},
-            "message": {"type": "string"}}},
-        "ValidationResult": {"type": "object", "required": ["valid", "errors"], "properties": {
-            "valid": {"type": "boolean"}, "message": {"type": "string"},
-            "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
-            "processes": {"type": "array", "items": {"type": "object"}}}},
-        "DefinitionDiff": {"type": "object", "required": ["key", "from", "to", "added", "removed", "changed"],
-                           "properties": {
-            "key": {"type": "string"}, "from": version, "to": version,
-            "added": {"type": "array", "items": element}, "removed": {"type": "array", "items": element},
-            "changed": {"type": "array", "items": {**element, "properties": {**element["properties"], "changes": {
-                "type": "array", "items": {"type": "object", "required": ["field"], "properties": {
-                    "field": {"type": "string"}, "from": {}, "to": {}}}}}}},
-            "layout_changed": ids, "summary": {"type": "object"}}},
-        "Heatmap": {"type": "object", "required": ["key", "version", "xml", "instances", "elements"], "properties": {
-            "key": {"type": "string"}, "version": {"type": "integer"}, "name": {"type": "string"},
-            "xml": {"type": "string"}, "instances": {"type": "object"},
-            "elements": {"type": "object", "additionalProperties": counts}, "max": counts}},
-        "InstanceDiagram": {"type": "object", "required": ["instance_id", "xml", "completed", "active", "failed"],
-                            "properties": {
-            "instance_id": {"type": "integer"}, "process_key": {"type": "string"}, "process_name": {"type": "string"},
-            "version": {"type": "integer"}, "status": {"type": "string"}, "title": {"type": "string"},
-            "parent_id": {"type": ["integer", "null"]}, "xml": {"type": "string"},
-            "completed": ids, "active": ids, "failed": ids, "flows": ids, "incident": {"type": ["object", "null"]},
-            "open_tasks": {"type": "array", "items": {"type": "object"}}}},
-        "ModelerConfig": {"type": "object", "required": ["forms", "lane_tiers", "roles"], "properties": {
-            "forms": {"type": "array", "items": {"type": "object", "properties": {
-                "filename": {"type": "string"}, "title": {"type": ["string", "null"]}}}},
-            "lane_tiers": {"type": "object", "additionalProperties": {"type": "string"}},
-            "roles": {"type": "array", "items": {"type": "string"}},
-            "task_properties": {"type": "array", "items": {"type": "object"}}}},
+        "Problem": {
+            "type": "object",
+            "required": ["element_id", "line", "message"],
+            "properties": {
+                "element_id": {"type": ["string", "null"]},
+                "line": {"type": ["integer", "null"]},
+                "message": {"type": "string"},
+            },
+        },
+        "ValidationResult": {
+            "type": "object",
+            "required": ["valid", "errors"],
+            "properties": {
+                "valid": {"type": "boolean"},
+                "message": {"type": "string"},
+                "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
+                "processes": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        "DefinitionDiff": {
+            "type": "object",
+            "required": ["key", "from", "to", "added", "removed", "changed"],
+            "properties": {
+                "key": {"type": "string"},
+                "from": version,
+                "to": version,
+                "added": {"type": "array", "items": element},
+                "removed": {"type": "array", "items": element},
+                "changed": {
+                    "type": "array",
+                    "items": {
+                        **element,
+                        "properties": {
+                            **element["properties"],
+                            "changes": {
+                                "type": "array",
+                                "items": {
+                                    "type": "object",
+                                    "required": ["field"],
+                                    "properties": {"field": {"type": "string"}, "from": {}, "to": {}},
+                                },
+                            },
+                        },
+                    },
+                },
+                "layout_changed": ids,
+                "summary": {"type": "object"},
+            },
+        },
+        "Heatmap": {
+            "type": "object",
+            "required": ["key", "version", "xml", "instances", "elements"],
+            "properties": {
+                "key": {"type": "string"},
+                "version": {"type": "integer"},
+                "name": {"type": "string"},
+                "xml": {"type": "string"},
+                "instances": {"type": "object"},
+                "elements": {"type": "object", "additionalProperties": counts},
+                "max": counts,
+            },
+        },
+        "InstanceDiagram": {
+            "type": "object",
+            "required": ["instance_id", "xml", "completed", "active", "failed"],
+            "properties": {
+                "instance_id": {"type": "integer"},
+                "process_key": {"type": "string"},
+                "process_name": {"type": "string"},
+                "version": {"type": "integer"},
+                "status": {"type": "string"},
+                "title": {"type": "string"},
+                "parent_id": {"type": ["integer", "null"]},
+                "xml": {"type": "string"},
+                "completed": ids,
+                "active": ids,
+                "failed": ids,
+                "flows": ids,
+                "incident": {"type": ["object", "null"]},
+                "open_tasks": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+        "ModelerConfig": {
+            "type": "object",
+            "required": ["forms", "lane_tiers", "roles"],
+            "properties": {
+                "forms": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"filename": {"type": "string"}, "title": {"type": ["string", "null"]}},
+                    },
+                },
+                "lane_tiers": {"type": "object", "additionalProperties": {"type": "string"}},
+                "roles": {"type": "array", "items": {"type": "string"}},
+                "task_properties": {"type": "array", "items": {"type": "object"}},
+            },
+        },
     }
     return paths, schemas
 

@@ -1,4 +1,5 @@
 """Process instances: list with filters, detail, history, admin actions."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -25,6 +26,7 @@ bp = Blueprint("api_instances", __name__, url_prefix="/api/v1")
 
 # ---- process instances ---------------------------------------------------------------------------
 
+
 def instance_json(inst: ProcessInstance | InstanceRow, p: Principal, detail: bool = False) -> dict[str, Any]:
     """An instance in the API's shape: a list row (already redacted) or, for the detail, the instance."""
     if isinstance(inst, InstanceRow):
@@ -34,17 +36,29 @@ def instance_json(inst: ProcessInstance | InstanceRow, p: Principal, detail: boo
         title, error = red.text(inst.title, inst.data), red.text(inst.error_message, inst.data)
         name, version = inst.definition.name, inst.definition.version
     out: dict[str, Any] = {
-        "id": inst.id, "process_key": inst.process_key, "process_name": name, "definition_version": version,
-        "status": inst.status, "title": title, "scope_node_id": inst.scope_node_id,
-        "unit_id": inst.unit_id, "parent_id": inst.parent_id, "root_id": inst.root_id,
-        "started_at": iso(inst.started_at), "ended_at": iso(inst.ended_at), "updated_at": iso(inst.updated_at),
-        "next_timer_at": iso(inst.next_timer_at), "version": inst.version,
+        "id": inst.id,
+        "process_key": inst.process_key,
+        "process_name": name,
+        "definition_version": version,
+        "status": inst.status,
+        "title": title,
+        "scope_node_id": inst.scope_node_id,
+        "unit_id": inst.unit_id,
+        "parent_id": inst.parent_id,
+        "root_id": inst.root_id,
+        "started_at": iso(inst.started_at),
+        "ended_at": iso(inst.ended_at),
+        "updated_at": iso(inst.updated_at),
+        "next_timer_at": iso(inst.next_timer_at),
+        "version": inst.version,
         "incident": {"message": error, "task": inst.error_task} if inst.error_message else None,
     }
     if detail and isinstance(inst, ProcessInstance):
         view = task_view.instance_view(db(), p, inst, redactor(p))
-        out["open_tasks"] = [task_json(r.task, r.node_name, r.assignee, view.title)
-                             for r in tasks_service.open_of_instance(db(), redactor(p), inst.id)]
+        out["open_tasks"] = [
+            task_json(r.task, r.node_name, r.assignee, view.title)
+            for r in tasks_service.open_of_instance(db(), redactor(p), inst.id)
+        ]
         out["variables"] = view.variables
         starter = db().get(User, inst.started_by_id) if inst.started_by_id else None
         out["started_by"] = starter.username if starter else None
@@ -62,12 +76,17 @@ def instance_filter() -> InstanceFilter:
     """The query parameters of `GET /process-instances` as the one instance filter."""
     args = request.args
     level = "top" if args.get("top_level") in ("1", "true") else None
-    return InstanceFilter(status=args.get("status") or None, process_key=args.get("key") or None,
-                          unit_id=args.get("unit_id") or None,
-                          parent_id=int_arg("parent_id", 1) if args.get("parent_id") else None, level=level,
-                          started_after=date_arg("started_after"), started_before=date_arg("started_before"),
-                          incident=args.get("incident") in ("1", "true"),
-                          overdue=args.get("overdue") in ("1", "true"))
+    return InstanceFilter(
+        status=args.get("status") or None,
+        process_key=args.get("key") or None,
+        unit_id=args.get("unit_id") or None,
+        parent_id=int_arg("parent_id", 1) if args.get("parent_id") else None,
+        level=level,
+        started_after=date_arg("started_after"),
+        started_before=date_arg("started_before"),
+        incident=args.get("incident") in ("1", "true"),
+        overdue=args.get("overdue") in ("1", "true"),
+    )
 
 
 @bp.get("/process-instances")
@@ -96,8 +115,14 @@ def history(instance_id: int) -> Response:
 
     def render(row: Any) -> dict[str, Any]:
         e: EventLog = row[0]
-        return {"id": e.id, "at": iso(e.at), "type": e.type, "actor": e.actor, "task_id": e.task_id,
-                "payload": red.payload(e.type, e.payload, inst.data)}
+        return {
+            "id": e.id,
+            "at": iso(e.at),
+            "type": e.type,
+            "actor": e.actor,
+            "task_id": e.task_id,
+            "payload": red.payload(e.type, e.payload, inst.data),
+        }
 
     out = page(q, render)
     note_view("history", [e["payload"] for e in out.get_json()["items"]], red.active, inst.id)

@@ -3,6 +3,7 @@
 (转办 is `POST /api/v1/tasks/{id}/assign`; 退回 is a form value that routes the diagram back,
 see docs/bpmn-conventions.md.)
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,14 +36,29 @@ def urge(task_id: int) -> Response:
 
 def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
     paths = {
-        "/api/v1/tasks/{id}/urge": {"post": openapi.op(
-            "催办: a member of the tier above nudges the assignee (or candidates) of an open task; "
-            "logged as task_urged, once per hour per person and task",
-            {"200": openapi.resp({"$ref": "#/components/schemas/Task"}),
-             **openapi.errors_for(400, 401, 403, 404, 409, 422, 503)},
-            params=[openapi.ID], body={"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"message": {"type": "string", "maxLength": 500}}}}}},
-            tag="tasks")},
+        "/api/v1/tasks/{id}/urge": {
+            "post": openapi.op(
+                "催办: a member of the tier above nudges the assignee (or candidates) of an open task; "
+                "logged as task_urged, once per hour per person and task",
+                {
+                    "200": openapi.resp({"$ref": "#/components/schemas/Task"}),
+                    **openapi.errors_for(400, 401, 403, 404, 409, 422, 503),
+                },
+                params=[openapi.ID],
+                body={
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"message": {"type": "string", "maxLength": 500}},
+                            }
+                        }
+                    },
+                },
+                tag="tasks",
+            )
+        }
     }
     return paths, {}
 

@@ -3,9 +3,11 @@
 `tests/api/test_openapi.py` checks that every Flask route under /api/v1 is documented here
 and every documented path exists, so the two cannot drift apart.
 """
+
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, jsonify
 
@@ -18,6 +20,7 @@ _EXTENSIONS: list[Callable[[], tuple[dict[str, Any], dict[str, Any]]]] = []
 def extend(contribution: Callable[[], tuple[dict[str, Any], dict[str, Any]]]) -> None:
     _EXTENSIONS.append(contribution)
 
+
 ERROR = {"$ref": "#/components/schemas/Error"}
 
 
@@ -29,34 +32,62 @@ def _resp(schema: dict[str, Any] | None = None, description: str = "OK") -> dict
 
 
 def _errors(*codes: int) -> dict[str, Any]:
-    names = {400: "Bad request", 401: "Not authenticated", 403: "Role not allowed", 404: "Unknown id (or not visible)",
-             409: "Conflict", 413: "Too large", 415: "Unsupported media type", 422: "Invalid input",
-             429: "Too many requests", 503: "Database unavailable"}
+    names = {
+        400: "Bad request",
+        401: "Not authenticated",
+        403: "Role not allowed",
+        404: "Unknown id (or not visible)",
+        409: "Conflict",
+        413: "Too large",
+        415: "Unsupported media type",
+        422: "Invalid input",
+        429: "Too many requests",
+        503: "Database unavailable",
+    }
     return {str(c): _resp(ERROR, names[c]) for c in codes}
 
 
 def _page(item: str) -> dict[str, Any]:
-    return {"type": "object", "required": ["items", "total", "page", "per_page"], "properties": {
-        "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
-        "total": {"type": "integer"}, "page": {"type": "integer"}, "per_page": {"type": "integer"}}}
+    return {
+        "type": "object",
+        "required": ["items", "total", "page", "per_page"],
+        "properties": {
+            "items": {"type": "array", "items": {"$ref": f"#/components/schemas/{item}"}},
+            "total": {"type": "integer"},
+            "page": {"type": "integer"},
+            "per_page": {"type": "integer"},
+        },
+    }
 
 
 def _q(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
     return {"name": name, "in": "query", "required": False, "schema": schema, "description": description}
 
 
-PAGING = [_q("page", {"type": "integer", "minimum": 1}), _q("per_page", {"type": "integer", "minimum": 1, "maximum": 500})]
+PAGING = [
+    _q("page", {"type": "integer", "minimum": 1}),
+    _q("per_page", {"type": "integer", "minimum": 1, "maximum": 500}),
+]
 ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
 KEY = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
 NULLABLE_STR = {"type": ["string", "null"]}
 NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 JSON_OBJECT = {"type": "object", "additionalProperties": True}
-REASON_BODY = {"content": {"application/json": {"schema": {"type": "object", "properties": {
-    "reason": {"type": "string"}}}}}, "required": False}
+REASON_BODY = {
+    "content": {"application/json": {"schema": {"type": "object", "properties": {"reason": {"type": "string"}}}}},
+    "required": False,
+}
 
 
-def _op(summary: str, responses: dict[str, Any], *, params: list[Any] | None = None, body: Any = None,
-        auth: bool = True, tag: str = "") -> dict[str, Any]:
+def _op(
+    summary: str,
+    responses: dict[str, Any],
+    *,
+    params: list[Any] | None = None,
+    body: Any = None,
+    auth: bool = True,
+    tag: str = "",
+) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": summary, "responses": responses, "tags": [tag] if tag else []}
     if params:
         op["parameters"] = params
@@ -71,116 +102,298 @@ def document() -> dict[str, Any]:
     std = _errors(401, 503)
     task_list_params = PAGING + [
         _q("status", {"type": "string", "enum": ["open", "completed", "cancelled"]}),
-        _q("process_key", {"type": "string"}), _q("unit_id", {"type": "string"}), _q("node_id", {"type": "string"}),
-        _q("instance_id", {"type": "integer"}), _q("due_before", {"type": "string", "format": "date-time"}),
+        _q("process_key", {"type": "string"}),
+        _q("unit_id", {"type": "string"}),
+        _q("node_id", {"type": "string"}),
+        _q("instance_id", {"type": "integer"}),
+        _q("due_before", {"type": "string", "format": "date-time"}),
         _q("overdue", {"type": "string", "enum": ["true", "false", "1", "0"]}),
-        _q("assigned", {"type": "string", "enum": ["true", "false", "1", "0"]})]
+        _q("assigned", {"type": "string", "enum": ["true", "false", "1", "0"]}),
+    ]
     instance_list_params = PAGING + [
         _q("status", {"type": "string", "enum": ["running", "completed", "terminated", "suspended", "error"]}),
-        _q("key", {"type": "string"}), _q("unit_id", {"type": "string"}), _q("parent_id", {"type": "integer"}),
-        _q("top_level", {"type": "string"}), _q("started_after", {"type": "string", "format": "date-time"}),
-        _q("started_before", {"type": "string", "format": "date-time"}), _q("incident", {"type": "string"},
-           "true or 1: with an open incident (an error recorded, not ended; a suspended failed instance too)"),
-        _q("overdue", {"type": "string"})]
+        _q("key", {"type": "string"}),
+        _q("unit_id", {"type": "string"}),
+        _q("parent_id", {"type": "integer"}),
+        _q("top_level", {"type": "string"}),
+        _q("started_after", {"type": "string", "format": "date-time"}),
+        _q("started_before", {"type": "string", "format": "date-time"}),
+        _q(
+            "incident",
+            {"type": "string"},
+            "true or 1: with an open incident (an error recorded, not ended; a suspended failed instance too)",
+        ),
+        _q("overdue", {"type": "string"}),
+    ]
     admin = {**_errors(401, 403, 404, 409, 422, 503)}
     paths: dict[str, Any] = {
-        "/api/v1/healthz": {"get": _op("Liveness and database check", {"200": _resp({"type": "object"}), **_errors(503)},
-                                       auth=False, tag="system")},
-        "/api/v1/auth/login": {"post": _op(
-            "Log in with username and password; returns a bearer token",
-            {"200": _resp({"$ref": "#/components/schemas/Token"}), **_errors(400, 401, 403, 422, 429, 503)},
-            body={"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["username", "password"],
-                "properties": {"username": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "\\S"},
-                               "password": {"type": "string", "minLength": 1}}}}}},
-            auth=False, tag="auth")},
-        "/api/v1/auth/logout": {"post": _op("Revoke the bearer token", {"200": _resp({"type": "object"}), **std}, tag="auth")},
-        "/api/v1/auth/password": {"post": _op(
-            "Change the caller's own password (old and new; the new one must meet the password policy). "
-            "Ends every other token and session of the user",
-            {"200": _resp({"type": "object"}), **_errors(400, 401, 403, 422, 429, 503)},
-            body={"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["old_password", "new_password"],
-                "properties": {"old_password": {"type": "string", "minLength": 1},
-                               "new_password": {"type": "string", "minLength": 1}}}}}},
-            tag="auth")},
-        "/api/v1/me": {"get": _op("The caller with roles", {"200": _resp({"$ref": "#/components/schemas/Me"}), **std}, tag="auth")},
-        "/api/v1/org": {"get": _op("The organisation tree", {"200": _resp({"$ref": "#/components/schemas/OrgNode"}),
-                                                             **_errors(401, 404, 503)}, tag="org")},
+        "/api/v1/healthz": {
+            "get": _op(
+                "Liveness and database check",
+                {"200": _resp({"type": "object"}), **_errors(503)},
+                auth=False,
+                tag="system",
+            )
+        },
+        "/api/v1/auth/login": {
+            "post": _op(
+                "Log in with username and password; returns a bearer token",
+                {"200": _resp({"$ref": "#/components/schemas/Token"}), **_errors(400, 401, 403, 422, 429, 503)},
+                body={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["username", "password"],
+                                "properties": {
+                                    "username": {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "\\S"},
+                                    "password": {"type": "string", "minLength": 1},
+                                },
+                            }
+                        }
+                    },
+                },
+                auth=False,
+                tag="auth",
+            )
+        },
+        "/api/v1/auth/logout": {
+            "post": _op("Revoke the bearer token", {"200": _resp({"type": "object"}), **std}, tag="auth")
+        },
+        "/api/v1/auth/password": {
+            "post": _op(
+                "Change the caller's own password (old and new; the new one must meet the password policy). "
+                "Ends every other token and session of the user",
+                {"200": _resp({"type": "object"}), **_errors(400, 401, 403, 422, 429, 503)},
+                body={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["old_password", "new_password"],
+                                "properties": {
+                                    "old_password": {"type": "string", "minLength": 1},
+                                    "new_password": {"type": "string", "minLength": 1},
+                                },
+                            }
+                        }
+                    },
+                },
+                tag="auth",
+            )
+        },
+        "/api/v1/me": {
+            "get": _op("The caller with roles", {"200": _resp({"$ref": "#/components/schemas/Me"}), **std}, tag="auth")
+        },
+        "/api/v1/org": {
+            "get": _op(
+                "The organisation tree",
+                {"200": _resp({"$ref": "#/components/schemas/OrgNode"}), **_errors(401, 404, 503)},
+                tag="org",
+            )
+        },
         "/api/v1/process-definitions": {
-            "get": _op("Latest version of every process", {"200": _resp(_page("Definition")), **_errors(401, 422, 503)},
-                       params=PAGING, tag="definitions"),
-            "post": _op("Deploy a BPMN file (process_owner or admin)", {
-                "201": _resp({"$ref": "#/components/schemas/Deployment"}, "New version(s) created"),
-                "200": _resp({"$ref": "#/components/schemas/Deployment"}, "Identical to the latest version: nothing stored"),
-                **_errors(400, 401, 403, 409, 413, 415, 422, 503)},
+            "get": _op(
+                "Latest version of every process",
+                {"200": _resp(_page("Definition")), **_errors(401, 422, 503)},
+                params=PAGING,
+                tag="definitions",
+            ),
+            "post": _op(
+                "Deploy a BPMN file (process_owner or admin)",
+                {
+                    "201": _resp({"$ref": "#/components/schemas/Deployment"}, "New version(s) created"),
+                    "200": _resp(
+                        {"$ref": "#/components/schemas/Deployment"}, "Identical to the latest version: nothing stored"
+                    ),
+                    **_errors(400, 401, 403, 409, 413, 415, 422, 503),
+                },
                 params=[_q("filename", {"type": "string"})],
-                body={"required": True, "content": {
-                    "application/xml": {"schema": {"type": "string"}},
-                    "multipart/form-data": {"schema": {"type": "object", "properties": {
-                        "file": {"type": "string", "format": "binary"}}}}}}, tag="definitions")},
-        "/api/v1/process-definitions/{key}": {"get": _op(
-            "Latest version with lanes, user tasks and start events",
-            {"200": _resp({"$ref": "#/components/schemas/Definition"}), **_errors(401, 404, 503)}, params=[KEY], tag="definitions")},
-        "/api/v1/process-definitions/{key}/versions": {"get": _op(
-            "All versions, newest first", {"200": _resp(_page("Definition")), **_errors(401, 404, 422, 503)},
-            params=[KEY] + PAGING, tag="definitions")},
-        "/api/v1/process-definitions/{key}/xml": {"get": _op(
-            "The BPMN XML of a version (latest by default)",
-            {"200": {"description": "BPMN XML", "content": {"application/xml": {"schema": {"type": "string"}}}},
-             **_errors(401, 404, 422, 503)},
-            params=[KEY, _q("version", {"type": "integer", "minimum": 1})], tag="definitions")},
-        "/api/v1/process-definitions/{key}/start": {"post": _op(
-            "Start an instance of the latest version by hand: through its plain start event, by a person whose "
-            "role and org node its start lane allows, with only `title`, the scope variable and the start event's "
-            "`startVariables` (403 `not_startable` for processes only the engine starts; docs/bpmn-conventions.md)",
-            {"201": _resp({"$ref": "#/components/schemas/Instance"}), **_errors(400, 401, 403, 404, 409, 413, 422, 503)},
-            params=[KEY], body={"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"variables": JSON_OBJECT, "start_event": {"type": "string"}}}}}},
-            tag="instances")},
-        "/api/v1/process-instances": {"get": _op(
-            "Instances the caller may trace", {"200": _resp(_page("Instance")), **_errors(401, 422, 503)},
-            params=instance_list_params, tag="instances")},
-        "/api/v1/process-instances/{id}": {"get": _op(
-            "One instance with open tasks and the variables the caller may see",
-            {"200": _resp({"$ref": "#/components/schemas/Instance"}), **_errors(401, 404, 503)}, params=[ID], tag="instances")},
-        "/api/v1/process-instances/{id}/history": {"get": _op(
-            "The instance's event log", {"200": _resp(_page("Event")), **_errors(401, 404, 422, 503)},
-            params=[ID] + PAGING, tag="instances")},
-        "/api/v1/tasks": {"get": _op(
-            "The caller's tasks: open ones offered or assigned to them (default), or the ones they completed",
-            {"200": _resp(_page("Task")), **_errors(401, 422, 503)}, params=task_list_params, tag="tasks")},
-        "/api/v1/tasks/{id}": {"get": _op(
-            "One task as its page shows it: form schema, the instance's variables (context), the earlier steps "
-            "(previous: its own instance's and those of the calling instances the caller may trace) and the history "
-            "of the same instances; confidential values redacted for the system administrator",
-            {"200": _resp({"$ref": "#/components/schemas/TaskDetail"}), **_errors(401, 404, 503)}, params=[ID], tag="tasks")},
-        "/api/v1/tasks/{id}/claim": {"post": _op("Claim", {"200": _resp({"$ref": "#/components/schemas/Task"}),
-                                                            **_errors(401, 403, 404, 409, 503)}, params=[ID], tag="tasks")},
-        "/api/v1/tasks/{id}/unclaim": {"post": _op("Unclaim", {"200": _resp({"$ref": "#/components/schemas/Task"}),
-                                                                **_errors(401, 404, 409, 503)}, params=[ID], tag="tasks")},
-        "/api/v1/tasks/{id}/complete": {"post": _op(
-            "Complete with form data (validated against the task's JSON Schema)",
-            {"200": _resp({"$ref": "#/components/schemas/Task"}), **_errors(400, 401, 403, 404, 409, 413, 422, 503)},
-            params=[ID], body={"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"data": JSON_OBJECT}}}}}, tag="tasks")},
-        "/api/v1/tasks/{id}/assign": {"post": _op(
-            "Reassign (admin) or hand over to a colleague of the same node (转办)",
-            {"200": _resp({"$ref": "#/components/schemas/Task"}), **_errors(400, 401, 403, 404, 409, 422, 503)},
-            params=[ID], body={"required": True, "content": {"application/json": {"schema": {
-                "type": "object", "required": ["username"], "properties": {"username": {"type": "string"}}}}}},
-            tag="tasks")},
+                body={
+                    "required": True,
+                    "content": {
+                        "application/xml": {"schema": {"type": "string"}},
+                        "multipart/form-data": {
+                            "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+                        },
+                    },
+                },
+                tag="definitions",
+            ),
+        },
+        "/api/v1/process-definitions/{key}": {
+            "get": _op(
+                "Latest version with lanes, user tasks and start events",
+                {"200": _resp({"$ref": "#/components/schemas/Definition"}), **_errors(401, 404, 503)},
+                params=[KEY],
+                tag="definitions",
+            )
+        },
+        "/api/v1/process-definitions/{key}/versions": {
+            "get": _op(
+                "All versions, newest first",
+                {"200": _resp(_page("Definition")), **_errors(401, 404, 422, 503)},
+                params=[KEY] + PAGING,
+                tag="definitions",
+            )
+        },
+        "/api/v1/process-definitions/{key}/xml": {
+            "get": _op(
+                "The BPMN XML of a version (latest by default)",
+                {
+                    "200": {"description": "BPMN XML", "content": {"application/xml": {"schema": {"type": "string"}}}},
+                    **_errors(401, 404, 422, 503),
+                },
+                params=[KEY, _q("version", {"type": "integer", "minimum": 1})],
+                tag="definitions",
+            )
+        },
+        "/api/v1/process-definitions/{key}/start": {
+            "post": _op(
+                "Start an instance of the latest version by hand: through its plain start event, by a person whose "
+                "role and org node its start lane allows, with only `title`, the scope variable and the start event's "
+                "`startVariables` (403 `not_startable` for processes only the engine starts; docs/bpmn-conventions.md)",
+                {
+                    "201": _resp({"$ref": "#/components/schemas/Instance"}),
+                    **_errors(400, 401, 403, 404, 409, 413, 422, 503),
+                },
+                params=[KEY],
+                body={
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"variables": JSON_OBJECT, "start_event": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                tag="instances",
+            )
+        },
+        "/api/v1/process-instances": {
+            "get": _op(
+                "Instances the caller may trace",
+                {"200": _resp(_page("Instance")), **_errors(401, 422, 503)},
+                params=instance_list_params,
+                tag="instances",
+            )
+        },
+        "/api/v1/process-instances/{id}": {
+            "get": _op(
+                "One instance with open tasks and the variables the caller may see",
+                {"200": _resp({"$ref": "#/components/schemas/Instance"}), **_errors(401, 404, 503)},
+                params=[ID],
+                tag="instances",
+            )
+        },
+        "/api/v1/process-instances/{id}/history": {
+            "get": _op(
+                "The instance's event log",
+                {"200": _resp(_page("Event")), **_errors(401, 404, 422, 503)},
+                params=[ID] + PAGING,
+                tag="instances",
+            )
+        },
+        "/api/v1/tasks": {
+            "get": _op(
+                "The caller's tasks: open ones offered or assigned to them (default), or the ones they completed",
+                {"200": _resp(_page("Task")), **_errors(401, 422, 503)},
+                params=task_list_params,
+                tag="tasks",
+            )
+        },
+        "/api/v1/tasks/{id}": {
+            "get": _op(
+                "One task as its page shows it: form schema, the instance's variables (context), the earlier steps "
+                "(previous: its own instance's and those of the calling instances the caller may trace) and the history "
+                "of the same instances; confidential values redacted for the system administrator",
+                {"200": _resp({"$ref": "#/components/schemas/TaskDetail"}), **_errors(401, 404, 503)},
+                params=[ID],
+                tag="tasks",
+            )
+        },
+        "/api/v1/tasks/{id}/claim": {
+            "post": _op(
+                "Claim",
+                {"200": _resp({"$ref": "#/components/schemas/Task"}), **_errors(401, 403, 404, 409, 503)},
+                params=[ID],
+                tag="tasks",
+            )
+        },
+        "/api/v1/tasks/{id}/unclaim": {
+            "post": _op(
+                "Unclaim",
+                {"200": _resp({"$ref": "#/components/schemas/Task"}), **_errors(401, 404, 409, 503)},
+                params=[ID],
+                tag="tasks",
+            )
+        },
+        "/api/v1/tasks/{id}/complete": {
+            "post": _op(
+                "Complete with form data (validated against the task's JSON Schema)",
+                {
+                    "200": _resp({"$ref": "#/components/schemas/Task"}),
+                    **_errors(400, 401, 403, 404, 409, 413, 422, 503),
+                },
+                params=[ID],
+                body={
+                    "required": True,
+                    "content": {
+                        "application/json": {"schema": {"type": "object", "properties": {"data": JSON_OBJECT}}}
+                    },
+                },
+                tag="tasks",
+            )
+        },
+        "/api/v1/tasks/{id}/assign": {
+            "post": _op(
+                "Reassign (admin) or hand over to a colleague of the same node (转办)",
+                {"200": _resp({"$ref": "#/components/schemas/Task"}), **_errors(400, 401, 403, 404, 409, 422, 503)},
+                params=[ID],
+                body={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["username"],
+                                "properties": {"username": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                tag="tasks",
+            )
+        },
     }
-    for action, summary in (("suspend", "Suspend (admin)"), ("resume", "Resume (admin)"),
-                            ("terminate", "Terminate with a reason (admin)"), ("retry", "Retry an incident (admin)")):
+    for action, summary in (
+        ("suspend", "Suspend (admin)"),
+        ("resume", "Resume (admin)"),
+        ("terminate", "Terminate with a reason (admin)"),
+        ("retry", "Retry an incident (admin)"),
+    ):
         b = REASON_BODY
         if action == "retry":
-            b = {"required": False, "content": {"application/json": {"schema": {"type": "object", "properties": {
-                "variables": JSON_OBJECT}}}}}
+            b = {
+                "required": False,
+                "content": {
+                    "application/json": {"schema": {"type": "object", "properties": {"variables": JSON_OBJECT}}}
+                },
+            }
         errors = {**admin, **_errors(413)} if action == "retry" else admin  # retry: SANJI_MAX_FORM_BYTES
-        paths[f"/api/v1/process-instances/{{id}}/{action}"] = {"post": _op(
-            summary, {"200": _resp({"$ref": "#/components/schemas/Instance"}), **errors}, params=[ID], body=b,
-            tag="instances")}
+        paths[f"/api/v1/process-instances/{{id}}/{action}"] = {
+            "post": _op(
+                summary,
+                {"200": _resp({"$ref": "#/components/schemas/Instance"}), **errors},
+                params=[ID],
+                body=b,
+                tag="instances",
+            )
+        }
     schemas = dict(SCHEMAS)
     for contribution in _EXTENSIONS:
         more_paths, more_schemas = contribution()
@@ -198,74 +411,203 @@ def document() -> dict[str, Any]:
 
 
 TASK_PROPS = {
-    "id": {"type": "integer"}, "name": {"type": "string"}, "process_key": {"type": "string"},
-    "instance_id": {"type": "integer"}, "instance_title": NULLABLE_STR, "spec_id": {"type": "string"},
-    "lane": NULLABLE_STR, "tier": {"type": "string"}, "node_id": {"type": "string"}, "node_name": NULLABLE_STR,
-    "unit_id": NULLABLE_STR, "assignee": NULLABLE_STR, "created_at": {"type": "string", "format": "date-time"},
-    "due_at": NULLABLE_TIME, "status": {"type": "string", "enum": ["open", "completed", "cancelled"]},
-    "overdue": {"type": "boolean"}, "completed_at": NULLABLE_TIME, "form_key": NULLABLE_STR,
+    "id": {"type": "integer"},
+    "name": {"type": "string"},
+    "process_key": {"type": "string"},
+    "instance_id": {"type": "integer"},
+    "instance_title": NULLABLE_STR,
+    "spec_id": {"type": "string"},
+    "lane": NULLABLE_STR,
+    "tier": {"type": "string"},
+    "node_id": {"type": "string"},
+    "node_name": NULLABLE_STR,
+    "unit_id": NULLABLE_STR,
+    "assignee": NULLABLE_STR,
+    "created_at": {"type": "string", "format": "date-time"},
+    "due_at": NULLABLE_TIME,
+    "status": {"type": "string", "enum": ["open", "completed", "cancelled"]},
+    "overdue": {"type": "boolean"},
+    "completed_at": NULLABLE_TIME,
+    "form_key": NULLABLE_STR,
 }
-TASK_REQUIRED = ["id", "name", "process_key", "instance_id", "tier", "node_id", "node_name", "assignee",
-                 "created_at", "due_at", "status"]
+TASK_REQUIRED = [
+    "id",
+    "name",
+    "process_key",
+    "instance_id",
+    "tier",
+    "node_id",
+    "node_name",
+    "assignee",
+    "created_at",
+    "due_at",
+    "status",
+]
 DEFINITION_PROPS = {
-    "id": {"type": "integer"}, "key": {"type": "string"}, "name": {"type": "string"}, "version": {"type": "integer"},
-    "sha256": {"type": "string"}, "filename": {"type": "string"}, "deployed_by": NULLABLE_STR,
-    "deployed_at": {"type": "string", "format": "date-time"}, "active": {"type": "boolean"},
-    "called_only": {"type": "boolean"}, "start_events": {"type": "array"}, "documentation": {"type": "string"},
-    "lanes": {"type": "array"}, "user_tasks": {"type": "array"}, "calls": {"type": "array"},
+    "id": {"type": "integer"},
+    "key": {"type": "string"},
+    "name": {"type": "string"},
+    "version": {"type": "integer"},
+    "sha256": {"type": "string"},
+    "filename": {"type": "string"},
+    "deployed_by": NULLABLE_STR,
+    "deployed_at": {"type": "string", "format": "date-time"},
+    "active": {"type": "boolean"},
+    "called_only": {"type": "boolean"},
+    "start_events": {"type": "array"},
+    "documentation": {"type": "string"},
+    "lanes": {"type": "array"},
+    "user_tasks": {"type": "array"},
+    "calls": {"type": "array"},
 }
 SCHEMAS: dict[str, Any] = {
-    "Error": {"type": "object", "required": ["error", "message", "details"], "properties": {
-        "error": {"type": "string"}, "message": {"type": "string"}, "details": {}}},
-    "Token": {"type": "object", "required": ["token"], "properties": {
-        "token": {"type": "string"}, "token_type": {"type": "string"}, "expires_in": {"type": "integer"},
-        "password_change_required": {"type": "boolean"}}},
-    "Role": {"type": "object", "required": ["role", "node_id", "tier"], "properties": {
-        "role": {"type": "string"}, "node_id": NULLABLE_STR, "tier": NULLABLE_STR, "node_name": NULLABLE_STR}},
-    "Me": {"type": "object", "required": ["username", "display_name", "roles"], "properties": {
-        "id": {"type": "integer"}, "username": {"type": "string"}, "display_name": {"type": "string"},
-        "roles": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}},
-        "is_admin": {"type": "boolean"}, "is_process_owner": {"type": "boolean"},
-        "password_change_required": {"type": "boolean"}}},
-    "User": {"type": "object", "required": ["username", "display_name", "roles"], "properties": {
-        "id": {"type": "integer"}, "username": {"type": "string"}, "display_name": {"type": "string"},
-        "active": {"type": "boolean"}, "email": {"type": ["string", "null"]},
-        "roles": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}}}},
-    "OrgNode": {"type": "object", "required": ["id", "tier", "name", "children"], "properties": {
-        "id": {"type": "string"}, "tier": {"type": "string", "enum": ["group", "unit", "branch"]},
-        "name": {"type": "string"}, "parent_id": NULLABLE_STR,
-        "children": {"type": "array", "items": {"$ref": "#/components/schemas/OrgNode"}}}},
+    "Error": {
+        "type": "object",
+        "required": ["error", "message", "details"],
+        "properties": {"error": {"type": "string"}, "message": {"type": "string"}, "details": {}},
+    },
+    "Token": {
+        "type": "object",
+        "required": ["token"],
+        "properties": {
+            "token": {"type": "string"},
+            "token_type": {"type": "string"},
+            "expires_in": {"type": "integer"},
+            "password_change_required": {"type": "boolean"},
+        },
+    },
+    "Role": {
+        "type": "object",
+        "required": ["role", "node_id", "tier"],
+        "properties": {
+            "role": {"type": "string"},
+            "node_id": NULLABLE_STR,
+            "tier": NULLABLE_STR,
+            "node_name": NULLABLE_STR,
+        },
+    },
+    "Me": {
+        "type": "object",
+        "required": ["username", "display_name", "roles"],
+        "properties": {
+            "id": {"type": "integer"},
+            "username": {"type": "string"},
+            "display_name": {"type": "string"},
+            "roles": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}},
+            "is_admin": {"type": "boolean"},
+            "is_process_owner": {"type": "boolean"},
+            "password_change_required": {"type": "boolean"},
+        },
+    },
+    "User": {
+        "type": "object",
+        "required": ["username", "display_name", "roles"],
+        "properties": {
+            "id": {"type": "integer"},
+            "username": {"type": "string"},
+            "display_name": {"type": "string"},
+            "active": {"type": "boolean"},
+            "email": {"type": ["string", "null"]},
+            "roles": {"type": "array", "items": {"$ref": "#/components/schemas/Role"}},
+        },
+    },
+    "OrgNode": {
+        "type": "object",
+        "required": ["id", "tier", "name", "children"],
+        "properties": {
+            "id": {"type": "string"},
+            "tier": {"type": "string", "enum": ["group", "unit", "branch"]},
+            "name": {"type": "string"},
+            "parent_id": NULLABLE_STR,
+            "children": {"type": "array", "items": {"$ref": "#/components/schemas/OrgNode"}},
+        },
+    },
     "Definition": {"type": "object", "required": ["key", "version", "name"], "properties": DEFINITION_PROPS},
-    "Deployment": {"type": "object", "required": ["created", "definitions"], "properties": {
-        "created": {"type": "boolean"},
-        "definitions": {"type": "array", "items": {"$ref": "#/components/schemas/Definition"}}}},
-    "Task": {"type": "object", "required": TASK_REQUIRED, "properties": {**TASK_PROPS, "instance_status": NULLABLE_STR}},
-    "TaskDetail": {"type": "object", "required": TASK_REQUIRED + ["form"], "properties": {
-        **TASK_PROPS, "form": {"type": ["object", "null"]}, "can_complete": {"type": "boolean"},
-        "context": JSON_OBJECT, "data": {"type": ["object", "null"]}, "definition_version": {"type": ["integer", "null"]},
-        "previous": {"type": "array", "items": {"$ref": "#/components/schemas/Step"}},
-        "history": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
-        "sent_back": {"oneOf": [{"$ref": "#/components/schemas/Event"}, {"type": "null"}]}}},
-    "Step": {"type": "object", "required": ["task_id", "instance_id", "spec_id", "name", "data"], "properties": {
-        "task_id": {"type": "integer"}, "instance_id": {"type": "integer"}, "process_key": {"type": "string"},
-        "spec_id": {"type": "string"}, "name": {"type": "string"}, "tier": {"type": "string"},
-        "node_id": {"type": "string"}, "node_name": {"type": "string"}, "form_key": NULLABLE_STR,
-        "completed_at": NULLABLE_TIME, "completed_by": NULLABLE_STR, "data": JSON_OBJECT}},
-    "Instance": {"type": "object", "required": ["id", "process_key", "status", "definition_version"], "properties": {
-        "id": {"type": "integer"}, "process_key": {"type": "string"}, "process_name": {"type": "string"},
-        "definition_version": {"type": "integer"},
-        "status": {"type": "string", "enum": ["running", "completed", "terminated", "suspended", "error"]},
-        "title": {"type": "string"}, "scope_node_id": {"type": "string"}, "unit_id": NULLABLE_STR,
-        "parent_id": {"type": ["integer", "null"]}, "root_id": {"type": ["integer", "null"]},
-        "started_at": {"type": "string", "format": "date-time"}, "ended_at": NULLABLE_TIME,
-        "updated_at": {"type": "string", "format": "date-time"}, "next_timer_at": NULLABLE_TIME,
-        "version": {"type": "integer"}, "incident": {"type": ["object", "null"]},
-        "open_tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}},
-        "variables": JSON_OBJECT, "started_by": NULLABLE_STR, "children": JSON_OBJECT}},
-    "Event": {"type": "object", "required": ["id", "at", "type", "actor", "payload"], "properties": {
-        "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}, "type": {"type": "string"},
-        "actor": NULLABLE_STR, "instance_id": {"type": ["integer", "null"]}, "task_id": {"type": ["integer", "null"]},
-        "payload": JSON_OBJECT}},
+    "Deployment": {
+        "type": "object",
+        "required": ["created", "definitions"],
+        "properties": {
+            "created": {"type": "boolean"},
+            "definitions": {"type": "array", "items": {"$ref": "#/components/schemas/Definition"}},
+        },
+    },
+    "Task": {
+        "type": "object",
+        "required": TASK_REQUIRED,
+        "properties": {**TASK_PROPS, "instance_status": NULLABLE_STR},
+    },
+    "TaskDetail": {
+        "type": "object",
+        "required": TASK_REQUIRED + ["form"],
+        "properties": {
+            **TASK_PROPS,
+            "form": {"type": ["object", "null"]},
+            "can_complete": {"type": "boolean"},
+            "context": JSON_OBJECT,
+            "data": {"type": ["object", "null"]},
+            "definition_version": {"type": ["integer", "null"]},
+            "previous": {"type": "array", "items": {"$ref": "#/components/schemas/Step"}},
+            "history": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
+            "sent_back": {"oneOf": [{"$ref": "#/components/schemas/Event"}, {"type": "null"}]},
+        },
+    },
+    "Step": {
+        "type": "object",
+        "required": ["task_id", "instance_id", "spec_id", "name", "data"],
+        "properties": {
+            "task_id": {"type": "integer"},
+            "instance_id": {"type": "integer"},
+            "process_key": {"type": "string"},
+            "spec_id": {"type": "string"},
+            "name": {"type": "string"},
+            "tier": {"type": "string"},
+            "node_id": {"type": "string"},
+            "node_name": {"type": "string"},
+            "form_key": NULLABLE_STR,
+            "completed_at": NULLABLE_TIME,
+            "completed_by": NULLABLE_STR,
+            "data": JSON_OBJECT,
+        },
+    },
+    "Instance": {
+        "type": "object",
+        "required": ["id", "process_key", "status", "definition_version"],
+        "properties": {
+            "id": {"type": "integer"},
+            "process_key": {"type": "string"},
+            "process_name": {"type": "string"},
+            "definition_version": {"type": "integer"},
+            "status": {"type": "string", "enum": ["running", "completed", "terminated", "suspended", "error"]},
+            "title": {"type": "string"},
+            "scope_node_id": {"type": "string"},
+            "unit_id": NULLABLE_STR,
+            "parent_id": {"type": ["integer", "null"]},
+            "root_id": {"type": ["integer", "null"]},
+            "started_at": {"type": "string", "format": "date-time"},
+            "ended_at": NULLABLE_TIME,
+            "updated_at": {"type": "string", "format": "date-time"},
+            "next_timer_at": NULLABLE_TIME,
+            "version": {"type": "integer"},
+            "incident": {"type": ["object", "null"]},
+            "open_tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}},
+            "variables": JSON_OBJECT,
+            "started_by": NULLABLE_STR,
+            "children": JSON_OBJECT,
+        },
+    },
+    "Event": {
+        "type": "object",
+        "required": ["id", "at", "type", "actor", "payload"],
+        "properties": {
+            "id": {"type": "integer"},
+            "at": {"type": "string", "format": "date-time"},
+            "type": {"type": "string"},
+            "actor": NULLABLE_STR,
+            "instance_id": {"type": ["integer", "null"]},
+            "task_id": {"type": ["integer", "null"]},
+            "payload": JSON_OBJECT,
+        },
+    },
 }
 
 
@@ -281,7 +623,9 @@ def _input_rules(paths: dict[str, Any]) -> None:
     for item in paths.values():
         for operation in item.values():
             if "parameters" in operation:
-                operation["parameters"] = [_printable(p) if p.get("in") == "query" else p for p in operation["parameters"]]
+                operation["parameters"] = [
+                    _printable(p) if p.get("in") == "query" else p for p in operation["parameters"]
+                ]
             query = any(p.get("in") == "query" for p in operation.get("parameters", []))
             if (query or operation.get("requestBody")) and "422" not in operation["responses"]:
                 operation["responses"] = {**operation["responses"], **_errors(422)}

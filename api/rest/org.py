@@ -1,4 +1,5 @@
 """The organisation tree."""
+
 from __future__ import annotations
 
 from flask import Blueprint, Response, jsonify
@@ -12,6 +13,7 @@ bp = Blueprint("api_org", __name__, url_prefix="/api/v1")
 
 
 # ---- organisation -------------------------------------------------------------------------------
+
 
 @bp.get("/org")
 @login_required

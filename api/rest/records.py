@@ -8,6 +8,7 @@ non-confidential records. Clues are confidential: a hidden id answers 404, like 
 `format=xlsx` gives every row of the current filter as a workbook (the columns of `COLUMNS`,
 which the register pages of api/web/dashboard.py show too).
 """
+
 from __future__ import annotations
 
 import re
@@ -39,23 +40,45 @@ MAX_EXPORT = 20_000
 
 # The columns of each register (data keys) as the pages and the XLSX downloads show them.
 COLUMNS: dict[str, list[tuple[str, Any]]] = {
-    "ledger": [("year", lazy_gettext("Year")), ("unit_name", lazy_gettext("Unit")),
-               ("problem", lazy_gettext("Problem")), ("reason", lazy_gettext("Reason")),
-               ("score", lazy_gettext("Score")), ("rating", lazy_gettext("Rating")),
-               ("source_name", lazy_gettext("Source")), ("recorded_at", lazy_gettext("Recorded"))],
-    "commendation": [("year", lazy_gettext("Year")), ("name", lazy_gettext("Name")),
-                     ("role_name", lazy_gettext("Role")), ("node_name", lazy_gettext("Organisation")),
-                     ("unit_name", lazy_gettext("Unit")), ("deeds", lazy_gettext("Deeds")),
-                     ("bulletin_no", lazy_gettext("Bulletin no.")), ("bulletin_date", lazy_gettext("Bulletin date"))],
-    "clue": [("clue_no", lazy_gettext("Clue no.")), ("title", lazy_gettext("Title")),
-             ("unit_name", lazy_gettext("Unit")), ("branch_name", lazy_gettext("Branch")),
-             ("origin", lazy_gettext("Source")), ("person", lazy_gettext("Person concerned")),
-             ("registered_at", lazy_gettext("Registered")), ("level", lazy_gettext("Level")),
-             ("disposal", lazy_gettext("Disposal")), ("status", lazy_gettext("Status")),
-             ("closed_at", lazy_gettext("Closed"))],
+    "ledger": [
+        ("year", lazy_gettext("Year")),
+        ("unit_name", lazy_gettext("Unit")),
+        ("problem", lazy_gettext("Problem")),
+        ("reason", lazy_gettext("Reason")),
+        ("score", lazy_gettext("Score")),
+        ("rating", lazy_gettext("Rating")),
+        ("source_name", lazy_gettext("Source")),
+        ("recorded_at", lazy_gettext("Recorded")),
+    ],
+    "commendation": [
+        ("year", lazy_gettext("Year")),
+        ("name", lazy_gettext("Name")),
+        ("role_name", lazy_gettext("Role")),
+        ("node_name", lazy_gettext("Organisation")),
+        ("unit_name", lazy_gettext("Unit")),
+        ("deeds", lazy_gettext("Deeds")),
+        ("bulletin_no", lazy_gettext("Bulletin no.")),
+        ("bulletin_date", lazy_gettext("Bulletin date")),
+    ],
+    "clue": [
+        ("clue_no", lazy_gettext("Clue no.")),
+        ("title", lazy_gettext("Title")),
+        ("unit_name", lazy_gettext("Unit")),
+        ("branch_name", lazy_gettext("Branch")),
+        ("origin", lazy_gettext("Source")),
+        ("person", lazy_gettext("Person concerned")),
+        ("registered_at", lazy_gettext("Registered")),
+        ("level", lazy_gettext("Level")),
+        ("disposal", lazy_gettext("Disposal")),
+        ("status", lazy_gettext("Status")),
+        ("closed_at", lazy_gettext("Closed")),
+    ],
 }
-TITLES = {"ledger": lazy_gettext("Management ledger"), "commendation": lazy_gettext("Commendations"),
-          "clue": lazy_gettext("Problem clues")}
+TITLES = {
+    "ledger": lazy_gettext("Management ledger"),
+    "commendation": lazy_gettext("Commendations"),
+    "clue": lazy_gettext("Problem clues"),
+}
 TIME_COLUMNS = ("recorded_at", "registered_at", "closed_at")
 
 
@@ -86,15 +109,31 @@ def export(kind: str, q: Any, filters: dict[str, Any]) -> Response:
     """Every row of the filtered list as XLSX (422 when more than MAX_EXPORT: narrow the filter)."""
     total = db().scalar(select(func.count()).select_from(q.order_by(None).subquery())) or 0
     if total > MAX_EXPORT:
-        raise Invalid("{total} rows: narrow the filter to at most {limit} to download them",
-                      [field_error("format", "too many rows")], total=total, limit=MAX_EXPORT)
+        raise Invalid(
+            "{total} rows: narrow the filter to at most {limit} to download them",
+            [field_error("format", "too many rows")],
+            total=total,
+            limit=MAX_EXPORT,
+        )
     columns = COLUMNS[kind]
     rows = [[cell(r, key) for key, _label in columns] for r in db().scalars(q)]
-    note_read(audit.EXPORT, {"what": kind, "format": "xlsx", "rows": total,
-                             "filters": {k: v for k, v in filters.items() if v not in (None, "")}})
+    note_read(
+        audit.EXPORT,
+        {
+            "what": kind,
+            "format": "xlsx",
+            "rows": total,
+            "filters": {k: v for k, v in filters.items() if v not in (None, "")},
+        },
+    )
     shown = "，".join(f"{k}={v}" for k, v in filters.items() if v not in (None, "")) or gettext("no filter")
-    content = exports.table_xlsx(str(TITLES[kind]), gettext("Filter: %(filter)s · %(n)s rows", filter=shown, n=total),
-                                 [str(label) for _key, label in columns], rows, sheet=str(TITLES[kind]))
+    content = exports.table_xlsx(
+        str(TITLES[kind]),
+        gettext("Filter: %(filter)s · %(n)s rows", filter=shown, n=total),
+        [str(label) for _key, label in columns],
+        rows,
+        sheet=str(TITLES[kind]),
+    )
     return Response(content, mimetype=XLSX, headers={"Content-Disposition": attachment(kind, filters.values())})
 
 
@@ -102,10 +141,13 @@ def attachment(*parts: Any) -> str:
     """A Content-Disposition for a download named after its filter: ASCII letters, digits and
     dashes only (a filter value such as a clue state in Chinese, or anything a caller typed,
     never reaches the header)."""
-    words = [re.sub(r"[^A-Za-z0-9_]+", "", str(p)) for part in parts
-             for p in ([part] if isinstance(part, (str, int)) else (part or ())) if p not in (None, "")]
+    words = [
+        re.sub(r"[^A-Za-z0-9_]+", "", str(p))
+        for part in parts
+        for p in ([part] if isinstance(part, (str, int)) else (part or ()))
+        if p not in (None, "")
+    ]
     return f'attachment; filename="{"-".join(w for w in words if w)}.xlsx"'
-
 
 
 def _list(kind: str, status: str | None = None) -> Response:
@@ -115,8 +157,7 @@ def _list(kind: str, status: str | None = None) -> Response:
     f = RecordFilter(kind, unit_id=unit, year=year, status=status)
     if fmt == "xlsx":
         return export(kind, records_service.list_query(p, f), {"unit_id": unit, "year": year, "status": status})
-    out = page_json(records_service.list_records(db(), p, f, page_request()),
-                    lambda r: records.as_dict(r, redactor(p)))
+    out = page_json(records_service.list_records(db(), p, f, page_request()), lambda r: records.as_dict(r, redactor(p)))
     note_confidential_rows(kind, out.get_json()["items"])
     return out
 
@@ -125,8 +166,9 @@ def note_confidential_rows(kind: str, items: list[dict[str, Any]]) -> None:
     """Audit a read of confidential records (engine/org/audit.py): which ones, redacted or not."""
     ids = [i["id"] for i in items if i.get("confidential")]
     if ids:
-        note_read(audit.READ, {"object": "record", "kind": kind, "ids": ids,
-                               "redacted": redactor(current_principal()).active})
+        note_read(
+            audit.READ, {"object": "record", "kind": kind, "ids": ids, "redacted": redactor(current_principal()).active}
+        )
 
 
 @bp.get("/ledger")
@@ -163,37 +205,79 @@ def clue(clue_id: int) -> Response:
 
 
 def _document() -> tuple[dict[str, Any], dict[str, Any]]:
-    op, resp, errors, page_schema, q = (openapi.op, openapi.resp, openapi.errors_for, openapi.page_schema,
-                                        openapi.query_param)
-    paging = [q("page", {"type": "integer", "minimum": 1}), q("per_page", {"type": "integer", "minimum": 1, "maximum": 500})]
+    op, resp, errors, page_schema, q = (
+        openapi.op,
+        openapi.resp,
+        openapi.errors_for,
+        openapi.page_schema,
+        openapi.query_param,
+    )
+    paging = [
+        q("page", {"type": "integer", "minimum": 1}),
+        q("per_page", {"type": "integer", "minimum": 1, "maximum": 500}),
+    ]
     unit = q("unit_id", {"type": "string"}, "only this unit's records")
     year = q("year", {"type": "integer", "minimum": 1900, "maximum": 9999})
-    fmt = q("format", {"type": "string", "enum": list(FORMATS)}, "json (default, paginated) or xlsx (every row of the filter)")
+    fmt = q(
+        "format",
+        {"type": "string", "enum": list(FORMATS)},
+        "json (default, paginated) or xlsx (every row of the filter)",
+    )
     ok = resp(page_schema("Record"))
     ok["content"][XLSX] = {"schema": {"type": "string", "format": "binary"}}
     listing = {"200": ok, **errors(401, 422, 503)}
     paths = {
-        "/api/v1/ledger": {"get": op(
-            "管理台账 entries the caller may see (the group: all units; a unit: its own)", listing,
-            params=paging + [unit, year, fmt], tag="records")},
-        "/api/v1/commendations": {"get": op(
-            "通报表彰 list the caller may see, optionally of one year", listing,
-            params=paging + [unit, year, fmt], tag="records")},
-        "/api/v1/clues": {"get": op(
-            "问题线索 the caller may see (confidential: the owning unit and the group only)", listing,
-            params=paging + [unit, q("status", {"type": "string", "enum": list(CLUE_STATUSES)}), fmt], tag="records")},
-        "/api/v1/clues/{id}": {"get": op(
-            "One clue with its disposal history (404 when it is not visible to the caller)",
-            {"200": resp({"$ref": "#/components/schemas/Record"}), **errors(401, 404, 503)},
-            params=[{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}], tag="records")},
+        "/api/v1/ledger": {
+            "get": op(
+                "管理台账 entries the caller may see (the group: all units; a unit: its own)",
+                listing,
+                params=paging + [unit, year, fmt],
+                tag="records",
+            )
+        },
+        "/api/v1/commendations": {
+            "get": op(
+                "通报表彰 list the caller may see, optionally of one year",
+                listing,
+                params=paging + [unit, year, fmt],
+                tag="records",
+            )
+        },
+        "/api/v1/clues": {
+            "get": op(
+                "问题线索 the caller may see (confidential: the owning unit and the group only)",
+                listing,
+                params=paging + [unit, q("status", {"type": "string", "enum": list(CLUE_STATUSES)}), fmt],
+                tag="records",
+            )
+        },
+        "/api/v1/clues/{id}": {
+            "get": op(
+                "One clue with its disposal history (404 when it is not visible to the caller)",
+                {"200": resp({"$ref": "#/components/schemas/Record"}), **errors(401, 404, 503)},
+                params=[{"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                tag="records",
+            )
+        },
     }
-    schemas = {"Record": {"type": "object", "required": ["id", "kind", "key", "node_id", "data"], "properties": {
-        "id": {"type": "integer"}, "kind": {"type": "string"}, "key": {"type": "string"},
-        "node_id": {"type": "string"}, "unit_id": {"type": ["string", "null"]},
-        "instance_id": {"type": ["integer", "null"]}, "confidential": {"type": "boolean"},
-        "data": {"type": "object", "additionalProperties": True},
-        "created_at": {"type": "string", "format": "date-time"},
-        "updated_at": {"type": "string", "format": "date-time"}}}}
+    schemas = {
+        "Record": {
+            "type": "object",
+            "required": ["id", "kind", "key", "node_id", "data"],
+            "properties": {
+                "id": {"type": "integer"},
+                "kind": {"type": "string"},
+                "key": {"type": "string"},
+                "node_id": {"type": "string"},
+                "unit_id": {"type": ["string", "null"]},
+                "instance_id": {"type": ["integer", "null"]},
+                "confidential": {"type": "boolean"},
+                "data": {"type": "object", "additionalProperties": True},
+                "created_at": {"type": "string", "format": "date-time"},
+                "updated_at": {"type": "string", "format": "date-time"},
+            },
+        }
+    }
     return paths, schemas
 
 

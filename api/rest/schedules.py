@@ -1,14 +1,15 @@
 """Schedules and jobs: the admin API of timers, the `scheduler` command, the embedded scheduler.
 
-    GET  /api/v1/schedules                     timer start schedules with their next 4 fire times
-    GET  /api/v1/schedules/{id}
-    POST /api/v1/schedules/{id}/pause|resume   (admin)
-    GET  /api/v1/jobs                          timers waiting inside running instances (admin)
-    POST /api/v1/jobs/{id}/execute             fire an instance's timer now (admin)
-    POST /api/v1/process-definitions/{key}/undeploy   (process_owner, admin)
+GET  /api/v1/schedules                     timer start schedules with their next 4 fire times
+GET  /api/v1/schedules/{id}
+POST /api/v1/schedules/{id}/pause|resume   (admin)
+GET  /api/v1/jobs                          timers waiting inside running instances (admin)
+POST /api/v1/jobs/{id}/execute             fire an instance's timer now (admin)
+POST /api/v1/process-definitions/{key}/undeploy   (process_owner, admin)
 
-    flask --app app scheduler [--once]         the scheduler process (production)
+flask --app app scheduler [--once]         the scheduler process (production)
 """
+
 from __future__ import annotations
 
 import atexit
@@ -42,6 +43,7 @@ JOBS_MAX_PER_PAGE = 100
 
 # ---- schedules ----------------------------------------------------------------------------------------
 
+
 def schedule_json(row: Schedule, name: str | None = None) -> dict[str, Any]:
     zone = ZoneInfo(row.timezone)
     now = clock().now()
@@ -51,25 +53,42 @@ def schedule_json(row: Schedule, name: str | None = None) -> dict[str, Any]:
 
     last = None
     if row.last_result is not None:
-        last = {"due_at": local(row.last_due_at), "fired_at": local(row.last_fired_at), "result": row.last_result,
-                "message": row.last_message, "instance_id": row.last_instance_id, "late": bool(row.last_late)}
+        last = {
+            "due_at": local(row.last_due_at),
+            "fired_at": local(row.last_fired_at),
+            "result": row.last_result,
+            "message": row.last_message,
+            "instance_id": row.last_instance_id,
+            "late": bool(row.last_late),
+        }
     return {
-        "id": row.id, "process_key": row.process_key, "process_name": name, "version": row.version,
+        "id": row.id,
+        "process_key": row.process_key,
+        "process_name": name,
+        "version": row.version,
         "definition_id": row.definition_id,
         "start_event": {"id": row.start_event_id, "name": row.start_event_name},
-        "timer_kind": row.timer_kind, "expression": row.expression, "time_zone": row.timezone,
-        "paused": row.paused, "next_fire_at": None if row.paused else local(row.next_fire_at),
+        "timer_kind": row.timer_kind,
+        "expression": row.expression,
+        "time_zone": row.timezone,
+        "paused": row.paused,
+        "next_fire_at": None if row.paused else local(row.next_fire_at),
         "next_fire_times": [local(t) for t in schedules.next_fire_times(row, now, 4)],
-        "fire_count": row.fire_count, "last_fire": last,
-        "registered_at": local(row.created_at), "updated_at": local(row.updated_at),
+        "fire_count": row.fire_count,
+        "last_fire": last,
+        "registered_at": local(row.created_at),
+        "updated_at": local(row.updated_at),
     }
 
 
 @bp.get("/schedules")
 @login_required
 def list_schedules() -> Response:
-    q = (select(Schedule, ProcessDefinition.name).join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
-         .order_by(Schedule.process_key, Schedule.start_event_id))
+    q = (
+        select(Schedule, ProcessDefinition.name)
+        .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
+        .order_by(Schedule.process_key, Schedule.start_event_id)
+    )
     if request.args.get("process_key"):
         q = q.where(Schedule.process_key == request.args["process_key"])
     paused = request.args.get("paused")
@@ -85,9 +104,15 @@ def list_schedules() -> Response:
 
 
 def _schedule_response(schedule_id: int) -> Response:
-    row = db().execute(select(Schedule, ProcessDefinition.name)
-                       .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
-                       .where(Schedule.id == schedule_id)).first()
+    row = (
+        db()
+        .execute(
+            select(Schedule, ProcessDefinition.name)
+            .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
+            .where(Schedule.id == schedule_id)
+        )
+        .first()
+    )
     if row is None:
         raise NotFound("schedule {schedule_id} does not exist", schedule_id=schedule_id)
     return jsonify(schedule_json(*row))
@@ -124,18 +149,23 @@ def resume_schedule(schedule_id: int) -> Response:
 
 # ---- jobs (timers inside instances) -----------------------------------------------------------------------
 
+
 def _job_json(inst: ProcessInstance, detail: bool) -> dict[str, Any]:
     now = clock().now()
     out: dict[str, Any] = {
-        "id": inst.id, "instance_id": inst.id, "process_key": inst.process_key,
+        "id": inst.id,
+        "instance_id": inst.id,
+        "process_key": inst.process_key,
         "definition_version": inst.definition.version,
-        "title": redactor(current_principal()).text(inst.title, inst.data), "instance_status": inst.status,
-        "due_at": iso(inst.next_timer_at), "overdue": bool(inst.next_timer_at and inst.next_timer_at <= now),
+        "title": redactor(current_principal()).text(inst.title, inst.data),
+        "instance_status": inst.status,
+        "due_at": iso(inst.next_timer_at),
+        "overdue": bool(inst.next_timer_at and inst.next_timer_at <= now),
     }
     if detail:
         try:
             timers = schedules.instance_timers(inst)
-        except Exception as exc:  # noqa: BLE001 - an unreadable state must not break the list
+        except Exception as exc:
             out["timers"] = None
             out["timers_error"] = f"{type(exc).__name__}: {exc}"
         else:
@@ -147,16 +177,19 @@ def _job_json(inst: ProcessInstance, detail: bool) -> dict[str, Any]:
 @roles_required("admin")
 def list_jobs() -> Response:
     """One job per instance waiting on a timer, due first; `timers` lists each waiting timer."""
-    q = (select(ProcessInstance).where(ProcessInstance.next_timer_at.is_not(None),
-                                       ProcessInstance.status.in_(("running", "suspended")))
-         .order_by(ProcessInstance.next_timer_at, ProcessInstance.id))
+    q = (
+        select(ProcessInstance)
+        .where(ProcessInstance.next_timer_at.is_not(None), ProcessInstance.status.in_(("running", "suspended")))
+        .order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
+    )
     if request.args.get("process_key"):
         q = q.where(ProcessInstance.process_key == request.args["process_key"])
     status = request.args.get("status")
     if status:
         if status not in ("running", "suspended"):
-            raise Invalid("status must be running or suspended",
-                          [field_error("status", "must be running or suspended", "enum")])
+            raise Invalid(
+                "status must be running or suspended", [field_error("status", "must be running or suspended", "enum")]
+            )
         q = q.where(ProcessInstance.status == status)
     due_before = date_arg("due_before")
     if due_before:
@@ -190,101 +223,223 @@ def execute_job(job_id: int) -> Response:
 
 # ---- undeploy -------------------------------------------------------------------------------------------------
 
+
 @bp.post("/process-definitions/<key>/undeploy")
 @roles_required("process_owner", "admin")
 def undeploy(key: str) -> Response:
     reason = _reason()
     now = clock().now()
     versions = repository.undeploy(db(), key, now)
-    events.log(db(), now, "definition_undeployed", actor=current_principal(),
-               payload={"key": key, "versions": [d.version for d in versions], "reason": reason})
+    events.log(
+        db(),
+        now,
+        "definition_undeployed",
+        actor=current_principal(),
+        payload={"key": key, "versions": [d.version for d in versions], "reason": reason},
+    )
     db().commit()
     return jsonify({"key": key, "active": False, "versions": [d.version for d in versions]})
 
 
 # ---- OpenAPI ------------------------------------------------------------------------------------------------------
 
+
 def _document() -> tuple[dict[str, Any], dict[str, Any]]:
     op, resp, errors = openapi.op, openapi.resp, openapi.errors_for
     q = openapi.query_param
     sid = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer"}}
     key = {"name": "key", "in": "path", "required": True, "schema": {"type": "string"}}
-    reason = {"required": False, "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"reason": {"type": "string"}}}}}}
+    reason = {
+        "required": False,
+        "content": {"application/json": {"schema": {"type": "object", "properties": {"reason": {"type": "string"}}}}},
+    }
     paging = [q("page", {"type": "integer", "minimum": 1}), q("per_page", {"type": "integer", "minimum": 1})]
     one = {"200": resp({"$ref": "#/components/schemas/Schedule"})}
     paths = {
-        "/api/v1/schedules": {"get": op(
-            "Timer start schedules of the deployed processes, with the next 4 fire times",
-            {"200": resp(openapi.page_schema("Schedule")), **errors(401, 422, 503)},
-            params=paging + [q("process_key", {"type": "string"}),
-                             q("paused", {"type": "string", "enum": ["true", "false", "1", "0"]})],
-            tag="schedules")},
-        "/api/v1/schedules/{id}": {"get": op("One schedule", {**one, **errors(401, 404, 503)}, params=[sid],
-                                             tag="schedules")},
-        "/api/v1/schedules/{id}/pause": {"post": op(
-            "Pause a schedule (admin): nothing fires until it is resumed",
-            {**one, **errors(401, 403, 404, 409, 422, 503)}, params=[sid], body=reason, tag="schedules")},
-        "/api/v1/schedules/{id}/resume": {"post": op(
-            "Resume a schedule (admin); fires that fell due while paused are skipped",
-            {**one, **errors(401, 403, 404, 409, 422, 503)}, params=[sid], body=reason, tag="schedules")},
-        "/api/v1/jobs": {"get": op(
-            "Timers waiting inside instances (admin): one job per instance, due first, with each timer",
-            {"200": resp(openapi.page_schema("Job")), **errors(401, 403, 422, 503)},
-            params=[q("page", {"type": "integer", "minimum": 1}),
+        "/api/v1/schedules": {
+            "get": op(
+                "Timer start schedules of the deployed processes, with the next 4 fire times",
+                {"200": resp(openapi.page_schema("Schedule")), **errors(401, 422, 503)},
+                params=paging
+                + [
+                    q("process_key", {"type": "string"}),
+                    q("paused", {"type": "string", "enum": ["true", "false", "1", "0"]}),
+                ],
+                tag="schedules",
+            )
+        },
+        "/api/v1/schedules/{id}": {
+            "get": op("One schedule", {**one, **errors(401, 404, 503)}, params=[sid], tag="schedules")
+        },
+        "/api/v1/schedules/{id}/pause": {
+            "post": op(
+                "Pause a schedule (admin): nothing fires until it is resumed",
+                {**one, **errors(401, 403, 404, 409, 422, 503)},
+                params=[sid],
+                body=reason,
+                tag="schedules",
+            )
+        },
+        "/api/v1/schedules/{id}/resume": {
+            "post": op(
+                "Resume a schedule (admin); fires that fell due while paused are skipped",
+                {**one, **errors(401, 403, 404, 409, 422, 503)},
+                params=[sid],
+                body=reason,
+                tag="schedules",
+            )
+        },
+        "/api/v1/jobs": {
+            "get": op(
+                "Timers waiting inside instances (admin): one job per instance, due first, with each timer",
+                {"200": resp(openapi.page_schema("Job")), **errors(401, 403, 422, 503)},
+                params=[
+                    q("page", {"type": "integer", "minimum": 1}),
                     q("per_page", {"type": "integer", "minimum": 1, "maximum": JOBS_MAX_PER_PAGE}),
                     q("process_key", {"type": "string"}),
                     q("status", {"type": "string", "enum": ["running", "suspended"]}),
                     q("due_before", {"type": "string", "format": "date-time"}),
                     q("overdue", {"type": "string", "enum": ["true", "false", "1", "0"]}),
-                    q("detail", {"type": "string", "enum": ["true", "false", "1", "0"]},
-                      "false: leave out the per-timer detail (which reads each instance's state)")],
-            tag="schedules")},
-        "/api/v1/jobs/{id}/execute": {"post": op(
-            "Fire an instance's timer now (admin, logged); the one due first unless timer_id names one",
-            {"200": resp({"type": "object", "required": ["fired", "job"], "properties": {
-                "fired": {"type": "string"}, "job": {"$ref": "#/components/schemas/Job"}}}),
-             **errors(400, 401, 403, 404, 409, 422, 503)},
-            params=[sid], body={"required": False, "content": {"application/json": {"schema": {
-                "type": "object", "properties": {"timer_id": {"type": "string"}}}}}}, tag="schedules")},
-        "/api/v1/process-definitions/{key}/undeploy": {"post": op(
-            "Undeploy every version of a process (process_owner or admin): it no longer starts by hand, "
-            "message or timer, its schedules are removed; running instances go on",
-            {"200": resp({"type": "object", "properties": {"key": {"type": "string"}, "active": {"type": "boolean"},
-                                                            "versions": {"type": "array", "items": {"type": "integer"}}}}),
-             **errors(401, 403, 404, 409, 422, 503)}, params=[key], body=reason, tag="definitions")},
+                    q(
+                        "detail",
+                        {"type": "string", "enum": ["true", "false", "1", "0"]},
+                        "false: leave out the per-timer detail (which reads each instance's state)",
+                    ),
+                ],
+                tag="schedules",
+            )
+        },
+        "/api/v1/jobs/{id}/execute": {
+            "post": op(
+                "Fire an instance's timer now (admin, logged); the one due first unless timer_id names one",
+                {
+                    "200": resp(
+                        {
+                            "type": "object",
+                            "required": ["fired", "job"],
+                            "properties": {"fired": {"type": "string"}, "job": {"$ref": "#/components/schemas/Job"}},
+                        }
+                    ),
+                    **errors(400, 401, 403, 404, 409, 422, 503),
+                },
+                params=[sid],
+                body={
+                    "required": False,
+                    "content": {
+                        "application/json": {
+                            "schema": {"type": "object", "properties": {"timer_id": {"type": "string"}}}
+                        }
+                    },
+                },
+                tag="schedules",
+            )
+        },
+        "/api/v1/process-definitions/{key}/undeploy": {
+            "post": op(
+                "Undeploy every version of a process (process_owner or admin): it no longer starts by hand, "
+                "message or timer, its schedules are removed; running instances go on",
+                {
+                    "200": resp(
+                        {
+                            "type": "object",
+                            "properties": {
+                                "key": {"type": "string"},
+                                "active": {"type": "boolean"},
+                                "versions": {"type": "array", "items": {"type": "integer"}},
+                            },
+                        }
+                    ),
+                    **errors(401, 403, 404, 409, 422, 503),
+                },
+                params=[key],
+                body=reason,
+                tag="definitions",
+            )
+        },
     }
     time = {"type": "string", "format": "date-time"}
     ntime = {"type": ["string", "null"], "format": "date-time"}
     nstr = {"type": ["string", "null"]}
     schemas = {
-        "Schedule": {"type": "object", "required": ["id", "process_key", "version", "start_event", "expression",
-                                                    "time_zone", "next_fire_times", "paused", "last_fire"],
-                     "properties": {
-            "id": {"type": "integer"}, "process_key": {"type": "string"}, "process_name": nstr,
-            "version": {"type": "integer"}, "definition_id": {"type": "integer"},
-            "start_event": {"type": "object", "properties": {"id": {"type": "string"}, "name": nstr}},
-            "timer_kind": {"type": "string", "enum": ["timeDate", "timeDuration", "timeCycle"]},
-            "expression": {"type": "string"}, "time_zone": {"type": "string"}, "paused": {"type": "boolean"},
-            "next_fire_at": ntime,
-            "next_fire_times": {"type": "array", "maxItems": 4, "items": time,
-                                "description": "ISO 8601 with the offset of time_zone"},
-            "fire_count": {"type": "integer"},
-            "last_fire": {"type": ["object", "null"], "properties": {
-                "due_at": ntime, "fired_at": ntime, "late": {"type": "boolean"}, "message": nstr,
-                "result": {"type": "string", "enum": ["started", "incident", "failed", "missed"]},
-                "instance_id": {"type": ["integer", "null"]}}},
-            "registered_at": time, "updated_at": time}},
-        "Job": {"type": "object", "required": ["id", "instance_id", "process_key", "due_at"], "properties": {
-            "id": {"type": "integer", "description": "the instance id"}, "instance_id": {"type": "integer"},
-            "process_key": {"type": "string"}, "definition_version": {"type": "integer"}, "title": {"type": "string"},
-            "instance_status": {"type": "string"}, "due_at": ntime, "overdue": {"type": "boolean"},
-            "timers_error": {"type": "string"},
-            "timers": {"type": ["array", "null"], "items": {"type": "object", "properties": {
-                "timer_id": {"type": "string"}, "name": nstr,
-                "kind": {"type": "string"}, "expression": {"type": "string"}, "due_at": ntime,
-                "boundary": {"type": "boolean"}, "interrupting": {"type": ["boolean", "null"]},
-                "attached_to": nstr, "cycles_left": {"type": ["integer", "null"]}}}}}},
+        "Schedule": {
+            "type": "object",
+            "required": [
+                "id",
+                "process_key",
+                "version",
+                "start_event",
+                "expression",
+                "time_zone",
+                "next_fire_times",
+                "paused",
+                "last_fire",
+            ],
+            "properties": {
+                "id": {"type": "integer"},
+                "process_key": {"type": "string"},
+                "process_name": nstr,
+                "version": {"type": "integer"},
+                "definition_id": {"type": "integer"},
+                "start_event": {"type": "object", "properties": {"id": {"type": "string"}, "name": nstr}},
+                "timer_kind": {"type": "string", "enum": ["timeDate", "timeDuration", "timeCycle"]},
+                "expression": {"type": "string"},
+                "time_zone": {"type": "string"},
+                "paused": {"type": "boolean"},
+                "next_fire_at": ntime,
+                "next_fire_times": {
+                    "type": "array",
+                    "maxItems": 4,
+                    "items": time,
+                    "description": "ISO 8601 with the offset of time_zone",
+                },
+                "fire_count": {"type": "integer"},
+                "last_fire": {
+                    "type": ["object", "null"],
+                    "properties": {
+                        "due_at": ntime,
+                        "fired_at": ntime,
+                        "late": {"type": "boolean"},
+                        "message": nstr,
+                        "result": {"type": "string", "enum": ["started", "incident", "failed", "missed"]},
+                        "instance_id": {"type": ["integer", "null"]},
+                    },
+                },
+                "registered_at": time,
+                "updated_at": time,
+            },
+        },
+        "Job": {
+            "type": "object",
+            "required": ["id", "instance_id", "process_key", "due_at"],
+            "properties": {
+                "id": {"type": "integer", "description": "the instance id"},
+                "instance_id": {"type": "integer"},
+                "process_key": {"type": "string"},
+                "definition_version": {"type": "integer"},
+                "title": {"type": "string"},
+                "instance_status": {"type": "string"},
+                "due_at": ntime,
+                "overdue": {"type": "boolean"},
+                "timers_error": {"type": "string"},
+                "timers": {
+                    "type": ["array", "null"],
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "timer_id": {"type": "string"},
+                            "name": nstr,
+                            "kind": {"type": "string"},
+                            "expression": {"type": "string"},
+                            "due_at": ntime,
+                            "boundary": {"type": "boolean"},
+                            "interrupting": {"type": ["boolean", "null"]},
+                            "attached_to": nstr,
+                            "cycles_left": {"type": ["integer", "null"]},
+                        },
+                    },
+                },
+            },
+        },
     }
     return paths, schemas
 
@@ -293,6 +448,7 @@ openapi.extend(_document)
 
 
 # ---- the scheduler process and the embedded scheduler ----------------------------------------------------------
+
 
 @bp.cli.command("scheduler")
 @click.option("--once", is_flag=True, help="run one tick, print what it did, exit")
@@ -311,8 +467,10 @@ def scheduler_command(once: bool) -> None:
 
 
 def _summary(r: TickResult) -> str:
-    return (f"started {len(r.started)} instance(s) from schedules, {r.missed} missed, {r.failed} failed; "
-            f"advanced {r.instances} instance(s) ({r.timers} timer(s)), {r.incidents} incident(s)")
+    return (
+        f"started {len(r.started)} instance(s) from schedules, {r.missed} missed, {r.failed} failed; "
+        f"advanced {r.instances} instance(s) ({r.timers} timer(s)), {r.incidents} incident(s)"
+    )
 
 
 def _logging(log_format: str) -> None:

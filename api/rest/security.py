@@ -11,6 +11,7 @@
 
 Reads of confidential content are audited by api/reads.py.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
@@ -35,11 +36,17 @@ bp = Blueprint("api_security", __name__, url_prefix="/api/v1")
 
 # ---- accounts and roles ------------------------------------------------------------------------------------
 
+
 def user_json(u: User, tiers: dict[str, str] | None = None) -> dict[str, Any]:
     tiers = tiers if tiers is not None else dict(db().execute(select(OrgNode.id, OrgNode.tier)).all())
-    return {"id": u.id, "username": u.username, "display_name": u.display_name, "active": u.active,
-            "email": u.email,
-            "roles": [{"role": r.role, "node_id": r.node_id, "tier": tiers.get(r.node_id or "")} for r in u.roles]}
+    return {
+        "id": u.id,
+        "username": u.username,
+        "display_name": u.display_name,
+        "active": u.active,
+        "email": u.email,
+        "roles": [{"role": r.role, "node_id": r.node_id, "tier": tiers.get(r.node_id or "")} for r in u.roles],
+    }
 
 
 @bp.get("/users")
@@ -58,8 +65,9 @@ def _text(data: dict[str, Any], name: str, limit: int, required: bool = True) ->
     if value is None and not required:
         return None
     if not isinstance(value, str) or not value.strip() or len(value.strip()) > limit:
-        raise Invalid("{name} must be text of 1 to {limit} characters", [field_error(name, "text")], name=name,
-                      limit=limit)
+        raise Invalid(
+            "{name} must be text of 1 to {limit} characters", [field_error(name, "text")], name=name, limit=limit
+        )
     return value.strip()
 
 
@@ -69,8 +77,10 @@ def create_user(p: Any, data: dict[str, Any]) -> User:
     the security administrator chose it."""
     username = _text(data, "username", 64) or ""
     if not all(c.isalnum() or c in "._-" for c in username):
-        raise Invalid("username may hold letters, digits, '.', '_' and '-' only",
-                      [field_error("username", "letters, digits, . _ -")])
+        raise Invalid(
+            "username may hold letters, digits, '.', '_' and '-' only",
+            [field_error("username", "letters, digits, . _ -")],
+        )
     display = _text(data, "display_name", 100) or username
     email = _text(data, "email", 200, required=False)
     password = data.get("password")
@@ -115,9 +125,17 @@ def change_role(p: Any, user: User, data: dict[str, Any], granting: bool) -> Non
         if user.id == p.id and role == "security_admin":
             raise Invalid("you cannot revoke your own security_admin role", [field_error("role", "own account")])
         org.revoke(db(), user, role, node)
-    events.log(db(), clock().now(), "role_granted" if granting else "role_revoked", actor=p,
-               payload={"username": user.username, "role": role, "node_id": node if role not in SEPARATED_ROLES
-                        and role != "process_owner" else None})
+    events.log(
+        db(),
+        clock().now(),
+        "role_granted" if granting else "role_revoked",
+        actor=p,
+        payload={
+            "username": user.username,
+            "role": role,
+            "node_id": node if role not in SEPARATED_ROLES and role != "process_owner" else None,
+        },
+    )
 
 
 @bp.post("/users")
@@ -157,6 +175,7 @@ def revoke_role(username: str) -> Response:
 
 # ---- the audit log ---------------------------------------------------------------------------------------
 
+
 def day_or_time(name: str, end: bool = False) -> datetime | None:
     """A date (the whole local day) or an ISO date-time."""
     raw = (request.args.get(name) or "").strip()
@@ -168,8 +187,9 @@ def day_or_time(name: str, end: bool = False) -> datetime | None:
             return datetime.combine(day + timedelta(days=1 if end else 0), time(0), settings().zone)
         dt = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        raise Invalid("{name} must be a date (2027-01-31) or an ISO 8601 date-time",
-                      [field_error(name, "not a date")], name=name) from None
+        raise Invalid(
+            "{name} must be a date (2027-01-31) or an ISO 8601 date-time", [field_error(name, "not a date")], name=name
+        ) from None
     return dt if dt.tzinfo is not None else dt.replace(tzinfo=settings().zone)
 
 
@@ -177,9 +197,13 @@ def audit_filters() -> dict[str, Any]:
     types = [t.strip() for t in (request.args.get("type") or "").split(",") if t.strip()]
     if any(len(t) > 48 for t in types):
         raise Invalid("type names an event type (at most 48 characters)", [field_error("type", "too long")])
-    return {"types": types, "actor": (request.args.get("actor") or "").strip()[:64] or None,
-            "start": day_or_time("from"), "end": day_or_time("to", end=True),
-            "instance_id": int_arg("instance_id", 0, 1) or None}
+    return {
+        "types": types,
+        "actor": (request.args.get("actor") or "").strip()[:64] or None,
+        "start": day_or_time("from"),
+        "end": day_or_time("to", end=True),
+        "instance_id": int_arg("instance_id", 0, 1) or None,
+    }
 
 
 @bp.get("/audit-events")
@@ -191,53 +215,134 @@ def audit_events() -> Response:
 
 
 def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
-    op, resp, errors, page_schema, q = openapi.op, openapi.resp, openapi.errors_for, openapi.page_schema, openapi.query_param
+    op, resp, errors, page_schema, q = (
+        openapi.op,
+        openapi.resp,
+        openapi.errors_for,
+        openapi.page_schema,
+        openapi.query_param,
+    )
     user = {"$ref": "#/components/schemas/User"}
     name = {"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}
-    role_body = {"required": True, "content": {"application/json": {"schema": {
-        "type": "object", "required": ["role"], "properties": {
-            "role": {"type": "string"}, "node_id": {"type": ["string", "null"]}}}}}}
+    role_body = {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["role"],
+                    "properties": {"role": {"type": "string"}, "node_id": {"type": ["string", "null"]}},
+                }
+            }
+        },
+    }
     paths = {
         "/api/v1/users": {
-            "get": op("Accounts with their roles (system administrator, security administrator)",
-                      {"200": resp(page_schema("User")), **errors(401, 403, 422, 503)},
-                      params=openapi.PAGING + [q("node_id", {"type": "string"})], tag="org"),
-            "post": op("Create an account (security administrator; logged as user_created). The initial password "
-                       "must meet the password policy and be changed at the first sign-in",
-                       {"201": resp(user), **errors(400, 401, 403, 409, 422, 503)},
-                       body={"required": True, "content": {"application/json": {"schema": {
-                           "type": "object", "required": ["username", "password"], "properties": {
-                               "username": {"type": "string"}, "display_name": {"type": "string"},
-                               "password": {"type": "string"}, "email": {"type": ["string", "null"]}}}}}},
-                       tag="org")},
-        "/api/v1/users/{username}": {"patch": op(
-            "Change an account's name, e-mail or active flag (security administrator; user_changed)",
-            {"200": resp(user), **errors(400, 401, 403, 404, 422, 503)}, params=[name],
-            body={"required": True, "content": {"application/json": {"schema": {"type": "object", "properties": {
-                "display_name": {"type": "string"}, "email": {"type": ["string", "null"]},
-                "active": {"type": "boolean"}}}}}}, tag="org")},
-        "/api/v1/users/{username}/roles": {"post": op(
-            "Grant a role (security administrator; role_granted). A second of admin, security_admin and "
-            "auditor is refused with 422 naming the role (separation of duties)",
-            {"200": resp(user), **errors(400, 401, 403, 404, 422, 503)}, params=[name], body=role_body, tag="org")},
-        "/api/v1/users/{username}/roles/revoke": {"post": op(
-            "Revoke a role (security administrator; role_revoked)",
-            {"200": resp(user), **errors(400, 401, 403, 404, 422, 503)}, params=[name], body=role_body, tag="org")},
-        "/api/v1/audit-events": {"get": op(
-            "The audit log, newest first (security auditor): sign-ins, refusals, changes, role grants, reads of "
-            "confidential content and exports, with confidential payload values redacted",
-            {"200": resp(page_schema("AuditEvent")), **errors(401, 403, 422, 503)},
-            params=openapi.PAGING + [
-                q("type", {"type": "string"}, "event type(s), comma-separated"), q("actor", {"type": "string"}),
-                q("from", {"type": "string"}, "a date (local day) or date-time"),
-                q("to", {"type": "string"}, "a date (to the end of that day) or date-time"),
-                q("instance_id", {"type": "integer", "minimum": 1})], tag="audit")},
+            "get": op(
+                "Accounts with their roles (system administrator, security administrator)",
+                {"200": resp(page_schema("User")), **errors(401, 403, 422, 503)},
+                params=openapi.PAGING + [q("node_id", {"type": "string"})],
+                tag="org",
+            ),
+            "post": op(
+                "Create an account (security administrator; logged as user_created). The initial password "
+                "must meet the password policy and be changed at the first sign-in",
+                {"201": resp(user), **errors(400, 401, 403, 409, 422, 503)},
+                body={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["username", "password"],
+                                "properties": {
+                                    "username": {"type": "string"},
+                                    "display_name": {"type": "string"},
+                                    "password": {"type": "string"},
+                                    "email": {"type": ["string", "null"]},
+                                },
+                            }
+                        }
+                    },
+                },
+                tag="org",
+            ),
+        },
+        "/api/v1/users/{username}": {
+            "patch": op(
+                "Change an account's name, e-mail or active flag (security administrator; user_changed)",
+                {"200": resp(user), **errors(400, 401, 403, 404, 422, 503)},
+                params=[name],
+                body={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "display_name": {"type": "string"},
+                                    "email": {"type": ["string", "null"]},
+                                    "active": {"type": "boolean"},
+                                },
+                            }
+                        }
+                    },
+                },
+                tag="org",
+            )
+        },
+        "/api/v1/users/{username}/roles": {
+            "post": op(
+                "Grant a role (security administrator; role_granted). A second of admin, security_admin and "
+                "auditor is refused with 422 naming the role (separation of duties)",
+                {"200": resp(user), **errors(400, 401, 403, 404, 422, 503)},
+                params=[name],
+                body=role_body,
+                tag="org",
+            )
+        },
+        "/api/v1/users/{username}/roles/revoke": {
+            "post": op(
+                "Revoke a role (security administrator; role_revoked)",
+                {"200": resp(user), **errors(400, 401, 403, 404, 422, 503)},
+                params=[name],
+                body=role_body,
+                tag="org",
+            )
+        },
+        "/api/v1/audit-events": {
+            "get": op(
+                "The audit log, newest first (security auditor): sign-ins, refusals, changes, role grants, reads of "
+                "confidential content and exports, with confidential payload values redacted",
+                {"200": resp(page_schema("AuditEvent")), **errors(401, 403, 422, 503)},
+                params=openapi.PAGING
+                + [
+                    q("type", {"type": "string"}, "event type(s), comma-separated"),
+                    q("actor", {"type": "string"}),
+                    q("from", {"type": "string"}, "a date (local day) or date-time"),
+                    q("to", {"type": "string"}, "a date (to the end of that day) or date-time"),
+                    q("instance_id", {"type": "integer", "minimum": 1}),
+                ],
+                tag="audit",
+            )
+        },
     }
-    schemas = {"AuditEvent": {"type": "object", "required": ["id", "at", "type", "actor", "payload"], "properties": {
-        "id": {"type": "integer"}, "at": {"type": "string", "format": "date-time"}, "type": {"type": "string"},
-        "actor": {"type": ["string", "null"]}, "actor_id": {"type": ["integer", "null"]},
-        "instance_id": {"type": ["integer", "null"]}, "task_id": {"type": ["integer", "null"]},
-        "payload": {"type": "object", "additionalProperties": True}}}}
+    schemas = {
+        "AuditEvent": {
+            "type": "object",
+            "required": ["id", "at", "type", "actor", "payload"],
+            "properties": {
+                "id": {"type": "integer"},
+                "at": {"type": "string", "format": "date-time"},
+                "type": {"type": "string"},
+                "actor": {"type": ["string", "null"]},
+                "actor_id": {"type": ["integer", "null"]},
+                "instance_id": {"type": ["integer", "null"]},
+                "task_id": {"type": ["integer", "null"]},
+                "payload": {"type": "object", "additionalProperties": True},
+            },
+        }
+    }
     return paths, schemas
 
 

@@ -1,4 +1,5 @@
 """Study records API (四个一): daily entries, monthly articles, completion rates."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -35,8 +36,9 @@ def write_entry() -> tuple[Response, int]:
 @bp.get("/entries")
 @login_required
 def entries() -> Response:
-    f = EntryFilter(request.args.get("username") or None, _date_arg("from"), _date_arg("to"),
-                    request.args.get("kind") or None)
+    f = EntryFilter(
+        request.args.get("username") or None, _date_arg("from"), _date_arg("to"), request.args.get("kind") or None
+    )
     return page_json(study_service.list_entries(db(), current_principal(), f, page_request()), lambda d: d)
 
 
@@ -54,8 +56,14 @@ def article_json(r: Record, full: bool) -> dict[str, Any]:
     data = dict(r.data or {})
     if not full:
         data.pop("body", None)
-    return {"id": r.id, "key": r.key, "node_id": r.node_id, "unit_id": r.unit_id, **data,
-            "updated_at": r.updated_at.isoformat()}
+    return {
+        "id": r.id,
+        "key": r.key,
+        "node_id": r.node_id,
+        "unit_id": r.unit_id,
+        **data,
+        "updated_at": r.updated_at.isoformat(),
+    }
 
 
 @bp.get("/articles")
@@ -84,62 +92,155 @@ def article(record_id: int) -> Response:
 
 # ---- OpenAPI ---------------------------------------------------------------------------------------------
 
+
 def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
-    op, resp, errors, page_schema, q = openapi.op, openapi.resp, openapi.errors_for, openapi.page_schema, openapi.query_param
+    op, resp, errors, page_schema, q = (
+        openapi.op,
+        openapi.resp,
+        openapi.errors_for,
+        openapi.page_schema,
+        openapi.query_param,
+    )
     ref = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
     kinds = {"type": "string", "enum": list(study.KINDS)}
     paths = {
         "/api/v1/study/entries": {
-            "post": op("Write the caller's entry of one kind for a day (每日明一情 / 一新知 / 一感悟); rewriting replaces it",
-                       {"201": resp(ref("StudyEntry"), "Created"), "200": resp(ref("StudyEntry"), "Replaced"),
-                        **errors(400, 401, 422, 503)},
-                       body={"required": True, "content": {"application/json": {"schema": {
-                           "type": "object", "required": ["kind", "text"], "properties": {
-                               "kind": kinds, "day": {"type": "string", "format": "date"},
-                               "text": {"type": "string", "maxLength": study.MAX_TEXT}}}}}}, tag="study"),
-            "get": op("Daily entries of the caller, or of a person the caller oversees",
-                      {"200": resp(page_schema("StudyEntry")), **errors(401, 404, 422, 503)},
-                      params=openapi.PAGING + [q("username", {"type": "string"}), q("kind", kinds),
-                                               q("from", {"type": "string", "format": "date"}),
-                                               q("to", {"type": "string", "format": "date"})], tag="study")},
-        "/api/v1/study/stats": {"get": op(
-            "Completion rates of the four ones per unit and person: a unit committee sees its unit, the group all units",
-            {"200": resp(ref("StudyStats")), **errors(401, 403, 404, 422, 503)},
-            params=[q("year", {"type": "integer"}), q("month", {"type": "integer", "minimum": 1, "maximum": 12}),
-                    q("unit_id", {"type": "string"})], tag="study")},
-        "/api/v1/study/articles": {"get": op(
-            "Monthly articles (每月一文章) the caller may see, newest period first",
-            {"200": resp(page_schema("StudyArticle")), **errors(401, 422, 503)},
-            params=openapi.PAGING + [q("period", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}),
-                                     q("username", {"type": "string"}), q("unit_id", {"type": "string"}),
-                                     q("full", {"type": "string", "enum": ["true", "false", "1", "0"]})], tag="study")},
-        "/api/v1/study/articles/{id}": {"get": op(
-            "One monthly article with its text", {"200": resp(ref("StudyArticle")), **errors(401, 404, 503)},
-            params=[openapi.ID], tag="study")},
+            "post": op(
+                "Write the caller's entry of one kind for a day (每日明一情 / 一新知 / 一感悟); rewriting replaces it",
+                {
+                    "201": resp(ref("StudyEntry"), "Created"),
+                    "200": resp(ref("StudyEntry"), "Replaced"),
+                    **errors(400, 401, 422, 503),
+                },
+                body={
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["kind", "text"],
+                                "properties": {
+                                    "kind": kinds,
+                                    "day": {"type": "string", "format": "date"},
+                                    "text": {"type": "string", "maxLength": study.MAX_TEXT},
+                                },
+                            }
+                        }
+                    },
+                },
+                tag="study",
+            ),
+            "get": op(
+                "Daily entries of the caller, or of a person the caller oversees",
+                {"200": resp(page_schema("StudyEntry")), **errors(401, 404, 422, 503)},
+                params=openapi.PAGING
+                + [
+                    q("username", {"type": "string"}),
+                    q("kind", kinds),
+                    q("from", {"type": "string", "format": "date"}),
+                    q("to", {"type": "string", "format": "date"}),
+                ],
+                tag="study",
+            ),
+        },
+        "/api/v1/study/stats": {
+            "get": op(
+                "Completion rates of the four ones per unit and person: a unit committee sees its unit, the group all units",
+                {"200": resp(ref("StudyStats")), **errors(401, 403, 404, 422, 503)},
+                params=[
+                    q("year", {"type": "integer"}),
+                    q("month", {"type": "integer", "minimum": 1, "maximum": 12}),
+                    q("unit_id", {"type": "string"}),
+                ],
+                tag="study",
+            )
+        },
+        "/api/v1/study/articles": {
+            "get": op(
+                "Monthly articles (每月一文章) the caller may see, newest period first",
+                {"200": resp(page_schema("StudyArticle")), **errors(401, 422, 503)},
+                params=openapi.PAGING
+                + [
+                    q("period", {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}$"}),
+                    q("username", {"type": "string"}),
+                    q("unit_id", {"type": "string"}),
+                    q("full", {"type": "string", "enum": ["true", "false", "1", "0"]}),
+                ],
+                tag="study",
+            )
+        },
+        "/api/v1/study/articles/{id}": {
+            "get": op(
+                "One monthly article with its text",
+                {"200": resp(ref("StudyArticle")), **errors(401, 404, 503)},
+                params=[openapi.ID],
+                tag="study",
+            )
+        },
     }
     rate = {"type": ["number", "null"]}
-    agg_props = {"node_id": {"type": "string"}, "unit_id": {"type": ["string", "null"]}, "name": {"type": "string"},
-                 "people_count": {"type": "integer"}, "daily_entries": {"type": "integer"},
-                 "daily_expected": {"type": "integer"}, "daily_rate": rate, "articles_asked": {"type": "integer"},
-                 "articles_submitted": {"type": "integer"}, "articles_on_time": {"type": "integer"},
-                 "article_rate": rate, "people": {"type": "array", "items": {"type": "object"}}}
+    agg_props = {
+        "node_id": {"type": "string"},
+        "unit_id": {"type": ["string", "null"]},
+        "name": {"type": "string"},
+        "people_count": {"type": "integer"},
+        "daily_entries": {"type": "integer"},
+        "daily_expected": {"type": "integer"},
+        "daily_rate": rate,
+        "articles_asked": {"type": "integer"},
+        "articles_submitted": {"type": "integer"},
+        "articles_on_time": {"type": "integer"},
+        "article_rate": rate,
+        "people": {"type": "array", "items": {"type": "object"}},
+    }
     schemas = {
-        "StudyEntry": {"type": "object", "required": ["id", "username", "kind", "day", "text"], "properties": {
-            "id": {"type": "integer"}, "username": {"type": "string"}, "kind": kinds, "kind_name": {"type": "string"},
-            "day": {"type": "string", "format": "date"}, "text": {"type": "string"},
-            "created_at": {"type": "string"}, "updated_at": {"type": "string"}}},
+        "StudyEntry": {
+            "type": "object",
+            "required": ["id", "username", "kind", "day", "text"],
+            "properties": {
+                "id": {"type": "integer"},
+                "username": {"type": "string"},
+                "kind": kinds,
+                "kind_name": {"type": "string"},
+                "day": {"type": "string", "format": "date"},
+                "text": {"type": "string"},
+                "created_at": {"type": "string"},
+                "updated_at": {"type": "string"},
+            },
+        },
         "StudyRates": {"type": "object", "properties": agg_props},
-        "StudyStats": {"type": "object", "required": ["period", "units", "total"], "properties": {
-            "period": {"type": "string"}, "year": {"type": "integer"}, "month": {"type": ["integer", "null"]},
-            "from": {"type": "string"}, "to": {"type": "string"}, "as_of": {"type": "string"},
-            "units": {"type": "array", "items": ref("StudyRates")},
-            "group": {"oneOf": [ref("StudyRates"), {"type": "null"}]}, "total": ref("StudyRates")}},
-        "StudyArticle": {"type": "object", "required": ["id", "key"], "properties": {
-            "id": {"type": "integer"}, "key": {"type": "string"}, "period": {"type": "string"},
-            "username": {"type": "string"}, "display_name": {"type": "string"}, "status": {"type": "string",
-                                                                                         "enum": ["asked", "submitted"]},
-            "title": {"type": "string"}, "body": {"type": "string"}, "due": {"type": "string"},
-            "on_time": {"type": "boolean"}, "submitted_at": {"type": "string"}}},
+        "StudyStats": {
+            "type": "object",
+            "required": ["period", "units", "total"],
+            "properties": {
+                "period": {"type": "string"},
+                "year": {"type": "integer"},
+                "month": {"type": ["integer", "null"]},
+                "from": {"type": "string"},
+                "to": {"type": "string"},
+                "as_of": {"type": "string"},
+                "units": {"type": "array", "items": ref("StudyRates")},
+                "group": {"oneOf": [ref("StudyRates"), {"type": "null"}]},
+                "total": ref("StudyRates"),
+            },
+        },
+        "StudyArticle": {
+            "type": "object",
+            "required": ["id", "key"],
+            "properties": {
+                "id": {"type": "integer"},
+                "key": {"type": "string"},
+                "period": {"type": "string"},
+                "username": {"type": "string"},
+                "display_name": {"type": "string"},
+                "status": {"type": "string", "enum": ["asked", "submitted"]},
+                "title": {"type": "string"},
+                "body": {"type": "string"},
+                "due": {"type": "string"},
+                "on_time": {"type": "boolean"},
+                "submitted_at": {"type": "string"},
+            },
+        },
     }
     return paths, schemas
 

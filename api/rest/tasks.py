@@ -1,4 +1,5 @@
 """Tasks: the worklist, one task, claim, release, complete, reassign."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -22,24 +23,46 @@ bp = Blueprint("api_tasks", __name__, url_prefix="/api/v1")
 
 # ---- tasks -------------------------------------------------------------------------------------------
 
-def task_json(t: HumanTask, node_name: str | None = None, assignee: str | None = None,
-              title: str | None = None) -> dict[str, Any]:
+
+def task_json(
+    t: HumanTask, node_name: str | None = None, assignee: str | None = None, title: str | None = None
+) -> dict[str, Any]:
     now = clock().now()
-    return {"id": t.id, "name": t.name, "process_key": t.process_key, "instance_id": t.instance_id,
-            "instance_title": title, "spec_id": t.spec_id, "lane": t.lane, "tier": t.tier, "node_id": t.node_id,
-            "node_name": node_name, "unit_id": t.unit_id, "assignee": assignee, "created_at": iso(t.created_at),
-            "due_at": iso(t.due_at), "status": t.status, "overdue": bool(t.status == "open" and t.due_at and t.due_at < now),
-            "completed_at": iso(t.completed_at), "form_key": t.form_key}
+    return {
+        "id": t.id,
+        "name": t.name,
+        "process_key": t.process_key,
+        "instance_id": t.instance_id,
+        "instance_title": title,
+        "spec_id": t.spec_id,
+        "lane": t.lane,
+        "tier": t.tier,
+        "node_id": t.node_id,
+        "node_name": node_name,
+        "unit_id": t.unit_id,
+        "assignee": assignee,
+        "created_at": iso(t.created_at),
+        "due_at": iso(t.due_at),
+        "status": t.status,
+        "overdue": bool(t.status == "open" and t.due_at and t.due_at < now),
+        "completed_at": iso(t.completed_at),
+        "form_key": t.form_key,
+    }
 
 
 def task_filter() -> TaskFilter:
     """The query parameters of `GET /tasks` as the one task filter."""
     args = request.args
-    return TaskFilter(list=args.get("status", "open"), process_key=args.get("process_key") or None,
-                      unit_id=args.get("unit_id") or None, node_id=args.get("node_id") or None,
-                      instance_id=int_arg("instance_id", 1) if args.get("instance_id") else None,
-                      due_before=date_arg("due_before"), overdue=args.get("overdue") in ("1", "true"),
-                      assigned=args.get("assigned") in ("1", "true"))
+    return TaskFilter(
+        list=args.get("status", "open"),
+        process_key=args.get("process_key") or None,
+        unit_id=args.get("unit_id") or None,
+        node_id=args.get("node_id") or None,
+        instance_id=int_arg("instance_id", 1) if args.get("instance_id") else None,
+        due_before=date_arg("due_before"),
+        overdue=args.get("overdue") in ("1", "true"),
+        assigned=args.get("assigned") in ("1", "true"),
+    )
 
 
 @bp.get("/tasks")
@@ -49,8 +72,11 @@ def tasks() -> Response:
     f = task_filter()
     if f.list not in tasks_service.STATUSES:  # 督办 is a page of its own, not a status
         allowed = ", ".join(tasks_service.STATUSES)
-        raise Invalid("status must be one of {allowed}",
-                      [field_error("status", "must be one of {allowed}", "enum", allowed=allowed)], allowed=allowed)
+        raise Invalid(
+            "status must be one of {allowed}",
+            [field_error("status", "must be one of {allowed}", "enum", allowed=allowed)],
+            allowed=allowed,
+        )
     pg = tasks_service.list_tasks(db(), p, f, page_request(), clock().now(), redactor(p))
     return page_json(pg, lambda r: task_json(r.task, r.node_name, r.assignee, r.instance_title))
 
@@ -78,8 +104,9 @@ def task(task_id: int) -> Response:
     out["previous"] = [s.json() for s in view.previous]
     out["history"] = [e.json() for e in view.history]
     out["sent_back"] = view.sent_back.json() if view.sent_back is not None else None
-    note_view("task", [view.data, view.context, [s.data for s in view.previous]], redactor(p).active,
-              t.instance_id, t.id)
+    note_view(
+        "task", [view.data, view.context, [s.data for s in view.previous]], redactor(p).active, t.instance_id, t.id
+    )
     return jsonify(out)
 
 

@@ -8,6 +8,7 @@ reader may fetch, and the inline view answers 404 to everyone else. The inline v
 PDF, JPEG and PNG (never HTML or SVG, which the upload refuses anyway), with nosniff and a
 sandboxing CSP; every view is an audited read like a download.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,10 +47,19 @@ def describe(atts: list[Attachment]) -> list[dict[str, Any]]:
     out = []
     for a in atts:
         kind = INLINE.get(a.content_type)
-        out.append({"id": a.id, "name": a.name, "size": human_size(a.size), "bytes": a.size,
-                    "uploader": names.get(a.uploaded_by_id, ""), "created_at": a.created_at,
-                    "url": url_for("api_attachments.download", attachment_id=a.id),
-                    "view_url": url_for("attachments.view", attachment_id=a.id) if kind else None, "kind": kind})
+        out.append(
+            {
+                "id": a.id,
+                "name": a.name,
+                "size": human_size(a.size),
+                "bytes": a.size,
+                "uploader": names.get(a.uploaded_by_id, ""),
+                "created_at": a.created_at,
+                "url": url_for("api_attachments.download", attachment_id=a.id),
+                "view_url": url_for("attachments.view", attachment_id=a.id) if kind else None,
+                "kind": kind,
+            }
+        )
     return out
 
 
@@ -63,11 +73,16 @@ def for_records(record_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
     if not record_ids:
         return {}
     link = aliased(AttachmentLink)  # not AttachmentLink itself: the readable clause's EXISTS would correlate to it
-    rows = db().execute(select(link.target_id, Attachment)
-                        .join(Attachment, Attachment.id == link.attachment_id)
-                        .where(link.kind == "record", link.target_id.in_(record_ids),
-                               service.readable_clause(me()))
-                        .order_by(Attachment.created_at, Attachment.id)).all()
+    rows = (
+        db()
+        .execute(
+            select(link.target_id, Attachment)
+            .join(Attachment, Attachment.id == link.attachment_id)
+            .where(link.kind == "record", link.target_id.in_(record_ids), service.readable_clause(me()))
+            .order_by(Attachment.created_at, Attachment.id)
+        )
+        .all()
+    )
     described = {d["id"]: d for d in describe(list({a.id: a for _t, a in rows}.values()))}
     out: dict[int, list[dict[str, Any]]] = {}
     for target, a in rows:
@@ -100,7 +115,7 @@ def with_uploads(form: MultiDict[str, Any], files: MultiDict[str, Any]) -> Multi
     for key in files:
         if not key.startswith(formrender.UPLOAD):
             continue
-        path = key[len(formrender.UPLOAD):]
+        path = key[len(formrender.UPLOAD) :]
         for f in files.getlist(key):
             if not f or not f.filename:
                 continue
@@ -119,14 +134,18 @@ def view(attachment_id: str) -> Response:
     if att.content_type not in INLINE:
         raise NotFound("attachment {id} does not exist", id=attachment_id[:64])
     instance_id, task_id = service.first_link(db(), att)
-    note_read(service.DOWNLOADED, {**service.download_event(att, redactor(p).active), "inline": True},
-              instance_id, task_id)
+    note_read(
+        service.DOWNLOADED, {**service.download_event(att, redactor(p).active), "inline": True}, instance_id, task_id
+    )
     out = Response(service.chunks(state().sessions, att), mimetype=att.content_type, direct_passthrough=True)
     out.content_length = att.size
     out.headers["Content-Disposition"] = disposition(att.name).replace("attachment;", "inline;", 1)
     out.headers["X-Content-Type-Options"] = "nosniff"
     # images sandboxed; a sandboxed document gets no PDF viewer in Chromium, so a PDF only loses everything else
-    out.headers["Content-Security-Policy"] = ("default-src 'none'; img-src 'self'; sandbox" if INLINE[att.content_type] == "image"
-                                              else "default-src 'none'; object-src 'self'")
+    out.headers["Content-Security-Policy"] = (
+        "default-src 'none'; img-src 'self'; sandbox"
+        if INLINE[att.content_type] == "image"
+        else "default-src 'none'; object-src 'self'"
+    )
     out.headers["Cache-Control"] = "private, no-store"
     return out

@@ -15,12 +15,14 @@
 
 Task pages live in `api/web/tasks.py` on the same blueprint.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import (
@@ -46,14 +48,7 @@ from sqlalchemy import func, select
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WzResponse
 
-from engine.errors import (
-    Forbidden,
-    NotFound,
-    PasswordChangeRequired,
-    SanjiError,
-    TooManyRequests,
-    Unauthorized,
-)
+from engine.errors import Forbidden, NotFound, PasswordChangeRequired, SanjiError, TooManyRequests, Unauthorized
 from engine.infra import events
 from engine.models import HumanTask
 from engine.org import auth as engine_auth
@@ -75,6 +70,7 @@ TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"  # api/trans
 
 
 # ---- set-up ------------------------------------------------------------------------------------------
+
 
 class SessionInterface(SecureCookieSessionInterface):
     """The signed cookie session, Secure whenever the request itself came over HTTPS."""
@@ -111,8 +107,9 @@ def init_app(app: Flask) -> None:
     def _csrf_protect() -> None:
         if request.method in SAFE_METHODS:
             return
-        if request.path.startswith("/api/") and (bearer_token() or not session.get("uid")
-                                                 or request.path == "/api/v1/auth/login"):
+        if request.path.startswith("/api/") and (
+            bearer_token() or not session.get("uid") or request.path == "/api/v1/auth/login"
+        ):
             # bearer calls carry no cookies; without a session the API answers 401 anyway; the API
             # login only returns a token in its body and does not touch the session
             return
@@ -124,13 +121,19 @@ def init_app(app: Flask) -> None:
 
         _rollback()
         if request.path.startswith("/api/"):
-            refusal = SanjiError("the CSRF token is missing or invalid: send the X-CSRFToken header "
-                                 "(the page's csrf-token meta)")
+            refusal = SanjiError(
+                "the CSRF token is missing or invalid: send the X-CSRFToken header (the page's csrf-token meta)"
+            )
             refusal.code = "csrf_failed"
             return jsonify(messages.to_json(refusal, messages.api_language())), 400
-        return render_template("error.html", status=400, title=gettext("The page has expired"),
-                               message=gettext("The form was open too long or the session changed. "
-                                               "Go back, reload the page and try again.")), 400
+        return render_template(
+            "error.html",
+            status=400,
+            title=gettext("The page has expired"),
+            message=gettext(
+                "The form was open too long or the session changed. Go back, reload the page and try again."
+            ),
+        ), 400
 
     @app.after_request
     def _security_headers(response: Response) -> Response:
@@ -167,9 +170,11 @@ def page_blueprint(name: str) -> Blueprint:
 # pages of the blueprints named here: a blueprint whose templates keep every script in a file under
 # static/ adds its name (pages that mount bpmn-js with an inline <script> do not, yet).
 CSP_BLUEPRINTS = {"web"}
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
-       "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
-       "frame-ancestors 'none'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+    "font-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
 
 
 def settings_of(app: Flask) -> Any:
@@ -186,6 +191,7 @@ def current_language() -> str:
 
 
 # ---- time formatting ----------------------------------------------------------------------------------
+
 
 def localtime(value: datetime | str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     if value is None or value == "":
@@ -206,6 +212,7 @@ def localdate(value: datetime | str | None) -> str:
 
 
 # ---- who is signed in ----------------------------------------------------------------------------------
+
 
 def signed_in() -> Principal | None:
     """The signed-in user, or None (an expired or revoked session is cleared)."""
@@ -271,8 +278,12 @@ def back(default: str) -> WzResponse:
 
 def open_task_count(p: Principal) -> int:
     if "open_task_count" not in g:
-        g.open_task_count = db().scalar(select(func.count()).select_from(HumanTask)
-                                        .where(HumanTask.status == "open", offered_clause(p))) or 0
+        g.open_task_count = (
+            db().scalar(
+                select(func.count()).select_from(HumanTask).where(HumanTask.status == "open", offered_clause(p))
+            )
+            or 0
+        )
     return int(g.open_task_count)
 
 
@@ -287,6 +298,7 @@ def _layout() -> dict[str, Any]:
 
 
 # ---- navigation registry -----------------------------------------------------------------------------
+
 
 @dataclass
 class NavItem:
@@ -303,9 +315,16 @@ class NavItem:
 NAV: list[NavItem] = []
 
 
-def nav_item(endpoint: str, label: Any, visible: Callable[[Principal], bool] = lambda p: True, order: int = 100,
-             badge: bool | Callable[[Principal], int] = False, prefix: str | None = None,
-             badge_id: str = "task-badge", badge_title: Any = None) -> NavItem:
+def nav_item(
+    endpoint: str,
+    label: Any,
+    visible: Callable[[Principal], bool] = lambda p: True,
+    order: int = 100,
+    badge: bool | Callable[[Principal], int] = False,
+    prefix: str | None = None,
+    badge_id: str = "task-badge",
+    badge_title: Any = None,
+) -> NavItem:
     """An entry of the header navigation; a page module lists its own in `NAV`."""
     return NavItem(endpoint, label, visible, order, badge, prefix, badge_id, badge_title)
 
@@ -329,8 +348,16 @@ def visible_nav() -> list[dict[str, Any]]:
         url = url_for(item.endpoint)
         active = request.endpoint == item.endpoint or (item.prefix is not None and request.path.startswith(item.prefix))
         badge = None if not item.badge else item.badge(p) if callable(item.badge) else open_task_count(p)
-        out.append({"url": url, "label": str(item.label), "active": active, "badge": badge,
-                    "badge_id": item.badge_id, "badge_title": str(item.badge_title or gettext("Open tasks"))})
+        out.append(
+            {
+                "url": url,
+                "label": str(item.label),
+                "active": active,
+                "badge": badge,
+                "badge_id": item.badge_id,
+                "badge_title": str(item.badge_title or gettext("Open tasks")),
+            }
+        )
     return out
 
 
@@ -373,12 +400,17 @@ def _page_error(err: SanjiError) -> Any:
         return redirect(url_for("password.change_password", next=return_path()))
     if err.status == 403:
         _audit_refusal(err)  # refused on a page as on the API: an access_refused event for the auditor
-    return render_template("error.html", status=err.status, title=str(ERROR_TITLES.get(err.status, ERROR_TITLES[400])),
-                           message=error_message(err),
-                           detail=messages.page_message(err, current_language())), err.status
+    return render_template(
+        "error.html",
+        status=err.status,
+        title=str(ERROR_TITLES.get(err.status, ERROR_TITLES[400])),
+        message=error_message(err),
+        detail=messages.page_message(err, current_language()),
+    ), err.status
 
 
 # ---- sign-in, sign-out, language ---------------------------------------------------------------------
+
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
@@ -392,8 +424,9 @@ def login() -> Any:
     username = (request.form.get("username") or "").strip()
     password = request.form.get("password") or ""
     if not username or not password:
-        return render_template("login.html", next=nxt, username=username,
-                               error=gettext("Enter your username and password.")), 400
+        return render_template(
+            "login.html", next=nxt, username=username, error=gettext("Enter your username and password.")
+        ), 400
     now = clock().now()
     try:
         result = engine_auth.authenticate(db(), settings(), now, username[:64], password, client_address())
@@ -412,8 +445,9 @@ def login() -> Any:
         if isinstance(exc, TooManyRequests):
             response.headers["Retry-After"] = str((exc.details or {}).get("retry_after", 60))
         return response
-    sid = engine_auth.issue_token(db(), result.user, now, settings().token_ttl_hours, kind="web",
-                                  password_change_only=result.password_change_only)
+    sid = engine_auth.issue_token(
+        db(), result.user, now, settings().token_ttl_hours, kind="web", password_change_only=result.password_change_only
+    )
     db().commit()
     lang = session.get("lang")
     session.clear()  # a new session at every sign-in (and with it a new CSRF token)

@@ -5,6 +5,7 @@ Visibility is the API's (engine/platform/bulletin.py): a post is read by its aud
 unit); receipt counts are shown to the author and to committee members, names as
 `bulletin.receipts` allows (author, group committee, a unit committee for its own unit).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -38,9 +39,12 @@ def unread_posts(p: Principal) -> int:
         return 0
 
 
-
-KIND_LABELS = {"notice": lazy_gettext("Notice"), "experience": lazy_gettext("Experience"),
-               "study": lazy_gettext("Study material"), "work": lazy_gettext("Work information")}
+KIND_LABELS = {
+    "notice": lazy_gettext("Notice"),
+    "experience": lazy_gettext("Experience"),
+    "study": lazy_gettext("Study material"),
+    "work": lazy_gettext("Work information"),
+}
 
 
 def sees_receipts(p: Principal, author_id: int) -> bool:
@@ -55,8 +59,16 @@ def bulletin_list() -> Any:
     unread_only = request.args.get("unread") == "1"
     f = BulletinFilter(text, kind if kind in bulletin.KINDS else None, unread_only)
     pg = service.list_posts(db(), p, f, PageRequest(page_number(), PER_PAGE))
-    return render_template("platform/bulletin.html", posts=pg.items, pager=pager(pg, "bulletin.bulletin_list"), q=text, kind=kind,
-                           unread_only=unread_only, kinds=KIND_LABELS, filtered=bool(text or kind or unread_only))
+    return render_template(
+        "platform/bulletin.html",
+        posts=pg.items,
+        pager=pager(pg, "bulletin.bulletin_list"),
+        q=text,
+        kind=kind,
+        unread_only=unread_only,
+        kinds=KIND_LABELS,
+        filtered=bool(text or kind or unread_only),
+    )
 
 
 def post_options(p: Principal) -> dict[str, Any]:
@@ -68,10 +80,15 @@ def post_options(p: Principal) -> dict[str, Any]:
     if any(n.tier == "group" for n in rows):
         units = {u.id for u in org.units(db())}
     audience = [(group.id, gettext("Everyone"))] + [
-        (u.id, u.name) for u in db().scalars(select(OrgNode).where(OrgNode.id.in_(units)).order_by(OrgNode.sort))]
+        (u.id, u.name) for u in db().scalars(select(OrgNode).where(OrgNode.id.in_(units)).order_by(OrgNode.sort))
+    ]
     committee = {r.node_id for r in p.committee_nodes()}
-    return {"nodes": [(n.id, n.name) for n in rows], "audience": audience,
-            "may_notice": bool(committee & nodes), "may_pin": policy.may_pin(p)}
+    return {
+        "nodes": [(n.id, n.name) for n in rows],
+        "audience": audience,
+        "may_notice": bool(committee & nodes),
+        "may_pin": policy.may_pin(p),
+    }
 
 
 def refused(exc: Invalid | Forbidden) -> tuple[dict[str, str], int]:
@@ -92,8 +109,11 @@ def bulletin_new() -> Any:
     values: dict[str, Any] = {"kind": request.args.get("kind", "experience")}
     status = 200
     if request.method == "POST":
-        values = {"kind": request.form.get("kind", ""), "title": request.form.get("title", ""),
-                  "body": request.form.get("body", "")}
+        values = {
+            "kind": request.form.get("kind", ""),
+            "title": request.form.get("title", ""),
+            "body": request.form.get("body", ""),
+        }
         data: dict[str, Any] = dict(values)
         for name in ("node_id", "audience_node_id"):
             if request.form.get(name):
@@ -107,8 +127,15 @@ def bulletin_new() -> Any:
         else:
             flash(gettext("Posted."), "success")
             return redirect(url_for("bulletin.bulletin_post", post_id=post["id"]))
-    return render_template("platform/bulletin_new.html", options=options, errors=errors, values=values,
-                           kinds=KIND_LABELS, max_title=bulletin.MAX_TITLE, max_body=bulletin.MAX_BODY), status
+    return render_template(
+        "platform/bulletin_new.html",
+        options=options,
+        errors=errors,
+        values=values,
+        kinds=KIND_LABELS,
+        max_title=bulletin.MAX_TITLE,
+        max_body=bulletin.MAX_BODY,
+    ), status
 
 
 @bp.get("/bulletin/<int:post_id>")
@@ -125,10 +152,16 @@ def bulletin_post(post_id: int) -> Any:
         item = bulletin.get(db(), p, post_id)
     post = bulletin.post_json(db(), p, item, full=True)
     receipts = bulletin.receipts(db(), p, item) if sees_receipts(p, item.author_id) else None
-    return render_template("platform/bulletin_post.html", post=post, receipts=receipts, kinds=KIND_LABELS,
-                           may_delete=policy.may_change_post(p, item.author_id),
-                           may_edit=policy.may_change_post(p, item.author_id),
-                           may_pin=policy.may_pin(p), role_names=ROLE_NAMES)
+    return render_template(
+        "platform/bulletin_post.html",
+        post=post,
+        receipts=receipts,
+        kinds=KIND_LABELS,
+        may_delete=policy.may_change_post(p, item.author_id),
+        may_edit=policy.may_change_post(p, item.author_id),
+        may_pin=policy.may_pin(p),
+        role_names=ROLE_NAMES,
+    )
 
 
 @bp.route("/bulletin/<int:post_id>/edit", methods=["GET", "POST"])
@@ -145,8 +178,11 @@ def bulletin_edit(post_id: int) -> Any:
     errors: dict[str, str] = {}
     status = 200
     if request.method == "POST":
-        values = {"kind": request.form.get("kind", ""), "title": request.form.get("title", ""),
-                  "body": request.form.get("body", "")}
+        values = {
+            "kind": request.form.get("kind", ""),
+            "title": request.form.get("title", ""),
+            "body": request.form.get("body", ""),
+        }
         try:
             service.change(db(), p, item.id, dict(values), clock().now(), log=True)
         except (Invalid, Forbidden) as exc:
@@ -154,9 +190,16 @@ def bulletin_edit(post_id: int) -> Any:
         else:
             flash(gettext("The post was changed."), "success")
             return redirect(url_for("bulletin.bulletin_post", post_id=item.id))
-    return render_template("platform/bulletin_edit.html", post_id=item.id, options=options, errors=errors,
-                           values=values, kinds=KIND_LABELS, max_title=bulletin.MAX_TITLE,
-                           max_body=bulletin.MAX_BODY), status
+    return render_template(
+        "platform/bulletin_edit.html",
+        post_id=item.id,
+        options=options,
+        errors=errors,
+        values=values,
+        kinds=KIND_LABELS,
+        max_title=bulletin.MAX_TITLE,
+        max_body=bulletin.MAX_BODY,
+    ), status
 
 
 @bp.post("/bulletin/<int:post_id>/delete")
@@ -184,7 +227,16 @@ def bulletin_pin(post_id: int) -> Any:
         fail(exc)
     return redirect(url_for("bulletin.bulletin_post", post_id=post_id))
 
+
 NAV = [
-    nav_item("bulletin.bulletin_list", lazy_gettext("Bulletin"), order=60, badge=unread_posts, prefix="/bulletin",
-         visible=in_organisation, badge_id="bulletin-badge", badge_title=lazy_gettext("Unread posts")),
+    nav_item(
+        "bulletin.bulletin_list",
+        lazy_gettext("Bulletin"),
+        order=60,
+        badge=unread_posts,
+        prefix="/bulletin",
+        visible=in_organisation,
+        badge_id="bulletin-badge",
+        badge_title=lazy_gettext("Unread posts"),
+    )
 ]

@@ -6,6 +6,7 @@ page only renders the filters and one card per chart with its JSON URL and its X
 figures and who may see them are the API's. The register pages list what `engine.linkage.records`
 lets the caller see, with the API's filters, paging, and a link to the same filter as XLSX.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -46,6 +47,7 @@ def visible_units(p: Principal) -> list[Any]:
 
 # ---- the dashboard --------------------------------------------------------------------------------------
 
+
 @bp.get("/dashboard")
 @signin_required
 def dashboard_page() -> Any:
@@ -59,20 +61,30 @@ def dashboard_page() -> Any:
     choices = dashboard.scope(db(), p, None).units
     args: dict[str, Any] = {"year": period.year, "quarter": period.quarter or "", "unit_id": unit_id or ""}
     args = {k: v for k, v in args.items() if v != ""}
-    charts = [{"name": name, "title": str(TITLES[name]), "id": PATHS[name],
-               "url": url_for(f"api_dashboard.{name}", **args),
-               "xlsx": url_for(f"api_dashboard.{name}", **args, format="xlsx")} for name in dashboard.CHARTS]
+    charts = [
+        {
+            "name": name,
+            "title": str(TITLES[name]),
+            "id": PATHS[name],
+            "url": url_for(f"api_dashboard.{name}", **args),
+            "xlsx": url_for(f"api_dashboard.{name}", **args, format="xlsx"),
+        }
+        for name in dashboard.CHARTS
+    ]
     years = sorted({*range(today.year - 4, today.year + 1), period.year}, reverse=True)
-    return render_template("dashboard.html", charts=charts, period=period, years=years, units=choices,
-                           unit_id=unit_id, scope=sc)
+    return render_template(
+        "dashboard.html", charts=charts, period=period, years=years, units=choices, unit_id=unit_id, scope=sc
+    )
 
 
 # ---- registers -------------------------------------------------------------------------------------------
 
 REGISTERS = {"ledger": "ledger", "commendations": "commendation", "clues": "clue"}
 HELP = {
-    "ledger": lazy_gettext("Linkage work that was perfunctory, ineffective, unarranged or unimplemented, recorded by "
-                           "the year-end assessment."),
+    "ledger": lazy_gettext(
+        "Linkage work that was perfunctory, ineffective, unarranged or unimplemented, recorded by "
+        "the year-end assessment."
+    ),
     "commendation": lazy_gettext("Outstanding discipline inspectors commended by the group committee."),
     "clue": lazy_gettext("Confidential: the owning unit committee and the group committee only."),
 }
@@ -99,8 +111,11 @@ def _year_filter() -> int | None:
 def register(name: str) -> Any:
     kind = REGISTERS[name]
     p = me()
-    f = {"unit_id": request.args.get("unit_id") or "", "year": request.args.get("year") or "",
-         "status": request.args.get("status") or ""}
+    f = {
+        "unit_id": request.args.get("unit_id") or "",
+        "year": request.args.get("year") or "",
+        "status": request.args.get("status") or "",
+    }
     year = _year_filter()
     rf = RecordFilter(kind, unit_id=f["unit_id"] or None, year=year, status=f["status"] or None)
     pg = records_service.list_records(db(), p, rf, PageRequest(page_number(), PER_PAGE), newest_first=True)
@@ -111,12 +126,22 @@ def register(name: str) -> Any:
         note_read(audit.READ, {"object": "record", "kind": kind, "ids": shown_ids, "redacted": redactor(p).active})
     endpoint = {"ledger": "ledger", "commendation": "commendations", "clue": "clues"}[kind]
     return render_template(
-        "registers.html", name=name, kind=kind, title=str(REGISTER_TITLES[kind]), help=HELP[kind],
-        columns=COLUMNS[kind], rows=[(r, cells(r, kind)) for r in rows], files=for_records([r.id for r in rows]),
-        f=f, units=visible_units(p), statuses=records.CLUE_STATUSES if kind == "clue" else (),
+        "registers.html",
+        name=name,
+        kind=kind,
+        title=str(REGISTER_TITLES[kind]),
+        help=HELP[kind],
+        columns=COLUMNS[kind],
+        rows=[(r, cells(r, kind)) for r in rows],
+        files=for_records([r.id for r in rows]),
+        f=f,
+        units=visible_units(p),
+        statuses=records.CLUE_STATUSES if kind == "clue" else (),
         xlsx=url_for(f"api_records.{endpoint}", **args, format="xlsx"),
-        pager=pager(pg, f"dashboard.register_{name}"), filtered=any(f.values()),
-        tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"dashboard.register_{n}")) for n, k in REGISTERS.items()])
+        pager=pager(pg, f"dashboard.register_{name}"),
+        filtered=any(f.values()),
+        tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"dashboard.register_{n}")) for n, k in REGISTERS.items()],
+    )
 
 
 @bp.get("/registers/ledger")
@@ -143,12 +168,25 @@ def register_clue(clue_id: int) -> Any:
     r = records.get(db(), me(), clue_id, kind="clue")
     red = redactor(me())
     note_read(audit.READ, {"object": "record", "kind": "clue", "ids": [r.id], "redacted": red.active})
-    return render_template("clue.html", r=r, d=records.shown(r, red), cells=cells(r, "clue"),
-                           files=bound_list("record", r.id),
-                           tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"dashboard.register_{n}")) for n, k in REGISTERS.items()])
+    return render_template(
+        "clue.html",
+        r=r,
+        d=records.shown(r, red),
+        cells=cells(r, "clue"),
+        files=bound_list("record", r.id),
+        tabs=[(n, str(REGISTER_TITLES[k]), url_for(f"dashboard.register_{n}")) for n, k in REGISTERS.items()],
+    )
+
 
 NAV = [
-    nav_item("dashboard.dashboard_page", lazy_gettext("Dashboard"), order=55, prefix="/dashboard", visible=dashboard.may_view),
-    nav_item("dashboard.register_ledger", lazy_gettext("Registers"), order=57, prefix="/registers",
-         visible=lambda p: p.is_admin or bool(p.node_ids())),
+    nav_item(
+        "dashboard.dashboard_page", lazy_gettext("Dashboard"), order=55, prefix="/dashboard", visible=dashboard.may_view
+    ),
+    nav_item(
+        "dashboard.register_ledger",
+        lazy_gettext("Registers"),
+        order=57,
+        prefix="/registers",
+        visible=lambda p: p.is_admin or bool(p.node_ids()),
+    ),
 ]

@@ -19,13 +19,15 @@ the API's validation details use, so errors land next to their field. Supported:
 (arrays of objects or scalars, `minItems`/`maxItems`). `"x-widget"` (or `"ui:widget"`) picks
 `textarea`, `radio`, `select`, `checkboxes` or `hidden`. See docs/forms.md.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from engine.org.confidential import MARK
@@ -54,8 +56,8 @@ class Field:
     required: bool = False
     value: Any = None
     choices: list[Choice] = field(default_factory=list)
-    children: list["Field"] = field(default_factory=list)
-    template: "Field | None" = None
+    children: list[Field] = field(default_factory=list)
+    template: Field | None = None
     errors: list[str] = field(default_factory=list)
     attrs: dict[str, Any] = field(default_factory=dict)
     min_items: int = 0
@@ -70,7 +72,7 @@ class Field:
         """The value as a person reads it (choices by their label)."""
         return display_text(self)
 
-    def walk(self) -> Iterable["Field"]:
+    def walk(self) -> Iterable[Field]:
         yield self
         for child in self.children:
             yield from child.walk()
@@ -101,13 +103,19 @@ def choices_of(schema: Mapping[str, Any]) -> list[Choice]:
     if isinstance(schema.get("enum"), list):
         names = schema.get("enumNames")
         names = names if isinstance(names, list) and len(names) == len(schema["enum"]) else None
-        return [Choice(v, choice_key(v), str(names[i]) if names else str(v)) for i, v in enumerate(schema["enum"])
-                if v is not None]
+        return [
+            Choice(v, choice_key(v), str(names[i]) if names else str(v))
+            for i, v in enumerate(schema["enum"])
+            if v is not None
+        ]
     for key in ("oneOf", "anyOf"):
         options = schema.get(key)
         if isinstance(options, list) and options and all(isinstance(o, dict) and "const" in o for o in options):
-            return [Choice(o["const"], choice_key(o["const"]), str(o.get("title", o["const"]))) for o in options
-                    if o["const"] is not None]
+            return [
+                Choice(o["const"], choice_key(o["const"]), str(o.get("title", o["const"])))
+                for o in options
+                if o["const"] is not None
+            ]
     return []
 
 
@@ -126,16 +134,25 @@ def widget_hint(schema: Mapping[str, Any]) -> str | None:
 
 # ---- schema + values -> fields ------------------------------------------------------------------
 
-def build(schema: Mapping[str, Any], data: Mapping[str, Any] | None, errors: Mapping[str, list[str]] | None = None,
-          *, omit: Iterable[str] = (), extra_required: Iterable[str] = (), display: bool = False,
-          zone: ZoneInfo | None = None) -> Field:
+
+def build(
+    schema: Mapping[str, Any],
+    data: Mapping[str, Any] | None,
+    errors: Mapping[str, list[str]] | None = None,
+    *,
+    omit: Iterable[str] = (),
+    extra_required: Iterable[str] = (),
+    display: bool = False,
+    zone: ZoneInfo | None = None,
+) -> Field:
     """The root group of a form. `omit` skips top-level properties (rendered elsewhere);
     `extra_required` marks more top-level properties required (e.g. an `else` branch);
     `display` builds a read-only view: only values that are there, no padding rows."""
     ctx = _Ctx(dict(errors or {}), display, zone)
     required = set(schema.get("required") or []) | set(extra_required)
-    root = Field(path="", name="", widget="group", label=str(schema.get("title", "")),
-                 help=str(schema.get("description", "")))
+    root = Field(
+        path="", name="", widget="group", label=str(schema.get("title", "")), help=str(schema.get("description", ""))
+    )
     values = data if isinstance(data, Mapping) else {}
     for key, sub in (schema.get("properties") or {}).items():
         if key in omit or not isinstance(sub, dict):
@@ -168,9 +185,16 @@ class _Ctx:
         if self.display and _empty(value) and value is not False:
             return None
         t = main_type(schema)
-        f = Field(path=path, name=name, widget="text", label=str(schema.get("title", name)),
-                  help=str(schema.get("description", "")), required=required, value=value,
-                  errors=self.errors.pop(path, []) if path != ROW and ROW not in path.split("/") else [])
+        f = Field(
+            path=path,
+            name=name,
+            widget="text",
+            label=str(schema.get("title", name)),
+            help=str(schema.get("description", "")),
+            required=required,
+            value=value,
+            errors=self.errors.pop(path, []) if path != ROW and ROW not in path.split("/") else [],
+        )
         if value == MARK:  # redacted for this reader (engine/org/confidential.py): shown as the mark, whatever its type
             return f
         hint = widget_hint(schema)
@@ -212,7 +236,9 @@ class _Ctx:
             return f
         if choices:
             f.choices = choices
-            f.widget = hint if hint in ("radio", "select", "hidden") else ("radio" if len(choices) <= RADIO_MAX else "select")
+            f.widget = (
+                hint if hint in ("radio", "select", "hidden") else ("radio" if len(choices) <= RADIO_MAX else "select")
+            )
             return f
         if t == "boolean":
             f.widget = "checkbox"
@@ -294,6 +320,7 @@ def attachment_ids(root: Field) -> list[str]:
 
 # ---- posted form -> JSON data --------------------------------------------------------------------
 
+
 def parse(schema: Mapping[str, Any], form: Any, zone: ZoneInfo | None = None) -> dict[str, Any]:
     """JSON data from an HTML form (a werkzeug MultiDict, or a dict of str / list of str) posted
     with the controls `build` made. Empty inputs are left out (so `required` reports them);
@@ -303,9 +330,11 @@ def parse(schema: Mapping[str, Any], form: Any, zone: ZoneInfo | None = None) ->
         getlist = form.getlist
         keys = list(form.keys())
     else:
+
         def getlist(k: str) -> list[str]:
             v = form.get(k)
             return [] if v is None else (list(v) if isinstance(v, (list, tuple)) else [v])
+
         keys = list(form)
     p = _Parser(getlist, keys, zone)
     value = p.node(dict(schema), "")
@@ -346,8 +375,13 @@ class _Parser:
                 by_key = {c.key: c.value for c in item_choices}
                 return [by_key.get(raw, raw) for raw in self.getlist(path) if raw != ""]
             prefix = path + "/" if path else ""
-            indices = sorted({int(seg) for seg in (k[len(prefix):].split("/", 1)[0] for k in self.keys
-                                                   if k.startswith(prefix)) if seg.isdigit()})
+            indices = sorted(
+                {
+                    int(seg)
+                    for seg in (k[len(prefix) :].split("/", 1)[0] for k in self.keys if k.startswith(prefix))
+                    if seg.isdigit()
+                }
+            )
             rows = []
             for i in indices:
                 v = self.node(items, join(path, i))
@@ -403,6 +437,7 @@ def _from_local_input(text: str, zone: ZoneInfo | None) -> str:
 
 
 # ---- validation details -> messages -----------------------------------------------------------------
+
 
 def node_at(schema: Mapping[str, Any], path: str) -> Mapping[str, Any] | None:
     node: Any = schema

@@ -5,6 +5,7 @@ they share and loads them (`app.py` imports it before `web.init_app` registers t
 The pages call the same engine functions as the JSON APIs of api/rest/notifications.py,
 api/rest/bulletin.py, api/rest/study.py and api/rest/people.py, so they enforce the same visibility rules.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -14,10 +15,10 @@ from flask import flash, request, url_for
 from flask_babel import gettext, lazy_gettext, ngettext
 from sqlalchemy import Select, select
 
-from engine.errors import Invalid, SanjiError
+from engine.errors import SanjiError
 from engine.models import OrgNode
-from engine.org.nodes import Principal
 from engine.org import policy
+from engine.org.nodes import Principal
 from engine.services import task_view
 from engine.services.paging import Page, PageRequest, fetch
 
@@ -61,8 +62,12 @@ def checkbox(name: str) -> bool:
 PER_PAGE = 30
 
 
-TIER_LABELS = {"group": lazy_gettext("Group committee"), "unit": lazy_gettext("Unit committee"),
-               "branch": lazy_gettext("Branch commissioner"), "department": lazy_gettext("Functional department")}
+TIER_LABELS = {
+    "group": lazy_gettext("Group committee"),
+    "unit": lazy_gettext("Unit committee"),
+    "branch": lazy_gettext("Branch commissioner"),
+    "department": lazy_gettext("Functional department"),
+}
 
 
 EVENT_LABELS = {
@@ -90,9 +95,13 @@ EVENT_LABELS = {
 }
 
 
-STATUS_LABELS = {"running": lazy_gettext("running"), "suspended": lazy_gettext("suspended"),
-                 "error": lazy_gettext("stopped by an error"), "completed": lazy_gettext("completed"),
-                 "terminated": lazy_gettext("terminated")}
+STATUS_LABELS = {
+    "running": lazy_gettext("running"),
+    "suspended": lazy_gettext("suspended"),
+    "error": lazy_gettext("stopped by an error"),
+    "completed": lazy_gettext("completed"),
+    "terminated": lazy_gettext("terminated"),
+}
 
 
 def paged(q: Select[Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -152,6 +161,10 @@ def pager(pg: Page[Any], endpoint: str, name: str = "page", **args: Any) -> dict
     keep: dict[str, Any] = {k: v for k, v in request.args.items() if k != name and v}
     keep.update(args)
     page, pages = pg.page, pg.pages
-    return {"page": page, "pages": pages, "total": pg.total,
-            "prev": url_for(endpoint, **{**keep, name: page - 1}) if page > 1 else None,
-            "next": url_for(endpoint, **{**keep, name: page + 1}) if page < pages else None}
+    return {
+        "page": page,
+        "pages": pages,
+        "total": pg.total,
+        "prev": url_for(endpoint, **{**keep, name: page - 1}) if page > 1 else None,
+        "next": url_for(endpoint, **{**keep, name: page + 1}) if page < pages else None,
+    }

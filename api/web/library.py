@@ -7,6 +7,7 @@ needs the process_owner or admin role, as in the API. Routes parse input, call t
 commit, render. The diagrams are drawn by the bundles of docs/frontend.md, mounted from
 `static/js/pages.js` (no inline scripts: the pages keep the web blueprint's CSP).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,10 +21,10 @@ from sqlalchemy import func, select
 from engine.core import repository
 from engine.errors import Forbidden, Invalid, NotFound, SanjiError, field_error
 from engine.infra import events
-from engine.services import definitions as definitions_service
-from engine.services.definitions import DefinitionFilter
 from engine.models import EventLog, ProcessDefinition, ProcessInstance, Schedule
 from engine.org.nodes import Principal
+from engine.services import definitions as definitions_service
+from engine.services.definitions import DefinitionFilter
 
 from ..extensions import clock, db, settings, state
 from .base import nav_item, page_blueprint, signin_required
@@ -33,8 +34,14 @@ bp = page_blueprint("library")
 
 
 # deploy-related events shown in a process's history
-DEPLOY_EVENTS = ("definition_deployed", "definition_unchanged", "definition_undeployed", "schedule_registered",
-                 "schedule_replaced", "schedule_removed")
+DEPLOY_EVENTS = (
+    "definition_deployed",
+    "definition_unchanged",
+    "definition_undeployed",
+    "schedule_registered",
+    "schedule_replaced",
+    "schedule_removed",
+)
 DEPLOY_EVENT_LABELS = {
     "definition_deployed": lazy_gettext("Deployed"),
     "definition_unchanged": lazy_gettext("Deploy attempted: identical to the latest version"),
@@ -59,9 +66,18 @@ def require_editor() -> Principal:
 
 
 # columns of a definition without its XML and compiled spec
-META = (ProcessDefinition.id, ProcessDefinition.key, ProcessDefinition.version, ProcessDefinition.name,
-        ProcessDefinition.sha256, ProcessDefinition.filename, ProcessDefinition.deployed_by,
-        ProcessDefinition.deployed_at, ProcessDefinition.active, ProcessDefinition.info)
+META = (
+    ProcessDefinition.id,
+    ProcessDefinition.key,
+    ProcessDefinition.version,
+    ProcessDefinition.name,
+    ProcessDefinition.sha256,
+    ProcessDefinition.filename,
+    ProcessDefinition.deployed_by,
+    ProcessDefinition.deployed_at,
+    ProcessDefinition.active,
+    ProcessDefinition.info,
+)
 
 
 @dataclass
@@ -79,6 +95,7 @@ class Entry:
 
 
 # ---- the list ------------------------------------------------------------------------------------------
+
 
 @bp.get("/processes")
 @signin_required
@@ -105,8 +122,15 @@ def render_library(upload_error: dict[str, Any] | None = None, code: int = 200) 
     for key, by in callers.items():
         if key in entries:
             entries[key].callers = sorted(by)
-    for key, status, n in db().execute(select(ProcessInstance.process_key, ProcessInstance.status, func.count())
-                                       .group_by(ProcessInstance.process_key, ProcessInstance.status)).all():
+    for key, status, n in (
+        db()
+        .execute(
+            select(ProcessInstance.process_key, ProcessInstance.status, func.count()).group_by(
+                ProcessInstance.process_key, ProcessInstance.status
+            )
+        )
+        .all()
+    ):
         if key in entries:
             entries[key].counts[status] = int(n)
     for key, n in db().execute(select(Schedule.process_key, func.count()).group_by(Schedule.process_key)).all():
@@ -118,8 +142,16 @@ def render_library(upload_error: dict[str, Any] | None = None, code: int = 200) 
     items = [e for e in items if e.key in listed]
     hidden = len(entries) - len(items)
     names = {k: e.name for k, e in entries.items()}
-    return render_template("library.html", items=items, names=names, may_edit=may_edit(p), show=show,
-                           hidden=hidden, upload_error=upload_error, status_labels=STATUS_LABELS), code
+    return render_template(
+        "library.html",
+        items=items,
+        names=names,
+        may_edit=may_edit(p),
+        show=show,
+        hidden=hidden,
+        upload_error=upload_error,
+        status_labels=STATUS_LABELS,
+    ), code
 
 
 @bp.post("/processes/upload")
@@ -135,20 +167,34 @@ def upload() -> Any:
     data = f.read(max_bytes + 1)
     now = clock().now()
     try:
-        result = repository.deploy(db(), data, f.filename, p.username, now, state().forms, max_bytes,
-                                   settings=settings())
+        result = repository.deploy(
+            db(), data, f.filename, p.username, now, state().forms, max_bytes, settings=settings()
+        )
     except Invalid as exc:
         db().rollback()
-        problems = [(d.get("element_id"), d.get("line"), d.get("message") or str(d)) if isinstance(d, dict)
-                    else (None, None, str(d)) for d in (exc.details or [])][:50]
-        return render_library(upload_error={"filename": f.filename, "message": exc.message, "problems": problems},
-                              code=422)
+        problems = [
+            (d.get("element_id"), d.get("line"), d.get("message") or str(d))
+            if isinstance(d, dict)
+            else (None, None, str(d))
+            for d in (exc.details or [])
+        ][:50]
+        return render_library(
+            upload_error={"filename": f.filename, "message": exc.message, "problems": problems}, code=422
+        )
     except SanjiError as exc:
         fail(exc)
         return redirect(url_for("library.library"))
-    events.log(db(), now, "definition_deployed" if result.created else "definition_unchanged", actor=p,
-               payload={"filename": f.filename, "channel": "web",
-                        "definitions": [{"key": d.key, "version": d.version} for d in result.definitions]})
+    events.log(
+        db(),
+        now,
+        "definition_deployed" if result.created else "definition_unchanged",
+        actor=p,
+        payload={
+            "filename": f.filename,
+            "channel": "web",
+            "definitions": [{"key": d.key, "version": d.version} for d in result.definitions],
+        },
+    )
     db().commit()
     what = ", ".join(f"{d.key} v{d.version}" for d in result.definitions)
     if result.created:
@@ -161,9 +207,11 @@ def upload() -> Any:
 
 # ---- one process ---------------------------------------------------------------------------------------
 
+
 def versions_of(key: str) -> list[Any]:
-    rows = db().execute(select(*META).where(ProcessDefinition.key == key)
-                        .order_by(ProcessDefinition.version.desc())).all()
+    rows = (
+        db().execute(select(*META).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc())).all()
+    )
     if not rows:
         raise NotFound("process {key!r} is not deployed", key=key)
     return list(rows)
@@ -175,8 +223,9 @@ def version_arg(rows: list[Any], name: str = "version") -> Any:
         try:
             wanted = int(raw)
         except ValueError:
-            raise Invalid("{name} must be a version number", [field_error(name, "not a version number")],
-                          name=name) from None
+            raise Invalid(
+                "{name} must be a version number", [field_error(name, "not a version number")], name=name
+            ) from None
         for r in rows:
             if r.version == wanted:
                 return r
@@ -198,10 +247,23 @@ class HistoryItem:
 
 def deploy_history(key: str, rows: list[Any]) -> list[HistoryItem]:
     """Versions from the definitions table, with the deploy-related events of the event log."""
-    items = [HistoryItem(r.deployed_at, "version", str(DEPLOY_EVENT_LABELS["definition_deployed"]), r.deployed_by,
-                         r.version, r.sha256, r.filename) for r in rows]
-    evs = db().scalars(select(EventLog).where(EventLog.type.in_(DEPLOY_EVENTS))
-                       .order_by(EventLog.id.desc()).limit(2000)).all()
+    items = [
+        HistoryItem(
+            r.deployed_at,
+            "version",
+            str(DEPLOY_EVENT_LABELS["definition_deployed"]),
+            r.deployed_by,
+            r.version,
+            r.sha256,
+            r.filename,
+        )
+        for r in rows
+    ]
+    evs = (
+        db()
+        .scalars(select(EventLog).where(EventLog.type.in_(DEPLOY_EVENTS)).order_by(EventLog.id.desc()).limit(2000))
+        .all()
+    )
     for e in evs:
         payload = e.payload or {}
         keys = {d.get("key") for d in payload.get("definitions", []) if isinstance(d, dict)}
@@ -213,10 +275,21 @@ def deploy_history(key: str, rows: list[Any]) -> list[HistoryItem]:
         if e.type == "definition_undeployed":
             detail = payload.get("reason") or ""
         elif e.type.startswith("schedule_"):
-            detail = " ".join(str(x) for x in (payload.get("start_event"), payload.get("expression"),
-                                               payload.get("reason")) if x)
-        items.append(HistoryItem(e.at, e.type, str(DEPLOY_EVENT_LABELS.get(e.type, e.type)), e.actor,
-                                 payload.get("version"), None, payload.get("filename"), detail))
+            detail = " ".join(
+                str(x) for x in (payload.get("start_event"), payload.get("expression"), payload.get("reason")) if x
+            )
+        items.append(
+            HistoryItem(
+                e.at,
+                e.type,
+                str(DEPLOY_EVENT_LABELS.get(e.type, e.type)),
+                e.actor,
+                payload.get("version"),
+                None,
+                payload.get("filename"),
+                detail,
+            )
+        )
     items.sort(key=lambda i: (i.at, i.kind != "version"), reverse=True)
     return items
 
@@ -229,28 +302,57 @@ def process(key: str) -> Any:
     shown = version_arg(rows)
     latest = rows[0]
     counts: dict[int, dict[str, int]] = {}
-    for def_id, status, n in db().execute(select(ProcessInstance.definition_id, ProcessInstance.status, func.count())
-                                          .where(ProcessInstance.process_key == key)
-                                          .group_by(ProcessInstance.definition_id, ProcessInstance.status)).all():
+    for def_id, status, n in (
+        db()
+        .execute(
+            select(ProcessInstance.definition_id, ProcessInstance.status, func.count())
+            .where(ProcessInstance.process_key == key)
+            .group_by(ProcessInstance.definition_id, ProcessInstance.status)
+        )
+        .all()
+    ):
         counts.setdefault(def_id, {})[status] = int(n)
-    schedules = db().scalars(select(Schedule).where(Schedule.process_key == key).order_by(Schedule.start_event_id)).all()
+    schedules = (
+        db().scalars(select(Schedule).where(Schedule.process_key == key).order_by(Schedule.start_event_id)).all()
+    )
     info = shown.info or {}
-    callers = sorted({k for k, i in db().execute(
-        select(ProcessDefinition.key, ProcessDefinition.info).where(ProcessDefinition.active.is_(True))).all()
-        if key in (i or {}).get("calls", [])})
+    callers = sorted(
+        {
+            k
+            for k, i in db()
+            .execute(select(ProcessDefinition.key, ProcessDefinition.info).where(ProcessDefinition.active.is_(True)))
+            .all()
+            if key in (i or {}).get("calls", [])
+        }
+    )
     return render_template(
-        "process.html", key=key, rows=rows, shown=shown, latest=latest, info=info, counts=counts,
-        history=deploy_history(key, rows), schedules=schedules, may_edit=may_edit(p), tier_labels=TIER_LABELS,
-        status_labels=STATUS_LABELS, start_kinds=START_KINDS, callers=callers,
-        xml_url=url_for("api_definitions.definition_xml", key=key, version=shown.version))
+        "process.html",
+        key=key,
+        rows=rows,
+        shown=shown,
+        latest=latest,
+        info=info,
+        counts=counts,
+        history=deploy_history(key, rows),
+        schedules=schedules,
+        may_edit=may_edit(p),
+        tier_labels=TIER_LABELS,
+        status_labels=STATUS_LABELS,
+        start_kinds=START_KINDS,
+        callers=callers,
+        xml_url=url_for("api_definitions.definition_xml", key=key, version=shown.version),
+    )
 
 
 @bp.get("/processes/<key>/v<int:version>.bpmn")
 @signin_required
 def download(key: str, version: int) -> Any:
     d = repository.get_version(db(), key, version)
-    return Response(d.xml, mimetype="application/xml",
-                    headers={"Content-Disposition": f'attachment; filename="{d.key}-v{d.version}.bpmn"'})
+    return Response(
+        d.xml,
+        mimetype="application/xml",
+        headers={"Content-Disposition": f'attachment; filename="{d.key}-v{d.version}.bpmn"'},
+    )
 
 
 @bp.get("/processes/<key>/compare")
@@ -268,14 +370,16 @@ def compare(key: str) -> Any:
 
 # ---- the modeler ----------------------------------------------------------------------------------------
 
+
 @bp.get("/processes/<key>/edit")
 @signin_required
 def edit(key: str) -> Any:
     require_editor()
     rows = versions_of(key)
     shown = version_arg(rows)
-    return render_template("modeler.html", key=key, version=shown.version, name=shown.name, latest=rows[0].version,
-                           rows=rows)
+    return render_template(
+        "modeler.html", key=key, version=shown.version, name=shown.name, latest=rows[0].version, rows=rows
+    )
 
 
 @bp.get("/processes/new")
@@ -287,6 +391,7 @@ def new() -> Any:
 
 # ---- undeploy ----------------------------------------------------------------------------------------------
 
+
 @bp.route("/processes/<key>/undeploy", methods=["GET", "POST"])
 @signin_required
 def undeploy(key: str) -> Any:
@@ -295,21 +400,40 @@ def undeploy(key: str) -> Any:
     if not any(r.active for r in rows):
         flash(gettext("%(key)s is already undeployed.", key=key), "info")
         return redirect(url_for("library.process", key=key))
-    running = db().scalar(select(func.count()).select_from(ProcessInstance).where(
-        ProcessInstance.process_key == key, ProcessInstance.status.in_(("running", "suspended", "error")))) or 0
+    running = (
+        db().scalar(
+            select(func.count())
+            .select_from(ProcessInstance)
+            .where(ProcessInstance.process_key == key, ProcessInstance.status.in_(("running", "suspended", "error")))
+        )
+        or 0
+    )
     schedules = db().scalars(select(Schedule).where(Schedule.process_key == key)).all()
     reason = (request.form.get("reason") or "").strip()[:500]
     if request.method == "GET" or request.form.get("confirmed") != "yes":
-        return render_template("undeploy.html", key=key, name=rows[0].name, running=running, schedules=schedules,
-                               reason=reason)
+        return render_template(
+            "undeploy.html", key=key, name=rows[0].name, running=running, schedules=schedules, reason=reason
+        )
     if not reason:
-        return render_template("undeploy.html", key=key, name=rows[0].name, running=running, schedules=schedules,
-                               reason=reason, error=gettext("Give a reason.")), 422
+        return render_template(
+            "undeploy.html",
+            key=key,
+            name=rows[0].name,
+            running=running,
+            schedules=schedules,
+            reason=reason,
+            error=gettext("Give a reason."),
+        ), 422
     now = clock().now()
     try:
         versions = repository.undeploy(db(), key, now)
-        events.log(db(), now, "definition_undeployed", actor=p,
-                   payload={"key": key, "versions": [d.version for d in versions], "reason": reason, "channel": "web"})
+        events.log(
+            db(),
+            now,
+            "definition_undeployed",
+            actor=p,
+            payload={"key": key, "versions": [d.version for d in versions], "reason": reason, "channel": "web"},
+        )
         db().commit()
     except SanjiError as exc:
         fail(exc)
@@ -317,7 +441,13 @@ def undeploy(key: str) -> Any:
     flash(gettext("%(key)s was undeployed: it no longer starts; running instances go on.", key=key), "success")
     return redirect(url_for("library.process", key=key))
 
+
 NAV = [
-    nav_item("library.library", lazy_gettext("Processes"), order=50, prefix="/processes",
-         visible=lambda p: p.is_admin or p.is_process_owner or bool(p.committee_nodes())),
+    nav_item(
+        "library.library",
+        lazy_gettext("Processes"),
+        order=50,
+        prefix="/processes",
+        visible=lambda p: p.is_admin or p.is_process_owner or bool(p.committee_nodes()),
+    )
 ]

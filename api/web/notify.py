@@ -5,6 +5,7 @@ channels (WeCom / DingTalk group robots, e-mail) with a test send, and the outbo
 Visibility is the API's (api/rest/notifications.py): one's own notifications only; channels and
 outbox messages of the committees whose secretary / deputy secretary one is (admins: all).
 """
+
 from __future__ import annotations
 
 import re
@@ -45,27 +46,46 @@ def unread_notes(p: Principal) -> int:
 
 
 KIND_LABELS = {
-    "task_offered": lazy_gettext("New task"), "task_due_soon": lazy_gettext("Due soon"),
-    "task_overdue": lazy_gettext("Overdue"), "task_urged": lazy_gettext("Urged"),
-    "escalation": lazy_gettext("Escalated report"), "test": lazy_gettext("Test message"),
+    "task_offered": lazy_gettext("New task"),
+    "task_due_soon": lazy_gettext("Due soon"),
+    "task_overdue": lazy_gettext("Overdue"),
+    "task_urged": lazy_gettext("Urged"),
+    "escalation": lazy_gettext("Escalated report"),
+    "test": lazy_gettext("Test message"),
 }
-CHANNEL_LABELS = {"wecom": lazy_gettext("WeCom group robot"), "dingtalk": lazy_gettext("DingTalk group robot"),
-                  "email": lazy_gettext("E-mail")}
-OUTBOX_STATUS = {"pending": lazy_gettext("pending"), "sending": lazy_gettext("sending"),
-                 "sent": lazy_gettext("sent"), "failed": lazy_gettext("failed")}
+CHANNEL_LABELS = {
+    "wecom": lazy_gettext("WeCom group robot"),
+    "dingtalk": lazy_gettext("DingTalk group robot"),
+    "email": lazy_gettext("E-mail"),
+}
+OUTBOX_STATUS = {
+    "pending": lazy_gettext("pending"),
+    "sending": lazy_gettext("sending"),
+    "sent": lazy_gettext("sent"),
+    "failed": lazy_gettext("failed"),
+}
 
 
 # ---- my notifications -----------------------------------------------------------------------------------
+
 
 @bp.get("/notifications")
 @signin_required
 def notifications() -> Any:
     p = me()
     unread_only = request.args.get("unread") == "1"
-    pg = service.list_notifications(db(), p, NotificationFilter(unread=unread_only), PageRequest(page_number(), PER_PAGE))
-    return render_template("platform/notifications.html", notes=pg.items, pager=pager(pg, "notify.notifications"),
-                           unread_only=unread_only, unread=notify.unread_count(db(), p.id), kinds=KIND_LABELS,
-                           manages=notify.managed_nodes(p) != set())
+    pg = service.list_notifications(
+        db(), p, NotificationFilter(unread=unread_only), PageRequest(page_number(), PER_PAGE)
+    )
+    return render_template(
+        "platform/notifications.html",
+        notes=pg.items,
+        pager=pager(pg, "notify.notifications"),
+        unread_only=unread_only,
+        unread=notify.unread_count(db(), p.id),
+        kinds=KIND_LABELS,
+        manages=notify.managed_nodes(p) != set(),
+    )
 
 
 @bp.get("/notifications/<int:note_id>")
@@ -87,6 +107,7 @@ def notifications_read_all() -> Any:
 
 # ---- channels and outbox (admins, committee secretaries) --------------------------------------------------
 
+
 def managed() -> set[str] | None:
     nodes = notify.managed_nodes(me())
     if nodes is not None and not nodes:
@@ -103,9 +124,14 @@ def node_options(nodes: set[str] | None) -> list[tuple[str, str]]:
 
 def channel_data(kind: str, creating: bool) -> dict[str, Any]:
     """The API's channel fields from the form (blank webhook / secret on an edit: keep them)."""
-    data: dict[str, Any] = {"name": request.form.get("name", ""), "events": request.form.getlist("events"),
-                            "cover_subtree": checkbox("cover_subtree"), "email_users": checkbox("email_users"),
-                            "msg_format": request.form.get("msg_format", "markdown"), "active": checkbox("active")}
+    data: dict[str, Any] = {
+        "name": request.form.get("name", ""),
+        "events": request.form.getlist("events"),
+        "cover_subtree": checkbox("cover_subtree"),
+        "email_users": checkbox("email_users"),
+        "msg_format": request.form.get("msg_format", "markdown"),
+        "active": checkbox("active"),
+    }
     if creating:
         data["kind"], data["node_id"] = kind, request.form.get("node_id", "")
     if kind in ("wecom", "dingtalk"):
@@ -123,19 +149,33 @@ def channel_data(kind: str, creating: bool) -> dict[str, Any]:
     return data
 
 
-def render_channels(nodes: set[str] | None, errors: dict[str, str] | None = None, values: dict[str, Any] | None = None,
-                    status: int = 200) -> Any:
+def render_channels(
+    nodes: set[str] | None,
+    errors: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+    status: int = 200,
+) -> Any:
     channels = db().scalars(service.channels_query(me(), ChannelFilter())).all()
     status_filter = request.args.get("status", "")
     f = OutboxFilter(status_filter if status_filter in OUTBOX_STATUS else None)
     rows, pager = paged(service.outbox_query(me(), f))
     options = node_options(nodes)
-    return render_template("platform/channels.html", channels=channels, outbox=rows, pager=pager,
-                           status_filter=status_filter, statuses=OUTBOX_STATUS, kinds=KIND_LABELS,
-                           channel_kinds=CHANNEL_LABELS, event_kinds=notify.KINDS, node_options=options,
-                           node_names=dict(options), errors=errors or {}, url_hint=notify.url_hint,
-                           values=values or {"kind": "wecom", "events": list(notify.KINDS[:4]), "active": True,
-                                             "msg_format": "markdown"}), status
+    return render_template(
+        "platform/channels.html",
+        channels=channels,
+        outbox=rows,
+        pager=pager,
+        status_filter=status_filter,
+        statuses=OUTBOX_STATUS,
+        kinds=KIND_LABELS,
+        channel_kinds=CHANNEL_LABELS,
+        event_kinds=notify.KINDS,
+        node_options=options,
+        node_names=dict(options),
+        errors=errors or {},
+        url_hint=notify.url_hint,
+        values=values or {"kind": "wecom", "events": list(notify.KINDS[:4]), "active": True, "msg_format": "markdown"},
+    ), status
 
 
 @bp.get("/notifications/channels")
@@ -180,9 +220,16 @@ def channel_edit(channel_id: int) -> Any:
         else:
             flash(gettext("Channel %(name)s saved.", name=saved["name"]), "success")
             return redirect(url_for("notify.channels_page"))
-    return render_template("platform/channel_edit.html", ch=ch, errors=errors, channel_kinds=CHANNEL_LABELS,
-                           kinds=KIND_LABELS, event_kinds=notify.KINDS, url_hint=notify.url_hint(ch.url),
-                           node_names=dict(node_options(nodes))), 422 if errors else 200
+    return render_template(
+        "platform/channel_edit.html",
+        ch=ch,
+        errors=errors,
+        channel_kinds=CHANNEL_LABELS,
+        kinds=KIND_LABELS,
+        event_kinds=notify.KINDS,
+        url_hint=notify.url_hint(ch.url),
+        node_names=dict(node_options(nodes)),
+    ), 422 if errors else 200
 
 
 @bp.post("/notifications/channels/<int:channel_id>/delete")
@@ -214,7 +261,15 @@ def outbox_retry(outbox_id: int) -> Any:
         fail(exc)
     return redirect(url_for("notify.channels_page", status=request.form.get("status") or None))
 
+
 NAV = [
-    nav_item("notify.notifications", lazy_gettext("Notifications"), order=15, badge=unread_notes, prefix="/notifications",
-         badge_id="note-badge", badge_title=lazy_gettext("Unread notifications")),
+    nav_item(
+        "notify.notifications",
+        lazy_gettext("Notifications"),
+        order=15,
+        badge=unread_notes,
+        prefix="/notifications",
+        badge_id="note-badge",
+        badge_title=lazy_gettext("Unread notifications"),
+    )
 ]

@@ -4,6 +4,7 @@ It is also where a session that may only change its password lands (api/auth.py)
 org import, with demo data in production, or when the password no longer meets the policy.
 The rules are engine/org/passwords.py's; this page only shows their Chinese (or English) text.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -26,11 +27,15 @@ MESSAGES = {
     "too_short": lazy_gettext("At least %(n)s characters.", n=passwords.MIN_LENGTH),
     "too_long": lazy_gettext("At most %(n)s characters.", n=passwords.MAX_LENGTH),
     "control": lazy_gettext("No control characters."),
-    "classes": lazy_gettext("Use at least three of: upper-case letters, lower-case letters, digits, symbols "
-                            "(or %(n)s characters or more).", n=passwords.PASSPHRASE_LENGTH),
+    "classes": lazy_gettext(
+        "Use at least three of: upper-case letters, lower-case letters, digits, symbols (or %(n)s characters or more).",
+        n=passwords.PASSPHRASE_LENGTH,
+    ),
     "common": lazy_gettext("This is one of the most common passwords; choose another."),
-    "guessable": lazy_gettext("Too easy to guess (common words, names, dates, repeats or keyboard patterns); "
-                              "choose a longer or less predictable one."),
+    "guessable": lazy_gettext(
+        "Too easy to guess (common words, names, dates, repeats or keyboard patterns); "
+        "choose a longer or less predictable one."
+    ),
     "username": lazy_gettext("The password must not contain your username."),
     "same": lazy_gettext("The new password must differ from the current one."),
     "wrong": lazy_gettext("The current password is wrong."),
@@ -60,8 +65,16 @@ def change_password() -> Any:
     status, form_error = 422, None
     if not errors:
         try:
-            engine_auth.change_password(db(), settings(), clock().now(), p, old, new, client=client_address(),
-                                        keep_token=bearer_token() or session.get("sid"))
+            engine_auth.change_password(
+                db(),
+                settings(),
+                clock().now(),
+                p,
+                old,
+                new,
+                client=client_address(),
+                keep_token=bearer_token() or session.get("sid"),
+            )
             db().commit()
             flash(gettext("Your password has been changed."), "info")
             return redirect(nxt or url_for("tasks.tasks"))

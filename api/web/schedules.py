@@ -1,4 +1,5 @@
 """Schedules (定时计划): timer start schedules and timers waiting inside instances; pause and resume."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -9,10 +10,10 @@ from sqlalchemy import select
 
 from engine.core import schedules
 from engine.core.calendar import describe_zh, is_cron
-from engine.org import policy
 from engine.errors import Forbidden, NotFound, SanjiError
-from engine.services.paging import PageRequest, fetch
 from engine.models import ProcessDefinition, ProcessInstance, Schedule
+from engine.org import policy
+from engine.services.paging import PageRequest, fetch
 
 from ..extensions import clock, db, redactor
 from .base import current_language, page_blueprint, signin_required
@@ -23,9 +24,14 @@ bp = page_blueprint("schedules")
 JOBS_PER_PAGE = 20
 
 
-FIRE_RESULTS = {"started": lazy_gettext("started"), "incident": lazy_gettext("stopped by an error"),
-                "failed": lazy_gettext("failed"), "missed": lazy_gettext("missed")}
+FIRE_RESULTS = {
+    "started": lazy_gettext("started"),
+    "incident": lazy_gettext("stopped by an error"),
+    "failed": lazy_gettext("failed"),
+    "missed": lazy_gettext("missed"),
+}
 # ---- schedules and jobs -----------------------------------------------------------------------------------
+
 
 @bp.get("/schedules")
 @signin_required
@@ -34,9 +40,15 @@ def schedules_page() -> Any:
     if not policy.may_see_schedules(p):
         raise Forbidden("this needs the role admin or process_owner")
     now = clock().now()
-    rows = db().execute(select(Schedule, ProcessDefinition.name)
-                        .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
-                        .order_by(Schedule.next_fire_at.is_(None), Schedule.next_fire_at, Schedule.process_key)).all()
+    rows = (
+        db()
+        .execute(
+            select(Schedule, ProcessDefinition.name)
+            .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
+            .order_by(Schedule.next_fire_at.is_(None), Schedule.next_fire_at, Schedule.process_key)
+        )
+        .all()
+    )
     items = []
     for row, name in rows:
         words = None
@@ -44,33 +56,53 @@ def schedules_page() -> Any:
             upcoming = schedules.next_fire_times(row, now, 4)
             if current_language().startswith("zh") and is_cron(row.expression):
                 words = describe_zh(row.expression)  # cron in words for Chinese readers, beside the expression
-        except Exception:  # noqa: BLE001 - a schedule whose expression no longer parses still shows
+        except Exception:
             upcoming = []
         items.append({"row": row, "name": name, "upcoming": upcoming, "words": words})
-    q = (select(ProcessInstance).where(ProcessInstance.next_timer_at.is_not(None),
-                                       ProcessInstance.status.in_(("running", "suspended")))
-         .order_by(ProcessInstance.next_timer_at, ProcessInstance.id))
+    q = (
+        select(ProcessInstance)
+        .where(ProcessInstance.next_timer_at.is_not(None), ProcessInstance.status.in_(("running", "suspended")))
+        .order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
+    )
     pg = fetch(db(), q, PageRequest(page_number(), JOBS_PER_PAGE))
     jobs = []
     for (inst,) in pg.items:
         try:
             timers = schedules.instance_timers(inst)
-        except Exception:  # noqa: BLE001
+        except Exception:
             timers = []
-        jobs.append({"inst": inst, "title": redactor(p).text(inst.title, inst.data), "timers": timers,
-                     "overdue": inst.next_timer_at <= now})
-    return render_template("schedules.html", items=items, jobs=jobs, is_admin=p.is_admin,
-                           pager=pager(pg, "schedules.schedules_page"),
-                           status_labels=STATUS_LABELS, fire_results=FIRE_RESULTS)
+        jobs.append(
+            {
+                "inst": inst,
+                "title": redactor(p).text(inst.title, inst.data),
+                "timers": timers,
+                "overdue": inst.next_timer_at <= now,
+            }
+        )
+    return render_template(
+        "schedules.html",
+        items=items,
+        jobs=jobs,
+        is_admin=p.is_admin,
+        pager=pager(pg, "schedules.schedules_page"),
+        status_labels=STATUS_LABELS,
+        fire_results=FIRE_RESULTS,
+    )
 
 
 @bp.route("/schedules/<int:schedule_id>/<any(pause, resume):action>", methods=["GET", "POST"])
 @signin_required
 def schedule_action(schedule_id: int, action: str) -> Any:
     p = require_admin()
-    row = db().execute(select(Schedule, ProcessDefinition.name)
-                       .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
-                       .where(Schedule.id == schedule_id)).first()
+    row = (
+        db()
+        .execute(
+            select(Schedule, ProcessDefinition.name)
+            .join(ProcessDefinition, ProcessDefinition.id == Schedule.definition_id)
+            .where(Schedule.id == schedule_id)
+        )
+        .first()
+    )
     if row is None:
         raise NotFound("schedule {schedule_id} does not exist", schedule_id=schedule_id)
     reason = (request.form.get("reason") or "").strip()[:500]
@@ -90,4 +122,3 @@ def schedule_action(schedule_id: int, action: str) -> Any:
         return redirect(url_for("schedules.schedules_page"))
     flash(message, "success")
     return redirect(url_for("schedules.schedules_page"))
-

@@ -2,6 +2,7 @@
 for the security auditor (安全审计员). The same engine calls and rules as api/rest/security.py: granting a
 second of the three separated roles is refused by `engine.org.nodes.grant`, whatever the path.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -24,7 +25,6 @@ from .helpers import TIER_LABELS, fail, me, paged
 bp = page_blueprint("security")
 
 
-
 def security_admin() -> Principal:
     p = me()
     if not p.is_security_admin:
@@ -35,8 +35,14 @@ def security_admin() -> Principal:
 def refused(err: SanjiError) -> None:
     if isinstance(err, SeparationOfDuties):
         db().rollback()
-        flash(gettext("Nobody holds two of the system administrator, the security administrator and the security "
-                      "auditor: the role was refused. (%(detail)s)", detail=err.message), "error")
+        flash(
+            gettext(
+                "Nobody holds two of the system administrator, the security administrator and the security "
+                "auditor: the role was refused. (%(detail)s)",
+                detail=err.message,
+            ),
+            "error",
+        )
     else:
         fail(err)
 
@@ -51,8 +57,9 @@ def security_users() -> Any:
         like = f"%{text.replace('%', '').replace('_', '')}%"
         q = q.where(or_(User.username.ilike(like), User.display_name.ilike(like)))
     rows, pager = paged(q)
-    return render_template("security_users.html", users=[r[0] for r in rows], pager=pager, q=text,
-                           role_names=ROLE_NAMES)
+    return render_template(
+        "security_users.html", users=[r[0] for r in rows], pager=pager, q=text, role_names=ROLE_NAMES
+    )
 
 
 @bp.post("/security/users")
@@ -75,11 +82,22 @@ def security_user_create() -> Any:
 def security_user(username: str) -> Any:
     security_admin()
     user = org.get_user(db(), username)
-    nodes = db().execute(select(OrgNode.id, OrgNode.name, OrgNode.tier).where(OrgNode.active.is_(True))
-                         .order_by(OrgNode.path)).all()
+    nodes = (
+        db()
+        .execute(select(OrgNode.id, OrgNode.name, OrgNode.tier).where(OrgNode.active.is_(True)).order_by(OrgNode.path))
+        .all()
+    )
     names = {n.id: n.name for n in nodes}
-    return render_template("security_user.html", user=user, nodes=nodes, names=names, roles=ROLES,
-                           role_names=ROLE_NAMES, separated=SEPARATED_ROLES, tier_labels=TIER_LABELS)
+    return render_template(
+        "security_user.html",
+        user=user,
+        nodes=nodes,
+        names=names,
+        roles=ROLES,
+        role_names=ROLE_NAMES,
+        separated=SEPARATED_ROLES,
+        tier_labels=TIER_LABELS,
+    )
 
 
 @bp.post("/security/users/<username>/<any(grant, revoke, active, name):action>")
@@ -89,8 +107,12 @@ def security_user_change(username: str, action: str) -> Any:
     user = org.get_user(db(), username)
     try:
         if action in ("grant", "revoke"):
-            change_role(p, user, {"role": request.form.get("role") or "", "node_id": request.form.get("node_id") or None},
-                        granting=action == "grant")
+            change_role(
+                p,
+                user,
+                {"role": request.form.get("role") or "", "node_id": request.form.get("node_id") or None},
+                granting=action == "grant",
+            )
         elif action == "active":
             change_user(p, user, {"active": request.form.get("active") == "true"})
         else:
@@ -120,8 +142,16 @@ def audit_log() -> Any:
     f = {k: request.args.get(k, "") for k in ("type", "actor", "from", "to")}
     return render_template("audit.html", items=items, pager=pager, f=f)
 
+
 NAV = [
-    nav_item("security.security_users", lazy_gettext("Accounts and roles"), order=80, prefix="/security",
-         visible=lambda p: p.is_security_admin),
-    nav_item("security.audit_log", lazy_gettext("Audit log"), order=85, prefix="/audit", visible=lambda p: p.is_auditor),
+    nav_item(
+        "security.security_users",
+        lazy_gettext("Accounts and roles"),
+        order=80,
+        prefix="/security",
+        visible=lambda p: p.is_security_admin,
+    ),
+    nav_item(
+        "security.audit_log", lazy_gettext("Audit log"), order=85, prefix="/audit", visible=lambda p: p.is_auditor
+    ),
 ]

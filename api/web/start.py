@@ -1,4 +1,5 @@
 """发起: start a process by hand (the engine policy decides what each person may start)."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -20,6 +21,7 @@ from .helpers import TIER_LABELS, fail, me, node_names
 
 bp = page_blueprint("start")
 # ---- 发起: start a process ----------------------------------------------------------------------------------
+
 
 @bp.get("/start")
 @signin_required
@@ -49,7 +51,7 @@ def start_process(key: str) -> Any:
         variables[var] = node
     title = (request.form.get("title") or "").strip()
     if title:
-        variables["title"] = title[:policy.MAX_TITLE]
+        variables["title"] = title[: policy.MAX_TITLE]
     command = StartCommand(d, variables)
     definitions_service.check_start(db(), p, command)  # the API's refusal (403) for what the page does not offer
     try:
@@ -58,8 +60,13 @@ def start_process(key: str) -> Any:
         fail(exc)
         return redirect(url_for("start.start"))
     flash(gettext("Started: %(title)s", title=inst.title), "success")
-    mine = db().scalars(select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
-                        .order_by(HumanTask.id)).all()
+    mine = (
+        db()
+        .scalars(
+            select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open").order_by(HumanTask.id)
+        )
+        .all()
+    )
     first = next((t for t in mine if can_act_on(p, t)), None)
     if first is not None:
         return redirect(url_for("tasks.task", task_id=first.id))

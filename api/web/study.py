@@ -9,6 +9,7 @@
 - /leading-group: members derived from the group committee's roles, and the meetings' decisions
   (read by members of the organisation, recorded by the leading group's members and admins).
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -20,9 +21,9 @@ from sqlalchemy import func, select
 
 from engine.errors import Forbidden, Invalid
 from engine.models import HumanTask
+from engine.org import policy
 from engine.org.nodes import Principal
 from engine.org.routing import offered_clause
-from engine.org import policy
 from engine.platform import people, study
 from engine.services import people as people_service
 from engine.services import study as study_service
@@ -37,12 +38,18 @@ from .helpers import PER_PAGE, TIER_LABELS, field_errors, in_organisation, me, p
 bp = page_blueprint("study")
 
 
-KIND_LABELS = {"situation": lazy_gettext("Daily situation (每日明一情)"),
-               "knowledge": lazy_gettext("Daily new knowledge (每日一新知)"),
-               "insight": lazy_gettext("Daily insight (每日一感悟)")}
-SECONDMENT_STATUS = {"attended": lazy_gettext("attended"), "absent": lazy_gettext("absent"),
-                     "selected": lazy_gettext("selected"), "declined": lazy_gettext("declined"),
-                     "confirmed": lazy_gettext("confirmed")}
+KIND_LABELS = {
+    "situation": lazy_gettext("Daily situation (每日明一情)"),
+    "knowledge": lazy_gettext("Daily new knowledge (每日一新知)"),
+    "insight": lazy_gettext("Daily insight (每日一感悟)"),
+}
+SECONDMENT_STATUS = {
+    "attended": lazy_gettext("attended"),
+    "absent": lazy_gettext("absent"),
+    "selected": lazy_gettext("selected"),
+    "declined": lazy_gettext("declined"),
+    "confirmed": lazy_gettext("confirmed"),
+}
 
 
 def today() -> date:
@@ -55,8 +62,10 @@ def sees_rates(p: Principal) -> bool:
 
 # ---- 四个一: my daily entries --------------------------------------------------------------------------
 
-def render_study(day: date, values: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                 status: int = 200) -> Any:
+
+def render_study(
+    day: date, values: dict[str, str] | None = None, errors: dict[str, str] | None = None, status: int = 200
+) -> Any:
     p = me()
     first = today() - timedelta(days=study.BACKFILL_DAYS)
     recent = study_service.recent_entries(db(), p, EntryFilter(start=today() - timedelta(days=30)))
@@ -67,14 +76,31 @@ def render_study(day: date, values: dict[str, str] | None = None, errors: dict[s
         by_day.setdefault(e.day, {})[e.kind] = e.text
     profile = people.profile(db(), p, p.username, clock().now(), settings().zone)
     figures = profile["study"]
-    open_articles = db().scalar(select(func.count()).select_from(HumanTask).where(
-        HumanTask.status == "open", HumanTask.process_key == "monthly_article", offered_clause(p))) or 0
+    open_articles = (
+        db().scalar(
+            select(func.count())
+            .select_from(HumanTask)
+            .where(HumanTask.status == "open", HumanTask.process_key == "monthly_article", offered_clause(p))
+        )
+        or 0
+    )
     days = [today() - timedelta(days=i) for i in range(study.BACKFILL_DAYS + 1)]
-    return render_template("platform/study.html", day=day, days=days, first=first, values=values, errors=errors or {},
-                           kinds=KIND_LABELS, by_day=sorted(by_day.items(), reverse=True), figures=figures,
-                           month=figures["months"][-1] if figures and figures["months"] else None,
-                           articles=profile["articles"], open_articles=open_articles, sees_rates=sees_rates(p),
-                           max_text=study.MAX_TEXT), status
+    return render_template(
+        "platform/study.html",
+        day=day,
+        days=days,
+        first=first,
+        values=values,
+        errors=errors or {},
+        kinds=KIND_LABELS,
+        by_day=sorted(by_day.items(), reverse=True),
+        figures=figures,
+        month=figures["months"][-1] if figures and figures["months"] else None,
+        articles=profile["articles"],
+        open_articles=open_articles,
+        sees_rates=sees_rates(p),
+        max_text=study.MAX_TEXT,
+    ), status
 
 
 @bp.get("/study")
@@ -113,6 +139,7 @@ def study_save() -> Any:
 
 # ---- completion rates -------------------------------------------------------------------------------------
 
+
 def int_arg(name: str, default: int, low: int, high: int) -> int:
     try:
         value = int(request.args.get(name, default))
@@ -131,40 +158,72 @@ def study_stats() -> Any:
     unit = request.args.get("unit") or None
     stats = study_service.rates(db(), p, RatesFilter(year, month, unit), clock().now(), settings().zone)
     rows = stats["units"] + ([stats["group"]] if stats.get("group") else [])
-    detail = next((u for u in stats["units"] if u["unit_id"] == unit), None) if unit else (
-        stats["units"][0] if len(stats["units"]) == 1 else None)
-    return render_template("platform/study_stats.html", stats=stats, rows=rows, detail=detail, year=year,
-                           month=month, unit=unit, years=range(t.year, t.year - 4, -1), tier_labels=TIER_LABELS)
+    detail = (
+        next((u for u in stats["units"] if u["unit_id"] == unit), None)
+        if unit
+        else (stats["units"][0] if len(stats["units"]) == 1 else None)
+    )
+    return render_template(
+        "platform/study_stats.html",
+        stats=stats,
+        rows=rows,
+        detail=detail,
+        year=year,
+        month=month,
+        unit=unit,
+        years=range(t.year, t.year - 4, -1),
+        tier_labels=TIER_LABELS,
+    )
 
 
 # ---- a person's profile -------------------------------------------------------------------------------------
+
 
 @bp.get("/people/<username>")
 @signin_required
 def person(username: str) -> Any:
     year = int_arg("year", today().year, 2000, 2100)
     profile = people.profile(db(), me(), username[:64], clock().now(), settings().zone, year)
-    return render_template("platform/person.html", person=profile, year=year, tier_labels=TIER_LABELS,
-                           secondment_status=SECONDMENT_STATUS, kinds=KIND_LABELS)
+    return render_template(
+        "platform/person.html",
+        person=profile,
+        year=year,
+        tier_labels=TIER_LABELS,
+        secondment_status=SECONDMENT_STATUS,
+        kinds=KIND_LABELS,
+    )
 
 
 # ---- the leading group -------------------------------------------------------------------------------------
 
-def render_leading_group(values: dict[str, Any] | None = None, errors: dict[str, str] | None = None,
-                         status: int = 200) -> Any:
+
+def render_leading_group(
+    values: dict[str, Any] | None = None, errors: dict[str, str] | None = None, status: int = 200
+) -> Any:
     p = me()
     group = people.leading_group(db())
     members = group["leader"] + group["deputy_leaders"] + group["members"]
     readable = policy.in_organisation(p)
-    pg = people_service.list_decisions(db(), p, DecisionFilter(), PageRequest(page_number(), PER_PAGE)) if readable else None
+    pg = (
+        people_service.list_decisions(db(), p, DecisionFilter(), PageRequest(page_number(), PER_PAGE))
+        if readable
+        else None
+    )
     decisions = pg.items if pg else []
     pager_links = pager(pg, "study.leading_group_page") if pg else None
     may_record = people_service.may_record(db(), p)
-    return render_template("platform/leading_group.html", group=group, members=members, decisions=decisions,
-                           pager=pager_links, readable=readable, may_record=may_record, errors=errors or {},
-                           values=values or {"meeting_date": today().isoformat(),
-                                             "attendees": [m["username"] for m in members]},
-                           today=today()), status
+    return render_template(
+        "platform/leading_group.html",
+        group=group,
+        members=members,
+        decisions=decisions,
+        pager=pager_links,
+        readable=readable,
+        may_record=may_record,
+        errors=errors or {},
+        values=values or {"meeting_date": today().isoformat(), "attendees": [m["username"] for m in members]},
+        today=today(),
+    ), status
 
 
 @bp.get("/leading-group")
@@ -178,9 +237,12 @@ def leading_group_page() -> Any:
 def leading_group_record() -> Any:
     p = me()
     others = [u for u in request.form.get("others", "").replace("，", ",").replace(",", " ").split() if u]
-    data = {"meeting_date": request.form.get("meeting_date", ""), "title": request.form.get("title", ""),
-            "decisions": request.form.get("decisions", ""),
-            "attendees": list(dict.fromkeys(request.form.getlist("attendees") + others))}
+    data = {
+        "meeting_date": request.form.get("meeting_date", ""),
+        "title": request.form.get("title", ""),
+        "decisions": request.form.get("decisions", ""),
+        "attendees": list(dict.fromkeys(request.form.getlist("attendees") + others)),
+    }
     values = {**data, "others": request.form.get("others", "")}
     try:
         people_service.record(db(), p, data, clock().now(), settings().zone)
@@ -191,9 +253,20 @@ def leading_group_record() -> Any:
     flash(gettext("The meeting's decisions are recorded."), "success")
     return redirect(url_for("study.leading_group_page"))
 
+
 NAV = [
-    nav_item("study.study_page", lazy_gettext("Study"), order=62, prefix="/study",
-         visible=lambda p: any(r.node_id for r in p.roles)),
-    nav_item("study.leading_group_page", lazy_gettext("Leading group"), order=64, prefix="/leading-group",
-         visible=in_organisation),
+    nav_item(
+        "study.study_page",
+        lazy_gettext("Study"),
+        order=62,
+        prefix="/study",
+        visible=lambda p: any(r.node_id for r in p.roles),
+    ),
+    nav_item(
+        "study.leading_group_page",
+        lazy_gettext("Leading group"),
+        order=64,
+        prefix="/leading-group",
+        visible=in_organisation,
+    ),
 ]

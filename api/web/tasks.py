@@ -1,5 +1,6 @@
 """Task pages: 待办 (my tasks), the task page with its form, 已办 (done), 督办 (supervise and
 urge), and 发起 (start a process). Routes parse input, call the engine, commit, render."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,19 +13,9 @@ from sqlalchemy import func, select
 
 from engine.errors import Invalid, SanjiError
 from engine.infra.db import write_intent
-from engine.models import (
-    EventLog,
-    HumanTask,
-    OrgNode,
-    ProcessDefinition,
-    User,
-)
+from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, User
 from engine.org.nodes import ROLE_NAMES
-from engine.org.routing import (
-    can_act_on,
-    candidates,
-    may_urge,
-)
+from engine.org.routing import can_act_on, candidates, may_urge
 from engine.platform import notify
 from engine.platform.models import Notification
 from engine.services import task_view
@@ -37,8 +28,8 @@ from ..reads import note_view
 from . import attachments, formrender
 from .base import back, nav_item, page_blueprint, signed_in, signin_required
 from .helpers import (
-    PER_PAGE,
     EVENT_LABELS,
+    PER_PAGE,
     STATUS_LABELS,
     TIER_LABELS,
     due_text,
@@ -61,8 +52,11 @@ def _task_page_reads_its_notifications() -> None:
     task_id = (request.view_args or {}).get("task_id")
     if p is None or not isinstance(task_id, int) or task_id >= 2**31:
         return
-    unread = db().scalar(select(func.count()).select_from(Notification).where(
-        Notification.user_id == p.id, Notification.task_id == task_id, Notification.read_at.is_(None)))
+    unread = db().scalar(
+        select(func.count())
+        .select_from(Notification)
+        .where(Notification.user_id == p.id, Notification.task_id == task_id, Notification.read_at.is_(None))
+    )
     db().rollback()  # end the read: only when there is something to mark does the page write
     if unread:
         with write_intent():
@@ -70,9 +64,8 @@ def _task_page_reads_its_notifications() -> None:
             db().commit()
 
 
-
-
 # ---- shared helpers --------------------------------------------------------------------------------
+
 
 @dataclass
 class Row:
@@ -96,9 +89,15 @@ def process_names() -> dict[str, str]:
 def urge_info(task_ids: list[int]) -> dict[int, tuple[int, datetime]]:
     if not task_ids:
         return {}
-    rows = db().execute(select(EventLog.task_id, func.count(), func.max(EventLog.at))
-                        .where(EventLog.type == "task_urged", EventLog.task_id.in_(task_ids))
-                        .group_by(EventLog.task_id)).all()
+    rows = (
+        db()
+        .execute(
+            select(EventLog.task_id, func.count(), func.max(EventLog.at))
+            .where(EventLog.type == "task_urged", EventLog.task_id.in_(task_ids))
+            .group_by(EventLog.task_id)
+        )
+        .all()
+    )
     return {tid: (n, at) for tid, n, at in rows if tid is not None}
 
 
@@ -112,8 +111,20 @@ def make_rows(rows: list[TaskRow]) -> list[Row]:
         t, node_name, assignee_name, title = r.task, r.node_name, r.assignee_name, r.instance_title
         overdue, text = due_text(t.due_at, now) if t.status == "open" else (False, "")
         n, last = urges.get(t.id, (0, None))
-        out.append(Row(t, node_name, assignee_name, title or "", names.get(t.process_key, t.process_key),
-                       units.get(t.unit_id or "", ""), overdue, text, n, last))
+        out.append(
+            Row(
+                t,
+                node_name,
+                assignee_name,
+                title or "",
+                names.get(t.process_key, t.process_key),
+                units.get(t.unit_id or "", ""),
+                overdue,
+                text,
+                n,
+                last,
+            )
+        )
     return out
 
 
@@ -123,6 +134,7 @@ def end_of_local_day(now: datetime) -> datetime:
 
 
 # ---- 待办: my open tasks --------------------------------------------------------------------------------
+
 
 def listed(f: TaskFilter) -> tuple[list[Row], dict[str, Any]]:
     """One page of a task list (engine/services/tasks.py, the API's query) as the pages show it."""
@@ -138,19 +150,29 @@ def tasks() -> Any:
     now = clock().now()
     process, unit, due = (request.args.get(k, "") for k in ("process", "unit", "due"))
     horizon = {"today": end_of_local_day(now), "week": end_of_local_day(now + timedelta(days=7))}.get(due)
-    rows, pager_ = listed(TaskFilter("open", process_key=process or None, unit_id=unit or None, due_by=horizon,
-                                     overdue=due == "overdue"))
+    rows, pager_ = listed(
+        TaskFilter("open", process_key=process or None, unit_id=unit or None, due_by=horizon, overdue=due == "overdue")
+    )
     options = tasks_service.options(db(), p, "open")
     names = process_names()
     process_options = sorted({(k, names.get(k, k)) for k, _u in options}, key=lambda o: o[1])
     units = node_names({u for _k, u in options if u})
     unit_options = sorted(units.items(), key=lambda o: o[1])
-    return render_template("tasks.html", rows=rows, pager=pager_, process=process, unit=unit, due=due,
-                           process_options=process_options, unit_options=unit_options,
-                           filtered=bool(process or unit or due))
+    return render_template(
+        "tasks.html",
+        rows=rows,
+        pager=pager_,
+        process=process,
+        unit=unit,
+        due=due,
+        process_options=process_options,
+        unit_options=unit_options,
+        filtered=bool(process or unit or due),
+    )
 
 
 # ---- 已办: tasks I completed ------------------------------------------------------------------------------
+
 
 @bp.get("/tasks/done")
 @signin_required
@@ -161,6 +183,7 @@ def done() -> Any:
 
 # ---- 督办: open tasks of the tiers below, with 催办 ------------------------------------------------------
 
+
 @bp.get("/tasks/supervise")
 @signin_required
 def supervise() -> Any:
@@ -168,18 +191,21 @@ def supervise() -> Any:
     overdue_only = request.args.get("overdue") == "1"
     unit = request.args.get("unit", "")
     rows, pager_ = listed(TaskFilter("supervise", unit_id=unit or None, overdue=overdue_only))
-    unit_options = sorted(node_names({u for _k, u in tasks_service.options(db(), p, "supervise") if u}).items(),
-                          key=lambda o: o[1])
-    return render_template("supervise.html", rows=rows, pager=pager_, overdue_only=overdue_only,
-                           unit=unit, unit_options=unit_options)
+    unit_options = sorted(
+        node_names({u for _k, u in tasks_service.options(db(), p, "supervise") if u}).items(), key=lambda o: o[1]
+    )
+    return render_template(
+        "supervise.html", rows=rows, pager=pager_, overdue_only=overdue_only, unit=unit, unit_options=unit_options
+    )
 
 
 @bp.post("/tasks/<int:task_id>/urge")
 @signin_required
 def urge(task_id: int) -> Any:
     try:
-        task = tasks_service.act(runtime(), me(), TaskCommand(
-            task_id, "urge", message=(request.form.get("message") or "")[:500])).task
+        task = tasks_service.act(
+            runtime(), me(), TaskCommand(task_id, "urge", message=(request.form.get("message") or "")[:500])
+        ).task
         flash(gettext("Urged: %(name)s", name=task.name), "success")
     except SanjiError as exc:
         fail(exc)
@@ -187,6 +213,7 @@ def urge(task_id: int) -> Any:
 
 
 # ---- claim, release, hand over ----------------------------------------------------------------------------
+
 
 @bp.post("/tasks/<int:task_id>/claim")
 @signin_required
@@ -220,8 +247,12 @@ def handover(task_id: int) -> Any:
     try:
         task = tasks_service.act(runtime(), me(), TaskCommand(task_id, "handover", username=username)).task
         user = db().scalars(select(User).where(User.username == username)).first()
-        flash(gettext("%(name)s was handed over to %(user)s.", name=task.name,
-                      user=user.display_name if user else username), "success")
+        flash(
+            gettext(
+                "%(name)s was handed over to %(user)s.", name=task.name, user=user.display_name if user else username
+            ),
+            "success",
+        )
     except SanjiError as exc:
         fail(exc)
         return redirect(url_for("tasks.task", task_id=task_id))
@@ -229,6 +260,7 @@ def handover(task_id: int) -> Any:
 
 
 # ---- the task page -------------------------------------------------------------------------------------
+
 
 def visible_task(task_id: int) -> tuple[HumanTask, str, str | None, str]:
     p = me()
@@ -255,16 +287,29 @@ def task_context(view: task_view.TaskView) -> dict[str, Any]:
         covered.update((schema.get("properties") or {}).keys())
         shown = formrender.build(schema, step.data, display=True, zone=settings().zone) if schema else None
         attachments.annotate(shown)
-        previous.append({"task": step.task, "by": step.by_name, "node_name": step.node_name, "view": shown,
-                         "data": step.data})
+        previous.append(
+            {"task": step.task, "by": step.by_name, "node_name": step.node_name, "view": shown, "data": step.data}
+        )
     other = {k: v for k, v in view.context.items() if k not in covered and k not in task_view.ROUTING_VARIABLES}
-    return {"history": view.history, "actor_names": view.actor_names, "previous": previous,
-            "sent_back": view.sent_back, "other_data": other, "chain": view.chain}
+    return {
+        "history": view.history,
+        "actor_names": view.actor_names,
+        "previous": previous,
+        "sent_back": view.sent_back,
+        "other_data": other,
+        "chain": view.chain,
+    }
 
 
-def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: str,
-                values: dict[str, Any] | None = None, errors: dict[str, list[str]] | None = None,
-                status: int = 200) -> Any:
+def render_task(
+    t: HumanTask,
+    node_name: str,
+    assignee_name: str | None,
+    title: str,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    status: int = 200,
+) -> Any:
     p = me()
     view = task_view.task_view(db(), p, t, redactor(p))
     inst = view.instance
@@ -276,8 +321,14 @@ def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: 
         if t.status == "completed":
             values = view.data or {}
         else:  # the same step done before in this instance (e.g. after 退回): start from that
-            earlier = next((s.data for s in reversed(view.previous)
-                            if s.task.instance_id == t.instance_id and s.task.spec_id == t.spec_id), None)
+            earlier = next(
+                (
+                    s.data
+                    for s in reversed(view.previous)
+                    if s.task.instance_id == t.instance_id and s.task.spec_id == t.spec_id
+                ),
+                None,
+            )
             values = dict(earlier or {})
             if spec is not None:
                 values.pop(spec["field"], None)
@@ -286,8 +337,9 @@ def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: 
     zone = settings().zone
     form = reason = None
     if schema:
-        form = formrender.build(schema, values, errors, extra_required=formrender.send_back_required(schema),
-                                display=not can_act, zone=zone)
+        form = formrender.build(
+            schema, values, errors, extra_required=formrender.send_back_required(schema), display=not can_act, zone=zone
+        )
         if spec is not None and can_act:
             for child in list(form.children):
                 if child.name == spec.get("reason"):
@@ -303,8 +355,9 @@ def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: 
     if reason is not None:
         leftover.pop(reason.path, None)
     ctx = task_context(view)
-    note_view("task", [view.data, view.context, [s.data for s in view.previous]], redactor(p).active,
-              t.instance_id, t.id)
+    note_view(
+        "task", [view.data, view.context, [s.data for s in view.previous]], redactor(p).active, t.instance_id, t.id
+    )
     colleagues = []
     if can_act:
         colleagues = [u for u in candidates(db(), t) if u.id != p.id and u.id != t.assignee_id]
@@ -313,13 +366,32 @@ def render_task(t: HumanTask, node_name: str, assignee_name: str | None, title: 
     overdue, due = due_text(t.due_at, clock().now()) if t.status == "open" else (False, "")
     d = inst.definition
     return render_template(
-        "task.html", t=t, inst=inst, node_name=node_name, assignee_name=assignee_name, title=view.title,
-        process_name=d.name, form=form, reason=reason, send_back=spec if can_act else None, leftover=leftover,
-        can_act=can_act, colleagues=colleagues, may_urge=t.status == "open" and node is not None and may_urge(p, t, node),
-        urges=n_urges, last_urged=last_urged, overdue=overdue, due_text=due, tier_label=TIER_LABELS.get(t.tier, t.tier),
-        bpmn_url=url_for("api_definitions.definition_xml", key=d.key, version=d.version), event_labels=EVENT_LABELS,
-        role_names=ROLE_NAMES, status_label=STATUS_LABELS.get(inst.status, inst.status),
-        files=attachments.bound_list("task", t.id), **ctx), status
+        "task.html",
+        t=t,
+        inst=inst,
+        node_name=node_name,
+        assignee_name=assignee_name,
+        title=view.title,
+        process_name=d.name,
+        form=form,
+        reason=reason,
+        send_back=spec if can_act else None,
+        leftover=leftover,
+        can_act=can_act,
+        colleagues=colleagues,
+        may_urge=t.status == "open" and node is not None and may_urge(p, t, node),
+        urges=n_urges,
+        last_urged=last_urged,
+        overdue=overdue,
+        due_text=due,
+        tier_label=TIER_LABELS.get(t.tier, t.tier),
+        bpmn_url=url_for("api_definitions.definition_xml", key=d.key, version=d.version),
+        event_labels=EVENT_LABELS,
+        role_names=ROLE_NAMES,
+        status_label=STATUS_LABELS.get(inst.status, inst.status),
+        files=attachments.bound_list("task", t.id),
+        **ctx,
+    ), status
 
 
 @bp.get("/tasks/<int:task_id>")
@@ -369,10 +441,15 @@ def submit(task_id: int) -> Any:
         flash(gettext("The next step of the process failed; an administrator has to retry it."), "error")
     return redirect(url_for("tasks.tasks"))
 
+
 NAV = [
     nav_item("tasks.tasks", lazy_gettext("My tasks"), order=10, badge=True, prefix="/tasks"),
     nav_item("tasks.done", lazy_gettext("Done"), order=20),
-    nav_item("tasks.supervise", lazy_gettext("Supervise"), order=30,
-         visible=lambda p: p.is_admin or bool(p.committee_nodes())),
+    nav_item(
+        "tasks.supervise",
+        lazy_gettext("Supervise"),
+        order=30,
+        visible=lambda p: p.is_admin or bool(p.committee_nodes()),
+    ),
     nav_item("start.start", lazy_gettext("Start"), order=40),
 ]

@@ -8,6 +8,7 @@ Who sees which instance is the API's rule (engine/services/instances.py, engine/
 committee all, a unit committee its own unit's, anyone the instances they started or hold a
 task in. Admin actions need the admin role, as in the API.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,20 +24,13 @@ from sqlalchemy.orm import aliased
 from engine.core import diff as bpmn_diff
 from engine.core import repository, schedules, trace
 from engine.errors import Invalid, NotFound, SanjiError, field_error
-from engine.models import (
-    EventLog,
-    HumanTask,
-    OrgNode,
-    ProcessDefinition,
-    ProcessInstance,
-    User,
-)
+from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, User
 from engine.org import policy
 from engine.org.routing import candidates
 from engine.services import instances as instances_service
+from engine.services import task_view
 from engine.services.instances import ENDED, STATUSES, InstanceAction, InstanceFilter
 from engine.services.paging import PageRequest
-from engine.services import task_view
 
 from ..extensions import clock, db, redactor, runtime, settings
 from ..reads import note_view
@@ -80,14 +74,18 @@ ACTION_LABELS = {
     "fire_timer": lazy_gettext("Fire timer now"),
 }
 ACTION_HELP = {
-    "suspend": lazy_gettext("Nothing moves on until it is resumed: its tasks cannot be completed and its timers do "
-                            "not fire."),
+    "suspend": lazy_gettext(
+        "Nothing moves on until it is resumed: its tasks cannot be completed and its timers do not fire."
+    ),
     "resume": lazy_gettext("The instance goes on where it stopped; timers that fell due meanwhile fire now."),
-    "terminate": lazy_gettext("The instance and its running sub-processes end for good; their open tasks are "
-                              "cancelled. This cannot be undone."),
+    "terminate": lazy_gettext(
+        "The instance and its running sub-processes end for good; their open tasks are "
+        "cancelled. This cannot be undone."
+    ),
     "retry": lazy_gettext("The failed step runs again, with the variables below set first if you give any."),
-    "reassign": lazy_gettext("The task is assigned to the chosen member of its organisation; they see it in their "
-                             "tasks."),
+    "reassign": lazy_gettext(
+        "The task is assigned to the chosen member of its organisation; they see it in their tasks."
+    ),
     "fire_timer": lazy_gettext("The waiting timer fires now, as if its time had come."),
 }
 
@@ -99,13 +97,15 @@ def local_day(raw: str, end: bool = False) -> datetime | None:
     try:
         day = datetime.strptime(raw, "%Y-%m-%d").date()
     except ValueError:
-        raise Invalid("{raw!r} is not a date (yyyy-mm-dd)", [field_error("date", "not a date (yyyy-mm-dd)")],
-                      raw=raw) from None
+        raise Invalid(
+            "{raw!r} is not a date (yyyy-mm-dd)", [field_error("date", "not a date (yyyy-mm-dd)")], raw=raw
+        ) from None
     start = datetime.combine(day, time(0, 0), settings().zone)
     return start + timedelta(days=1) if end else start
 
 
 # ---- the instance list -----------------------------------------------------------------------------------
+
 
 def instance_filter(f: dict[str, str]) -> InstanceFilter:
     """The page's filter form as the one instance filter (unknown choices are ignored, bad dates flashed)."""
@@ -114,10 +114,16 @@ def instance_filter(f: dict[str, str]) -> InstanceFilter:
     except Invalid:
         flash(gettext("Enter dates as yyyy-mm-dd."), "error")
         after = before = None
-    return InstanceFilter(status=f["status"] if f["status"] in STATUSES else None, process_key=f["process"] or None,
-                          unit_id=f["unit"] or None, level=f["level"] if f["level"] in ("top", "sub") else None,
-                          started_after=after, started_before=before, incident=bool(f["incident"]),
-                          overdue=bool(f["overdue"]))
+    return InstanceFilter(
+        status=f["status"] if f["status"] in STATUSES else None,
+        process_key=f["process"] or None,
+        unit_id=f["unit"] or None,
+        level=f["level"] if f["level"] in ("top", "sub") else None,
+        started_after=after,
+        started_before=before,
+        incident=bool(f["incident"]),
+        overdue=bool(f["overdue"]),
+    )
 
 
 @bp.get("/instances")
@@ -125,10 +131,13 @@ def instance_filter(f: dict[str, str]) -> InstanceFilter:
 def instances() -> Any:
     p = me()
     now = clock().now()
-    f = {k: request.args.get(k, "") for k in ("process", "status", "unit", "started_from", "started_to", "overdue",
-                                              "incident", "level")}
-    pg = instances_service.list_instances(db(), p, instance_filter(f), PageRequest(page_number(), PER_PAGE), now,
-                                          redactor(p))
+    f = {
+        k: request.args.get(k, "")
+        for k in ("process", "status", "unit", "started_from", "started_to", "overdue", "incident", "level")
+    }
+    pg = instances_service.list_instances(
+        db(), p, instance_filter(f), PageRequest(page_number(), PER_PAGE), now, redactor(p)
+    )
     rows = pg.items
     tasks = instances_service.open_task_summary(db(), [r.id for r in rows], now)
     titles = {r.id: r.title for r in rows}
@@ -136,13 +145,24 @@ def instances() -> Any:
     process_options, unit_ids = instances_service.options(db(), p)
     units = node_names(unit_ids)
     return render_template(
-        "instances.html", rows=rows, titles=titles, incidents=incidents, tasks=tasks, f=f, statuses=STATUSES,
-        status_labels=STATUS_LABELS, process_options=process_options,
-        unit_options=sorted(units.items(), key=lambda o: o[1]), units=units,
-        pager=pager(pg, "trace.instances"), filtered=any(f.values()))
+        "instances.html",
+        rows=rows,
+        titles=titles,
+        incidents=incidents,
+        tasks=tasks,
+        f=f,
+        statuses=STATUSES,
+        status_labels=STATUS_LABELS,
+        process_options=process_options,
+        unit_options=sorted(units.items(), key=lambda o: o[1]),
+        units=units,
+        pager=pager(pg, "trace.instances"),
+        filtered=any(f.values()),
+    )
 
 
 # ---- one instance ---------------------------------------------------------------------------------------
+
 
 def visible_instance(instance_id: int) -> ProcessInstance:
     return instances_service.visible_instance(db(), me(), instance_id)
@@ -161,31 +181,56 @@ class TimelineItem:
 
 
 def timeline(inst: ProcessInstance) -> tuple[list[TimelineItem], int]:
-    total = db().scalar(select(func.count()).select_from(EventLog).where(
-        EventLog.instance_id == inst.id, EventLog.type.not_in(HIDDEN_EVENTS))) or 0
-    evs = list(reversed(db().scalars(select(EventLog).where(EventLog.instance_id == inst.id,
-                                                            EventLog.type.not_in(HIDDEN_EVENTS))
-                                     .order_by(EventLog.id.desc()).limit(TIMELINE_LIMIT)).all()))
+    total = (
+        db().scalar(
+            select(func.count())
+            .select_from(EventLog)
+            .where(EventLog.instance_id == inst.id, EventLog.type.not_in(HIDDEN_EVENTS))
+        )
+        or 0
+    )
+    evs = list(
+        reversed(
+            db()
+            .scalars(
+                select(EventLog)
+                .where(EventLog.instance_id == inst.id, EventLog.type.not_in(HIDDEN_EVENTS))
+                .order_by(EventLog.id.desc())
+                .limit(TIMELINE_LIMIT)
+            )
+            .all()
+        )
+    )
     dues = dict(db().execute(select(HumanTask.id, HumanTask.due_at).where(HumanTask.instance_id == inst.id)).all())
-    names = display_names({e.actor for e in evs if e.actor} |
-                          {e.payload["to"] for e in evs if isinstance((e.payload or {}).get("to"), str)})
+    names = display_names(
+        {e.actor for e in evs if e.actor}
+        | {e.payload["to"] for e in evs if isinstance((e.payload or {}).get("to"), str)}
+    )
     red = redactor(me())
     out = []
     for e in evs:
         payload = red.payload(e.type, e.payload or {}, inst.data)
         late: bool | None = None
         due = dues.get(e.task_id) if e.task_id else None
-        if e.type == "task_completed" and due is not None:
-            late = bool(payload.get("late"))
-        elif e.type in ("timer_fired", "schedule_fired"):
+        if (e.type == "task_completed" and due is not None) or e.type in ("timer_fired", "schedule_fired"):
             late = bool(payload.get("late"))
         if e.actor in (None, "system", "scheduler", "deploy"):
             who = gettext("System")
         else:
             who = names.get(e.actor, e.actor)
         to = payload.get("to") if isinstance(payload.get("to"), str) else ""
-        out.append(TimelineItem(e, str(TRACE_EVENT_LABELS.get(e.type, e.type)), who,
-                                str(payload.get("name") or ""), late, due, names.get(to, to), payload))
+        out.append(
+            TimelineItem(
+                e,
+                str(TRACE_EVENT_LABELS.get(e.type, e.type)),
+                who,
+                str(payload.get("name") or ""),
+                late,
+                due,
+                names.get(to, to),
+                payload,
+            )
+        )
     return out, total
 
 
@@ -197,32 +242,59 @@ def child_page(inst: ProcessInstance) -> dict[str, Any]:
     status = request.args.get("child_status", "")
     # rows only of the children the reader may trace (the API's rule); the counts are of all (as in the API)
     p = me()
-    pg = instances_service.children(db(), p, inst.id, status if status in STATUSES else None,
-                                    PageRequest(page_number("child_page"), CHILDREN_PER_PAGE), redactor(p))
-    return {"total": total_all, "counts": counts, "rows": pg.items, "status": status,
-            "titles": {r.id: r.title for r in pg.items},
-            "hidden": total_all - instances_service.traceable_children(db(), p, inst.id),
-            "tasks": instances_service.open_task_summary(db(), [r.id for r in pg.items], clock().now()),
-            "pager": pager(pg, "trace.instance", name="child_page", instance_id=inst.id)}
+    pg = instances_service.children(
+        db(),
+        p,
+        inst.id,
+        status if status in STATUSES else None,
+        PageRequest(page_number("child_page"), CHILDREN_PER_PAGE),
+        redactor(p),
+    )
+    return {
+        "total": total_all,
+        "counts": counts,
+        "rows": pg.items,
+        "status": status,
+        "titles": {r.id: r.title for r in pg.items},
+        "hidden": total_all - instances_service.traceable_children(db(), p, inst.id),
+        "tasks": instances_service.open_task_summary(db(), [r.id for r in pg.items], clock().now()),
+        "pager": pager(pg, "trace.instance", name="child_page", instance_id=inst.id),
+    }
 
 
 def open_tasks(inst: ProcessInstance) -> list[dict[str, Any]]:
     p = me()
     assignee = aliased(User)
-    rows = db().execute(select(HumanTask, OrgNode.name, assignee.display_name)
-                        .join(OrgNode, OrgNode.id == HumanTask.node_id)
-                        .outerjoin(assignee, assignee.id == HumanTask.assignee_id)
-                        .where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
-                        .order_by(HumanTask.id)).all()
-    readable = set(db().scalars(select(HumanTask.id).where(HumanTask.instance_id == inst.id,
-                                                           policy.tasks_visible(p))).all())
+    rows = (
+        db()
+        .execute(
+            select(HumanTask, OrgNode.name, assignee.display_name)
+            .join(OrgNode, OrgNode.id == HumanTask.node_id)
+            .outerjoin(assignee, assignee.id == HumanTask.assignee_id)
+            .where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
+            .order_by(HumanTask.id)
+        )
+        .all()
+    )
+    readable = set(
+        db().scalars(select(HumanTask.id).where(HumanTask.instance_id == inst.id, policy.tasks_visible(p))).all()
+    )
     now = clock().now()
     out = []
     for t, node_name, assignee_name in rows:
         overdue, text = due_text(t.due_at, now)
-        out.append({"task": t, "node_name": node_name, "assignee": assignee_name, "overdue": overdue,
-                    "due_text": text, "readable": t.id in readable, "tier": TIER_LABELS.get(t.tier, t.tier),
-                    "candidates": [u.display_name for u in candidates(db(), t)] if t.assignee_id is None else []})
+        out.append(
+            {
+                "task": t,
+                "node_name": node_name,
+                "assignee": assignee_name,
+                "overdue": overdue,
+                "due_text": text,
+                "readable": t.id in readable,
+                "tier": TIER_LABELS.get(t.tier, t.tier),
+                "candidates": [u.display_name for u in candidates(db(), t)] if t.assignee_id is None else [],
+            }
+        )
     return out
 
 
@@ -245,17 +317,34 @@ def instance(instance_id: int) -> Any:
     if p.is_admin and inst.next_timer_at is not None and inst.status in ("running", "suspended"):
         try:
             timers = schedules.instance_timers(inst)
-        except Exception as exc:  # noqa: BLE001 - an unreadable state must not break the page
+        except Exception as exc:
             timers_error = f"{type(exc).__name__}: {exc}"
     names = node_names({n for n in (inst.scope_node_id, inst.unit_id) if n})
     return render_template(
-        "instance.html", inst=inst, view=view, d=d, timeline=items, total_events=total_events,
-        timeline_limit=TIMELINE_LIMIT, parent=parent, parent_title=parent_title,
-        children=child_page(inst), open_tasks=open_tasks(inst), variables=view.variables,
-        starter=starter, timers=timers, timers_error=timers_error, status_label=STATUS_LABELS.get(inst.status, inst.status),
-        status_labels=STATUS_LABELS, statuses=STATUSES, names=names, is_admin=p.is_admin,
-        actions=available_actions(inst) if p.is_admin else [], action_labels=ACTION_LABELS,
-        files=bound_list("instance", inst.id))
+        "instance.html",
+        inst=inst,
+        view=view,
+        d=d,
+        timeline=items,
+        total_events=total_events,
+        timeline_limit=TIMELINE_LIMIT,
+        parent=parent,
+        parent_title=parent_title,
+        children=child_page(inst),
+        open_tasks=open_tasks(inst),
+        variables=view.variables,
+        starter=starter,
+        timers=timers,
+        timers_error=timers_error,
+        status_label=STATUS_LABELS.get(inst.status, inst.status),
+        status_labels=STATUS_LABELS,
+        statuses=STATUSES,
+        names=names,
+        is_admin=p.is_admin,
+        actions=available_actions(inst) if p.is_admin else [],
+        action_labels=ACTION_LABELS,
+        files=bound_list("instance", inst.id),
+    )
 
 
 def available_actions(inst: ProcessInstance) -> list[str]:
@@ -273,18 +362,27 @@ def available_actions(inst: ProcessInstance) -> list[str]:
 
 # ---- admin actions: a confirmation page, then the action --------------------------------------------------
 
-@bp.route("/instances/<int:instance_id>/<any(suspend, resume, terminate, retry, reassign, fire_timer):action>",
-          methods=["GET", "POST"])
+
+@bp.route(
+    "/instances/<int:instance_id>/<any(suspend, resume, terminate, retry, reassign, fire_timer):action>",
+    methods=["GET", "POST"],
+)
 @signin_required
 def instance_action(instance_id: int, action: str) -> Any:
     p = require_admin()
     inst = visible_instance(instance_id)
     form = request.form if request.method == "POST" else request.args
-    ctx: dict[str, Any] = {"inst": inst, "title": redactor(p).text(inst.title, inst.data), "action": action,
-                           "label": ACTION_LABELS[action],
-                           "help": ACTION_HELP[action], "status_label": STATUS_LABELS.get(inst.status, inst.status),
-                           "reason": (form.get("reason") or "").strip()[:500], "errors": {},
-                           "variables_text": form.get("variables") or ""}
+    ctx: dict[str, Any] = {
+        "inst": inst,
+        "title": redactor(p).text(inst.title, inst.data),
+        "action": action,
+        "label": ACTION_LABELS[action],
+        "help": ACTION_HELP[action],
+        "status_label": STATUS_LABELS.get(inst.status, inst.status),
+        "reason": (form.get("reason") or "").strip()[:500],
+        "errors": {},
+        "variables_text": form.get("variables") or "",
+    }
     task = None
     if action == "reassign":
         try:
@@ -302,7 +400,7 @@ def instance_action(instance_id: int, action: str) -> Any:
     if action == "fire_timer":
         try:
             ctx["timers"] = schedules.instance_timers(inst) if inst.status == "running" else []
-        except Exception:  # noqa: BLE001
+        except Exception:
             ctx["timers"] = []
         ctx["timer_id"] = form.get("timer_id") or ""
     if request.method == "GET" or form.get("confirmed") != "yes":
@@ -319,16 +417,25 @@ def instance_action(instance_id: int, action: str) -> Any:
             ctx["errors"]["variables"] = gettext("Not valid JSON: %(error)s", error=str(exc))
         else:
             if not isinstance(variables, dict):
-                ctx["errors"]["variables"] = gettext("Give a JSON object, e.g. {\"unit_id\": \"xinsheng\"}.")
+                ctx["errors"]["variables"] = gettext('Give a JSON object, e.g. {"unit_id": "xinsheng"}.')
     if action == "reassign" and not ctx["username"]:
         ctx["errors"]["username"] = gettext("Choose a member.")
     if ctx["errors"]:
         return render_template("instance_action.html", **ctx), 422
     try:
-        done = instances_service.act(runtime(), p, InstanceAction(
-            inst.id, action, ctx["reason"], variables, task_id=task.id if task is not None else None,
-            username=ctx["username"] if task is not None else "", timer_id=ctx["timer_id"] or None
-            if action == "fire_timer" else None))
+        done = instances_service.act(
+            runtime(),
+            p,
+            InstanceAction(
+                inst.id,
+                action,
+                ctx["reason"],
+                variables,
+                task_id=task.id if task is not None else None,
+                username=ctx["username"] if task is not None else "",
+                timer_id=ctx["timer_id"] or None if action == "fire_timer" else None,
+            ),
+        )
     except Invalid as exc:
         field = next((d.get("field") for d in (exc.details or []) if isinstance(d, dict)), None) or "form"
         ctx["errors"][field] = exc.message
@@ -336,21 +443,30 @@ def instance_action(instance_id: int, action: str) -> Any:
     except SanjiError as exc:
         fail(exc)
         return redirect(url_for("trace.instance", instance_id=inst.id))
-    messages = {"suspend": gettext("The instance was suspended."), "resume": gettext("The instance was resumed."),
-                "terminate": gettext("The instance was terminated."),
-                "retry": gettext("The failed step was run again."),
-                "reassign": gettext("%(name)s was reassigned.", name=task.name if task is not None else ""),
-                "fire_timer": gettext("The timer %(id)s fired.", id=done.fired)}
+    messages = {
+        "suspend": gettext("The instance was suspended."),
+        "resume": gettext("The instance was resumed."),
+        "terminate": gettext("The instance was terminated."),
+        "retry": gettext("The failed step was run again."),
+        "reassign": gettext("%(name)s was reassigned.", name=task.name if task is not None else ""),
+        "fire_timer": gettext("The timer %(id)s fired.", id=done.fired),
+    }
     flash(messages[action], "success")
     db().expire_all()
     after = db().get(ProcessInstance, inst.id)
     if after is not None and after.status == "error" and action in ("retry", "resume", "fire_timer"):
-        flash(gettext("The instance stopped at an error again: %(message)s",
-                      message=redactor(p).text(after.error_message, after.data) or ""), "error")
+        flash(
+            gettext(
+                "The instance stopped at an error again: %(message)s",
+                message=redactor(p).text(after.error_message, after.data) or "",
+            ),
+            "error",
+        )
     return redirect(url_for("trace.instance", instance_id=inst.id))
 
 
 # ---- the heatmap of a definition --------------------------------------------------------------------------
+
 
 @bp.get("/processes/<key>/heatmap")
 @signin_required
@@ -364,8 +480,15 @@ def heatmap(key: str) -> Any:
             raise Invalid("version must be a number", [field_error("version", "not a version number")]) from None
     else:
         d = repository.latest(db(), key, active_only=False)
-    versions = db().scalars(select(ProcessDefinition.version).where(ProcessDefinition.key == key)
-                            .order_by(ProcessDefinition.version.desc())).all()
+    versions = (
+        db()
+        .scalars(
+            select(ProcessDefinition.version)
+            .where(ProcessDefinition.key == key)
+            .order_by(ProcessDefinition.version.desc())
+        )
+        .all()
+    )
     # the API's rule: counts over every instance for process owners, else over the visible ones
     data = trace.heatmap(db(), d, policy.heatmap_scope(p))
     model = bpmn_diff.parse(d.xml, 1 << 30)
@@ -374,16 +497,36 @@ def heatmap(key: str) -> Any:
         el = model.elements.get(eid)
         if el is not None and el.type == "sequenceFlow":
             continue
-        rows.append({"id": eid, "name": (el.name if el else None) or eid, "type": el.type if el else "",
-                     "process": el.process if el else None, **counts})
+        rows.append(
+            {
+                "id": eid,
+                "name": (el.name if el else None) or eid,
+                "type": el.type if el else "",
+                "process": el.process if el else None,
+                **counts,
+            }
+        )
     rows.sort(key=lambda r: (-r["active"], -r["failed"], -r["completed"], r["name"]))
     mode = "completed" if request.args.get("mode") == "completed" else "active"
-    return render_template("heatmap.html", d=d, key=key, versions=versions, rows=rows, mode=mode,
-                           instances=data["instances"], status_labels=STATUS_LABELS)
+    return render_template(
+        "heatmap.html",
+        d=d,
+        key=key,
+        versions=versions,
+        rows=rows,
+        mode=mode,
+        instances=data["instances"],
+        status_labels=STATUS_LABELS,
+    )
+
 
 NAV = [
-    nav_item("trace.instances", lazy_gettext("Tracing"), order=60, prefix="/instances",
-         visible=policy.may_trace),
-    nav_item("schedules.schedules_page", lazy_gettext("Schedules"), order=70, prefix="/schedules",
-         visible=policy.may_see_schedules),
+    nav_item("trace.instances", lazy_gettext("Tracing"), order=60, prefix="/instances", visible=policy.may_trace),
+    nav_item(
+        "schedules.schedules_page",
+        lazy_gettext("Schedules"),
+        order=70,
+        prefix="/schedules",
+        visible=policy.may_see_schedules,
+    ),
 ]

@@ -12,6 +12,7 @@ unit of work is rolled back to the state before the failing steps, nothing half-
 - data: an instance's serialized state ≤ SANJI_MAX_INSTANCE_BYTES, the data of one completion
   or start ≤ SANJI_MAX_FORM_BYTES (`check_submitted`).
 """
+
 from __future__ import annotations
 
 import json
@@ -47,8 +48,12 @@ class Deadline:
 
     def exceeded(self, task: Any = None) -> EngineTimeout:
         where = f" (at element {task.task_spec.bpmn_id})" if task is not None else ""
-        exc = EngineTimeout("the engine work of this request exceeded SANJI_ENGINE_MAX_SECONDS ({seconds:g} "
-                            "s){where}; its steps were rolled back", seconds=self.seconds, where=where)
+        exc = EngineTimeout(
+            "the engine work of this request exceeded SANJI_ENGINE_MAX_SECONDS ({seconds:g} "
+            "s){where}; its steps were rolled back",
+            seconds=self.seconds,
+            where=where,
+        )
         exc.task = task
         return exc
 
@@ -78,11 +83,23 @@ def check_submitted(data: dict[str, Any] | None, max_bytes: int, what: str = "fo
         return
     sizes = {str(k): json_size(v) for k, v in data.items()}
     field = max(sizes, key=lambda k: sizes[k])
-    raise TooLarge("the {what} is {total:,} bytes, above SANJI_MAX_FORM_BYTES ({max_bytes:,}); its largest field is "
-                   "{field!r} ({largest:,} bytes)",
-                   [field_error(field, "{largest:,} bytes; all fields together may have {max_bytes:,}",
-                                largest=sizes[field], max_bytes=max_bytes)],
-                   what=what, total=total, max_bytes=max_bytes, field=field, largest=sizes[field])
+    raise TooLarge(
+        "the {what} is {total:,} bytes, above SANJI_MAX_FORM_BYTES ({max_bytes:,}); its largest field is "
+        "{field!r} ({largest:,} bytes)",
+        [
+            field_error(
+                field,
+                "{largest:,} bytes; all fields together may have {max_bytes:,}",
+                largest=sizes[field],
+                max_bytes=max_bytes,
+            )
+        ],
+        what=what,
+        total=total,
+        max_bytes=max_bytes,
+        field=field,
+        largest=sizes[field],
+    )
 
 
 def check_tree_depth(workflow: Any) -> None:
@@ -96,9 +113,13 @@ def check_tree_depth(workflow: Any) -> None:
     if depth < limit - 1:
         return
     where = Msg(" at element {element}", element=task.task_spec.bpmn_id) if task is not None else ""
-    exc = BoundExceeded("the process's task tree is {depth:,} tasks deep{where}, the most the engine follows is "
-                        "{limit:,}: a loop ran too many times in one instance", depth=depth, where=where,
-                        limit=limit - 2)
+    exc = BoundExceeded(
+        "the process's task tree is {depth:,} tasks deep{where}, the most the engine follows is "
+        "{limit:,}: a loop ran too many times in one instance",
+        depth=depth,
+        where=where,
+        limit=limit - 2,
+    )
     exc.task = task
     raise exc
 
@@ -120,8 +141,14 @@ def state_too_large(workflow: Any, size: int, max_bytes: int) -> BoundExceeded:
                 best = (n, name, task)
     n, name, task = best
     where = f" in the data of {task.task_spec.bpmn_id}" if task is not None else ""
-    exc = BoundExceeded("the instance's state would be {size:,} bytes, above SANJI_MAX_INSTANCE_BYTES "
-                        "({max_bytes:,}); the largest variable is {name!r} ({n:,} bytes){where}",
-                        size=size, max_bytes=max_bytes, name=name, n=n, where=where)
+    exc = BoundExceeded(
+        "the instance's state would be {size:,} bytes, above SANJI_MAX_INSTANCE_BYTES "
+        "({max_bytes:,}); the largest variable is {name!r} ({n:,} bytes){where}",
+        size=size,
+        max_bytes=max_bytes,
+        name=name,
+        n=n,
+        where=where,
+    )
     exc.task = task
     return exc

@@ -13,6 +13,7 @@ is `layout_changed`, not a semantic change.
 the same semantics (e.g. a diagram opened and saved again in the modeler) have empty
 `added`, `removed` and `changed`.
 """
+
 from __future__ import annotations
 
 from copy import deepcopy
@@ -32,11 +33,28 @@ XSI_NS = "http://www.w3.org/2001/XMLSchema-instance"
 PREFIXES = {BPMN_NS: "", SPIFF_NS: "spiffworkflow:", XSI_NS: "xsi:"}
 
 # Elements whose children with ids are compared on their own.
-CONTAINERS = {"definitions", "process", "subProcess", "transaction", "adHocSubProcess", "collaboration",
-              "laneSet", "childLaneSet", "lane"}
+CONTAINERS = {
+    "definitions",
+    "process",
+    "subProcess",
+    "transaction",
+    "adHocSubProcess",
+    "collaboration",
+    "laneSet",
+    "childLaneSet",
+    "lane",
+}
 # Never compared on their own, even with an id: folded into the element that owns them.
-ALWAYS_FOLDED = {"documentation", "extensionElements", "ioSpecification", "laneSet", "childLaneSet",
-                 "flowNodeRef", "incoming", "outgoing"}
+ALWAYS_FOLDED = {
+    "documentation",
+    "extensionElements",
+    "ioSpecification",
+    "laneSet",
+    "childLaneSet",
+    "flowNodeRef",
+    "incoming",
+    "outgoing",
+}
 # Derived from the flows (bpmn-js writes them, hand-written files often do not): not compared.
 IGNORED_CHILDREN = {"incoming", "outgoing"}
 # Keep the id of these folded parts (SpiffWorkflow reads it when the name is missing).
@@ -56,16 +74,43 @@ FRIENDLY = {
 # BPMN attribute defaults (BPMN 2.0 XSD): writing the default or leaving it out means the same,
 # and modelers differ in which they do.
 DEFAULTS = {
-    "completionQuantity": "1", "startQuantity": "1", "isForCompensation": "false", "isInterrupting": "true",
-    "cancelActivity": "true", "parallelMultiple": "false", "isCollection": "false", "testBefore": "false",
-    "eventGatewayType": "Exclusive", "instantiate": "false", "isClosed": "false", "gatewayDirection": "Unspecified",
-    "isSequential": "false", "behavior": "All", "triggeredByEvent": "false", "associationDirection": "None",
-    "processType": "None", "ordering": "Parallel", "cancelRemainingInstances": "true", "waitForCompletion": "true",
+    "completionQuantity": "1",
+    "startQuantity": "1",
+    "isForCompensation": "false",
+    "isInterrupting": "true",
+    "cancelActivity": "true",
+    "parallelMultiple": "false",
+    "isCollection": "false",
+    "testBefore": "false",
+    "eventGatewayType": "Exclusive",
+    "instantiate": "false",
+    "isClosed": "false",
+    "gatewayDirection": "Unspecified",
+    "isSequential": "false",
+    "behavior": "All",
+    "triggeredByEvent": "false",
+    "associationDirection": "None",
+    "processType": "None",
+    "ordering": "Parallel",
+    "cancelRemainingInstances": "true",
+    "waitForCompletion": "true",
     "implementation": "##unspecified",
 }
 # The fields of a change worth showing first.
-FIELD_ORDER = ("type", "name", "lane", "source", "target", "condition", "timer", "script", "calledElement", "property",
-               "multiInstance", "nodes")
+FIELD_ORDER = (
+    "type",
+    "name",
+    "lane",
+    "source",
+    "target",
+    "condition",
+    "timer",
+    "script",
+    "calledElement",
+    "property",
+    "multiInstance",
+    "nodes",
+)
 
 
 @dataclass
@@ -153,14 +198,17 @@ def _fold_children(el: etree._Element, prefix: str, out: dict[str, Any]) -> None
     seen: dict[str, int] = {}
     for c in children:
         tag = _tag(c)
-        if counts[tag] > 1 and tag not in ("documentation", "spiffworkflow:properties", "extensionElements") \
-                and not tag.endswith("EventDefinition"):
+        if (
+            counts[tag] > 1
+            and tag not in ("documentation", "spiffworkflow:properties", "extensionElements")
+            and not tag.endswith("EventDefinition")
+        ):
             seen[tag] = seen.get(tag, 0) + 1
             sub: dict[str, Any] = {}
             _fold(c, "", sub)
             label = f"{FRIENDLY.get(tag, tag)}[{c.get('id') or seen[tag]}]"
             for k, v in sub.items():
-                out[f"{prefix}{label}{k[len(FRIENDLY.get(tag, tag)):]}"] = v
+                out[f"{prefix}{label}{k[len(FRIENDLY.get(tag, tag)) :]}"] = v
         else:
             _fold(c, prefix, out)
 
@@ -251,8 +299,12 @@ def _layout(root: etree._Element) -> dict[str, tuple[Any, ...]]:
         for b in el.iter(f"{{{DC_NS}}}Bounds", f"{{{DI_NS}}}waypoint"):
             if b.getparent() is not el:
                 continue  # label bounds move with the label, not the element
-            points.append(tuple(round(float(b.get(k, "0"))) for k in
-                                (("x", "y", "width", "height") if etree.QName(b).localname == "Bounds" else ("x", "y"))))
+            points.append(
+                tuple(
+                    round(float(b.get(k, "0")))
+                    for k in (("x", "y", "width", "height") if etree.QName(b).localname == "Bounds" else ("x", "y"))
+                )
+            )
         if el.get("isExpanded"):
             points.append(("expanded", el.get("isExpanded")))
         out[ref] = tuple(points)
@@ -273,16 +325,29 @@ def diff_models(a: Model, b: Model) -> dict[str, Any]:
         if new is None:
             continue
         keys = sorted(set(old.fields) | set(new.fields), key=_sort_key)
-        changes = [{"field": k, "from": old.fields.get(k), "to": new.fields.get(k)} for k in keys
-                   if old.fields.get(k) != new.fields.get(k)]
+        changes = [
+            {"field": k, "from": old.fields.get(k), "to": new.fields.get(k)}
+            for k in keys
+            if old.fields.get(k) != new.fields.get(k)
+        ]
         if changes:
             changed.append({**new.brief(), "changes": changes})
-    layout_changed = sorted(i for i in set(a.layout) | set(b.layout)
-                            if i in a.elements and i in b.elements and a.layout.get(i) != b.layout.get(i))
+    layout_changed = sorted(
+        i
+        for i in set(a.layout) | set(b.layout)
+        if i in a.elements and i in b.elements and a.layout.get(i) != b.layout.get(i)
+    )
     return {
-        "added": added, "removed": removed, "changed": changed, "layout_changed": layout_changed,
-        "summary": {"added": len(added), "removed": len(removed), "changed": len(changed),
-                    "layout_changed": len(layout_changed)},
+        "added": added,
+        "removed": removed,
+        "changed": changed,
+        "layout_changed": layout_changed,
+        "summary": {
+            "added": len(added),
+            "removed": len(removed),
+            "changed": len(changed),
+            "layout_changed": len(layout_changed),
+        },
     }
 
 

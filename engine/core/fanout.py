@@ -1,17 +1,18 @@
 """Fan-out: detached call activities become child instances; the parent continues when the last ends."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from sqlalchemy import select, update
 
-from engine.core.runtime_base import Loaded, MAX_DEPTH, RuntimeBase
 from engine.core.bounds import BoundExceeded
-from engine.errors import ScriptError
-from engine.models import FanOut, ProcessDefinition, ProcessInstance
 from engine.core.repository import latest
+from engine.core.runtime_base import MAX_DEPTH, Loaded, RuntimeBase
 from engine.core.spiff import DetachedCallActivity
 from engine.core.spiff_seam import internal, set_internal
+from engine.errors import ScriptError
+from engine.models import FanOut, ProcessDefinition, ProcessInstance
 
 
 class FanOutMixin(RuntimeBase):
@@ -32,11 +33,18 @@ class FanOutMixin(RuntimeBase):
             fan = self.session.get(FanOut, (inst.id, guid), populate_existing=True)
             if fan is not None and fan.pending <= 0:
                 if spec.output_collection:
-                    rows = self.session.execute(select(ProcessInstance.data).where(
-                        ProcessInstance.parent_id == inst.id, ProcessInstance.parent_task_guid == guid)
-                        .order_by(ProcessInstance.item_index)).scalars().all()
+                    rows = (
+                        self.session.execute(
+                            select(ProcessInstance.data)
+                            .where(ProcessInstance.parent_id == inst.id, ProcessInstance.parent_task_guid == guid)
+                            .order_by(ProcessInstance.item_index)
+                        )
+                        .scalars()
+                        .all()
+                    )
                     t.data[spec.output_collection] = [
-                        (d or {}).get(spec.output_item) if spec.output_item else d for d in rows]
+                        (d or {}).get(spec.output_item) if spec.output_item else d for d in rows
+                    ]
                 self.session.delete(fan)
                 t.run()
                 progressed = True
@@ -50,12 +58,21 @@ class FanOutMixin(RuntimeBase):
         else:
             items = t.data.get(spec.collection)
             if not isinstance(items, list):
-                raise ScriptError("{element}: {collection!r} must be a list to fan out over, not {type}",
-                                  element=spec.bpmn_id, collection=spec.collection, type=type(items).__name__)
+                raise ScriptError(
+                    "{element}: {collection!r} must be a list to fan out over, not {type}",
+                    element=spec.bpmn_id,
+                    collection=spec.collection,
+                    type=type(items).__name__,
+                )
             if len(items) > self.settings.max_fanout:
-                exc = BoundExceeded("{element}: {collection!r} has {count} items; a call activity starts at most "
-                                    "{limit} child instances (SANJI_MAX_FANOUT)", element=spec.bpmn_id,
-                                    collection=spec.collection, count=len(items), limit=self.settings.max_fanout)
+                exc = BoundExceeded(
+                    "{element}: {collection!r} has {count} items; a call activity starts at most "
+                    "{limit} child instances (SANJI_MAX_FANOUT)",
+                    element=spec.bpmn_id,
+                    collection=spec.collection,
+                    count=len(items),
+                    limit=self.settings.max_fanout,
+                )
                 exc.task = t
                 raise exc
         child_def = self._called_definition(inst.definition, spec.called_element)
@@ -73,16 +90,22 @@ class FanOutMixin(RuntimeBase):
             self.start(child_def, variables, None, _parent=(inst, guid, idx if spec.collection else None))
 
     def _called_definition(self, caller: ProcessDefinition, key: str) -> ProcessDefinition:
-        same_file = self.session.scalars(select(ProcessDefinition).where(
-            ProcessDefinition.key == key, ProcessDefinition.sha256 == caller.sha256)
-            .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+        same_file = self.session.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.key == key, ProcessDefinition.sha256 == caller.sha256)
+            .order_by(ProcessDefinition.version.desc())
+            .limit(1)
+        ).first()
         return same_file or latest(self.session, key)
 
     def _child_finished(self, child: ProcessInstance) -> None:
         assert child.parent_id is not None and child.parent_task_guid is not None
         pending = self.session.execute(
-            update(FanOut).where(FanOut.instance_id == child.parent_id, FanOut.task_guid == child.parent_task_guid)
-            .values(pending=FanOut.pending - 1).returning(FanOut.pending)).scalar()
+            update(FanOut)
+            .where(FanOut.instance_id == child.parent_id, FanOut.task_guid == child.parent_task_guid)
+            .values(pending=FanOut.pending - 1)
+            .returning(FanOut.pending)
+        ).scalar()
         if pending is None or pending > 0 or child.parent_id in self._active:
             return  # the active parent notices in its own loop
         parent = self._lock(child.parent_id)

@@ -4,6 +4,7 @@ A user task names its form with the SpiffWorkflow property `formJsonSchemaFilena
 schema lives in `forms/`. Schemas are loaded once per file version (mtime) and checked
 against their metaschema; completion data is validated with one message per field.
 """
+
 from __future__ import annotations
 
 import json
@@ -61,10 +62,19 @@ RULES = {
     "pattern": Msg("the format is not valid"),
     "additionalProperties": Msg("the form has no such field"),
 }
-FORMATS = {"date": Msg("enter a date (YYYY-MM-DD)"), "date-time": Msg("enter a date and time"),
-           "email": Msg("enter an e-mail address")}
-TYPES = {"integer": Msg("enter a whole number"), "number": Msg("enter a number"), "string": Msg("enter text"),
-         "boolean": Msg("choose yes or no"), "array": Msg("expected a list"), "object": Msg("expected an object")}
+FORMATS = {
+    "date": Msg("enter a date (YYYY-MM-DD)"),
+    "date-time": Msg("enter a date and time"),
+    "email": Msg("enter an e-mail address"),
+}
+TYPES = {
+    "integer": Msg("enter a whole number"),
+    "number": Msg("enter a number"),
+    "string": Msg("enter text"),
+    "boolean": Msg("choose yes or no"),
+    "array": Msg("expected a list"),
+    "object": Msg("expected an object"),
+}
 
 
 def field_problem(path: str, err: Any) -> dict[str, Any]:

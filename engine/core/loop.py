@@ -1,9 +1,11 @@
 """The engine loop: lock and load an instance, run engine steps to a wait state, save or record an incident."""
+
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from time import monotonic
-from typing import Any, Callable
+from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -13,33 +15,37 @@ from sqlalchemy.exc import IntegrityError, InterfaceError, OperationalError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.infra import events
 from engine.core import trace
+from engine.core.bounds import check_tree_depth, timeout_in
+from engine.core.repository import SPECS
 from engine.core.runtime_base import (
-    ENDED,
-    Loaded,
-    MAX_ROUNDS,
-    RuntimeBase,
     _DEFINITION_WITHOUT_TEXTS,
     _INSTANCE_UPDATE,
+    ENDED,
+    MAX_ROUNDS,
+    Loaded,
+    RuntimeBase,
     _jsonable,
     _message,
 )
-from engine.core.bounds import check_tree_depth, timeout_in
-from engine.errors import Conflict, Invalid, NotFound, ScriptError, field_error
-from engine.models import ProcessInstance
-from engine.org.nodes import Principal
-from engine.core.repository import SPECS
 from engine.core.spiff import dump_state, load_state, timer_due
 from engine.core.spiff_seam import fire_start_event, is_plain_event, is_start_join, is_start_split, ready_behind_split
+from engine.errors import Conflict, Invalid, NotFound, ScriptError, field_error
+from engine.infra import events
+from engine.models import ProcessInstance
+from engine.org.nodes import Principal
 
 
 class EngineLoop(RuntimeBase):
     def _lock(self, instance_id: int) -> ProcessInstance:
         if instance_id in self._active:
             return self._active[instance_id].inst
-        q = (select(ProcessInstance).where(ProcessInstance.id == instance_id)
-             .options(_DEFINITION_WITHOUT_TEXTS).execution_options(populate_existing=True))
+        q = (
+            select(ProcessInstance)
+            .where(ProcessInstance.id == instance_id)
+            .options(_DEFINITION_WITHOUT_TEXTS)
+            .execution_options(populate_existing=True)
+        )
         if not self._sqlite:
             q = q.with_for_update(of=ProcessInstance)
         inst = self.session.scalars(q).one_or_none()
@@ -63,8 +69,13 @@ class EngineLoop(RuntimeBase):
 
     # ---- the engine loop ---------------------------------------------------------------------
 
-    def _run(self, loaded: Loaded, before: bytes | None, action: Callable[[BpmnWorkflow], None] | None,
-             actor: Principal | None) -> None:
+    def _run(
+        self,
+        loaded: Loaded,
+        before: bytes | None,
+        action: Callable[[BpmnWorkflow], None] | None,
+        actor: Principal | None,
+    ) -> None:
         """Run engine steps to the next wait state; on failure record an incident instead.
 
         The outermost call of a request times all its engine work, including the children it
@@ -89,7 +100,7 @@ class EngineLoop(RuntimeBase):
                 # and the instance stays as it was, instead of recording an incident
                 self._undo(savepoint, logged)
                 raise
-            except Exception as exc:  # noqa: BLE001 - any engine failure becomes an incident
+            except Exception as exc:
                 self._undo(savepoint, logged)
                 timeout = timeout_in(exc)
                 if timeout is not None and not outermost:
@@ -143,14 +154,16 @@ class EngineLoop(RuntimeBase):
             if not progressed and all(t.task_spec.manual for t in ready):
                 break  # nothing changed since `ready` was read: it is the wait state's ready list
         else:
-            raise ScriptError("the process did not reach a wait state within {rounds} rounds (a loop?)",
-                              rounds=MAX_ROUNDS)
+            raise ScriptError(
+                "the process did not reach a wait state within {rounds} rounds (a loop?)", rounds=MAX_ROUNDS
+            )
         check_tree_depth(wf)
         self._sync_tasks(loaded, ready)
         self._messages(loaded)
 
-    def _incident(self, loaded: Loaded, exc: Exception, before: bytes | None,
-                  action: Callable[[BpmnWorkflow], None] | None) -> None:
+    def _incident(
+        self, loaded: Loaded, exc: Exception, before: bytes | None, action: Callable[[BpmnWorkflow], None] | None
+    ) -> None:
         inst = loaded.inst
         # Rebuild the state as it was after the caller's action, before the failing steps.
         if before:
@@ -172,8 +185,13 @@ class EngineLoop(RuntimeBase):
         inst.error_task = getattr(task_spec, "bpmn_id", None)
         inst.error_traceback = "".join(traceback.format_exception(exc))[-20000:]
         inst.updated_at = now
-        events.log(self.session, now, "incident", instance_id=inst.id,
-                   payload={"message": inst.error_message, "task": inst.error_task})
+        events.log(
+            self.session,
+            now,
+            "incident",
+            instance_id=inst.id,
+            payload={"message": inst.error_message, "task": inst.error_task},
+        )
         trace.record(self.session, inst, wf)
         self._flush()
 
@@ -189,8 +207,11 @@ class EngineLoop(RuntimeBase):
             done = [t for t in wf.get_tasks(state=TaskState.COMPLETED) if not is_start_join(t.task_spec)]
             last_task = max(done, key=lambda t: t.last_state_change, default=None)
         last = last_task.data if last_task is not None else {}
-        values: dict[str, Any] = {"state": dump_state(wf, self.settings.max_instance_bytes),
-                                  "data": _jsonable(last), "updated_at": now}
+        values: dict[str, Any] = {
+            "state": dump_state(wf, self.settings.max_instance_bytes),
+            "data": _jsonable(last),
+            "updated_at": now,
+        }
         title = values["data"].get("title")
         if isinstance(title, str) and title.strip() and title.strip()[:300] != inst.title:
             values["title"] = title.strip()[:300]  # a script or form may (re)name the instance
@@ -204,7 +225,8 @@ class EngineLoop(RuntimeBase):
         loaded.fresh = False
         values["version"] = inst.version + 1
         written = self.session.connection().execute(
-            _INSTANCE_UPDATE, {"instance_id_": inst.id, "version_": inst.version, **values})
+            _INSTANCE_UPDATE, {"instance_id_": inst.id, "version_": inst.version, **values}
+        )
         if written.rowcount != 1:
             raise Conflict("the instance was changed by someone else at the same time; reload and try again")
         for key, value in values.items():
@@ -212,8 +234,11 @@ class EngineLoop(RuntimeBase):
 
     @staticmethod
     def _waiting_timers(wf: BpmnWorkflow) -> list[Any]:
-        return [t for t in wf.get_tasks(state=TaskState.WAITING)
-                if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)]
+        return [
+            t
+            for t in wf.get_tasks(state=TaskState.WAITING)
+            if isinstance(getattr(t.task_spec, "event_definition", None), TimerEventDefinition)
+        ]
 
     def _seed(self, wf: BpmnWorkflow, variables: dict[str, Any], start_event: str | None) -> None:
         """Put the start data in and keep exactly one start event (timer/message ones fire now)."""
@@ -230,9 +255,11 @@ class EngineLoop(RuntimeBase):
         if start_event is not None:
             chosen = next((t for t in events_ if t.task_spec.bpmn_id == start_event), None)
             if chosen is None:
-                raise Invalid("the process has no start event {start_event!r}",
-                              [field_error("start_event", "no start event {start_event!r}", start_event=start_event)],
-                              start_event=start_event)
+                raise Invalid(
+                    "the process has no start event {start_event!r}",
+                    [field_error("start_event", "no start event {start_event!r}", start_event=start_event)],
+                    start_event=start_event,
+                )
         else:
             plain = [t for t in events_ if is_plain_event(t.task_spec)]
             chosen = plain[0] if plain else events_[0]

@@ -6,31 +6,33 @@ tiers, forms exist, timers parse and keep the bounds, scripts pass the sandbox r
 processes exist, no split wider than SANJI_MAX_BRANCHES). Nothing is stored unless every
 stage passes.
 """
+
 from __future__ import annotations
 
 import hashlib
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lxml import etree
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
-from engine.core.spiff_seam import VALIDATOR
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.infra import xmlsafe
-from engine.errors import Conflict, Invalid, Msg, NotFound
+from engine.core.calendar import validate_timer
 from engine.core.forms import FormStore
+from engine.core.scripts import check_source
+from engine.core.spiff import SanjiBpmnParser, dump_specs, load_specs
+from engine.core.spiff_seam import VALIDATOR
+from engine.errors import Conflict, Invalid, Msg, NotFound
+from engine.infra import xmlsafe
+from engine.infra.settings import Settings
 from engine.models import ROLES, ProcessDefinition
 from engine.org.routing import lane_tier
-from engine.core.scripts import check_source
-from engine.infra.settings import Settings
-from engine.core.spiff import SanjiBpmnParser, dump_specs, load_specs
-from engine.core.calendar import validate_timer
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -74,8 +76,10 @@ class ParsedFile:
 
 
 def _props(el: etree._Element) -> dict[str, str]:
-    return {p.get("name"): p.get("value", "") for p in el.xpath(
-        "./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS)}
+    return {
+        p.get("name"): p.get("value", "")
+        for p in el.xpath("./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS)
+    }
 
 
 def _local(el: etree._Element) -> str:
@@ -84,22 +88,40 @@ def _local(el: etree._Element) -> str:
 
 def _invalid(problems: list[Problem], what: str) -> Invalid:
     first = problems[0]
-    where = f" (element {first.element_id}" + (f", line {first.line})" if first.line else ")") if first.element_id else (
-        f" (line {first.line})" if first.line else "")
+    where = (
+        f" (element {first.element_id}" + (f", line {first.line})" if first.line else ")")
+        if first.element_id
+        else (f" (line {first.line})" if first.line else "")
+    )
     more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
-    return Invalid("{what}: {message}{where}{more}", [p.as_dict() for p in problems], what=what,
-                   message=first.message, where=where, more=more)
+    return Invalid(
+        "{what}: {message}{where}{more}",
+        [p.as_dict() for p in problems],
+        what=what,
+        message=first.message,
+        where=where,
+        more=more,
+    )
 
 
-def validate(data: bytes | str, filename: str, forms: FormStore, max_bytes: int,
-             known_keys: Callable[[str], bool] = lambda key: False, *, settings: Settings | None = None) -> ParsedFile:
+def validate(
+    data: bytes | str,
+    filename: str,
+    forms: FormStore,
+    max_bytes: int,
+    known_keys: Callable[[str], bool] = lambda key: False,
+    *,
+    settings: Settings | None = None,
+) -> ParsedFile:
     """Parse and check one BPMN document; raise Invalid/TooLarge listing every problem.
     `settings` gives the bounds (SANJI_MAX_BRANCHES, SANJI_TIMER_MIN_SECONDS; default: their defaults)."""
     root = xmlsafe.parse(data, max_bytes)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if etree.QName(root).namespace != BPMN_NS or _local(root) != "definitions":
-        raise _invalid([Problem("the root element must be bpmn:definitions "
-                                f"({BPMN_NS})", None, root.sourceline)], "not a BPMN 2.0 document")
+        raise _invalid(
+            [Problem(f"the root element must be bpmn:definitions ({BPMN_NS})", None, root.sourceline)],
+            "not a BPMN 2.0 document",
+        )
     by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
 
     def line_of(element_id: str | None) -> int | None:
@@ -114,8 +136,17 @@ def validate(data: bytes | str, filename: str, forms: FormStore, max_bytes: int,
     processes = root.xpath("./bpmn:process", namespaces=NS)
     executable = [p for p in processes if p.get("isExecutable", "true") == "true"]
     if not executable:
-        raise _invalid([Problem("the document contains no executable process (isExecutable=\"true\"); "
-                                "Sanji stores only diagrams it can run", None, None)], "nothing to deploy")
+        raise _invalid(
+            [
+                Problem(
+                    'the document contains no executable process (isExecutable="true"); '
+                    "Sanji stores only diagrams it can run",
+                    None,
+                    None,
+                )
+            ],
+            "nothing to deploy",
+        )
     local_keys = {p.get("id") for p in processes}
 
     problems: list[Problem] = []
@@ -132,8 +163,9 @@ def validate(data: bytes | str, filename: str, forms: FormStore, max_bytes: int,
             key = proc.get("id")
             spec = parser.get_spec(key)
             subs = parser.get_subprocess_specs(key)
-            parsed.processes.append(ParsedProcess(key, proc.get("name") or key, dump_specs(spec, subs),
-                                                  _info(proc, local_keys)))
+            parsed.processes.append(
+                ParsedProcess(key, proc.get("name") or key, dump_specs(spec, subs), _info(proc, local_keys))
+            )
     except ValidationException as exc:
         eid = getattr(exc, "id", None) or None
         raise _invalid([Problem(str(exc).split("\n")[0], eid, line_of(eid))], "the diagram cannot be parsed") from None
@@ -142,8 +174,9 @@ def validate(data: bytes | str, filename: str, forms: FormStore, max_bytes: int,
     return parsed
 
 
-def _check_process(proc: etree._Element, forms: FormStore, local_keys: set[str],
-                   known_keys: Callable[[str], bool], bounds: Settings) -> list[Problem]:
+def _check_process(
+    proc: etree._Element, forms: FormStore, local_keys: set[str], known_keys: Callable[[str], bool], bounds: Settings
+) -> list[Problem]:
     problems: list[Problem] = []
     outgoing: dict[str, int] = {}
     for flow in proc.iter(f"{{{BPMN_NS}}}sequenceFlow"):
@@ -164,28 +197,40 @@ def _check_process(proc: etree._Element, forms: FormStore, local_keys: set[str],
             add(el, f"bpmn:{tag} is not supported by Sanji; use a user task, script task or message event")
         branches = outgoing.get(el.get("id"), 0) if tag not in CHOOSING_TAGS else 0
         if branches > bounds.max_branches:
-            add(el, f"{tag} {el.get('name') or el.get('id')!r} splits into {branches} parallel branches; at most "
-                    f"{bounds.max_branches} are allowed (SANJI_MAX_BRANCHES): fan out with a multi-instance "
-                    "call activity instead")
+            add(
+                el,
+                f"{tag} {el.get('name') or el.get('id')!r} splits into {branches} parallel branches; at most "
+                f"{bounds.max_branches} are allowed (SANJI_MAX_BRANCHES): fan out with a multi-instance "
+                "call activity instead",
+            )
         if tag in HUMAN_TAGS:
             lane = lanes.get(el.get("id"))
             if lane is None:
-                add(el, f"{tag} {el.get('name') or el.get('id')!r} lies in no lane; put it in a tier lane "
-                        "(集团公司纪委, 权属单位纪委, 基层党支部纪律检查委员 or 职能部门)")
+                add(
+                    el,
+                    f"{tag} {el.get('name') or el.get('id')!r} lies in no lane; put it in a tier lane "
+                    "(集团公司纪委, 权属单位纪委, 基层党支部纪律检查委员 or 职能部门)",
+                )
             elif lane_tier(lane) is None:
-                add(el, f"lane {lane!r} does not name a tier; use 集团公司纪委, 权属单位纪委, "
-                        "基层党支部纪律检查委员 or 职能部门")
+                add(
+                    el,
+                    f"lane {lane!r} does not name a tier; use 集团公司纪委, 权属单位纪委, "
+                    "基层党支部纪律检查委员 or 职能部门",
+                )
             props = _props(el)
             form = props.get("formJsonSchemaFilename")
             if form:
                 for msg in forms.problems(form):
                     add(el, msg)
             if props.get("dueIn"):
-                problems.extend(Problem(m, el.get("id"), el.sourceline) for m in validate_timer("timeDuration", props["dueIn"]))
+                problems.extend(
+                    Problem(m, el.get("id"), el.sourceline) for m in validate_timer("timeDuration", props["dueIn"])
+                )
             for prop in ("dueAt", "validate"):
                 if props.get(prop):
-                    problems.extend(Problem(f"{prop}: {m}", el.get("id"), el.sourceline)
-                                    for m in check_source(props[prop], "eval"))
+                    problems.extend(
+                        Problem(f"{prop}: {m}", el.get("id"), el.sourceline) for m in check_source(props[prop], "eval")
+                    )
             if props.get("candidateRoles"):
                 bad = [r for r in props["candidateRoles"].split(",") if r.strip() and r.strip() not in ROLES]
                 if bad:
@@ -197,23 +242,36 @@ def _check_process(proc: etree._Element, forms: FormStore, local_keys: set[str],
             if script is None or not (script.text or "").strip():
                 add(el, "script task has no script")
             else:
-                problems.extend(Problem(f"script {m}", el.get("id"), el.sourceline) for m in check_source(script.text, "exec"))
+                problems.extend(
+                    Problem(f"script {m}", el.get("id"), el.sourceline) for m in check_source(script.text, "exec")
+                )
         elif tag == "conditionExpression":
             parent = el.getparent()
-            problems.extend(Problem(f"condition {m}", parent.get("id"), el.sourceline)
-                            for m in check_source((el.text or "").strip() or "True", "eval"))
+            problems.extend(
+                Problem(f"condition {m}", parent.get("id"), el.sourceline)
+                for m in check_source((el.text or "").strip() or "True", "eval")
+            )
         elif tag in ("timeDate", "timeDuration", "timeCycle"):
             event = el.getparent().getparent()
-            problems.extend(Problem(m, event.get("id"), el.sourceline) for m in validate_timer(
-                tag, el.text, start_event=_local(event) == "startEvent", min_seconds=bounds.timer_min_seconds))
+            problems.extend(
+                Problem(m, event.get("id"), el.sourceline)
+                for m in validate_timer(
+                    tag, el.text, start_event=_local(event) == "startEvent", min_seconds=bounds.timer_min_seconds
+                )
+            )
         elif tag == "loopCardinality":
             activity = el.getparent().getparent()
             count = (el.text or "").strip()
             if count.isdigit() and int(count) > bounds.max_branches:
-                problems.append(Problem(f"multi-instance {activity.get('name') or activity.get('id')!r} runs {count} "
-                                        f"instances; at most {bounds.max_branches} may run inside one instance "
-                                        "(SANJI_MAX_BRANCHES): use a multi-instance call activity",
-                                        activity.get("id"), el.sourceline))
+                problems.append(
+                    Problem(
+                        f"multi-instance {activity.get('name') or activity.get('id')!r} runs {count} "
+                        f"instances; at most {bounds.max_branches} may run inside one instance "
+                        "(SANJI_MAX_BRANCHES): use a multi-instance call activity",
+                        activity.get("id"),
+                        el.sourceline,
+                    )
+                )
         elif tag == "callActivity":
             called = el.get("calledElement")
             if not called:
@@ -222,12 +280,15 @@ def _check_process(proc: etree._Element, forms: FormStore, local_keys: set[str],
                 add(el, f"called process {called!r} is neither in this file nor deployed")
         if tag == "messageEventDefinition":
             for node in el.xpath(".//spiffworkflow:messagePayload", namespaces=NS):
-                problems.extend(Problem(f"messagePayload {m}", el.getparent().get("id"), node.sourceline)
-                                for m in check_source((node.text or "").strip() or "None", "eval"))
+                problems.extend(
+                    Problem(f"messagePayload {m}", el.getparent().get("id"), node.sourceline)
+                    for m in check_source((node.text or "").strip() or "None", "eval")
+                )
         for ext in ("preScript", "postScript"):
             for node in el.xpath(f"./bpmn:extensionElements/spiffworkflow:{ext}", namespaces=NS):
-                problems.extend(Problem(f"{ext} {m}", el.get("id"), node.sourceline)
-                                for m in check_source(node.text or "", "exec"))
+                problems.extend(
+                    Problem(f"{ext} {m}", el.get("id"), node.sourceline) for m in check_source(node.text or "", "exec")
+                )
     return problems
 
 
@@ -240,8 +301,11 @@ def _start_variable_problems(ev: etree._Element) -> list[str]:
     engine/org/policy.py) belongs on a plain start event and names plain variables."""
     if any(isinstance(c.tag, str) and _local(c).endswith("EventDefinition") for c in ev):
         return ["startVariables belongs on a plain (none) start event: only that one is started by hand"]
-    return [f"startVariables: {name!r} is not a variable name (letters, digits and _, not starting with _)"
-            for name in _start_variables(ev) if not name.isidentifier() or name.startswith("_")]
+    return [
+        f"startVariables: {name!r} is not a variable name (letters, digits and _, not starting with _)"
+        for name in _start_variables(ev)
+        if not name.isidentifier() or name.startswith("_")
+    ]
 
 
 def _info(proc: etree._Element, local_keys: set[str]) -> dict[str, Any]:
@@ -250,16 +314,25 @@ def _info(proc: etree._Element, local_keys: set[str]) -> dict[str, Any]:
     lane_names = []
     for lane in proc.xpath(".//bpmn:lane", namespaces=NS):
         refs = [(ref.text or "").strip() for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS)]
-        lane_names.append({"id": lane.get("id"), "name": lane.get("name"), "tier": lane_tier(lane.get("name")),
-                           "nodes": refs})
+        lane_names.append(
+            {"id": lane.get("id"), "name": lane.get("name"), "tier": lane_tier(lane.get("name")), "nodes": refs}
+        )
         for ref in refs:
             lanes[ref] = lane.get("name") or ""
     user_tasks = []
     for el in proc.xpath(".//bpmn:userTask | .//bpmn:manualTask", namespaces=NS):
         props = _props(el)
-        user_tasks.append({"id": el.get("id"), "name": el.get("name"), "lane": lanes.get(el.get("id")),
-                           "tier": lane_tier(lanes.get(el.get("id"))), "form": props.get("formJsonSchemaFilename"),
-                           "due_in": props.get("dueIn"), "due_at": props.get("dueAt")})
+        user_tasks.append(
+            {
+                "id": el.get("id"),
+                "name": el.get("name"),
+                "lane": lanes.get(el.get("id")),
+                "tier": lane_tier(lanes.get(el.get("id"))),
+                "form": props.get("formJsonSchemaFilename"),
+                "due_in": props.get("dueIn"),
+                "due_at": props.get("dueAt"),
+            }
+        )
     starts = []
     for ev in proc.xpath("./bpmn:startEvent", namespaces=NS):
         entry: dict[str, Any] = {"id": ev.get("id"), "name": ev.get("name"), "kind": "none"}
@@ -277,10 +350,15 @@ def _info(proc: etree._Element, local_keys: set[str]) -> dict[str, Any]:
             entry["variables"] = _start_variables(ev)
         starts.append(entry)
     calls = sorted({el.get("calledElement") for el in proc.xpath(".//bpmn:callActivity", namespaces=NS)})
-    called_here = {el.get("calledElement") for el in proc.getroottree().getroot().xpath(".//bpmn:callActivity", namespaces=NS)}
+    called_here = {
+        el.get("calledElement") for el in proc.getroottree().getroot().xpath(".//bpmn:callActivity", namespaces=NS)
+    }
     doc = proc.find(f"{{{BPMN_NS}}}documentation")
     return {
-        "lanes": lane_names, "user_tasks": user_tasks, "start_events": starts, "calls": calls,
+        "lanes": lane_names,
+        "user_tasks": user_tasks,
+        "start_events": starts,
+        "calls": calls,
         "local_calls": [c for c in calls if c in local_keys],
         "called_only": proc.get("id") in called_here,
         "documentation": (doc.text or "").strip() if doc is not None else "",
@@ -288,6 +366,7 @@ def _info(proc: etree._Element, local_keys: set[str]) -> dict[str, Any]:
 
 
 # ---- storage -------------------------------------------------------------------------------------
+
 
 @dataclass
 class DeployResult:
@@ -297,10 +376,15 @@ class DeployResult:
 
 def newest_active() -> Select[ProcessDefinition]:
     """The newest active version of every deployed process (the definition list, the start rule)."""
-    newest = (select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
-              .where(ProcessDefinition.active.is_(True)).group_by(ProcessDefinition.key).subquery())
+    newest = (
+        select(ProcessDefinition.key, func.max(ProcessDefinition.version).label("v"))
+        .where(ProcessDefinition.active.is_(True))
+        .group_by(ProcessDefinition.key)
+        .subquery()
+    )
     return select(ProcessDefinition).join(
-        newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version))
+        newest, (newest.c.key == ProcessDefinition.key) & (newest.c.v == ProcessDefinition.version)
+    )
 
 
 def latest(session: Session, key: str, active_only: bool = True) -> ProcessDefinition:
@@ -314,31 +398,55 @@ def latest(session: Session, key: str, active_only: bool = True) -> ProcessDefin
 
 
 def get_version(session: Session, key: str, version: int) -> ProcessDefinition:
-    d = session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == key,
-                                                        ProcessDefinition.version == version)).first()
+    d = session.scalars(
+        select(ProcessDefinition).where(ProcessDefinition.key == key, ProcessDefinition.version == version)
+    ).first()
     if d is None:
         raise NotFound("process {key!r} has no version {version}", key=key, version=version)
     return d
 
 
-def deploy(session: Session, data: bytes | str, filename: str, actor: str | None, now: datetime,
-           forms: FormStore, max_bytes: int, *, settings: Settings | None = None) -> DeployResult:
+def deploy(
+    session: Session,
+    data: bytes | str,
+    filename: str,
+    actor: str | None,
+    now: datetime,
+    forms: FormStore,
+    max_bytes: int,
+    *,
+    settings: Settings | None = None,
+) -> DeployResult:
     def known(key: str) -> bool:
-        return (session.scalar(select(func.count()).select_from(ProcessDefinition)
-                               .where(ProcessDefinition.key == key)) or 0) > 0
+        return (
+            session.scalar(select(func.count()).select_from(ProcessDefinition).where(ProcessDefinition.key == key)) or 0
+        ) > 0
 
     parsed = validate(data, filename, forms, max_bytes, known, settings=settings)
     created: list[ProcessDefinition] = []
     result: list[ProcessDefinition] = []
     for proc in parsed.processes:
-        current = session.scalars(select(ProcessDefinition).where(ProcessDefinition.key == proc.key)
-                                  .order_by(ProcessDefinition.version.desc()).limit(1)).first()
+        current = session.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.key == proc.key)
+            .order_by(ProcessDefinition.version.desc())
+            .limit(1)
+        ).first()
         if current is not None and current.sha256 == parsed.sha256 and current.active:
             result.append(current)
             continue
-        d = ProcessDefinition(key=proc.key, version=(current.version + 1) if current else 1, name=proc.name,
-                              sha256=parsed.sha256, filename=Path(filename).name, xml=parsed.xml,
-                              spec_blob=proc.spec_blob, info=proc.info, deployed_by=actor, deployed_at=now)
+        d = ProcessDefinition(
+            key=proc.key,
+            version=(current.version + 1) if current else 1,
+            name=proc.name,
+            sha256=parsed.sha256,
+            filename=Path(filename).name,
+            xml=parsed.xml,
+            spec_blob=proc.spec_blob,
+            info=proc.info,
+            deployed_by=actor,
+            deployed_at=now,
+        )
         session.add(d)
         created.append(d)
         result.append(d)
@@ -371,8 +479,16 @@ def undeploy(session: Session, key: str, now: datetime) -> list[ProcessDefinitio
     return versions
 
 
-def deploy_directory(session: Session, directory: Path, actor: str | None, now: datetime, forms: FormStore,
-                     max_bytes: int, *, settings: Settings | None = None) -> list[DeployResult]:
+def deploy_directory(
+    session: Session,
+    directory: Path,
+    actor: str | None,
+    now: datetime,
+    forms: FormStore,
+    max_bytes: int,
+    *,
+    settings: Settings | None = None,
+) -> list[DeployResult]:
     """Deploy every `*.bpmn` that changed; files are ordered so that called processes come first."""
     files = sorted(Path(directory).glob("*.bpmn"))
     pending = list(files)
@@ -382,25 +498,35 @@ def deploy_directory(session: Session, directory: Path, actor: str | None, now: 
         for path in pending:
             try:
                 with session.begin_nested():
-                    results.append(deploy(session, path.read_bytes(), path.name, actor, now, forms, max_bytes,
-                                          settings=settings))
+                    results.append(
+                        deploy(session, path.read_bytes(), path.name, actor, now, forms, max_bytes, settings=settings)
+                    )
             except Invalid as exc:
                 if any("neither in this file nor deployed" in (d.get("message") or "") for d in exc.details or []):
                     failed.append((path, exc))
                 else:
-                    raise Invalid("{path_name}: {problem}", exc.details, path_name=path.name,
-                                  problem=Msg(exc.template, **exc.params)) from None
+                    raise Invalid(
+                        "{path_name}: {problem}",
+                        exc.details,
+                        path_name=path.name,
+                        problem=Msg(exc.template, **exc.params),
+                    ) from None
         if not failed:
             return results
         if len(failed) == len(pending):
             first_path, first_exc = failed[0]
-            raise Invalid("{path_name}: {problem}", first_exc.details, path_name=first_path.name,
-                          problem=Msg(first_exc.template, **first_exc.params))
+            raise Invalid(
+                "{path_name}: {problem}",
+                first_exc.details,
+                path_name=first_path.name,
+                problem=Msg(first_exc.template, **first_exc.params),
+            )
         pending = [p for p, _ in failed]
     return results
 
 
 # ---- spec cache ----------------------------------------------------------------------------------
+
 
 class SpecCache:
     """Restored specs per (key, file sha256): content-addressed, so entries never go stale."""

@@ -6,6 +6,7 @@ commits). An instance is locked while it changes (`SELECT … FOR UPDATE` on Pos
 gets 409 and the state stays intact. An exception inside engine steps rolls back to a
 savepoint and becomes an incident (status `error`), never a 500.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -17,23 +18,23 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.infra import events
+from engine.core.bounds import Deadline, check_submitted
 from engine.core.claims import TaskClaims
 from engine.core.fanout import FanOutMixin
+from engine.core.forms import FormStore
 from engine.core.loop import EngineLoop
 from engine.core.messages import Messages
+from engine.core.repository import SPECS, latest
 from engine.core.runtime_base import ENDED, MAX_DEPTH, MAX_ROUNDS, URGE_INTERVAL, Loaded, _jsonable, _message
 from engine.core.script_helpers import ScriptHelpers
+from engine.core.spiff import dump_state, force_timer, timer_due
 from engine.core.task_rows import TaskRows
-from engine.core.bounds import Deadline, check_submitted
-from engine.infra.clock import Clock
 from engine.errors import Conflict, NotFound, SanjiError, ScriptError
-from engine.core.forms import FormStore
+from engine.infra import events
+from engine.infra.clock import Clock
+from engine.infra.settings import Settings
 from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.org.nodes import Principal
-from engine.core.repository import SPECS, latest
-from engine.infra.settings import Settings
-from engine.core.spiff import dump_state, force_timer, timer_due
 
 # Re-exported: other modules and tests import these from here.
 __all__ = ["ENDED", "MAX_DEPTH", "MAX_ROUNDS", "URGE_INTERVAL", "Loaded", "Runtime", "_jsonable", "_message"]
@@ -57,9 +58,16 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
 
     # ---- public operations ---------------------------------------------------------------
 
-    def start(self, key: str | ProcessDefinition, variables: dict[str, Any] | None = None,
-              actor: Principal | None = None, *, start_event: str | None = None, title: str | None = None,
-              _parent: tuple[ProcessInstance, str, int | None] | None = None) -> ProcessInstance:
+    def start(
+        self,
+        key: str | ProcessDefinition,
+        variables: dict[str, Any] | None = None,
+        actor: Principal | None = None,
+        *,
+        start_event: str | None = None,
+        title: str | None = None,
+        _parent: tuple[ProcessInstance, str, int | None] | None = None,
+    ) -> ProcessInstance:
         definition = key if isinstance(key, ProcessDefinition) else latest(self.session, key)
         variables = dict(variables or {})
         if actor is not None and actor.is_system:  # the scheduler or a message (engine/org/policy.py SYSTEM)
@@ -70,17 +78,25 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
         now = self.clock.now()
         spec, subs = SPECS.get(definition)
         parent, parent_guid, item_index = _parent if _parent else (None, None, None)
-        if parent is not None:
-            if self._depth(parent) + 1 > MAX_DEPTH:
-                raise ScriptError("call activities nested deeper than {depth} levels", depth=MAX_DEPTH)
+        if parent is not None and self._depth(parent) + 1 > MAX_DEPTH:
+            raise ScriptError("call activities nested deeper than {depth} levels", depth=MAX_DEPTH)
         inst = ProcessInstance(
-            definition_id=definition.id, definition=definition, process_key=definition.key, status="running",
+            definition_id=definition.id,
+            definition=definition,
+            process_key=definition.key,
+            status="running",
             title=(title or variables.get("title") or f"{definition.name} · {scope.name}")[:300],
-            scope_node_id=scope.id, unit_id=self._unit_of(scope),
-            parent_id=parent.id if parent else None, parent_task_guid=parent_guid, item_index=item_index,
+            scope_node_id=scope.id,
+            unit_id=self._unit_of(scope),
+            parent_id=parent.id if parent else None,
+            parent_task_guid=parent_guid,
+            item_index=item_index,
             root_id=(parent.root_id or parent.id) if parent else None,
-            started_by_id=actor.id if actor else None, started_at=now, updated_at=now,
-            state=b"", data=_jsonable(variables),
+            started_by_id=actor.id if actor else None,
+            started_at=now,
+            updated_at=now,
+            state=b"",
+            data=_jsonable(variables),
         )
         self.session.add(inst)
         self.session.flush()
@@ -95,9 +111,19 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
         seed(wf)
         loaded = Loaded(inst, wf, engine, fresh=True)
         with events.buffered(self.session):
-            events.log(self.session, now, "instance_started", instance_id=inst.id, actor=actor,
-                       payload={"process_key": definition.key, "version": definition.version,
-                                "parent_id": inst.parent_id, "variables": _jsonable(variables)})
+            events.log(
+                self.session,
+                now,
+                "instance_started",
+                instance_id=inst.id,
+                actor=actor,
+                payload={
+                    "process_key": definition.key,
+                    "version": definition.version,
+                    "parent_id": inst.parent_id,
+                    "variables": _jsonable(variables),
+                },
+            )
             self._run(loaded, before=None, action=seed, actor=actor)
         return inst
 
@@ -122,22 +148,48 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
         except SanjiError:
             raise
         except Exception as exc:  # a postScript of the task itself failed: nothing changes
-            raise ScriptError("completing {task!r} failed in its script: {reason}", task=task.name,
-                              reason=str(exc)) from exc
+            raise ScriptError(
+                "completing {task!r} failed in its script: {reason}", task=task.name, reason=str(exc)
+            ) from exc
         now = self.clock.now()
         done = _jsonable(data)
-        self._write_task(task, status="completed", completed_at=now, completed_by_id=actor.id,
-                         assignee_id=task.assignee_id or actor.id, data=done)
+        self._write_task(
+            task,
+            status="completed",
+            completed_at=now,
+            completed_by_id=actor.id,
+            assignee_id=task.assignee_id or actor.id,
+            data=done,
+        )
         with events.buffered(self.session):
-            events.log(self.session, now, "task_completed", instance_id=inst.id, task_id=task.id, actor=actor,
-                       payload={"spec_id": task.spec_id, "name": task.name, "data": done,
-                                "late": bool(task.due_at and now > task.due_at)})
+            events.log(
+                self.session,
+                now,
+                "task_completed",
+                instance_id=inst.id,
+                task_id=task.id,
+                actor=actor,
+                payload={
+                    "spec_id": task.spec_id,
+                    "name": task.name,
+                    "data": done,
+                    "late": bool(task.due_at and now > task.due_at),
+                },
+            )
             back = self.forms.send_back(task.form_key, data)
             if back is not None:  # 退回: the form chose the value that routes the diagram back
-                events.log(self.session, now, "task_sent_back", instance_id=inst.id, task_id=task.id, actor=actor,
-                           payload={"spec_id": task.spec_id, "name": task.name, "reason": back["reason"]})
+                events.log(
+                    self.session,
+                    now,
+                    "task_sent_back",
+                    instance_id=inst.id,
+                    task_id=task.id,
+                    actor=actor,
+                    payload={"spec_id": task.spec_id, "name": task.name, "reason": back["reason"]},
+                )
             self._run(loaded, before=before, action=act, actor=actor)
         from engine.platform.attachments.service import bind_completed  # issue 16: bind the form's attachments
+
         bind_completed(self.session, self.forms, task, inst, data, actor, now)  # issue 16 (one call, see there)
         return task
 
@@ -160,21 +212,31 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
             self._run(loaded, before=inst.state, action=None, actor=actor)
         return inst
 
-    def terminate(self, instance_id: int, actor: Principal | None, reason: str = "", *,
-                  _cascade: bool = False) -> ProcessInstance:
+    def terminate(
+        self, instance_id: int, actor: Principal | None, reason: str = "", *, _cascade: bool = False
+    ) -> ProcessInstance:
         inst = self._lock(instance_id)
         if inst.status in ENDED:
             raise Conflict("the instance is already {status}", status=inst.status)
         now = self.clock.now()
         inst.status, inst.ended_at, inst.updated_at, inst.next_timer_at = "terminated", now, now, None
-        for task in self.session.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id,
-                                                                 HumanTask.status == "open")):
+        for task in self.session.scalars(
+            select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
+        ):
             task.status = "cancelled"
-            events.log(self.session, now, "task_cancelled", instance_id=inst.id, task_id=task.id, actor=actor,
-                       payload={"reason": "instance terminated"})
+            events.log(
+                self.session,
+                now,
+                "task_cancelled",
+                instance_id=inst.id,
+                task_id=task.id,
+                actor=actor,
+                payload={"reason": "instance terminated"},
+            )
         self._admin_event(inst, "instance_terminated", actor, reason)
-        children = self.session.scalars(select(ProcessInstance.id).where(
-            ProcessInstance.parent_id == inst.id, ProcessInstance.status.not_in(ENDED))).all()
+        children = self.session.scalars(
+            select(ProcessInstance.id).where(ProcessInstance.parent_id == inst.id, ProcessInstance.status.not_in(ENDED))
+        ).all()
         for child_id in children:
             self.terminate(child_id, actor, f"parent instance {inst.id} terminated", _cascade=True)
         self._flush()
@@ -192,8 +254,14 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
             for t in loaded.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
                 t.data.update(variables)
         inst.status, inst.error_message, inst.error_task, inst.error_traceback = "running", None, None, None
-        events.log(self.session, self.clock.now(), "incident_retried", instance_id=inst.id, actor=actor,
-                   payload={"variables": _jsonable(variables or {})})
+        events.log(
+            self.session,
+            self.clock.now(),
+            "incident_retried",
+            instance_id=inst.id,
+            actor=actor,
+            payload={"variables": _jsonable(variables or {})},
+        )
         self._run(loaded, before=dump_state(loaded.wf), action=None, actor=actor)
         return inst
 
@@ -209,9 +277,19 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
         before = inst.state
         for t, when in due_now:
             late = (now - when).total_seconds() > max(60.0, self.settings.scheduler_interval_s * 3)
-            events.log(self.session, now, "timer_fired", instance_id=inst.id, actor=actor or "scheduler",
-                       payload={"spec_id": t.task_spec.bpmn_id, "name": t.task_spec.bpmn_name,
-                                "due": when.isoformat(), "late": late})
+            events.log(
+                self.session,
+                now,
+                "timer_fired",
+                instance_id=inst.id,
+                actor=actor or "scheduler",
+                payload={
+                    "spec_id": t.task_spec.bpmn_id,
+                    "name": t.task_spec.bpmn_name,
+                    "due": when.isoformat(),
+                    "late": late,
+                },
+            )
         self._run(loaded, before=before, action=None, actor=None)
         return len(due_now)
 
@@ -225,8 +303,11 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
         timers = [t for t in self._waiting_timers(loaded.wf) if timer_id is None or t.task_spec.bpmn_id == timer_id]
         if not timers:
             if timer_id is not None:
-                raise NotFound("instance {instance_id} has no waiting timer {timer_id!r}", instance_id=instance_id,
-                               timer_id=timer_id)
+                raise NotFound(
+                    "instance {instance_id} has no waiting timer {timer_id!r}",
+                    instance_id=instance_id,
+                    timer_id=timer_id,
+                )
             raise Conflict("instance {instance_id} waits on no timer", instance_id=instance_id)
         far = datetime.max.replace(tzinfo=self.zone)
         target = min(timers, key=lambda t: timer_due(t) or far)
@@ -237,9 +318,20 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
 
         before = inst.state
         force(loaded.wf)
-        events.log(self.session, now, "timer_fired", instance_id=inst.id, actor=actor,
-                   payload={"spec_id": target.task_spec.bpmn_id, "name": target.task_spec.bpmn_name,
-                            "due": due.isoformat() if due else None, "late": False, "manual": True,
-                            "admin_action": True})
+        events.log(
+            self.session,
+            now,
+            "timer_fired",
+            instance_id=inst.id,
+            actor=actor,
+            payload={
+                "spec_id": target.task_spec.bpmn_id,
+                "name": target.task_spec.bpmn_name,
+                "due": due.isoformat() if due else None,
+                "late": False,
+                "manual": True,
+                "admin_action": True,
+            },
+        )
         self._run(loaded, before=before, action=force, actor=actor)
         return target.task_spec.bpmn_id

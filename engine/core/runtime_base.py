@@ -1,20 +1,22 @@
 """Shared parts of the runtime: constants, prepared statements, the loaded instance, JSON helpers."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Callable, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.orm import Session, joinedload
 
 from engine.core.bounds import Deadline
-from engine.infra.clock import Clock
 from engine.core.forms import FormStore
-from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.core.scripts import SanjiScriptEngine
+from engine.infra.clock import Clock
 from engine.infra.settings import Settings
+from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 
 if TYPE_CHECKING:
     from uuid import UUID
@@ -27,23 +29,31 @@ ENDED = ("completed", "terminated")
 # Locking an instance reads its definition row too (the relationship is joined), but not the
 # diagram's XML or the spec blob: specs come from SPECS, content-addressed; a cache miss
 # loads the blob on access, inside the same session.
-_DEFINITION_WITHOUT_TEXTS = joinedload(ProcessInstance.definition, innerjoin=True).defer(
-    ProcessDefinition.xml).defer(ProcessDefinition.spec_blob)
+_DEFINITION_WITHOUT_TEXTS = (
+    joinedload(ProcessInstance.definition, innerjoin=True)
+    .defer(ProcessDefinition.xml)
+    .defer(ProcessDefinition.spec_blob)
+)
 # A task and its instance in one statement (the instance locked on PostgreSQL): the actions on
 # a task read both anyway. Built once: statement construction costs more than running it.
-_TASK_AND_INSTANCE = (select(HumanTask, ProcessInstance)
-                      .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
-                      .where(HumanTask.id == bindparam("task_id"))
-                      .options(_DEFINITION_WITHOUT_TEXTS).execution_options(populate_existing=True))
+_TASK_AND_INSTANCE = (
+    select(HumanTask, ProcessInstance)
+    .join(ProcessInstance, ProcessInstance.id == HumanTask.instance_id)
+    .where(HumanTask.id == bindparam("task_id"))
+    .options(_DEFINITION_WITHOUT_TEXTS)
+    .execution_options(populate_existing=True)
+)
 _TASK_AND_INSTANCE_LOCKED = _TASK_AND_INSTANCE.with_for_update(of=ProcessInstance)
 _TASKS = cast(Table, HumanTask.__table__)
 _TASK_UPDATE = update(_TASKS).where(_TASKS.c.id == bindparam("task_id_"))
 _TASK_INSERT = insert(_TASKS).returning(_TASKS.c.id)
-_OPEN_TASKS = select(_TASKS.c.task_guid, _TASKS.c.id).where(_TASKS.c.instance_id == bindparam("instance_id_"),
-                                                            _TASKS.c.status == "open")
+_OPEN_TASKS = select(_TASKS.c.task_guid, _TASKS.c.id).where(
+    _TASKS.c.instance_id == bindparam("instance_id_"), _TASKS.c.status == "open"
+)
 _INSTANCES = cast(Table, ProcessInstance.__table__)
-_INSTANCE_UPDATE = update(_INSTANCES).where(_INSTANCES.c.id == bindparam("instance_id_"),
-                                            _INSTANCES.c.version == bindparam("version_"))
+_INSTANCE_UPDATE = update(_INSTANCES).where(
+    _INSTANCES.c.id == bindparam("instance_id_"), _INSTANCES.c.version == bindparam("version_")
+)
 MAX_ROUNDS = 100
 MAX_DEPTH = 6
 URGE_INTERVAL = timedelta(hours=1)
@@ -86,23 +96,37 @@ class RuntimeBase:
         def _load(self, inst: ProcessInstance) -> Loaded: ...
         def _lock(self, instance_id: int) -> ProcessInstance: ...
         def _messages(self, loaded: Loaded) -> None: ...
-        def _run(self, loaded: Loaded, before: bytes | None, action: Callable[[BpmnWorkflow], None] | None,
-                 actor: Principal | None) -> None: ...
+        def _run(
+            self,
+            loaded: Loaded,
+            before: bytes | None,
+            action: Callable[[BpmnWorkflow], None] | None,
+            actor: Principal | None,
+        ) -> None: ...
         def _scope_node(self, variables: dict[str, Any]) -> OrgNode: ...
         def _script_engine(self, inst: ProcessInstance) -> SanjiScriptEngine: ...
         def _seed(self, wf: BpmnWorkflow, variables: dict[str, Any], start_event: str | None) -> None: ...
         def _sync_tasks(self, loaded: Loaded, ready_now: list[Any]) -> None: ...
         def _task_for_action(self, task_id: int, actor: Principal) -> tuple[HumanTask, ProcessInstance]: ...
-        def _touch_task(self, task: HumanTask, type_: str, actor: Principal, payload: dict[str, Any] | None = None) -> None: ...
+        def _touch_task(
+            self, task: HumanTask, type_: str, actor: Principal, payload: dict[str, Any] | None = None
+        ) -> None: ...
         @staticmethod
         def _unit_of(node: OrgNode | NodeRef) -> str | None: ...
         def _visible_task(self, task_id: int, actor: Principal, lock: bool = False) -> HumanTask: ...
         @staticmethod
         def _waiting_timers(wf: BpmnWorkflow) -> list[Any]: ...
         def _write_task(self, task: HumanTask, **values: Any) -> None: ...
-        def start(self, key: str | ProcessDefinition, variables: dict[str, Any] | None = None,
-                  actor: Principal | None = None, *, start_event: str | None = None, title: str | None = None,
-                  _parent: tuple[ProcessInstance, str, int | None] | None = None) -> ProcessInstance: ...
+        def start(
+            self,
+            key: str | ProcessDefinition,
+            variables: dict[str, Any] | None = None,
+            actor: Principal | None = None,
+            *,
+            start_event: str | None = None,
+            title: str | None = None,
+            _parent: tuple[ProcessInstance, str, int | None] | None = None,
+        ) -> ProcessInstance: ...
 
 
 def _message(exc: Exception) -> str:

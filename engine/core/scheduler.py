@@ -16,6 +16,7 @@ Only committed rows are read, so a fire never runs before the transaction that c
 schedule or timer has committed. Failures become the schedule's last result or the
 instance's incident; a tick never raises.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,9 +25,10 @@ import signal
 import socket
 import threading
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -34,15 +36,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.infra import events
 from engine.core import schedules
+from engine.core.runtime import Runtime
+from engine.errors import Conflict
+from engine.infra import events
 from engine.infra.clock import Clock
 from engine.infra.db import is_sqlite, rowcount, write_intent
-from engine.errors import Conflict
-from engine.models import ProcessDefinition, ProcessInstance, Schedule, ScheduleFiring
-from engine.core.runtime import Runtime
-from engine.org.policy import SYSTEM
 from engine.infra.settings import Settings
+from engine.models import ProcessDefinition, ProcessInstance, Schedule, ScheduleFiring
+from engine.org.policy import SYSTEM
 
 log = logging.getLogger("sanji.scheduler")
 
@@ -73,8 +75,14 @@ def scheduler_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}"[:100]
 
 
-def tick(session_factory: sessionmaker[Session], clock: Clock, settings: Settings, *,
-         batch: int = BATCH, name: str | None = None) -> TickResult:
+def tick(
+    session_factory: sessionmaker[Session],
+    clock: Clock,
+    settings: Settings,
+    *,
+    batch: int = BATCH,
+    name: str | None = None,
+) -> TickResult:
     """One pass: due schedules, due instance timers, then notifications. Never raises."""
     result = TickResult()
     name = name or scheduler_name()
@@ -86,7 +94,7 @@ def tick(session_factory: sessionmaker[Session], clock: Clock, settings: Setting
             with write_intent(), session_factory() as s:
                 schedules.realign(s, settings.zone, clock.now())
                 s.commit()
-    except Exception:  # noqa: BLE001 - the tick goes on
+    except Exception:
         log.exception("realigning schedules to %s failed", settings.timezone)
     _due_schedules(session_factory, clock, settings, batch, name, result)
     _due_instances(session_factory, clock, settings, batch, result)
@@ -97,23 +105,29 @@ def tick(session_factory: sessionmaker[Session], clock: Clock, settings: Setting
 
     try:
         purge_due(session_factory, clock.now())
-    except Exception:  # noqa: BLE001 - the tick goes on
+    except Exception:
         log.exception("purging unbound attachments failed")
     return result
 
 
 # ---- schedules --------------------------------------------------------------------------------------
 
-def _due_schedules(sessions: sessionmaker[Session], clock: Clock, settings: Settings, batch: int, name: str,
-                   result: TickResult) -> None:
+
+def _due_schedules(
+    sessions: sessionmaker[Session], clock: Clock, settings: Settings, batch: int, name: str, result: TickResult
+) -> None:
     seen: set[int] = set()
     while True:
         now = clock.now()
         try:
             with sessions() as s:
-                ids = s.scalars(select(Schedule.id).where(Schedule.paused.is_(False), Schedule.next_fire_at <= now)
-                                .order_by(Schedule.next_fire_at, Schedule.id).limit(batch)).all()
-        except Exception:  # noqa: BLE001
+                ids = s.scalars(
+                    select(Schedule.id)
+                    .where(Schedule.paused.is_(False), Schedule.next_fire_at <= now)
+                    .order_by(Schedule.next_fire_at, Schedule.id)
+                    .limit(batch)
+                ).all()
+        except Exception:
             log.exception("reading due schedules failed")
             return
         fresh = [i for i in ids if i not in seen]
@@ -121,7 +135,7 @@ def _due_schedules(sessions: sessionmaker[Session], clock: Clock, settings: Sett
             seen.add(schedule_id)
             try:
                 _fire_schedule(sessions, clock, settings, schedule_id, name, result)
-            except Exception as exc:  # noqa: BLE001 - record it on the schedule, go on
+            except Exception as exc:
                 log.exception("schedule %s: firing failed", schedule_id)
                 _record_failure(sessions, clock, schedule_id, exc)
                 result.failed += 1
@@ -129,13 +143,16 @@ def _due_schedules(sessions: sessionmaker[Session], clock: Clock, settings: Sett
             return
 
 
-def _fire_schedule(sessions: sessionmaker[Session], clock: Clock, settings: Settings, schedule_id: int,
-                   name: str, result: TickResult) -> None:
+def _fire_schedule(
+    sessions: sessionmaker[Session], clock: Clock, settings: Settings, schedule_id: int, name: str, result: TickResult
+) -> None:
     with write_intent(), sessions() as s:
         now = clock.now()
-        q = (select(Schedule).where(Schedule.id == schedule_id, Schedule.paused.is_(False),
-                                    Schedule.next_fire_at <= now)
-             .execution_options(populate_existing=True))
+        q = (
+            select(Schedule)
+            .where(Schedule.id == schedule_id, Schedule.paused.is_(False), Schedule.next_fire_at <= now)
+            .execution_options(populate_existing=True)
+        )
         if not is_sqlite(s):
             q = q.with_for_update(skip_locked=True)
         row = s.scalars(q).first()
@@ -151,9 +168,14 @@ def _fire_schedule(sessions: sessionmaker[Session], clock: Clock, settings: Sett
         if due is None or due < claimed_next:
             due = claimed_next
         following = timer.next_after(max(now, due))
-        moved = rowcount(s.execute(update(Schedule).where(Schedule.id == row.id, Schedule.next_fire_at == claimed_next)
-                          .values(next_fire_at=following, updated_at=now)
-                          .execution_options(synchronize_session=False)))
+        moved = rowcount(
+            s.execute(
+                update(Schedule)
+                .where(Schedule.id == row.id, Schedule.next_fire_at == claimed_next)
+                .values(next_fire_at=following, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        )
         if moved != 1:
             s.rollback()
             result.skipped += 1
@@ -163,8 +185,16 @@ def _fire_schedule(sessions: sessionmaker[Session], clock: Clock, settings: Sett
             return
         lateness = now - due
         late = lateness > late_after(settings)
-        firing = ScheduleFiring(schedule_id=row.id, due_at=due, fired_at=now, definition_id=row.definition_id,
-                                version=row.version, result="claimed", late=late, claimed_by=name)
+        firing = ScheduleFiring(
+            schedule_id=row.id,
+            due_at=due,
+            fired_at=now,
+            definition_id=row.definition_id,
+            version=row.version,
+            result="claimed",
+            late=late,
+            claimed_by=name,
+        )
         try:
             with s.begin_nested():
                 s.add(firing)
@@ -173,20 +203,32 @@ def _fire_schedule(sessions: sessionmaker[Session], clock: Clock, settings: Sett
             row.next_fire_at = following
             s.commit()
             result.skipped += 1
-            log.warning("schedule %s: due %s was claimed before; moved on to %s", schedule_id, due.isoformat(),
-                        following.isoformat() if following else None)
+            log.warning(
+                "schedule %s: due %s was claimed before; moved on to %s",
+                schedule_id,
+                due.isoformat(),
+                following.isoformat() if following else None,
+            )
             return
         payload: dict[str, Any] = {
-            "schedule_id": row.id, "process_key": row.process_key, "version": row.version,
-            "start_event": row.start_event_id, "expression": row.expression,
-            "due": due.astimezone(zone).isoformat(), "late": late,
-            "late_by_s": int(lateness.total_seconds()), "claimed_by": name}
+            "schedule_id": row.id,
+            "process_key": row.process_key,
+            "version": row.version,
+            "start_event": row.start_event_id,
+            "expression": row.expression,
+            "due": due.astimezone(zone).isoformat(),
+            "late": late,
+            "late_by_s": int(lateness.total_seconds()),
+            "claimed_by": name,
+        }
         instance_id = None
         message = None
         if lateness > timedelta(days=settings.misfire_grace_days):
             outcome = "missed"
-            message = (f"due {due.astimezone(zone).isoformat()}, {lateness.days} days ago: older than the misfire "
-                       f"grace of {settings.misfire_grace_days} days, not started")
+            message = (
+                f"due {due.astimezone(zone).isoformat()}, {lateness.days} days ago: older than the misfire "
+                f"grace of {settings.misfire_grace_days} days, not started"
+            )
             result.missed += 1
         else:
             definition = s.get(ProcessDefinition, row.definition_id)
@@ -194,13 +236,16 @@ def _fire_schedule(sessions: sessionmaker[Session], clock: Clock, settings: Sett
             try:
                 with s.begin_nested():
                     inst = Runtime(s, clock, settings).start(
-                        definition, {"scheduled_at": due.astimezone(zone).isoformat()}, SYSTEM,
-                        start_event=row.start_event_id)
+                        definition,
+                        {"scheduled_at": due.astimezone(zone).isoformat()},
+                        SYSTEM,
+                        start_event=row.start_event_id,
+                    )
                 instance_id = inst.id
                 outcome = "incident" if inst.status == "error" else "started"
                 message = inst.error_message
                 result.started.append(inst.id)
-            except Exception as exc:  # noqa: BLE001 - a start that fails is the schedule's result
+            except Exception as exc:
                 outcome, message = "failed", _text(exc)
                 result.failed += 1
         firing.result, firing.instance_id, firing.message = outcome, instance_id, message
@@ -210,12 +255,27 @@ def _fire_schedule(sessions: sessionmaker[Session], clock: Clock, settings: Sett
         if outcome in ("started", "incident"):
             row.fire_count += 1
         payload.update(result=outcome, message=message)
-        events.log(s, now, {"missed": "schedule_missed", "failed": "schedule_failed"}.get(outcome, "schedule_fired"),
-                   instance_id=instance_id, actor="scheduler", payload=payload)
+        events.log(
+            s,
+            now,
+            {"missed": "schedule_missed", "failed": "schedule_failed"}.get(outcome, "schedule_fired"),
+            instance_id=instance_id,
+            actor="scheduler",
+            payload=payload,
+        )
         s.commit()
         level = logging.WARNING if outcome in ("failed", "missed") or late else logging.INFO
-        log.log(level, "schedule %s (%s v%s %s) due %s: %s%s", row.id, row.process_key, row.version,
-                row.start_event_id, due.isoformat(), outcome, " (late)" if late else "")
+        log.log(
+            level,
+            "schedule %s (%s v%s %s) due %s: %s%s",
+            row.id,
+            row.process_key,
+            row.version,
+            row.start_event_id,
+            due.isoformat(),
+            outcome,
+            " (late)" if late else "",
+        )
 
 
 def _record_failure(sessions: sessionmaker[Session], clock: Clock, schedule_id: int, exc: Exception) -> None:
@@ -226,30 +286,40 @@ def _record_failure(sessions: sessionmaker[Session], clock: Clock, schedule_id: 
                 return
             now = clock.now()
             row.last_result, row.last_message, row.last_fired_at = "failed", _text(exc), now
-            events.log(s, now, "schedule_failed", actor="scheduler", payload={
-                "schedule_id": schedule_id, "process_key": row.process_key, "message": _text(exc)})
+            events.log(
+                s,
+                now,
+                "schedule_failed",
+                actor="scheduler",
+                payload={"schedule_id": schedule_id, "process_key": row.process_key, "message": _text(exc)},
+            )
             s.commit()
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("schedule %s: could not record the failure", schedule_id)
 
 
 # ---- instance timers ----------------------------------------------------------------------------------
 
+
 def due_instances_query(now: datetime, limit: int) -> Any:
-    return (select(ProcessInstance.id)
-            .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now)
-            .order_by(ProcessInstance.next_timer_at, ProcessInstance.id).limit(limit))
+    return (
+        select(ProcessInstance.id)
+        .where(ProcessInstance.status == "running", ProcessInstance.next_timer_at <= now)
+        .order_by(ProcessInstance.next_timer_at, ProcessInstance.id)
+        .limit(limit)
+    )
 
 
-def _due_instances(sessions: sessionmaker[Session], clock: Clock, settings: Settings, batch: int,
-                   result: TickResult) -> None:
+def _due_instances(
+    sessions: sessionmaker[Session], clock: Clock, settings: Settings, batch: int, result: TickResult
+) -> None:
     seen: set[int] = set()
     while True:
         now = clock.now()
         try:
             with sessions() as s:
                 ids = s.scalars(due_instances_query(now, batch)).all()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("reading due instances failed")
             return
         fresh = [i for i in ids if i not in seen]
@@ -260,12 +330,16 @@ def _due_instances(sessions: sessionmaker[Session], clock: Clock, settings: Sett
             return
 
 
-def _fire_instance(sessions: sessionmaker[Session], clock: Clock, settings: Settings, instance_id: int,
-                   result: TickResult) -> None:
+def _fire_instance(
+    sessions: sessionmaker[Session], clock: Clock, settings: Settings, instance_id: int, result: TickResult
+) -> None:
     try:
         with write_intent(), sessions() as s:
-            q = select(ProcessInstance.id).where(ProcessInstance.id == instance_id, ProcessInstance.status == "running",
-                                                 ProcessInstance.next_timer_at <= clock.now())
+            q = select(ProcessInstance.id).where(
+                ProcessInstance.id == instance_id,
+                ProcessInstance.status == "running",
+                ProcessInstance.next_timer_at <= clock.now(),
+            )
             if not is_sqlite(s):
                 q = q.with_for_update(skip_locked=True)
             if s.scalar(q) is None:  # another scheduler has it, or it is no longer due
@@ -277,7 +351,7 @@ def _fire_instance(sessions: sessionmaker[Session], clock: Clock, settings: Sett
         result.timers += fired
     except (Conflict, StaleDataError):
         result.skipped += 1  # a user changed the instance at the same moment: next tick
-    except Exception as exc:  # noqa: BLE001 - the instance gets an incident, the tick goes on
+    except Exception as exc:
         log.exception("instance %s: firing its timers failed", instance_id)
         if _instance_incident(sessions, clock, instance_id, exc):
             result.incidents += 1
@@ -288,17 +362,33 @@ def _instance_incident(sessions: sessionmaker[Session], clock: Clock, instance_i
         with write_intent(), sessions() as s:
             now = clock.now()
             message = f"firing a timer failed: {_text(exc)}"[:2000]
-            changed = rowcount(s.execute(update(ProcessInstance).where(
-                ProcessInstance.id == instance_id, ProcessInstance.status == "running").values(
-                status="error", error_message=message, error_task=None,
-                error_traceback="".join(traceback.format_exception(exc))[-20000:], updated_at=now,
-                version=ProcessInstance.version + 1).execution_options(synchronize_session=False)))
+            changed = rowcount(
+                s.execute(
+                    update(ProcessInstance)
+                    .where(ProcessInstance.id == instance_id, ProcessInstance.status == "running")
+                    .values(
+                        status="error",
+                        error_message=message,
+                        error_task=None,
+                        error_traceback="".join(traceback.format_exception(exc))[-20000:],
+                        updated_at=now,
+                        version=ProcessInstance.version + 1,
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+            )
             if changed:
-                events.log(s, now, "incident", instance_id=instance_id, actor="scheduler",
-                           payload={"message": message, "task": None})
+                events.log(
+                    s,
+                    now,
+                    "incident",
+                    instance_id=instance_id,
+                    actor="scheduler",
+                    payload={"message": message, "task": None},
+                )
             s.commit()
             return bool(changed)
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("instance %s: could not record the incident", instance_id)
         return False
 
@@ -309,6 +399,7 @@ def _text(exc: BaseException) -> str:
 
 # ---- APScheduler ------------------------------------------------------------------------------------------
 
+
 class Scheduler:
     """Runs `tick` every `settings.scheduler_interval_s` seconds with APScheduler 3.
 
@@ -318,8 +409,13 @@ class Scheduler:
     APScheduler only paces the ticks; every time a tick uses comes from `clock`.
     """
 
-    def __init__(self, session_factory: sessionmaker[Session], clock: Clock, settings: Settings,
-                 on_tick: Callable[[TickResult], None] | None = None) -> None:
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        clock: Clock,
+        settings: Settings,
+        on_tick: Callable[[TickResult], None] | None = None,
+    ) -> None:
         self.session_factory = session_factory
         self.clock = clock
         self.settings = settings
@@ -342,14 +438,20 @@ class Scheduler:
         if not self._reconciled:
             try:
                 self.reconcile()
-            except Exception:  # noqa: BLE001 - ticking matters more; retried next time
+            except Exception:
                 log.exception("reconciling schedules failed")
         result = tick(self.session_factory, self.clock, self.settings)
         self.ticks += 1
         if result.busy:
-            log.info("tick: %d started, %d missed, %d failed; %d instances advanced (%d timers), %d incidents",
-                     len(result.started), result.missed, result.failed, result.instances, result.timers,
-                     result.incidents)
+            log.info(
+                "tick: %d started, %d missed, %d failed; %d instances advanced (%d timers), %d incidents",
+                len(result.started),
+                result.missed,
+                result.failed,
+                result.instances,
+                result.timers,
+                result.incidents,
+            )
         if self.on_tick is not None:
             self.on_tick(result)
         return result
@@ -357,18 +459,25 @@ class Scheduler:
     def _job(self) -> None:
         try:
             self.run_once()
-        except Exception:  # noqa: BLE001 - tick itself never raises; belt and braces for the loop
+        except Exception:
             log.exception("scheduler tick failed")
 
     def _configure(self, scheduler: Any) -> Any:
         from apscheduler.triggers.interval import IntervalTrigger
 
-        scheduler.add_job(self._job, IntervalTrigger(seconds=self.settings.scheduler_interval_s),
-                          id="sanji-tick", name="sanji tick", max_instances=1, coalesce=True,
-                          misfire_grace_time=None, next_run_time=datetime.now().astimezone())
+        scheduler.add_job(
+            self._job,
+            IntervalTrigger(seconds=self.settings.scheduler_interval_s),
+            id="sanji-tick",
+            name="sanji tick",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now().astimezone(),
+        )
         return scheduler
 
-    def start(self) -> "Scheduler":
+    def start(self) -> Scheduler:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         self._scheduler = self._configure(BackgroundScheduler(timezone=self.settings.zone, daemon=True))

@@ -7,6 +7,7 @@ and fire history), deleted when a newer version drops the event or the process i
 undeployed. Rows are written inside the deploy's transaction, so the scheduler never sees
 a schedule before the deployment that created it has committed.
 """
+
 from __future__ import annotations
 
 import os
@@ -19,14 +20,14 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from engine.infra import events
-from engine.errors import Conflict, NotFound
-from engine.models import ProcessDefinition, ProcessInstance, Schedule, ScheduleFiring
-from engine.org.nodes import Principal
+from engine.core.calendar import Timer, TimerExpressionError, literal_text, make_timer
 from engine.core.repository import DEPLOY_HOOKS, SPECS, UNDEPLOY_HOOKS
 from engine.core.spiff import load_state, timer_due
 from engine.core.spiff_seam import internal
-from engine.core.calendar import Timer, TimerExpressionError, literal_text, make_timer
+from engine.errors import Conflict, NotFound
+from engine.infra import events
+from engine.models import ProcessDefinition, ProcessInstance, Schedule, ScheduleFiring
+from engine.org.nodes import Principal
 
 _zone: ZoneInfo | None = None
 
@@ -48,6 +49,7 @@ def timer_of(row: Schedule) -> Timer:
 
 # ---- deploy and undeploy -----------------------------------------------------------------------
 
+
 def on_deploy(session: Session, created: list[ProcessDefinition], now: datetime) -> None:
     newest: dict[str, ProcessDefinition] = {}
     for d in created:
@@ -59,8 +61,9 @@ def on_deploy(session: Session, created: list[ProcessDefinition], now: datetime)
 
 def sync_definition(session: Session, d: ProcessDefinition, now: datetime, zone: ZoneInfo) -> list[Schedule]:
     """Make the schedules of `d.key` those of version `d` (which must be the latest)."""
-    existing = {row.start_event_id: row for row in session.scalars(
-        select(Schedule).where(Schedule.process_key == d.key))}
+    existing = {
+        row.start_event_id: row for row in session.scalars(select(Schedule).where(Schedule.process_key == d.key))
+    }
     rows = []
     for ev in (d.info or {}).get("start_events", []):
         if ev.get("kind") != "timer":
@@ -89,10 +92,22 @@ def sync_definition(session: Session, d: ProcessDefinition, now: datetime, zone:
         row.anchor_at, row.next_fire_at, row.updated_at = now, first, now
         rows.append(row)
         session.flush()
-        events.log(session, now, change, actor="deploy", payload={
-            "schedule_id": row.id, "process_key": d.key, "version": d.version, "start_event": row.start_event_id,
-            "timer_kind": kind, "expression": expression, "time_zone": zone.key,
-            "next_fire_at": first.astimezone(zone).isoformat() if first else None})
+        events.log(
+            session,
+            now,
+            change,
+            actor="deploy",
+            payload={
+                "schedule_id": row.id,
+                "process_key": d.key,
+                "version": d.version,
+                "start_event": row.start_event_id,
+                "timer_kind": kind,
+                "expression": expression,
+                "time_zone": zone.key,
+                "next_fire_at": first.astimezone(zone).isoformat() if first else None,
+            },
+        )
     for row in existing.values():
         _remove(session, row, now, f"version {d.version} has no timer start event {row.start_event_id}")
     return rows
@@ -104,9 +119,20 @@ def on_undeploy(session: Session, key: str, now: datetime) -> None:
 
 
 def _remove(session: Session, row: Schedule, now: datetime, reason: str) -> None:
-    events.log(session, now, "schedule_removed", actor="deploy", payload={
-        "schedule_id": row.id, "process_key": row.process_key, "version": row.version,
-        "start_event": row.start_event_id, "expression": row.expression, "reason": reason})
+    events.log(
+        session,
+        now,
+        "schedule_removed",
+        actor="deploy",
+        payload={
+            "schedule_id": row.id,
+            "process_key": row.process_key,
+            "version": row.version,
+            "start_event": row.start_event_id,
+            "expression": row.expression,
+            "reason": reason,
+        },
+    )
     session.execute(delete(ScheduleFiring).where(ScheduleFiring.schedule_id == row.id))
     session.delete(row)
     session.flush()
@@ -117,8 +143,11 @@ def reconcile(session: Session, now: datetime, zone: ZoneInfo) -> int:
     definitions were deployed before schedules existed (an upgrade), or after a manual edit.
     Returns how many processes changed."""
     latest: dict[str, ProcessDefinition] = {}
-    for d in session.scalars(select(ProcessDefinition).where(ProcessDefinition.active.is_(True))
-                             .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())):
+    for d in session.scalars(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.active.is_(True))
+        .order_by(ProcessDefinition.key, ProcessDefinition.version.desc())
+    ):
         latest.setdefault(d.key, d)
     rows: dict[str, list[Schedule]] = {}
     for row in session.scalars(select(Schedule)):
@@ -143,6 +172,7 @@ UNDEPLOY_HOOKS.append(on_undeploy)
 
 # ---- admin actions --------------------------------------------------------------------------------
 
+
 def get(session: Session, schedule_id: int, lock: bool = False) -> Schedule:
     q = select(Schedule).where(Schedule.id == schedule_id).execution_options(populate_existing=True)
     if lock and session.get_bind().dialect.name != "sqlite":
@@ -158,8 +188,13 @@ def pause(session: Session, schedule_id: int, actor: Principal, now: datetime, r
     if row.paused:
         raise Conflict("the schedule is already paused")
     row.paused, row.updated_at = True, now
-    events.log(session, now, "schedule_paused", actor=actor, payload={
-        "schedule_id": row.id, "process_key": row.process_key, "reason": reason, "admin_action": True})
+    events.log(
+        session,
+        now,
+        "schedule_paused",
+        actor=actor,
+        payload={"schedule_id": row.id, "process_key": row.process_key, "reason": reason, "admin_action": True},
+    )
     session.flush()
     return row
 
@@ -175,9 +210,19 @@ def resume(session: Session, schedule_id: int, actor: Principal, now: datetime, 
     else:
         nxt = timer.next_after(max(now, row.last_due_at) if row.last_due_at else now)
     row.paused, row.next_fire_at, row.updated_at = False, nxt, now
-    events.log(session, now, "schedule_resumed", actor=actor, payload={
-        "schedule_id": row.id, "process_key": row.process_key, "reason": reason, "admin_action": True,
-        "next_fire_at": nxt.astimezone(ZoneInfo(row.timezone)).isoformat() if nxt else None})
+    events.log(
+        session,
+        now,
+        "schedule_resumed",
+        actor=actor,
+        payload={
+            "schedule_id": row.id,
+            "process_key": row.process_key,
+            "reason": reason,
+            "admin_action": True,
+            "next_fire_at": nxt.astimezone(ZoneInfo(row.timezone)).isoformat() if nxt else None,
+        },
+    )
     session.flush()
     return row
 
@@ -195,8 +240,13 @@ def realign(session: Session, zone: ZoneInfo, now: datetime) -> int:
             else:
                 row.next_fire_at = timer.next_after(max(now, row.last_due_at) if row.last_due_at else now)
         row.updated_at = now
-        events.log(session, now, "schedule_realigned", actor="scheduler", payload={
-            "schedule_id": row.id, "from": old, "to": zone.key})
+        events.log(
+            session,
+            now,
+            "schedule_realigned",
+            actor="scheduler",
+            payload={"schedule_id": row.id, "from": old, "to": zone.key},
+        )
     session.flush()
     return len(rows)
 
@@ -223,21 +273,26 @@ def instance_timers(inst: ProcessInstance) -> list[dict[str, Any]]:
             continue
         value = internal(t, "event_value")
         interrupting = getattr(t.task_spec, "cancel_activity", None)
-        out.append({
-            "timer_id": t.task_spec.bpmn_id, "name": t.task_spec.bpmn_name,
-            "kind": KIND_NAMES.get(type(definition).__name__, type(definition).__name__),
-            "expression": definition.expression, "due_at": timer_due(t),
-            "boundary": interrupting is not None, "interrupting": interrupting,
-            "attached_to": _attached_task(t) if interrupting is not None else None,
-            "cycles_left": value.get("cycles") if isinstance(value, dict) else None,
-        })
+        out.append(
+            {
+                "timer_id": t.task_spec.bpmn_id,
+                "name": t.task_spec.bpmn_name,
+                "kind": KIND_NAMES.get(type(definition).__name__, type(definition).__name__),
+                "expression": definition.expression,
+                "due_at": timer_due(t),
+                "boundary": interrupting is not None,
+                "interrupting": interrupting,
+                "attached_to": _attached_task(t) if interrupting is not None else None,
+                "cycles_left": value.get("cycles") if isinstance(value, dict) else None,
+            }
+        )
     out.sort(key=lambda x: (x["due_at"] is None, x["due_at"].timestamp() if x["due_at"] else 0))
     return out
 
 
 def _attached_task(t: Any) -> str | None:
     """For a boundary timer, the activity it is attached to (its sibling under the split)."""
-    for sibling in (t.parent.children if t.parent is not None else []):
+    for sibling in t.parent.children if t.parent is not None else []:
         if sibling is not t and not hasattr(sibling.task_spec, "cancel_activity"):
             return getattr(sibling.task_spec, "bpmn_id", None)
     return None

@@ -1,19 +1,21 @@
 """What an instance's scripts may call: org, record and platform helpers, inside its `ScriptScope`."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from copy import deepcopy
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import select
 
-from engine.org import nodes as org
 from engine.core.runtime_base import RuntimeBase, _jsonable
-from engine.errors import Invalid, Msg, ScriptError, field_error
-from engine.models import OrgNode, ProcessInstance, Record
-from engine.org.routing import NodeRef
-from engine.org.policy import ScriptScope
-from engine.linkage import kinds as record_kinds
 from engine.core.scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
+from engine.errors import Invalid, Msg, ScriptError, field_error
+from engine.linkage import kinds as record_kinds
+from engine.models import OrgNode, ProcessInstance, Record
+from engine.org import nodes as org
+from engine.org.policy import ScriptScope
+from engine.org.routing import NodeRef
 from engine.platform.study import script_helpers as platform_helpers
 
 
@@ -29,10 +31,12 @@ class ScriptHelpers(RuntimeBase):
             out.update(platform_helpers(self.session, self.clock, self.settings, scope))
             return out
 
-        env = RestrictedEnvironment(helpers, self.settings.script_timeout_ms / 1000,
-                                    self.settings.script_max_mb << 20, self._deadline)
-        return SanjiScriptEngine(env, self.clock.now, self.zone, self.settings.max_branches,
-                                 self.settings.timer_min_seconds)
+        env = RestrictedEnvironment(
+            helpers, self.settings.script_timeout_ms / 1000, self.settings.script_max_mb << 20, self._deadline
+        )
+        return SanjiScriptEngine(
+            env, self.clock.now, self.zone, self.settings.max_branches, self.settings.timer_min_seconds
+        )
 
     def _org_helpers(self, scope: ScriptScope) -> dict[str, Callable[..., Any]]:
         """The org tree (what every signed-in user reads at GET /api/v1/org) is open to every
@@ -57,15 +61,22 @@ class ScriptHelpers(RuntimeBase):
             scope.people_of("org_people", unit_id)
             return org.people(session, unit_id)
 
-        return {"org_units": org_units, "org_branches": org_branches, "org_name": org_name,
-                "unit_of": unit_of, "group_id": self._group, "org_people": org_people}
+        return {
+            "org_units": org_units,
+            "org_branches": org_branches,
+            "org_name": org_name,
+            "unit_of": unit_of,
+            "group_id": self._group,
+            "org_people": org_people,
+        }
 
     def _record_helpers(self, inst: ProcessInstance, scope: ScriptScope) -> dict[str, Callable[..., Any]]:
         """Records inside the instance's scope, of the kinds its process may touch (`ScriptScope`)."""
         session = self.session
 
-        def save_record(kind: str, key: str, data: dict[str, Any], node_id: str | None = None,
-                        confidential: bool = False) -> None:
+        def save_record(
+            kind: str, key: str, data: dict[str, Any], node_id: str | None = None, confidential: bool = False
+        ) -> None:
             rule = scope.kind("save_record", kind)
             if not isinstance(data, dict):
                 raise ScriptError("save_record(kind, key, data): data must be a dict")
@@ -100,8 +111,13 @@ class ScriptHelpers(RuntimeBase):
                 scope.confidential("find_records", kind)
             return [{"key": r.key, "node_id": r.node_id, **(r.data or {})} for r in rows]
 
-        def update_record(kind: str, key: str, changes: dict[str, Any] | None = None,
-                          increments: dict[str, Any] | None = None, path: list[Any] | None = None) -> dict[str, Any]:
+        def update_record(
+            kind: str,
+            key: str,
+            changes: dict[str, Any] | None = None,
+            increments: dict[str, Any] | None = None,
+            path: list[Any] | None = None,
+        ) -> dict[str, Any]:
             """Change part of an existing record under a row lock, so that concurrent instances
             (e.g. several branches confirmed at once) never lose each other's updates: `path`
             leads from the record's data to the dict to change (e.g. ["findings", 2]), `changes`
@@ -109,8 +125,11 @@ class ScriptHelpers(RuntimeBase):
             rule = scope.kind("update_record", kind)
             if rule is not None and rule.confidential:
                 scope.confidential("update_record", kind)
-            q = (select(Record).where(Record.kind == kind, Record.key == str(key))
-                 .execution_options(populate_existing=True))
+            q = (
+                select(Record)
+                .where(Record.kind == kind, Record.key == str(key))
+                .execution_options(populate_existing=True)
+            )
             if session.get_bind().dialect.name != "sqlite":  # SQLite: writers are serialised already
                 q = q.with_for_update()
             row = session.scalars(q).first()
@@ -125,18 +144,30 @@ class ScriptHelpers(RuntimeBase):
                 try:
                     target = target[step]
                 except (KeyError, IndexError, TypeError):
-                    raise ScriptError("update_record: {kind} record {key!r} has no {path!r}", kind=kind, key=key,
-                                      path=list(path or [])) from None
+                    raise ScriptError(
+                        "update_record: {kind} record {key!r} has no {path!r}",
+                        kind=kind,
+                        key=key,
+                        path=list(path or []),
+                    ) from None
             if not isinstance(target, dict):
-                raise ScriptError("update_record: {path!r} of {kind} record {key!r} is not an object",
-                                  path=list(path or []), kind=kind, key=key)
+                raise ScriptError(
+                    "update_record: {path!r} of {kind} record {key!r} is not an object",
+                    path=list(path or []),
+                    kind=kind,
+                    key=key,
+                )
             if changes:
                 target.update(_jsonable(changes))
             for name, amount in (increments or {}).items():
                 current = target.get(name) or 0
                 if not isinstance(current, (int, float)) or not isinstance(amount, (int, float)):
-                    raise ScriptError("update_record: {name!r} of {kind} record {key!r} is not a number", name=name,
-                                      kind=kind, key=key)
+                    raise ScriptError(
+                        "update_record: {name!r} of {kind} record {key!r} is not a number",
+                        name=name,
+                        kind=kind,
+                        key=key,
+                    )
                 target[name] = current + amount
             record_kinds.check(kind, data)  # the merged record; the row is left as it was if wrong
             row.data, row.updated_at = data, self.clock.now()
@@ -158,8 +189,13 @@ class ScriptHelpers(RuntimeBase):
         def instance_id() -> int:
             return inst.id
 
-        return {"save_record": save_record, "find_records": find_records, "update_record": update_record,
-                "get_record": get_record, "instance_id": instance_id}
+        return {
+            "save_record": save_record,
+            "find_records": find_records,
+            "update_record": update_record,
+            "get_record": get_record,
+            "instance_id": instance_id,
+        }
 
     # ---- org helpers -----------------------------------------------------------------------------------
 
@@ -185,12 +221,19 @@ class ScriptHelpers(RuntimeBase):
                 continue
             node = self.session.get(OrgNode, value) if isinstance(value, str) else None
             if node is None or node.tier != tier or not node.active:
-                raise Invalid("{var}={value!r} is not a {tier} of the organisation",
-                              [field_error(f"variables/{var}", "not a {tier}", tier=name)], var=var, value=value,
-                              tier=name)
+                raise Invalid(
+                    "{var}={value!r} is not a {tier} of the organisation",
+                    [field_error(f"variables/{var}", "not a {tier}", tier=name)],
+                    var=var,
+                    value=value,
+                    tier=name,
+                )
             found[tier] = node
         if "branch" in found and "unit" in found and found["branch"].parent_id != found["unit"].id:
-            raise Invalid("branch {branch_id} does not belong to unit {unit_id}",
-                          [field_error("variables/branch_id", "not in that unit")], branch_id=found["branch"].id,
-                          unit_id=found["unit"].id)
+            raise Invalid(
+                "branch {branch_id} does not belong to unit {unit_id}",
+                [field_error("variables/branch_id", "not in that unit")],
+                branch_id=found["branch"].id,
+                unit_id=found["unit"].id,
+            )
         return found.get("branch") or found.get("unit") or self.session.get(OrgNode, self._group())  # type: ignore[return-value]

@@ -12,6 +12,7 @@ Two layers, both bounded by SANJI_SCRIPT_MAX_MB:
   (ljust, rjust, center, zfill, expandtabs, replace, translate, join). Anything else grows by
   a bounded factor of memory that exists already, which the meter sees.
 """
+
 from __future__ import annotations
 
 import ast
@@ -19,8 +20,9 @@ import os
 import re
 import resource
 import threading
+from collections.abc import Callable
 from contextvars import ContextVar
-from typing import Any, Callable
+from typing import Any
 
 from RestrictedPython.Guards import safer_getattr
 from RestrictedPython.transformer import RestrictingNodeTransformer, copy_locations
@@ -37,8 +39,12 @@ class ScriptMemoryError(ScriptError):
 
 
 def _refuse(what: str, size: int) -> ScriptMemoryError:
-    return ScriptMemoryError("script memory bound: {what} would take about {size} MB; a script run may use {limit} "
-                             "MB (SANJI_SCRIPT_MAX_MB)", what=what, size=size >> 20, limit=_LIMIT.get() >> 20)
+    return ScriptMemoryError(
+        "script memory bound: {what} would take about {size} MB; a script run may use {limit} MB (SANJI_SCRIPT_MAX_MB)",
+        what=what,
+        size=size >> 20,
+        limit=_LIMIT.get() >> 20,
+    )
 
 
 # ---- the meter -------------------------------------------------------------------------------------
@@ -75,7 +81,7 @@ class Meter:
         self.max_bytes = max_bytes
         self.ceiling: int | None = None
 
-    def __enter__(self) -> "Meter":
+    def __enter__(self) -> Meter:
         self._token = _LIMIT.set(self.max_bytes)
         return self
 
@@ -89,11 +95,15 @@ class Meter:
         return resident_bytes() > self.ceiling
 
     def error(self) -> ScriptMemoryError:
-        return ScriptMemoryError("the script made the worker's memory grow by more than {max_bytes} MB, the bound "
-                                 "of a script run (SANJI_SCRIPT_MAX_MB)", max_bytes=self.max_bytes >> 20)
+        return ScriptMemoryError(
+            "the script made the worker's memory grow by more than {max_bytes} MB, the bound "
+            "of a script run (SANJI_SCRIPT_MAX_MB)",
+            max_bytes=self.max_bytes >> 20,
+        )
 
 
 # ---- one-line amplifiers ----------------------------------------------------------------------------
+
 
 def _unit(seq: Any) -> int:
     """Bytes per element: pointers for lists and tuples, up to 4 for non-ASCII text."""
@@ -123,11 +133,15 @@ def guarded_mul(a: Any, b: Any) -> Any:
     else:
         return a * b  # floats, or no int: neither repetition nor a growing int
     if type(other) is int:
-        if n.bit_length() + other.bit_length() > _SMALL_BITS and \
-                (n.bit_length() + other.bit_length()) >> 3 > _LIMIT.get():
+        if (
+            n.bit_length() + other.bit_length() > _SMALL_BITS
+            and (n.bit_length() + other.bit_length()) >> 3 > _LIMIT.get()
+        ):
             raise _refuse("multiplying integers", (n.bit_length() + other.bit_length()) >> 3)
         return a * b
-    if n > _SMALL and isinstance(other, _SEQUENCES) or n > 1 and isinstance(other, _SEQUENCES) and len(other) > _SMALL:
+    if (n > _SMALL and isinstance(other, _SEQUENCES)) or (
+        n > 1 and isinstance(other, _SEQUENCES) and len(other) > _SMALL
+    ):
         unit = 8 if isinstance(other, (list, tuple)) else 1 if isinstance(other, bytes) or other.isascii() else 4
         if len(other) * n * unit > _LIMIT.get():
             raise _refuse("repeating a sequence", len(other) * n * unit)
@@ -144,8 +158,9 @@ def _check_widths(fmt: str | bytes) -> None:
             if width == "*":
                 raise ScriptMemoryError("a * width or precision in %-formatting is not allowed in scripts")
             if width and (len(width) > 9 or int(width) > MAX_FORMAT_WIDTH):
-                raise ScriptMemoryError("a %-format width of {width} is larger than {limit}", width=width,
-                                        limit=MAX_FORMAT_WIDTH)
+                raise ScriptMemoryError(
+                    "a %-format width of {width} is larger than {limit}", width=width, limit=MAX_FORMAT_WIDTH
+                )
 
 
 def guarded_mod(a: Any, b: Any) -> Any:
@@ -159,6 +174,7 @@ def _width(s: Any, method: Callable[..., Any], name: str) -> Callable[..., Any]:
         if isinstance(width, int):
             _check(f"{name}({width})", width * _unit(s))
         return method(width, *args)
+
     return call
 
 
@@ -167,6 +183,7 @@ def _expandtabs(s: Any, method: Callable[..., Any]) -> Callable[..., Any]:
         if isinstance(tabsize, int):
             _check("expandtabs()", len(s) + s.count("\t" if isinstance(s, str) else b"\t") * tabsize * _unit(s))
         return method(tabsize)
+
     return call
 
 
@@ -178,6 +195,7 @@ def _replace(s: Any, method: Callable[..., Any]) -> Callable[..., Any]:
                 n = min(n, count)
             _check("replace()", (len(s) + n * (len(new) - len(old))) * max(_unit(s), _unit(new)))
         return method(old, new, count)
+
     return call
 
 
@@ -187,6 +205,7 @@ def _translate(s: Any, method: Callable[..., Any]) -> Callable[..., Any]:
             longest = max((len(v) for v in table.values() if isinstance(v, str)), default=1)
             _check("translate()", len(s) * max(1, longest) * 4)
         return method(table)
+
     return call
 
 
@@ -195,13 +214,19 @@ def _join(s: Any, method: Callable[..., Any]) -> Callable[..., Any]:
         items = list(items)
         _check("join()", len(s) * len(items) * _unit(s))
         return method(items)
+
     return call
 
 
 _WRAPPERS: dict[str, Callable[[Any, Callable[..., Any]], Callable[..., Any]]] = {
-    "ljust": lambda s, m: _width(s, m, "ljust"), "rjust": lambda s, m: _width(s, m, "rjust"),
-    "center": lambda s, m: _width(s, m, "center"), "zfill": lambda s, m: _width(s, m, "zfill"),
-    "expandtabs": _expandtabs, "replace": _replace, "translate": _translate, "join": _join,
+    "ljust": lambda s, m: _width(s, m, "ljust"),
+    "rjust": lambda s, m: _width(s, m, "rjust"),
+    "center": lambda s, m: _width(s, m, "center"),
+    "zfill": lambda s, m: _width(s, m, "zfill"),
+    "expandtabs": _expandtabs,
+    "replace": _replace,
+    "translate": _translate,
+    "join": _join,
 }
 
 
@@ -223,6 +248,7 @@ GUARDS: dict[str, Any] = {"_mul_": guarded_mul, "_mod_": guarded_mod, "_getattr_
 
 
 # ---- the compiler's side ----------------------------------------------------------------------------
+
 
 class BoundedPolicy(RestrictingNodeTransformer):
     """RestrictedPython's policy, plus: `a * b` and `a % b` go through `_mul_` / `_mod_`; an

@@ -7,48 +7,93 @@ each run with a line tracer: in time (its own, and the request's engine deadline
 memory (engine/core/script_limits.py). A violation raises `ScriptError`, which the runtime turns
 into an incident.
 """
+
 from __future__ import annotations
 
 import ast
 import functools
 import sys
 import time
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from types import CodeType, FrameType, FunctionType, MethodType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from RestrictedPython import compile_restricted_eval, compile_restricted_exec
-from RestrictedPython.Guards import (
-    full_write_guard,
-    guarded_iter_unpack_sequence,
-    guarded_unpack_sequence,
-)
+from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequence, guarded_unpack_sequence
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from engine.core import script_limits
-from engine.core import calendar
+from engine.core import calendar, script_limits
 from engine.core.bounds import Deadline
 from engine.errors import ScriptError
 
 SCRIPT_FILENAME = "<bpmn-script>"
-FORBIDDEN_NAMES = frozenset({
-    "open", "eval", "exec", "compile", "globals", "locals", "vars", "getattr", "setattr",
-    "delattr", "input", "breakpoint", "help", "memoryview", "type", "object", "super",
-    "classmethod", "staticmethod", "property", "exit", "quit", "dir", "print",
-})
+FORBIDDEN_NAMES = frozenset(
+    {
+        "open",
+        "eval",
+        "exec",
+        "compile",
+        "globals",
+        "locals",
+        "vars",
+        "getattr",
+        "setattr",
+        "delattr",
+        "input",
+        "breakpoint",
+        "help",
+        "memoryview",
+        "type",
+        "object",
+        "super",
+        "classmethod",
+        "staticmethod",
+        "property",
+        "exit",
+        "quit",
+        "dir",
+        "print",
+    }
+)
 MAX_INT_LITERAL = 10**9
 
 _SAFE = {
-    "None": None, "True": True, "False": False,
-    "abs": abs, "all": all, "any": any, "bool": bool, "dict": dict, "divmod": divmod,
-    "enumerate": enumerate, "filter": filter, "float": float, "int": int, "isinstance": isinstance,
-    "len": len, "list": list, "map": map, "max": max, "min": min, "reversed": reversed,
-    "round": round, "set": set, "sorted": sorted, "str": str, "sum": sum, "tuple": tuple,
-    "zip": zip, "range": lambda *a: _range(*a),
-    "ValueError": ValueError, "KeyError": KeyError, "TypeError": TypeError, "Exception": Exception,
+    "None": None,
+    "True": True,
+    "False": False,
+    "abs": abs,
+    "all": all,
+    "any": any,
+    "bool": bool,
+    "dict": dict,
+    "divmod": divmod,
+    "enumerate": enumerate,
+    "filter": filter,
+    "float": float,
+    "int": int,
+    "isinstance": isinstance,
+    "len": len,
+    "list": list,
+    "map": map,
+    "max": max,
+    "min": min,
+    "reversed": reversed,
+    "round": round,
+    "set": set,
+    "sorted": sorted,
+    "str": str,
+    "sum": sum,
+    "tuple": tuple,
+    "zip": zip,
+    "range": lambda *a: _range(*a),
+    "ValueError": ValueError,
+    "KeyError": KeyError,
+    "TypeError": TypeError,
+    "Exception": Exception,
 }
 
 
@@ -61,9 +106,14 @@ def _range(*args: int) -> range:
 
 def _inplacevar(op: str, x: Any, y: Any) -> Any:
     ops: dict[str, Callable[[Any, Any], Any]] = {
-        "+=": lambda a, b: a + b, "-=": lambda a, b: a - b, "*=": script_limits.guarded_mul,
-        "/=": lambda a, b: a / b, "//=": lambda a, b: a // b, "%=": lambda a, b: a % b,
-        "|=": lambda a, b: a | b, "&=": lambda a, b: a & b,
+        "+=": lambda a, b: a + b,
+        "-=": lambda a, b: a - b,
+        "*=": script_limits.guarded_mul,
+        "/=": lambda a, b: a / b,
+        "//=": lambda a, b: a // b,
+        "%=": lambda a, b: a % b,
+        "|=": lambda a, b: a | b,
+        "&=": lambda a, b: a & b,
     }
     if op not in ops:
         raise ScriptError("operator {op} is not allowed in scripts", op=op)
@@ -144,8 +194,9 @@ def _restricted(source: str, mode: str) -> Any:
 def _compile(source: str, mode: str) -> CodeType:
     errors = check_source(source, mode)
     if errors:
-        raise ScriptError("script refused: {errors}", {"source": source[:500], "errors": errors},
-                          errors="; ".join(errors))
+        raise ScriptError(
+            "script refused: {errors}", {"source": source[:500], "errors": errors}, errors="; ".join(errors)
+        )
     code: CodeType = _restricted(source, mode).code
     return code
 
@@ -185,11 +236,13 @@ def _metered(helper: Callable[..., Any]) -> Callable[..., Any]:
         finally:
             budget.depth -= 1
             budget.in_helpers += time.monotonic() - started
+
     return call
 
 
-def _run_bounded(code: CodeType, scope: dict[str, Any], timeout_s: float, max_bytes: int,
-                 deadline: Deadline | None = None) -> Any:
+def _run_bounded(
+    code: CodeType, scope: dict[str, Any], timeout_s: float, max_bytes: int, deadline: Deadline | None = None
+) -> Any:
     started = time.monotonic()
     wall_deadline = started + timeout_s * WALL_FACTOR
     # the request's engine deadline counts the helpers' time too (SANJI_ENGINE_MAX_SECONDS)
@@ -221,7 +274,7 @@ def _run_bounded(code: CodeType, scope: dict[str, Any], timeout_s: float, max_by
     with meter:
         sys.settrace(global_trace)
         try:
-            return eval(code, scope)  # noqa: S307 - restricted, checked code
+            return eval(code, scope)
         finally:
             sys.settrace(previous)
             _BUDGET.reset(token)
@@ -230,8 +283,13 @@ def _run_bounded(code: CodeType, scope: dict[str, Any], timeout_s: float, max_by
 class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     """SpiffWorkflow environment that evaluates through the sandbox with our helpers."""
 
-    def __init__(self, helpers: Mapping[str, Any] | Callable[[], Mapping[str, Any]], timeout_s: float = 1.0,
-                 max_bytes: int = script_limits.DEFAULT_MAX_BYTES, deadline: Deadline | None = None) -> None:
+    def __init__(
+        self,
+        helpers: Mapping[str, Any] | Callable[[], Mapping[str, Any]],
+        timeout_s: float = 1.0,
+        max_bytes: int = script_limits.DEFAULT_MAX_BYTES,
+        deadline: Deadline | None = None,
+    ) -> None:
         super().__init__()
         # A callable is called when a script first runs: most steps of most instances run none,
         # and building the helpers (closures over the session and instance, metered) costs.
@@ -245,8 +303,9 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def globals(self) -> dict[str, Any]:
         if self._globals is None:
             helpers = self._helpers() if callable(self._helpers) else self._helpers
-            self._globals = {k: _metered(v) if isinstance(v, (FunctionType, MethodType)) else v
-                             for k, v in helpers.items()}
+            self._globals = {
+                k: _metered(v) if isinstance(v, (FunctionType, MethodType)) else v for k, v in helpers.items()
+            }
         return self._globals
 
     @globals.setter
@@ -264,8 +323,9 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
     def evaluate(self, expression: str, context: dict[str, Any], external_context: Any = None) -> Any:
         code = _compile(expression.strip(), "eval")
         try:
-            return _run_bounded(code, self._scope(context, external_context), self.timeout_s, self.max_bytes,
-                                self.deadline)
+            return _run_bounded(
+                code, self._scope(context, external_context), self.timeout_s, self.max_bytes, self.deadline
+            )
         except ScriptError:
             raise
         except NameError as exc:
@@ -277,10 +337,7 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
         scope = self._scope(context, external_context)
         _run_bounded(code, scope, self.timeout_s, self.max_bytes, self.deadline)
         reserved = set(GUARDS) | set(self.globals) | set(external_context or {})
-        result = {
-            k: v for k, v in scope.items()
-            if k not in reserved and not k.startswith("_") and not callable(v)
-        }
+        result = {k: v for k, v in scope.items() if k not in reserved and not k.startswith("_") and not callable(v)}
         context.clear()
         context.update(result)
         return True
@@ -292,8 +349,14 @@ class RestrictedEnvironment(BasePythonScriptEngineEnvironment):
 class SanjiScriptEngine(PythonScriptEngine):
     """Script engine carrying the clock and time zone, which our timer specs read."""
 
-    def __init__(self, environment: RestrictedEnvironment, now: Callable[[], datetime], zone: Any,
-                 max_branches: int | None = None, timer_min_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        environment: RestrictedEnvironment,
+        now: Callable[[], datetime],
+        zone: Any,
+        max_branches: int | None = None,
+        timer_min_seconds: float = 0.0,
+    ) -> None:
         super().__init__(environment)
         self.now = now
         self.zone = zone
@@ -307,6 +370,7 @@ class SanjiScriptEngine(PythonScriptEngine):
 
 
 # ---- helpers available to every script -------------------------------------------------
+
 
 def _as_date(value: Any) -> date:
     if isinstance(value, datetime):
@@ -361,8 +425,16 @@ def date_helpers(now: Callable[[], datetime], zone: Any) -> dict[str, Callable[.
         return (_as_date(b) - _as_date(a)).days
 
     return {
-        "today": today, "now_iso": now_iso, "add_days": add_days, "add_months": add_months,
-        "month_start": month_start, "month_end": month_end, "quarter_of": quarter_of,
-        "year_of": year_of, "quarter_start": quarter_start, "quarter_end": quarter_end,
-        "previous_quarter": previous_quarter, "days_between": days_between,
+        "today": today,
+        "now_iso": now_iso,
+        "add_days": add_days,
+        "add_months": add_months,
+        "month_start": month_start,
+        "month_end": month_end,
+        "quarter_of": quarter_of,
+        "year_of": year_of,
+        "quarter_start": quarter_start,
+        "quarter_end": quarter_end,
+        "previous_quarter": previous_quarter,
+        "days_between": days_between,
     }

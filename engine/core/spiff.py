@@ -9,37 +9,20 @@
 - Workflow state is serialized without its spec; specs are restored once per definition
   version and cached.
 """
+
 from __future__ import annotations
 
 import json
 import threading
 import zlib
 from copy import deepcopy
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
 from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from SpiffWorkflow.bpmn.serializer.default.event_definition import TimerConditionalEventDefinitionConverter
-from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
-    CycleTimerEventDefinition,
-    DurationTimerEventDefinition,
-    TimeDateEventDefinition,
-    TimerEventDefinition,
-)
-from SpiffWorkflow.bpmn.parser.BpmnParser import full_tag
-from SpiffWorkflow.spiff.parser.event_parsers import (
-    SpiffBoundaryEventParser,
-    SpiffEndEventParser,
-    SpiffIntermediateCatchEventParser,
-    SpiffIntermediateThrowEventParser,
-    SpiffStartEventParser,
-)
-from SpiffWorkflow.spiff.serializer.event_definition import MessageEventDefinitionConverter
-from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
-from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
-from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.bpmn.specs.defaults import (
     BoundaryEvent,
     EndEvent,
@@ -47,9 +30,35 @@ from SpiffWorkflow.bpmn.specs.defaults import (
     IntermediateThrowEvent,
     StartEvent,
 )
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import (
+    CycleTimerEventDefinition,
+    DurationTimerEventDefinition,
+    TimeDateEventDefinition,
+    TimerEventDefinition,
+)
 from SpiffWorkflow.bpmn.util import BpmnEvent
+from SpiffWorkflow.spiff.parser.event_parsers import (
+    SpiffBoundaryEventParser,
+    SpiffEndEventParser,
+    SpiffIntermediateCatchEventParser,
+    SpiffIntermediateThrowEventParser,
+    SpiffStartEventParser,
+)
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
+from SpiffWorkflow.spiff.serializer.event_definition import MessageEventDefinitionConverter
+from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
+
 from engine.core.bounds import BoundExceeded, state_too_large
+from engine.core.calendar import (
+    TimerExpressionError,
+    check_timer,
+    is_literal,
+    make_timer,
+    parse_datetime,  # years 2000-2100; the runtime imports it from here too
+)
 from engine.core.spiff_seam import (
     MultiInstanceParserHook,
     drop_internal,
@@ -62,13 +71,12 @@ from engine.core.spiff_seam import (
     state_from_dict,
     state_json,
 )
-from engine.core.calendar import TimerExpressionError, check_timer, is_literal, make_timer
-from engine.core.calendar import parse_datetime  # years 2000-2100; the runtime imports it from here too
 
-UTC = timezone.utc
+UTC = UTC
 
 
 # ---- time ---------------------------------------------------------------------------------
+
 
 def engine_now(my_task: Any) -> datetime:
     engine = my_task.workflow.top_workflow.script_engine
@@ -152,16 +160,20 @@ class ClockCycle(CycleTimerEventDefinition):
             first = timer.first_due()
             if first is not None and first <= now and is_cron(text):
                 first = timer.next_after(now)  # a cron reminder never fires the instant it starts waiting
-            event_value = {"cycles": timer.remaining_after(now) if first is not None else 0,
-                           "next": first.isoformat() if first is not None else None,
-                           "expression": text, "anchor": now.isoformat()}
+            event_value = {
+                "cycles": timer.remaining_after(now) if first is not None else 0,
+                "next": first.isoformat() if first is not None else None,
+                "expression": text,
+                "anchor": now.isoformat(),
+            }
         ready = False
         if event_value["cycles"] != 0 and event_value.get("next"):
             nxt = datetime.fromisoformat(event_value["next"])
             if nxt <= now:
                 if "expression" in event_value:
-                    timer = make_timer("timeCycle", event_value["expression"], zone,
-                                       datetime.fromisoformat(event_value["anchor"]))
+                    timer = make_timer(
+                        "timeCycle", event_value["expression"], zone, datetime.fromisoformat(event_value["anchor"])
+                    )
                     following = timer.next_after(now)
                     event_value["next"] = following.isoformat() if following is not None else None
                     event_value["cycles"] = timer.remaining_after(now) if following is not None else 0
@@ -228,8 +240,9 @@ class TimerParserMixin:
                 if not (node.text or "").strip():
                     raise ValidationException(f"Timer {tag} is empty", node=self.node, file_name=self.filename)  # type: ignore[attr-defined]
                 return cls(name, node.text.strip(), description=description)
-        raise ValidationException("Timer without timeDate, timeDuration or timeCycle",
-                                  node=self.node, file_name=self.filename)  # type: ignore[attr-defined]
+        raise ValidationException(
+            "Timer without timeDate, timeDuration or timeCycle", node=self.node, file_name=self.filename
+        )  # type: ignore[attr-defined]
 
 
 class DataMessage(SpiffMessage):
@@ -272,6 +285,7 @@ class EndEventParser(MessageParserMixin, SpiffEndEventParser):
 
 # ---- in-instance multi-instance: bounded before SpiffWorkflow creates the instances --------------
 
+
 def _instance_count(spec: Any, my_task: Any) -> int | None:
     if spec.data_input is not None:
         if not spec.data_input.exists(my_task):
@@ -290,9 +304,14 @@ def _check_instance_count(self: Any, my_task: Any) -> None:
     if limit is not None:
         count = _instance_count(self, my_task)
         if count is not None and count > limit:
-            exc = BoundExceeded("multi-instance {element} would run {count} instances; at most {limit} "
-                                "may run inside one instance (SANJI_MAX_BRANCHES); use a multi-instance "
-                                "call activity for larger fan-outs", element=self.bpmn_id, count=count, limit=limit)
+            exc = BoundExceeded(
+                "multi-instance {element} would run {count} instances; at most {limit} "
+                "may run inside one instance (SANJI_MAX_BRANCHES); use a multi-instance "
+                "call activity for larger fan-outs",
+                element=self.bpmn_id,
+                count=count,
+                limit=limit,
+            )
             exc.task = my_task
             raise exc
 
@@ -302,6 +321,7 @@ install_multi_instance_check(_check_instance_count)
 
 # ---- detached call activities ----------------------------------------------------------------
 
+
 class DetachedCallActivity(SpiffBpmnTask):
     """Runs `called_element` as separate instances; the runtime completes it when all finish.
 
@@ -310,9 +330,17 @@ class DetachedCallActivity(SpiffBpmnTask):
     `output_item` values in `output_collection` and runs the task.
     """
 
-    def __init__(self, wf_spec: Any, bpmn_id: str, called_element: str, collection: str | None = None,
-                 item: str | None = None, output_collection: str | None = None,
-                 output_item: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        wf_spec: Any,
+        bpmn_id: str,
+        called_element: str,
+        collection: str | None = None,
+        item: str | None = None,
+        output_collection: str | None = None,
+        output_item: str | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs["manual"] = True
         super().__init__(wf_spec, bpmn_id, **kwargs)
         self.called_element = called_element
@@ -329,15 +357,19 @@ class DetachedCallActivityParser(MultiInstanceParserHook, SpiffTaskParser):
             self.raise_validation_exception("callActivity needs a calledElement")
         extensions = self.parse_extensions()
         return DetachedCallActivity(
-            self.spec, self.bpmn_id, called_element=called,
-            prescript=extensions.get("preScript"), postscript=extensions.get("postScript"),
+            self.spec,
+            self.bpmn_id,
+            called_element=called,
+            prescript=extensions.get("preScript"),
+            postscript=extensions.get("postScript"),
             **self.bpmn_attributes,
         )
 
     def parse_multi_instance(self, loop_characteristics: Any) -> None:
         if loop_characteristics.get("isSequential") == "true":
-            self.raise_validation_exception("sequential multi-instance call activities are not supported; "
-                                            "use a parallel one")
+            self.raise_validation_exception(
+                "sequential multi-instance call activities are not supported; use a parallel one"
+            )
         prefix = "./bpmn:multiInstanceLoopCharacteristics"
 
         def text(tag: str) -> str | None:
@@ -348,8 +380,9 @@ class DetachedCallActivityParser(MultiInstanceParserHook, SpiffTaskParser):
 
         collection = text("loopDataInputRef")
         if collection is None:
-            self.raise_validation_exception("a multi-instance call activity needs a loopDataInputRef "
-                                            "(the list variable to fan out over)")
+            self.raise_validation_exception(
+                "a multi-instance call activity needs a loopDataInputRef (the list variable to fan out over)"
+            )
         task: DetachedCallActivity = self.task
         task.collection = collection
         task.item = text("inputDataItem") or "item"
@@ -360,26 +393,35 @@ class DetachedCallActivityParser(MultiInstanceParserHook, SpiffTaskParser):
 class DetachedCallActivityConverter(SpiffBpmnTaskConverter):
     def to_dict(self, spec: DetachedCallActivity) -> dict[str, Any]:
         dct = super().to_dict(spec)
-        dct.update(called_element=spec.called_element, collection=spec.collection, item=spec.item,
-                   output_collection=spec.output_collection, output_item=spec.output_item)
+        dct.update(
+            called_element=spec.called_element,
+            collection=spec.collection,
+            item=spec.item,
+            output_collection=spec.output_collection,
+            output_item=spec.output_item,
+        )
         return dct
 
 
 # ---- parser ------------------------------------------------------------------------------------
 
+
 class SanjiBpmnParser(SpiffBpmnParser):
     OVERRIDE_PARSER_CLASSES = dict(SpiffBpmnParser.OVERRIDE_PARSER_CLASSES)
-    OVERRIDE_PARSER_CLASSES.update({
-        full_tag("callActivity"): (DetachedCallActivityParser, DetachedCallActivity),
-        full_tag("startEvent"): (StartEventParser, StartEvent),
-        full_tag("boundaryEvent"): (BoundaryEventParser, BoundaryEvent),
-        full_tag("intermediateCatchEvent"): (IntermediateCatchEventParser, IntermediateCatchEvent),
-        full_tag("intermediateThrowEvent"): (IntermediateThrowEventParser, IntermediateThrowEvent),
-        full_tag("endEvent"): (EndEventParser, EndEvent),
-    })
+    OVERRIDE_PARSER_CLASSES.update(
+        {
+            full_tag("callActivity"): (DetachedCallActivityParser, DetachedCallActivity),
+            full_tag("startEvent"): (StartEventParser, StartEvent),
+            full_tag("boundaryEvent"): (BoundaryEventParser, BoundaryEvent),
+            full_tag("intermediateCatchEvent"): (IntermediateCatchEventParser, IntermediateCatchEvent),
+            full_tag("intermediateThrowEvent"): (IntermediateThrowEventParser, IntermediateThrowEvent),
+            full_tag("endEvent"): (EndEventParser, EndEvent),
+        }
+    )
 
 
 # ---- serialization -------------------------------------------------------------------------------
+
 
 def _config() -> dict[Any, Any]:
     config: dict[Any, Any] = {}
@@ -402,8 +444,11 @@ SPEC_FORMAT = 1
 
 def dump_specs(spec: Any, subprocess_specs: dict[str, Any]) -> bytes:
     s = _serializers.serializer
-    dct = {"format": SPEC_FORMAT, "spec": s.to_dict(spec),
-           "subprocess_specs": {k: s.to_dict(v) for k, v in subprocess_specs.items()}}
+    dct = {
+        "format": SPEC_FORMAT,
+        "spec": s.to_dict(spec),
+        "subprocess_specs": {k: s.to_dict(v) for k, v in subprocess_specs.items()},
+    }
     return zlib.compress(json.dumps(dct, separators=(",", ":")).encode(), 6)
 
 

@@ -20,11 +20,13 @@ Hooks:
 - serialization: state without its spec (`BpmnWorkflowConverter` internals) and the
   serializer's private encoder settings.
 """
+
 from __future__ import annotations
 
 import json
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -40,10 +42,26 @@ from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.util.task import TaskIterator, TaskState
 
 __all__ = [
-    "VALIDATOR", "TASK_TREE_DEPTH", "first", "internal", "set_internal", "drop_internal", "is_start_split",
-    "is_start_join", "is_plain_event", "fire_start_event", "ready_behind_split", "install_multi_instance_check",
-    "MultiInstanceParserHook", "retype", "set_iterator_depth", "iterator_depth", "tree_depth",
-    "make_serializer", "state_json", "state_from_dict",
+    "TASK_TREE_DEPTH",
+    "VALIDATOR",
+    "MultiInstanceParserHook",
+    "drop_internal",
+    "fire_start_event",
+    "first",
+    "install_multi_instance_check",
+    "internal",
+    "is_plain_event",
+    "is_start_join",
+    "is_start_split",
+    "iterator_depth",
+    "make_serializer",
+    "ready_behind_split",
+    "retype",
+    "set_internal",
+    "set_iterator_depth",
+    "state_from_dict",
+    "state_json",
+    "tree_depth",
 ]
 
 # ---- task internal data ------------------------------------------------------------------------
@@ -171,6 +189,7 @@ def tree_depth(workflow: Any) -> tuple[int, Any]:
 
 # ---- serialization -----------------------------------------------------------------------------------
 
+
 class _SpecHolder(threading.local):
     spec: Any = None
     subprocess_specs: Any = None
@@ -219,8 +238,9 @@ def state_json(serializer: BpmnWorkflowSerializer, workflow: BpmnWorkflow) -> st
         s.registry._encoder_mode = False
 
 
-def state_from_dict(serializer: BpmnWorkflowSerializer, dct: dict[str, Any], spec: Any,
-                    subprocess_specs: dict[str, Any]) -> BpmnWorkflow:
+def state_from_dict(
+    serializer: BpmnWorkflowSerializer, dct: dict[str, Any], spec: Any, subprocess_specs: dict[str, Any]
+) -> BpmnWorkflow:
     """A workflow from its state (migrated from older serializer versions) and the cached spec."""
     serializer.migrate(dct)
     _holder.spec, _holder.subprocess_specs = spec, subprocess_specs

@@ -1,4 +1,5 @@
 """Task rows: the human tasks an instance waits on, as rows the worklists read."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -7,20 +8,22 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm.attributes import set_committed_value
 
-from engine.infra import events
-from engine.org import nodes as org
+from engine.core import calendar
 from engine.core.runtime_base import (
-    ENDED,
-    Loaded,
-    RuntimeBase,
     _OPEN_TASKS,
     _TASK_AND_INSTANCE,
     _TASK_AND_INSTANCE_LOCKED,
     _TASK_INSERT,
     _TASK_UPDATE,
+    ENDED,
+    Loaded,
+    RuntimeBase,
 )
+from engine.core.spiff import DetachedCallActivity, add_duration
 from engine.errors import Conflict, Forbidden, NotFound, ScriptError
+from engine.infra import events
 from engine.models import HumanTask, ProcessInstance, User
+from engine.org import nodes as org
 from engine.org.nodes import Principal
 from engine.org.routing import (
     NodeRef,
@@ -32,14 +35,15 @@ from engine.org.routing import (
     task_visible,
     task_visible_clause,
 )
-from engine.core import calendar
-from engine.core.spiff import DetachedCallActivity, add_duration
 
 
 class TaskRows(RuntimeBase):
     def _visible_task(self, task_id: int, actor: Principal, lock: bool = False) -> HumanTask:
-        task = self.session.scalars(select(HumanTask).where(HumanTask.id == task_id, task_visible_clause(actor))
-                                    .execution_options(populate_existing=True)).first()
+        task = self.session.scalars(
+            select(HumanTask)
+            .where(HumanTask.id == task_id, task_visible_clause(actor))
+            .execution_options(populate_existing=True)
+        ).first()
         if task is None:
             raise NotFound("task {id} does not exist", id=task_id)
         if lock:
@@ -51,8 +55,9 @@ class TaskRows(RuntimeBase):
             task = self._visible_task(task_id, actor)
             inst = self._lock(task.instance_id)
         else:
-            row = self.session.execute(_TASK_AND_INSTANCE if self._sqlite else _TASK_AND_INSTANCE_LOCKED,
-                                       {"task_id": task_id}).one_or_none()
+            row = self.session.execute(
+                _TASK_AND_INSTANCE if self._sqlite else _TASK_AND_INSTANCE_LOCKED, {"task_id": task_id}
+            ).one_or_none()
             if row is None or not task_visible(actor, row[0]):
                 raise NotFound("task {id} does not exist", id=task_id)
             task, inst = row
@@ -78,14 +83,27 @@ class TaskRows(RuntimeBase):
     def _touch_task(self, task: HumanTask, type_: str, actor: Principal, payload: dict[str, Any] | None = None) -> None:
         inst = self._lock(task.instance_id)
         inst.updated_at = self.clock.now()
-        events.log(self.session, inst.updated_at, type_, instance_id=task.instance_id, task_id=task.id, actor=actor,
-                   payload={"name": task.name, **(payload or {})})
+        events.log(
+            self.session,
+            inst.updated_at,
+            type_,
+            instance_id=task.instance_id,
+            task_id=task.id,
+            actor=actor,
+            payload={"name": task.name, **(payload or {})},
+        )
         self._flush()
 
     def _admin_event(self, inst: ProcessInstance, type_: str, actor: Principal | None, reason: str) -> None:
         inst.updated_at = self.clock.now()
-        events.log(self.session, inst.updated_at, type_, instance_id=inst.id, actor=actor,
-                   payload={"reason": reason, "admin_action": True})
+        events.log(
+            self.session,
+            inst.updated_at,
+            type_,
+            instance_id=inst.id,
+            actor=actor,
+            payload={"reason": reason, "admin_action": True},
+        )
         self._flush()
 
     def _write_task(self, task: HumanTask, **values: Any) -> None:
@@ -119,8 +137,14 @@ class TaskRows(RuntimeBase):
                 row = self.session.get(HumanTask, task_id)
                 assert row is not None
                 self._write_task(row, status="cancelled")
-                events.log(self.session, now, "task_cancelled", instance_id=inst.id, task_id=row.id,
-                           payload={"spec_id": row.spec_id, "name": row.name, "reason": "left by the process"})
+                events.log(
+                    self.session,
+                    now,
+                    "task_cancelled",
+                    instance_id=inst.id,
+                    task_id=row.id,
+                    payload={"spec_id": row.spec_id, "name": row.name, "reason": "left by the process"},
+                )
 
     def _create_task_row(self, loaded: Loaded, t: Any, now: datetime) -> int:
         inst = loaded.inst
@@ -128,8 +152,9 @@ class TaskRows(RuntimeBase):
         props = (getattr(spec, "extensions", None) or {}).get("properties", {}) or {}
         tier = lane_tier(spec.lane)
         if tier is None:
-            raise ScriptError("user task {element} lies in lane {lane!r}, which names no tier",
-                              element=spec.bpmn_id, lane=spec.lane)
+            raise ScriptError(
+                "user task {element} lies in lane {lane!r}, which names no tier", element=spec.bpmn_id, lane=spec.lane
+            )
         # the group's id only for group-lane tasks: other tiers route by unit_id / branch_id
         group = self._group() if tier == "group" and not props.get("nodeVariable") else ""
         node = resolve_node(self.session, tier, t.data, group, props.get("nodeVariable"))
@@ -139,18 +164,49 @@ class TaskRows(RuntimeBase):
         elif props.get("dueIn"):
             due = add_duration(now, props["dueIn"], self.zone)
         roles = props.get("candidateRoles")
-        assignee = self._assignee(t.data, props["assigneeVariable"], tier, node, roles) if props.get("assigneeVariable") else None
+        assignee = (
+            self._assignee(t.data, props["assigneeVariable"], tier, node, roles)
+            if props.get("assigneeVariable")
+            else None
+        )
         name = (spec.bpmn_name or spec.bpmn_id)[:200]
-        task_id: int = self.session.connection().execute(_TASK_INSERT, dict(
-            instance_id=inst.id, root_instance_id=inst.root_id or inst.id, task_guid=str(t.id),
-            spec_id=spec.bpmn_id, name=name, process_key=inst.process_key,
-            lane=spec.lane, tier=tier, node_id=node.id, unit_id=self._unit_of(node),
-            candidate_roles=("," + ",".join(r.strip() for r in roles.split(",") if r.strip()) + ",") if roles else None,
-            form_key=props.get("formJsonSchemaFilename"), status="open", created_at=now, due_at=due,
-            assignee_id=assignee.id if assignee else None, completed_at=None, completed_by_id=None, data=None,
-        )).scalar_one()
-        payload = {"spec_id": spec.bpmn_id, "name": name, "tier": tier, "node_id": node.id,
-                   "due_at": due.isoformat() if due else None}
+        task_id: int = (
+            self.session.connection()
+            .execute(
+                _TASK_INSERT,
+                dict(
+                    instance_id=inst.id,
+                    root_instance_id=inst.root_id or inst.id,
+                    task_guid=str(t.id),
+                    spec_id=spec.bpmn_id,
+                    name=name,
+                    process_key=inst.process_key,
+                    lane=spec.lane,
+                    tier=tier,
+                    node_id=node.id,
+                    unit_id=self._unit_of(node),
+                    candidate_roles=("," + ",".join(r.strip() for r in roles.split(",") if r.strip()) + ",")
+                    if roles
+                    else None,
+                    form_key=props.get("formJsonSchemaFilename"),
+                    status="open",
+                    created_at=now,
+                    due_at=due,
+                    assignee_id=assignee.id if assignee else None,
+                    completed_at=None,
+                    completed_by_id=None,
+                    data=None,
+                ),
+            )
+            .scalar_one()
+        )
+        payload = {
+            "spec_id": spec.bpmn_id,
+            "name": name,
+            "tier": tier,
+            "node_id": node.id,
+            "due_at": due.isoformat() if due else None,
+        }
         if assignee is not None:
             payload["assignee"] = assignee.username
         events.log(self.session, now, "task_created", instance_id=inst.id, task_id=task_id, payload=payload)
@@ -164,10 +220,14 @@ class TaskRows(RuntimeBase):
             raise RoutingError("assigneeVariable: the variable {variable!r} must hold a username", variable=variable)
         user = self.session.scalars(select(User).where(User.username == username, User.active.is_(True))).first()
         if user is None:
-            raise RoutingError("assigneeVariable: {variable}={username!r} is not an active user", variable=variable,
-                               username=username)
+            raise RoutingError(
+                "assigneeVariable: {variable}={username!r} is not an active user", variable=variable, username=username
+            )
         if not is_candidate(org.load_principal(self.session, user), tier, node.id, roles):
-            raise RoutingError("assigneeVariable: {username} holds no {tier} role on {node_id}", username=username,
-                               tier=tier, node_id=node.id)
+            raise RoutingError(
+                "assigneeVariable: {username} holds no {tier} role on {node_id}",
+                username=username,
+                tier=tier,
+                node_id=node.id,
+            )
         return user
-

@@ -11,6 +11,7 @@
   definition version at it (running, suspended or failed instances only) and passed through it,
   with one aggregate query over `element_state`.
 """
+
 from __future__ import annotations
 
 import threading
@@ -59,8 +60,11 @@ def record(session: Session, inst: ProcessInstance, wf: BpmnWorkflow, replace: b
     """Rewrite the instance's element_state rows (inside the caller's transaction); `replace=False`
     for an instance saved for the first time (nothing to delete)."""
     states = element_states(wf, inst.error_task if inst.status == "error" else None)
-    rows = [{"instance_id": inst.id, "element_id": eid[:128], "state": state}
-            for state, ids in states.items() for eid in sorted(ids)]
+    rows = [
+        {"instance_id": inst.id, "element_id": eid[:128], "state": state}
+        for state, ids in states.items()
+        for eid in sorted(ids)
+    ]
     table = cast(Table, ElementState.__table__)  # Core statements: no ORM bookkeeping on the engine's hot path
     conn = session.connection()
     if replace:
@@ -70,6 +74,7 @@ def record(session: Session, inst: ProcessInstance, wf: BpmnWorkflow, replace: b
 
 
 # ---- one instance -------------------------------------------------------------------------------
+
 
 class _FlowCache:
     """Sequence flows (id, source, target) per definition file, content-addressed by sha256."""
@@ -130,13 +135,15 @@ def instance_diagram(session: Session, inst: ProcessInstance) -> dict[str, Any]:
         flows = taken_flows(wf, FLOWS.get(definition))
     else:  # nothing saved yet: fall back to the recorded rows
         states = {"completed": set(), "active": set(), "failed": set()}
-        for eid, state in session.execute(select(ElementState.element_id, ElementState.state)
-                                          .where(ElementState.instance_id == inst.id)):
+        for eid, state in session.execute(
+            select(ElementState.element_id, ElementState.state).where(ElementState.instance_id == inst.id)
+        ):
             states.setdefault(state, set()).add(eid)
         flows = set()
     # The task table is the authority on human tasks (e.g. one cancelled by a terminate).
-    for spec_id, status in session.execute(select(HumanTask.spec_id, HumanTask.status)
-                                           .where(HumanTask.instance_id == inst.id)):
+    for spec_id, status in session.execute(
+        select(HumanTask.spec_id, HumanTask.status).where(HumanTask.instance_id == inst.id)
+    ):
         if status == "completed":
             states["completed"].add(spec_id)
         elif status == "open":
@@ -151,24 +158,31 @@ def instance_diagram(session: Session, inst: ProcessInstance) -> dict[str, Any]:
 
 # ---- one definition -----------------------------------------------------------------------------
 
-def heatmap(session: Session, definition: ProcessDefinition,
-            visible: ColumnElement[bool] | None = None) -> dict[str, Any]:
+
+def heatmap(
+    session: Session, definition: ProcessDefinition, visible: ColumnElement[bool] | None = None
+) -> dict[str, Any]:
     """Per element: how many (visible) instances of this version are at it, passed it, failed at it."""
     scope = visible if visible is not None else true()
     live = ProcessInstance.status.not_in(ENDED)
-    q = (select(ElementState.element_id, ElementState.state, func.count())
-         .join(ProcessInstance, ProcessInstance.id == ElementState.instance_id)
-         .where(ProcessInstance.definition_id == definition.id, scope)
-         .where((ElementState.state == "completed") | live)
-         .group_by(ElementState.element_id, ElementState.state))
+    q = (
+        select(ElementState.element_id, ElementState.state, func.count())
+        .join(ProcessInstance, ProcessInstance.id == ElementState.instance_id)
+        .where(ProcessInstance.definition_id == definition.id, scope)
+        .where((ElementState.state == "completed") | live)
+        .group_by(ElementState.element_id, ElementState.state)
+    )
     elements: dict[str, dict[str, int]] = {}
     for eid, state, n in session.execute(q):
         elements.setdefault(eid, {"active": 0, "completed": 0, "failed": 0})[state] = n
     # Instances saved before element states were recorded: read their workflows once.
     legacy = session.scalars(
-        select(ProcessInstance).where(ProcessInstance.definition_id == definition.id, scope,
-                                      ~select(ElementState.instance_id)
-                                      .where(ElementState.instance_id == ProcessInstance.id).exists())).all()
+        select(ProcessInstance).where(
+            ProcessInstance.definition_id == definition.id,
+            scope,
+            ~select(ElementState.instance_id).where(ElementState.instance_id == ProcessInstance.id).exists(),
+        )
+    ).all()
     for inst in legacy:
         if not inst.state:
             continue
@@ -180,9 +194,13 @@ def heatmap(session: Session, definition: ProcessDefinition,
                 if eid in states["flows"]:
                     continue
                 elements.setdefault(eid, {"active": 0, "completed": 0, "failed": 0})[state] += 1
-    statuses = dict(session.execute(select(ProcessInstance.status, func.count())
-                                    .where(ProcessInstance.definition_id == definition.id, scope)
-                                    .group_by(ProcessInstance.status)).all())
+    statuses = dict(
+        session.execute(
+            select(ProcessInstance.status, func.count())
+            .where(ProcessInstance.definition_id == definition.id, scope)
+            .group_by(ProcessInstance.status)
+        ).all()
+    )
     return {
         "instances": {"total": sum(statuses.values()), **{k: int(v) for k, v in statuses.items()}},
         "elements": elements,

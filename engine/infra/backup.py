@@ -14,6 +14,7 @@ Restore replaces everything: stop the web workers and the scheduler first (docs/
 The credentials of DATABASE_URL reach pg_dump/psql through the environment (PGPASSWORD),
 never the command line.
 """
+
 from __future__ import annotations
 
 import os
@@ -55,8 +56,13 @@ def _pg(url: str) -> tuple[dict[str, str], str]:
     """libpq environment for the URL, and the schema Sanji lives in."""
     u = make_url(url)
     env = dict(os.environ)
-    for var, value in (("PGHOST", u.host), ("PGPORT", u.port), ("PGUSER", u.username),
-                       ("PGPASSWORD", u.password), ("PGDATABASE", u.database)):
+    for var, value in (
+        ("PGHOST", u.host),
+        ("PGPORT", u.port),
+        ("PGUSER", u.username),
+        ("PGPASSWORD", u.password),
+        ("PGDATABASE", u.database),
+    ):
         if value is not None:
             env[var] = str(value)
     schema = "public"
@@ -98,8 +104,9 @@ def _sqlite_check(path: Path) -> str | None:
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         missing = [t for t in REQUIRED_TABLES if t not in tables]
         if missing:
-            raise BackupError("{path} is not a Sanji database (missing {missing})", path=path,
-                              missing=", ".join(missing))
+            raise BackupError(
+                "{path} is not a Sanji database (missing {missing})", path=path, missing=", ".join(missing)
+            )
         row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
         return row[0] if row else None
     except sqlite3.DatabaseError as exc:
@@ -129,14 +136,24 @@ def backup(url: str, target: Path) -> Result:
         kind = "sqlite"
     else:
         env, schema = _pg(url)
-        _run([_tool("pg_dump"), "--format=custom", "--no-owner", "--no-privileges", f"--schema={schema}",
-              f"--file={partial}"], env)
+        _run(
+            [
+                _tool("pg_dump"),
+                "--format=custom",
+                "--no-owner",
+                "--no-privileges",
+                f"--schema={schema}",
+                f"--file={partial}",
+            ],
+            env,
+        )
         listing = _run([_tool("pg_restore"), "--list", str(partial)], env).decode(errors="replace")
         missing = [t for t in REQUIRED_TABLES if f" TABLE {schema} {t} " not in listing]
         if missing:
             partial.unlink(missing_ok=True)
-            raise BackupError("schema {schema} holds no Sanji database (missing {missing})", schema=schema,
-                              missing=", ".join(missing))
+            raise BackupError(
+                "schema {schema} holds no Sanji database (missing {missing})", schema=schema, missing=", ".join(missing)
+            )
         revision = None
         kind = "postgresql"
     os.replace(partial, target)
@@ -163,14 +180,20 @@ def restore(url: str, source: Path) -> Result:
     listing = _run([_tool("pg_restore"), "--list", str(source)], env).decode(errors="replace")
     dumped = set(re.findall(r"\bSCHEMA - (\w+)\b", listing))
     if dumped and schema not in dumped:
-        raise BackupError("{source} is a backup of schema {dumped}, not of {schema}; restore it with a DATABASE_URL "
-                          "whose search_path names that schema",
-                          source=source, dumped=", ".join(sorted(dumped)), schema=schema)
+        raise BackupError(
+            "{source} is a backup of schema {dumped}, not of {schema}; restore it with a DATABASE_URL "
+            "whose search_path names that schema",
+            source=source,
+            dumped=", ".join(sorted(dumped)),
+            schema=schema,
+        )
     if f" TABLE {schema} event_log " not in listing:
         raise BackupError("{source} is not a Sanji backup (no event_log table)", source=source)
-    script = _run([_tool("pg_restore"), "--no-owner", "--no-privileges", "--no-comments", "--file=-",
-                   str(source)], env)
+    script = _run([_tool("pg_restore"), "--no-owner", "--no-privileges", "--no-comments", "--file=-", str(source)], env)
     prelude = f'DROP SCHEMA IF EXISTS "{schema}" CASCADE;\n'.encode()
-    _run([_tool("psql"), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction",
-          "--file=-"], env, stdin=prelude + script)
+    _run(
+        [_tool("psql"), "--no-psqlrc", "--quiet", "--set=ON_ERROR_STOP=1", "--single-transaction", "--file=-"],
+        env,
+        stdin=prelude + script,
+    )
     return Result("postgresql", source, None, source.stat().st_size)

@@ -3,14 +3,15 @@
 Everything in the engine asks a Clock for the time, never `datetime.now()`, so that tests
 can travel to 2027-01-01 09:00 and the scheduler can be driven tick by tick.
 """
+
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-UTC = timezone.utc
+UTC = UTC
 
 
 class Clock(Protocol):

@@ -4,13 +4,15 @@ SQLite is the zero-set-up default (WAL, foreign keys on, `BEGIN IMMEDIATE` for w
 transactions so that concurrent writers queue instead of failing half-way); PostgreSQL is
 used through the same code with row locks (`SELECT … FOR UPDATE`) where an instance changes.
 """
+
 from __future__ import annotations
 
 import contextvars
 import json
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterator, cast
+from typing import Any, cast
 
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -82,11 +84,7 @@ def is_sqlite(engine_or_session: Engine | Session) -> bool:
 def make_engine(url: str, *, pool_size: int = 5, echo: bool = False, **kwargs: Any) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
-            url,
-            echo=echo,
-            connect_args={"timeout": 30, "check_same_thread": False},
-            json_serializer=_dumps,
-            **kwargs,
+            url, echo=echo, connect_args={"timeout": 30, "check_same_thread": False}, json_serializer=_dumps, **kwargs
         )
 
         @event.listens_for(engine, "connect")

@@ -5,12 +5,14 @@ transaction that inserted it commits, so a rolled-back change (a 409, a savepoin
 by an incident) never shows up in the logs. Log lines leave out form data and start
 variables (see engine/infra/logs.py); the database row keeps everything.
 """
+
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Iterator, cast
+from typing import Any, cast
 
 from sqlalchemy import Table, event, insert
 from sqlalchemy.orm import Session, SessionTransaction
@@ -32,9 +34,16 @@ _INSERT = insert(_TABLE).returning(_TABLE.c.id)
 _INSERT_MANY = insert(_TABLE).returning(_TABLE.c.id)
 
 
-def log(session: Session, now: datetime, type_: str, *, instance_id: int | None = None,
-        task_id: int | None = None, actor: Principal | str | None = None,
-        payload: dict[str, Any] | None = None) -> None:
+def log(
+    session: Session,
+    now: datetime,
+    type_: str,
+    *,
+    instance_id: int | None = None,
+    task_id: int | None = None,
+    actor: Principal | str | None = None,
+    payload: dict[str, Any] | None = None,
+) -> None:
     """Insert one event: a Core insert on the session's connection (no ORM statement path, one
     cached compiled statement), after flushing pending changes as an ORM execute would — so what
     was changed before the event is written before it. Inside `buffered(session)` the row is
@@ -45,8 +54,15 @@ def log(session: Session, now: datetime, type_: str, *, instance_id: int | None 
         actor_id, actor_name = None, actor.username
     else:
         actor_id, actor_name = None, (actor or SYSTEM)[:64]  # e.g. a failed login's unknown username
-    row = {"at": now, "type": type_, "instance_id": instance_id, "task_id": task_id,
-           "actor_id": actor_id, "actor": actor_name, "payload": payload or {}}
+    row = {
+        "at": now,
+        "type": type_,
+        "instance_id": instance_id,
+        "task_id": task_id,
+        "actor_id": actor_id,
+        "actor": actor_name,
+        "payload": payload or {},
+    }
     buffer = session.info.get(_BUFFER)
     if buffer is not None:
         buffer.append(row)
@@ -94,10 +110,20 @@ def _written(session: Session, rows: list[dict[str, Any]], ids: list[int]) -> No
     tx = session.get_nested_transaction() or session.get_transaction()
     pending = session.info.setdefault(_PENDING, [])
     for row, event_id in zip(rows, ids):
-        pending.append((tx, {
-            "event_id": event_id, "event": row["type"], "at": row["at"].isoformat(),
-            "instance_id": row["instance_id"], "task_id": row["task_id"], "actor": row["actor"],
-            "payload": redact(row["payload"])}))
+        pending.append(
+            (
+                tx,
+                {
+                    "event_id": event_id,
+                    "event": row["type"],
+                    "at": row["at"].isoformat(),
+                    "instance_id": row["instance_id"],
+                    "task_id": row["task_id"],
+                    "actor": row["actor"],
+                    "payload": redact(row["payload"]),
+                },
+            )
+        )
 
 
 def _within(tx: SessionTransaction | None, ended: SessionTransaction) -> bool:

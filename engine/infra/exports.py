@@ -15,14 +15,16 @@ characters per cell. Numbers, dates and booleans stay what they are. `table_xlsx
 one-table workbook of the register and dashboard downloads; engine.linkage.reports lays out the linkage
 report with `put` as well.
 """
+
 from __future__ import annotations
 
 import io
 import math
 import re
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 MAX_CELL_CHARS = 32_767  # Excel refuses (and "repairs" away) longer cell text
@@ -35,7 +37,7 @@ _PLAIN = (bool, int, Decimal, datetime, date, time, timedelta)
 def clean_text(text: str) -> str:
     """`text` as an XML document can hold it: forbidden characters replaced, Excel's length."""
     text = XML_ILLEGAL.sub(REPLACEMENT, text)
-    return text if len(text) <= MAX_CELL_CHARS else text[:MAX_CELL_CHARS - 1] + "…"
+    return text if len(text) <= MAX_CELL_CHARS else text[: MAX_CELL_CHARS - 1] + "…"
 
 
 def put(ws: Any, row: int, column: int, value: Any) -> Any:
@@ -53,8 +55,14 @@ def put(ws: Any, row: int, column: int, value: Any) -> Any:
     return cell
 
 
-def table_xlsx(title: str, subtitle: str, headers: list[str], rows: list[list[Any]], percent: Iterable[int] = (),
-               sheet: str = "Sheet1") -> bytes:
+def table_xlsx(
+    title: str,
+    subtitle: str,
+    headers: list[str],
+    rows: list[list[Any]],
+    percent: Iterable[int] = (),
+    sheet: str = "Sheet1",
+) -> bytes:
     """One table as a workbook: a title line, a subtitle line, a bold boxed header, boxed rows
     (the layout of engine.linkage.reports.to_xlsx); columns listed in `percent` (0-based) as 0.0%."""
     from openpyxl import Workbook
@@ -85,7 +93,9 @@ def table_xlsx(title: str, subtitle: str, headers: list[str], rows: list[list[An
             if c - 1 in pct and isinstance(value, (int, float)):
                 cell.number_format = "0.0%"
     for c in range(1, width + 1):
-        longest = max([len(str(headers[c - 1]))] + [len(str(v[c - 1])) for v in rows if c - 1 < len(v) and v[c - 1] is not None])
+        longest = max(
+            [len(str(headers[c - 1]))] + [len(str(v[c - 1])) for v in rows if c - 1 < len(v) and v[c - 1] is not None]
+        )
         ws.column_dimensions[get_column_letter(c)].width = min(60, max(10, longest * 2 + 2))
     ws.freeze_panes = ws.cell(row=top + 1, column=1)
     buf = io.BytesIO()

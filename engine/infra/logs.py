@@ -12,6 +12,7 @@ Two kinds of lines matter to operators (docs/deployment.md):
 Everything else (warnings, errors with tracebacks, gunicorn's own messages) uses the same
 formatter. Plain Python: the engine, the web workers and the scheduler all use it.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,7 @@ import logging
 import os
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from engine.infra.settings import Settings
@@ -62,8 +63,7 @@ class JsonFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "ts": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"),
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -74,14 +74,13 @@ class JsonFormatter(logging.Formatter):
                 out[key] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(redact(out), ensure_ascii=False,
-                          default=str, separators=(",", ":"))
+        return json.dumps(redact(out), ensure_ascii=False, default=str, separators=(",", ":"))
 
 
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
-        self.converter = lambda *a: datetime.now(timezone.utc).timetuple()
+        self.converter = lambda *a: datetime.now(UTC).timetuple()
 
 
 def formatter(log_format: str) -> logging.Formatter:

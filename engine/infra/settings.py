@@ -3,12 +3,14 @@
 Settings come from environment variables (or a mapping in tests). A bad value stops the
 process with a message naming the variable, instead of failing later in a request.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 ROOT = Path(__file__).resolve().parents[2]  # engine/infra/settings.py → the checkout
@@ -30,7 +32,9 @@ class Settings:
     processes_dir: Path = ROOT / "processes"  # SANJI_PROCESSES_DIR: built-in BPMN diagrams
     forms_dir: Path = ROOT / "forms"  # SANJI_FORMS_DIR: JSON-schema forms named by user tasks
     token_ttl_hours: int = 12  # SANJI_TOKEN_TTL_HOURS: lifetime of API bearer tokens
-    script_timeout_ms: int = 1000  # SANJI_SCRIPT_TIMEOUT_MS: bound of a script's own time (helpers excluded; wall ≤ 30×)
+    script_timeout_ms: int = (
+        1000  # SANJI_SCRIPT_TIMEOUT_MS: bound of a script's own time (helpers excluded; wall ≤ 30×)
+    )
     # ---- bounds on the work one request or instance may cause (issue 13; README "Bounds") ----
     # engine work of one request or scheduler firing (steps, scripts and their helpers, fan-out
     # children): above it the unit of work is rolled back and the instance gets an incident.
@@ -93,14 +97,17 @@ class Settings:
         """Connection-pool options for `engine.infra.db.make_engine` (PostgreSQL only)."""
         if self.database_url.startswith("sqlite"):
             return {}
-        return {"pool_size": self.db_pool_size, "max_overflow": self.db_max_overflow,
-                "pool_timeout": self.db_pool_timeout_s}
+        return {
+            "pool_size": self.db_pool_size,
+            "max_overflow": self.db_max_overflow,
+            "pool_timeout": self.db_pool_timeout_s,
+        }
 
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def with_(self, **changes: Any) -> "Settings":
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
 
@@ -206,13 +213,27 @@ def validate(s: Settings) -> None:
         raise ConfigError(f"SANJI_SCHEDULER must be embedded or off, not {s.scheduler!r}")
     if s.log_format not in ("json", "text"):
         raise ConfigError(f"SANJI_LOG_FORMAT must be json or text, not {s.log_format!r}")
-    for name in ("token_ttl_hours", "script_timeout_ms", "max_bpmn_bytes", "max_request_bytes",
-                 "misfire_grace_days", "login_max_failures", "login_lock_seconds", "login_window_seconds",
-                 "login_ip_max_failures"):
+    for name in (
+        "token_ttl_hours",
+        "script_timeout_ms",
+        "max_bpmn_bytes",
+        "max_request_bytes",
+        "misfire_grace_days",
+        "login_max_failures",
+        "login_lock_seconds",
+        "login_window_seconds",
+        "login_ip_max_failures",
+    ):
         if getattr(s, name) <= 0:
             raise ConfigError(f"{_ENV[name]} must be positive")
-    for name in ("max_branches", "max_fanout", "script_max_mb", "max_instance_bytes", "max_form_bytes",
-                 "attachment_max_mb"):
+    for name in (
+        "max_branches",
+        "max_fanout",
+        "script_max_mb",
+        "max_instance_bytes",
+        "max_form_bytes",
+        "attachment_max_mb",
+    ):
         if getattr(s, name) <= 0:  # the bounds (issue 13)
             raise ConfigError(f"{_ENV[name]} must be positive")
     if not s.engine_max_seconds > 0:
@@ -245,7 +266,9 @@ def validate(s: Settings) -> None:
     if s.clock_offset_s != s.clock_offset_s or abs(s.clock_offset_s) > 100 * 366 * 86400:
         raise ConfigError(f"SANJI_CLOCK_OFFSET must be a number of seconds within ±100 years, not {s.clock_offset_s}")
     if s.production and s.clock_offset_s:
-        raise ConfigError("SANJI_CLOCK_OFFSET shifts the clock for rehearsals and load tests: it is refused in production")
+        raise ConfigError(
+            "SANJI_CLOCK_OFFSET shifts the clock for rehearsals and load tests: it is refused in production"
+        )
     if s.production and (s.secret_key == DEFAULT_SECRET or len(s.secret_key) < 16):
         raise ConfigError("SECRET_KEY must be set to a random value of 16+ characters in production")
 

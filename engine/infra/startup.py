@@ -12,6 +12,7 @@ remembered in `password_check` by its SHA-256; a changed password is verified ag
 Maintenance commands (`init-db`, `create-user`, `backup`, `restore`) skip these checks so
 that an operator can always repair what they complain about.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -23,9 +24,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.org.auth import verify_password
-from engine.models import PasswordCheck, User
 from engine.infra.settings import DEMO_PASSWORD, ROOT, ConfigError, Settings
+from engine.models import PasswordCheck, User
+from engine.org.auth import verify_password
 
 log = logging.getLogger("sanji.startup")
 MIGRATIONS = ROOT / "migrations"
@@ -44,7 +45,8 @@ def demo_password_users(session: Session, now: datetime) -> list[str]:
     verdict: dict[str, bool] = {}  # demo accounts share one hash: verify each distinct hash once
     fresh: list[PasswordCheck] = []
     for user_id, username, password_hash in session.execute(
-            select(User.id, User.username, User.password_hash).where(User.active.is_(True))).all():
+        select(User.id, User.username, User.password_hash).where(User.active.is_(True))
+    ).all():
         digest = _digest(password_hash)
         if checked.get(user_id) == digest:
             continue
@@ -82,17 +84,22 @@ def check(settings: Settings, engine: Engine, now: datetime) -> None:
     if not settings.production:
         return
     if settings.clock_offset_s:
-        raise ConfigError("SANJI_CLOCK_OFFSET is set: a shifted clock is for rehearsals and load tests, "
-                          "refused in production")
+        raise ConfigError(
+            "SANJI_CLOCK_OFFSET is set: a shifted clock is for rehearsals and load tests, refused in production"
+        )
     current, heads = schema_revision(engine)
     if current not in heads:
-        raise ConfigError(f"the database schema is at revision {current or 'none'}, this code needs "
-                          f"{', '.join(sorted(heads))}: run `flask --app app init-db` before starting Sanji")
+        raise ConfigError(
+            f"the database schema is at revision {current or 'none'}, this code needs "
+            f"{', '.join(sorted(heads))}: run `flask --app app init-db` before starting Sanji"
+        )
     with Session(engine) as session:
         users = demo_password_users(session, now)
     if users:
         shown = ", ".join(users[:10]) + (f" and {len(users) - 10} more" if len(users) > 10 else "")
-        raise ConfigError(f"{len(users)} account(s) still have the demo password {DEMO_PASSWORD}: {shown}. "
-                          "Set real passwords (`flask --app app create-user NAME --password ...`) or deactivate "
-                          "these accounts before starting in production")
+        raise ConfigError(
+            f"{len(users)} account(s) still have the demo password {DEMO_PASSWORD}: {shown}. "
+            "Set real passwords (`flask --app app create-user NAME --password ...`) or deactivate "
+            "these accounts before starting in production"
+        )
     log.info("production start-up checks passed")

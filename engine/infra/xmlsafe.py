@@ -3,6 +3,7 @@
 No DTDs, no entities, no network, no huge trees, a size cap — checked before lxml builds a
 tree, so entity bombs and external-entity tricks are refused without being expanded.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,24 +29,30 @@ def parser() -> etree.XMLParser:
 def parse(data: bytes | str, max_bytes: int) -> etree._Element:
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if len(raw) > max_bytes:
-        raise TooLarge("BPMN document is {count} bytes; the limit is {max_bytes} bytes", count=len(raw),
-                       max_bytes=max_bytes)
+        raise TooLarge(
+            "BPMN document is {count} bytes; the limit is {max_bytes} bytes", count=len(raw), max_bytes=max_bytes
+        )
     if not raw.strip():
         raise Invalid("BPMN document is empty", [{"element_id": None, "line": None, "message": "empty document"}])
     match = _DOCTYPE.search(raw)
     if match:
         line: int | None = raw[: match.start()].count(b"\n") + 1
-        raise Invalid("DOCTYPE and ENTITY declarations are not allowed in BPMN documents",
-                      [{"element_id": None, "line": line, "message": "DOCTYPE/ENTITY declaration refused"}])
+        raise Invalid(
+            "DOCTYPE and ENTITY declarations are not allowed in BPMN documents",
+            [{"element_id": None, "line": line, "message": "DOCTYPE/ENTITY declaration refused"}],
+        )
     try:
         root = etree.fromstring(raw, parser())
     except etree.XMLSyntaxError as exc:
         line = exc.lineno if exc.lineno else None
-        raise Invalid("malformed XML: {msg}",
-                      [{"element_id": None, "line": line, "message": exc.msg}], msg=exc.msg) from None
+        raise Invalid(
+            "malformed XML: {msg}", [{"element_id": None, "line": line, "message": exc.msg}], msg=exc.msg
+        ) from None
     # The byte scan above misses a DOCTYPE in another encoding (UTF-16, UTF-32): ask the parser.
     info = root.getroottree().docinfo
     if info.doctype or info.internalDTD is not None or info.externalDTD is not None:
-        raise Invalid("DOCTYPE and ENTITY declarations are not allowed in BPMN documents",
-                      [{"element_id": None, "line": 1, "message": "DOCTYPE/ENTITY declaration refused"}])
+        raise Invalid(
+            "DOCTYPE and ENTITY declarations are not allowed in BPMN documents",
+            [{"element_id": None, "line": 1, "message": "DOCTYPE/ENTITY declaration refused"}],
+        )
     return root

@@ -17,6 +17,7 @@ Who sees what (`scope`): admins and the group committee every unit; a unit commi
 their own unit(s); anybody else nothing (404, like an id they may not see). Records are read
 through `records.visible_clause` as well, so the dashboards never show more than the lists.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,10 +29,10 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from engine.core import calendar
-from engine.org import nodes as org
-from engine.linkage import records
 from engine.errors import Invalid, Msg, NotFound, field_error
+from engine.linkage import records
 from engine.models import HumanTask, OrgNode
+from engine.org import nodes as org
 from engine.org.nodes import Principal
 
 CHARTS = ("quarterly_completion", "overdue_tasks", "findings", "clue_dispositions", "punctuality")
@@ -60,8 +61,10 @@ class Period:
 
     def utc_bounds(self, zone: Any) -> tuple[datetime, datetime]:
         """[start, end) of the period as aware datetimes in the configured zone."""
-        return (datetime.combine(self.start, time(0), zone),
-                datetime.combine(self.end + timedelta(days=1), time(0), zone))
+        return (
+            datetime.combine(self.start, time(0), zone),
+            datetime.combine(self.end + timedelta(days=1), time(0), zone),
+        )
 
 
 @dataclass(frozen=True)
@@ -87,18 +90,27 @@ class Chart:
     rows: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"chart": self.chart, "year": self.period.year, "quarter": self.period.quarter,
-                "period": self.period.label, "unit_id": self.unit_id,
-                "category_keys": self.category_keys, "categories": self.categories,
-                "series": [{"key": k, "data": v} for k, v in self.series.items()],
-                "columns": self.columns, "rows": self.rows}
+        return {
+            "chart": self.chart,
+            "year": self.period.year,
+            "quarter": self.period.quarter,
+            "period": self.period.label,
+            "unit_id": self.unit_id,
+            "category_keys": self.category_keys,
+            "categories": self.categories,
+            "series": [{"key": k, "data": v} for k, v in self.series.items()],
+            "columns": self.columns,
+            "rows": self.rows,
+        }
 
 
 # ---- filters and who sees what ---------------------------------------------------------------------
 
+
 def _bad(name: str, problem: Msg) -> Invalid:
-    return Invalid("query parameter {name} must be {problem}", [field_error(name, problem.template)], name=name,
-                   problem=problem)
+    return Invalid(
+        "query parameter {name} must be {problem}", [field_error(name, problem.template)], name=name, problem=problem
+    )
 
 
 def parse_period(year: str | None, quarter: str | None, today: date) -> Period:
@@ -149,23 +161,44 @@ def _local_date(value: Any, zone: Any) -> date | None:
     return dt.date()
 
 
-def _unit_chart(name: str, sc: Scope, period: Period, keys: tuple[str, ...], counts: dict[str, dict[str, int]],
-                extra: dict[str, dict[str, Any]] | None = None, extra_columns: tuple[str, ...] = ()) -> Chart:
+def _unit_chart(
+    name: str,
+    sc: Scope,
+    period: Period,
+    keys: tuple[str, ...],
+    counts: dict[str, dict[str, int]],
+    extra: dict[str, dict[str, Any]] | None = None,
+    extra_columns: tuple[str, ...] = (),
+) -> Chart:
     """A chart with one category per unit and one series per key of `keys`."""
     rows = []
     for u in sc.units:
         c = counts.get(u.id, {})
-        rows.append({"unit_id": u.id, "unit_name": u.name, **{k: c.get(k, 0) for k in keys},
-                     "total": sum(c.get(k, 0) for k in keys), **(extra or {}).get(u.id, {})})
-    return Chart(name, period, sc.unit_id, sc.unit_ids, [u.name for u in sc.units],
-                 {k: [r[k] for r in rows] for k in keys},
-                 ["unit_id", "unit_name", *keys, "total", *extra_columns], rows)
+        rows.append(
+            {
+                "unit_id": u.id,
+                "unit_name": u.name,
+                **{k: c.get(k, 0) for k in keys},
+                "total": sum(c.get(k, 0) for k in keys),
+                **(extra or {}).get(u.id, {}),
+            }
+        )
+    return Chart(
+        name,
+        period,
+        sc.unit_id,
+        sc.unit_ids,
+        [u.name for u in sc.units],
+        {k: [r[k] for r in rows] for k in keys},
+        ["unit_id", "unit_name", *keys, "total", *extra_columns],
+        rows,
+    )
 
 
 # ---- the five charts ---------------------------------------------------------------------------------
 
-def quarterly_completion(session: Session, p: Principal, sc: Scope, period: Period, now: datetime,
-                         zone: Any) -> Chart:
+
+def quarterly_completion(session: Session, p: Principal, sc: Scope, period: Period, now: datetime, zone: Any) -> Chart:
     """Per unit: the quarter's linkage task batches (regular and special) by status, and branches done."""
     counts: dict[str, dict[str, int]] = {}
     extra: dict[str, dict[str, Any]] = {}
@@ -183,8 +216,15 @@ def quarterly_completion(session: Session, p: Principal, sc: Scope, period: Peri
         e["completion_rate"] = round(e["branches_done"] / e["branches_total"], 4) if e["branches_total"] else None
     blank = {"branches_total": 0, "branches_done": 0, "completion_rate": None}
     extra = {u.id: extra.get(u.id, blank) for u in sc.units}
-    return _unit_chart("quarterly_completion", sc, period, QUARTERLY_STATUSES, counts, extra,
-                       ("branches_done", "branches_total", "completion_rate"))
+    return _unit_chart(
+        "quarterly_completion",
+        sc,
+        period,
+        QUARTERLY_STATUSES,
+        counts,
+        extra,
+        ("branches_done", "branches_total", "completion_rate"),
+    )
 
 
 def overdue_tasks(session: Session, p: Principal, sc: Scope, period: Period, now: datetime, zone: Any) -> Chart:
@@ -195,10 +235,13 @@ def overdue_tasks(session: Session, p: Principal, sc: Scope, period: Period, now
     where_unit: ColumnElement[bool] = t.unit_id.in_(sc.unit_ids)
     if sc.with_group:
         where_unit = or_(where_unit, and_(t.unit_id.is_(None), t.tier == "group"))
-    rows_q = (select(t.unit_id, t.tier, t.status, t.due_at, t.completed_at)
-              .where(where_unit, t.due_at.is_not(None), t.due_at >= start, t.due_at < end,
-                     or_(and_(t.status == "open", t.due_at < now),
-                         and_(t.status == "completed", t.completed_at > t.due_at))))
+    rows_q = select(t.unit_id, t.tier, t.status, t.due_at, t.completed_at).where(
+        where_unit,
+        t.due_at.is_not(None),
+        t.due_at >= start,
+        t.due_at < end,
+        or_(and_(t.status == "open", t.due_at < now), and_(t.status == "completed", t.completed_at > t.due_at)),
+    )
     keys = ([GROUP] if sc.with_group else []) + sc.unit_ids
     names = ([org.group_root(session).name] if sc.with_group else []) + [u.name for u in sc.units]
     cells = {(k, tier): {"open_overdue": 0, "completed_late": 0} for k in keys for tier in TIERS}
@@ -207,10 +250,21 @@ def overdue_tasks(session: Session, p: Principal, sc: Scope, period: Period, now
         if (key, tier) in cells:
             cells[(key, tier)]["open_overdue" if status == "open" else "completed_late"] += 1
     series = {tier: [sum(cells[(k, tier)].values()) for k in keys] for tier in TIERS}
-    rows = [{"unit_id": k, "unit_name": n, "tier": tier, **cells[(k, tier)],
-             "total": sum(cells[(k, tier)].values())} for k, n in zip(keys, names) for tier in TIERS]
-    return Chart("overdue_tasks", period, sc.unit_id, keys, names, series,
-                 ["unit_id", "unit_name", "tier", "open_overdue", "completed_late", "total"], rows)
+    rows = [
+        {"unit_id": k, "unit_name": n, "tier": tier, **cells[(k, tier)], "total": sum(cells[(k, tier)].values())}
+        for k, n in zip(keys, names)
+        for tier in TIERS
+    ]
+    return Chart(
+        "overdue_tasks",
+        period,
+        sc.unit_id,
+        keys,
+        names,
+        series,
+        ["unit_id", "unit_name", "tier", "open_overdue", "completed_late", "total"],
+        rows,
+    )
 
 
 def findings(session: Session, p: Principal, sc: Scope, period: Period, now: datetime, zone: Any) -> Chart:
@@ -233,14 +287,30 @@ def findings(session: Session, p: Principal, sc: Scope, period: Period, now: dat
         cells[(filed.month, a.unit_id or "")][kind if kind in FINDING_KINDS else "pending"] += 1
     labels = [f"{period.year}-{m:02d}" for m in months]
     series = {k: [sum(cells[(m, u.id)][k] for u in sc.units) for m in months] for k in FINDING_KINDS}
-    rows = [{"month": label, "unit_id": u.id, "unit_name": u.name, **cells[(m, u.id)],
-             "total": sum(cells[(m, u.id)].values())} for m, label in zip(months, labels) for u in sc.units]
-    return Chart("findings", period, sc.unit_id, labels, labels, series,
-                 ["month", "unit_id", "unit_name", *FINDING_KINDS, "total"], rows)
+    rows = [
+        {
+            "month": label,
+            "unit_id": u.id,
+            "unit_name": u.name,
+            **cells[(m, u.id)],
+            "total": sum(cells[(m, u.id)].values()),
+        }
+        for m, label in zip(months, labels)
+        for u in sc.units
+    ]
+    return Chart(
+        "findings",
+        period,
+        sc.unit_id,
+        labels,
+        labels,
+        series,
+        ["month", "unit_id", "unit_name", *FINDING_KINDS, "total"],
+        rows,
+    )
 
 
-def clue_dispositions(session: Session, p: Principal, sc: Scope, period: Period, now: datetime,
-                      zone: Any) -> Chart:
+def clue_dispositions(session: Session, p: Principal, sc: Scope, period: Period, now: datetime, zone: Any) -> Chart:
     """Clues registered in the period per unit, by where their disposal stands (in progress or the outcome)."""
     counts: dict[str, dict[str, int]] = {}
     extra = {u.id: {"major": 0, "reported_to_group": 0} for u in sc.units}
@@ -270,9 +340,17 @@ def punctuality(session: Session, p: Principal, sc: Scope, period: Period, now: 
     start, end = period.utc_bounds(zone)
     t = HumanTask
     missing = session.execute(
-        select(t.node_id, t.unit_id, t.due_at)
-        .where(t.process_key == "monthly_report_branch", t.spec_id == "write_report", t.status == "open",
-               t.unit_id.in_(sc.unit_ids), t.due_at.is_not(None), t.due_at >= start, t.due_at < end, t.due_at < now))
+        select(t.node_id, t.unit_id, t.due_at).where(
+            t.process_key == "monthly_report_branch",
+            t.spec_id == "write_report",
+            t.status == "open",
+            t.unit_id.in_(sc.unit_ids),
+            t.due_at.is_not(None),
+            t.due_at >= start,
+            t.due_at < end,
+            t.due_at < now,
+        )
+    )
     for node_id, unit_id, due in missing:
         assert due is not None and unit_id is not None  # both in the WHERE clause
         due_local = due.astimezone(zone)
@@ -287,18 +365,40 @@ def punctuality(session: Session, p: Principal, sc: Scope, period: Period, now: 
         for u in sc.units:
             c = cells[(m, u.id)]
             expected = sum(c.values())
-            rows.append({"month": label, "unit_id": u.id, "unit_name": u.name, **c, "total": expected,
-                         "on_time_rate": round(c["on_time"] / expected, 4) if expected else None})
-    return Chart("punctuality", period, sc.unit_id, labels, labels, series,
-                 ["month", "unit_id", "unit_name", *PUNCTUALITY, "total", "on_time_rate"], rows)
+            rows.append(
+                {
+                    "month": label,
+                    "unit_id": u.id,
+                    "unit_name": u.name,
+                    **c,
+                    "total": expected,
+                    "on_time_rate": round(c["on_time"] / expected, 4) if expected else None,
+                }
+            )
+    return Chart(
+        "punctuality",
+        period,
+        sc.unit_id,
+        labels,
+        labels,
+        series,
+        ["month", "unit_id", "unit_name", *PUNCTUALITY, "total", "on_time_rate"],
+        rows,
+    )
 
 
-BUILDERS = {"quarterly_completion": quarterly_completion, "overdue_tasks": overdue_tasks, "findings": findings,
-            "clue_dispositions": clue_dispositions, "punctuality": punctuality}
+BUILDERS = {
+    "quarterly_completion": quarterly_completion,
+    "overdue_tasks": overdue_tasks,
+    "findings": findings,
+    "clue_dispositions": clue_dispositions,
+    "punctuality": punctuality,
+}
 
 
-def build(session: Session, p: Principal, chart: str, unit_id: str | None, period: Period, now: datetime,
-          zone: Any) -> Chart:
+def build(
+    session: Session, p: Principal, chart: str, unit_id: str | None, period: Period, now: datetime, zone: Any
+) -> Chart:
     if chart not in BUILDERS:
         raise NotFound("chart {chart!r} does not exist", chart=chart)
     sc = scope(session, p, unit_id)

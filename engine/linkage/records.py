@@ -6,20 +6,22 @@ branch's records. `confidential` records (明察暗访 findings, sensitive repor
 never shown to a branch other than the owning one, nor to other units — the rule above
 already guarantees that, and list endpoints use this clause so ids cannot be guessed.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, Select, false, or_, select, true
 from sqlalchemy.orm import Session
 
-from engine.org.confidential import Redactor
 from engine.errors import NotFound
-from engine.models import OrgNode, Record
-from engine.org.nodes import Principal
 from engine.linkage.kinds import linkage as linkage_kinds
 from engine.linkage.kinds.typed import AdhocReport, Clue, MonthlyReport, QuarterlyUnitStatus, Stored
+from engine.models import OrgNode, Record
+from engine.org.confidential import Redactor
+from engine.org.nodes import Principal
 
 
 def visible_clause(p: Principal) -> ColumnElement[bool]:
@@ -63,16 +65,26 @@ def shown(r: Record, redactor: Redactor | None) -> dict[str, Any]:
 
 
 def as_dict(r: Record, redactor: Redactor | None = None) -> dict[str, Any]:
-    return {"id": r.id, "kind": r.kind, "key": r.key, "node_id": r.node_id, "unit_id": r.unit_id,
-            "instance_id": r.instance_id, "confidential": r.confidential, "data": shown(r, redactor),
-            "created_at": r.created_at.isoformat(), "updated_at": r.updated_at.isoformat()}
+    return {
+        "id": r.id,
+        "kind": r.kind,
+        "key": r.key,
+        "node_id": r.node_id,
+        "unit_id": r.unit_id,
+        "instance_id": r.instance_id,
+        "confidential": r.confidential,
+        "data": shown(r, redactor),
+        "created_at": r.created_at.isoformat(),
+        "updated_at": r.updated_at.isoformat(),
+    }
 
 
 CLUE_STATUSES = linkage_kinds.CLUE_STATUSES  # declared with the clue schema
 
 
-def listing(p: Principal, kind: str, unit_id: str | None = None, year: int | None = None,
-            status: str | None = None) -> Select[Record]:
+def listing(
+    p: Principal, kind: str, unit_id: str | None = None, year: int | None = None, status: str | None = None
+) -> Select[Record]:
     """The register lists (ledger, commendations, clues) with their filters: `year` and `status`
     match the record's data (data.year, data.status). Shared by the JSON API and the pages."""
     q = query(p, kind, unit_id=unit_id)
@@ -84,6 +96,7 @@ def listing(p: Principal, kind: str, unit_id: str | None = None, year: int | Non
 
 
 # ---- record kinds: which processes' scripts may touch them ------------------------------------------
+
 
 @dataclass(frozen=True)
 class Kind:
@@ -114,8 +127,9 @@ KINDS: dict[str, Kind] = {
     "quarterly_report": _kind("quarterly_report", "quarterly_report_unit", "quarterly_report_feedback"),
     "quarterly_analysis": _kind("quarterly_report"),
     # a branch confirms its part of the unit's status record (path ["branches", branch_id])
-    "quarterly_unit_status": _kind("quarterly_tasks", "quarterly_tasks_unit", "quarterly_tasks_branch",
-                                   unit_reach=("quarterly_tasks_branch",)),
+    "quarterly_unit_status": _kind(
+        "quarterly_tasks", "quarterly_tasks_unit", "quarterly_tasks_branch", unit_reach=("quarterly_tasks_branch",)
+    ),
     "assessment": _kind("annual_assessment_unit"),
     "member_assessment": _kind("annual_assessment_unit"),
     "ledger": _kind("annual_assessment_unit"),
@@ -129,8 +143,9 @@ KINDS: dict[str, Kind] = {
     "special_inspection": _kind("special_inspection"),
     "inspection_selfcheck": _kind("special_inspection", "special_inspection_unit"),
     "inspection_visit": _kind("special_inspection", "special_inspection_visit", confidential=True),
-    "inspection_finding": _kind("special_inspection", "special_inspection_followup", "special_inspection_clue",
-                                confidential=True),
+    "inspection_finding": _kind(
+        "special_inspection", "special_inspection_followup", "special_inspection_clue", confidential=True
+    ),
 }
 
 
@@ -139,26 +154,37 @@ KINDS: dict[str, Kind] = {
 T = TypeVar("T")
 
 
-def _typed(session: Session, p: Principal, kind: str, make: Callable[[dict[str, Any]], T],
-           unit_ids: Sequence[str] | None, year: int | None = None) -> list[Stored[T]]:
+def _typed(
+    session: Session,
+    p: Principal,
+    kind: str,
+    make: Callable[[dict[str, Any]], T],
+    unit_ids: Sequence[str] | None,
+    year: int | None = None,
+) -> list[Stored[T]]:
     """Records of `kind` visible to `p` (in `unit_ids`, of data.year `year`), oldest first."""
-    q = (select(Record.id, Record.key, Record.node_id, Record.unit_id, Record.data)
-         .where(Record.kind == kind, visible_clause(p)))
+    q = select(Record.id, Record.key, Record.node_id, Record.unit_id, Record.data).where(
+        Record.kind == kind, visible_clause(p)
+    )
     if unit_ids is not None:
         q = q.where(Record.unit_id.in_(unit_ids))
     if year is not None:
         q = q.where(Record.data["year"].as_integer() == year)
-    return [Stored(id_, key, node_id, unit_id, make(data or {}))
-            for id_, key, node_id, unit_id, data in session.execute(q.order_by(Record.id))]
+    return [
+        Stored(id_, key, node_id, unit_id, make(data or {}))
+        for id_, key, node_id, unit_id, data in session.execute(q.order_by(Record.id))
+    ]
 
 
-def quarterly_statuses(session: Session, p: Principal, unit_ids: Sequence[str] | None = None,
-                       year: int | None = None) -> list[Stored[QuarterlyUnitStatus]]:
+def quarterly_statuses(
+    session: Session, p: Principal, unit_ids: Sequence[str] | None = None, year: int | None = None
+) -> list[Stored[QuarterlyUnitStatus]]:
     return _typed(session, p, "quarterly_unit_status", QuarterlyUnitStatus.of, unit_ids, year)
 
 
-def monthly_reports(session: Session, p: Principal, unit_ids: Sequence[str] | None = None,
-                    year: int | None = None) -> list[Stored[MonthlyReport]]:
+def monthly_reports(
+    session: Session, p: Principal, unit_ids: Sequence[str] | None = None, year: int | None = None
+) -> list[Stored[MonthlyReport]]:
     return _typed(session, p, "monthly_report", MonthlyReport.of, unit_ids, year)
 
 

@@ -14,6 +14,7 @@ group committee itself; a unit report has one row per branch and one for the uni
 A report is a draft until it is issued (`issue`): the document number (发文字号, e.g.
 淄矿纪联〔2027〕3号) is fixed the first time and never changes afterwards.
 """
+
 from __future__ import annotations
 
 import io
@@ -27,19 +28,21 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.org import nodes as org
+from engine.errors import Conflict, Forbidden, Invalid, NotFound, SanjiError, field_error
+from engine.infra.exports import put
+from engine.infra.settings import Settings
 from engine.linkage import records
 from engine.linkage.kinds import TITLES as KIND_TITLES
-from engine.platform import study
-from engine.infra.exports import put
-from engine.errors import Conflict, Forbidden, Invalid, NotFound, SanjiError, field_error
 from engine.models import HumanTask, OrgNode, ProcessInstance, Record
+from engine.org import nodes as org
 from engine.org.nodes import Principal
+from engine.platform import study
 from engine.platform.models import ReportIssue
-from engine.infra.settings import Settings
 
 # the kinds every report shows (with their titles from engine/linkage/kinds); other kinds only when counted
-RECORD_KINDS = {k: KIND_TITLES[k] for k in ("quarterly_unit_status", "monthly_report", "clue", "ledger", "commendation")}
+RECORD_KINDS = {
+    k: KIND_TITLES[k] for k in ("quarterly_unit_status", "monthly_report", "clue", "ledger", "commendation")
+}
 QUARTER_NAMES = {1: "第一季度", 2: "第二季度", 3: "第三季度", 4: "第四季度"}
 ISSUERS = ("secretary", "deputy_secretary")
 CJK_FONTS = (  # Debian's fonts-noto-cjk; the Simplified Chinese face of each collection
@@ -74,8 +77,10 @@ class Period:
 def parse_period(text: str | None) -> Period:
     m = re.fullmatch(r"(\d{4})(?:-Q([1-4]))?", (text or "").strip())
     if not m:
-        raise Invalid("period must be a quarter like 2027-Q1 or a year like 2027",
-                      [field_error("period", "a quarter like 2027-Q1 or a year like 2027")])
+        raise Invalid(
+            "period must be a quarter like 2027-Q1 or a year like 2027",
+            [field_error("period", "a quarter like 2027-Q1 or a year like 2027")],
+        )
     year = int(m.group(1))
     if m.group(2):
         start, end, label = study.quarter_bounds(year, int(m.group(2)))
@@ -88,8 +93,15 @@ def scope_node(session: Session, p: Principal, unit_id: str | None) -> OrgNode:
     """The report's org node: the group, or a unit; 404 unless the caller's committee sees it."""
     if unit_id:
         node = session.get(OrgNode, unit_id)
-        if node is None or node.tier != "unit" or not (
-                p.is_admin or p.in_group_committee or any(r.node_id == node.id and r.role != "department" for r in p.roles)):
+        if (
+            node is None
+            or node.tier != "unit"
+            or not (
+                p.is_admin
+                or p.in_group_committee
+                or any(r.node_id == node.id and r.role != "department" for r in p.roles)
+            )
+        ):
             raise NotFound("unit {unit_id!r} does not exist", unit_id=unit_id)
         return node
     if not (p.is_admin or p.in_group_committee):
@@ -107,14 +119,20 @@ def _subtree(session: Session, node: OrgNode) -> list[str]:
     return list(session.scalars(select(OrgNode.id).where(OrgNode.path.startswith(node.path))))
 
 
-def build(session: Session, p: Principal, period: Period, unit_id: str | None, now: datetime,
-          settings: Settings) -> dict[str, Any]:
+def build(
+    session: Session, p: Principal, period: Period, unit_id: str | None, now: datetime, settings: Settings
+) -> dict[str, Any]:
     zone = settings.zone
     node = scope_node(session, p, unit_id)
     start, end = _utc_bounds(period, zone)
     as_of = min(now, end)
-    children = list(session.scalars(select(OrgNode).where(OrgNode.parent_id == node.id, OrgNode.active.is_(True))
-                                    .order_by(OrgNode.sort, OrgNode.id)))
+    children = list(
+        session.scalars(
+            select(OrgNode)
+            .where(OrgNode.parent_id == node.id, OrgNode.active.is_(True))
+            .order_by(OrgNode.sort, OrgNode.id)
+        )
+    )
     rows_spec = [(c, _subtree(session, c)) for c in children] + [(node, [node.id])]
     study_rows = study.rates(session, now, zone, period.year, None, None, True, period.quarter)
     people = [person for u in study_rows["units"] for person in u["people"]]
@@ -128,51 +146,110 @@ def build(session: Session, p: Principal, period: Period, unit_id: str | None, n
         base = select(func.count()).select_from(t).where(t.node_id.in_(ids), t.created_at >= start, t.created_at < end)
         offered = session.scalar(base) or 0
         completed = session.scalar(base.where(t.status == "completed")) or 0
-        late = session.scalar(base.where(t.status == "completed", t.due_at.is_not(None), t.completed_at > t.due_at)) or 0
+        late = (
+            session.scalar(base.where(t.status == "completed", t.due_at.is_not(None), t.completed_at > t.due_at)) or 0
+        )
         still_open = session.scalar(base.where(t.status == "open")) or 0
         overdue = session.scalar(base.where(t.status == "open", t.due_at.is_not(None), t.due_at < as_of)) or 0
-        instances = session.scalar(select(func.count()).select_from(ProcessInstance).where(
-            ProcessInstance.scope_node_id.in_(ids), ProcessInstance.parent_id.is_(None),
-            ProcessInstance.started_at >= start, ProcessInstance.started_at < end)) or 0
-        rec_counts = dict(session.execute(
-            select(Record.kind, func.count()).where(Record.node_id.in_(ids), Record.created_at >= start,
-                                                    Record.created_at < end, visible,
-                                                    Record.kind.not_in((study.ARTICLE_KIND, study.STATS_KIND)))
-            .group_by(Record.kind)).all())
+        instances = (
+            session.scalar(
+                select(func.count())
+                .select_from(ProcessInstance)
+                .where(
+                    ProcessInstance.scope_node_id.in_(ids),
+                    ProcessInstance.parent_id.is_(None),
+                    ProcessInstance.started_at >= start,
+                    ProcessInstance.started_at < end,
+                )
+            )
+            or 0
+        )
+        rec_counts = dict(
+            session.execute(
+                select(Record.kind, func.count())
+                .where(
+                    Record.node_id.in_(ids),
+                    Record.created_at >= start,
+                    Record.created_at < end,
+                    visible,
+                    Record.kind.not_in((study.ARTICLE_KIND, study.STATS_KIND)),
+                )
+                .group_by(Record.kind)
+            ).all()
+        )
         for k in rec_counts:
             kinds.setdefault(k, KIND_TITLES.get(k, k))
         mine = [x for x in people if x["node_id"] in ids]
         expected = sum(x["daily_expected"] for x in mine)
         asked = sum(x["articles_asked"] for x in mine)
-        rows.append({
-            "node_id": n.id, "name": n.name if n.id != node.id else f"{n.name}（本级）", "tier": n.tier,
-            "tasks": {"offered": offered, "completed": completed, "completed_late": late, "open": still_open,
-                      "overdue": overdue, "on_time_rate": round((completed - late) / completed, 4) if completed else None},
-            "instances": instances, "records": rec_counts,
-            "study": {"people": len(mine), "daily_rate": round(sum(x["daily_entries"] for x in mine) / expected, 4) if expected else None,
-                      "article_rate": round(sum(x["articles_submitted"] for x in mine) / asked, 4) if asked else None}})
+        rows.append(
+            {
+                "node_id": n.id,
+                "name": n.name if n.id != node.id else f"{n.name}（本级）",
+                "tier": n.tier,
+                "tasks": {
+                    "offered": offered,
+                    "completed": completed,
+                    "completed_late": late,
+                    "open": still_open,
+                    "overdue": overdue,
+                    "on_time_rate": round((completed - late) / completed, 4) if completed else None,
+                },
+                "instances": instances,
+                "records": rec_counts,
+                "study": {
+                    "people": len(mine),
+                    "daily_rate": round(sum(x["daily_entries"] for x in mine) / expected, 4) if expected else None,
+                    "article_rate": round(sum(x["articles_submitted"] for x in mine) / asked, 4) if asked else None,
+                },
+            }
+        )
     totals = {
-        "tasks": {k: sum(r["tasks"][k] for r in rows) for k in ("offered", "completed", "completed_late", "open", "overdue")},
+        "tasks": {
+            k: sum(r["tasks"][k] for r in rows) for k in ("offered", "completed", "completed_late", "open", "overdue")
+        },
         "instances": sum(r["instances"] for r in rows),
         "records": {k: sum(r["records"].get(k, 0) for r in rows) for k in kinds},
     }
     done = totals["tasks"]["completed"]
     totals["tasks"]["on_time_rate"] = round((done - totals["tasks"]["completed_late"]) / done, 4) if done else None
-    scope_study = next((u for u in study_rows["units"] if u["node_id"] == node.id), None) if node.tier == "unit" else study_rows["total"]
-    totals["study"] = {"people": scope_study["people_count"], "daily_rate": scope_study["daily_rate"],
-                       "article_rate": scope_study["article_rate"]} if scope_study else None
-    issue = session.scalars(select(ReportIssue).where(ReportIssue.node_id == node.id, ReportIssue.period == period.label)).first()
+    scope_study = (
+        next((u for u in study_rows["units"] if u["node_id"] == node.id), None)
+        if node.tier == "unit"
+        else study_rows["total"]
+    )
+    totals["study"] = (
+        {
+            "people": scope_study["people_count"],
+            "daily_rate": scope_study["daily_rate"],
+            "article_rate": scope_study["article_rate"],
+        }
+        if scope_study
+        else None
+    )
+    issue = session.scalars(
+        select(ReportIssue).where(ReportIssue.node_id == node.id, ReportIssue.period == period.label)
+    ).first()
     issued_on = (issue.issued_at if issue else now).astimezone(zone).date()
     return {
         "title": f"关于{period.chinese}纪检工作“三级联动”情况的报告",
-        "kind": period.kind, "period": period.label, "period_name": period.chinese,
-        "from": period.start.isoformat(), "to": period.end.isoformat(), "as_of": as_of.astimezone(zone).isoformat(),
-        "issuer": node.name, "node_id": node.id, "tier": node.tier,
+        "kind": period.kind,
+        "period": period.label,
+        "period_name": period.chinese,
+        "from": period.start.isoformat(),
+        "to": period.end.isoformat(),
+        "as_of": as_of.astimezone(zone).isoformat(),
+        "issuer": node.name,
+        "node_id": node.id,
+        "tier": node.tier,
         "addressee": "集团公司纪委：" if node.tier == "unit" else "各单位纪委：",
-        "doc_no": issue.doc_no if issue else None, "issued": issue is not None,
+        "doc_no": issue.doc_no if issue else None,
+        "issued": issue is not None,
         "issued_at": issue.issued_at.isoformat() if issue else None,
         "date": f"{issued_on.year}年{issued_on.month}月{issued_on.day}日",
-        "record_kinds": kinds, "rows": rows, "totals": totals,
+        "record_kinds": kinds,
+        "rows": rows,
+        "totals": totals,
         "paragraphs": _paragraphs(node, period, rows, totals, kinds),
     }
 
@@ -181,10 +258,13 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x * 100:.1f}%"
 
 
-def _paragraphs(node: OrgNode, period: Period, rows: list[dict[str, Any]], totals: dict[str, Any],
-                kinds: dict[str, str]) -> list[str]:
+def _paragraphs(
+    node: OrgNode, period: Period, rows: list[dict[str, Any]], totals: dict[str, Any], kinds: dict[str, str]
+) -> list[str]:
     t = totals["tasks"]
-    what = "各权属单位纪委、基层党支部纪律检查委员" if node.tier == "group" else "本单位纪委委员、各基层党支部纪律检查委员"
+    what = (
+        "各权属单位纪委、基层党支部纪律检查委员" if node.tier == "group" else "本单位纪委委员、各基层党支部纪律检查委员"
+    )
     recs = "，".join(f"{kinds[k]}{n}件" for k, n in totals["records"].items() if n) or "无新增业务记录"
     out = [
         f"现将{period.chinese}纪检工作“三级联动”开展情况报告如下。",
@@ -195,16 +275,24 @@ def _paragraphs(node: OrgNode, period: Period, rows: list[dict[str, Any]], total
     ]
     s = totals.get("study")
     if s:
-        out.append(f"三、学习交流情况。纳入“四个一”学习统计的纪检人员{s['people']}人，每日学习记录完成率{_pct(s['daily_rate'])}，"
-                   f"“每月一文章”完成率{_pct(s['article_rate'])}。")
+        out.append(
+            f"三、学习交流情况。纳入“四个一”学习统计的纪检人员{s['people']}人，每日学习记录完成率{_pct(s['daily_rate'])}，"
+            f"“每月一文章”完成率{_pct(s['article_rate'])}。"
+        )
     late = [r["name"] for r in rows if r["tasks"]["overdue"]]
-    out.append("四、存在问题和下步打算。" + (f"{'、'.join(late)}尚有逾期未办结任务，将督促限期办结，"
-                                       "对应付凑付、无安排无落实的按规定记入管理台账。" if late else
-                                       "各项联动任务均在期限内推进，下步将继续压实责任，推动联动工作常态化。"))
+    out.append(
+        "四、存在问题和下步打算。"
+        + (
+            f"{'、'.join(late)}尚有逾期未办结任务，将督促限期办结，对应付凑付、无安排无落实的按规定记入管理台账。"
+            if late
+            else "各项联动任务均在期限内推进，下步将继续压实责任，推动联动工作常态化。"
+        )
+    )
     return out
 
 
 # ---- issuing (document number) -------------------------------------------------------------------------
+
 
 def default_code(node: OrgNode) -> str:
     name = node.name.removeprefix("中共").replace("有限责任公司", "").replace("有限公司", "")
@@ -212,25 +300,39 @@ def default_code(node: OrgNode) -> str:
     return (name or node.id) + "纪"
 
 
-def issue(session: Session, p: Principal, period: Period, unit_id: str | None, now: datetime,
-          doc_code: str | None = None) -> tuple[ReportIssue, bool]:
+def issue(
+    session: Session, p: Principal, period: Period, unit_id: str | None, now: datetime, doc_code: str | None = None
+) -> tuple[ReportIssue, bool]:
     """Give the report its document number (once; returns (row, issued now)).
     Secretaries and deputy secretaries of the committee, admins."""
     node = scope_node(session, p, unit_id)
     if not (p.is_admin or any(r.node_id == node.id and r.role in ISSUERS for r in p.roles)):
         raise Forbidden("the committee's secretary or deputy secretary issues its reports")
-    existing = session.scalars(select(ReportIssue).where(ReportIssue.node_id == node.id,
-                                                         ReportIssue.period == period.label)).first()
+    existing = session.scalars(
+        select(ReportIssue).where(ReportIssue.node_id == node.id, ReportIssue.period == period.label)
+    ).first()
     if existing is not None:
         return existing, False
     if doc_code is not None and (not isinstance(doc_code, str) or not 1 <= len(doc_code.strip()) <= 20):
-        raise Invalid("doc_code: the issuing committee's short code, e.g. 淄矿纪", [field_error("doc_code",
-                                                                                             "1-20 characters")])
+        raise Invalid(
+            "doc_code: the issuing committee's short code, e.g. 淄矿纪", [field_error("doc_code", "1-20 characters")]
+        )
     code = (doc_code or "").strip() or default_code(node)
-    number = (session.scalar(select(func.max(ReportIssue.number)).where(ReportIssue.node_id == node.id,
-                                                                        ReportIssue.year == period.year)) or 0) + 1
-    row = ReportIssue(node_id=node.id, period=period.label, year=period.year, number=number,
-                      doc_no=f"{code}联〔{period.year}〕{number}号", issued_at=now, issued_by=p.username)
+    number = (
+        session.scalar(
+            select(func.max(ReportIssue.number)).where(ReportIssue.node_id == node.id, ReportIssue.year == period.year)
+        )
+        or 0
+    ) + 1
+    row = ReportIssue(
+        node_id=node.id,
+        period=period.label,
+        year=period.year,
+        number=number,
+        doc_no=f"{code}联〔{period.year}〕{number}号",
+        issued_at=now,
+        issued_by=p.username,
+    )
     try:
         with session.begin_nested():
             session.add(row)
@@ -240,6 +342,7 @@ def issue(session: Session, p: Principal, period: Period, unit_id: str | None, n
 
 
 # ---- XLSX -------------------------------------------------------------------------------------------------
+
 
 def to_xlsx(report: dict[str, Any]) -> bytes:
     """The figures sheet and the text sheet; every cell through engine.infra.exports.put (org names,
@@ -252,16 +355,24 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     ws = wb.active
     ws.title = "联动情况"
     kinds = report["record_kinds"]
-    header = ["单位 / 支部", "承办任务", "已办结", "逾期办结", "按期办结率", "在办", "已逾期", "发起流程"] + \
-             list(kinds.values()) + ["学习人数", "每日学习完成率", "每月一文章完成率"]
+    header = (
+        ["单位 / 支部", "承办任务", "已办结", "逾期办结", "按期办结率", "在办", "已逾期", "发起流程"]
+        + list(kinds.values())
+        + ["学习人数", "每日学习完成率", "每月一文章完成率"]
+    )
     width = len(header)
     thin = Side(style="thin")
     box = Border(left=thin, right=thin, top=thin, bottom=thin)
     center = Alignment(horizontal="center", vertical="center", wrap_text=True)
-    lines = [(report["issuer"], Font(bold=True, size=16, color="C00000")),
-             (report["doc_no"] or "（未编号稿）", Font(size=11)),
-             (report["title"], Font(bold=True, size=14)),
-             (f"统计期间：{report['from']} 至 {report['to']}（截至 {report['as_of'][:10]}）　成文日期：{report['date']}", Font(size=10))]
+    lines = [
+        (report["issuer"], Font(bold=True, size=16, color="C00000")),
+        (report["doc_no"] or "（未编号稿）", Font(size=11)),
+        (report["title"], Font(bold=True, size=14)),
+        (
+            f"统计期间：{report['from']} 至 {report['to']}（截至 {report['as_of'][:10]}）　成文日期：{report['date']}",
+            Font(size=10),
+        ),
+    ]
     for i, (text, font) in enumerate(lines, start=1):
         cell = put(ws, i, 1, text)
         cell.font, cell.alignment = font, center
@@ -284,17 +395,31 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
     for row in report["rows"] + [{"name": "合计", **report["totals"], "study": report["totals"]["study"] or {}}]:
         t = row["tasks"]
         s = row.get("study") or {}
-        line([row["name"], t["offered"], t["completed"], t["completed_late"], t["on_time_rate"], t["open"], t["overdue"],
-              row["instances"]] + [row["records"].get(k, 0) for k in kinds] +
-             [s.get("people"), s.get("daily_rate"), s.get("article_rate")], r, bold=row["name"] == "合计")
+        line(
+            [
+                row["name"],
+                t["offered"],
+                t["completed"],
+                t["completed_late"],
+                t["on_time_rate"],
+                t["open"],
+                t["overdue"],
+                row["instances"],
+            ]
+            + [row["records"].get(k, 0) for k in kinds]
+            + [s.get("people"), s.get("daily_rate"), s.get("article_rate")],
+            r,
+            bold=row["name"] == "合计",
+        )
         r += 1
     ws.column_dimensions["A"].width = 34
     for c in range(2, width + 1):
         ws.column_dimensions[get_column_letter(c)].width = 12
     text = wb.create_sheet("报告正文")
     text.column_dimensions["A"].width = 100
-    for i, para in enumerate([report["title"], report["addressee"]] + report["paragraphs"] +
-                             ["", report["issuer"], report["date"]], start=1):
+    for i, para in enumerate(
+        [report["title"], report["addressee"]] + report["paragraphs"] + ["", report["issuer"], report["date"]], start=1
+    ):
         put(text, i, 1, para).alignment = Alignment(wrap_text=True, vertical="top")
     buf = io.BytesIO()
     wb.save(buf)
@@ -302,6 +427,7 @@ def to_xlsx(report: dict[str, Any]) -> bytes:
 
 
 # ---- PDF --------------------------------------------------------------------------------------------------
+
 
 def cjk_font(settings: Settings) -> tuple[str, int] | None:
     if settings.pdf_font:
@@ -318,8 +444,10 @@ def to_pdf(report: dict[str, Any], settings: Settings, compress: bool = True) ->
     text, figures table, issuer and date at the end. Needs a CJK font file on disk."""
     font = cjk_font(settings)
     if font is None:
-        raise PdfUnavailable("PDF reports need a Chinese font on the server: install Debian's fonts-noto-cjk "
-                             "or set SANJI_PDF_FONT to a TTF/TTC file (path#index for a collection)")
+        raise PdfUnavailable(
+            "PDF reports need a Chinese font on the server: install Debian's fonts-noto-cjk "
+            "or set SANJI_PDF_FONT to a TTF/TTC file (path#index for a collection)"
+        )
     try:
         from fpdf import FPDF
     except ImportError:  # pragma: no cover - fpdf2 is a declared dependency
@@ -361,8 +489,19 @@ def to_pdf(report: dict[str, Any], settings: Settings, compress: bool = True) ->
     pdf.ln()
     for row in report["rows"]:
         t, s = row["tasks"], row["study"]
-        for text, cw in zip([row["name"], t["offered"], t["completed"], t["completed_late"], t["open"], t["overdue"],
-                             _pct(s["daily_rate"]), _pct(s["article_rate"])], widths):
+        for text, cw in zip(
+            [
+                row["name"],
+                t["offered"],
+                t["completed"],
+                t["completed_late"],
+                t["open"],
+                t["overdue"],
+                _pct(s["daily_rate"]),
+                _pct(s["article_rate"]),
+            ],
+            widths,
+        ):
             pdf.cell(cw, 7, str(text), border=1, align="L" if cw == widths[0] else "C")
         pdf.ln()
     pdf.ln(10)

@@ -9,6 +9,7 @@ instance holding confidential values) and downloads (`exported`).
 The auditor reads events with their payloads redacted (engine/org/confidential.py `for_audit`):
 who saw, changed or exported what, never the case content itself.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,9 +20,9 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.infra import events
-from engine.org.confidential import Redactor
 from engine.infra.db import write_intent
 from engine.models import EventLog, ProcessInstance
+from engine.org.confidential import Redactor
 from engine.org.nodes import Principal
 
 READ = "confidential_viewed"
@@ -42,13 +43,19 @@ def log_reads(sessions: sessionmaker[Session], now: datetime, actor: Principal, 
     """Write the reads in a transaction of their own (the request's may be a read-only one)."""
     with write_intent(), sessions() as session:
         for r in reads:
-            events.log(session, now, r.type, instance_id=r.instance_id, task_id=r.task_id, actor=actor,
-                       payload=r.payload)
+            events.log(
+                session, now, r.type, instance_id=r.instance_id, task_id=r.task_id, actor=actor, payload=r.payload
+            )
         session.commit()
 
 
-def query(types: list[str] | None = None, actor: str | None = None, start: datetime | None = None,
-          end: datetime | None = None, instance_id: int | None = None) -> Select[EventLog]:
+def query(
+    types: list[str] | None = None,
+    actor: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    instance_id: int | None = None,
+) -> Select[EventLog]:
     """Events newest first, filtered by type(s), actor username, [start, end) and instance."""
     q = select(EventLog)
     if types:
@@ -68,8 +75,25 @@ def rendered(session: Session, rows: list[EventLog], redactor: Redactor) -> list
     """The events as the auditor sees them: payloads redacted (an incident's message searched for
     its instance's confidential values)."""
     wanted = {e.instance_id for e in rows if e.type == "incident" and e.instance_id}
-    data: dict[int, Any] = dict(session.execute(select(ProcessInstance.id, ProcessInstance.data)
-                                .where(ProcessInstance.id.in_(wanted))).all()) if wanted else {}
-    return [{"id": e.id, "at": e.at.isoformat(), "type": e.type, "actor": e.actor, "actor_id": e.actor_id,
-             "instance_id": e.instance_id, "task_id": e.task_id,
-             "payload": redactor.payload(e.type, e.payload or {}, data.get(e.instance_id or 0))} for e in rows]
+    data: dict[int, Any] = (
+        dict(
+            session.execute(
+                select(ProcessInstance.id, ProcessInstance.data).where(ProcessInstance.id.in_(wanted))
+            ).all()
+        )
+        if wanted
+        else {}
+    )
+    return [
+        {
+            "id": e.id,
+            "at": e.at.isoformat(),
+            "type": e.type,
+            "actor": e.actor,
+            "actor_id": e.actor_id,
+            "instance_id": e.instance_id,
+            "task_id": e.task_id,
+            "payload": redactor.payload(e.type, e.payload or {}, data.get(e.instance_id or 0)),
+        }
+        for e in rows
+    ]

@@ -19,35 +19,82 @@ Notifications leave the system (robots, e-mail), so their texts are always redac
 (engine/platform/notify.py). Everyone else reads what the visibility rules (engine/org/routing.py,
 engine/linkage/records.py) let them read, unredacted.
 """
+
 from __future__ import annotations
 
 import json
 import os
 import threading
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from engine.org.nodes import Principal
 
 MARK = "【已隐去】"
 # Instance variables set by scripts from confidential form fields (see processes/*.bpmn).
-VARIABLES = frozenset({
-    "clue_person", "clue_facts", "clue_reporter",   # the clue contract (clue_reported)
-    "report_findings", "finding",                    # monthly_report: findings with persons and facts
-    "visit_reports", "my_findings", "rectify_items",  # special_inspection: visit and check findings
-})
+VARIABLES = frozenset(
+    {
+        "clue_person",
+        "clue_facts",
+        "clue_reporter",  # the clue contract (clue_reported)
+        "report_findings",
+        "finding",  # monthly_report: findings with persons and facts
+        "visit_reports",
+        "my_findings",
+        "rectify_items",  # special_inspection: visit and check findings
+    }
+)
 # Keys of a confidential record's data that an operator may read (everything else is redacted).
-RECORD_KEEP = frozenset({
-    "clue_no", "key", "no", "inspection_id", "finding_key", "report_key", "unit_id", "unit_name", "branch_id",
-    "branch_name", "node_id", "source", "origin", "status", "state", "level", "disposal", "outcome",
-    "reported_to_group", "registered_at", "recorded_at", "reported_at", "filed_at", "classified_at", "closed_at",
-    "transferred_at", "checked_at", "acknowledged_at", "at", "step", "handling", "severity", "classification",
-    "topic", "mode", "year", "month", "period", "escalated", "history",
-})
+RECORD_KEEP = frozenset(
+    {
+        "clue_no",
+        "key",
+        "no",
+        "inspection_id",
+        "finding_key",
+        "report_key",
+        "unit_id",
+        "unit_name",
+        "branch_id",
+        "branch_name",
+        "node_id",
+        "source",
+        "origin",
+        "status",
+        "state",
+        "level",
+        "disposal",
+        "outcome",
+        "reported_to_group",
+        "registered_at",
+        "recorded_at",
+        "reported_at",
+        "filed_at",
+        "classified_at",
+        "closed_at",
+        "transferred_at",
+        "checked_at",
+        "acknowledged_at",
+        "at",
+        "step",
+        "handling",
+        "severity",
+        "classification",
+        "topic",
+        "mode",
+        "year",
+        "month",
+        "period",
+        "escalated",
+        "history",
+    }
+)
 MIN_QUOTE = 2  # shorter confidential values are not searched for inside texts
 
 
 # ---- the declared keys ---------------------------------------------------------------------------------
+
 
 def _schema_keys(schema: Any, inherited: bool = False) -> set[str]:
     """Property names marked x-confidential in one JSON schema (a marked object or array marks
@@ -109,6 +156,7 @@ def confidential_keys(forms_dir: Path | str | None) -> frozenset[str]:
 
 # ---- the redactor ----------------------------------------------------------------------------------------
 
+
 class Redactor:
     """The one redaction function. `active` False (the usual reader): every method is the identity."""
 
@@ -141,8 +189,10 @@ class Redactor:
 
     def _keep(self, value: Any, key: str | None = None) -> Any:
         if isinstance(value, Mapping):
-            return {k: (self._keep(v, k) if k in RECORD_KEEP or isinstance(v, (Mapping, list)) else _mask(v))
-                    for k, v in value.items()}
+            return {
+                k: (self._keep(v, k) if k in RECORD_KEEP or isinstance(v, (Mapping, list)) else _mask(v))
+                for k, v in value.items()
+            }
         if isinstance(value, list):
             return [self._keep(v, key) for v in value]
         return value if key in RECORD_KEEP else _mask(value)

@@ -1,4 +1,5 @@
 """The demo organisation: the group committee, three units, nine branches, a user per role."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -10,21 +11,36 @@ from engine.org.auth import demo_hash
 
 GROUP = ("group", "中共淄博矿业集团有限责任公司纪委")
 UNITS = [
-    ("xinsheng", "山东新升实业发展有限责任公司纪委", "新升实业", [
-        ("xinsheng-laogan", "老干家委党总支"),
-        ("xinsheng-wuye", "物业服务中心党支部"),
-        ("xinsheng-jidian", "机电维修车间党支部"),
-    ]),
-    ("xuchang", "许厂煤矿纪委", "许厂煤矿", [
-        ("xuchang-zongcai", "综采一区党支部"),
-        ("xuchang-juejin", "掘进二区党支部"),
-        ("xuchang-tongfeng", "通风工区党支部"),
-    ]),
-    ("daizhuang", "岱庄煤矿纪委", "岱庄煤矿", [
-        ("daizhuang-caimei", "采煤一区党支部"),
-        ("daizhuang-yunshu", "运输工区党支部"),
-        ("daizhuang-jidian", "机电车间党支部"),
-    ]),
+    (
+        "xinsheng",
+        "山东新升实业发展有限责任公司纪委",
+        "新升实业",
+        [
+            ("xinsheng-laogan", "老干家委党总支"),
+            ("xinsheng-wuye", "物业服务中心党支部"),
+            ("xinsheng-jidian", "机电维修车间党支部"),
+        ],
+    ),
+    (
+        "xuchang",
+        "许厂煤矿纪委",
+        "许厂煤矿",
+        [
+            ("xuchang-zongcai", "综采一区党支部"),
+            ("xuchang-juejin", "掘进二区党支部"),
+            ("xuchang-tongfeng", "通风工区党支部"),
+        ],
+    ),
+    (
+        "daizhuang",
+        "岱庄煤矿纪委",
+        "岱庄煤矿",
+        [
+            ("daizhuang-caimei", "采煤一区党支部"),
+            ("daizhuang-yunshu", "运输工区党支部"),
+            ("daizhuang-jidian", "机电车间党支部"),
+        ],
+    ),
 ]
 COMMITTEE = [("secretary", "书记"), ("deputy", "副书记"), ("standing", "常委"), ("member", "委员")]
 ROLE_OF = {"secretary": "secretary", "deputy": "deputy_secretary", "standing": "standing_member", "member": "member"}

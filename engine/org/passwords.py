@@ -14,6 +14,7 @@ A password is accepted when it is
 Problems come back as codes; the API names the field with English text, the pages show the
 Chinese text of the same code (api/web/password.py).
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,8 +31,10 @@ MESSAGES = {
     "too_short": Msg("at least {n} characters", n=MIN_LENGTH),
     "too_long": Msg("at most {n} characters", n=MAX_LENGTH),
     "control": Msg("no control characters"),
-    "classes": Msg("at least three of upper-case letters, lower-case letters, digits and symbols "
-                   "(or {n} characters or more)", n=PASSPHRASE_LENGTH),
+    "classes": Msg(
+        "at least three of upper-case letters, lower-case letters, digits and symbols (or {n} characters or more)",
+        n=PASSPHRASE_LENGTH,
+    ),
     "common": Msg("one of the most common passwords"),
     "guessable": Msg("too easy to guess (common words, names, dates, repeats or keyboard patterns)"),
     "username": Msg("contains the username"),
@@ -41,9 +44,12 @@ MESSAGES = {
 
 def classes(password: str) -> int:
     """How many of upper, lower, digit, other the password uses."""
-    return (any(c.isupper() for c in password) + any(c.islower() for c in password)
-            + any(c.isdigit() for c in password)
-            + any(not (c.isupper() or c.islower() or c.isdigit()) for c in password))
+    return (
+        any(c.isupper() for c in password)
+        + any(c.islower() for c in password)
+        + any(c.isdigit() for c in password)
+        + any(not (c.isupper() or c.islower() or c.isdigit()) for c in password)
+    )
 
 
 def problems(password: str, username: str = "", display_name: str = "") -> list[str]:
@@ -79,5 +85,9 @@ def require(password: str, field: str = "password", username: str = "", display_
     """Raise Invalid (422) naming `field` when the password breaks the policy."""
     codes = problems(password, username, display_name)
     if codes:
-        raise Invalid("{field} does not meet the password policy: {problems}", details(codes, field),
-                      field=field, problems=[MESSAGES[c] for c in codes])
+        raise Invalid(
+            "{field} does not meet the password policy: {problems}",
+            details(codes, field),
+            field=field,
+            problems=[MESSAGES[c] for c in codes],
+        )

@@ -25,6 +25,7 @@ Who sees what (issue 14): the application services (engine/services/) ask this m
 engine/org/routing.py or a role test of their own, which instances, tasks and definitions a
 principal may list or act on, so that the JSON API and the pages apply one rule.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -35,10 +36,10 @@ from sqlalchemy.orm import Session
 
 from engine.core import repository
 from engine.errors import Forbidden, Invalid, ScriptError, field_error
+from engine.linkage.records import KINDS, Kind
 from engine.models import COMMITTEE_ROLES, OrgNode, ProcessDefinition, Record
 from engine.org import routing
 from engine.org.nodes import Principal
-from engine.linkage.records import KINDS, Kind
 
 # ---- the actors --------------------------------------------------------------------------------------
 
@@ -64,6 +65,7 @@ def person(p: Principal | None) -> Principal | None:
 
 
 # ---- who sees what ----------------------------------------------------------------------------------
+
 
 def require_admin(p: Principal) -> None:
     if not p.is_admin:
@@ -212,6 +214,7 @@ def tasks_urgeable(p: Principal) -> ColumnElement[bool]:
     """SQL: open tasks of the tiers below that `p` may urge (督办)."""
     return routing.urgeable_clause(p)
 
+
 # The org-node variable each start tier chooses (the group lane may name any node below it).
 TIER_VARIABLES: dict[str, tuple[str, ...]] = {
     "group": ("unit_id", "branch_id"),
@@ -231,6 +234,7 @@ class NotStartable(Forbidden):
 
 
 # ---- what a definition offers --------------------------------------------------------------------
+
 
 def manual_start_event(d: ProcessDefinition) -> dict[str, Any] | None:
     """The start event a person may use, or None when only the engine starts the process."""
@@ -270,6 +274,7 @@ def not_startable_reason(d: ProcessDefinition, called: set[str]) -> str | None:
 
 # ---- the rule ------------------------------------------------------------------------------------------
 
+
 def may_start(p: Principal, d: ProcessDefinition, variables: dict[str, Any]) -> bool:
     """Whether `p` may start `d` by hand for the org node named in `variables` (after
     `default_scope`). Does not know about callers in other files: `check_start` does."""
@@ -297,18 +302,25 @@ def check_variables(d: ProcessDefinition, variables: dict[str, Any]) -> None:
     allowed = allowed_variables(d)
     unknown = sorted(k for k in variables if k not in allowed)
     if unknown:
-        raise Invalid("variables/{variable}: {key!r} takes no variable {variable!r} at start; it accepts {allowed}",
-                      [field_error(f"variables/{k}", "not a start variable of this process") for k in unknown],
-                      variable=unknown[0], key=d.key, allowed=", ".join(sorted(allowed)))
+        raise Invalid(
+            "variables/{variable}: {key!r} takes no variable {variable!r} at start; it accepts {allowed}",
+            [field_error(f"variables/{k}", "not a start variable of this process") for k in unknown],
+            variable=unknown[0],
+            key=d.key,
+            allowed=", ".join(sorted(allowed)),
+        )
     title = variables.get("title")
     if title is not None and (not isinstance(title, str) or len(title) > MAX_TITLE):
-        raise Invalid("variables/title must be text of at most {limit} characters",
-                      [field_error("variables/title", "text of at most {limit} characters",
-                                   limit=MAX_TITLE)], limit=MAX_TITLE)
+        raise Invalid(
+            "variables/title must be text of at most {limit} characters",
+            [field_error("variables/title", "text of at most {limit} characters", limit=MAX_TITLE)],
+            limit=MAX_TITLE,
+        )
 
 
-def check_start(session: Session, p: Principal, d: ProcessDefinition, variables: dict[str, Any],
-                start_event: str | None = None) -> None:
+def check_start(
+    session: Session, p: Principal, d: ProcessDefinition, variables: dict[str, Any], start_event: str | None = None
+) -> None:
     """Raise unless `p` may start `d` by hand with `variables` (already through `default_scope`):
     NotStartable (403), Forbidden (403) for the role or node, Invalid (422) naming the field."""
     reason = not_startable_reason(d, called_keys(session))
@@ -317,9 +329,12 @@ def check_start(session: Session, p: Principal, d: ProcessDefinition, variables:
     event = manual_start_event(d)
     assert event is not None
     if start_event is not None and start_event != event["id"]:
-        raise Invalid("start_event {start_event!r} is not the start event for people ({event_id!r})",
-                      [field_error("start_event", "only {event_id} starts by hand",
-                                   event_id=event['id'])], start_event=start_event, event_id=event['id'])
+        raise Invalid(
+            "start_event {start_event!r} is not the start event for people ({event_id!r})",
+            [field_error("start_event", "only {event_id} starts by hand", event_id=event["id"])],
+            start_event=start_event,
+            event_id=event["id"],
+        )
     if not may_start(p, d, variables):
         raise Forbidden("your roles do not allow starting {key!r} for this org node", key=d.key)
     check_variables(d, variables)
@@ -346,6 +361,7 @@ def default_scope(session: Session, p: Principal, d: ProcessDefinition, variable
 
 # ---- the 发起 page's offer ---------------------------------------------------------------------------
 
+
 @dataclass
 class Startable:
     definition: ProcessDefinition
@@ -357,8 +373,7 @@ class Startable:
 def startables(session: Session, p: Principal) -> list[Startable]:
     """What `p` may start by hand, each with the org node(s) it would be for: exactly the
     starts `check_start` lets through (a test compares the two for every demo role)."""
-    defs = session.scalars(repository.newest_active()
-                           .order_by(ProcessDefinition.name, ProcessDefinition.key)).all()
+    defs = session.scalars(repository.newest_active().order_by(ProcessDefinition.name, ProcessDefinition.key)).all()
     called = {key for d in defs for key in (d.info or {}).get("calls", [])}
     out = []
     for d in defs:
@@ -372,8 +387,7 @@ def startables(session: Session, p: Principal) -> list[Startable]:
             if may_start(p, d, variables):
                 out.append(Startable(d, tier, variables.get(var) if var else None))
             continue
-        options = [(node_id, name) for node_id, name in own_nodes(session, p, tier)
-                   if may_start(p, d, {var: node_id})]
+        options = [(node_id, name) for node_id, name in own_nodes(session, p, tier) if may_start(p, d, {var: node_id})]
         if options:
             out.append(Startable(d, tier, None, options))
     return out
@@ -394,8 +408,11 @@ def own_nodes(session: Session, p: Principal, tier: str) -> list[tuple[str, str]
 # The lanes whose people may all see the confidential records of an instance's scope subtree:
 # the group committee sees everything, a unit committee its unit, a commissioner their branch;
 # department staff never see confidential records.
-CONFIDENTIAL_LANES = {"group": frozenset({"group"}), "unit": frozenset({"group", "unit"}),
-                      "branch": frozenset({"group", "unit", "branch"})}
+CONFIDENTIAL_LANES = {
+    "group": frozenset({"group"}),
+    "unit": frozenset({"group", "unit"}),
+    "branch": frozenset({"group", "unit", "branch"}),
+}
 
 
 class ScriptScope:
@@ -414,7 +431,7 @@ class ScriptScope:
         self._node: OrgNode | None = None
 
     @classmethod
-    def of(cls, session: Session, inst: Any) -> "ScriptScope":
+    def of(cls, session: Session, inst: Any) -> ScriptScope:
         info = getattr(inst.definition, "info", None) or {}
         lanes = frozenset(lane["tier"] for lane in info.get("lanes", []) if lane.get("tier"))
         return cls(session, inst.process_key, inst.scope_node_id, lanes)
@@ -424,8 +441,9 @@ class ScriptScope:
         if self._node is None:
             node = self.session.get(OrgNode, self.scope_node_id)
             if node is None:  # the scope was checked at start; a deleted node reaches nothing
-                raise ScriptError("the instance's org node {scope_node_id!r} no longer exists",
-                                  scope_node_id=self.scope_node_id)
+                raise ScriptError(
+                    "the instance's org node {scope_node_id!r} no longer exists", scope_node_id=self.scope_node_id
+                )
             self._node = node
         return self._node
 
@@ -437,9 +455,13 @@ class ScriptScope:
             raise ScriptError("{helper}: the record kind must be a non-empty string", helper=helper)
         rule = KINDS.get(kind)
         if rule is not None and self.process_key not in rule.processes:
-            raise ScriptError("{helper}: process {process_key!r} may not touch {kind!r} records (only {processes} may)",
-                              helper=helper, process_key=self.process_key, kind=kind,
-                              processes=", ".join(sorted(rule.processes)))
+            raise ScriptError(
+                "{helper}: process {process_key!r} may not touch {kind!r} records (only {processes} may)",
+                helper=helper,
+                process_key=self.process_key,
+                kind=kind,
+                processes=", ".join(sorted(rule.processes)),
+            )
         return rule
 
     def _reach_unit(self, rule: Kind | None) -> str | None:
@@ -454,8 +476,13 @@ class ScriptScope:
         if node is None:
             raise ScriptError("{helper}: org node {node_id!r} does not exist", helper=helper, node_id=node_id)
         if not node.path.startswith(self.node.path) and node.id != self._reach_unit(rule):
-            raise ScriptError("{helper}: {what} belongs to {node_id!r}, outside the scope of this instance "
-                              "({scope_id!r})", helper=helper, what=what, node_id=node.id, scope_id=self.node.id)
+            raise ScriptError(
+                "{helper}: {what} belongs to {node_id!r}, outside the scope of this instance ({scope_id!r})",
+                helper=helper,
+                what=what,
+                node_id=node.id,
+                scope_id=self.node.id,
+            )
         return node
 
     def area(self, rule: Kind | None) -> ColumnElement[bool]:
@@ -469,17 +496,27 @@ class ScriptScope:
         the scope's own ancestors (the results stay inside the reach); nothing else."""
         node = self.session.get(OrgNode, node_id) if isinstance(node_id, str) else None
         if node is None or not (node.path.startswith(self.node.path) or self.node.path.startswith(node.path)):
-            raise ScriptError("{helper}: {what}={node_id!r} is outside the scope of this instance ({scope_id!r})",
-                              helper=helper, what=what, node_id=node_id, scope_id=self.node.id)
+            raise ScriptError(
+                "{helper}: {what}={node_id!r} is outside the scope of this instance ({scope_id!r})",
+                helper=helper,
+                what=what,
+                node_id=node_id,
+                scope_id=self.node.id,
+            )
 
     def confidential(self, helper: str, kind: str) -> None:
         """Refuse reading confidential records unless every lane's people may see them here."""
         allowed = CONFIDENTIAL_LANES.get(self.node.tier, frozenset())
         if not self.lanes <= allowed:
             extra = ", ".join(sorted(self.lanes - allowed))
-            raise ScriptError("{helper}: {kind!r} records are confidential and this {node_tier}-scoped instance has "
-                              "{extra} lanes whose people may not see them",
-                              helper=helper, kind=kind, node_tier=self.node.tier, extra=extra)
+            raise ScriptError(
+                "{helper}: {kind!r} records are confidential and this {node_tier}-scoped instance has "
+                "{extra} lanes whose people may not see them",
+                helper=helper,
+                kind=kind,
+                node_tier=self.node.tier,
+                extra=extra,
+            )
 
     # -- people
 
@@ -488,8 +525,12 @@ class ScriptScope:
         its own unit, a group instance for any; a branch instance for none."""
         if self.node.tier == "group" or (self.node.tier == "unit" and unit_id == self.node.id):
             return
-        raise ScriptError("{helper}: the people of {unit_id!r} are outside the scope of this instance ({node_id!r})",
-                          helper=helper, unit_id=unit_id, node_id=self.node.id)
+        raise ScriptError(
+            "{helper}: the people of {unit_id!r} are outside the scope of this instance ({node_id!r})",
+            helper=helper,
+            unit_id=unit_id,
+            node_id=self.node.id,
+        )
 
     def units(self, helper: str) -> set[str] | None:
         """The units whose people this instance may count (None: all, for a group instance)."""

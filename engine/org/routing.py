@@ -5,6 +5,7 @@ org node comes from the task data — `unit_id` for unit and department lanes, `
 for branch lanes, the group committee for the group lane. A task is offered to the users
 holding a matching role on exactly that node, optionally narrowed by `candidateRoles`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -63,8 +64,9 @@ def _node(session: Session, node_id: str) -> NodeRef | None:
     return NodeRef(*row) if row is not None else None
 
 
-def resolve_node(session: Session, tier: str, data: dict[str, Any], group_id: str,
-                 variable: str | None = None) -> NodeRef:
+def resolve_node(
+    session: Session, tier: str, data: dict[str, Any], group_id: str, variable: str | None = None
+) -> NodeRef:
     """The org node a task of `tier` is routed to, from the task data."""
     if tier == "group" and variable is None:
         node = _node(session, group_id)
@@ -73,14 +75,21 @@ def resolve_node(session: Session, tier: str, data: dict[str, Any], group_id: st
     var = variable or NODE_VARIABLE[tier]
     node_id = data.get(var)
     if not node_id or not isinstance(node_id, str):
-        raise RoutingError("a task in the {tier} lane needs the variable {var!r} naming its org node", tier=tier,
-                           var=var)
+        raise RoutingError(
+            "a task in the {tier} lane needs the variable {var!r} naming its org node", tier=tier, var=var
+        )
     node = _node(session, node_id)
     if node is None or not node.active:
         raise RoutingError("{var}={node_id!r} is not an org node", var=var, node_id=node_id)
     if node.tier != NODE_TIER[tier]:
-        raise RoutingError("{var}={node_id!r} is a {node_tier}, but the {tier} lane needs a {needed}", var=var,
-                           node_id=node_id, node_tier=node.tier, tier=tier, needed=NODE_TIER[tier])
+        raise RoutingError(
+            "{var}={node_id!r} is a {node_tier}, but the {tier} lane needs a {needed}",
+            var=var,
+            node_id=node_id,
+            node_tier=node.tier,
+            tier=tier,
+            needed=NODE_TIER[tier],
+        )
     return node
 
 
@@ -99,13 +108,19 @@ def is_candidate(p: Principal, tier: str, node_id: str, candidate_roles: str | N
 
 def candidates(session: Session, task: HumanTask) -> list[User]:
     roles = roles_for(task.tier, task.candidate_roles)
-    return list(session.scalars(
-        select(User).join(RoleAssignment, RoleAssignment.user_id == User.id)
-        .where(RoleAssignment.node_id == task.node_id, RoleAssignment.role.in_(roles), User.active.is_(True))
-        .distinct().order_by(User.username)))
+    return list(
+        session.scalars(
+            select(User)
+            .join(RoleAssignment, RoleAssignment.user_id == User.id)
+            .where(RoleAssignment.node_id == task.node_id, RoleAssignment.role.in_(roles), User.active.is_(True))
+            .distinct()
+            .order_by(User.username)
+        )
+    )
 
 
 # ---- access predicates (SQL), shared by lists and single-object reads -------------------------
+
 
 def offered_clause(p: Principal) -> ColumnElement[bool]:
     """Open tasks offered to `p` and not claimed by someone else, or assigned to `p`."""
@@ -121,8 +136,9 @@ def offered_clause(p: Principal) -> ColumnElement[bool]:
         role_ok: ColumnElement[bool] = HumanTask.candidate_roles.is_(None)
         for role in held:
             role_ok = or_(role_ok, HumanTask.candidate_roles.contains(f",{role},"))
-        parts.append(and_(HumanTask.tier == tier, HumanTask.node_id == node_id,
-                          HumanTask.assignee_id.is_(None), role_ok))
+        parts.append(
+            and_(HumanTask.tier == tier, HumanTask.node_id == node_id, HumanTask.assignee_id.is_(None), role_ok)
+        )
     return or_(*parts)
 
 
@@ -146,8 +162,12 @@ def task_visible(p: Principal, task: HumanTask) -> bool:
     if p.is_admin or task.assignee_id == p.id or task.completed_by_id == p.id:
         return True
     for r in p.roles:
-        if r.node_id and r.node_id == task.node_id and NODE_TIER.get(task.tier) == r.tier \
-                and r.role in TIER_ROLES.get(task.tier, ()):
+        if (
+            r.node_id
+            and r.node_id == task.node_id
+            and NODE_TIER.get(task.tier) == r.tier
+            and r.role in TIER_ROLES.get(task.tier, ())
+        ):
             return True
     return False
 
@@ -198,8 +218,11 @@ def urgeable_clause(p: Principal) -> ColumnElement[bool]:
     parts: list[ColumnElement[bool]] = []
     for r in p.committee_nodes():
         if r.path:
-            parts.append(HumanTask.node_id.in_(select(OrgNode.id).where(
-                OrgNode.path.startswith(r.path, autoescape=True), OrgNode.id != r.node_id)))
+            parts.append(
+                HumanTask.node_id.in_(
+                    select(OrgNode.id).where(OrgNode.path.startswith(r.path, autoescape=True), OrgNode.id != r.node_id)
+                )
+            )
         parts.append(and_(HumanTask.tier == "department", HumanTask.node_id == r.node_id))
         if r.tier == "group" and r.role in URGE_LEADERS:
             parts.append(and_(HumanTask.tier == "group", HumanTask.node_id == r.node_id))

@@ -21,20 +21,21 @@ the account's count keeps growing for whoever is still guessing. Counters are fo
 `login_window_seconds` without failures (the client's: after the window since its first one).
 Nothing sleeps in a request: the answer is 429 until the injectable clock has passed the delay.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import math
 from dataclasses import dataclass
-from typing import cast
 from datetime import datetime, timedelta
+from typing import cast
 
 from sqlalchemy import Table, and_, case, delete, literal, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.infra.db import UTCDateTime
-from engine.models import LoginCounter
 from engine.infra.settings import Settings
+from engine.models import LoginCounter
 
 ACCOUNT, CLIENT, PAIR = "account", "client", "pair"
 _T = cast(Table, LoginCounter.__table__)
@@ -74,9 +75,14 @@ def account_delay(settings: Settings, failures: int) -> int:
 def check(session: Session, settings: Settings, now: datetime, client: str, username: str) -> Refusal | None:
     """Whether this attempt must wait (None: go ahead and check the password)."""
     keys = _keys(client, username)
-    rows = {r.scope: r for r in session.execute(
-        select(_T.c.scope, _T.c.failures, _T.c.first_at, _T.c.last_at)
-        .where(or_(*(and_(_T.c.scope == s, _T.c.key == k) for s, k in keys.items())))).all()}
+    rows = {
+        r.scope: r
+        for r in session.execute(
+            select(_T.c.scope, _T.c.failures, _T.c.first_at, _T.c.last_at).where(
+                or_(*(and_(_T.c.scope == s, _T.c.key == k) for s, k in keys.items()))
+            )
+        ).all()
+    }
     window = timedelta(seconds=settings.login_window_seconds)
     own = rows.get(CLIENT)
     if own is not None and own.first_at > now - window and own.failures >= settings.login_ip_max_failures:
@@ -102,19 +108,28 @@ def record_failure(session: Session, settings: Settings, now: datetime, client: 
     window = timedelta(seconds=settings.login_window_seconds)
     at = literal(now, UTCDateTime())
     for scope, key in _keys(client, username).items():
-        session.execute(insert(_T).values(scope=scope, key=key, failures=0, first_at=now, last_at=now)
-                        .on_conflict_do_nothing())
+        session.execute(
+            insert(_T).values(scope=scope, key=key, failures=0, first_at=now, last_at=now).on_conflict_do_nothing()
+        )
         # a stale counter starts again at 1; the client's window runs from its first failure
         stale = (_T.c.first_at if scope == CLIENT else _T.c.last_at) <= now - window
-        session.execute(update(_T).where(_T.c.scope == scope, _T.c.key == key).values(
-            failures=case((stale, 1), else_=_T.c.failures + 1),
-            first_at=case((stale, at), else_=_T.c.first_at),
-            last_at=at))
+        session.execute(
+            update(_T)
+            .where(_T.c.scope == scope, _T.c.key == key)
+            .values(
+                failures=case((stale, 1), else_=_T.c.failures + 1),
+                first_at=case((stale, at), else_=_T.c.first_at),
+                last_at=at,
+            )
+        )
 
 
 def record_success(session: Session, settings: Settings, now: datetime, client: str, username: str) -> None:
     """The owner got in from this client: its own failures on the account are forgiven. Counters
     without a failure for a whole window are deleted at the same time (the table stays small)."""
     cutoff = now - timedelta(seconds=settings.login_window_seconds)
-    session.execute(delete(_T).where(or_(and_(_T.c.scope == PAIR, _T.c.key == _keys(client, username)[PAIR]),
-                                         _T.c.last_at <= cutoff)))
+    session.execute(
+        delete(_T).where(
+            or_(and_(_T.c.scope == PAIR, _T.c.key == _keys(client, username)[PAIR]), _T.c.last_at <= cutoff)
+        )
+    )

@@ -7,6 +7,7 @@ come from committees. A post's audience is the whole organisation (the group nod
 unit (its committee, branches and departments, plus the group committee above it). Search is
 a case-insensitive LIKE on title and body, the same on SQLite and PostgreSQL.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -15,9 +16,9 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.org import nodes as org
 from engine.errors import Invalid, NotFound
 from engine.models import OrgNode, RoleAssignment, User
+from engine.org import nodes as org
 from engine.org import policy
 from engine.org.nodes import Principal
 from engine.platform.models import BulletinPost, BulletinRead
@@ -25,7 +26,6 @@ from engine.platform.models import BulletinPost, BulletinRead
 KINDS = {"notice": "通知公告", "experience": "经验交流", "study": "学习资料", "work": "工作信息"}
 MAX_TITLE = 200
 MAX_BODY = 50_000
-
 
 
 def unit_of(node: OrgNode) -> str | None:
@@ -48,8 +48,9 @@ def get(session: Session, p: Principal, post_id: int) -> BulletinPost:
     return post
 
 
-def search(session: Session, p: Principal, text: str | None = None, kind: str | None = None,
-           unread: bool = False) -> Select[BulletinPost]:
+def search(
+    session: Session, p: Principal, text: str | None = None, kind: str | None = None, unread: bool = False
+) -> Select[BulletinPost]:
     q = select(BulletinPost).where(visible_clause(session, p))
     if kind:
         if kind not in KINDS:
@@ -58,7 +59,9 @@ def search(session: Session, p: Principal, text: str | None = None, kind: str | 
     if text and text.strip():
         for word in text.split()[:5]:
             pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            q = q.where(or_(BulletinPost.title.ilike(pattern, escape="\\"), BulletinPost.body.ilike(pattern, escape="\\")))
+            q = q.where(
+                or_(BulletinPost.title.ilike(pattern, escape="\\"), BulletinPost.body.ilike(pattern, escape="\\"))
+            )
     if unread:
         q = q.where(~BulletinPost.id.in_(select(BulletinRead.post_id).where(BulletinRead.user_id == p.id)))
     return q.order_by(BulletinPost.pinned.desc(), BulletinPost.created_at.desc(), BulletinPost.id.desc())
@@ -87,8 +90,9 @@ def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) 
     node_id = data.get("node_id")
     if node_id is None:
         if len(mine) > 1:
-            raise Invalid.on("node_id", "you hold roles on several org nodes: choose one of {mine}",
-                             mine=", ".join(sorted(mine)))
+            raise Invalid.on(
+                "node_id", "you hold roles on several org nodes: choose one of {mine}", mine=", ".join(sorted(mine))
+            )
         node_id = next(iter(mine))
     if node_id not in mine:
         raise Invalid.on("node_id", "you may post only for an org node you hold a role on")
@@ -108,8 +112,17 @@ def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) 
         raise Invalid.on("pinned", "true or false")
     if pinned:
         policy.require_pin(p)
-    post = BulletinPost(kind=kind, title=title, body=text, node_id=node.id, audience_node_id=audience.id,
-                        author_id=p.id, pinned=pinned, created_at=now, updated_at=now)
+    post = BulletinPost(
+        kind=kind,
+        title=title,
+        body=text,
+        node_id=node.id,
+        audience_node_id=audience.id,
+        author_id=p.id,
+        pinned=pinned,
+        created_at=now,
+        updated_at=now,
+    )
     session.add(post)
     session.flush()
     return post
@@ -149,8 +162,13 @@ def mark_read(session: Session, p: Principal, post: BulletinPost, now: datetime)
     """Record that `p` read the post (once); returns True the first time."""
     if session.get(BulletinRead, (post.id, p.id)) is not None:
         return False
-    units = sorted({r.node_id if r.tier == "unit" else (r.path or "").strip("/").split("/")[1]
-                    for r in p.roles if r.tier in ("unit", "branch") and r.node_id})
+    units = sorted(
+        {
+            r.node_id if r.tier == "unit" else (r.path or "").strip("/").split("/")[1]
+            for r in p.roles
+            if r.tier in ("unit", "branch") and r.node_id
+        }
+    )
     session.add(BulletinRead(post_id=post.id, user_id=p.id, unit_id=units[0] if units else None, read_at=now))
     session.flush()
     return True
@@ -160,9 +178,11 @@ def _people_by_unit(session: Session) -> dict[str | None, set[int]]:
     """Active users with a role in each unit's subtree (None: the group committee)."""
     out: dict[str | None, set[int]] = {}
     for user_id, tier, node_id, parent in session.execute(
-            select(RoleAssignment.user_id, OrgNode.tier, OrgNode.id, OrgNode.parent_id)
-            .join(OrgNode, OrgNode.id == RoleAssignment.node_id).join(User, User.id == RoleAssignment.user_id)
-            .where(User.active.is_(True))):
+        select(RoleAssignment.user_id, OrgNode.tier, OrgNode.id, OrgNode.parent_id)
+        .join(OrgNode, OrgNode.id == RoleAssignment.node_id)
+        .join(User, User.id == RoleAssignment.user_id)
+        .where(User.active.is_(True))
+    ):
         key = None if tier == "group" else node_id if tier == "unit" else parent
         out.setdefault(key, set()).add(user_id)
     return out
@@ -171,9 +191,12 @@ def _people_by_unit(session: Session) -> dict[str | None, set[int]]:
 def receipts(session: Session, p: Principal, post: BulletinPost) -> dict[str, Any]:
     """Who read the post, per unit: counts for everyone who sees it; names for the author, the
     group committee and admins, and for a unit committee its own unit's readers."""
-    reads = session.execute(select(BulletinRead, User.username, User.display_name)
-                            .join(User, User.id == BulletinRead.user_id).where(BulletinRead.post_id == post.id)
-                            .order_by(BulletinRead.read_at)).all()
+    reads = session.execute(
+        select(BulletinRead, User.username, User.display_name)
+        .join(User, User.id == BulletinRead.user_id)
+        .where(BulletinRead.post_id == post.id)
+        .order_by(BulletinRead.read_at)
+    ).all()
     people = _people_by_unit(session)
     all_names = policy.sees_reader_names(p, post.author_id)
     own_units = policy.bulletin_reader_units(p)
@@ -182,15 +205,29 @@ def receipts(session: Session, p: Principal, post: BulletinPost) -> dict[str, An
     group = org.group_root(session)
     rows = []
     for node_id, name in [(None, group.name)] + [(u.id, u.name) for u in units]:
-        readers = [(r, username, display) for r, username, display in reads
-                   if (r.unit_id == node_id if node_id is not None else r.unit_id is None)]
-        row: dict[str, Any] = {"unit_id": node_id, "name": name, "people": len(people.get(node_id, set())),
-                               "read": len(readers), "has_read": bool(readers)}
+        readers = [
+            (r, username, display)
+            for r, username, display in reads
+            if (r.unit_id == node_id if node_id is not None else r.unit_id is None)
+        ]
+        row: dict[str, Any] = {
+            "unit_id": node_id,
+            "name": name,
+            "people": len(people.get(node_id, set())),
+            "read": len(readers),
+            "has_read": bool(readers),
+        }
         if all_names or (node_id is not None and node_id in own_units):
-            row["readers"] = [{"username": u, "display_name": d, "read_at": r.read_at.isoformat()} for r, u, d in readers]
+            row["readers"] = [
+                {"username": u, "display_name": d, "read_at": r.read_at.isoformat()} for r, u, d in readers
+            ]
         rows.append(row)
-    return {"post_id": post.id, "total_read": len(reads), "units_read": sum(1 for r in rows if r["unit_id"] and r["has_read"]),
-            "units": rows}
+    return {
+        "post_id": post.id,
+        "total_read": len(reads),
+        "units_read": sum(1 for r in rows if r["unit_id"] and r["has_read"]),
+        "units": rows,
+    }
 
 
 def post_json(session: Session, p: Principal, post: BulletinPost, full: bool = False) -> dict[str, Any]:
@@ -198,13 +235,23 @@ def post_json(session: Session, p: Principal, post: BulletinPost, full: bool = F
     node = session.get(OrgNode, post.node_id)
     read = session.get(BulletinRead, (post.id, p.id)) is not None
     count = session.scalar(select(func.count()).select_from(BulletinRead).where(BulletinRead.post_id == post.id))
-    out = {"id": post.id, "kind": post.kind, "kind_name": KINDS[post.kind], "title": post.title,
-           "excerpt": post.body[:120], "node_id": post.node_id, "node_name": node.name if node else None,
-           "audience_node_id": post.audience_node_id, "author": author.username if author else None,
-           "author_name": author.display_name if author else None, "pinned": post.pinned,
-           "created_at": post.created_at.isoformat(), "updated_at": post.updated_at.isoformat(),
-           "read": read, "read_count": count or 0}
+    out = {
+        "id": post.id,
+        "kind": post.kind,
+        "kind_name": KINDS[post.kind],
+        "title": post.title,
+        "excerpt": post.body[:120],
+        "node_id": post.node_id,
+        "node_name": node.name if node else None,
+        "audience_node_id": post.audience_node_id,
+        "author": author.username if author else None,
+        "author_name": author.display_name if author else None,
+        "pinned": post.pinned,
+        "created_at": post.created_at.isoformat(),
+        "updated_at": post.updated_at.isoformat(),
+        "read": read,
+        "read_count": count or 0,
+    }
     if full:
         out["body"] = post.body
     return out
-

@@ -3,10 +3,11 @@
 
 Imported at the end of `engine/models.py`, so that Alembic and `Base.metadata` see them.
 """
+
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Optional
+from typing import Any
 
 from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -44,12 +45,12 @@ class Notification(Base):
     source_key: Mapped[str] = mapped_column(String(80))
     title: Mapped[str] = mapped_column(String(300))
     body: Mapped[str] = mapped_column(Text, default="")
-    link: Mapped[Optional[str]] = mapped_column(String(300))
-    task_id: Mapped[Optional[int]] = mapped_column(Integer, index=True)
-    instance_id: Mapped[Optional[int]] = mapped_column(Integer)
-    node_id: Mapped[Optional[str]] = mapped_column(String(64))
+    link: Mapped[str | None] = mapped_column(String(300))
+    task_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    instance_id: Mapped[int | None] = mapped_column(Integer)
+    node_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    read_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class TaskReminder(Base):
@@ -76,15 +77,15 @@ class NotificationChannel(Base):
     # The group's channel may take the events of every unit and branch too.
     cover_subtree: Mapped[bool] = mapped_column(Boolean, default=False)
     events: Mapped[list[str]] = mapped_column(JSONType, default=list)
-    url: Mapped[Optional[str]] = mapped_column(Text)
-    secret: Mapped[Optional[str]] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    secret: Mapped[str | None] = mapped_column(String(200))
     recipients: Mapped[list[str]] = mapped_column(JSONType, default=list)
     # e-mail: also write to the notified users' own addresses
     email_users: Mapped[bool] = mapped_column(Boolean, default=False)
     # markdown | text (webhooks)
     msg_format: Mapped[str] = mapped_column(String(16), default="markdown")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_by: Mapped[Optional[str]] = mapped_column(String(64))
+    created_by: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -94,7 +95,10 @@ class Outbox(Base):
     any request transaction; unique per (source, channel, recipient) so never queued twice."""
 
     __tablename__ = "outbox"
-    __table_args__ = (UniqueConstraint("source_key", "channel_id", "recipient"), Index(None, "status", "next_attempt_at"))
+    __table_args__ = (
+        UniqueConstraint("source_key", "channel_id", "recipient"),
+        Index(None, "status", "next_attempt_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     source_key: Mapped[str] = mapped_column(String(80))
@@ -108,9 +112,9 @@ class Outbox(Base):
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     # next try; while `sending`, the end of the claim (a crashed sender's row is retried after it)
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    last_error: Mapped[Optional[str]] = mapped_column(Text)
+    last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    sent_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 # ---- study records (四个一) -----------------------------------------------------------------------
@@ -151,7 +155,7 @@ class BulletinPost(Base):
     pinned: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    deleted_at: Mapped[Optional[datetime]] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class BulletinRead(Base):
@@ -161,7 +165,7 @@ class BulletinRead(Base):
 
     post_id: Mapped[int] = mapped_column(ForeignKey("bulletin_post.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), primary_key=True)
-    unit_id: Mapped[Optional[str]] = mapped_column(String(64))
+    unit_id: Mapped[str | None] = mapped_column(String(64))
     read_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -194,4 +198,4 @@ class ReportIssue(Base):
     number: Mapped[int] = mapped_column(Integer)
     doc_no: Mapped[str] = mapped_column(String(100))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    issued_by: Mapped[Optional[str]] = mapped_column(String(64))
+    issued_by: Mapped[str | None] = mapped_column(String(64))

@@ -12,24 +12,26 @@ records that `monthly_article` writes. A unit committee sees its unit's people, 
 committee sees every unit's; the year-end assessment reads the same figures through the
 script helper `study_rates(year)` or the `study_stats` records `monthly_article` saves.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from engine.core import calendar
-from engine.infra.clock import Clock
 from engine.errors import Invalid, NotFound
-from engine.models import COMMITTEE_ROLES, OrgNode, Record, RoleAssignment, User
-from engine.org.nodes import Principal
-from engine.platform.models import StudyEntry
-from engine.org import policy
-from engine.org.policy import ScriptScope
+from engine.infra.clock import Clock
 from engine.infra.settings import Settings
+from engine.models import COMMITTEE_ROLES, OrgNode, Record, RoleAssignment, User
+from engine.org import policy
+from engine.org.nodes import Principal
+from engine.org.policy import ScriptScope
+from engine.platform.models import StudyEntry
 
 KINDS = {"situation": "每日明一情", "knowledge": "每日一新知", "insight": "每日一感悟"}
 MAX_TEXT = 1000
@@ -63,18 +65,35 @@ def inspectors(session: Session, zone: Any, unit_id: str | None = None, include_
         select(User, RoleAssignment.role, OrgNode)
         .join(RoleAssignment, RoleAssignment.user_id == User.id)
         .join(OrgNode, OrgNode.id == RoleAssignment.node_id)
-        .where(User.active.is_(True), OrgNode.active.is_(True),
-               or_(and_(RoleAssignment.role.in_(COMMITTEE_ROLES), OrgNode.tier.in_(("group", "unit"))),
-                   and_(RoleAssignment.role == "commissioner", OrgNode.tier == "branch")))).all()
+        .where(
+            User.active.is_(True),
+            OrgNode.active.is_(True),
+            or_(
+                and_(RoleAssignment.role.in_(COMMITTEE_ROLES), OrgNode.tier.in_(("group", "unit"))),
+                and_(RoleAssignment.role == "commissioner", OrgNode.tier == "branch"),
+            ),
+        )
+    ).all()
     best: dict[int, tuple[tuple[int, int, int, str], Inspector]] = {}
     for user, role, node in rows:
         unit = node.id if node.tier == "unit" else node.parent_id if node.tier == "branch" else None
-        ins = Inspector(user.id, user.username, user.display_name, node.tier, node.id, unit, role,
-                        user.created_at.astimezone(zone).date())
+        ins = Inspector(
+            user.id,
+            user.username,
+            user.display_name,
+            node.tier,
+            node.id,
+            unit,
+            role,
+            user.created_at.astimezone(zone).date(),
+        )
         rank = (TIER_ORDER[node.tier], node.sort, ROLE_ORDER.get(role, 9), node.id)
         if user.id not in best or rank < best[user.id][0]:
             best[user.id] = (rank, ins)
-    out = [ins for _rank, ins in sorted(best.values(), key=lambda x: (x[0][0], x[1].unit_id or "", x[0][1:], x[1].username))]
+    out = [
+        ins
+        for _rank, ins in sorted(best.values(), key=lambda x: (x[0][0], x[1].unit_id or "", x[0][1:], x[1].username))
+    ]
     if unit_id is not None:
         out = [i for i in out if i.unit_id == unit_id]
     if not include_group:
@@ -84,16 +103,23 @@ def inspectors(session: Session, zone: Any, unit_id: str | None = None, include_
 
 # ---- who sees whose study records ---------------------------------------------------------------------
 
+
 def visible_units(p: Principal) -> set[str] | None:
     """Units whose people `p` oversees; None for all (admins and the group committee)."""
     return policy.study_units(p)
 
 
 def units_of_user(session: Session, user_id: int) -> set[str]:
-    rows = session.execute(select(OrgNode.tier, OrgNode.id, OrgNode.parent_id)
-                           .join(RoleAssignment, RoleAssignment.node_id == OrgNode.id)
-                           .where(RoleAssignment.user_id == user_id)).all()
-    return {str(nid if tier == "unit" else parent) for tier, nid, parent in rows if tier in ("unit", "branch") and (nid or parent)}
+    rows = session.execute(
+        select(OrgNode.tier, OrgNode.id, OrgNode.parent_id)
+        .join(RoleAssignment, RoleAssignment.node_id == OrgNode.id)
+        .where(RoleAssignment.user_id == user_id)
+    ).all()
+    return {
+        str(nid if tier == "unit" else parent)
+        for tier, nid, parent in rows
+        if tier in ("unit", "branch") and (nid or parent)
+    }
 
 
 def may_see_person(session: Session, p: Principal, user: User) -> bool:
@@ -123,7 +149,9 @@ def parse_day(value: Any, field_: str = "day") -> date:
         raise Invalid.on(field_, "an ISO date, e.g. 2027-01-05") from None
 
 
-def save_entry(session: Session, p: Principal, data: dict[str, Any], now: datetime, zone: Any) -> tuple[StudyEntry, bool]:
+def save_entry(
+    session: Session, p: Principal, data: dict[str, Any], now: datetime, zone: Any
+) -> tuple[StudyEntry, bool]:
     """Write (or rewrite) the caller's entry of one kind for one day; returns (entry, created)."""
     unknown = sorted(set(data) - {"kind", "day", "text"})
     if unknown:
@@ -140,8 +168,9 @@ def save_entry(session: Session, p: Principal, data: dict[str, Any], now: dateti
         raise Invalid.on("day", "cannot be in the future")
     if day < today - timedelta(days=BACKFILL_DAYS):
         raise Invalid.on("day", "entries can be made up for at most {days} days", days=BACKFILL_DAYS)
-    entry = session.scalars(select(StudyEntry).where(StudyEntry.user_id == p.id, StudyEntry.kind == kind,
-                                                     StudyEntry.day == day)).first()
+    entry = session.scalars(
+        select(StudyEntry).where(StudyEntry.user_id == p.id, StudyEntry.kind == kind, StudyEntry.day == day)
+    ).first()
     created = entry is None
     if entry is None:
         entry = StudyEntry(user_id=p.id, kind=kind, day=day, created_at=now)
@@ -165,11 +194,20 @@ def entries_query(user: User, start: date | None, end: date | None, kind: str | 
 
 
 def entry_json(e: StudyEntry, username: str) -> dict[str, Any]:
-    return {"id": e.id, "username": username, "kind": e.kind, "kind_name": KINDS[e.kind], "day": e.day.isoformat(),
-            "text": e.text, "created_at": e.created_at.isoformat(), "updated_at": e.updated_at.isoformat()}
+    return {
+        "id": e.id,
+        "username": username,
+        "kind": e.kind,
+        "kind_name": KINDS[e.kind],
+        "day": e.day.isoformat(),
+        "text": e.text,
+        "created_at": e.created_at.isoformat(),
+        "updated_at": e.updated_at.isoformat(),
+    }
 
 
 # ---- completion rates -----------------------------------------------------------------------------------
+
 
 def period_bounds(year: int, month: int | None = None) -> tuple[date, date, str]:
     if not 2000 <= year <= 2100:
@@ -185,16 +223,18 @@ def _ratio(done: int, expected: int) -> float | None:
     return round(done / expected, 4) if expected else None
 
 
-def _person_rows(session: Session, people: list[Inspector], start: date, end: date, today: date,
-                 months: set[str]) -> list[dict[str, Any]]:
+def _person_rows(
+    session: Session, people: list[Inspector], start: date, end: date, today: date, months: set[str]
+) -> list[dict[str, Any]]:
     last = min(end, today)
     ids = [i.user_id for i in people]
     counts: dict[tuple[int, str], int] = {}
     if ids and last >= start:
         for user_id, kind, n in session.execute(
-                select(StudyEntry.user_id, StudyEntry.kind, func.count()).where(
-                    StudyEntry.user_id.in_(ids), StudyEntry.day >= start, StudyEntry.day <= last)
-                .group_by(StudyEntry.user_id, StudyEntry.kind)):
+            select(StudyEntry.user_id, StudyEntry.kind, func.count())
+            .where(StudyEntry.user_id.in_(ids), StudyEntry.day >= start, StudyEntry.day <= last)
+            .group_by(StudyEntry.user_id, StudyEntry.kind)
+        ):
             counts[(user_id, kind)] = n
     articles: dict[str, list[dict[str, Any]]] = {}
     names = {i.username for i in people}
@@ -211,21 +251,37 @@ def _person_rows(session: Session, people: list[Inspector], start: date, end: da
         done = sum(entries.values())
         mine = articles.get(i.username, [])
         submitted = [a for a in mine if a.get("status") == "submitted"]
-        rows.append({**i.public(), "days": days, "entries": entries, "daily_entries": done,
-                     "daily_expected": 3 * days, "daily_rate": _ratio(done, 3 * days),
-                     "articles_asked": len(mine), "articles_submitted": len(submitted),
-                     "articles_on_time": sum(1 for a in submitted if a.get("on_time")),
-                     "article_rate": _ratio(len(submitted), len(mine))})
+        rows.append(
+            {
+                **i.public(),
+                "days": days,
+                "entries": entries,
+                "daily_entries": done,
+                "daily_expected": 3 * days,
+                "daily_rate": _ratio(done, 3 * days),
+                "articles_asked": len(mine),
+                "articles_submitted": len(submitted),
+                "articles_on_time": sum(1 for a in submitted if a.get("on_time")),
+                "article_rate": _ratio(len(submitted), len(mine)),
+            }
+        )
     return rows
 
 
 def _aggregate(node_id: str, name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    sums = {k: sum(r[k] for r in rows) for k in ("daily_entries", "daily_expected", "articles_asked",
-                                                   "articles_submitted", "articles_on_time")}
-    return {"node_id": node_id, "name": name, "people_count": len(rows), **sums,
-            "daily_rate": _ratio(sums["daily_entries"], sums["daily_expected"]),
-            "article_rate": _ratio(sums["articles_submitted"], sums["articles_asked"]),
-            "people": rows}
+    sums = {
+        k: sum(r[k] for r in rows)
+        for k in ("daily_entries", "daily_expected", "articles_asked", "articles_submitted", "articles_on_time")
+    }
+    return {
+        "node_id": node_id,
+        "name": name,
+        "people_count": len(rows),
+        **sums,
+        "daily_rate": _ratio(sums["daily_entries"], sums["daily_expected"]),
+        "article_rate": _ratio(sums["articles_submitted"], sums["articles_asked"]),
+        "people": rows,
+    }
 
 
 def quarter_bounds(year: int, quarter: int) -> tuple[date, date, str]:
@@ -235,8 +291,16 @@ def quarter_bounds(year: int, quarter: int) -> tuple[date, date, str]:
     return *calendar.quarter_bounds(year, quarter), calendar.quarter_label(year, quarter)
 
 
-def rates(session: Session, now: datetime, zone: Any, year: int, month: int | None = None,
-          units: set[str] | None = None, include_group: bool = True, quarter: int | None = None) -> dict[str, Any]:
+def rates(
+    session: Session,
+    now: datetime,
+    zone: Any,
+    year: int,
+    month: int | None = None,
+    units: set[str] | None = None,
+    include_group: bool = True,
+    quarter: int | None = None,
+) -> dict[str, Any]:
     """Completion rates per unit (and for the group committee) for a month, a quarter or a year."""
     if quarter is not None:
         start, end, label = quarter_bounds(year, quarter)
@@ -246,10 +310,22 @@ def rates(session: Session, now: datetime, zone: Any, year: int, month: int | No
         months = {label} if month else {f"{year}-{m:02d}" for m in range(1, 13)}
     today = now.astimezone(zone).date()
     people = inspectors(session, zone)
-    rows = _person_rows(session, [i for i in people if (i.unit_id in units if units is not None else True)
-                                  or (include_group and i.tier == "group")], start, end, today, months)
-    nodes = {n.id: n for n in session.scalars(select(OrgNode).where(OrgNode.tier.in_(("group", "unit")),
-                                                                    OrgNode.active.is_(True)))}
+    rows = _person_rows(
+        session,
+        [
+            i
+            for i in people
+            if (i.unit_id in units if units is not None else True) or (include_group and i.tier == "group")
+        ],
+        start,
+        end,
+        today,
+        months,
+    )
+    nodes = {
+        n.id: n
+        for n in session.scalars(select(OrgNode).where(OrgNode.tier.in_(("group", "unit")), OrgNode.active.is_(True)))
+    }
     unit_rows = []
     for n in sorted((n for n in nodes.values() if n.tier == "unit"), key=lambda n: (n.sort, n.id)):
         if units is not None and n.id not in units:
@@ -262,12 +338,28 @@ def rates(session: Session, now: datetime, zone: Any, year: int, month: int | No
             group = {"unit_id": None, **_aggregate(root.id, root.name, [r for r in rows if r["tier"] == "group"])}
     total = _aggregate("", "合计", rows)
     total.pop("people")
-    return {"period": label, "year": year, "month": month, "from": start.isoformat(), "to": end.isoformat(),
-            "as_of": today.isoformat(), "units": unit_rows, "group": group, "total": total}
+    return {
+        "period": label,
+        "year": year,
+        "month": month,
+        "from": start.isoformat(),
+        "to": end.isoformat(),
+        "as_of": today.isoformat(),
+        "units": unit_rows,
+        "group": group,
+        "total": total,
+    }
 
 
-def visible_rates(session: Session, p: Principal, now: datetime, zone: Any, year: int, month: int | None = None,
-                  unit_id: str | None = None) -> dict[str, Any]:
+def visible_rates(
+    session: Session,
+    p: Principal,
+    now: datetime,
+    zone: Any,
+    year: int,
+    month: int | None = None,
+    unit_id: str | None = None,
+) -> dict[str, Any]:
     policy.require_study_rates(p)
     units = visible_units(p)
     if unit_id is not None:
@@ -290,19 +382,48 @@ def person_rates(session: Session, user: User, now: datetime, zone: Any, year: i
         if start > today:
             break
         [row] = _person_rows(session, [ins], start, end, today, {label})
-        out["months"].append({"period": label, **{k: row[k] for k in (
-            "days", "entries", "daily_rate", "articles_asked", "articles_submitted", "articles_on_time", "article_rate")}})
+        out["months"].append(
+            {
+                "period": label,
+                **{
+                    k: row[k]
+                    for k in (
+                        "days",
+                        "entries",
+                        "daily_rate",
+                        "articles_asked",
+                        "articles_submitted",
+                        "articles_on_time",
+                        "article_rate",
+                    )
+                },
+            }
+        )
     start, end, label = period_bounds(year)
     [row] = _person_rows(session, [ins], start, end, today, {f"{year}-{m:02d}" for m in range(1, 13)})
-    out["year_total"] = {k: row[k] for k in ("days", "entries", "daily_entries", "daily_expected", "daily_rate",
-                                             "articles_asked", "articles_submitted", "articles_on_time", "article_rate")}
+    out["year_total"] = {
+        k: row[k]
+        for k in (
+            "days",
+            "entries",
+            "daily_entries",
+            "daily_expected",
+            "daily_rate",
+            "articles_asked",
+            "articles_submitted",
+            "articles_on_time",
+            "article_rate",
+        )
+    }
     return out
 
 
 # ---- helpers for BPMN scripts ------------------------------------------------------------------------------
 
-def script_helpers(session: Session, clock: Clock, settings: Settings,
-                   scope: ScriptScope | None = None) -> dict[str, Callable[..., Any]]:
+
+def script_helpers(
+    session: Session, clock: Clock, settings: Settings, scope: ScriptScope | None = None
+) -> dict[str, Callable[..., Any]]:
     """`org_inspectors`, `study_rates`, `month_of` for scripts (see docs/bpmn-conventions.md).
     With the instance's `scope` (engine/org/policy.py), people and rates stay inside it: a unit
     instance reads its own unit's, a group instance every unit's, a branch instance none."""
@@ -311,13 +432,16 @@ def script_helpers(session: Session, clock: Clock, settings: Settings,
     def org_inspectors(unit_id: str | None = None, include_group: bool = True) -> list[dict[str, Any]]:
         if scope is not None:
             scope.people_of("org_inspectors", unit_id)
-        return [{k: v for k, v in i.public().items() if k != "since"}
-                for i in inspectors(session, zone, unit_id, include_group)]
+        return [
+            {k: v for k, v in i.public().items() if k != "since"}
+            for i in inspectors(session, zone, unit_id, include_group)
+        ]
 
     def study_rates(year: int, month: int | None = None) -> dict[str, Any]:
         units = scope.units("study_rates") if scope is not None else None
-        return rates(session, clock.now(), zone, int(year), int(month) if month else None,
-                     units, include_group=units is None)
+        return rates(
+            session, clock.now(), zone, int(year), int(month) if month else None, units, include_group=units is None
+        )
 
     def month_of(d: Any = None) -> int:
         value = d or clock.now().astimezone(zone).date().isoformat()

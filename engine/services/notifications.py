@@ -87,8 +87,10 @@ class OutboxFilter:
 
     def __post_init__(self) -> None:
         if self.status and self.status not in OUTBOX_STATUSES:
-            raise Invalid("status must be pending, sending, sent or failed",
-                          [field_error("status", "one of {allowed}", allowed=", ".join(OUTBOX_STATUSES))])
+            raise Invalid(
+                "status must be pending, sending, sent or failed",
+                [field_error("status", "one of {allowed}", allowed=", ".join(OUTBOX_STATUSES))],
+            )
 
 
 def outbox_query(p: Principal, f: OutboxFilter) -> AnySelect:

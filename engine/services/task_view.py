@@ -14,6 +14,7 @@ variables, title, incident, and its parent only when the principal may trace it.
 
 Everything shown passes through the principal's redactor (engine/org/confidential.py).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -49,8 +50,15 @@ class Event:
     payload: dict[str, Any]
 
     def json(self) -> dict[str, Any]:
-        return {"id": self.id, "at": self.at.isoformat(), "type": self.type, "actor": self.actor,
-                "instance_id": self.instance_id, "task_id": self.task_id, "payload": self.payload}
+        return {
+            "id": self.id,
+            "at": self.at.isoformat(),
+            "type": self.type,
+            "actor": self.actor,
+            "instance_id": self.instance_id,
+            "task_id": self.task_id,
+            "payload": self.payload,
+        }
 
 
 @dataclass
@@ -65,10 +73,20 @@ class Step:
 
     def json(self) -> dict[str, Any]:
         t = self.task
-        return {"task_id": t.id, "instance_id": t.instance_id, "process_key": t.process_key, "spec_id": t.spec_id,
-                "name": t.name, "tier": t.tier, "node_id": t.node_id, "node_name": self.node_name,
-                "form_key": t.form_key, "completed_at": t.completed_at.isoformat() if t.completed_at else None,
-                "completed_by": self.by, "data": self.data}
+        return {
+            "task_id": t.id,
+            "instance_id": t.instance_id,
+            "process_key": t.process_key,
+            "spec_id": t.spec_id,
+            "name": t.name,
+            "tier": t.tier,
+            "node_id": t.node_id,
+            "node_name": self.node_name,
+            "form_key": t.form_key,
+            "completed_at": t.completed_at.isoformat() if t.completed_at else None,
+            "completed_by": self.by,
+            "data": self.data,
+        }
 
 
 @dataclass
@@ -96,8 +114,9 @@ def visible_ids(session: Session, p: Principal, ids: list[int]) -> set[int]:
     """Which of these instances `p` may trace (the rule of `GET /process-instances/{id}`)."""
     if not ids:
         return set()
-    return set(session.scalars(select(ProcessInstance.id).where(ProcessInstance.id.in_(ids),
-                                                                instance_visible_clause(p))))
+    return set(
+        session.scalars(select(ProcessInstance.id).where(ProcessInstance.id.in_(ids), instance_visible_clause(p)))
+    )
 
 
 def callers(session: Session, inst: ProcessInstance) -> list[ProcessInstance]:
@@ -134,12 +153,20 @@ def task_view(session: Session, p: Principal, task: HumanTask, redactor: Redacto
     ids = [i.id for i in chain]
     data_of = {i.id: i.data or {} for i in chain}
 
-    rows = list(session.scalars(select(EventLog).where(or_(
-        and_(EventLog.instance_id == inst.id, EventLog.type.not_in(HIDDEN_EVENTS)),
-        and_(EventLog.instance_id.in_(ids[1:]), EventLog.type.in_(UPSTREAM_EVENTS)))).order_by(EventLog.id)))
+    rows = list(
+        session.scalars(
+            select(EventLog)
+            .where(
+                or_(
+                    and_(EventLog.instance_id == inst.id, EventLog.type.not_in(HIDDEN_EVENTS)),
+                    and_(EventLog.instance_id.in_(ids[1:]), EventLog.type.in_(UPSTREAM_EVENTS)),
+                )
+            )
+            .order_by(EventLog.id)
+        )
+    )
     own = [e for e in rows if e.instance_id == inst.id]
-    history = [_event(e, redactor, data_of.get(e.instance_id or 0))
-               for e in sorted(rows, key=lambda e: (e.at, e.id))]
+    history = [_event(e, redactor, data_of.get(e.instance_id or 0)) for e in sorted(rows, key=lambda e: (e.at, e.id))]
     sent_back = None  # 退回: the completion just before this task was created sent the instance back
     created = next((e for e in own if e.type == "task_created" and e.task_id == task.id), None)
     if created is not None:
@@ -151,22 +178,31 @@ def task_view(session: Session, p: Principal, task: HumanTask, redactor: Redacto
             break
 
     previous = []
-    done = session.execute(select(HumanTask, User.username, User.display_name, OrgNode.name)
-                           .outerjoin(User, User.id == HumanTask.completed_by_id)
-                           .join(OrgNode, OrgNode.id == HumanTask.node_id)
-                           .where(HumanTask.instance_id.in_(ids), HumanTask.status == "completed",
-                                  HumanTask.id != task.id)
-                           .order_by(HumanTask.completed_at, HumanTask.id)).all()
+    done = session.execute(
+        select(HumanTask, User.username, User.display_name, OrgNode.name)
+        .outerjoin(User, User.id == HumanTask.completed_by_id)
+        .join(OrgNode, OrgNode.id == HumanTask.node_id)
+        .where(HumanTask.instance_id.in_(ids), HumanTask.status == "completed", HumanTask.id != task.id)
+        .order_by(HumanTask.completed_at, HumanTask.id)
+    ).all()
     for step, by, by_name, node_name in done:
         previous.append(Step(step, by, by_name, node_name, redactor.data(step.data or {}, data_of[step.instance_id])))
 
     users = {e.actor for e in history if e.actor}
     users |= {e.payload["to"] for e in history if isinstance(e.payload.get("to"), str)}
     context = {k: v for k, v in (inst.data or {}).items() if not k.startswith("_")}
-    return TaskView(task=task, instance=inst, title=redactor.text(inst.title, inst.data) or "",
-                    data=redactor.data(task.data, inst.data) if task.data is not None else None,
-                    context=redactor.data(context), previous=previous, history=history, sent_back=sent_back,
-                    actor_names=display_names(session, users), chain=chain)
+    return TaskView(
+        task=task,
+        instance=inst,
+        title=redactor.text(inst.title, inst.data) or "",
+        data=redactor.data(task.data, inst.data) if task.data is not None else None,
+        context=redactor.data(context),
+        previous=previous,
+        history=history,
+        sent_back=sent_back,
+        actor_names=display_names(session, users),
+        chain=chain,
+    )
 
 
 @dataclass
@@ -187,9 +223,13 @@ def instance_view(session: Session, p: Principal, inst: ProcessInstance, redacto
     data = inst.data or {}
     variables = {k: v for k, v in data.items() if not k.startswith("_")}
     return InstanceView(
-        instance=inst, title=redactor.text(inst.title, data) or "", variables=redactor.data(variables),
-        parent=parent, incident_message=redactor.text(inst.error_message, data),
-        incident_traceback=redactor.text(inst.error_traceback, data) if p.is_admin else None)
+        instance=inst,
+        title=redactor.text(inst.title, data) or "",
+        variables=redactor.data(variables),
+        parent=parent,
+        incident_message=redactor.text(inst.error_message, data),
+        incident_traceback=redactor.text(inst.error_traceback, data) if p.is_admin else None,
+    )
 
 
 def instance_titles(session: Session, redactor: Redactor, titles: dict[int, str]) -> dict[int, str]:
@@ -197,6 +237,9 @@ def instance_titles(session: Session, redactor: Redactor, titles: dict[int, str]
     (reads the instances' data only when it redacts)."""
     if not redactor.active or not titles:
         return titles
-    data: dict[int, Any] = dict(session.execute(select(ProcessInstance.id, ProcessInstance.data)
-                                                .where(ProcessInstance.id.in_(list(titles)))).all())
+    data: dict[int, Any] = dict(
+        session.execute(
+            select(ProcessInstance.id, ProcessInstance.data).where(ProcessInstance.id.in_(list(titles)))
+        ).all()
+    )
     return {i: redactor.text(t, data.get(i)) or "" for i, t in titles.items()}

@@ -15,6 +15,7 @@ local wall clock; croniter computes its fire times from our validated form.
 - cron.py: Cron (validator, `L`, fire times through croniter), describe_zh
 - timers.py: literal detection, R[n]/start/period, Timer, deploy-time validation and bounds
 """
+
 from __future__ import annotations
 
 from engine.core.calendar.cron import CRON, CRONISH, Cron, describe_zh
@@ -61,10 +62,43 @@ from engine.core.calendar.timers import (
 )
 
 __all__ = [
-    "CRON", "CRONISH", "Cron", "describe_zh", "EARLIEST_YEAR", "ISO_DATE", "ISO_DURATION", "LATEST_YEAR",
-    "MAX_PERIOD_SECONDS", "UTC", "Duration", "TimerExpressionError", "add_duration", "due_from", "end_of_day",
-    "parse_datetime", "add_months", "days_in_month", "month_bounds", "month_end", "month_start", "next_quarter",
-    "previous_quarter", "quarter_bounds", "quarter_end", "quarter_label", "quarter_months", "quarter_of",
-    "quarter_start", "ISO_CYCLE", "IsoCycle", "Timer", "bound_problems", "check_timer", "is_cron", "is_literal",
-    "literal_text", "make_timer", "validate_timer",
+    "CRON",
+    "CRONISH",
+    "EARLIEST_YEAR",
+    "ISO_CYCLE",
+    "ISO_DATE",
+    "ISO_DURATION",
+    "LATEST_YEAR",
+    "MAX_PERIOD_SECONDS",
+    "UTC",
+    "Cron",
+    "Duration",
+    "IsoCycle",
+    "Timer",
+    "TimerExpressionError",
+    "add_duration",
+    "add_months",
+    "bound_problems",
+    "check_timer",
+    "days_in_month",
+    "describe_zh",
+    "due_from",
+    "end_of_day",
+    "is_cron",
+    "is_literal",
+    "literal_text",
+    "make_timer",
+    "month_bounds",
+    "month_end",
+    "month_start",
+    "next_quarter",
+    "parse_datetime",
+    "previous_quarter",
+    "quarter_bounds",
+    "quarter_end",
+    "quarter_label",
+    "quarter_months",
+    "quarter_of",
+    "quarter_start",
+    "validate_timer",
 ]

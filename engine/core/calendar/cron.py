@@ -16,12 +16,14 @@ from the text the author typed. Measured against croniter 7 (tests/engine/test_c
   wall-clock time fires at most once, at its first occurrence. A time the spring-forward skips
   fires when the clock jumps (croniter: `30 2 * * *` → 03:00 CEST).
 """
+
 from __future__ import annotations
 
 import calendar as _std
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from croniter import croniter
@@ -29,7 +31,7 @@ from croniter.croniter import CroniterBadDateError
 
 from engine.core.calendar.durations import TimerExpressionError
 
-UTC = timezone.utc
+UTC = UTC
 
 # Five fields; the first two (minute, hour) must look like cron, so that a five-word Python
 # expression such as `a if b else c` is not mistaken for one.
@@ -42,11 +44,20 @@ CRONISH = re.compile(r"^[\d*,/\-?]+(\s+[\w*,/\-?#]+){3,6}$")
 _HORIZON_DAYS = 366 * 9
 _CRONITER_YEARS = 40
 
-_MONTHS = {name: i for i, name in enumerate(
-    ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1)}
+_MONTHS = {
+    name: i
+    for i, name in enumerate(
+        ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"), start=1
+    )
+}
 _DAYS = {name: i for i, name in enumerate(("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"))}
-_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (("minute", 0, 59, {}), ("hour", 0, 23, {}), ("day-of-month", 1, 31, {}),
-           ("month", 1, 12, _MONTHS), ("day-of-week", 0, 7, _DAYS))
+_FIELDS: tuple[tuple[str, int, int, dict[str, int]], ...] = (
+    ("minute", 0, 59, {}),
+    ("hour", 0, 23, {}),
+    ("day-of-month", 1, 31, {}),
+    ("month", 1, 12, _MONTHS),
+    ("day-of-week", 0, 7, _DAYS),
+)
 
 
 @dataclass(frozen=True)
@@ -62,12 +73,13 @@ class Cron:
     dow_star: bool
 
     @classmethod
-    def parse(cls, text: str) -> "Cron":
+    def parse(cls, text: str) -> Cron:
         fields = text.split()
         if len(fields) != 5:
             extra = " (a seconds or year field, Quartz style, is not supported)" if len(fields) in (6, 7) else ""
             raise TimerExpressionError(
-                f"cron {text!r} has {len(fields)} fields; write 5: minute hour day-of-month month day-of-week{extra}")
+                f"cron {text!r} has {len(fields)} fields; write 5: minute hour day-of-month month day-of-week{extra}"
+            )
         values: list[set[int]] = []
         last_day = False
         for raw, (name, lo, hi, names) in zip(fields, _FIELDS):
@@ -75,8 +87,17 @@ class Cron:
             last_day = last_day or last
             values.append(got)
         weekdays = {0 if d == 7 else d for d in values[4]}
-        cron = cls(text, tuple(sorted(values[0])), tuple(sorted(values[1])), frozenset(values[2]), last_day,
-                   frozenset(values[3]), frozenset(weekdays), fields[2].startswith("*"), fields[4].startswith("*"))
+        cron = cls(
+            text,
+            tuple(sorted(values[0])),
+            tuple(sorted(values[1])),
+            frozenset(values[2]),
+            last_day,
+            frozenset(values[3]),
+            frozenset(weekdays),
+            fields[2].startswith("*"),
+            fields[4].startswith("*"),
+        )
         if not cron._fires_within_horizon():
             raise TimerExpressionError(f"cron {text!r} never fires: no month of those has such a day")
         return cron
@@ -86,14 +107,20 @@ class Cron:
     @property
     def canonical(self) -> str:
         """The expression as plain value lists (croniter misreads some forms, see the module)."""
+
         def join(values: Any) -> str:
             return ",".join(str(v) for v in sorted(values))
+
         days = join(self.days) + ("," if self.days and self.last_day else "") + ("L" if self.last_day else "")
         return " ".join((join(self.minutes), join(self.hours), days, join(self.months), join(self.weekdays)))
 
     def _iter(self, start: datetime, zone: Any) -> Any:
-        return croniter(self.canonical, start.astimezone(zone), day_or=not (self.dom_star or self.dow_star),
-                        max_years_between_matches=_CRONITER_YEARS)
+        return croniter(
+            self.canonical,
+            start.astimezone(zone),
+            day_or=not (self.dom_star or self.dow_star),
+            max_years_between_matches=_CRONITER_YEARS,
+        )
 
     def next_after(self, t: datetime, zone: Any) -> datetime | None:
         """The first fire strictly after `t` (UTC)."""
@@ -125,7 +152,7 @@ class Cron:
         """The shortest time between two fires: between fires of one day, or from a day's last
         fire to the next day's first (counted even if the next day does not match: cautious)."""
         times = sorted({h * 60 + m for h in self.hours for m in self.minutes})
-        gaps = [b - a for a, b in zip(times, times[1:])] + [1440 - times[-1] + times[0]]
+        gaps = [b - a for a, b in pairwise(times)] + [1440 - times[-1] + times[0]]
         return min(gaps) * 60
 
     def _day_matches(self, d: date) -> bool:
@@ -161,12 +188,16 @@ def _cron_field(raw: str, name: str, lo: int, hi: int, names: dict[str, int]) ->
             raise TimerExpressionError(f"{where}: empty list item")
         if item.upper() == "L":
             if name != "day-of-month":
-                raise TimerExpressionError(f"{where}: L (last day of the month) is supported only in the day-of-month field")
+                raise TimerExpressionError(
+                    f"{where}: L (last day of the month) is supported only in the day-of-month field"
+                )
             last = True
             continue
         if any("L" in token and token not in names for token in re.split(r"[-/]", item.upper())):
             if name != "day-of-month":
-                raise TimerExpressionError(f"{where}: L (last day of the month) is supported only in the day-of-month field")
+                raise TimerExpressionError(
+                    f"{where}: L (last day of the month) is supported only in the day-of-month field"
+                )
             raise TimerExpressionError(f"{where}: only a plain L (last day of the month) is supported, not {item!r}")
         body, _, step_text = item.partition("/")
         step = 1
@@ -194,8 +225,9 @@ def _cron_value(text: str, where: str, lo: int, hi: int, names: dict[str, int]) 
     if text.upper() in names:
         return names[text.upper()]
     if not text.isdigit():
-        raise TimerExpressionError(f"{where}: {text!r} is not a number" + (
-            f" or a name ({', '.join(names)})" if names else ""))
+        raise TimerExpressionError(
+            f"{where}: {text!r} is not a number" + (f" or a name ({', '.join(names)})" if names else "")
+        )
     value = int(text)
     if not lo <= value <= hi:
         raise TimerExpressionError(f"{where}: {value} is outside {lo}-{hi}")
@@ -218,8 +250,10 @@ def _runs(values: list[int]) -> list[tuple[int, int]]:
 
 
 def _list_zh(values: list[int], fmt: Any) -> str:
-    parts = [fmt(a) if a == b else f"{fmt(a)}至{fmt(b)}" if b > a + 1 else f"{fmt(a)}、{fmt(b)}"
-             for a, b in _runs(sorted(values))]
+    parts = [
+        fmt(a) if a == b else f"{fmt(a)}至{fmt(b)}" if b > a + 1 else f"{fmt(a)}、{fmt(b)}"
+        for a, b in _runs(sorted(values))
+    ]
     return "、".join(parts)
 
 

@@ -11,20 +11,23 @@ The rule (java.time's Period + Duration, ISO 8601 "nominal" date units):
 
 Timers (`timeDuration`, cycles), `dueIn` and the script helpers all add durations here.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+
 from dateutil.relativedelta import relativedelta
 
-UTC = timezone.utc
+UTC = UTC
 
 ISO_DURATION = re.compile(r"^P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+(\.\d+)?S)?)?$")
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}:?\d{2})?$")
 _DURATION_PARTS = re.compile(
-    r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$")
+    r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
+)
 
 # The dates a timer may name, and its longest duration or period (issue 13: a timeDate of
 # 0001-01-01 overflowed at deploy; a period of a second or a millisecond was accepted).
@@ -47,7 +50,7 @@ class Duration:
     seconds: float = 0.0
 
     @classmethod
-    def parse(cls, text: str) -> "Duration":
+    def parse(cls, text: str) -> Duration:
         m = _DURATION_PARTS.match(text.strip().upper())
         if not m or not ISO_DURATION.match(text.strip().upper()):
             raise TimerExpressionError(f"{text!r} is not an ISO 8601 duration such as P10D, P1M or PT2H")
@@ -56,8 +59,12 @@ class Duration:
 
     def approx_seconds(self) -> float:
         """For bounds only (is a period too short / too long): a month counts 30.44 days."""
-        return (self.years * 365.2425 + self.months * 30.436875 + self.weeks * 7 + self.days) * 86400 \
-            + self.hours * 3600 + self.minutes * 60 + self.seconds
+        return (
+            (self.years * 365.2425 + self.months * 30.436875 + self.weeks * 7 + self.days) * 86400
+            + self.hours * 3600
+            + self.minutes * 60
+            + self.seconds
+        )
 
     def add_to(self, start: datetime, zone: Any, times: int = 1) -> datetime:
         """start + times × self (see the module's rule); the result is in UTC.
@@ -65,8 +72,9 @@ class Duration:
         `times` multiplies the duration before adding it (the k-th fire of a cycle is
         start + k × period, never period added k times: Jan 31 → Feb 28 → Mar 31)."""
         local = start.astimezone(zone)
-        shifted = local + relativedelta(years=self.years * times, months=self.months * times,
-                                        weeks=self.weeks * times, days=self.days * times)
+        shifted = local + relativedelta(
+            years=self.years * times, months=self.months * times, weeks=self.weeks * times, days=self.days * times
+        )
         # Re-attach the zone (fold=0) so the offset is the one valid on the new local date.
         shifted = shifted.replace(tzinfo=zone, fold=0)
         clock_part = timedelta(hours=self.hours * times, minutes=self.minutes * times, seconds=self.seconds * times)
@@ -86,8 +94,9 @@ def parse_datetime(text: str, zone: Any) -> datetime:
     except ValueError:
         raise TimerExpressionError(f"{text!r} is not an ISO 8601 date-time such as 2027-01-01T09:00:00+08:00") from None
     if not EARLIEST_YEAR <= dt.year <= LATEST_YEAR:
-        raise TimerExpressionError(f"{text!r} is outside {EARLIEST_YEAR}-01-01 … {LATEST_YEAR}-12-31, "
-                                   "the dates a timer may name")
+        raise TimerExpressionError(
+            f"{text!r} is outside {EARLIEST_YEAR}-01-01 … {LATEST_YEAR}-12-31, the dates a timer may name"
+        )
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=zone)
     return dt.astimezone(UTC)

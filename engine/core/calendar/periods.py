@@ -3,6 +3,7 @@
 Used by the script helpers (`quarter_of`, `month_end`, …), the dashboards, the linkage
 reports and study rates. Pure date arithmetic: no zone (the caller passes a local date).
 """
+
 from __future__ import annotations
 
 import calendar as _std

@@ -10,6 +10,7 @@ the start every time (never by adding the period to the previous fire, which dri
 Feb 28 → Mar 28); `R[n]/period` counts from the moment the timer starts (the deployment, for a
 start event); `n` is the number of fires, `R` alone repeats forever. Cron: see cron.py.
 """
+
 from __future__ import annotations
 
 import ast
@@ -35,8 +36,12 @@ ISO_CYCLE = re.compile(r"^R\d*/")
 
 def is_literal(text: str) -> bool:
     t = text.strip()
-    return bool(ISO_DURATION.match(t.upper()) or ISO_DATE.match(t) or ISO_CYCLE.match(t.upper())
-                or (CRON.match(t) and not any(c in t for c in "()'\"")))
+    return bool(
+        ISO_DURATION.match(t.upper())
+        or ISO_DATE.match(t)
+        or ISO_CYCLE.match(t.upper())
+        or (CRON.match(t) and not any(c in t for c in "()'\""))
+    )
 
 
 def literal_text(text: str | None) -> str | None:
@@ -61,6 +66,7 @@ def is_cron(expression: str) -> bool:
 
 # ---- repeating intervals ------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class IsoCycle:
     """`R[n]/start/period` (first fire at start) or `R[n]/period` (first fire at anchor + period)."""
@@ -70,7 +76,7 @@ class IsoCycle:
     period: Duration
 
     @classmethod
-    def parse(cls, text: str, zone: Any) -> "IsoCycle":
+    def parse(cls, text: str, zone: Any) -> IsoCycle:
         parts = text.strip().split("/")
         head = parts[0].upper()
         if not head.startswith("R") or len(parts) not in (2, 3):
@@ -128,6 +134,7 @@ class IsoCycle:
 
 
 # ---- one timer, any kind ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Timer:
@@ -232,6 +239,7 @@ def make_timer(kind: str, expression: str, zone: Any, anchor: datetime) -> Timer
 
 # ---- bounds: how often a timer may fire ------------------------------------------------------------
 
+
 def _span(seconds: float) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size and seconds % size == 0:
@@ -276,6 +284,7 @@ def check_timer(kind: str, expression: str, zone: Any, min_seconds: float) -> No
 
 # ---- deploy-time validation -----------------------------------------------------------------------
 
+
 def validate_timer(kind: str, text: str | None, *, start_event: bool = False, min_seconds: float = 0.0) -> list[str]:
     """Problems with one timer definition; `kind` is timeDate, timeDuration or timeCycle.
 
@@ -294,8 +303,10 @@ def validate_timer(kind: str, text: str | None, *, start_event: bool = False, mi
             except TimerExpressionError as exc:
                 return [f"timeCycle: {exc}"]
         if start_event:
-            return [f"{kind} {t!r} of a timer start event must be a literal value (an ISO 8601 date, duration, "
-                    "R[n]/start/period or 5-field cron): it is scheduled at deploy, without process data"]
+            return [
+                f"{kind} {t!r} of a timer start event must be a literal value (an ISO 8601 date, duration, "
+                "R[n]/start/period or 5-field cron): it is scheduled at deploy, without process data"
+            ]
         from engine.core.scripts import check_source  # scripts uses the calendar: import late
 
         return [f"{kind} expression: {e}" for e in check_source(t, "eval")]

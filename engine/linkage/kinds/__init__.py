@@ -11,6 +11,7 @@ is refused where it is written; a new key means a line in the schema. Kinds nobo
 (a process deployed later, test diagrams) are not checked: `KINDS` in records.py already keeps
 them apart from the built-in kinds.
 """
+
 from __future__ import annotations
 
 from functools import cache
@@ -47,7 +48,7 @@ def _describe(err: ValidationError) -> tuple[str, str]:
         missing = [k for k in err.validator_value if isinstance(err.instance, dict) and k not in err.instance]
         return _field(path + missing[:1]), "is required"
     if err.validator == "additionalProperties":
-        known = set((err.schema.get("properties") or {}))
+        known = set(err.schema.get("properties") or {})
         extra = sorted(k for k in err.instance if k not in known) if isinstance(err.instance, dict) else []
         return _field(path + extra[:1]), "is not a field of this kind"
     if err.validator == "type":

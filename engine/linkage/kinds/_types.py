@@ -1,5 +1,6 @@
 """Building blocks of the record kinds' JSON Schemas (Draft 2020-12), so that each kind reads
 as the list of its fields and the types mean the same everywhere."""
+
 from __future__ import annotations
 
 from typing import Any
@@ -36,8 +37,7 @@ def array(items: Schema) -> Schema:
     return {"type": "array", "items": items}
 
 
-def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None, *,
-        closed: bool = True) -> Schema:
+def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None, *, closed: bool = True) -> Schema:
     """An object with `required` and `optional` fields; `closed` refuses any other key (a misspelt
     key is caught where it is written, instead of silently emptying a chart later)."""
     properties = {**required, **(optional or {})}
@@ -47,8 +47,13 @@ def obj(required: dict[str, Schema], optional: dict[str, Schema] | None = None, 
     return out
 
 
-def kind(title: str, description: str, required: dict[str, Schema],
-         optional: dict[str, Schema] | None = None) -> Schema:
+def kind(
+    title: str, description: str, required: dict[str, Schema], optional: dict[str, Schema] | None = None
+) -> Schema:
     """A record kind's schema: `title` is its Chinese name (reports, pages)."""
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": title,
-            "description": description, **obj(required, optional)}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": title,
+        "description": description,
+        **obj(required, optional),
+    }

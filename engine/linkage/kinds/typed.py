@@ -5,6 +5,7 @@ New records are checked against their schema when written (`kinds.check`); rows 
 schemas existed may lack a field or hold another type, so `of()` reads each field defensively: a
 field that is missing or of the wrong type reads as None (or empty), as the `.get` readers did.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -58,8 +59,15 @@ class QuarterlyUnitStatus:
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> QuarterlyUnitStatus:
-        return cls(_int(d, "year"), _int(d, "quarter"), _str(d, "batch"), _str(d, "batch_key"), _str(d, "status"),
-                   _int(d, "branches_total") or 0, _int(d, "branches_done") or 0)
+        return cls(
+            _int(d, "year"),
+            _int(d, "quarter"),
+            _str(d, "batch"),
+            _str(d, "batch_key"),
+            _str(d, "status"),
+            _int(d, "branches_total") or 0,
+            _int(d, "branches_done") or 0,
+        )
 
 
 @dataclass(frozen=True)
@@ -87,8 +95,15 @@ class MonthlyReport:
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> MonthlyReport:
-        return cls(_int(d, "year"), _int(d, "month"), _str(d, "period"), _str(d, "branch_id"), _str(d, "status"),
-                   _bool(d, "on_time"), [MonthlyFinding.of(f) for f in _dicts(d, "findings")])
+        return cls(
+            _int(d, "year"),
+            _int(d, "month"),
+            _str(d, "period"),
+            _str(d, "branch_id"),
+            _str(d, "status"),
+            _bool(d, "on_time"),
+            [MonthlyFinding.of(f) for f in _dicts(d, "findings")],
+        )
 
 
 @dataclass(frozen=True)
@@ -117,5 +132,10 @@ class Clue:
 
     @classmethod
     def of(cls, d: dict[str, Any]) -> Clue:
-        return cls(_str(d, "clue_no"), _str(d, "registered_at"), _str(d, "status"), _str(d, "level"),
-                   bool(d.get("reported_to_group")))
+        return cls(
+            _str(d, "clue_no"),
+            _str(d, "registered_at"),
+            _str(d, "status"),
+            _str(d, "level"),
+            bool(d.get("reported_to_group")),
+        )

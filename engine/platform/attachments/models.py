@@ -3,6 +3,7 @@ content-addressed blobs that hold their bytes in the database.
 
 Imported at the end of `engine/models.py`, so that Alembic and `Base.metadata` see them.
 """
+
 from __future__ import annotations
 
 from datetime import datetime

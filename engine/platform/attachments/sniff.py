@@ -5,6 +5,7 @@ holding OFD.xml), Word and Excel (the OLE2 .doc/.xls and the zip-based .docx/.xl
 PNG. Everything else — HTML, SVG, scripts, archives — is refused: a file that a browser would
 render or run never gets in, whatever it is called.
 """
+
 from __future__ import annotations
 
 import struct
@@ -33,8 +34,11 @@ class Unsupported(SanjiError):
 
 
 def refuse() -> Unsupported:
-    return Unsupported("file: only {allowed} files are accepted (the type is read from the content, not the name)",
-                       [field_error("file", "{allowed}", allowed=ALLOWED_LIST)], allowed=ALLOWED_LIST)
+    return Unsupported(
+        "file: only {allowed} files are accepted (the type is read from the content, not the name)",
+        [field_error("file", "{allowed}", allowed=ALLOWED_LIST)],
+        allowed=ALLOWED_LIST,
+    )
 
 
 def content_type(f: IO[bytes]) -> str:
@@ -114,7 +118,7 @@ def _ole2(f: IO[bytes]) -> str | None:
             for offset in range(0, len(block) - 127, 128):
                 length = struct.unpack_from("<H", block, offset + 64)[0]
                 if 2 <= length <= 64:
-                    names.add(block[offset:offset + length - 2].decode("utf-16-le", "replace"))
+                    names.add(block[offset : offset + length - 2].decode("utf-16-le", "replace"))
             current, seen = next_sector(current), seen + 1
     except (OSError, struct.error):
         return None
@@ -135,5 +139,5 @@ def clean_name(raw: str | None, fallback: str = "附件") -> str:
     name = name.strip().lstrip(".").strip()
     if len(name) > MAX_NAME:
         stem, dot, ext = name.rpartition(".")
-        name = (stem[:MAX_NAME - len(ext) - 1] + "." + ext) if dot and 0 < len(ext) <= 10 else name[:MAX_NAME]
+        name = (stem[: MAX_NAME - len(ext) - 1] + "." + ext) if dot and 0 < len(ext) <= 10 else name[:MAX_NAME]
     return name or fallback

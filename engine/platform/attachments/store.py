@@ -6,6 +6,7 @@ an object store) can replace the default later without touching the rest. The de
 `blob_chunk` (1 MiB each) in Sanji's own database, SQLite or PostgreSQL, and therefore in every
 `flask backup`. Writing and reading go one row at a time: a file is never held whole in memory.
 """
+
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -50,8 +51,10 @@ class DatabaseBlobStore:
         count = (size + self.chunk - 1) // self.chunk
         try:
             with session.begin_nested():  # two hosts storing the same content at once: one wins
-                conn.execute(insert(Blob), {"sha256": sha256, "size": size, "chunk_size": self.chunk,
-                                            "chunks": count, "created_at": now})
+                conn.execute(
+                    insert(Blob),
+                    {"sha256": sha256, "size": size, "chunk_size": self.chunk, "chunks": count, "created_at": now},
+                )
                 source.seek(0)
                 for seq in range(count):
                     data = source.read(self.chunk)

@@ -1,4 +1,5 @@
 """Collecting: the durable event-log cursor (with its gaps) and the due / overdue reminders."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -8,9 +9,9 @@ from sqlalchemy import Interval, exists, func, literal, select
 from sqlalchemy.orm import Session
 
 from engine.infra.clock import Clock
+from engine.infra.settings import Settings
 from engine.models import EventLog, HumanTask, ProcessInstance
 from engine.platform.models import NotificationCursor, TaskReminder
-from engine.infra.settings import Settings
 from engine.platform.notify.messages import (
     BATCH,
     CURSOR,
@@ -24,12 +25,13 @@ from engine.platform.notify.messages import (
     task_message,
 )
 
-
 # ---- collecting: event log cursor and deadline reminders -----------------------------------------------
 
+
 def _cursor(session: Session, now: datetime) -> NotificationCursor:
-    _insert_ignore(session, NotificationCursor, [{"name": CURSOR, "last_event_id": 0, "gaps": {}, "updated_at": now}],
-                   ["name"])
+    _insert_ignore(
+        session, NotificationCursor, [{"name": CURSOR, "last_event_id": 0, "gaps": {}, "updated_at": now}], ["name"]
+    )
     q = select(NotificationCursor).where(NotificationCursor.name == CURSOR).execution_options(populate_existing=True)
     if session.get_bind().dialect.name != "sqlite":
         q = q.with_for_update()
@@ -56,8 +58,13 @@ def collect(session: Session, clock: Clock, settings: Settings) -> dict[str, int
         for ev in found:
             gaps.pop(str(ev.id), None)
         gaps = {g: seen for g, seen in gaps.items() if now - datetime.fromisoformat(seen) < GAP_TTL}
-    ids = session.execute(select(EventLog.id).where(EventLog.id > cursor.last_event_id)
-                          .order_by(EventLog.id).limit(BATCH)).scalars().all()
+    ids = (
+        session.execute(
+            select(EventLog.id).where(EventLog.id > cursor.last_event_id).order_by(EventLog.id).limit(BATCH)
+        )
+        .scalars()
+        .all()
+    )
     expected = cursor.last_event_id + 1
     for i in ids:
         for missing in range(expected, i):
@@ -65,8 +72,11 @@ def collect(session: Session, clock: Clock, settings: Settings) -> dict[str, int
                 gaps[str(missing)] = now.isoformat()
         expected = i + 1
     if ids:
-        found += list(session.scalars(select(EventLog).where(EventLog.id.in_(ids), EventLog.type.in_(SOURCE_EVENTS))
-                                      .order_by(EventLog.id)))
+        found += list(
+            session.scalars(
+                select(EventLog).where(EventLog.id.in_(ids), EventLog.type.in_(SOURCE_EVENTS)).order_by(EventLog.id)
+            )
+        )
     for ev in found:
         if ev.type not in SOURCE_EVENTS:
             continue
@@ -88,19 +98,39 @@ def collect(session: Session, clock: Clock, settings: Settings) -> dict[str, int
 def due_tasks(session: Session, now: datetime, limit: int = BATCH) -> list[tuple[str, HumanTask]]:
     """Open tasks of running instances that are overdue, or due within DUE_SOON (and were
     offered before that window opened), with no reminder of that kind yet."""
+
     def not_reminded(kind: str) -> Any:
         return ~exists().where(TaskReminder.task_id == HumanTask.id, TaskReminder.kind == kind)
 
     # correlated per candidate task: `IN (SELECT id … running)` built the set of every running
     # instance on each tick, which grew with the instances (124 ms at 100,000 on SQLite)
     running = exists().where(ProcessInstance.id == HumanTask.instance_id, ProcessInstance.status == "running")
-    overdue = session.scalars(select(HumanTask).where(
-        HumanTask.status == "open", HumanTask.due_at.is_not(None), HumanTask.due_at <= now, running,
-        not_reminded("task_overdue")).order_by(HumanTask.due_at, HumanTask.id).limit(limit)).all()
-    soon = session.scalars(select(HumanTask).where(
-        HumanTask.status == "open", HumanTask.due_at > now, HumanTask.due_at <= now + DUE_SOON, running,
-        HumanTask.created_at <= HumanTask.due_at - literal(DUE_SOON, Interval())
-        if session.get_bind().dialect.name == "postgresql"
-        else func.julianday(HumanTask.created_at) <= func.julianday(HumanTask.due_at) - DUE_SOON.total_seconds() / 86400,
-        not_reminded("task_due_soon")).order_by(HumanTask.due_at, HumanTask.id).limit(limit)).all()
+    overdue = session.scalars(
+        select(HumanTask)
+        .where(
+            HumanTask.status == "open",
+            HumanTask.due_at.is_not(None),
+            HumanTask.due_at <= now,
+            running,
+            not_reminded("task_overdue"),
+        )
+        .order_by(HumanTask.due_at, HumanTask.id)
+        .limit(limit)
+    ).all()
+    soon = session.scalars(
+        select(HumanTask)
+        .where(
+            HumanTask.status == "open",
+            HumanTask.due_at > now,
+            HumanTask.due_at <= now + DUE_SOON,
+            running,
+            HumanTask.created_at <= HumanTask.due_at - literal(DUE_SOON, Interval())
+            if session.get_bind().dialect.name == "postgresql"
+            else func.julianday(HumanTask.created_at)
+            <= func.julianday(HumanTask.due_at) - DUE_SOON.total_seconds() / 86400,
+            not_reminded("task_due_soon"),
+        )
+        .order_by(HumanTask.due_at, HumanTask.id)
+        .limit(limit)
+    ).all()
     return [("task_overdue", t) for t in overdue] + [("task_due_soon", t) for t in soon]

@@ -1,25 +1,32 @@
 """What a notification says and where it goes: messages built from tasks and events, the
 channels that take them, and their idempotent delivery into notifications and the outbox."""
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from engine.org import confidential
-from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, User
-from engine.platform.models import Notification, NotificationChannel, Outbox
-from engine.org.routing import candidates
 from engine.infra.settings import Settings
-
+from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, User
+from engine.org import confidential
+from engine.org.routing import candidates
+from engine.platform.models import Notification, NotificationChannel, Outbox
 
 KINDS = ("task_offered", "task_due_soon", "task_overdue", "task_urged", "escalation")
-KIND_NAMES = {"task_offered": "新待办", "task_due_soon": "即将到期", "task_overdue": "已逾期",
-              "task_urged": "催办", "escalation": "逐级上报", "test": "测试消息"}
+KIND_NAMES = {
+    "task_offered": "新待办",
+    "task_due_soon": "即将到期",
+    "task_overdue": "已逾期",
+    "task_urged": "催办",
+    "escalation": "逐级上报",
+    "test": "测试消息",
+}
 CHANNEL_KINDS = ("wecom", "dingtalk", "email")
 FORMATS = ("markdown", "text")
 CURSOR = "event_log"
@@ -35,6 +42,7 @@ TITLE_PREFIX = "【三级联动】"
 
 
 # ---- building messages --------------------------------------------------------------------------
+
 
 @dataclass
 class Message:
@@ -71,7 +79,7 @@ def _task_props(session: Session, inst: ProcessInstance | None, spec_id: str) ->
 
     try:
         spec, subs = SPECS.get(inst.definition)
-    except Exception:  # noqa: BLE001 - a broken spec must not stop notifications
+    except Exception:
         return {}
     for s in (spec, *subs.values()):
         ts = s.task_specs.get(spec_id)
@@ -80,8 +88,15 @@ def _task_props(session: Session, inst: ProcessInstance | None, spec_id: str) ->
     return {}
 
 
-def task_message(session: Session, settings: Settings, kind: str, task: HumanTask, source_key: str,
-                 recipients: list[User] | None = None, extra_lines: list[tuple[str, str]] | None = None) -> Message:
+def task_message(
+    session: Session,
+    settings: Settings,
+    kind: str,
+    task: HumanTask,
+    source_key: str,
+    recipients: list[User] | None = None,
+    extra_lines: list[tuple[str, str]] | None = None,
+) -> Message:
     node = session.get(OrgNode, task.node_id)
     assert node is not None
     inst = session.get(ProcessInstance, task.instance_id)
@@ -94,20 +109,28 @@ def task_message(session: Session, settings: Settings, kind: str, task: HumanTas
     who = node.name + (f"（{_names(recipients)}）" if recipients else "")
     # a notification leaves the system (robots, e-mail): the title never quotes confidential values
     title = confidential.always(settings.forms_dir).text(inst.title, inst.data) if inst else task.process_key
-    lines = [("任务", task.name), ("流程", title), ("办理", who),
-             ("截止", _local(task.due_at, settings))]
+    lines = [("任务", task.name), ("流程", title), ("办理", who), ("截止", _local(task.due_at, settings))]
     lines.extend(extra_lines or [])
-    return Message(kind=kind, source_key=source_key, title=f"{KIND_NAMES[kind]}：{task.name}", lines=lines,
-                   node=node, recipients=recipients, task_id=task.id, instance_id=task.instance_id,
-                   link=f"/tasks/{task.id}")
+    return Message(
+        kind=kind,
+        source_key=source_key,
+        title=f"{KIND_NAMES[kind]}：{task.name}",
+        lines=lines,
+        node=node,
+        recipients=recipients,
+        task_id=task.id,
+        instance_id=task.instance_id,
+        link=f"/tasks/{task.id}",
+    )
 
 
 def _users_by_name(session: Session, names: Iterable[str]) -> list[User]:
     names = [n for n in names if isinstance(n, str)]
     if not names:
         return []
-    return list(session.scalars(select(User).where(User.username.in_(names), User.active.is_(True))
-                                .order_by(User.username)))
+    return list(
+        session.scalars(select(User).where(User.username.in_(names), User.active.is_(True)).order_by(User.username))
+    )
 
 
 def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> list[Message]:
@@ -141,12 +164,14 @@ def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> li
 
 # ---- channels ---------------------------------------------------------------------------------------
 
+
 def channels_for(session: Session, kind: str, node: OrgNode) -> list[NotificationChannel]:
     """Active channels that take `kind` events of `node`: its own, its unit's (for a branch),
     and the ones of ancestors that cover their subtree."""
     out = []
-    chans = session.scalars(select(NotificationChannel).where(NotificationChannel.active.is_(True))
-                            .order_by(NotificationChannel.id)).all()
+    chans = session.scalars(
+        select(NotificationChannel).where(NotificationChannel.active.is_(True)).order_by(NotificationChannel.id)
+    ).all()
     paths: dict[str, str] = {}
     for ch in chans:
         if kind not in (ch.events or []) and kind != "test":
@@ -205,15 +230,37 @@ def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]], key
 
 def deliver(session: Session, settings: Settings, msg: Message, now: datetime) -> dict[str, int]:
     """Write the in-app notifications and the outbox rows of one message (idempotent)."""
-    notes = _insert_ignore(session, Notification, [
-        {"user_id": u.id, "kind": msg.kind, "source_key": msg.source_key, "title": msg.title[:300],
-         "body": msg.body_text(), "link": msg.link, "task_id": msg.task_id, "instance_id": msg.instance_id,
-         "node_id": msg.node.id, "created_at": now} for u in {u.id: u for u in msg.recipients}.values()],
-        ["user_id", "source_key"])
+    notes = _insert_ignore(
+        session,
+        Notification,
+        [
+            {
+                "user_id": u.id,
+                "kind": msg.kind,
+                "source_key": msg.source_key,
+                "title": msg.title[:300],
+                "body": msg.body_text(),
+                "link": msg.link,
+                "task_id": msg.task_id,
+                "instance_id": msg.instance_id,
+                "node_id": msg.node.id,
+                "created_at": now,
+            }
+            for u in {u.id: u for u in msg.recipients}.values()
+        ],
+        ["user_id", "source_key"],
+    )
     rows: list[dict[str, Any]] = []
     for ch in channels_for(session, msg.kind, msg.node):
-        base = {"source_key": msg.source_key, "channel_id": ch.id, "kind": msg.kind, "status": "pending",
-                "attempts": 0, "next_attempt_at": now, "created_at": now}
+        base = {
+            "source_key": msg.source_key,
+            "channel_id": ch.id,
+            "kind": msg.kind,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+        }
         if ch.kind in ("wecom", "dingtalk"):
             rows.append({**base, "recipient": "", "payload": webhook_body(ch, msg, settings)})
         else:

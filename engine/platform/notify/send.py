@@ -1,4 +1,5 @@
 """Sending the outbox outside any transaction: robot webhooks (WeCom, DingTalk) and SMTP, with retries."""
+
 from __future__ import annotations
 
 import base64
@@ -22,8 +23,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from engine.infra.clock import Clock
 from engine.infra.db import write_intent
-from engine.platform.models import NotificationChannel, Outbox
 from engine.infra.settings import Settings
+from engine.platform.models import NotificationChannel, Outbox
 from engine.platform.notify.collect import collect
 from engine.platform.notify.messages import MAX_BACKOFF
 
@@ -32,6 +33,7 @@ log = logging.getLogger("sanji.notify")
 
 # ---- sending ------------------------------------------------------------------------------------------
 
+
 class SendError(Exception):
     pass
 
@@ -39,17 +41,18 @@ class SendError(Exception):
 def dingtalk_signed(url: str, secret: str, now: datetime) -> str:
     """DingTalk's signature: timestamp (ms) + base64(HMAC-SHA256("timestamp\\nsecret")), url-encoded."""
     timestamp = str(int(now.timestamp() * 1000))
-    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}\n{secret}".encode("utf-8"), hashlib.sha256).digest()
+    digest = hmac.new(secret.encode("utf-8"), f"{timestamp}\n{secret}".encode(), hashlib.sha256).digest()
     sign = urllib.parse.quote_plus(base64.b64encode(digest))
     return f"{url}{'&' if '?' in url else '?'}timestamp={timestamp}&sign={sign}"
 
 
 def post_json(url: str, body: dict[str, Any], timeout: float) -> None:
     data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-    request = urllib.request.Request(url, data=data, method="POST",
-                                     headers={"Content-Type": "application/json; charset=utf-8"})
+    request = urllib.request.Request(
+        url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
+    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 - http(s) only, checked
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             text = response.read(64 * 1024)
     except urllib.error.HTTPError as exc:
         raise SendError(f"HTTP {exc.code} from the webhook") from None
@@ -75,9 +78,12 @@ def send_email(settings: Settings, to: str, subject: str, body: str, message_id:
     msg.set_content(body, cte="base64")
     try:
         if settings.smtp_tls == "ssl":
-            smtp: smtplib.SMTP = smtplib.SMTP_SSL(settings.smtp_host, settings.smtp_port,
-                                                  timeout=settings.notify_timeout_s,
-                                                  context=ssl.create_default_context())
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                settings.smtp_host,
+                settings.smtp_port,
+                timeout=settings.notify_timeout_s,
+                context=ssl.create_default_context(),
+            )
         else:
             smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=settings.notify_timeout_s)
         with smtp:
@@ -109,15 +115,23 @@ def send_one(row: Claimed, settings: Settings, now: datetime) -> None:
         url = dingtalk_signed(row.url, row.secret, now) if row.channel_kind == "dingtalk" and row.secret else row.url
         post_json(url, row.payload, settings.notify_timeout_s)
     else:
-        send_email(settings, row.recipient, str(row.payload.get("subject", "")), str(row.payload.get("body", "")),
-                   make_msgid(idstring=f"outbox{row.id}", domain="sanji.local"), now)
+        send_email(
+            settings,
+            row.recipient,
+            str(row.payload.get("subject", "")),
+            str(row.payload.get("body", "")),
+            make_msgid(idstring=f"outbox{row.id}", domain="sanji.local"),
+            now,
+        )
 
 
 def backoff(settings: Settings, attempts: int) -> timedelta:
     return min(timedelta(seconds=settings.notify_backoff_s * (2 ** max(attempts - 1, 0))), MAX_BACKOFF)
 
 
-def send_due(session_factory: sessionmaker[Session], clock: Clock, settings: Settings, limit: int = 100) -> dict[str, int]:
+def send_due(
+    session_factory: sessionmaker[Session], clock: Clock, settings: Settings, limit: int = 100
+) -> dict[str, int]:
     """Claim due outbox rows, send them with no transaction open, record the outcome."""
     now = clock.now()
     due = (Outbox.status.in_(("pending", "sending"))) & (Outbox.next_attempt_at <= now)
@@ -126,16 +140,25 @@ def send_due(session_factory: sessionmaker[Session], clock: Clock, settings: Set
         lease = now + timedelta(seconds=settings.notify_timeout_s * (len(ids) + 1) + 60)
         claimed: list[Claimed] = []
         for row_id in ids:
-            took = s.execute(update(Outbox).where(Outbox.id == row_id, due)
-                             .values(status="sending", attempts=Outbox.attempts + 1, next_attempt_at=lease)
-                             .execution_options(synchronize_session=False))
+            took = s.execute(
+                update(Outbox)
+                .where(Outbox.id == row_id, due)
+                .values(status="sending", attempts=Outbox.attempts + 1, next_attempt_at=lease)
+                .execution_options(synchronize_session=False)
+            )
             if took.rowcount != 1:
                 continue  # another dispatcher has it
-            row, ch = s.execute(select(Outbox, NotificationChannel)
-                                .join(NotificationChannel, NotificationChannel.id == Outbox.channel_id)
-                                .where(Outbox.id == row_id).execution_options(populate_existing=True)).one()
-            claimed.append(Claimed(row.id, row.kind, row.recipient, dict(row.payload or {}), row.attempts, ch.kind,
-                                   ch.url, ch.secret))
+            row, ch = s.execute(
+                select(Outbox, NotificationChannel)
+                .join(NotificationChannel, NotificationChannel.id == Outbox.channel_id)
+                .where(Outbox.id == row_id)
+                .execution_options(populate_existing=True)
+            ).one()
+            claimed.append(
+                Claimed(
+                    row.id, row.kind, row.recipient, dict(row.payload or {}), row.attempts, ch.kind, ch.url, ch.secret
+                )
+            )
         s.commit()
     result = {"sent": 0, "retry": 0, "failed": 0}
     for row in claimed:
@@ -144,7 +167,7 @@ def send_due(session_factory: sessionmaker[Session], clock: Clock, settings: Set
             send_one(row, settings, clock.now())
         except SendError as exc:
             error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - one bad message must not stop the others
+        except Exception as exc:
             log.exception("sending outbox row %s failed unexpectedly", row.id)
             error = f"{type(exc).__name__}: {exc}"
         done = clock.now()
@@ -157,11 +180,18 @@ def send_due(session_factory: sessionmaker[Session], clock: Clock, settings: Set
                 result["failed"] += 1
                 log.warning("outbox row %s failed for good after %s attempts: %s", row.id, row.attempts, error)
             else:
-                values = {"status": "pending", "last_error": error[:2000],
-                          "next_attempt_at": done + backoff(settings, row.attempts)}
+                values = {
+                    "status": "pending",
+                    "last_error": error[:2000],
+                    "next_attempt_at": done + backoff(settings, row.attempts),
+                }
                 result["retry"] += 1
-            s.execute(update(Outbox).where(Outbox.id == row.id, Outbox.status == "sending").values(**values)
-                      .execution_options(synchronize_session=False))
+            s.execute(
+                update(Outbox)
+                .where(Outbox.id == row.id, Outbox.status == "sending")
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            )
             s.commit()
     return result
 
@@ -179,12 +209,12 @@ def dispatch(session_factory: sessionmaker[Session], clock: Clock, settings: Set
         with write_intent(), session_factory() as s:
             totals = collect(s, clock, settings)
             s.commit()
-    except Exception:  # noqa: BLE001 - sending what is queued still matters
+    except Exception:
         log.exception("collecting notifications failed; the next pass retries")
         errors += 1
     try:
         totals.update(send_due(session_factory, clock, settings))
-    except Exception:  # noqa: BLE001
+    except Exception:
         log.exception("sending the outbox failed; the next pass retries")
         totals.update({"sent": 0, "retry": 0, "failed": 0})
         errors += 1
