@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import sys
 from pathlib import Path
+from typing import Any
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -69,7 +70,7 @@ def compile_mo() -> None:
     MO.write_bytes(compiled())
 
 
-def _translated(message: object) -> bool:
+def _translated(message: Any) -> bool:
     s = message.string
     return all(s) if isinstance(s, (list, tuple)) else bool(s)
 

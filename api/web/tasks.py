@@ -407,7 +407,7 @@ def submit(task_id: int) -> Any:
     t, node_name, assignee_name, title = visible_task(task_id)
     schema = form_schema(t.form_key)
     spec = state().forms.send_back_spec(t.form_key)
-    posted = request.form
+    posted: Any = request.form
     if schema and any(k.startswith(formrender.UPLOAD) for k in request.files):  # file controls posted without JS
         with write_intent():
             posted = attachments.with_uploads(request.form, request.files)

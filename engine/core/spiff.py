@@ -241,8 +241,10 @@ class TimerParserMixin:
                     raise ValidationException(f"Timer {tag} is empty", node=self.node, file_name=self.filename)  # type: ignore[attr-defined]
                 return cls(name, node.text.strip(), description=description)
         raise ValidationException(
-            "Timer without timeDate, timeDuration or timeCycle", node=self.node, file_name=self.filename
-        )  # type: ignore[attr-defined]
+            "Timer without timeDate, timeDuration or timeCycle",
+            node=self.node,  # type: ignore[attr-defined]
+            file_name=self.filename,  # type: ignore[attr-defined]
+        )
 
 
 class DataMessage(SpiffMessage):

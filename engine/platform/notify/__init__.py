@@ -32,7 +32,6 @@ notifications and channel administration).
 
 # The package's parts, by concern; every name stays importable from `engine.platform.notify`.
 from engine.platform.notify.channels import (
-    _bad,
     channel_json,
     enqueue_test,
     get_channel,
@@ -107,7 +106,6 @@ __all__ = [
     "Message",
     "SendError",
     "_absolute",
-    "_bad",
     "_cursor",
     "_insert_ignore",
     "_local",

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from engine.errors import Conflict, Forbidden, Invalid, NotFound
+from engine.infra.db import rowcount
 from engine.infra.settings import Settings
 from engine.models import OrgNode, User
 from engine.org.nodes import Principal
@@ -55,7 +56,7 @@ def mark_all_read(session: Session, user_id: int, now: datetime, task_id: int | 
     q = update(Notification).where(Notification.user_id == user_id, Notification.read_at.is_(None))
     if task_id is not None:
         q = q.where(Notification.task_id == task_id)
-    return session.execute(q.values(read_at=now).execution_options(synchronize_session=False)).rowcount or 0
+    return rowcount(session.execute(q.values(read_at=now).execution_options(synchronize_session=False))) or 0
 
 
 # ---- channel administration -----------------------------------------------------------------------------

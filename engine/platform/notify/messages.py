@@ -109,7 +109,7 @@ def task_message(
     who = node.name + (f"（{_names(recipients)}）" if recipients else "")
     # a notification leaves the system (robots, e-mail): the title never quotes confidential values
     title = confidential.always(settings.forms_dir).text(inst.title, inst.data) if inst else task.process_key
-    lines = [("任务", task.name), ("流程", title), ("办理", who), ("截止", _local(task.due_at, settings))]
+    lines = [("任务", task.name), ("流程", title or ""), ("办理", who), ("截止", _local(task.due_at, settings))]
     lines.extend(extra_lines or [])
     return Message(
         kind=kind,
@@ -218,10 +218,9 @@ def email_payload(msg: Message, settings: Settings) -> dict[str, Any]:
 def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]], keys: list[str]) -> int:
     if not rows:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     # One cached statement executed for many rows; RETURNING counts what was inserted on both
     # backends (rowcount is not reliable for ON CONFLICT DO NOTHING).
     stmt = insert(model).on_conflict_do_nothing(index_elements=keys).returning(getattr(model, keys[0]))

@@ -22,7 +22,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.infra.clock import Clock
-from engine.infra.db import write_intent
+from engine.infra.db import rowcount, write_intent
 from engine.infra.settings import Settings
 from engine.platform.models import NotificationChannel, Outbox
 from engine.platform.notify.collect import collect
@@ -140,13 +140,15 @@ def send_due(
         lease = now + timedelta(seconds=settings.notify_timeout_s * (len(ids) + 1) + 60)
         claimed: list[Claimed] = []
         for row_id in ids:
-            took = s.execute(
-                update(Outbox)
-                .where(Outbox.id == row_id, due)
-                .values(status="sending", attempts=Outbox.attempts + 1, next_attempt_at=lease)
-                .execution_options(synchronize_session=False)
+            took = rowcount(
+                s.execute(
+                    update(Outbox)
+                    .where(Outbox.id == row_id, due)
+                    .values(status="sending", attempts=Outbox.attempts + 1, next_attempt_at=lease)
+                    .execution_options(synchronize_session=False)
+                )
             )
-            if took.rowcount != 1:
+            if took != 1:
                 continue  # another dispatcher has it
             row, ch = s.execute(
                 select(Outbox, NotificationChannel)
@@ -161,34 +163,34 @@ def send_due(
             )
         s.commit()
     result = {"sent": 0, "retry": 0, "failed": 0}
-    for row in claimed:
+    for job in claimed:
         error = None
         try:
-            send_one(row, settings, clock.now())
+            send_one(job, settings, clock.now())
         except SendError as exc:
             error = str(exc)
         except Exception as exc:
-            log.exception("sending outbox row %s failed unexpectedly", row.id)
+            log.exception("sending outbox row %s failed unexpectedly", job.id)
             error = f"{type(exc).__name__}: {exc}"
         done = clock.now()
         with write_intent(), session_factory() as s:
             if error is None:
                 values: dict[str, Any] = {"status": "sent", "sent_at": done, "last_error": None}
                 result["sent"] += 1
-            elif row.attempts >= settings.notify_max_attempts:
+            elif job.attempts >= settings.notify_max_attempts:
                 values = {"status": "failed", "last_error": error[:2000]}
                 result["failed"] += 1
-                log.warning("outbox row %s failed for good after %s attempts: %s", row.id, row.attempts, error)
+                log.warning("outbox row %s failed for good after %s attempts: %s", job.id, job.attempts, error)
             else:
                 values = {
                     "status": "pending",
                     "last_error": error[:2000],
-                    "next_attempt_at": done + backoff(settings, row.attempts),
+                    "next_attempt_at": done + backoff(settings, job.attempts),
                 }
                 result["retry"] += 1
             s.execute(
                 update(Outbox)
-                .where(Outbox.id == row.id, Outbox.status == "sending")
+                .where(Outbox.id == job.id, Outbox.status == "sending")
                 .values(**values)
                 .execution_options(synchronize_session=False)
             )
