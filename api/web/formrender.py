@@ -18,12 +18,13 @@ the API's validation details use, so errors land next to their field. Supported:
 `"x-widget": "textarea"`), nested objects, arrays of enums (checkboxes) and repeating groups
 (arrays of objects or scalars, `minItems`/`maxItems`). `"x-widget"` (or `"ui:widget"`) picks
 `textarea`, `radio`, `select`, `checkboxes` or `hidden`. See docs/forms.md.
+
+`parse` lives in api/web/formparse.py and what both read from a schema in api/web/formschema.py;
+both are importable from here as before.
 """
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,18 +33,24 @@ from zoneinfo import ZoneInfo
 
 from engine.org.confidential import MARK
 
+from .formparse import _from_local_input, _Parser, parse  # noqa: F401
+from .formschema import (  # noqa: F401
+    _MISSING,
+    ATTACHMENT,
+    Choice,
+    _empty,
+    choice_key,
+    choices_of,
+    is_attachment,
+    join,
+    main_type,
+    widget_hint,
+)
+
 ROW = "__i__"  # placeholder index of the row template of a repeating group
 RADIO_MAX = 4  # up to this many choices render as radio buttons, more as a select
 LONG_TEXT = 200  # maxLength above this renders a textarea
-ATTACHMENT = "attachment"  # the format of a field holding attachment ids
 UPLOAD = "_upload:"  # prefix of the plain file control of an attachment field (posted without JavaScript)
-
-
-@dataclass
-class Choice:
-    value: Any
-    key: str  # the HTML value
-    label: str
 
 
 @dataclass
@@ -76,60 +83,6 @@ class Field:
         yield self
         for child in self.children:
             yield from child.walk()
-
-
-def join(path: str, key: str | int) -> str:
-    return f"{path}/{key}" if path else str(key)
-
-
-def main_type(schema: Mapping[str, Any]) -> str | None:
-    t = schema.get("type")
-    if isinstance(t, list):
-        t = next((x for x in t if x != "null"), None)
-    if t is None:
-        if "properties" in schema:
-            return "object"
-        if "items" in schema:
-            return "array"
-    return t
-
-
-def choice_key(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-
-
-def choices_of(schema: Mapping[str, Any]) -> list[Choice]:
-    """enum (+ enumNames), const, or oneOf/anyOf of {const, title}."""
-    if isinstance(schema.get("enum"), list):
-        names = schema.get("enumNames")
-        names = names if isinstance(names, list) and len(names) == len(schema["enum"]) else None
-        return [
-            Choice(v, choice_key(v), str(names[i]) if names else str(v))
-            for i, v in enumerate(schema["enum"])
-            if v is not None
-        ]
-    for key in ("oneOf", "anyOf"):
-        options = schema.get(key)
-        if isinstance(options, list) and options and all(isinstance(o, dict) and "const" in o for o in options):
-            return [
-                Choice(o["const"], choice_key(o["const"]), str(o.get("title", o["const"])))
-                for o in options
-                if o["const"] is not None
-            ]
-    return []
-
-
-def is_attachment(schema: Mapping[str, Any]) -> bool:
-    """A field of attachment ids (engine/platform/attachments): `"format": "attachment"` or an array of them."""
-    if schema.get("format") == ATTACHMENT:
-        return True
-    items = schema.get("items")
-    return main_type(schema) == "array" and isinstance(items, Mapping) and items.get("format") == ATTACHMENT
-
-
-def widget_hint(schema: Mapping[str, Any]) -> str | None:
-    hint = schema.get("x-widget", schema.get("ui:widget"))
-    return hint if isinstance(hint, str) else None
 
 
 # ---- schema + values -> fields ------------------------------------------------------------------
@@ -168,9 +121,6 @@ def leftover_errors(root: Field, errors: Mapping[str, list[str]]) -> dict[str, l
     """Errors naming no field of the tree (shown at the top of the form)."""
     paths = {f.path for f in root.walk()}
     return {p: m for p, m in errors.items() if p not in paths}
-
-
-_MISSING = object()
 
 
 class _Ctx:
@@ -272,16 +222,6 @@ class _Ctx:
         return f
 
 
-def _empty(value: Any) -> bool:
-    if value is None or value == "" or value is False:
-        return True
-    if isinstance(value, list):
-        return all(_empty(v) for v in value)
-    if isinstance(value, dict):
-        return all(_empty(v) for v in value.values())
-    return False
-
-
 def display_text(f: Field) -> str:
     if f.widget == "attachment":
         return "、".join(f.value or [])
@@ -316,124 +256,6 @@ def _to_local_input(value: Any, zone: ZoneInfo | None) -> str:
 def attachment_ids(root: Field) -> list[str]:
     """The ids held by the attachment fields of a form (for their names and sizes on the page)."""
     return [v for f in root.walk() if f.widget == "attachment" for v in (f.value or [])]
-
-
-# ---- posted form -> JSON data --------------------------------------------------------------------
-
-
-def parse(schema: Mapping[str, Any], form: Any, zone: ZoneInfo | None = None) -> dict[str, Any]:
-    """JSON data from an HTML form (a werkzeug MultiDict, or a dict of str / list of str) posted
-    with the controls `build` made. Empty inputs are left out (so `required` reports them);
-    values that do not convert (`12a` in a number) are kept as text for the schema to refuse."""
-    getlist: Callable[[str], list[str]]
-    if hasattr(form, "getlist"):
-        getlist = form.getlist
-        keys = list(form.keys())
-    else:
-
-        def getlist(k: str) -> list[str]:
-            v = form.get(k)
-            return [] if v is None else (list(v) if isinstance(v, (list, tuple)) else [v])
-
-        keys = list(form)
-    p = _Parser(getlist, keys, zone)
-    value = p.node(dict(schema), "")
-    return value if isinstance(value, dict) else {}
-
-
-class _Parser:
-    def __init__(self, getlist: Callable[[str], list[str]], keys: list[str], zone: ZoneInfo | None) -> None:
-        self.getlist = getlist
-        self.keys = keys
-        self.zone = zone
-
-    def first(self, path: str) -> str | None:
-        values = self.getlist(path)
-        return values[-1] if values else None  # a checkbox after its hidden twin wins
-
-    def node(self, schema: Mapping[str, Any], path: str) -> Any:
-        t = main_type(schema)
-        choices = choices_of(schema)
-        if is_attachment(schema):
-            ids = [v.strip() for v in self.getlist(path) if v.strip()]
-            if t == "array":
-                return ids
-            return ids[-1] if ids else _MISSING
-        if t == "object":
-            out: dict[str, Any] = {}
-            for key, sub in (schema.get("properties") or {}).items():
-                if not isinstance(sub, dict):
-                    continue
-                v = self.node(sub, join(path, key))
-                if v is not _MISSING:
-                    out[key] = v
-            return out if path == "" or not _empty(out) else _MISSING
-        if t == "array":
-            items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
-            item_choices = choices_of(items)
-            if item_choices or widget_hint(schema) == "checkboxes":
-                by_key = {c.key: c.value for c in item_choices}
-                return [by_key.get(raw, raw) for raw in self.getlist(path) if raw != ""]
-            prefix = path + "/" if path else ""
-            indices = sorted(
-                {
-                    int(seg)
-                    for seg in (k[len(prefix) :].split("/", 1)[0] for k in self.keys if k.startswith(prefix))
-                    if seg.isdigit()
-                }
-            )
-            rows = []
-            for i in indices:
-                v = self.node(items, join(path, i))
-                if v is _MISSING or _empty(v):
-                    continue
-                rows.append(v)
-            return rows
-        raw = self.first(path)
-        if t == "boolean" and not choices:
-            return raw not in (None, "", "0", "false", "off")
-        if raw is None:
-            return _MISSING
-        text = raw.strip()
-        if text == "":
-            return _MISSING
-        if choices:
-            for c in choices:
-                if c.key == text:
-                    return c.value
-            return text
-        if t == "integer":
-            try:
-                return int(text)
-            except ValueError:
-                try:
-                    f = float(text)
-                    return int(f) if f.is_integer() else text
-                except ValueError:
-                    return text
-        if t == "number":
-            try:
-                return int(text)
-            except ValueError:
-                try:
-                    f = float(text)
-                    return f if math.isfinite(f) else text
-                except ValueError:
-                    return text
-        if schema.get("format") == "date-time":
-            return _from_local_input(text, self.zone)
-        return text
-
-
-def _from_local_input(text: str, zone: ZoneInfo | None) -> str:
-    """`2027-01-05T10:00` from a datetime-local control → ISO 8601 with the zone's offset."""
-    try:
-        dt = datetime.fromisoformat(text)
-    except ValueError:
-        return text
-    if dt.tzinfo is None and zone is not None:
-        dt = dt.replace(tzinfo=zone)
-    return dt.isoformat()
 
 
 # ---- validation details -> messages -----------------------------------------------------------------

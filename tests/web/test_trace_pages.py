@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from api.web import trace as web_trace
+from api.web import trace_data as web_trace_data
 from engine.models import EventLog, HumanTask, ProcessInstance, Schedule
 from tests.conftest import BPMN
 from tests.web.builtins import deploy_builtins, start_by_timer
@@ -97,7 +98,7 @@ def test_instance_page(web, monthly, reader, monkeypatch):
     section = re.search(r'<section class="card" id="children">.*?</section>', html, re.S).group(0)
     assert len(re.findall(r"<tr data-instance-id=", section)) == 9
     assert "branch_ids" in html and "period" in html  # variables
-    monkeypatch.setattr(web_trace, "CHILDREN_PER_PAGE", 4)
+    monkeypatch.setattr(web_trace_data, "CHILDREN_PER_PAGE", 4)  # child_page reads it there
     section = re.search(r'id="children">.*?</section>', web.get(f"/instances/{monthly}?child_page=3")
                         .get_data(as_text=True), re.S).group(0)
     assert len(re.findall(r"<tr data-instance-id=", section)) == 1
