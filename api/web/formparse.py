@@ -64,7 +64,7 @@ class _Parser:
                     out[key] = v
             return out if path == "" or not _empty(out) else _MISSING
         if t == "array":
-            items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+            items: Mapping[str, Any] = schema["items"] if isinstance(schema.get("items"), dict) else {}
             item_choices = choices_of(items)
             if item_choices or widget_hint(schema) == "checkboxes":
                 by_key = {c.key: c.value for c in item_choices}

@@ -165,7 +165,7 @@ class _Ctx:
             f.value = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str) and v]
             return f
         if t == "array":
-            items = schema.get("items") if isinstance(schema.get("items"), dict) else {}
+            items: Mapping[str, Any] = schema["items"] if isinstance(schema.get("items"), dict) else {}
             item_choices = choices_of(items)
             f.min_items = int(schema.get("minItems", 0) or 0)
             f.max_items = schema.get("maxItems")
