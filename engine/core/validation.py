@@ -25,8 +25,6 @@ from engine.core.spiff_seam import VALIDATOR
 from engine.errors import Invalid
 from engine.infra import xmlsafe
 from engine.infra.settings import Settings
-from engine.models import ROLES
-from engine.org.routing import lane_tier
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
@@ -166,6 +164,11 @@ def validate(
 def _check_process(
     proc: etree._Element, forms: FormStore, local_keys: set[str], known_keys: Callable[[str], bool], bounds: Settings
 ) -> list[Problem]:
+    # Imported here, not at the top: engine.models pulls in engine.org.policy, which imports
+    # repository, which imports this module — a top-level import would be a cycle.
+    from engine.models import ROLES
+    from engine.org.routing import lane_tier
+
     problems: list[Problem] = []
     outgoing: dict[str, int] = {}
     for flow in proc.iter(f"{{{BPMN_NS}}}sequenceFlow"):
@@ -299,6 +302,8 @@ def _start_variable_problems(ev: etree._Element) -> list[str]:
 
 def _info(proc: etree._Element, local_keys: set[str]) -> dict[str, Any]:
     """What the rest of Sanji reads without parsing: lanes, user tasks, start events, calls."""
+    from engine.org.routing import lane_tier  # not at the top: see _check_process
+
     lanes: dict[str, str] = {}
     lane_names = []
     for lane in proc.xpath(".//bpmn:lane", namespaces=NS):
