@@ -36,7 +36,7 @@ def cycle(workdir: Path, units: int, branches: int, completions: int) -> dict[st
     from engine.core.forms import FormStore
     from engine.models import HumanTask, ProcessInstance, User
     from engine.core.runtime import Runtime
-    from engine.core import scheduler
+    from engine.core import schedule_fire, scheduler
     from engine.infra.settings import load_settings
 
     n = units * branches
@@ -55,7 +55,7 @@ def cycle(workdir: Path, units: int, branches: int, completions: int) -> dict[st
         # the tick commits the schedule's firing (cycle, children, tasks) before it turns to the
         # notifications of the new tasks: time both ends
         committed: list[float] = []
-        fire = scheduler._fire_schedule
+        fire = schedule_fire._fire_schedule
 
         def timed_fire(*a: Any, **kw: Any) -> Any:
             try:
@@ -63,13 +63,13 @@ def cycle(workdir: Path, units: int, branches: int, completions: int) -> dict[st
             finally:
                 committed.append(time.perf_counter())
 
-        scheduler._fire_schedule = timed_fire
+        schedule_fire._fire_schedule = timed_fire
         try:
             t0 = time.perf_counter()
             result = scheduler.tick(sessions, clock, settings)
             tick_s = time.perf_counter() - t0
         finally:
-            scheduler._fire_schedule = fire
+            schedule_fire._fire_schedule = fire
         worklist_s = committed[0] - t0 if committed else float("nan")
         with sessions() as s:
             open_tasks = s.scalar(select(func.count()).select_from(HumanTask).where(

@@ -1,368 +1,52 @@
 """Process repository: validate BPMN and deploy it as immutable, numbered versions.
 
-Pipeline, each stage refusing with element ids and line numbers before the next runs:
-hardened XML parse → BPMN 2.0 XSD → SpiffWorkflow parse → Sanji checks (lanes map to
-tiers, forms exist, timers parse and keep the bounds, scripts pass the sandbox rules, called
-processes exist, no split wider than SANJI_MAX_BRANCHES). Nothing is stored unless every
-stage passes.
+Validation (the parse → XSD → Spiff → Sanji-checks pipeline) lives in engine/core/validation.py;
+this module stores what passed, withdraws versions and caches the restored specs. Nothing is
+stored unless every validation stage passes.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from lxml import etree
-from SpiffWorkflow.bpmn.parser.ValidationException import ValidationException
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.core.calendar import validate_timer
 from engine.core.forms import FormStore
-from engine.core.scripts import check_source
-from engine.core.spiff import SanjiBpmnParser, dump_specs, load_specs
-from engine.core.spiff_seam import VALIDATOR
+from engine.core.spiff import load_specs
+from engine.core.validation import (  # noqa: F401 - re-exported: callers and tests use repository.validate etc.
+    BPMN_NS,
+    CHOOSING_TAGS,
+    HUMAN_TAGS,
+    NS,
+    SPIFF_NS,
+    UNSUPPORTED_TAGS,
+    ParsedFile,
+    ParsedProcess,
+    Problem,
+    _check_process,
+    _info,
+    _invalid,
+    _local,
+    _props,
+    _start_variable_problems,
+    _start_variables,
+    validate,
+)
 from engine.errors import Conflict, Invalid, Msg, NotFound
-from engine.infra import xmlsafe
 from engine.infra.settings import Settings
-from engine.models import ROLES, ProcessDefinition
-from engine.org.routing import lane_tier
-
-BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
-SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
-NS = {"bpmn": BPMN_NS, "spiffworkflow": SPIFF_NS}
-HUMAN_TAGS = ("userTask", "manualTask")
-UNSUPPORTED_TAGS = ("serviceTask", "businessRuleTask", "sendTask", "receiveTask", "adHocSubProcess", "complexGateway")
-# Elements whose outgoing flows are alternatives, not parallel branches.
-CHOOSING_TAGS = ("exclusiveGateway", "eventBasedGateway")
-_DEFAULTS = Settings()
+from engine.models import ProcessDefinition
 
 # Called after a deploy created new versions (the scheduler registers timer start events).
 DEPLOY_HOOKS: list[Callable[[Session, list[ProcessDefinition], datetime], None]] = []
 # Called after a process was undeployed (the scheduler removes its schedules).
 UNDEPLOY_HOOKS: list[Callable[[Session, str, datetime], None]] = []
-
-
-@dataclass
-class Problem:
-    message: str
-    element_id: str | None = None
-    line: int | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"element_id": self.element_id, "line": self.line, "message": self.message}
-
-
-@dataclass
-class ParsedProcess:
-    key: str
-    name: str
-    spec_blob: bytes
-    info: dict[str, Any]
-
-
-@dataclass
-class ParsedFile:
-    filename: str
-    sha256: str
-    xml: str
-    processes: list[ParsedProcess] = field(default_factory=list)
-
-
-def _props(el: etree._Element) -> dict[str, str]:
-    return {
-        p.get("name"): p.get("value", "")
-        for p in el.xpath("./bpmn:extensionElements/spiffworkflow:properties/spiffworkflow:property", namespaces=NS)
-    }
-
-
-def _local(el: etree._Element) -> str:
-    return etree.QName(el).localname
-
-
-def _invalid(problems: list[Problem], what: str) -> Invalid:
-    first = problems[0]
-    where = (
-        f" (element {first.element_id}" + (f", line {first.line})" if first.line else ")")
-        if first.element_id
-        else (f" (line {first.line})" if first.line else "")
-    )
-    more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
-    return Invalid(
-        "{what}: {message}{where}{more}",
-        [p.as_dict() for p in problems],
-        what=what,
-        message=first.message,
-        where=where,
-        more=more,
-    )
-
-
-def validate(
-    data: bytes | str,
-    filename: str,
-    forms: FormStore,
-    max_bytes: int,
-    known_keys: Callable[[str], bool] = lambda key: False,
-    *,
-    settings: Settings | None = None,
-) -> ParsedFile:
-    """Parse and check one BPMN document; raise Invalid/TooLarge listing every problem.
-    `settings` gives the bounds (SANJI_MAX_BRANCHES, SANJI_TIMER_MIN_SECONDS; default: their defaults)."""
-    root = xmlsafe.parse(data, max_bytes)
-    raw = data.encode("utf-8") if isinstance(data, str) else data
-    if etree.QName(root).namespace != BPMN_NS or _local(root) != "definitions":
-        raise _invalid(
-            [Problem(f"the root element must be bpmn:definitions ({BPMN_NS})", None, root.sourceline)],
-            "not a BPMN 2.0 document",
-        )
-    by_id = {el.get("id"): el for el in root.iter() if isinstance(el.tag, str) and el.get("id")}
-
-    def line_of(element_id: str | None) -> int | None:
-        el = by_id.get(element_id) if element_id else None
-        return el.sourceline if el is not None else None
-
-    try:
-        VALIDATOR.validate(root, filename)
-    except ValidationException as exc:
-        raise _invalid([Problem(f"BPMN schema: {exc}", None, exc.line_number or None)], "invalid BPMN") from None
-
-    processes = root.xpath("./bpmn:process", namespaces=NS)
-    executable = [p for p in processes if p.get("isExecutable", "true") == "true"]
-    if not executable:
-        raise _invalid(
-            [
-                Problem(
-                    'the document contains no executable process (isExecutable="true"); '
-                    "Sanji stores only diagrams it can run",
-                    None,
-                    None,
-                )
-            ],
-            "nothing to deploy",
-        )
-    local_keys = {p.get("id") for p in processes}
-
-    problems: list[Problem] = []
-    for proc in executable:
-        problems.extend(_check_process(proc, forms, local_keys, known_keys, settings or _DEFAULTS))
-    if problems:
-        raise _invalid(problems, "the diagram cannot be deployed")
-
-    parser = SanjiBpmnParser()
-    try:
-        parser.add_bpmn_xml(root, filename)
-        parsed = ParsedFile(filename, hashlib.sha256(raw).hexdigest(), raw.decode("utf-8"))
-        for proc in executable:
-            key = proc.get("id")
-            spec = parser.get_spec(key)
-            subs = parser.get_subprocess_specs(key)
-            parsed.processes.append(
-                ParsedProcess(key, proc.get("name") or key, dump_specs(spec, subs), _info(proc, local_keys))
-            )
-    except ValidationException as exc:
-        eid = getattr(exc, "id", None) or None
-        raise _invalid([Problem(str(exc).split("\n")[0], eid, line_of(eid))], "the diagram cannot be parsed") from None
-    except (NotImplementedError, KeyError, ValueError, TypeError, AttributeError) as exc:
-        raise _invalid([Problem(f"unsupported construct: {exc}", None, None)], "the diagram cannot be parsed") from None
-    return parsed
-
-
-def _check_process(
-    proc: etree._Element, forms: FormStore, local_keys: set[str], known_keys: Callable[[str], bool], bounds: Settings
-) -> list[Problem]:
-    problems: list[Problem] = []
-    outgoing: dict[str, int] = {}
-    for flow in proc.iter(f"{{{BPMN_NS}}}sequenceFlow"):
-        outgoing[flow.get("sourceRef")] = outgoing.get(flow.get("sourceRef"), 0) + 1
-    lanes: dict[str, str] = {}
-    for lane in proc.xpath(".//bpmn:lane", namespaces=NS):
-        for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
-            lanes[(ref.text or "").strip()] = lane.get("name") or ""
-
-    def add(el: etree._Element, message: str) -> None:
-        problems.append(Problem(message, el.get("id"), el.sourceline))
-
-    for el in proc.iter():
-        if not isinstance(el.tag, str) or etree.QName(el).namespace != BPMN_NS:
-            continue
-        tag = _local(el)
-        if tag in UNSUPPORTED_TAGS:
-            add(el, f"bpmn:{tag} is not supported by Sanji; use a user task, script task or message event")
-        branches = outgoing.get(el.get("id"), 0) if tag not in CHOOSING_TAGS else 0
-        if branches > bounds.max_branches:
-            add(
-                el,
-                f"{tag} {el.get('name') or el.get('id')!r} splits into {branches} parallel branches; at most "
-                f"{bounds.max_branches} are allowed (SANJI_MAX_BRANCHES): fan out with a multi-instance "
-                "call activity instead",
-            )
-        if tag in HUMAN_TAGS:
-            lane = lanes.get(el.get("id"))
-            if lane is None:
-                add(
-                    el,
-                    f"{tag} {el.get('name') or el.get('id')!r} lies in no lane; put it in a tier lane "
-                    "(集团公司纪委, 权属单位纪委, 基层党支部纪律检查委员 or 职能部门)",
-                )
-            elif lane_tier(lane) is None:
-                add(
-                    el,
-                    f"lane {lane!r} does not name a tier; use 集团公司纪委, 权属单位纪委, "
-                    "基层党支部纪律检查委员 or 职能部门",
-                )
-            props = _props(el)
-            form = props.get("formJsonSchemaFilename")
-            if form:
-                for msg in forms.problems(form):
-                    add(el, msg)
-            if props.get("dueIn"):
-                problems.extend(
-                    Problem(m, el.get("id"), el.sourceline) for m in validate_timer("timeDuration", props["dueIn"])
-                )
-            for prop in ("dueAt", "validate"):
-                if props.get(prop):
-                    problems.extend(
-                        Problem(f"{prop}: {m}", el.get("id"), el.sourceline) for m in check_source(props[prop], "eval")
-                    )
-            if props.get("candidateRoles"):
-                bad = [r for r in props["candidateRoles"].split(",") if r.strip() and r.strip() not in ROLES]
-                if bad:
-                    add(el, f"candidateRoles names unknown roles {bad}")
-        elif tag == "startEvent" and "startVariables" in _props(el):
-            problems.extend(Problem(m, el.get("id"), el.sourceline) for m in _start_variable_problems(el))
-        elif tag == "scriptTask":
-            script = el.find(f"{{{BPMN_NS}}}script")
-            if script is None or not (script.text or "").strip():
-                add(el, "script task has no script")
-            else:
-                problems.extend(
-                    Problem(f"script {m}", el.get("id"), el.sourceline) for m in check_source(script.text, "exec")
-                )
-        elif tag == "conditionExpression":
-            parent = el.getparent()
-            problems.extend(
-                Problem(f"condition {m}", parent.get("id"), el.sourceline)
-                for m in check_source((el.text or "").strip() or "True", "eval")
-            )
-        elif tag in ("timeDate", "timeDuration", "timeCycle"):
-            event = el.getparent().getparent()
-            problems.extend(
-                Problem(m, event.get("id"), el.sourceline)
-                for m in validate_timer(
-                    tag, el.text, start_event=_local(event) == "startEvent", min_seconds=bounds.timer_min_seconds
-                )
-            )
-        elif tag == "loopCardinality":
-            activity = el.getparent().getparent()
-            count = (el.text or "").strip()
-            if count.isdigit() and int(count) > bounds.max_branches:
-                problems.append(
-                    Problem(
-                        f"multi-instance {activity.get('name') or activity.get('id')!r} runs {count} "
-                        f"instances; at most {bounds.max_branches} may run inside one instance "
-                        "(SANJI_MAX_BRANCHES): use a multi-instance call activity",
-                        activity.get("id"),
-                        el.sourceline,
-                    )
-                )
-        elif tag == "callActivity":
-            called = el.get("calledElement")
-            if not called:
-                add(el, "call activity has no calledElement")
-            elif called not in local_keys and not known_keys(called):
-                add(el, f"called process {called!r} is neither in this file nor deployed")
-        if tag == "messageEventDefinition":
-            for node in el.xpath(".//spiffworkflow:messagePayload", namespaces=NS):
-                problems.extend(
-                    Problem(f"messagePayload {m}", el.getparent().get("id"), node.sourceline)
-                    for m in check_source((node.text or "").strip() or "None", "eval")
-                )
-        for ext in ("preScript", "postScript"):
-            for node in el.xpath(f"./bpmn:extensionElements/spiffworkflow:{ext}", namespaces=NS):
-                problems.extend(
-                    Problem(f"{ext} {m}", el.get("id"), node.sourceline) for m in check_source(node.text or "", "exec")
-                )
-    return problems
-
-
-def _start_variables(ev: etree._Element) -> list[str]:
-    return [n.strip() for n in _props(ev).get("startVariables", "").split(",") if n.strip()]
-
-
-def _start_variable_problems(ev: etree._Element) -> list[str]:
-    """`startVariables` (the variables a person may give when starting by hand, see
-    engine/org/policy.py) belongs on a plain start event and names plain variables."""
-    if any(isinstance(c.tag, str) and _local(c).endswith("EventDefinition") for c in ev):
-        return ["startVariables belongs on a plain (none) start event: only that one is started by hand"]
-    return [
-        f"startVariables: {name!r} is not a variable name (letters, digits and _, not starting with _)"
-        for name in _start_variables(ev)
-        if not name.isidentifier() or name.startswith("_")
-    ]
-
-
-def _info(proc: etree._Element, local_keys: set[str]) -> dict[str, Any]:
-    """What the rest of Sanji reads without parsing: lanes, user tasks, start events, calls."""
-    lanes: dict[str, str] = {}
-    lane_names = []
-    for lane in proc.xpath(".//bpmn:lane", namespaces=NS):
-        refs = [(ref.text or "").strip() for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS)]
-        lane_names.append(
-            {"id": lane.get("id"), "name": lane.get("name"), "tier": lane_tier(lane.get("name")), "nodes": refs}
-        )
-        for ref in refs:
-            lanes[ref] = lane.get("name") or ""
-    user_tasks = []
-    for el in proc.xpath(".//bpmn:userTask | .//bpmn:manualTask", namespaces=NS):
-        props = _props(el)
-        user_tasks.append(
-            {
-                "id": el.get("id"),
-                "name": el.get("name"),
-                "lane": lanes.get(el.get("id")),
-                "tier": lane_tier(lanes.get(el.get("id"))),
-                "form": props.get("formJsonSchemaFilename"),
-                "due_in": props.get("dueIn"),
-                "due_at": props.get("dueAt"),
-            }
-        )
-    starts = []
-    for ev in proc.xpath("./bpmn:startEvent", namespaces=NS):
-        entry: dict[str, Any] = {"id": ev.get("id"), "name": ev.get("name"), "kind": "none"}
-        timer = ev.find(f"{{{BPMN_NS}}}timerEventDefinition")
-        if timer is not None:
-            for child in timer:
-                if isinstance(child.tag, str):
-                    entry.update(kind="timer", timer_kind=_local(child), expression=(child.text or "").strip())
-        message = ev.find(f"{{{BPMN_NS}}}messageEventDefinition")
-        if message is not None:
-            ref = message.get("messageRef")
-            msg = proc.getroottree().getroot().xpath(f"./bpmn:message[@id='{ref}']", namespaces=NS) if ref else []
-            entry.update(kind="message", message=msg[0].get("name") if msg else ref)
-        if entry["kind"] == "none" and _start_variables(ev):
-            entry["variables"] = _start_variables(ev)
-        starts.append(entry)
-    calls = sorted({el.get("calledElement") for el in proc.xpath(".//bpmn:callActivity", namespaces=NS)})
-    called_here = {
-        el.get("calledElement") for el in proc.getroottree().getroot().xpath(".//bpmn:callActivity", namespaces=NS)
-    }
-    doc = proc.find(f"{{{BPMN_NS}}}documentation")
-    return {
-        "lanes": lane_names,
-        "user_tasks": user_tasks,
-        "start_events": starts,
-        "calls": calls,
-        "local_calls": [c for c in calls if c in local_keys],
-        "called_only": proc.get("id") in called_here,
-        "documentation": (doc.text or "").strip() if doc is not None else "",
-    }
 
 
 # ---- storage -------------------------------------------------------------------------------------
