@@ -24,6 +24,10 @@ subject to this rule.
 Who sees what (issue 14): the application services (engine/services/) ask this module, never
 engine/org/routing.py or a role test of their own, which instances, tasks and definitions a
 principal may list or act on, so that the JSON API and the pages apply one rule.
+
+The platform's rules (bulletin, study, leading group) are in engine/org/policy_platform.py and
+the reach of script helpers (`ScriptScope`) in engine/org/script_scope.py; both are re-exported
+here, so this stays the one module callers ask.
 """
 
 from __future__ import annotations
@@ -31,15 +35,38 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, or_, select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from engine.core import repository
-from engine.errors import Forbidden, Invalid, ScriptError, field_error
-from engine.linkage.records import KINDS, Kind
-from engine.models import COMMITTEE_ROLES, OrgNode, ProcessDefinition, Record
+from engine.errors import Forbidden, Invalid, field_error
+from engine.models import COMMITTEE_ROLES, OrgNode, ProcessDefinition
 from engine.org import routing
 from engine.org.nodes import Principal
+
+# the platform rules (bulletin, study, leading group) and the reach of script helpers live in their
+# own modules; callers use them through this one (`policy.may_pin`, `policy.ScriptScope`)
+from engine.org.policy_platform import (  # noqa: F401
+    bulletin_audiences,
+    bulletin_reader_units,
+    in_organisation,
+    may_change_post,
+    may_pin,
+    may_post_notice,
+    may_record_decisions,
+    require_change_post,
+    require_delete_post,
+    require_notice,
+    require_pin,
+    require_poster,
+    require_read_decisions,
+    require_record_decisions,
+    require_study_rates,
+    sees_reader_names,
+    sees_receipts,
+    study_units,
+)
+from engine.org.script_scope import CONFIDENTIAL_LANES, ScriptScope  # noqa: F401
 
 # ---- the actors --------------------------------------------------------------------------------------
 
@@ -72,11 +99,6 @@ def require_admin(p: Principal) -> None:
         raise Forbidden("this needs the role admin")
 
 
-def in_organisation(p: Principal) -> bool:
-    """Holds a role on an org node (or is an admin): the bulletin and the leading group are theirs."""
-    return p.is_admin or any(r.node_id for r in p.roles)
-
-
 def may_trace(p: Principal) -> bool:
     """Whether the tracing menu is offered (anyone may still open an instance they took part in)."""
     return p.is_admin or bool(p.committee_nodes())
@@ -89,104 +111,6 @@ def may_see_schedules(p: Principal) -> bool:
 def assign_is_handover(p: Principal) -> bool:
     """An admin reassigns a task; anyone else who may act on it hands it over (移交)."""
     return not p.is_admin
-
-
-def may_change_post(p: Principal, author_id: int) -> bool:
-    """A bulletin post is changed or deleted by its author (or an admin)."""
-    return p.is_admin or author_id == p.id
-
-
-def may_pin(p: Principal) -> bool:
-    """The group committee pins bulletin posts (and admins)."""
-    return p.is_admin or p.in_group_committee
-
-
-def sees_receipts(p: Principal, author_id: int) -> bool:
-    """Who read a bulletin post: its author, a committee member, an admin."""
-    return p.is_admin or author_id == p.id or bool(p.committee_nodes())
-
-
-def sees_reader_names(p: Principal, author_id: int) -> bool:
-    """Every reader's name of a bulletin post (a unit committee: its units', `bulletin_reader_units`)."""
-    return p.is_admin or p.in_group_committee or author_id == p.id
-
-
-def bulletin_reader_units(p: Principal) -> set[str]:
-    """The units whose readers' names a unit committee member sees."""
-    return {r.node_id for r in p.committee_nodes() if r.tier == "unit" and r.node_id}
-
-
-def may_post_notice(p: Principal, node_id: str) -> bool:
-    """Notices (通知公告) come from a committee: `p` holds a committee role on the posting node."""
-    return any(r.node_id == node_id and r.role in COMMITTEE_ROLES for r in p.roles)
-
-
-def require_notice(p: Principal, node_id: str) -> None:
-    if not may_post_notice(p, node_id):
-        raise Forbidden("notices (通知公告) are posted by the group or a unit committee")
-
-
-def require_pin(p: Principal) -> None:
-    if not may_pin(p):
-        raise Forbidden("only the group committee pins posts")
-
-
-def require_change_post(p: Principal, author_id: int) -> None:
-    if not may_change_post(p, author_id):
-        raise Forbidden("only the author changes a post")
-
-
-def require_delete_post(p: Principal, author_id: int) -> None:
-    if not may_change_post(p, author_id):
-        raise Forbidden("only the author or an admin deletes a post")
-
-
-def require_poster(p: Principal) -> None:
-    """Posting on the bulletin needs a role on an org node."""
-    if not any(r.node_id for r in p.roles):
-        raise Forbidden("posting needs a role in the organisation")
-
-
-def bulletin_audiences(p: Principal, group_id: str) -> set[str] | None:
-    """Audiences of the posts `p` reads: None: all (admins, group committee); else the group and p's units."""
-    if p.is_admin or p.in_group_committee:
-        return None
-    audiences = {group_id}
-    for r in p.roles:
-        if r.tier == "unit" and r.node_id:
-            audiences.add(r.node_id)
-        elif r.tier == "branch" and r.path:
-            audiences.add(r.path.strip("/").split("/")[1])
-    return audiences
-
-
-def study_units(p: Principal) -> set[str] | None:
-    """Units whose people's study records `p` oversees; None: all (admins, group committee); empty: one's own."""
-    if p.is_admin or p.in_group_committee:
-        return None
-    return {r.node_id for r in p.committee_nodes() if r.tier == "unit" and r.node_id}
-
-
-def require_study_rates(p: Principal) -> None:
-    """Completion rates are for unit and group committees (and admins): `study_units` not empty."""
-    if study_units(p) == set():
-        raise Forbidden("completion rates are for unit and group committees; your own figures are in your profile")
-
-
-def require_read_decisions(p: Principal) -> None:
-    """The leading group's decisions are read by the members of the organisation (`in_organisation`)."""
-    if not in_organisation(p):
-        raise Forbidden("the leading group's decisions are for the members of the organisation")
-
-
-def may_record_decisions(p: Principal, member: bool) -> bool:
-    """The leading group's members (`member`: p holds a position in it) and admins record its decisions."""
-    return p.is_admin or member
-
-
-def require_record_decisions(p: Principal, member: bool) -> None:
-    if not may_record_decisions(p, member):
-        raise Forbidden("only members of the leading group (or an admin) record its decisions")
 
 
 def instances_visible(p: Principal) -> ColumnElement[bool]:
@@ -401,141 +325,3 @@ def own_nodes(session: Session, p: Principal, tier: str) -> list[tuple[str, str]
         return []
     q = select(OrgNode.id, OrgNode.name).where(OrgNode.id.in_(ids), OrgNode.active.is_(True))
     return [(i, n) for i, n in session.execute(q.order_by(OrgNode.sort, OrgNode.id)).all()]
-
-
-# ---- the reach of script helpers (issue 13 item 3) ----------------------------------------------------
-
-# The lanes whose people may all see the confidential records of an instance's scope subtree:
-# the group committee sees everything, a unit committee its unit, a commissioner their branch;
-# department staff never see confidential records.
-CONFIDENTIAL_LANES = {
-    "group": frozenset({"group"}),
-    "unit": frozenset({"group", "unit"}),
-    "branch": frozenset({"group", "unit", "branch"}),
-}
-
-
-class ScriptScope:
-    """What the scripts of one instance may reach: the records owned inside the instance's scope
-    subtree (a branch instance its branch, a unit instance its unit and branches, a group
-    instance everything), of the record kinds its process may touch (engine/linkage/records.py KINDS),
-    confidential ones only when every lane of its process may see them; people of the units in
-    its scope. A violation is a ScriptError naming the helper: the instance gets an incident and
-    the script gets no data (see docs/bpmn-conventions.md, "Scripts and conditions")."""
-
-    def __init__(self, session: Session, process_key: str, scope_node_id: str, lanes: frozenset[str]) -> None:
-        self.session = session
-        self.process_key = process_key
-        self.scope_node_id = scope_node_id
-        self.lanes = lanes
-        self._node: OrgNode | None = None
-
-    @classmethod
-    def of(cls, session: Session, inst: Any) -> ScriptScope:
-        info = getattr(inst.definition, "info", None) or {}
-        lanes = frozenset(lane["tier"] for lane in info.get("lanes", []) if lane.get("tier"))
-        return cls(session, inst.process_key, inst.scope_node_id, lanes)
-
-    @property
-    def node(self) -> OrgNode:
-        if self._node is None:
-            node = self.session.get(OrgNode, self.scope_node_id)
-            if node is None:  # the scope was checked at start; a deleted node reaches nothing
-                raise ScriptError(
-                    "the instance's org node {scope_node_id!r} no longer exists", scope_node_id=self.scope_node_id
-                )
-            self._node = node
-        return self._node
-
-    # -- record kinds and owners
-
-    def kind(self, helper: str, kind: Any) -> Kind | None:
-        """The declared rule of `kind`; refuses a kind this process may not touch."""
-        if not isinstance(kind, str) or not kind:
-            raise ScriptError("{helper}: the record kind must be a non-empty string", helper=helper)
-        rule = KINDS.get(kind)
-        if rule is not None and self.process_key not in rule.processes:
-            raise ScriptError(
-                "{helper}: process {process_key!r} may not touch {kind!r} records (only {processes} may)",
-                helper=helper,
-                process_key=self.process_key,
-                kind=kind,
-                processes=", ".join(sorted(rule.processes)),
-            )
-        return rule
-
-    def _reach_unit(self, rule: Kind | None) -> str | None:
-        """The unit node above a branch scope that this process may reach for this kind, if any."""
-        if rule is not None and self.process_key in rule.unit_reach and self.node.tier == "branch":
-            return self.node.parent_id
-        return None
-
-    def owns(self, helper: str, rule: Kind | None, node_id: str, what: str) -> OrgNode:
-        """The org node `node_id` if it lies in this instance's reach; else refuse naming `what`."""
-        node = self.session.get(OrgNode, node_id) if isinstance(node_id, str) else None
-        if node is None:
-            raise ScriptError("{helper}: org node {node_id!r} does not exist", helper=helper, node_id=node_id)
-        if not node.path.startswith(self.node.path) and node.id != self._reach_unit(rule):
-            raise ScriptError(
-                "{helper}: {what} belongs to {node_id!r}, outside the scope of this instance ({scope_id!r})",
-                helper=helper,
-                what=what,
-                node_id=node.id,
-                scope_id=self.node.id,
-            )
-        return node
-
-    def area(self, rule: Kind | None) -> ColumnElement[bool]:
-        """SQL: records owned inside this instance's reach."""
-        inside = Record.node_id.in_(select(OrgNode.id).where(OrgNode.path.startswith(self.node.path, autoescape=True)))
-        unit = self._reach_unit(rule)
-        return or_(inside, Record.node_id == unit) if unit else inside
-
-    def filter_node(self, helper: str, node_id: Any, what: str) -> None:
-        """A filter (find_records' unit_id / node_id) may name a node inside the reach or one of
-        the scope's own ancestors (the results stay inside the reach); nothing else."""
-        node = self.session.get(OrgNode, node_id) if isinstance(node_id, str) else None
-        if node is None or not (node.path.startswith(self.node.path) or self.node.path.startswith(node.path)):
-            raise ScriptError(
-                "{helper}: {what}={node_id!r} is outside the scope of this instance ({scope_id!r})",
-                helper=helper,
-                what=what,
-                node_id=node_id,
-                scope_id=self.node.id,
-            )
-
-    def confidential(self, helper: str, kind: str) -> None:
-        """Refuse reading confidential records unless every lane's people may see them here."""
-        allowed = CONFIDENTIAL_LANES.get(self.node.tier, frozenset())
-        if not self.lanes <= allowed:
-            extra = ", ".join(sorted(self.lanes - allowed))
-            raise ScriptError(
-                "{helper}: {kind!r} records are confidential and this {node_tier}-scoped instance has "
-                "{extra} lanes whose people may not see them",
-                helper=helper,
-                kind=kind,
-                node_tier=self.node.tier,
-                extra=extra,
-            )
-
-    # -- people
-
-    def people_of(self, helper: str, unit_id: Any) -> None:
-        """Who works in a unit is for its own committee and the group's: a unit instance asks for
-        its own unit, a group instance for any; a branch instance for none."""
-        if self.node.tier == "group" or (self.node.tier == "unit" and unit_id == self.node.id):
-            return
-        raise ScriptError(
-            "{helper}: the people of {unit_id!r} are outside the scope of this instance ({node_id!r})",
-            helper=helper,
-            unit_id=unit_id,
-            node_id=self.node.id,
-        )
-
-    def units(self, helper: str) -> set[str] | None:
-        """The units whose people this instance may count (None: all, for a group instance)."""
-        if self.node.tier == "group":
-            return None
-        if self.node.tier == "unit":
-            return {self.node.id}
-        raise ScriptError("{helper}: a branch instance may not read the people of its unit", helper=helper)
