@@ -1,6 +1,7 @@
 """Secondments and training (the `secondment` process), profiles, and the leading group."""
 from __future__ import annotations
 
+from tests.oracles import fields
 from sqlalchemy import select
 
 from engine.org import nodes as org
@@ -30,7 +31,7 @@ def test_secondment_batch_from_nomination_to_attendance(api, session, sessions, 
     batch = {"batch_kind": "学习培训", "batch_title": "2027年第一期纪检业务培训", "quota": 2,
              "starts_on": "2027-03-01", "ends_on": "2027-03-03", "place": "集团党校"}
     bad = complete(api, "group_deputy", open_task["id"], {**batch, "ends_on": "2027-02-28"}, 422)
-    assert bad["details"] == [{"field": "ends_on", "message": "结束日期不能早于开始日期"}]
+    assert fields(bad["details"]) == [{"field": "ends_on", "message": "结束日期不能早于开始日期"}]
     complete(api, "group_deputy", open_task["id"], batch)
 
     # each unit committee nominates up to the quota, only its own inspectors

@@ -3,6 +3,7 @@ poor linkage work), each unit assesses its inspectors and nominates at most 20% 
 down, at least one), the group publishes the commendation list."""
 from __future__ import annotations
 
+from tests.oracles import fields
 from sqlalchemy import delete, select
 
 from engine.org import nodes as org
@@ -67,12 +68,12 @@ def test_year_end_assessment_ledger_cap_and_commendations(api, sessions, clock, 
     two = [{"username": "xinsheng_laogan", "deeds": "主动监督"}, {"username": "xinsheng_member", "deeds": "认真履职"}]
     err = refused(api, t, {"assessments": rated, "nominees": two, "member_summary": "总结"})
     assert err["error"] == "invalid"
-    assert err["details"] == [{"field": "nominees", "message": "推荐 2 人超过上限：本单位纪委委员和基层党支部纪律检查委员共 7 人，"
+    assert fields(err["details"]) == [{"field": "nominees", "message": "推荐 2 人超过上限：本单位纪委委员和基层党支部纪律检查委员共 7 人，"
                                                              "按不高于20%的比例（向下取整，至少1人）最多推荐 1 人"}]
     assert "最多推荐 1 人" in err["message"]
     err = refused(api, t, {"assessments": rated, "nominees": [{"username": "xuchang_zongcai", "deeds": "x"}],
                            "member_summary": "总结"})
-    assert err["details"] == [{"field": "nominees", "message": "以下人员不是本单位纪委委员或基层党支部纪律检查委员：xuchang_zongcai"}]
+    assert fields(err["details"]) == [{"field": "nominees", "message": "以下人员不是本单位纪委委员或基层党支部纪律检查委员：xuchang_zongcai"}]
     err = refused(api, t, {"assessments": rated[1:], "nominees": two[:1], "member_summary": "总结"})
     assert err["details"][0]["field"] == "assessments" and ctx["people"][0]["name"] in err["details"][0]["message"]
     complete(api, t, {"assessments": rated, "nominees": two[:1], "member_summary": "全年考核总结"}, "xinsheng_secretary")
@@ -94,7 +95,7 @@ def test_year_end_assessment_ledger_cap_and_commendations(api, sessions, clock, 
     err = refused(api, t, {"assessments": rated, "nominees": three, "member_summary": "总结"})
     assert "推荐 3 人超过上限" in err["details"][0]["message"] and "最多推荐 2 人" in err["details"][0]["message"]
     err = refused(api, t, {"assessments": rated, "nominees": [three[0], three[0]], "member_summary": "总结"})
-    assert err["details"] == [{"field": "nominees", "message": "同一人不能重复推荐"}]
+    assert fields(err["details"]) == [{"field": "nominees", "message": "同一人不能重复推荐"}]
     complete(api, t, {"assessments": rated, "nominees": three[:2], "member_summary": "总结"})
 
     # the group assesses each unit committee; poor linkage work goes into the ledger with the reason
@@ -116,7 +117,7 @@ def test_year_end_assessment_ledger_cap_and_commendations(api, sessions, clock, 
     review = {"approved": ["xinsheng_laogan", "daizhuang_caimei", "daizhuang_member2"],
               "bulletin_no": "淄矿纪发〔2027〕30号", "bulletin_date": "2027-12-30", "review_note": "同意"}
     err = refused(api, t, {**review, "approved": ["xinsheng_laogan", "xinsheng_wuye"]})
-    assert err["details"] == [{"field": "approved", "message": "以下人员未被推荐：xinsheng_wuye"}]
+    assert fields(err["details"]) == [{"field": "approved", "message": "以下人员未被推荐：xinsheng_wuye"}]
     complete(api, t, review)
     w.check([])
     assert instance(api, iid)["status"] == "completed"

@@ -2,6 +2,7 @@
 to all or chosen branches, each branch acknowledges, the unit sees who has not."""
 from __future__ import annotations
 
+from tests.oracles import fields
 from sqlalchemy import select
 
 from engine.infra.db import write_intent
@@ -61,7 +62,7 @@ def test_forward_to_all_branches_with_overdue_reminder(api, sessions, clock, set
     t = w.check([("draft_forwarding", "unit", "xinsheng")])["draft_forwarding@xinsheng"]
     data = {**SEED, "recipients_mode": "全部支部", "ack_deadline": "2027-01-15"}
     err = refused(api, t, {**data, "recipients_mode": "指定支部", "recipients": ["xinsheng-laogan", "xuchang-zongcai"]})
-    assert err["details"] == [{"field": "recipients", "message": "以下党支部不属于本单位：xuchang-zongcai"}]
+    assert fields(err["details"]) == [{"field": "recipients", "message": "以下党支部不属于本单位：xuchang-zongcai"}]
     err = refused(api, t, {**data, "ack_deadline": "2027-01-04"})
     assert err["details"][0]["field"] == "ack_deadline"
     refused(api, t, {k: v for k, v in data.items() if k != "doc_attachment"})  # neither text nor attachment

@@ -3,6 +3,7 @@
 rectification (accepted or sent back by the group) or clues (message `clue_reported`)."""
 from __future__ import annotations
 
+from tests.oracles import fields
 import json
 
 from sqlalchemy import select
@@ -84,7 +85,7 @@ def test_central_check_rectification_and_clue_with_confidential_visits(api, sess
     iid = start(api)
     t = w.check([("deploy_inspection", "group", "group")])["deploy_inspection@group"]
     err = refused(api, t, {**DEPLOY, "scope_units": ["xinsheng", "xinsheng-laogan"]})
-    assert err["details"] == [{"field": "scope_units", "message": "以下不是权属单位：xinsheng-laogan"}]
+    assert fields(err["details"]) == [{"field": "scope_units", "message": "以下不是权属单位：xinsheng-laogan"}]
     refused(api, t, {**DEPLOY, "topic": "其他", "scope_units": ["xinsheng"]})  # 其他 needs the detail
     refused(api, t, {**DEPLOY, "topic": "乱收费", "scope_units": ["xinsheng"]})
     err = refused(api, t, {**DEPLOY, "selfcheck_deadline": "2027-01-01", "scope_units": ["xinsheng"]})
@@ -103,7 +104,7 @@ def test_central_check_rectification_and_clue_with_confidential_visits(api, sess
     rectify = {"unit_id": "xinsheng", "problem": "奖金分配方案未公示", "handling": "限期整改", "deadline": "2027-02-28"}
     clue = {"unit_id": "xinsheng", "problem": "套取冒领奖金", "handling": "移交问题线索", "person": "张某（工区主任）"}
     err = refused(api, t, {"findings": [dict(rectify, unit_id="daizhuang")], "check_summary": "x"})
-    assert err["details"] == [{"field": "findings", "message": "以下单位不在本次检查范围内：daizhuang"}]
+    assert fields(err["details"]) == [{"field": "findings", "message": "以下单位不在本次检查范围内：daizhuang"}]
     err = refused(api, t, {"findings": [{k: v for k, v in clue.items() if k != "person"}], "check_summary": "x"})
     assert [d["field"] for d in err["details"]] == ["findings/0/person"]
     complete(api, t, {"findings": [rectify, clue], "check_summary": "GROUP-SUMMARY 许厂煤矿未发现问题"})
@@ -125,7 +126,7 @@ def test_central_check_rectification_and_clue_with_confidential_visits(api, sess
     err = refused(api, got["rectify@xinsheng"], {"results": [{"finding_key": "si-0:9", "measures": "x",
                                                               "completed_date": "2027-02-01", "status": "已整改"}],
                                                  "rectify_summary": "x"})
-    assert err["details"] == [{"field": "results", "message": "以下问题尚未填写整改情况：奖金分配方案未公示"}]
+    assert fields(err["details"]) == [{"field": "results", "message": "以下问题尚未填写整改情况：奖金分配方案未公示"}]
     done = {"results": [{"finding_key": item["key"], "measures": "已公示", "completed_date": "2027-02-10",
                          "status": "整改中"}], "rectify_summary": "正在整改"}
     complete(api, got["rectify@xinsheng"], done)
@@ -194,10 +195,10 @@ def test_spot_check_with_clue_only(api):
     t = w.check([("spot_check", "group", "group")])["spot_check@group"]
     clue = {"unit_id": "daizhuang", "problem": "严重三违处置走过场", "handling": "移交问题线索", "person": "李某"}
     err = refused(api, t, {"sample_units": ["daizhuang", "xinsheng"], "findings": [], "check_summary": "x"})
-    assert err["details"] == [{"field": "sample_units", "message": "抽查单位必须在本次检查范围内：xinsheng"}]
+    assert fields(err["details"]) == [{"field": "sample_units", "message": "抽查单位必须在本次检查范围内：xinsheng"}]
     err = refused(api, t, {"sample_units": ["daizhuang"], "findings": [dict(clue, unit_id="xuchang")],
                            "check_summary": "x"})
-    assert err["details"] == [{"field": "findings", "message": "以下单位未被抽查：xuchang"}]
+    assert fields(err["details"]) == [{"field": "findings", "message": "以下单位未被抽查：xuchang"}]
     complete(api, t, {"sample_units": ["daizhuang"], "findings": [clue], "check_summary": "抽查岱庄煤矿"})
     got = w.check([("assess", "unit", "daizhuang")])  # only the clue: no rectification task
     assert instance(api, iid)["status"] == "completed"
