@@ -32,6 +32,8 @@ from engine.infra.settings import ROOT, Settings, load_settings
 
 TESTS = Path(__file__).resolve().parent
 BPMN = TESTS / "bpmn"
+# The BPMN MIWG reference diagrams, in the shared data beside the repository (../shared).
+MIWG = ROOT.parent / "shared" / "testdata" / "bpmn-miwg"
 START = "2027-01-05T09:00:00+08:00"
 
 

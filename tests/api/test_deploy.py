@@ -7,11 +7,8 @@ import pytest
 from sqlalchemy import func, select
 
 from engine.models import ProcessDefinition
-from tests.conftest import BPMN
+from tests.conftest import BPMN, MIWG
 
-MIWG = Path("/work/shared/testdata/bpmn-miwg")
-if not MIWG.is_dir():
-    MIWG = Path(__file__).resolve().parents[3] / "shared" / "testdata" / "bpmn-miwg"
 
 
 def count_definitions(sessions) -> int:

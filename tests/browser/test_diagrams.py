@@ -11,11 +11,9 @@ from engine.core import diff as bpmn_diff
 from engine.core import repository
 from engine.core.forms import FormStore
 from engine.infra.settings import ROOT
-from tests.conftest import BPMN
+from tests.conftest import BPMN, MIWG
 
 TRACED = BPMN / "traced.bpmn"
-MIWG = next((p for p in (ROOT.parent / "shared" / "testdata" / "bpmn-miwg", Path("/work/shared/testdata/bpmn-miwg"))
-             if p.is_dir()), ROOT.parent / "shared" / "testdata" / "bpmn-miwg")
 # Known, accepted losses: bpmn-moddle drops references to elements that are not in the file.
 ACCEPTED = {
     "C.8.1.bpmn": {"operation.outMessageRef", "operation[_04bf649c-423c-4312-b813-cf585ce5a82f].outMessageRef",
