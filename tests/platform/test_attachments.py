@@ -14,15 +14,11 @@ from sqlalchemy import select
 from engine.infra.db import write_intent
 from engine.models import EventLog
 from engine.platform.attachments import service
+from tests.oracles import fields
 from tests.platform import attachment_files as F
 from tests.platform.attachment_files import counts, upload
 
 MB = 1024 * 1024
-
-
-def _fields(err: dict) -> list[dict]:
-    """The field and English message of each detail (details also carry the catalog's code and params)."""
-    return [{"field": d["field"], "message": d["message"]} for d in err["details"]]
 
 
 @pytest.mark.parametrize("content, name, kind", [
@@ -55,15 +51,15 @@ def test_other_types_are_refused_naming_the_allowed_list(api, sessions, content,
     assert err["error"] == "unsupported_media_type"
     assert err["message"] == ("file: only PDF, OFD, DOC, DOCX, XLS, XLSX, JPEG, PNG files are accepted "
                               "(the type is read from the content, not the name)")
-    assert _fields(err) == [{"field": "file", "message": "PDF, OFD, DOC, DOCX, XLS, XLSX, JPEG, PNG"}]
+    assert fields(err["details"]) == [{"field": "file", "message": "PDF, OFD, DOC, DOCX, XLS, XLSX, JPEG, PNG"}]
     assert counts(sessions) == (0, 0, 0)
 
 
 def test_empty_missing_and_too_large(api, app, sessions, tmp_path):
     err = upload(api, "xinsheng_laogan", b"", "空文件.pdf", status=422)
-    assert _fields(err) == [{"field": "file", "message": "empty"}]
+    assert fields(err["details"]) == [{"field": "file", "message": "empty"}]
     r = api.post("/api/v1/attachments", "xinsheng_laogan", data={"other": "x"}, content_type="multipart/form-data")
-    assert r.status_code == 422 and _fields(r.get_json()) == [{"field": "file", "message": "required"}]
+    assert r.status_code == 422 and fields(r.get_json()["details"]) == [{"field": "file", "message": "required"}]
     # 60 MB against the default 50 MB: refused from the Content-Length before anything is read
     big = tmp_path / "big.pdf"
     with open(big, "wb") as f:
