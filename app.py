@@ -133,6 +133,9 @@ def register_blueprints(app: Flask) -> None:
     from api.rest import documents as documents_api  # issue 16: official documents (DOCX, PDF) of records
 
     app.register_blueprint(documents_api.bp)
+    from api.rest import forms as forms_api  # issue 15: deployed, versioned forms
+
+    app.register_blueprint(forms_api.bp)
     app.add_url_rule("/healthz", "healthz", auth.healthz)
     api_errors.register(app)
     api_args.init_app(app)  # 422 naming the field: control characters in a query, unpaired surrogates in JSON
@@ -185,6 +188,11 @@ def init_db(app: Flask, demo: bool = False, deploy: bool = True) -> dict[str, An
         now = st.clock.now()
         if demo:
             report["demo_users"] = demo_org.load_demo(session, now)
+        if deploy and st.settings.forms_dir.is_dir():  # forms first: the diagrams pin them (issue 15)
+            from engine.services import forms as forms_service
+
+            done = forms_service.deploy_directory(session, st.settings.forms_dir, now)
+            report["deployed"] += [f"{f.form.key} v{f.form.version}" for f in done if f.created]
         if deploy and st.settings.processes_dir.is_dir():
             results = repository.deploy_directory(
                 session,
@@ -195,7 +203,7 @@ def init_db(app: Flask, demo: bool = False, deploy: bool = True) -> dict[str, An
                 st.settings.max_bpmn_bytes,
                 settings=st.settings,
             )
-            report["deployed"] = [f"{d.key} v{d.version}" for r in results if r.created for d in r.definitions]
+            report["deployed"] += [f"{d.key} v{d.version}" for r in results if r.created for d in r.definitions]
         session.commit()
     return report
 
@@ -221,7 +229,7 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("init-db")
     @click.option("--demo", is_flag=True, help="load the demo organisation (password demo12345)")
-    @click.option("--no-deploy", is_flag=True, help="do not deploy processes/*.bpmn")
+    @click.option("--no-deploy", is_flag=True, help="do not deploy forms/*.json and processes/*.bpmn")
     def init_db_command(demo: bool, no_deploy: bool) -> None:
         """Create or migrate the schema; optionally load the demo org; deploy changed processes."""
         if demo and state(app).settings.production:

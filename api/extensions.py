@@ -70,7 +70,7 @@ class State:
         self.clock = clock
         self.engine = engine
         self.sessions: sessionmaker[Session] = make_session_factory(engine)
-        self.forms = FormStore(settings.forms_dir)
+        self.forms = FormStore(settings.forms_dir, self.sessions)  # deployed forms (issue 15)
 
 
 sanji = Sanji()

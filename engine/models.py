@@ -356,5 +356,6 @@ class PasswordCheck(Base):
 
 # Attachments and the database blob store (issue 16).
 # Official documents: their issued numbers (issue 16).
+from engine.core import form_models  # noqa: E402,F401  (issue 15: deployed forms)
 from engine.linkage.documents import models as document_models  # noqa: E402,F401
 from engine.platform.attachments import models as attachment_models  # noqa: E402,F401

@@ -12,11 +12,13 @@ from engine.errors import Invalid, NotFound, field_error
 from engine.infra import events
 from engine.models import ProcessDefinition
 from engine.services import definitions as definitions_service
+from engine.services import forms as forms_service
 from engine.services.definitions import DefinitionFilter, StartCommand
 
 from ..auth import current_principal, login_required, roles_required
 from ..extensions import clock, db, runtime, settings, state
 from .common import body, commit, int_arg, iso, page, page_json, page_request
+from .forms import form_json
 from .instances import instance_json
 
 bp = Blueprint("api_definitions", __name__, url_prefix="/api/v1")
@@ -66,8 +68,15 @@ def deploy() -> tuple[Response, int]:
             size=request.content_length,
             max_bytes=max_bytes,
         )
+    form_files: list[tuple[str, bytes]] = []
     if request.mimetype in ("multipart/form-data",):
-        upload = request.files.get("file")
+        # issue 15: one .bpmn (field `file`, or any field) and any .json forms, deployed together
+        uploads = [f for name in request.files for f in request.files.getlist(name)]
+        form_files = [(f.filename or "", f.read(max_bytes + 1)) for f in uploads if _is_form(f.filename)]
+        diagrams = [f for f in uploads if not _is_form(f.filename)]
+        named = request.files.get("file")
+        upload = named if named is not None and not _is_form(named.filename) else None
+        upload = upload or (diagrams[0] if len(diagrams) == 1 else None)
         if upload is None:
             raise Invalid("multipart upload needs a field named file", [field_error("file", "missing")])
         data, filename = upload.read(max_bytes + 1), upload.filename or "upload.bpmn"
@@ -80,9 +89,15 @@ def deploy() -> tuple[Response, int]:
         err.status, err.code = 415, "unsupported_media_type"
         raise err
     p = current_principal()
-    result = repository.deploy(
-        db(), data, filename, p.username, clock().now(), state().forms, max_bytes, settings=settings()
-    )
+    forms: list[Any] = []
+    if form_files:
+        result, forms = forms_service.deploy_bundle(
+            db(), p, (data, filename), form_files, clock().now(), state().forms, settings()
+        )
+    else:
+        result = repository.deploy(
+            db(), data, filename, p.username, clock().now(), state().forms, max_bytes, settings=settings()
+        )
     events.log(
         db(),
         clock().now(),
@@ -91,12 +106,19 @@ def deploy() -> tuple[Response, int]:
         payload={
             "filename": filename,
             "definitions": [{"key": d.key, "version": d.version} for d in result.definitions],
+            **({"forms": [{"key": f.form.key, "version": f.form.version} for f in forms]} if forms else {}),
         },
     )
     commit()
-    return jsonify(
-        {"created": result.created, "definitions": [definition_json(d, True) for d in result.definitions]}
-    ), 201 if result.created else 200
+    created = result.created or any(f.created for f in forms)
+    out: dict[str, Any] = {"created": created, "definitions": [definition_json(d, True) for d in result.definitions]}
+    if forms:
+        out["forms"] = [form_json(f.form) | {"created": f.created} for f in forms]
+    return jsonify(out), 201 if created else 200
+
+
+def _is_form(filename: str | None) -> bool:
+    return bool(filename) and str(filename).lower().endswith(".json")
 
 
 @bp.get("/process-definitions/<key>")

@@ -21,6 +21,7 @@ from engine.errors import Invalid, SanjiError, TooLarge, field_error
 from engine.models import ROLES, HumanTask, ProcessDefinition, User
 from engine.org import policy
 from engine.org.routing import LANE_TIERS
+from engine.services import forms as forms_service
 
 from ..auth import current_principal, login_required, roles_required
 from ..extensions import db, redactor, settings, state
@@ -192,17 +193,7 @@ def instance_diagram(instance_id: int) -> Response:
 @bp.get("/modeler/config")
 @login_required
 def modeler_config() -> Response:
-    forms_dir = state().forms.forms_dir
-    forms = []
-    if forms_dir.is_dir():
-        for path in sorted(forms_dir.glob("*.json")):
-            title = None
-            try:
-                schema = state().forms.schema(path.name)
-                title = schema.get("title") if isinstance(schema, dict) else None
-            except (SanjiError, ValueError):
-                title = None
-            forms.append({"filename": path.name, "title": title})
+    forms = [{"filename": f.key, "title": f.title or None} for f in forms_service.list_forms(db())]  # issue 15
     return jsonify({"forms": forms, "lane_tiers": LANE_TIERS, "roles": list(ROLES), "task_properties": TASK_PROPERTIES})
 
 

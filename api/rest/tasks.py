@@ -96,7 +96,7 @@ def task(task_id: int) -> Response:
     view = task_view.task_view(db(), p, t, redactor(p))
     out = task_json(t, row.node_name, row.assignee, row.instance_title)
     out["instance_title"] = view.title
-    out["form"] = state().forms.schema(t.form_key) if t.form_key else None
+    out["form"] = state().forms.schema(t.form_key, version=state().forms.task_version(t)) if t.form_key else None
     out["can_complete"] = t.status == "open" and can_act_on(p, t)
     out["context"] = view.context
     out["data"] = view.data

@@ -268,11 +268,11 @@ def visible_task(task_id: int) -> tuple[HumanTask, str, str | None, str]:
     return row.task, row.node_name, row.assignee_name, row.instance_title or ""
 
 
-def form_schema(form_key: str | None) -> dict[str, Any]:
+def form_schema(form_key: str | None, version: int | None = None) -> dict[str, Any]:
     if not form_key:
         return {}
     try:
-        return state().forms.schema(form_key)
+        return state().forms.schema(form_key, version=version)
     except (SanjiError, ValueError):
         return {}
 
@@ -283,7 +283,7 @@ def task_context(view: task_view.TaskView) -> dict[str, Any]:
     previous = []
     covered: set[str] = set()
     for step in view.previous:
-        schema = form_schema(step.task.form_key)
+        schema = form_schema(step.task.form_key, state().forms.task_version(step.task))
         covered.update((schema.get("properties") or {}).keys())
         shown = formrender.build(schema, step.data, display=True, zone=settings().zone) if schema else None
         attachments.annotate(shown)
@@ -314,8 +314,9 @@ def render_task(
     view = task_view.task_view(db(), p, t, redactor(p))
     inst = view.instance
     forms = state().forms
-    schema = form_schema(t.form_key)
-    spec = forms.send_back_spec(t.form_key)
+    form_version = forms.task_version(t)  # the version its definition pins (issue 15)
+    schema = form_schema(t.form_key, form_version)
+    spec = forms.send_back_spec(t.form_key, form_version)
     can_act = t.status == "open" and inst.status == "running" and can_act_on(p, t)
     if values is None:
         if t.status == "completed":
@@ -405,8 +406,9 @@ def task(task_id: int) -> Any:
 @signin_required
 def submit(task_id: int) -> Any:
     t, node_name, assignee_name, title = visible_task(task_id)
-    schema = form_schema(t.form_key)
-    spec = state().forms.send_back_spec(t.form_key)
+    form_version = state().forms.task_version(t)  # the version its definition pins (issue 15)
+    schema = form_schema(t.form_key, form_version)
+    spec = state().forms.send_back_spec(t.form_key, form_version)
     posted: Any = request.form
     if schema and any(k.startswith(formrender.UPLOAD) for k in request.files):  # file controls posted without JS
         with write_intent():
@@ -423,7 +425,7 @@ def submit(task_id: int) -> Any:
     except Invalid as exc:
         # the form's own errors with their JSON Schema rule (for translated messages); else the
         # details as raised (e.g. a task's `validate` rule, written in the author's words)
-        rich = state().forms.errors(t.form_key, data) if schema else []
+        rich = state().forms.errors(t.form_key, data, form_version) if schema else []
         errors = formrender.errors_by_field(rich or exc.details, schema, gettext)
         flash(gettext("Please correct the marked fields."), "error")
         if sending_back:

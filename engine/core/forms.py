@@ -1,21 +1,31 @@
 """JSON-schema forms for user tasks, validated on the server.
 
-A user task names its form with the SpiffWorkflow property `formJsonSchemaFilename`; the
-schema lives in `forms/`. Schemas are loaded once per file version (mtime) and checked
-against their metaschema; completion data is validated with one message per field.
+A user task names its form with the SpiffWorkflow property `formJsonSchemaFilename` (the form's
+key). The app's store reads deployed, versioned forms from the database (`form`, issue 15): a
+definition pins the versions it was deployed with, and each (key, version) is parsed and its
+validator compiled once (issue 20). Without a database (benchmarks, engine tests) the store reads
+`forms/` on disk, once per file version (mtime). Completion data is validated with one message
+per field.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
+from engine.core.form_models import DefinitionForm, FormVersion
 from engine.errors import Invalid, Msg, NotFound, field_error
+from engine.infra.db import write_intent
 
 _FORMAT_CHECKER = FormatChecker()
 
@@ -111,81 +121,193 @@ def field_problems(found: Any) -> list[dict[str, Any]]:
     return list({(d["field"], d["template"]): d for d in details}.values())
 
 
+Entry = tuple[dict[str, Any], Draft202012Validator]
+
+
+def compile_schema(schema: dict[str, Any]) -> Draft202012Validator:
+    """Check a schema against its metaschema (SchemaError) and compile its validator."""
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
+
+
 class FormStore:
-    def __init__(self, forms_dir: Path) -> None:
+    """Forms by key (and version). `FormStore(dir)` reads files; `FormStore(dir, sessions)` reads
+    the database, through `bound(session)`'s session when given (so a deploy sees the forms of its
+    own transaction), else a short read-only session of its own."""
+
+    def __init__(self, forms_dir: Path, sessions: Callable[[], Session] | None = None) -> None:
         self.forms_dir = Path(forms_dir)
-        self._cache: dict[str, tuple[float, dict[str, Any], Draft202012Validator]] = {}
+        self._sessions = sessions
+        self._session: Session | None = None
+        self._files: dict[str, tuple[float, dict[str, Any], Draft202012Validator]] = {}
+        self._versions: dict[str, Entry] = {}  # by sha256 of the canonical JSON: never stale
         self._lock = threading.Lock()
+
+    @property
+    def in_db(self) -> bool:
+        return self._sessions is not None or self._session is not None
+
+    def bound(self, session: Session) -> FormStore:
+        """The same store (sharing its caches) reading through `session`."""
+        if not self.in_db:
+            return self
+        clone = copy.copy(self)
+        clone._session = session
+        return clone
+
+    @contextmanager
+    def _db(self) -> Iterator[Session]:
+        if self._session is not None:
+            yield self._session
+            return
+        assert self._sessions is not None
+        with write_intent(False), self._sessions() as s:  # a read: never BEGIN IMMEDIATE beside a writer
+            yield s
 
     def path(self, name: str) -> Path:
         if not name or "/" in name or "\\" in name or name.startswith("."):
             raise NotFound("form {name!r} does not exist", name=name)
         return self.forms_dir / name
 
-    def exists(self, name: str) -> bool:
+    def exists(self, name: str, version: int | None = None) -> bool:
+        if not self.in_db:
+            try:
+                return self.path(name).is_file()
+            except NotFound:
+                return False
         try:
-            return self.path(name).is_file()
+            self.resolve(name, version)
         except NotFound:
             return False
+        return True
 
-    def _entry(self, name: str) -> tuple[dict[str, Any], Draft202012Validator]:
+    def latest_version(self, name: str) -> int | None:
+        """The newest deployed version of `name` (None: none, or a store without a database)."""
+        if not self.in_db:
+            return None
+        with self._db() as s:
+            return s.scalar(
+                select(FormVersion.version).where(FormVersion.key == name).order_by(FormVersion.version.desc()).limit(1)
+            )
+
+    def resolve(self, name: str, version: int | None = None) -> tuple[int | None, dict[str, Any], Draft202012Validator]:
+        """(version, schema, validator) of `name` at `version` (default: the newest). Compiled
+        validators are cached by content (sha256): a version rolled back and deployed again with
+        other content is never confused with the first."""
+        if not self.in_db:
+            schema, validator = self._file(name)
+            return None, schema, validator
+        q = select(FormVersion.version, FormVersion.sha256).where(FormVersion.key == name)
+        q = (
+            q.order_by(FormVersion.version.desc()).limit(1)
+            if version is None
+            else q.where(FormVersion.version == version)
+        )
+        with self._db() as s:
+            row = s.execute(q).first()
+            if row is None:
+                if version is None:
+                    raise NotFound("form {name!r} does not exist", name=name)
+                raise NotFound("form {name!r} has no version {version}", name=name, version=version)
+            found, sha = row
+            cached = self._versions.get(sha)
+            if cached is None:
+                content = s.scalar(
+                    select(FormVersion.content).where(FormVersion.key == name, FormVersion.version == found)
+                )
+        if cached is None:
+            schema = json.loads(content or "null")
+            cached = (schema, compile_schema(schema))
+            with self._lock:
+                self._versions[sha] = cached
+        return found, cached[0], cached[1]
+
+    def pinned(self, definition_id: int, name: str) -> int | None:
+        """The version of form `name` that definition `definition_id` was deployed with (None: the
+        definition pins none — deployed before forms had versions — or no database: the newest)."""
+        if not self.in_db:
+            return None
+        with self._db() as s:
+            return s.scalar(
+                select(DefinitionForm.form_version).where(
+                    DefinitionForm.definition_id == definition_id, DefinitionForm.form_key == name
+                )
+            )
+
+    def task_version(self, task: Any) -> int | None:
+        """The form version of a task (a `HumanTask` or any row with `instance_id` and `form_key`):
+        the one its instance's definition pins."""
+        if not self.in_db or not getattr(task, "form_key", None):
+            return None
+        from engine.models import ProcessInstance  # engine.models imports this module's models
+
+        with self._db() as s:
+            definition_id = s.scalar(
+                select(ProcessInstance.definition_id).where(ProcessInstance.id == task.instance_id)
+            )
+        return None if definition_id is None else self.pinned(definition_id, task.form_key)
+
+    def _file(self, name: str) -> Entry:
         path = self.path(name)
         try:
             mtime = path.stat().st_mtime
         except FileNotFoundError:
             raise NotFound("form {name!r} does not exist in {folder}/", name=name, folder=self.forms_dir.name) from None
         with self._lock:
-            cached = self._cache.get(name)
+            cached = self._files.get(name)
             if cached and cached[0] == mtime:
                 return cached[1], cached[2]
         schema = json.loads(path.read_text(encoding="utf-8"))
-        Draft202012Validator.check_schema(schema)
-        validator = Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
+        validator = compile_schema(schema)
         with self._lock:
-            self._cache[name] = (mtime, schema, validator)
+            self._files[name] = (mtime, schema, validator)
         return schema, validator
 
-    def schema(self, name: str) -> dict[str, Any]:
-        return self._entry(name)[0]
+    def _entry(self, name: str, version: int | None = None) -> Entry:
+        _v, schema, validator = self.resolve(name, version)
+        return schema, validator
 
-    def problems(self, name: str) -> list[str]:
+    def schema(self, name: str, version: int | None = None) -> dict[str, Any]:
+        return self._entry(name, version)[0]
+
+    def problems(self, name: str, version: int | None = None) -> list[str]:
         """Why a form cannot be used (deploy-time check); empty when fine."""
         try:
-            self._entry(name)
+            schema = self.schema(name, version)
         except NotFound as exc:
             return [exc.message]
         except json.JSONDecodeError as exc:
             return [f"form {name!r} is not valid JSON: {exc}"]
         except SchemaError as exc:
             return [f"form {name!r} is not a valid JSON Schema: {exc.message}"]
-        return _send_back_problems(name, self.schema(name))
+        return _send_back_problems(name, schema)
 
-    def errors(self, name: str | None, data: dict[str, Any]) -> list[dict[str, Any]]:
+    def errors(self, name: str | None, data: dict[str, Any], version: int | None = None) -> list[dict[str, Any]]:
         """Every field error of `data` (`field_error` entries: field, code = the JSON Schema keyword
         that failed, template + params; plus `rule` and `limit`, which the task form uses)."""
         if not name:
             return []
-        _schema, validator = self._entry(name)
+        _schema, validator = self._entry(name, version)
         return field_problems(validator.iter_errors(data))
 
-    def send_back(self, name: str | None, data: dict[str, Any]) -> dict[str, Any] | None:
+    def send_back(self, name: str | None, data: dict[str, Any], version: int | None = None) -> dict[str, Any] | None:
         """The form's 退回 (send back) convention, if `data` chose it (docs/bpmn-conventions.md).
 
         A form declares `"x-send-back": {"field": F, "value": V, "reason": R}` at its top level;
         data with `F == V` sends the instance back, `R` names the field holding the reason.
         Returns `{"field", "value", "reason"}` (reason = the submitted text) or None.
         """
-        spec = self.send_back_spec(name)
+        spec = self.send_back_spec(name, version)
         if spec is None or data.get(spec["field"]) != spec["value"]:
             return None
         reason = data.get(spec["reason"]) if spec.get("reason") else None
         return {"field": spec["field"], "value": spec["value"], "reason": reason if isinstance(reason, str) else ""}
 
-    def send_back_spec(self, name: str | None) -> dict[str, Any] | None:
+    def send_back_spec(self, name: str | None, version: int | None = None) -> dict[str, Any] | None:
         if not name:
             return None
         try:
-            schema = self.schema(name)
+            schema = self.schema(name, version)
         except NotFound:
             return None
         spec = schema.get("x-send-back")
@@ -193,13 +315,13 @@ class FormStore:
             return None
         return spec
 
-    def validate(self, name: str | None, data: Any) -> None:
+    def validate(self, name: str | None, data: Any, version: int | None = None) -> None:
         """Raise Invalid (422) listing every field error; nothing is changed on failure."""
         if not isinstance(data, dict):
             raise Invalid("data must be a JSON object", [field_error("", TYPES["object"].template, "type")])
         if not name:
             return
-        _schema, validator = self._entry(name)
+        _schema, validator = self._entry(name, version)
         unique = field_problems(validator.iter_errors(data))
         if unique:
             raise Invalid("form data is invalid: {count} problem(s)", unique, count=len(unique))

@@ -18,6 +18,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.core.form_models import DefinitionForm
 from engine.core.forms import FormStore
 from engine.core.spiff import load_specs
 from engine.core.validation import (  # noqa: F401 - re-exported: callers and tests use repository.validate etc.
@@ -106,9 +107,11 @@ def deploy(
             session.scalar(select(func.count()).select_from(ProcessDefinition).where(ProcessDefinition.key == key)) or 0
         ) > 0
 
+    forms = forms.bound(session)  # sees the forms deployed in this transaction (issue 15)
     parsed = validate(data, filename, forms, max_bytes, known, settings=settings)
     created: list[ProcessDefinition] = []
     result: list[ProcessDefinition] = []
+    pins: dict[int, dict[str, int]] = {}
     for proc in parsed.processes:
         current = session.scalars(
             select(ProcessDefinition)
@@ -116,7 +119,13 @@ def deploy(
             .order_by(ProcessDefinition.version.desc())
             .limit(1)
         ).first()
-        if current is not None and current.sha256 == parsed.sha256 and current.active:
+        wanted = form_pins(forms, proc.info)
+        if (
+            current is not None
+            and current.sha256 == parsed.sha256
+            and current.active
+            and wanted == pinned_forms(session, current.id)
+        ):
             result.append(current)
             continue
         d = ProcessDefinition(
@@ -134,7 +143,13 @@ def deploy(
         session.add(d)
         created.append(d)
         result.append(d)
+        pins[id(d)] = wanted
     try:
+        session.flush()
+        for d in created:
+            session.add_all(
+                DefinitionForm(definition_id=d.id, form_key=k, form_version=v) for k, v in pins[id(d)].items()
+            )
         session.flush()
     except IntegrityError:
         raise Conflict("another deployment of the same process happened at the same time; try again") from None
@@ -142,6 +157,27 @@ def deploy(
         for hook in DEPLOY_HOOKS:
             hook(session, created, now)
     return DeployResult(result, bool(created))
+
+
+def form_pins(forms: FormStore, info: dict[str, Any]) -> dict[str, int]:
+    """The newest version of each form the process's user tasks name (empty without a database)."""
+    pins: dict[str, int] = {}
+    for task in info.get("user_tasks", []):
+        key = task.get("form")
+        if key and key not in pins:
+            version = forms.latest_version(key)
+            if version is not None:
+                pins[key] = version
+    return pins
+
+
+def pinned_forms(session: Session, definition_id: int) -> dict[str, int]:
+    rows = session.execute(
+        select(DefinitionForm.form_key, DefinitionForm.form_version).where(
+            DefinitionForm.definition_id == definition_id
+        )
+    )
+    return {k: v for k, v in rows}
 
 
 def undeploy(session: Session, key: str, now: datetime) -> list[ProcessDefinition]:

@@ -48,7 +48,7 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
         self.session = session
         self.clock = clock
         self.settings = settings
-        self.forms = forms or FormStore(settings.forms_dir)
+        self.forms = (forms or FormStore(settings.forms_dir)).bound(session)
         self.zone = settings.zone
         self._active: dict[int, Loaded] = {}
         self._group_id: str | None = None
@@ -130,7 +130,8 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
     def complete(self, task_id: int, data: dict[str, Any], actor: Principal) -> HumanTask:
         task, inst = self._task_for_action(task_id, actor)
         check_submitted(data, self.settings.max_form_bytes)
-        self.forms.validate(task.form_key, data)
+        form_version = self.forms.pinned(inst.definition_id, task.form_key) if task.form_key else None
+        self.forms.validate(task.form_key, data, version=form_version)  # the version its definition pins
         loaded = self._load(inst)
         guid = UUID(task.task_guid)
         self._check_rules(loaded, guid, data)
@@ -176,7 +177,7 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
                     "late": bool(task.due_at and now > task.due_at),
                 },
             )
-            back = self.forms.send_back(task.form_key, data)
+            back = self.forms.send_back(task.form_key, data, version=form_version)
             if back is not None:  # 退回: the form chose the value that routes the diagram back
                 events.log(
                     self.session,

@@ -325,3 +325,9 @@ def own_nodes(session: Session, p: Principal, tier: str) -> list[tuple[str, str]
         return []
     q = select(OrgNode.id, OrgNode.name).where(OrgNode.id.in_(ids), OrgNode.active.is_(True))
     return [(i, n) for i, n in session.execute(q.order_by(OrgNode.sort, OrgNode.id)).all()]
+
+
+def require_form_deployer(p: Principal) -> None:
+    """Forms deploy like diagrams (issue 15): only process owners. Anyone signed in reads them."""
+    if not p.is_process_owner:
+        raise Forbidden("this needs the role {roles}", roles="process_owner")

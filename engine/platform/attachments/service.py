@@ -252,7 +252,7 @@ def bind_completed(
     caller's transaction, the completion included, is rolled back). Returns how many."""
     if not task.form_key or not data:
         return 0
-    schema = forms.schema(task.form_key)
+    schema = forms.schema(task.form_key, version=forms.pinned(inst.definition_id, task.form_key))
     keys = confidential_keys(getattr(forms, "forms_dir", None))
     wanted: dict[str, tuple[str, bool]] = {}
     for path, value, secret in field_values(schema, data, keys):
