@@ -159,6 +159,9 @@ def register_blueprints(app: Flask) -> None:
     from api.web import attachments as attachment_pages  # issue 16: attachments on the pages
 
     app.register_blueprint(attachment_pages.bp)
+    from api.web import forms as form_pages  # issue 15: the forms list and the form editor
+
+    app.register_blueprint(form_pages.bp)
 
 
 # ---- database set-up shared by the CLI and the tests ------------------------------------------------

@@ -44,6 +44,7 @@ await esbuild.build({
     modeler: join(src, 'modeler.js'),
     viewer: join(src, 'viewer.js'),
     charts: join(src, 'charts.js'),
+    'form-editor': join(src, 'form-editor.js'),  // issue 15: the form editor (CodeMirror 6)
   },
 });
 await esbuild.build({ ...common, entryPoints: { bpmn: join(src, 'sanji-bpmn.css') } });
@@ -60,4 +61,4 @@ await writeFile(join(outdir, 'build.json'), JSON.stringify({
   versions,
   mode: dev ? 'development' : 'production',
 }, null, 2) + '\n');
-console.log(`built api/static/vendor/ (modeler.js, viewer.js, charts.js, bpmn.css) in ${Date.now() - started} ms`);
+console.log(`built api/static/vendor/ (modeler.js, viewer.js, charts.js, form-editor.js, bpmn.css) in ${Date.now() - started} ms`);

@@ -9,6 +9,7 @@ import {
 import { useService } from 'bpmn-js-properties-panel';
 
 import { messages } from './common.js';
+import { FormLinks } from './form-link.jsx';
 
 const HUMAN = ['bpmn:UserTask', 'bpmn:ManualTask'];
 const PROPERTY_TYPES = 'spiffworkflow:Properties';
@@ -294,6 +295,7 @@ export function sanjiEntries(element, t) {
   if (isAny(element, HUMAN)) {
     entries.push({ id: 'sanji-task-tier', component: TierInfo });
     entries.push({ id: 'sanji-form', component: FormSelect, isEdited: isSelectEntryEdited });
+    entries.push({ id: 'sanji-form-links', component: FormLinks });  // issue 15: form-link.jsx
     const texts = [
       ['dueIn', 'P10D, P1M'], ['dueAt', 'month_end(), add_days(today(), 9)'],
       ['candidateRoles', 'secretary,deputy_secretary'], ['nodeVariable', 'unit_id / branch_id'],
