@@ -19,9 +19,9 @@ from engine.org import policy
 from engine.services import forms as forms_service
 
 from ..extensions import clock, db, settings
+from . import formrender
 from .base import page_blueprint, signin_required
 from .helpers import me
-from . import formrender
 
 bp = page_blueprint("forms")
 
@@ -82,4 +82,3 @@ def preview() -> Any:
     form = formrender.build(schema, {}, zone=settings().zone)
     html = render_template("_form_preview.html", form=form, schema=schema)
     return Response(html, mimetype="text/html")
-

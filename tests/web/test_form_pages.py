@@ -1,5 +1,6 @@
 """The form pages (issue 15 item 2): the list, the editor (process owners only) and its preview,
 which renders the form with the task page's own renderer."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,17 @@ def test_list_and_editor_for_process_owners(web):
     page = r.get_data(as_text=True)
     assert r.status_code == 200 and "data-sanji-form-editor" in page and "vendor/form-editor.js" in page
     source = re.search(r'<textarea id="form-source"[^>]*>(.*?)</textarea>', page, re.S).group(1)
-    assert json.loads(source.replace("&#34;", '"').replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">")
-                      .replace("&amp;", "&").replace("&#39;", "'"))["type"] == "object"
+    assert (
+        json.loads(
+            source.replace("&#34;", '"')
+            .replace("&quot;", '"')
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&amp;", "&")
+            .replace("&#39;", "'")
+        )["type"]
+        == "object"
+    )
     # a new form (no key given): a made-up key, the starter form
     page = web.get("/forms/edit").get_data(as_text=True)
     assert re.search(r'data-key="form_\d{14}\.json"', page) and "新表单" in page
@@ -38,8 +48,9 @@ def test_preview_renders_like_the_task_page_and_reports_problems(web):
     assert r.status_code == 200 and r.mimetype == "text/html"
     html = r.get_data(as_text=True)
     assert 'name="note"' in html and "说明" in html and "重要" in html
-    r = web.client.post("/forms/preview", json={"schema": '{"type": "object", "properties": {"a": {"type": "strin"}}}'},
-                        headers=headers)
+    r = web.client.post(
+        "/forms/preview", json={"schema": '{"type": "object", "properties": {"a": {"type": "strin"}}}'}, headers=headers
+    )
     assert r.status_code == 422
     assert [p["field"] for p in r.get_json()["problems"]] == ["schema/properties/a/type"]
 

@@ -2,6 +2,7 @@
 makes a brand-new form for it with 新建表单 (the form editor opens in a new tab: CodeMirror, problems
 on their line, the live preview), deploys the form and the diagram, and a branch commissioner
 completes the new step on the task page. Screenshots go to test-artifacts/."""
+
 from __future__ import annotations
 
 import json
@@ -12,9 +13,16 @@ import pytest
 from engine.infra.settings import ROOT
 from tests.web.in_browser.conftest import shot, sign_in
 
-MISSING = [b for b in ("modeler.js", "form-editor.js", "bpmn.css") if not (ROOT / "api" / "static" / "vendor" / b).exists()]
-pytestmark = [pytest.mark.browser, pytest.mark.skipif(
-    bool(MISSING), reason=f"the front-end bundles {', '.join(MISSING)} are missing (make setup: npm ci + node build.mjs)")]
+MISSING = [
+    b for b in ("modeler.js", "form-editor.js", "bpmn.css") if not (ROOT / "api" / "static" / "vendor" / b).exists()
+]
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        bool(MISSING),
+        reason=f"the front-end bundles {', '.join(MISSING)} are missing (make setup: npm ci + node build.mjs)",
+    ),
+]
 
 # start → end in the branch lane; the owner puts a user task between them
 BASE = """<?xml version="1.0" encoding="UTF-8"?>
@@ -53,21 +61,32 @@ FORM = {
     "required": ["note", "level"],
     "properties": {
         "note": {"type": "string", "title": "说明"},
-        "level": {"type": "string", "title": "等级", "enum": ["low", "mid", "high", "top", "max"],
-                  "enumNames": ["一般", "较重", "重要", "紧急", "特急"]},
+        "level": {
+            "type": "string",
+            "title": "等级",
+            "enum": ["low", "mid", "high", "top", "max"],
+            "enumNames": ["一般", "较重", "重要", "紧急", "特急"],
+        },
     },
 }
 
 
 def wait_ready(page, selector: str) -> None:
-    page.wait_for_function("""sel => { const el = document.querySelector(sel);
-        return el && (el.dataset.state === 'ready' || el.dataset.state === 'error'); }""", arg=selector)
+    page.wait_for_function(
+        """sel => { const el = document.querySelector(sel);
+        return el && (el.dataset.state === 'ready' || el.dataset.state === 'error'); }""",
+        arg=selector,
+    )
     assert page.get_attribute(selector, "data-state") == "ready", page.inner_text(selector)[:500]
 
 
 def test_owner_adds_a_task_with_a_new_form_and_a_commissioner_completes_it(pages, api):
-    r = api.post("/api/v1/process-definitions?filename=form_trial.bpmn", "owner", data=BASE.encode(),
-                 content_type="application/xml")
+    r = api.post(
+        "/api/v1/process-definitions?filename=form_trial.bpmn",
+        "owner",
+        data=BASE.encode(),
+        content_type="application/xml",
+    )
     assert r.status_code == 201, r.get_json()
     page = pages.new()
     errors: list[str] = []
@@ -97,8 +116,10 @@ def test_owner_adds_a_task_with_a_new_form_and_a_commissioner_completes_it(pages
     assert editor.locator("#form-heading").inner_text() == "新表单"
     assert editor.locator("#form-preview textarea").count() == 1  # the starter form, previewed
     # a typo: the problem is listed and marked on its line
-    editor.evaluate("""text => window.SanjiFormEditor.setText(text)""",
-                    '{\n  "type": "object",\n  "properties": {\n    "note": {"type": "strin"}\n  }\n}')
+    editor.evaluate(
+        """text => window.SanjiFormEditor.setText(text)""",
+        '{\n  "type": "object",\n  "properties": {\n    "note": {"type": "strin"}\n  }\n}',
+    )
     editor.click("#form-check")
     editor.wait_for_selector("#form-problems li")
     assert editor.locator("#form-problems li").first.get_attribute("data-line") == "4"
@@ -140,5 +161,7 @@ def test_owner_adds_a_task_with_a_new_form_and_a_commissioner_completes_it(pages
     done = api.get(f"/api/v1/process-instances/{inst.get_json()['id']}", "xinsheng_laogan").get_json()
     assert done["status"] == "completed"
     assert api.get(f"/api/v1/tasks/{task['id']}", "xinsheng_laogan").get_json()["data"] == {
-        "note": "支部已完成自查", "level": "high"}
+        "note": "支部已完成自查",
+        "level": "high",
+    }
     assert errors == []
