@@ -20,7 +20,7 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from engine.core.form_models import DefinitionForm, FormVersion
@@ -142,6 +142,11 @@ class FormStore:
         self._files: dict[str, tuple[float, dict[str, Any], Draft202012Validator]] = {}
         self._versions: dict[str, Entry] = {}  # by sha256 of the canonical JSON: never stale
         self._lock = threading.Lock()
+        self._secret: tuple[Any, frozenset[str]] = (None, frozenset())
+        if sessions is not None:
+            from engine.org import confidential  # not at the top: confidential is imported by engine.core users
+
+            confidential.register_deployed(self.forms_dir, self.confidential_keys)
 
     @property
     def in_db(self) -> bool:
@@ -221,6 +226,26 @@ class FormStore:
             with self._lock:
                 self._versions[sha] = cached
         return found, cached[0], cached[1]
+
+    def confidential_keys(self) -> frozenset[str]:
+        """Field names marked x-confidential in any deployed version of any form (re-read when a
+        form is deployed: the fingerprint is the row count and the newest id)."""
+        if not self.in_db:
+            return frozenset()
+        from engine.org.confidential import schema_keys
+
+        with self._db() as s:
+            fingerprint = tuple(s.execute(select(func.count(), func.max(FormVersion.id))).one())
+            if fingerprint == self._secret[0]:
+                return self._secret[1]
+            keys: set[str] = set()
+            for content in s.scalars(select(FormVersion.content)):
+                try:
+                    keys |= schema_keys(json.loads(content))
+                except ValueError:
+                    continue
+        self._secret = (fingerprint, frozenset(keys))
+        return self._secret[1]
 
     def pinned(self, definition_id: int, name: str) -> int | None:
         """The version of form `name` that definition `definition_id` was deployed with (None: the

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -125,6 +125,10 @@ class _KeyCache:
         if forms_dir is None:
             return VARIABLES
         folder = str(forms_dir)
+        deployed = DEPLOYED.get(folder)  # issue 15: the forms deployed in the database, too
+        return self._files(folder) | deployed() if deployed is not None else self._files(folder)
+
+    def _files(self, folder: str) -> frozenset[str]:
         try:
             with os.scandir(folder) as it:
                 files = tuple(sorted((e.name, e.stat().st_mtime) for e in it if e.name.endswith(".json")))
@@ -148,6 +152,18 @@ class _KeyCache:
 
 
 KEYS = _KeyCache()
+# forms directory → the confidential keys of the forms deployed in the database (issue 15): the
+# app's FormStore registers itself for its `forms_dir`, so every caller that names the folder
+# also honours the x-confidential fields of forms deployed with the form editor.
+DEPLOYED: dict[str, Callable[[], frozenset[str]]] = {}
+
+
+def register_deployed(forms_dir: Path | str, source: Callable[[], frozenset[str]]) -> None:
+    DEPLOYED[str(forms_dir)] = source
+
+
+def schema_keys(schema: Any) -> set[str]:
+    return _schema_keys(schema)
 
 
 def confidential_keys(forms_dir: Path | str | None) -> frozenset[str]:

@@ -190,3 +190,13 @@ def test_instance_keeps_the_form_version_it_started_with(api, sessions):
         {"process": "form_pin", "version": 1, "form_version": 1},
         {"process": "form_pin", "version": 2, "form_version": 2},
     ]
+
+
+def test_confidential_fields_of_deployed_forms_are_redacted_too(api, app):
+    from engine.org import confidential
+
+    folder = app.extensions["sanji"].settings.forms_dir
+    assert "whistle_name" not in confidential.confidential_keys(folder)
+    secret = {"type": "object", "properties": {"whistle_name": {"type": "string", "x-confidential": True}}}
+    assert deploy_form(api, secret, key="secret_form.json").status_code == 201
+    assert "whistle_name" in confidential.confidential_keys(folder)
