@@ -209,7 +209,8 @@ def document() -> dict[str, Any]:
                 tag="definitions",
             ),
             "post": _op(
-                "Deploy a BPMN file (process_owner or admin)",
+                "Deploy a BPMN file (process_owner or admin); multipart may add any number of .json forms, "
+                "deployed first in the same transaction so that the diagram pins them (issue 15)",
                 {
                     "201": _resp({"$ref": "#/components/schemas/Deployment"}, "New version(s) created"),
                     "200": _resp(

@@ -130,6 +130,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "created": {"type": "boolean"},
             "definitions": {"type": "array", "items": {"$ref": "#/components/schemas/Definition"}},
+            "forms": {"type": "array", "items": {"type": "object"}},  # issue 15: forms deployed with the diagram
         },
     },
     "Task": {
