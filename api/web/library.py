@@ -24,6 +24,7 @@ from engine.infra import events
 from engine.models import EventLog, ProcessDefinition, ProcessInstance, Schedule
 from engine.org.nodes import Principal
 from engine.services import definitions as definitions_service
+from engine.services import forms as forms_service
 from engine.services.definitions import DefinitionFilter
 
 from ..extensions import clock, db, settings, state
@@ -159,17 +160,31 @@ def render_library(upload_error: dict[str, Any] | None = None, code: int = 200) 
 def upload() -> Any:
     """Deploy an uploaded .bpmn file (process owners, admins): a new version of each process in it."""
     p = require_editor()
-    f = request.files.get("file")
-    if f is None or not f.filename:
+    chosen = [u for u in request.files.getlist("file") if u.filename]
+    forms = [u for u in chosen if u.filename.lower().endswith(".json")]  # issue 15: forms with the diagram
+    diagrams = [u for u in chosen if u not in forms]
+    if len(diagrams) != 1:
         flash(gettext("Choose a BPMN file."), "error")
         return redirect(url_for("library.library"))
+    f = diagrams[0]
     max_bytes = settings().max_bpmn_bytes
     data = f.read(max_bytes + 1)
     now = clock().now()
     try:
-        result = repository.deploy(
-            db(), data, f.filename, p.username, now, state().forms, max_bytes, settings=settings()
-        )
+        if forms:
+            result, _forms = forms_service.deploy_bundle(
+                db(),
+                p,
+                (data, f.filename),
+                [(u.filename, u.read(max_bytes + 1)) for u in forms],
+                now,
+                state().forms,
+                settings(),
+            )
+        else:
+            result = repository.deploy(
+                db(), data, f.filename, p.username, now, state().forms, max_bytes, settings=settings()
+            )
     except Invalid as exc:
         db().rollback()
         problems = [

@@ -60,3 +60,20 @@ def test_others_read_the_list_but_do_not_edit(web):
     html = web.get("/forms").get_data(as_text=True)
     assert 'data-key="web_report.json"' in html and 'id="new-form"' not in html
     assert web.get("/forms/edit?key=web_report.json").status_code == 403
+
+
+def test_upload_a_diagram_with_its_form(web, api):
+    import io
+
+    from tests.conftest import BPMN
+
+    web.login("owner")
+    xml = (BPMN / "web_report.bpmn").read_bytes()
+    report = json.loads((BPMN.parent / "forms" / "web_report.json").read_text(encoding="utf-8"))
+    changed = json.dumps({**report, "title": "支部报告（新版）"}, ensure_ascii=False).encode()
+    r = web.post("/processes/upload", {"file": [(io.BytesIO(xml), "web_report.bpmn"),
+                                                (io.BytesIO(changed), "web_report.json")]},
+                 content_type="multipart/form-data")
+    assert r.status_code == 302 and r.headers["Location"].endswith("/processes/web_report")
+    form = api.get("/api/v1/forms/web_report.json", "owner").get_json()
+    assert (form["version"], form["title"]) == (2, "支部报告（新版）")
