@@ -160,13 +160,13 @@ def render_library(upload_error: dict[str, Any] | None = None, code: int = 200) 
 def upload() -> Any:
     """Deploy an uploaded .bpmn file (process owners, admins): a new version of each process in it."""
     p = require_editor()
-    chosen = [u for u in request.files.getlist("file") if u.filename]
-    forms = [u for u in chosen if u.filename.lower().endswith(".json")]  # issue 15: forms with the diagram
-    diagrams = [u for u in chosen if u not in forms]
+    chosen = [(u, str(u.filename)) for u in request.files.getlist("file") if u.filename]
+    forms = [(u, n) for u, n in chosen if n.lower().endswith(".json")]  # issue 15: forms with the diagram
+    diagrams = [(u, n) for u, n in chosen if not n.lower().endswith(".json")]
     if len(diagrams) != 1:
         flash(gettext("Choose a BPMN file."), "error")
         return redirect(url_for("library.library"))
-    f = diagrams[0]
+    f, filename = diagrams[0]
     max_bytes = settings().max_bpmn_bytes
     data = f.read(max_bytes + 1)
     now = clock().now()
@@ -175,15 +175,15 @@ def upload() -> Any:
             result, _forms = forms_service.deploy_bundle(
                 db(),
                 p,
-                (data, f.filename),
-                [(u.filename, u.read(max_bytes + 1)) for u in forms],
+                (data, filename),
+                [(n, u.read(max_bytes + 1)) for u, n in forms],
                 now,
                 state().forms,
                 settings(),
             )
         else:
             result = repository.deploy(
-                db(), data, f.filename, p.username, now, state().forms, max_bytes, settings=settings()
+                db(), data, filename, p.username, now, state().forms, max_bytes, settings=settings()
             )
     except Invalid as exc:
         db().rollback()

@@ -266,11 +266,12 @@ class FormStore:
             return None
         from engine.models import ProcessInstance  # engine.models imports this module's models
 
-        with self._db() as s:
-            definition_id = s.scalar(
-                select(ProcessInstance.definition_id).where(ProcessInstance.id == task.instance_id)
+        with self._db() as s:  # one statement: the instance's definition's pin
+            return s.scalar(
+                select(DefinitionForm.form_version)
+                .join(ProcessInstance, ProcessInstance.definition_id == DefinitionForm.definition_id)
+                .where(ProcessInstance.id == task.instance_id, DefinitionForm.form_key == task.form_key)
             )
-        return None if definition_id is None else self.pinned(definition_id, task.form_key)
 
     def _file(self, name: str) -> Entry:
         path = self.path(name)
