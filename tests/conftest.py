@@ -20,15 +20,15 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from app import create_app, migrate
-from engine.core import repository
-from engine.core.forms import FormStore
-from engine.core.runtime import Runtime
-from engine.infra.clock import FrozenClock
-from engine.infra.db import Base, make_engine, make_session_factory, write_intent
-from engine.infra.settings import ROOT, Settings, load_settings
-from engine.models import User
 from engine.org import demo
 from engine.org import nodes as org
+from engine.core import repository
+from engine.infra.clock import FrozenClock
+from engine.infra.db import Base, make_engine, make_session_factory, write_intent
+from engine.core.forms import FormStore
+from engine.models import User
+from engine.core.runtime import Runtime
+from engine.infra.settings import ROOT, Settings, load_settings
 
 TESTS = Path(__file__).resolve().parent
 BPMN = TESTS / "bpmn"
@@ -189,9 +189,9 @@ def roundtrip_all(session: Session) -> int:
     import json
     import zlib
 
+    from engine.models import ProcessInstance
     from engine.core.repository import SPECS
     from engine.core.spiff import dump_state, load_state
-    from engine.models import ProcessInstance
 
     count = 0
     for inst in session.scalars(select(ProcessInstance)):
@@ -283,7 +283,7 @@ class LiveServer:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> LiveServer:
+    def __enter__(self) -> "LiveServer":
         self.thread.start()
         return self
 
@@ -326,7 +326,7 @@ def browser() -> Iterator[Any]:
     pw = sync_playwright().start()
     try:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a broken install is reported as the reason
         pw.stop()
         browser_unavailable(f"Chromium at {CHROMIUM} did not start: {exc}")
     yield chromium
