@@ -125,7 +125,11 @@ class _Parser:
         """Rows per item (engine/core/form_fields.py): every row is kept with its fixed key, so a
         row left blank is reported on its own fields; when no row has anything but its key, the
         list is left out (e.g. a review sent back needs no classification)."""
-        fixed = {k for k, sub in (items.get("properties") or {}).items() if isinstance(sub, Mapping) and widget_hint(sub) == "fixed"}
+        fixed = {
+            k
+            for k, sub in (items.get("properties") or {}).items()
+            if isinstance(sub, Mapping) and widget_hint(sub) == "fixed"
+        }
         rows, filled = [], False
         for i in indices:
             v = self.node(items, join(path, i))

@@ -175,6 +175,8 @@ class _Ctx:
             if item_choices or hint == "checkboxes":
                 f.widget, f.choices = "checkboxes", item_choices
                 f.value = value if isinstance(value, list) else []
+                for key in [k for k in self.errors if k.startswith(path + "/") and k[len(path) + 1 :].isdigit()]:
+                    f.errors.extend(m for m in self.errors.pop(key) if m not in f.errors)  # one checked box refused
                 return f
             f.widget = "repeat"
             rows = value if isinstance(value, list) else []
@@ -233,7 +235,6 @@ class _Ctx:
         if isinstance(schema.get("x-rows"), int):
             f.attrs["rows"] = schema["x-rows"]
         return f
-
 
     def mark_conditions(
         self, schema: Mapping[str, Any], group: Field, required: set[str], values: Mapping[str, Any]

@@ -45,7 +45,9 @@ def _required_by(branch: Any) -> list[str]:
         return []
     names = [str(n) for n in branch.get("required") or [] if isinstance(n, str)]
     for name, sub in (branch.get("properties") or {}).items():
-        if isinstance(sub, Mapping) and (int(sub.get("minLength", 0) or 0) >= 1 or int(sub.get("minItems", 0) or 0) >= 1):
+        if isinstance(sub, Mapping) and (
+            int(sub.get("minLength", 0) or 0) >= 1 or int(sub.get("minItems", 0) or 0) >= 1
+        ):
             names.append(str(name))
     return names
 

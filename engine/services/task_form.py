@@ -127,7 +127,11 @@ def variables_of(inst: ProcessInstance | None) -> dict[str, Any]:
 
 
 def task_form(
-    session: Session, forms: FormStore, task: HumanTask, variables: Mapping[str, Any], schema: Mapping[str, Any] | None = None
+    session: Session,
+    forms: FormStore,
+    task: HumanTask,
+    variables: Mapping[str, Any],
+    schema: Mapping[str, Any] | None = None,
 ) -> TaskForm | None:
     """The task's form resolved with `variables` (the task's context as its reader sees it)."""
     if schema is None:

@@ -76,10 +76,10 @@ def test_regular_quarter_end_to_end(sc, clock):
     assert sc.api.get("/api/v1/reports/quarterly", "group_member",
                       query_string={"year": 2027, "quarter": 5}).status_code == 422
 
-    # the unit's plan may only name its own branches
+    # the unit's plan may only name its own branches (the form offers only those)
     bad = sc.complete(plans["xinsheng"], "xinsheng_secretary",
                       plan(item("薪酬公示检查", "2027-03-15", ["xuchang-zongcai"])), status=422)
-    assert bad["details"][0]["field"] == "items"
+    assert bad["details"][0]["field"] == "items/0/branch_ids/0"
     sc.complete(plans["xinsheng"], "xinsheng_secretary",
                 plan(item("薪酬公示检查", "2027-03-15"), item("老干部慰问金发放监督", "2027-03-25", ["xinsheng-laogan"])))
     sc.complete(plans["xuchang"], "xuchang_deputy",

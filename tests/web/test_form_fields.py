@@ -1,5 +1,6 @@
 """Fields that know the task, rendered and parsed (engine/core/form_fields.py, api/web/formrules.py):
 choices by name, rows per item with fixed keys, prefill, and conditional required marks."""
+
 from __future__ import annotations
 
 import json
@@ -40,7 +41,12 @@ def test_rows_per_finding_are_fixed_with_labels_and_prefilled():
 
 def test_fixed_rows_left_blank_are_left_out_and_filled_ones_kept_whole():
     schema = review()
-    posted = {"decision": "returned", "review_opinion": "请补充", "classifications/0/no": "1", "classifications/1/no": "2"}
+    posted = {
+        "decision": "returned",
+        "review_opinion": "请补充",
+        "classifications/0/no": "1",
+        "classifications/1/no": "2",
+    }
     assert formrender.parse(schema, posted) == {"decision": "returned", "review_opinion": "请补充"}
     posted.update({"decision": "accepted", "classifications/0/classification": "none"})
     data = formrender.parse(schema, posted)
@@ -58,8 +64,9 @@ def test_conditional_required_marks_follow_the_classification():
     [rows] = [f for f in root.children if f.name == "classifications"]
     first = {f.name: f for f in rows.children[0].children}
     second = {f.name: f for f in rows.children[1].children}
-    assert first["fix_requirement"].attrs["when"] == [{"all": [{"field": "classification", "in": ["immediate_fix"]}],
-                                                       "negate": False}]
+    assert first["fix_requirement"].attrs["when"] == [
+        {"all": [{"field": "classification", "in": ["immediate_fix"]}], "negate": False}
+    ]
     assert first["fix_requirement"].attrs["when_on"] is True and first["fix_deadline"].attrs["when_on"] is True
     assert first["person"].attrs["when_on"] is False
     assert second["fix_requirement"].attrs["when_on"] is False
@@ -68,10 +75,16 @@ def test_conditional_required_marks_follow_the_classification():
 
 
 def test_dependent_required_and_schemas_are_marks_too():
-    schema = {"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "string"}, "c": {"type": "string"}},
-              "dependentRequired": {"a": ["b"]}, "dependentSchemas": {"b": {"required": ["c"]}}}
-    assert formrules.conditions(schema) == {"b": [{"all": [{"field": "a", "filled": True}], "negate": False}],
-                                            "c": [{"all": [{"field": "b", "filled": True}], "negate": False}]}
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}, "b": {"type": "string"}, "c": {"type": "string"}},
+        "dependentRequired": {"a": ["b"]},
+        "dependentSchemas": {"b": {"required": ["c"]}},
+    }
+    assert formrules.conditions(schema) == {
+        "b": [{"all": [{"field": "a", "filled": True}], "negate": False}],
+        "c": [{"all": [{"field": "b", "filled": True}], "negate": False}],
+    }
     assert [(d["field"], d["rule"]) for d in schema_errors(schema, {"a": "x"})] == [("b", "required")]
 
 
@@ -86,19 +99,30 @@ def test_choices_from_the_organisation_and_from_a_list_carry_names():
     assert picker["items"]["enumNames"] == ["老干家委党总支", "物业服务中心党支部"]
     field = formrender.build(plan, {"items": [{"branch_ids": ["xinsheng-wuye"]}]}).children[1].children[0].children[3]
     assert (field.widget, [c.label for c in field.choices], field.text) == (
-        "checkboxes", ["老干家委党总支", "物业服务中心党支部"], "物业服务中心党支部")
-    commend = form_fields.resolve(load("annual_commend.json"), {"nominated": [
-        {"username": "xinsheng_laogan", "name": "老干委员", "unit_name": "新升实业"}]}, no_org)
+        "checkboxes",
+        ["老干家委党总支", "物业服务中心党支部"],
+        "物业服务中心党支部",
+    )
+    commend = form_fields.resolve(
+        load("annual_commend.json"),
+        {"nominated": [{"username": "xinsheng_laogan", "name": "老干委员", "unit_name": "新升实业"}]},
+        no_org,
+    )
     assert commend["properties"]["approved"]["items"]["enumNames"] == ["老干委员（新升实业）"]
 
 
 def test_defaults_from_a_variable_a_path_or_a_sandboxed_expression():
-    schema = {"type": "object", "properties": {
-        "a": {"type": "string", "x-default": "overview"},
-        "b": {"type": "integer", "x-default": "stats.total"},
-        "c": {"type": "integer", "x-default": {"expr": "len(items) * 2"}},
-        "d": {"type": "string", "x-default": {"expr": "open('/etc/passwd').read()"}}}}
+    schema = {
+        "type": "object",
+        "properties": {
+            "a": {"type": "string", "x-default": "overview"},
+            "b": {"type": "integer", "x-default": "stats.total"},
+            "c": {"type": "integer", "x-default": {"expr": "len(items) * 2"}},
+            "d": {"type": "string", "x-default": {"expr": "open('/etc/passwd').read()"}},
+        },
+    }
     got = form_fields.prefill(schema, {"overview": "已报 1 份", "stats": {"total": 3}, "items": [1, 2]})
     assert got == {"a": "已报 1 份", "b": 3, "c": 4}
     assert form_fields.prefill(load("quarterly_report_write.json"), {"monthly_overview": "应报 9 份，已报 1 份"}) == {
-        "monthly_overview": "应报 9 份，已报 1 份"}
+        "monthly_overview": "应报 9 份，已报 1 份"
+    }
