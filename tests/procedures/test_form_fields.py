@@ -5,9 +5,10 @@ field), rows per finding with their number fixed, prefill in `GET /api/v1/tasks/
 from __future__ import annotations
 
 from tests.oracles import fields
-from tests.web.conftest import Web
 from tests.procedures.conftest import PROCESSES
-from tests.procedures.test_quarterly_tasks import DRAFT, KEYS as QT_KEYS, item, plan
+from tests.procedures.test_quarterly_tasks import DRAFT, item, plan
+from tests.procedures.test_quarterly_tasks import KEYS as QT_KEYS
+from tests.web.conftest import Web
 
 XINSHENG = {
     "xinsheng-laogan": "老干家委党总支",

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from api.web import formrender, formrules
 from engine.core import form_fields
 from engine.core.forms import schema_errors
-from api.web import formrender, formrules
 
 FORMS = Path(__file__).resolve().parents[2] / "forms"
 FINDINGS = [{"no": 1, "title": "考勤代签", "facts": "两处代签"}, {"no": 2, "title": "收受礼金", "facts": "两千元"}]

@@ -43,6 +43,12 @@ def test_review_rows_per_finding_and_live_required_marks(pages, api, app, clock)
     shot(page, "form-fields-review-rows")
 
     page.check("input[name='decision'][value='accepted']")
+    opinion = page.locator("[data-field='review_opinion'] [data-req-when]")
+    assert opinion.is_hidden()  # 审核意见 is required only when sent back
+    page.check("input[name='decision'][value='returned']")
+    opinion.wait_for(state="visible")
+    page.check("input[name='decision'][value='accepted']")
+    opinion.wait_for(state="hidden")
     page.click("#submit")
     error = page.locator("[data-field='classifications/0/fix_requirement'] .error")
     error.wait_for()
