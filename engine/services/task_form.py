@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from engine.core import form_fields
+from engine.core.bounds import check_submitted
 from engine.core.forms import FormStore
 from engine.errors import NotFound
 from engine.models import COMMITTEE_ROLES, HumanTask, OrgNode, ProcessInstance, RoleAssignment, User
@@ -144,9 +145,10 @@ def task_form(
     return TaskForm(resolved, form_fields.prefill(schema, variables))
 
 
-def check_completion(session: Session, forms: FormStore, p: Principal, task_id: int, data: Any) -> None:
+def check_completion(session: Session, forms: FormStore, p: Principal, task_id: int, data: Any, max_bytes: int) -> None:
     """Validate completion data against the form resolved for the task (choices computed for it),
-    before the runtime runs; a task `p` may not act on is left to the runtime to refuse."""
+    before the runtime runs; a task `p` may not act on is left to the runtime to refuse, and
+    oversized data to its bound (413)."""
     task = session.get(HumanTask, task_id)
     if task is None or task.status != "open" or not task.form_key or not isinstance(data, dict):
         return
@@ -155,7 +157,10 @@ def check_completion(session: Session, forms: FormStore, p: Principal, task_id: 
     schema = forms.schema(task.form_key)
     if not form_fields.has_extensions(schema):
         return
+    check_submitted(data, max_bytes)
     inst = session.get(ProcessInstance, task.instance_id)
+    if inst is None or inst.status != "running":  # suspended, failed …: the runtime says so
+        return
     resolved = task_form(session, forms, task, variables_of(inst), schema)
     if resolved is not None:
         forms.validate_schema(resolved.schema, data)

@@ -33,10 +33,11 @@
   }
 
   function update(form) {
-    form.querySelectorAll("[data-required-when]").forEach(function (el) {
-      if (el.closest("template")) { return; }
+    form.querySelectorAll("[data-required-when]").forEach(function (rule) {
+      if (rule.closest("template")) { return; }
+      var el = rule.parentElement;  // the field's container (data-field)
       var conds;
-      try { conds = JSON.parse(el.getAttribute("data-required-when")); } catch (e) { return; }
+      try { conds = JSON.parse(rule.getAttribute("data-required-when")); } catch (e) { return; }
       var base = parentPath(el.getAttribute("data-field") || "");
       var on = conds.some(function (c) { return holds(form, base, c); });
       var mark = el.querySelector(":scope > label [data-req-when], :scope > legend [data-req-when], :scope > .label [data-req-when]");
