@@ -143,7 +143,13 @@ SCHEMAS: dict[str, Any] = {
         "required": TASK_REQUIRED + ["form"],
         "properties": {
             **TASK_PROPS,
-            "form": {"type": ["object", "null"]},
+            "form": {
+                "type": ["object", "null"],
+                "description": "the task's JSON Schema resolved for this task (docs/forms.md: choices of "
+                "`x-source` as enum + enumNames, rows of `x-rows-from`) and `prefill`, the first values "
+                "of the form from the task's data (`x-default`)",
+                "properties": {"prefill": JSON_OBJECT},
+            },
             "can_complete": {"type": "boolean"},
             "context": JSON_OBJECT,
             "data": {"type": ["object", "null"]},

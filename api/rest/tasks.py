@@ -93,10 +93,10 @@ def task(task_id: int) -> Response:
     row = visible_task_row(task_id)
     t: HumanTask = row.task
     p = current_principal()
-    view = task_view.task_view(db(), p, t, redactor(p))
+    view = task_view.task_view(db(), p, t, redactor(p), state().forms)
     out = task_json(t, row.node_name, row.assignee, row.instance_title)
     out["instance_title"] = view.title
-    out["form"] = state().forms.schema(t.form_key, version=state().forms.task_version(t)) if t.form_key else None
+    out["form"] = view.form.json() if view.form is not None else None
     out["can_complete"] = t.status == "open" and can_act_on(p, t)
     out["context"] = view.context
     out["data"] = view.data

@@ -77,6 +77,8 @@ class _Parser:
                     if seg.isdigit()
                 }
             )
+            if schema.get("x-rows-fixed") is True:
+                return self.fixed_rows(items, path, indices)
             rows = []
             for i in indices:
                 v = self.node(items, join(path, i))
@@ -118,6 +120,25 @@ class _Parser:
         if schema.get("format") == "date-time":
             return _from_local_input(text, self.zone)
         return text
+
+    def fixed_rows(self, items: Mapping[str, Any], path: str, indices: list[int]) -> Any:
+        """Rows per item (engine/core/form_fields.py): every row is kept with its fixed key, so a
+        row left blank is reported on its own fields; when no row has anything but its key, the
+        list is left out (e.g. a review sent back needs no classification)."""
+        fixed = {
+            k
+            for k, sub in (items.get("properties") or {}).items()
+            if isinstance(sub, Mapping) and widget_hint(sub) == "fixed"
+        }
+        rows, filled = [], False
+        for i in indices:
+            v = self.node(items, join(path, i))
+            if v is _MISSING:
+                continue
+            if isinstance(v, dict) and not _empty({k: x for k, x in v.items() if k not in fixed}):
+                filled = True
+            rows.append(v)
+        return rows if filled else _MISSING
 
 
 def _from_local_input(text: str, zone: ZoneInfo | None) -> str:

@@ -33,6 +33,7 @@ from zoneinfo import ZoneInfo
 
 from engine.org.confidential import MARK
 
+from . import formrules
 from .formparse import _from_local_input, _Parser, parse  # noqa: F401
 from .formschema import (  # noqa: F401
     _MISSING,
@@ -113,6 +114,7 @@ def build(
         child = ctx.node(sub, key, key, values.get(key, _MISSING), key in required)
         if child is not None:
             root.children.append(child)
+    ctx.mark_conditions(schema, root, required, values)
     root.errors = ctx.errors.pop("", [])
     return root
 
@@ -158,6 +160,7 @@ class _Ctx:
                     child = self.node(sub, join(path, key), key, values.get(key, _MISSING), key in req)
                     if child is not None:
                         f.children.append(child)
+            self.mark_conditions(schema, f, req, values)
             return f
         if is_attachment(schema):  # one id or an array of ids: one file control (templates/_attachments.html)
             f.widget = "attachment"
@@ -172,17 +175,29 @@ class _Ctx:
             if item_choices or hint == "checkboxes":
                 f.widget, f.choices = "checkboxes", item_choices
                 f.value = value if isinstance(value, list) else []
+                for key in [k for k in self.errors if k.startswith(path + "/") and k[len(path) + 1 :].isdigit()]:
+                    f.errors.extend(m for m in self.errors.pop(key) if m not in f.errors)  # one checked box refused
                 return f
             f.widget = "repeat"
             rows = value if isinstance(value, list) else []
-            count = len(rows) if self.display else max(len(rows), f.min_items, 1)
+            fixed = schema.get("x-rows-fixed") is True  # one row per item of an earlier list (form_fields)
+            count = len(rows) if self.display else max(len(rows), f.min_items, 0 if fixed else 1)
+            labels = schema.get("x-row-labels") or []
+            details = schema.get("x-row-details") or []
             for i in range(count):
                 row_value = rows[i] if i < len(rows) else _MISSING
                 row = self.node(items, join(path, i), str(i), row_value, True)
                 if row is not None:
+                    if fixed:
+                        row.label = str(labels[i]) if i < len(labels) else ""
+                        row.help = str(details[i]) if i < len(details) else ""
                     f.children.append(row)
-            if not self.display:
+            f.attrs["fixed"] = fixed
+            if not self.display and not fixed:
                 f.template = self.node(items, join(path, ROW), ROW, _MISSING, True)
+            return f
+        if hint == "fixed":  # a key of a row per item: shown, posted as it is, never typed
+            f.widget, f.choices = "fixed", choices
             return f
         if choices:
             f.choices = choices
@@ -221,11 +236,24 @@ class _Ctx:
             f.attrs["rows"] = schema["x-rows"]
         return f
 
+    def mark_conditions(
+        self, schema: Mapping[str, Any], group: Field, required: set[str], values: Mapping[str, Any]
+    ) -> None:
+        """Put the object's conditional rules on its fields (`*` shown live, formrules.py)."""
+        if self.display:
+            return
+        rules = formrules.conditions(schema, skip=required)
+        for child in group.children:
+            conds = rules.get(child.name)
+            if conds:
+                child.attrs["when"] = conds
+                child.attrs["when_on"] = any(formrules.holds(c, values) for c in conds)
+
 
 def display_text(f: Field) -> str:
     if f.widget == "attachment":
         return "、".join(f.value or [])
-    if f.widget in ("radio", "select", "hidden") and f.choices:
+    if f.widget in ("radio", "select", "hidden", "fixed") and f.choices:
         for c in f.choices:
             if c.value == f.value:
                 return c.label

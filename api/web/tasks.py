@@ -11,6 +11,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
+from engine.core.forms import schema_errors
 from engine.errors import Invalid, SanjiError
 from engine.infra.db import write_intent
 from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, User
@@ -18,7 +19,7 @@ from engine.org.nodes import ROLE_NAMES
 from engine.org.routing import can_act_on, candidates, may_urge
 from engine.platform import notify
 from engine.platform.models import Notification
-from engine.services import task_view
+from engine.services import task_form, task_view
 from engine.services import tasks as tasks_service
 from engine.services.paging import PageRequest
 from engine.services.tasks import TaskCommand, TaskFilter, TaskRow
@@ -311,11 +312,11 @@ def render_task(
     status: int = 200,
 ) -> Any:
     p = me()
-    view = task_view.task_view(db(), p, t, redactor(p))
-    inst = view.instance
     forms = state().forms
     form_version = forms.task_version(t)  # the version its definition pins (issue 15)
-    schema = form_schema(t.form_key, form_version)
+    view = task_view.task_view(db(), p, t, redactor(p), forms)
+    inst = view.instance
+    schema = view.form.schema if view.form is not None else form_schema(t.form_key, form_version)
     spec = forms.send_back_spec(t.form_key, form_version)
     can_act = t.status == "open" and inst.status == "running" and can_act_on(p, t)
     if values is None:
@@ -330,7 +331,7 @@ def render_task(
                 ),
                 None,
             )
-            values = dict(earlier or {})
+            values = dict(earlier or (view.form.prefill if view.form is not None else {}))
             if spec is not None:
                 values.pop(spec["field"], None)
                 values.pop(spec.get("reason") or "", None)
@@ -407,7 +408,8 @@ def task(task_id: int) -> Any:
 def submit(task_id: int) -> Any:
     t, node_name, assignee_name, title = visible_task(task_id)
     form_version = state().forms.task_version(t)  # the version its definition pins (issue 15)
-    schema = form_schema(t.form_key, form_version)
+    resolved = task_form.for_page(db(), state().forms, t, redactor(me()))
+    schema = resolved.schema if resolved is not None else form_schema(t.form_key, form_version)
     spec = state().forms.send_back_spec(t.form_key, form_version)
     posted: Any = request.form
     if schema and any(k.startswith(formrender.UPLOAD) for k in request.files):  # file controls posted without JS
@@ -425,7 +427,7 @@ def submit(task_id: int) -> Any:
     except Invalid as exc:
         # the form's own errors with their JSON Schema rule (for translated messages); else the
         # details as raised (e.g. a task's `validate` rule, written in the author's words)
-        rich = state().forms.errors(t.form_key, data, form_version) if schema else []
+        rich = schema_errors(schema, data) if schema else []
         errors = formrender.errors_by_field(rich or exc.details, schema, gettext)
         flash(gettext("Please correct the marked fields."), "error")
         if sending_back:

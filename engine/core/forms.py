@@ -111,8 +111,11 @@ def field_problems(found: Any) -> list[dict[str, Any]]:
     details: list[dict[str, Any]] = []
     for err in sorted(found, key=lambda e: list(e.absolute_path)):
         path = "/".join(str(p) for p in err.absolute_path)
-        if err.validator == "required" and isinstance(err.instance, dict):
-            for name in [r for r in err.validator_value if r not in err.instance]:
+        if err.validator in ("required", "dependentRequired") and isinstance(err.instance, dict):
+            wanted = err.validator_value
+            if err.validator == "dependentRequired":  # {present: [needed, …]}: the missing ones are required
+                wanted = [n for k, v in wanted.items() if k in err.instance for n in v]
+            for name in [r for r in wanted if r not in err.instance]:
                 detail = field_error(f"{path}/{name}" if path else name, RULES["required"].template, "required")
                 detail["rule"] = "required"
                 details.append(detail)
@@ -351,3 +354,21 @@ class FormStore:
         unique = field_problems(validator.iter_errors(data))
         if unique:
             raise Invalid("form data is invalid: {count} problem(s)", unique, count=len(unique))
+
+    def validate_schema(self, schema: dict[str, Any], data: Any) -> None:
+        validate_schema(schema, data)
+
+
+def validate_schema(schema: dict[str, Any], data: Any) -> None:
+    """Raise Invalid (422) listing every field error of `data` against a schema resolved for one
+    task (engine/core/form_fields.py): the same messages as `FormStore.validate`."""
+    if not isinstance(data, dict):
+        raise Invalid("data must be a JSON object", [field_error("", TYPES["object"].template, "type")])
+    found = schema_errors(schema, data)
+    if found:
+        raise Invalid("form data is invalid: {count} problem(s)", found, count=len(found))
+
+
+def schema_errors(schema: dict[str, Any], data: Any) -> list[dict[str, Any]]:
+    """Every field error of `data` against a resolved schema (as `FormStore.errors`)."""
+    return field_problems(Draft202012Validator(schema, format_checker=_FORMAT_CHECKER).iter_errors(data))

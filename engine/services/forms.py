@@ -23,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from engine.core import form_fields
 from engine.core import repository
 from engine.core.form_models import DefinitionForm, FormVersion
 from engine.core.forms import FormStore
@@ -161,6 +162,17 @@ def _walk(node: Any, path: list[str], out: list[dict[str, Any]], field: str) -> 
         out.append(
             field_error(_pointer(field, [*path, "x-rows"]), "x-rows must be a whole number from 1 to 50", "x-rows")
         )
+    if "x-source" in node:
+        spec = form_fields.source_spec(node)
+        if spec is None or spec["source"] not in form_fields.SOURCES:
+            out.append(
+                field_error(
+                    _pointer(field, [*path, "x-source"]),
+                    "x-source must be one of {choices}",
+                    "x-source",
+                    choices=", ".join(form_fields.SOURCES),
+                )
+            )
     secret = node.get("x-confidential")
     if secret is not None and not isinstance(secret, bool):
         out.append(

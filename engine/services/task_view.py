@@ -24,11 +24,13 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import NotFound
+from engine.core.forms import FormStore
+from engine.errors import NotFound, SanjiError
 from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, User
 from engine.org.confidential import Redactor
 from engine.org.nodes import Principal
 from engine.org.routing import instance_visible_clause, task_visible_clause
+from engine.services.task_form import TaskForm, task_form
 
 HIDDEN_EVENTS = ("access_refused", "definition_deployed", "definition_unchanged")
 UPSTREAM_EVENTS = ("instance_started", "task_completed", "task_sent_back")  # shown from visible callers
@@ -101,6 +103,7 @@ class TaskView:
     sent_back: Event | None
     actor_names: dict[str, str] = field(default_factory=dict)
     chain: list[ProcessInstance] = field(default_factory=list)  # own instance, then visible callers
+    form: TaskForm | None = None  # the form resolved for this task and reader (when asked with a FormStore)
 
 
 def readable_task(session: Session, p: Principal, task_id: int) -> HumanTask:
@@ -142,8 +145,11 @@ def _event(e: EventLog, redactor: Redactor, data: Any) -> Event:
     return Event(e.id, e.at, e.type, e.actor, e.instance_id, e.task_id, redactor.payload(e.type, e.payload or {}, data))
 
 
-def task_view(session: Session, p: Principal, task: HumanTask, redactor: Redactor) -> TaskView:
-    """What `p` may see of `task` (already checked readable with `readable_task`)."""
+def task_view(
+    session: Session, p: Principal, task: HumanTask, redactor: Redactor, forms: FormStore | None = None
+) -> TaskView:
+    """What `p` may see of `task` (already checked readable with `readable_task`); with `forms`, its
+    form resolved for the task from the context `p` sees (engine/services/task_form.py)."""
     inst = session.get(ProcessInstance, task.instance_id)
     if inst is None:
         raise NotFound("task {id} does not exist", id=task.id)
@@ -190,18 +196,25 @@ def task_view(session: Session, p: Principal, task: HumanTask, redactor: Redacto
 
     users = {e.actor for e in history if e.actor}
     users |= {e.payload["to"] for e in history if isinstance(e.payload.get("to"), str)}
-    context = {k: v for k, v in (inst.data or {}).items() if not k.startswith("_")}
+    context = redactor.data({k: v for k, v in (inst.data or {}).items() if not k.startswith("_")})
+    form = None
+    if forms is not None and task.form_key:
+        try:
+            form = task_form(session, forms, task, context)
+        except SanjiError:  # a form missing from forms/ is reported at deploy; the task still shows
+            form = None
     return TaskView(
         task=task,
         instance=inst,
         title=redactor.text(inst.title, inst.data) or "",
         data=redactor.data(task.data, inst.data) if task.data is not None else None,
-        context=redactor.data(context),
+        context=context,
         previous=previous,
         history=history,
         sent_back=sent_back,
         actor_names=display_names(session, users),
         chain=chain,
+        form=form,
     )
 
 

@@ -20,7 +20,7 @@ from engine.models import HumanTask, OrgNode, ProcessInstance, User
 from engine.org import policy
 from engine.org.confidential import Redactor
 from engine.org.nodes import Principal
-from engine.services import task_view
+from engine.services import task_form, task_view
 from engine.services.paging import AnySelect, Page, PageRequest, fetch
 
 LISTS = ("open", "completed", "cancelled", "supervise")
@@ -185,6 +185,7 @@ def act(rt: Runtime, p: Principal, cmd: TaskCommand) -> TaskResult:
         elif cmd.action == "unclaim":
             task = rt.unclaim(cmd.task_id, p)
         elif cmd.action == "complete":
+            task_form.check_completion(session, rt.forms, p, cmd.task_id, cmd.data or {}, rt.settings.max_form_bytes)
             task = rt.complete(cmd.task_id, dict(cmd.data or {}), p)
         elif cmd.action == "assign":
             task = rt.assign(cmd.task_id, cmd.username, p, handover=policy.assign_is_handover(p))

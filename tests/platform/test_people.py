@@ -36,10 +36,12 @@ def test_secondment_batch_from_nomination_to_attendance(api, session, sessions, 
 
     # each unit committee nominates up to the quota, only its own inspectors
     nominate = only_task(api, "xinsheng_secretary", "推荐优秀纪检人员")
-    for wrong in ([{"username": "xuchang_member", "reason": "x"}],
-                  [{"username": u, "reason": "x"} for u in ("xinsheng_member", "xinsheng_laogan", "xinsheng_wuye")],
-                  [{"username": "xinsheng_dept", "reason": "职能部门不是纪检人员"}]):
-        assert complete(api, "xinsheng_secretary", nominate["id"], {"nominees": wrong}, 422)["details"][0]["field"] == "nominees"
+    # (picked by name among the unit's own inspectors: another unit's or a department's person is no choice)
+    for wrong, field in (([{"username": "xuchang_member", "reason": "x"}], "nominees/0/username"),
+                         ([{"username": u, "reason": "x"} for u in ("xinsheng_member", "xinsheng_laogan", "xinsheng_wuye")],
+                          "nominees"),
+                         ([{"username": "xinsheng_dept", "reason": "职能部门不是纪检人员"}], "nominees/0/username")):
+        assert complete(api, "xinsheng_secretary", nominate["id"], {"nominees": wrong}, 422)["details"][0]["field"] == field
     complete(api, "xinsheng_secretary", nominate["id"], {"nominees": [
         {"username": "xinsheng_member", "reason": "熟悉财务监督"}, {"username": "xinsheng_laogan", "reason": "月报规范及时"}]})
     complete(api, "xuchang_deputy", only_task(api, "xuchang_deputy", "推荐优秀纪检人员")["id"],
@@ -49,7 +51,7 @@ def test_secondment_batch_from_nomination_to_attendance(api, session, sessions, 
     # the group's leaders select among the nominees (a plain committee member may not)
     select_task = only_task(api, "group_standing", "集团纪委择优选调")
     assert [t for t in api.tasks("group_member") if t["name"] == "集团纪委择优选调"] == []
-    assert complete(api, "group_standing", select_task["id"], {"selected": ["daizhuang_caimei"]}, 422)["details"][0]["field"] == "selected"
+    assert complete(api, "group_standing", select_task["id"], {"selected": ["daizhuang_caimei"]}, 422)["details"][0]["field"] == "selected/0"
     complete(api, "group_standing", select_task["id"], {"selected": ["xinsheng_laogan", "xuchang_zongcai"]})
 
     # the selected are told personally: a task for each, and a notification
@@ -67,7 +69,7 @@ def test_secondment_batch_from_nomination_to_attendance(api, session, sessions, 
     attendance = only_task(api, "group_member", "记录参加情况")
     assert attendance["due_at"] == "2027-03-06T15:59:59+00:00"
     assert complete(api, "group_member", attendance["id"], {"attendance": [{"username": "xinsheng_member", "attended": True}]},
-                    422)["details"][0]["field"] == "attendance"
+                    422)["details"][0]["field"] == "attendance/0/username"
     complete(api, "group_member", attendance["id"], {"attendance": [
         {"username": "xinsheng_laogan", "attended": True, "remark": "结业考试优秀"},
         {"username": "xuchang_zongcai", "attended": False}]})

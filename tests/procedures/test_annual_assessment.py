@@ -73,7 +73,8 @@ def test_year_end_assessment_ledger_cap_and_commendations(api, sessions, clock, 
     assert "最多推荐 1 人" in err["message"]
     err = refused(api, t, {"assessments": rated, "nominees": [{"username": "xuchang_zongcai", "deeds": "x"}],
                            "member_summary": "总结"})
-    assert fields(err["details"]) == [{"field": "nominees", "message": "以下人员不是本单位纪委委员或基层党支部纪律检查委员：xuchang_zongcai"}]
+    # another unit's person is not a choice of this unit's form: refused on the field
+    assert fields(err["details"]) == [{"field": "nominees/0/username", "message": "choose one of the options"}]
     err = refused(api, t, {"assessments": rated[1:], "nominees": two[:1], "member_summary": "总结"})
     assert err["details"][0]["field"] == "assessments" and ctx["people"][0]["name"] in err["details"][0]["message"]
     complete(api, t, {"assessments": rated, "nominees": two[:1], "member_summary": "全年考核总结"}, "xinsheng_secretary")
@@ -117,7 +118,7 @@ def test_year_end_assessment_ledger_cap_and_commendations(api, sessions, clock, 
     review = {"approved": ["xinsheng_laogan", "daizhuang_caimei", "daizhuang_member2"],
               "bulletin_no": "淄矿纪发〔2027〕30号", "bulletin_date": "2027-12-30", "review_note": "同意"}
     err = refused(api, t, {**review, "approved": ["xinsheng_laogan", "xinsheng_wuye"]})
-    assert fields(err["details"]) == [{"field": "approved", "message": "以下人员未被推荐：xinsheng_wuye"}]
+    assert fields(err["details"]) == [{"field": "approved/1", "message": "choose one of the options"}]
     complete(api, t, review)
     w.check([])
     assert instance(api, iid)["status"] == "completed"

@@ -62,7 +62,8 @@ def test_forward_to_all_branches_with_overdue_reminder(api, sessions, clock, set
     t = w.check([("draft_forwarding", "unit", "xinsheng")])["draft_forwarding@xinsheng"]
     data = {**SEED, "recipients_mode": "全部支部", "ack_deadline": "2027-01-15"}
     err = refused(api, t, {**data, "recipients_mode": "指定支部", "recipients": ["xinsheng-laogan", "xuchang-zongcai"]})
-    assert fields(err["details"]) == [{"field": "recipients", "message": "以下党支部不属于本单位：xuchang-zongcai"}]
+    # the unit's own branches are offered by name: another unit's is refused on its field
+    assert fields(err["details"]) == [{"field": "recipients/1", "message": "choose one of the options"}]
     err = refused(api, t, {**data, "ack_deadline": "2027-01-04"})
     assert err["details"][0]["field"] == "ack_deadline"
     refused(api, t, {k: v for k, v in data.items() if k != "doc_attachment"})  # neither text nor attachment

@@ -68,6 +68,9 @@ def test_quarter_end_report_prefilled_analysed_and_acknowledged(sc, clock):
     assert ctx["monthly_overview"].startswith("本季度（2027-01至2027-03）应报月度书面报告 9 份，已报 2 份，其中按时报送 2 份")
     assert "物业服务中心党支部（2027-01、2027-03）" in ctx["monthly_overview"]
     assert "即知即改 1 条，苗头性倾向性问题 1 条" in ctx["findings_overview"]
+    # the report opens with its figures in place (x-default), editable
+    form = sc.detail(writes["xinsheng"], "xinsheng_secretary")["form"]
+    assert form["prefill"] == {"monthly_overview": ctx["monthly_overview"], "findings_overview": ctx["findings_overview"]}
     xuchang = sc.detail(writes["xuchang"], "xuchang_member")["context"]["statistics"]
     assert (xuchang["reports_submitted"], xuchang["findings_total"], xuchang["findings_unclassified"]) == (1, 1, 1)
     # a unit's pre-filled report holds only its own branches' figures

@@ -85,7 +85,8 @@ def test_central_check_rectification_and_clue_with_confidential_visits(api, sess
     iid = start(api)
     t = w.check([("deploy_inspection", "group", "group")])["deploy_inspection@group"]
     err = refused(api, t, {**DEPLOY, "scope_units": ["xinsheng", "xinsheng-laogan"]})
-    assert fields(err["details"]) == [{"field": "scope_units", "message": "以下不是权属单位：xinsheng-laogan"}]
+    # units are picked by name: a branch is no choice
+    assert fields(err["details"]) == [{"field": "scope_units/1", "message": "choose one of the options"}]
     refused(api, t, {**DEPLOY, "topic": "其他", "scope_units": ["xinsheng"]})  # 其他 needs the detail
     refused(api, t, {**DEPLOY, "topic": "乱收费", "scope_units": ["xinsheng"]})
     err = refused(api, t, {**DEPLOY, "selfcheck_deadline": "2027-01-01", "scope_units": ["xinsheng"]})
@@ -104,7 +105,8 @@ def test_central_check_rectification_and_clue_with_confidential_visits(api, sess
     rectify = {"unit_id": "xinsheng", "problem": "奖金分配方案未公示", "handling": "限期整改", "deadline": "2027-02-28"}
     clue = {"unit_id": "xinsheng", "problem": "套取冒领奖金", "handling": "移交问题线索", "person": "张某（工区主任）"}
     err = refused(api, t, {"findings": [dict(rectify, unit_id="daizhuang")], "check_summary": "x"})
-    assert fields(err["details"]) == [{"field": "findings", "message": "以下单位不在本次检查范围内：daizhuang"}]
+    # only the units of the inspection's scope are offered
+    assert fields(err["details"]) == [{"field": "findings/0/unit_id", "message": "choose one of the options"}]
     err = refused(api, t, {"findings": [{k: v for k, v in clue.items() if k != "person"}], "check_summary": "x"})
     assert [d["field"] for d in err["details"]] == ["findings/0/person"]
     complete(api, t, {"findings": [rectify, clue], "check_summary": "GROUP-SUMMARY 许厂煤矿未发现问题"})
@@ -195,7 +197,8 @@ def test_spot_check_with_clue_only(api):
     t = w.check([("spot_check", "group", "group")])["spot_check@group"]
     clue = {"unit_id": "daizhuang", "problem": "严重三违处置走过场", "handling": "移交问题线索", "person": "李某"}
     err = refused(api, t, {"sample_units": ["daizhuang", "xinsheng"], "findings": [], "check_summary": "x"})
-    assert fields(err["details"]) == [{"field": "sample_units", "message": "抽查单位必须在本次检查范围内：xinsheng"}]
+    # only the units of the inspection's scope are offered
+    assert fields(err["details"]) == [{"field": "sample_units/1", "message": "choose one of the options"}]
     err = refused(api, t, {"sample_units": ["daizhuang"], "findings": [dict(clue, unit_id="xuchang")],
                            "check_summary": "x"})
     assert fields(err["details"]) == [{"field": "findings", "message": "以下单位未被抽查：xuchang"}]
