@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -56,6 +56,7 @@ UNDEPLOY_HOOKS: list[Callable[[Session, str, datetime], None]] = []
 class DeployResult:
     definitions: list[ProcessDefinition]
     created: bool
+    warnings: list[Problem] = field(default_factory=list)  # engine/core/deploy_checks.py: deployed anyway
 
 
 def newest_active() -> Select[ProcessDefinition]:
@@ -141,7 +142,7 @@ def deploy(
     if created:
         for hook in DEPLOY_HOOKS:
             hook(session, created, now)
-    return DeployResult(result, bool(created))
+    return DeployResult(result, bool(created), parsed.warnings)
 
 
 def undeploy(session: Session, key: str, now: datetime) -> list[ProcessDefinition]:
