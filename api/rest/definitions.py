@@ -17,6 +17,7 @@ from engine.services.definitions import DefinitionFilter, StartCommand
 from ..auth import current_principal, login_required, roles_required
 from ..extensions import clock, db, runtime, settings, state
 from .common import body, commit, int_arg, iso, page, page_json, page_request
+from .diagrams import problems_json
 from .instances import instance_json
 
 bp = Blueprint("api_definitions", __name__, url_prefix="/api/v1")
@@ -95,7 +96,11 @@ def deploy() -> tuple[Response, int]:
     )
     commit()
     return jsonify(
-        {"created": result.created, "definitions": [definition_json(d, True) for d in result.definitions]}
+        {
+            "created": result.created,
+            "definitions": [definition_json(d, True) for d in result.definitions],
+            "warnings": problems_json(result.warnings),
+        }
     ), 201 if result.created else 200
 
 

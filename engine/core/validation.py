@@ -83,13 +83,15 @@ def _local(el: etree._Element) -> str:
 
 
 def _invalid(problems: list[Problem], what: str) -> Invalid:
-    first = problems[0]
+    """Refusal naming the first error; warnings come last in the details and are not counted."""
+    errors = [p for p in problems if p.severity != "warning"]
+    first = errors[0]
     where = (
         f" (element {first.element_id}" + (f", line {first.line})" if first.line else ")")
         if first.element_id
         else (f" (line {first.line})" if first.line else "")
     )
-    more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
+    more = f" and {len(errors) - 1} more problem(s)" if len(errors) > 1 else ""
     return Invalid(
         "{what}: {message}{where}{more}",
         [p.as_dict() for p in problems],
@@ -153,7 +155,7 @@ def validate(
     found = deploy_checks.check(executable, processes, forms)
     problems.extend(p for p in found if p.severity == "error")
     if problems:
-        raise _invalid(problems, "the diagram cannot be deployed")
+        raise _invalid(problems + [p for p in found if p.severity == "warning"], "the diagram cannot be deployed")
 
     parser = SanjiBpmnParser()
     try:
