@@ -175,7 +175,10 @@ def validate(
     except (NotImplementedError, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise _invalid([Problem(f"unsupported construct: {exc}", None, None)], "the diagram cannot be parsed") from None
     if not layout.has_layout(root):  # hand-written XML: lay it out so that it opens in the modeler
-        parsed.xml, parsed.laid_out = layout.laid_out(root), True
+        try:
+            parsed.xml, parsed.laid_out = layout.laid_out(root), True
+        except Exception:  # a layout the tool cannot make never refuses a valid diagram
+            parsed.laid_out = False
     return parsed
 
 
