@@ -93,7 +93,13 @@ def validate() -> Response:
 
     try:
         parsed = repository.validate(
-            data, filename, state().forms, settings().max_bpmn_bytes, known, settings=settings()
+            data,
+            filename,
+            state().forms,
+            settings().max_bpmn_bytes,
+            known,
+            settings=settings(),
+            deployed=repository.deployed_xml(db()),
         )
     except Invalid as exc:
         found = [_problem(d) for d in (exc.details or [])] or [

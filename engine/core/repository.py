@@ -91,6 +91,22 @@ def get_version(session: Session, key: str, version: int) -> ProcessDefinition:
     return d
 
 
+def deployed_xml(session: Session) -> Callable[[str], str | None]:
+    """The XML of a process's newest version (None: not deployed), for the deploy checks of a
+    call activity's output variable (engine/core/deploy_checks.py)."""
+
+    def xml(key: str) -> str | None:
+        d = session.scalars(
+            select(ProcessDefinition.xml)
+            .where(ProcessDefinition.key == key)
+            .order_by(ProcessDefinition.version.desc())
+            .limit(1)
+        ).first()
+        return d
+
+    return xml
+
+
 def deploy(
     session: Session,
     data: bytes | str,
@@ -107,7 +123,7 @@ def deploy(
             session.scalar(select(func.count()).select_from(ProcessDefinition).where(ProcessDefinition.key == key)) or 0
         ) > 0
 
-    parsed = validate(data, filename, forms, max_bytes, known, settings=settings)
+    parsed = validate(data, filename, forms, max_bytes, known, settings=settings, deployed=deployed_xml(session))
     created: list[ProcessDefinition] = []
     result: list[ProcessDefinition] = []
     for proc in parsed.processes:

@@ -110,9 +110,11 @@ def validate(
     known_keys: Callable[[str], bool] = lambda key: False,
     *,
     settings: Settings | None = None,
+    deployed: Callable[[str], str | None] | None = None,
 ) -> ParsedFile:
     """Parse and check one BPMN document; raise Invalid/TooLarge listing every problem.
-    `settings` gives the bounds (SANJI_MAX_BRANCHES, SANJI_TIMER_MIN_SECONDS; default: their defaults)."""
+    `settings` gives the bounds (SANJI_MAX_BRANCHES, SANJI_TIMER_MIN_SECONDS; default: their defaults);
+    `deployed` the XML of a deployed process by key (for the deploy checks of called processes)."""
     root = xmlsafe.parse(data, max_bytes)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if etree.QName(root).namespace != BPMN_NS or _local(root) != "definitions":
@@ -152,7 +154,7 @@ def validate(
     problems: list[Problem] = []
     for proc in executable:
         problems.extend(_check_process(proc, forms, local_keys, known_keys, settings or _DEFAULTS))
-    found = deploy_checks.check(executable, processes, forms)
+    found = deploy_checks.check(executable, processes, forms, deployed)
     problems.extend(p for p in found if p.severity == "error")
     if problems:
         raise _invalid(problems + [p for p in found if p.severity == "warning"], "the diagram cannot be deployed")

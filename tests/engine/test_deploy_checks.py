@@ -212,6 +212,29 @@ def test_output_variable_no_step_of_the_child_writes_is_a_warning(forms: FormSto
     }
 
 
+def test_output_variable_of_a_deployed_child_is_checked_against_its_deployed_version(
+    session: Any, forms: FormStore
+) -> None:
+    """The called process deployed on its own: the check reads its deployed version."""
+    both = CALLER.replace("{output}", "comment")
+    child_only = both[: both.index('  <bpmn:process id="up"')] + both[both.index('  <bpmn:process id="down"') :]
+    parent_only = both[: both.index('  <bpmn:process id="down"')] + "</bpmn:definitions>\n"
+    repository.deploy(session, child_only, "down.bpmn", "owner", datetime(2027, 1, 1, tzinfo=UTC), forms, 1 << 20)
+    deployed = repository.deployed_xml(session)
+    check_parent = parent_only.replace('name="comment"', 'name="coment"')
+    assert validate(parent_only, "up.bpmn", forms, 1 << 20, lambda key: True, deployed=deployed).warnings == []
+    (warning,) = validate(check_parent, "up.bpmn", forms, 1 << 20, lambda key: True, deployed=deployed).warnings
+    assert (warning.element_id, warning.code) == ("fan", "output_not_written")
+
+
+def test_node_and_assignee_variables_no_step_writes_are_warnings(forms: FormStore) -> None:
+    parsed = check(forms, diagram(props=prop("assigneeVariable", "reviewer")))
+    (warning,) = parsed.warnings
+    assert (warning.element_id, warning.code) == ("report", "unknown_name")
+    assert warning.msg is not None and warning.msg.params["name"] == "reviewer"
+    assert check(forms, diagram(script="reviewer = 'u1'", props=prop("assigneeVariable", "reviewer"))).warnings == []
+
+
 def test_warnings_do_not_stop_a_deploy_and_are_returned(session: Any, forms: FormStore) -> None:
     xml = diagram(post="<spiffworkflow:postScript>summary = findings</spiffworkflow:postScript>")
     result = repository.deploy(session, xml, "dc.bpmn", "owner", datetime(2027, 1, 1, tzinfo=UTC), forms, 1 << 20)
