@@ -282,6 +282,8 @@ def register_cli(app: Flask) -> None:
             session.commit()
             for d in result.definitions:
                 click.echo(f"{d.key} v{d.version}" + ("" if result.created else " (unchanged)"))
+            for w in result.warnings:  # engine/core/deploy_checks.py: deployed, but worth a look
+                click.echo(f"warning: element {w.element_id}, line {w.line}: {w.message}", err=True)
 
     @app.cli.command("import-org")
     @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))

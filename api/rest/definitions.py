@@ -18,6 +18,7 @@ from engine.services.definitions import DefinitionFilter, StartCommand
 from ..auth import current_principal, login_required, roles_required
 from ..extensions import clock, db, runtime, settings, state
 from .common import body, commit, int_arg, iso, page, page_json, page_request
+from .diagrams import problems_json
 from .forms import form_json
 from .instances import instance_json
 
@@ -111,7 +112,11 @@ def deploy() -> tuple[Response, int]:
     )
     commit()
     created = result.created or any(f.created for f in forms)
-    out: dict[str, Any] = {"created": created, "definitions": [definition_json(d, True) for d in result.definitions]}
+    out: dict[str, Any] = {
+        "created": created,
+        "definitions": [definition_json(d, True) for d in result.definitions],
+        "warnings": problems_json(result.warnings),
+    }
     if forms:
         out["forms"] = [form_json(f.form) | {"created": f.created} for f in forms]
     return jsonify(out), 201 if created else 200

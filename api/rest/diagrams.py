@@ -23,6 +23,7 @@ from engine.org import policy
 from engine.org.routing import LANE_TIERS
 from engine.services import forms as forms_service
 
+from .. import messages
 from ..auth import current_principal, login_required, roles_required
 from ..extensions import db, redactor, settings, state
 from . import openapi
@@ -93,31 +94,52 @@ def validate() -> Response:
 
     try:
         parsed = repository.validate(
-            data, filename, state().forms, settings().max_bpmn_bytes, known, settings=settings()
+            data,
+            filename,
+            state().forms,
+            settings().max_bpmn_bytes,
+            known,
+            settings=settings(),
+            deployed=repository.deployed_xml(db()),
         )
     except Invalid as exc:
-        errors = [_problem(d) for d in (exc.details or [])] or [
+        found = [_problem(d) for d in (exc.details or [])] or [
             {"element_id": None, "line": None, "message": exc.message}
         ]
-        return jsonify({"valid": False, "message": exc.message, "errors": errors, "processes": []})
+        errors = [p for p in found if p.get("severity") != "warning"]
+        warnings = [p for p in found if p.get("severity") == "warning"]
+        message = messages.message(exc, messages.api_language())
+        return jsonify({"valid": False, "message": message, "errors": errors, "warnings": warnings, "processes": []})
     return jsonify(
         {
             "valid": True,
             "message": "the diagram can be deployed",
             "errors": [],
+            "warnings": problems_json(parsed.warnings),
             "processes": [{"key": p.key, "name": p.name} for p in parsed.processes],
         }
     )
 
 
+def problems_json(problems: list[repository.Problem]) -> list[dict[str, Any]]:
+    """Deploy-check findings (engine/core/deploy_checks.py) with their messages in the reader's language."""
+    return [_problem(p.as_dict()) for p in problems]
+
+
 def _problem(detail: Any) -> dict[str, Any]:
+    """A problem on an element; with its code, severity and message in the reader's language when it
+    has a catalog template (engine/core/deploy_checks.py)."""
     if not isinstance(detail, dict):
         return {"element_id": None, "line": None, "message": str(detail)}
-    return {
+    rendered = messages.detail(detail, messages.api_language())
+    out = {
         "element_id": detail.get("element_id"),
         "line": detail.get("line"),
-        "message": detail.get("message") or json.dumps(detail, ensure_ascii=False),
+        "message": rendered.get("message") or json.dumps(detail, ensure_ascii=False),
     }
+    if detail.get("code"):
+        out.update(code=detail["code"], severity=detail.get("severity", "error"), params=rendered.get("params"))
+    return out
 
 
 def _version_json(d: ProcessDefinition) -> dict[str, Any]:
@@ -291,6 +313,12 @@ def _openapi() -> tuple[dict[str, Any], dict[str, Any]]:
                 "element_id": {"type": ["string", "null"]},
                 "line": {"type": ["integer", "null"]},
                 "message": {"type": "string"},
+                "code": {
+                    "type": "string",
+                    "description": "deploy check (docs/bpmn-conventions.md), e.g. unknown_helper",
+                },
+                "severity": {"type": "string", "enum": ["error", "warning"]},
+                "params": {"type": "object"},
             },
         },
         "ValidationResult": {
@@ -300,6 +328,7 @@ def _openapi() -> tuple[dict[str, Any], dict[str, Any]]:
                 "valid": {"type": "boolean"},
                 "message": {"type": "string"},
                 "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
+                "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
                 "processes": {"type": "array", "items": {"type": "object"}},
             },
         },

@@ -129,6 +129,7 @@ SCHEMAS: dict[str, Any] = {
         "required": ["created", "definitions"],
         "properties": {
             "created": {"type": "boolean"},
+            "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
             "definitions": {"type": "array", "items": {"$ref": "#/components/schemas/Definition"}},
             "forms": {"type": "array", "items": {"type": "object"}},  # issue 15: forms deployed with the diagram
         },

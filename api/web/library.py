@@ -27,8 +27,9 @@ from engine.services import definitions as definitions_service
 from engine.services import forms as forms_service
 from engine.services.definitions import DefinitionFilter
 
+from .. import messages
 from ..extensions import clock, db, settings, state
-from .base import nav_item, page_blueprint, signin_required
+from .base import current_language, nav_item, page_blueprint, signin_required
 from .helpers import STATUS_LABELS, TIER_LABELS, fail, me
 
 bp = page_blueprint("library")
@@ -187,14 +188,16 @@ def upload() -> Any:
             )
     except Invalid as exc:
         db().rollback()
+        lang = current_language()
         problems = [
-            (d.get("element_id"), d.get("line"), d.get("message") or str(d))
+            (d.get("element_id"), d.get("line"), messages.detail(d, lang).get("message") or str(d))
             if isinstance(d, dict)
             else (None, None, str(d))
             for d in (exc.details or [])
         ][:50]
         return render_library(
-            upload_error={"filename": f.filename, "message": exc.message, "problems": problems}, code=422
+            upload_error={"filename": f.filename, "message": messages.message(exc, lang), "problems": problems},
+            code=422,
         )
     except SanjiError as exc:
         fail(exc)
@@ -216,6 +219,10 @@ def upload() -> Any:
         flash(gettext("Deployed: %(what)s", what=what), "success")
     else:
         flash(gettext("Identical to the latest version: nothing deployed (%(what)s).", what=what), "info")
+    lang = current_language()
+    for w in result.warnings[:20]:  # engine/core/deploy_checks.py: deployed, but worth a look
+        text = messages.detail(w.as_dict(), lang).get("message") or w.message
+        flash(gettext("Warning on element %(element)s: %(text)s", element=w.element_id or "", text=text), "warn")
     first = result.definitions[0]
     return redirect(url_for("library.process", key=first.key))
 

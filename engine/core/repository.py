@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,7 @@ UNDEPLOY_HOOKS: list[Callable[[Session, str, datetime], None]] = []
 class DeployResult:
     definitions: list[ProcessDefinition]
     created: bool
+    warnings: list[Problem] = field(default_factory=list)  # engine/core/deploy_checks.py: deployed anyway
 
 
 def newest_active() -> Select[ProcessDefinition]:
@@ -91,6 +92,22 @@ def get_version(session: Session, key: str, version: int) -> ProcessDefinition:
     return d
 
 
+def deployed_xml(session: Session) -> Callable[[str], str | None]:
+    """The XML of a process's newest version (None: not deployed), for the deploy checks of a
+    call activity's output variable (engine/core/deploy_checks.py)."""
+
+    def xml(key: str) -> str | None:
+        d = session.scalars(
+            select(ProcessDefinition.xml)
+            .where(ProcessDefinition.key == key)
+            .order_by(ProcessDefinition.version.desc())
+            .limit(1)
+        ).first()
+        return d
+
+    return xml
+
+
 def deploy(
     session: Session,
     data: bytes | str,
@@ -108,7 +125,7 @@ def deploy(
         ) > 0
 
     forms = forms.bound(session)  # sees the forms deployed in this transaction (issue 15)
-    parsed = validate(data, filename, forms, max_bytes, known, settings=settings)
+    parsed = validate(data, filename, forms, max_bytes, known, settings=settings, deployed=deployed_xml(session))
     created: list[ProcessDefinition] = []
     result: list[ProcessDefinition] = []
     pins: dict[int, dict[str, int]] = {}
@@ -156,7 +173,7 @@ def deploy(
     if created:
         for hook in DEPLOY_HOOKS:
             hook(session, created, now)
-    return DeployResult(result, bool(created))
+    return DeployResult(result, bool(created), parsed.warnings)
 
 
 def form_pins(forms: FormStore, info: dict[str, Any]) -> dict[str, int]:

@@ -22,7 +22,7 @@ from engine.core.forms import FormStore
 from engine.core.scripts import check_source
 from engine.core.spiff import SanjiBpmnParser, dump_specs
 from engine.core.spiff_seam import VALIDATOR
-from engine.errors import Invalid
+from engine.errors import Invalid, Msg
 from engine.infra import xmlsafe
 from engine.infra.settings import Settings
 
@@ -41,9 +41,16 @@ class Problem:
     message: str
     element_id: str | None = None
     line: int | None = None
+    # engine/core/deploy_checks.py: a code, "error" (refused) or "warning", the catalog message
+    code: str | None = None
+    severity: str = "error"
+    msg: Msg | None = None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"element_id": self.element_id, "line": self.line, "message": self.message}
+        out: dict[str, Any] = {"element_id": self.element_id, "line": self.line, "message": self.message}
+        if self.msg is not None:
+            out.update(code=self.code, severity=self.severity, template=self.msg.template, params=self.msg.params)
+        return out
 
 
 @dataclass
@@ -60,6 +67,8 @@ class ParsedFile:
     sha256: str
     xml: str
     processes: list[ParsedProcess] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)  # deploy goes through; reported to the owner
+    laid_out: bool = False  # the diagram had no layout: `xml` carries one made at deploy
 
 
 def _props(el: etree._Element) -> dict[str, str]:
@@ -74,18 +83,20 @@ def _local(el: etree._Element) -> str:
 
 
 def _invalid(problems: list[Problem], what: str) -> Invalid:
-    first = problems[0]
+    """Refusal naming the first error; warnings come last in the details and are not counted."""
+    errors = [p for p in problems if p.severity != "warning"]
+    first = errors[0]
     where = (
         f" (element {first.element_id}" + (f", line {first.line})" if first.line else ")")
         if first.element_id
         else (f" (line {first.line})" if first.line else "")
     )
-    more = f" and {len(problems) - 1} more problem(s)" if len(problems) > 1 else ""
+    more = f" and {len(errors) - 1} more problem(s)" if len(errors) > 1 else ""
     return Invalid(
         "{what}: {message}{where}{more}",
         [p.as_dict() for p in problems],
         what=what,
-        message=first.message,
+        message=first.msg or first.message,
         where=where,
         more=more,
     )
@@ -99,9 +110,11 @@ def validate(
     known_keys: Callable[[str], bool] = lambda key: False,
     *,
     settings: Settings | None = None,
+    deployed: Callable[[str], str | None] | None = None,
 ) -> ParsedFile:
     """Parse and check one BPMN document; raise Invalid/TooLarge listing every problem.
-    `settings` gives the bounds (SANJI_MAX_BRANCHES, SANJI_TIMER_MIN_SECONDS; default: their defaults)."""
+    `settings` gives the bounds (SANJI_MAX_BRANCHES, SANJI_TIMER_MIN_SECONDS; default: their defaults);
+    `deployed` the XML of a deployed process by key (for the deploy checks of called processes)."""
     root = xmlsafe.parse(data, max_bytes)
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if etree.QName(root).namespace != BPMN_NS or _local(root) != "definitions":
@@ -136,16 +149,21 @@ def validate(
         )
     local_keys = {p.get("id") for p in processes}
 
+    from engine.core import deploy_checks, layout  # they import this module
+
     problems: list[Problem] = []
     for proc in executable:
         problems.extend(_check_process(proc, forms, local_keys, known_keys, settings or _DEFAULTS))
+    found = deploy_checks.check(executable, processes, forms, deployed)
+    problems.extend(p for p in found if p.severity == "error")
     if problems:
-        raise _invalid(problems, "the diagram cannot be deployed")
+        raise _invalid(problems + [p for p in found if p.severity == "warning"], "the diagram cannot be deployed")
 
     parser = SanjiBpmnParser()
     try:
         parser.add_bpmn_xml(root, filename)
         parsed = ParsedFile(filename, hashlib.sha256(raw).hexdigest(), raw.decode("utf-8"))
+        parsed.warnings = [p for p in found if p.severity == "warning"]
         for proc in executable:
             key = proc.get("id")
             spec = parser.get_spec(key)
@@ -158,6 +176,11 @@ def validate(
         raise _invalid([Problem(str(exc).split("\n")[0], eid, line_of(eid))], "the diagram cannot be parsed") from None
     except (NotImplementedError, KeyError, ValueError, TypeError, AttributeError) as exc:
         raise _invalid([Problem(f"unsupported construct: {exc}", None, None)], "the diagram cannot be parsed") from None
+    if not layout.has_layout(root):  # hand-written XML: lay it out so that it opens in the modeler
+        try:
+            parsed.xml, parsed.laid_out = layout.laid_out(root), True
+        except Exception:  # a layout the tool cannot make never refuses a valid diagram
+            parsed.laid_out = False
     return parsed
 
 
@@ -166,6 +189,7 @@ def _check_process(
 ) -> list[Problem]:
     # Imported here, not at the top: engine.models pulls in engine.org.policy, which imports
     # repository, which imports this module — a top-level import would be a cycle.
+    from engine.core.deploy_checks import due_problems
     from engine.models import ROLES
     from engine.org.routing import lane_tier
 
@@ -214,15 +238,12 @@ def _check_process(
             if form:
                 for msg in forms.problems(form):
                     add(el, msg)
-            if props.get("dueIn"):
+            problems.extend(due_problems(el, props))  # dueIn, dueAt: engine/core/deploy_checks.py
+            if props.get("validate"):
                 problems.extend(
-                    Problem(m, el.get("id"), el.sourceline) for m in validate_timer("timeDuration", props["dueIn"])
+                    Problem(f"validate: {m}", el.get("id"), el.sourceline)
+                    for m in check_source(props["validate"], "eval")
                 )
-            for prop in ("dueAt", "validate"):
-                if props.get(prop):
-                    problems.extend(
-                        Problem(f"{prop}: {m}", el.get("id"), el.sourceline) for m in check_source(props[prop], "eval")
-                    )
             if props.get("candidateRoles"):
                 bad = [r for r in props["candidateRoles"].split(",") if r.strip() and r.strip() not in ROLES]
                 if bad:

@@ -31,7 +31,7 @@ export function patchModdle(moddle) {
 const MESSAGES = {
   zh: {
     validate: '校验', deploy: '部署', download: '下载 XML', compare: '比较版本', undo: '撤销', redo: '重做',
-    fit: '适合窗口', valid: '校验通过，可以部署', invalid: '校验未通过：{n} 个问题', deployed: '已部署：{what}',
+    fit: '适合窗口', valid: '校验通过，可以部署', validWithWarnings: '校验通过，可以部署；有 {n} 条提醒，请核对', warning: '提醒：', invalid: '校验未通过：{n} 个问题', deployed: '已部署：{what}',
     unchanged: '与最新版本相同，未创建新版本', loading: '加载中…', error: '出错', problems: '问题',
     line: '行', element: '元素', noDiagram: '该文件没有图形布局（BPMN DI），只能部署，不能在画布上编辑。',
     importWarnings: '导入时有 {n} 条警告', from: '从版本', to: '到版本', added: '新增', removed: '删除',
@@ -49,7 +49,7 @@ const MESSAGES = {
   },
   en: {
     validate: 'Validate', deploy: 'Deploy', download: 'Download XML', compare: 'Compare versions', undo: 'Undo',
-    redo: 'Redo', fit: 'Fit', valid: 'Valid: the diagram can be deployed', invalid: 'Not valid: {n} problem(s)',
+    redo: 'Redo', fit: 'Fit', valid: 'Valid: the diagram can be deployed', validWithWarnings: 'Valid: the diagram can be deployed; {n} warning(s) to check', warning: 'Warning:', invalid: 'Not valid: {n} problem(s)',
     deployed: 'Deployed: {what}', unchanged: 'Identical to the latest version: nothing deployed',
     loading: 'Loading…', error: 'Error', problems: 'Problems', line: 'line', element: 'element',
     noDiagram: 'This file has no layout (BPMN DI): it can be deployed but not edited on the canvas.',

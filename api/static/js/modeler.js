@@ -103,6 +103,7 @@ export async function mount(root, options = {}) {
     for (const id of markers) {
       if (findElement(modeler, id)) {
         canvas.removeMarker(id, 'sanji-error');
+        canvas.removeMarker(id, 'sanji-warning');
       }
     }
     overlays.remove({ type: 'sanji-error' });
@@ -119,18 +120,22 @@ export async function mount(root, options = {}) {
     const canvas = modeler.get('canvas');
     const overlays = modeler.get('overlays');
     const counted = {};
+    const onlyWarnings = {}; // deploy-check warnings (severity 'warning'): marked, but the deploy goes through
     for (const p of problems) {
       const known = !!findElement(modeler, p.element_id);
+      const warning = p.severity === 'warning';
       if (known && !counted[p.element_id]) {
-        canvas.addMarker(p.element_id, 'sanji-error');
         markers.push(p.element_id);
       }
       if (known) {
         counted[p.element_id] = (counted[p.element_id] || 0) + 1;
+        onlyWarnings[p.element_id] = (onlyWarnings[p.element_id] ?? true) && warning;
       }
       const where = [p.element_id ? `${t('element')} ${p.element_id}` : null, p.line ? `${t('line')} ${p.line}` : null]
         .filter(Boolean).join(', ');
-      const item = el('li', { class: 'sanji-problem', dataset: { elementId: p.element_id || '' } },
+      const item = el('li', { class: warning ? 'sanji-problem sanji-problem-warning' : 'sanji-problem',
+        dataset: { elementId: p.element_id || '', severity: p.severity || 'error', code: p.code || '' } },
+        warning ? `${t('warning')} ` : '',
         known
           ? el('button', { type: 'button', class: 'sanji-link', title: t('selectElement'), onclick: () => focusElement(modeler, p.element_id) }, where)
           : el('span', { class: 'sanji-where' }, where),
@@ -138,9 +143,11 @@ export async function mount(root, options = {}) {
       problemList.append(item);
     }
     for (const [id, n] of Object.entries(counted)) {
+      const kind = onlyWarnings[id] ? 'warning' : 'error';
+      canvas.addMarker(id, `sanji-${kind}`);
       try {
         overlays.add(id, 'sanji-error', { position: { top: -10, right: 10 },
-          html: `<span class="sanji-badge sanji-badge-error" title="${n}">!</span>` });
+          html: `<span class="sanji-badge sanji-badge-${kind}" title="${n}">!</span>` });
       } catch (e) {
         // an element without graphics (e.g. on a collapsed plane) keeps its marker only
       }
@@ -187,11 +194,12 @@ export async function mount(root, options = {}) {
   async function validate() {
     const xml = await getXML();
     const { data } = await api.postXML(`/api/v1/process-definitions/validate?filename=${encodeURIComponent(filename())}`, xml);
+    const warnings = data.warnings || [];
     if (data.valid) {
-      clearProblems();
-      setStatus(t('valid'), 'ok');
+      showProblems(warnings);
+      setStatus(warnings.length ? t('validWithWarnings', { n: warnings.length }) : t('valid'), warnings.length ? 'warning' : 'ok');
     } else {
-      showProblems(data.errors);
+      showProblems(data.errors.concat(warnings));
       setStatus(t('invalid', { n: data.errors.length }), 'error');
     }
     root.dataset.validated = data.valid ? 'valid' : 'invalid';
@@ -202,7 +210,7 @@ export async function mount(root, options = {}) {
     const xml = await getXML();
     try {
       const { status: code, data } = await api.postXML(`/api/v1/process-definitions?filename=${encodeURIComponent(filename())}`, xml);
-      clearProblems();
+      showProblems(data.warnings || []);
       const what = data.definitions.map(d => `${d.key} v${d.version}`).join(', ');
       setStatus(code === 201 ? t('deployed', { what }) : t('unchanged'), 'ok');
       const main = data.definitions.find(d => d.key === key) || data.definitions[0];
