@@ -341,6 +341,7 @@ class DetachedCallActivity(SpiffBpmnTask):
         item: str | None = None,
         output_collection: str | None = None,
         output_item: str | None = None,
+        asynchronous: bool | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs["manual"] = True
@@ -350,6 +351,8 @@ class DetachedCallActivity(SpiffBpmnTask):
         self.item = item
         self.output_collection = output_collection
         self.output_item = output_item
+        # the `async` property: True/False decide; None: async when the fan-out exceeds the threshold
+        self.asynchronous = asynchronous
 
 
 class DetachedCallActivityParser(MultiInstanceParserHook, SpiffTaskParser):
@@ -358,10 +361,17 @@ class DetachedCallActivityParser(MultiInstanceParserHook, SpiffTaskParser):
         if not called:
             self.raise_validation_exception("callActivity needs a calledElement")
         extensions = self.parse_extensions()
+        flag = (extensions.get("properties") or {}).get("async")
+        asynchronous = None
+        if flag is not None:
+            if flag.strip().lower() not in ("true", "false"):
+                self.raise_validation_exception("the async property of a call activity must be true or false")
+            asynchronous = flag.strip().lower() == "true"
         return DetachedCallActivity(
             self.spec,
             self.bpmn_id,
             called_element=called,
+            asynchronous=asynchronous,
             prescript=extensions.get("preScript"),
             postscript=extensions.get("postScript"),
             **self.bpmn_attributes,
@@ -402,6 +412,8 @@ class DetachedCallActivityConverter(SpiffBpmnTaskConverter):
             output_collection=spec.output_collection,
             output_item=spec.output_item,
         )
+        if spec.asynchronous is not None:  # absent in specs stored before the property existed
+            dct["asynchronous"] = spec.asynchronous
         return dct
 
 
