@@ -64,7 +64,13 @@ def instance_json(inst: ProcessInstance | InstanceRow, p: Principal, detail: boo
         out["started_by"] = starter.username if starter else None
         out["children"] = instances_service.child_counts(db(), inst.id)
         out["continuing"] = [
-            {"element": c.element, "name": c.name, "started": c.started, "total": c.total, "failed_attempts": c.attempts}
+            {
+                "element": c.element,
+                "name": c.name,
+                "started": c.started,
+                "total": c.total,
+                "failed_attempts": c.attempts,
+            }
             for c in instances_service.continuing(db(), inst.id)
         ]
         if view.incident_traceback is not None:

@@ -127,12 +127,7 @@ def run_due(
 
 
 def run_batch(
-    sessions: sessionmaker[Session],
-    clock: Clock,
-    settings: Settings,
-    instance_id: int,
-    guid: str,
-    out: Outcome,
+    sessions: sessionmaker[Session], clock: Clock, settings: Settings, instance_id: int, guid: str, out: Outcome
 ) -> int | None:
     """One batch in its own transaction; the children it started, or None if it was not run."""
     try:

@@ -80,7 +80,9 @@ class FanOutMixin(RuntimeBase):
         # A child gets the caller's data and its own item, not the whole list it was cut from:
         # copying a 1,000-branch list into each of 1,000 children made a cycle start quadratic.
         base = {k: v for k, v in t.data.items() if k not in (spec.output_collection, spec.collection)}
-        if items and (spec.asynchronous or (spec.asynchronous is None and len(items) > self.settings.async_fanout_threshold)):
+        if items and (
+            spec.asynchronous or (spec.asynchronous is None and len(items) > self.settings.async_fanout_threshold)
+        ):
             # asynchronous continuation: the scheduler's worker starts the children in batches
             # (engine/core/async_jobs.py) from this snapshot; the request commits without them
             payload = {

@@ -281,6 +281,8 @@ class Scheduler:
         from apscheduler.schedulers.blocking import BlockingScheduler
 
         self._scheduler = self._configure(BlockingScheduler(timezone=self.settings.zone))
+        if self.settings.scheduler_nice and hasattr(os, "nice"):
+            os.nice(self.settings.scheduler_nice)  # background work yields to the web workers' requests
 
         def stop(signum: int, _frame: Any) -> None:
             log.info("signal %s: stopping after the running tick", signum)

@@ -49,6 +49,9 @@ class Settings:
     async_batch: int = 10  # SANJI_ASYNC_BATCH: children started per worker transaction
     async_max_attempts: int = 3  # SANJI_ASYNC_MAX_ATTEMPTS: failed batches before an incident
     async_backoff_s: float = 30.0  # SANJI_ASYNC_BACKOFF: first retry delay, doubled on every failure
+    # the scheduler process's CPU priority (os.nice): its work is background (timers, continuations)
+    # and yields to the web workers' interactive requests; 0 keeps the priority it was started with
+    scheduler_nice: int = 10  # SANJI_SCHEDULER_NICE: 0-19
     script_max_mb: int = 64  # SANJI_SCRIPT_MAX_MB: how much one script run may grow the worker's memory
     max_instance_bytes: int = 5 * 1024 * 1024  # SANJI_MAX_INSTANCE_BYTES: an instance's serialized state (JSON)
     max_form_bytes: int = 1024 * 1024  # SANJI_MAX_FORM_BYTES: the data of one completion / start (JSON)
@@ -134,6 +137,7 @@ _ENV = {
     "async_batch": "SANJI_ASYNC_BATCH",
     "async_max_attempts": "SANJI_ASYNC_MAX_ATTEMPTS",
     "async_backoff_s": "SANJI_ASYNC_BACKOFF",
+    "scheduler_nice": "SANJI_SCHEDULER_NICE",
     "script_max_mb": "SANJI_SCRIPT_MAX_MB",
     "max_instance_bytes": "SANJI_MAX_INSTANCE_BYTES",
     "max_form_bytes": "SANJI_MAX_FORM_BYTES",
@@ -250,6 +254,8 @@ def validate(s: Settings) -> None:
     for name in ("async_batch", "async_max_attempts"):
         if getattr(s, name) < 1:
             raise ConfigError(f"{_ENV[name]} must be at least 1")
+    if not 0 <= s.scheduler_nice <= 19:
+        raise ConfigError(f"SANJI_SCHEDULER_NICE must be 0 to 19, not {s.scheduler_nice}")
     if s.async_fanout_threshold < 0 or s.async_backoff_s < 0:
         raise ConfigError("SANJI_ASYNC_FANOUT and SANJI_ASYNC_BACKOFF must not be negative")
     if not s.engine_max_seconds > 0:

@@ -2,6 +2,7 @@
 worker in batches, each in its own transaction; the request that reached it returns at once.
 Nothing is lost or doubled when a batch dies; failed batches are retried, then an incident.
 Driven with the injected clock, without Flask."""
+
 from __future__ import annotations
 
 import threading
@@ -42,8 +43,17 @@ def read(sessions, fn):
 
 
 def children(sessions, parent_id: int) -> list[tuple[int | None, str]]:
-    return read(sessions, lambda s: [(c.item_index, c.scope_node_id) for c in s.scalars(
-        select(ProcessInstance).where(ProcessInstance.parent_id == parent_id).order_by(ProcessInstance.item_index))])
+    return read(
+        sessions,
+        lambda s: [
+            (c.item_index, c.scope_node_id)
+            for c in s.scalars(
+                select(ProcessInstance)
+                .where(ProcessInstance.parent_id == parent_id)
+                .order_by(ProcessInstance.item_index)
+            )
+        ],
+    )
 
 
 def fan(sessions, parent_id: int) -> FanOut | None:
@@ -60,26 +70,37 @@ def to_the_fan_out(sessions, clock, settings, forms, xml: bytes | None = None) -
 
             repository.deploy(s, xml, "three_tier.bpmn", "test", clock.now(), forms, 5 << 20)
         s.commit()
-    inst_id = work(sessions, clock, settings, forms, lambda rt, s: rt.start(
-        "three_tier", {"unit_id": "xinsheng"}, principal(s, "group_secretary")).id)
+    inst_id = work(
+        sessions,
+        clock,
+        settings,
+        forms,
+        lambda rt, s: rt.start("three_tier", {"unit_id": "xinsheng"}, principal(s, "group_secretary")).id,
+    )
     for user in ("group_secretary", "xinsheng_member"):
+
         def complete(rt, s, user=user):
             [t] = s.scalars(select(HumanTask).where(HumanTask.status == "open")).all()
             rt.complete(t.id, {"comment": "ok"}, principal(s, user))
+
         work(sessions, clock, settings, forms, complete)
     return inst_id
 
 
 def test_the_request_returns_before_the_children_exist_and_the_worker_starts_them_in_batches(
-        sessions, clock, asettings, forms):
+    sessions, clock, asettings, forms
+):
     parent = to_the_fan_out(sessions, clock, asettings, forms)
     # the unit's completion committed without starting a child: the fan-out waits for the worker
     assert children(sessions, parent) == []
     row = fan(sessions, parent)
     assert (row.total, row.pending, row.started, row.due_at) == (3, 3, 0, clock.now())
     assert sorted(row.payload["items"]) == BRANCHES  # the snapshot of the list the children are cut from
-    assert read(sessions, lambda s: async_jobs.progress(s, parent)) == [async_jobs.Continuation(
-        element="fan_out", name="各支部落实", started=0, total=3, attempts=0, last_error=None, due_at=clock.now())]
+    assert read(sessions, lambda s: async_jobs.progress(s, parent)) == [
+        async_jobs.Continuation(
+            element="fan_out", name="各支部落实", started=0, total=3, attempts=0, last_error=None, due_at=clock.now()
+        )
+    ]
 
     first = async_jobs.run_due(sessions, clock, asettings, max_batches=1)
     assert (first.batches, first.children, first.failed) == (1, 2, 0)
@@ -102,6 +123,7 @@ def test_the_request_returns_before_the_children_exist_and_the_worker_starts_the
     def report(rt, s):
         for t in s.scalars(select(HumanTask).where(HumanTask.status == "open").order_by(HumanTask.id)).all():
             rt.complete(t.id, {"comment": f"{t.node_id} 已落实"}, principal(s, t.node_id.replace("-", "_")))
+
     work(sessions, clock, asettings, forms, report)
     inst = read(sessions, lambda s: s.get(ProcessInstance, parent))
     assert inst.status == "completed"
@@ -153,20 +175,29 @@ def test_a_worker_dying_mid_batch_loses_nothing_and_doubles_nothing(sessions, cl
     assert [i for i, _n in made] == [0, 1, 2] and sorted(n for _i, n in made) == BRANCHES
     row = fan(sessions, parent)
     assert (row.started, row.attempts, row.last_error, row.due_at) == (3, 0, None, None)
-    tasks = read(sessions, lambda s: Counter(t.node_id for t in s.scalars(
-        select(HumanTask).where(HumanTask.status == "open"))))
+    tasks = read(
+        sessions, lambda s: Counter(t.node_id for t in s.scalars(select(HumanTask).where(HumanTask.status == "open")))
+    )
     assert tasks == Counter({b: 1 for b in BRANCHES})
 
 
 def test_a_batch_dying_after_part_of_its_children_rolls_all_of_them_back(
-        sessions, clock, asettings, forms, monkeypatch):
+    sessions, clock, asettings, forms, monkeypatch
+):
     parent = to_the_fan_out(sessions, clock, asettings, forms)
     calls = _dying_after(monkeypatch, 1)  # the first child of the batch is started, then it dies
     assert async_jobs.run_due(sessions, clock, asettings).failed == 1
     assert len(calls) == 2
     assert children(sessions, parent) == []
-    assert read(sessions, lambda s: s.scalars(select(EventLog.type).where(
-        EventLog.type == "instance_started", EventLog.instance_id != parent)).all()) == []
+    assert (
+        read(
+            sessions,
+            lambda s: s.scalars(
+                select(EventLog.type).where(EventLog.type == "instance_started", EventLog.instance_id != parent)
+            ).all(),
+        )
+        == []
+    )
     monkeypatch.undo()
     clock.advance(timedelta(seconds=60))
     assert async_jobs.run_due(sessions, clock, asettings).children == 3
@@ -174,7 +205,8 @@ def test_a_batch_dying_after_part_of_its_children_rolls_all_of_them_back(
 
 
 def test_failed_batches_are_retried_then_an_incident_which_a_retry_continues(
-        sessions, clock, asettings, forms, monkeypatch):
+    sessions, clock, asettings, forms, monkeypatch
+):
     parent = to_the_fan_out(sessions, clock, asettings, forms)
     _dying_after(monkeypatch, 0)
     waits = []
@@ -190,9 +222,12 @@ def test_failed_batches_are_retried_then_an_incident_which_a_retry_continues(
     inst = read(sessions, lambda s: s.get(ProcessInstance, parent))
     assert (inst.status, inst.error_task) == ("error", "fan_out")
     assert inst.error_message.startswith("fan_out: starting the children failed 3 times (0 of 3 started)")
-    assert read(sessions, lambda s: s.scalars(select(EventLog.payload).where(
-        EventLog.type == "incident", EventLog.instance_id == parent)).all()) == [
-        {"message": inst.error_message, "task": "fan_out"}]
+    assert read(
+        sessions,
+        lambda s: s.scalars(
+            select(EventLog.payload).where(EventLog.type == "incident", EventLog.instance_id == parent)
+        ).all(),
+    ) == [{"message": inst.error_message, "task": "fan_out"}]
     clock.advance(timedelta(days=1))
     assert async_jobs.run_due(sessions, clock, asettings) == async_jobs.Outcome()  # given up until retried
     assert children(sessions, parent) == []
@@ -228,11 +263,15 @@ def _with_async(value: str) -> bytes:
         '<bpmn:callActivity id="fan_out" name="各支部落实" calledElement="three_tier_branch">',
         '<bpmn:callActivity id="fan_out" name="各支部落实" calledElement="three_tier_branch"><bpmn:extensionElements>'
         f'<spiffworkflow:properties><spiffworkflow:property name="async" value="{value}"/></spiffworkflow:properties>'
-        '</bpmn:extensionElements>')
+        "</bpmn:extensionElements>",
+    )
     assert marked != xml
     if "xmlns:spiffworkflow" not in marked:
-        marked = marked.replace("<bpmn:definitions ", '<bpmn:definitions xmlns:spiffworkflow='
-                                '"http://spiffworkflow.org/bpmn/schema/1.0/core" ', 1)
+        marked = marked.replace(
+            "<bpmn:definitions ",
+            '<bpmn:definitions xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" ',
+            1,
+        )
     return marked.encode()
 
 
