@@ -67,6 +67,7 @@ def instance_json(inst: ProcessInstance | InstanceRow, p: Principal, detail: boo
             {
                 "element": c.element,
                 "name": c.name,
+                "kind": c.kind,
                 "started": c.started,
                 "total": c.total,
                 "failed_attempts": c.attempts,

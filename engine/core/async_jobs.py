@@ -49,6 +49,7 @@ class Continuation:
 
     element: str
     name: str
+    kind: str  # "fan_out": children to start; "step": an async script task to run
     started: int
     total: int
     attempts: int
@@ -67,6 +68,7 @@ def progress(session: Session, instance_id: int) -> list[Continuation]:
         Continuation(
             element=str((f.payload or {}).get("element") or ""),
             name=str((f.payload or {}).get("name") or ""),
+            kind=str((f.payload or {}).get("kind") or "fan_out"),
             started=f.started,
             total=f.total,
             attempts=f.attempts,
@@ -148,7 +150,10 @@ def run_batch(
                 return None
             rt = Runtime(s, clock, settings)
             parent = rt._lock(instance_id)
-            started = rt._continue_fanout(parent, fan, settings.async_batch)
+            if (fan.payload or {}).get("kind") == "step":
+                started = rt._run_async_step(parent, fan)
+            else:
+                started = rt._continue_fanout(parent, fan, settings.async_batch)
             s.commit()
         out.batches += 1
         out.children += started

@@ -9,13 +9,15 @@ from sqlalchemy import select, update
 from engine.core.bounds import BoundExceeded
 from engine.core.repository import latest
 from engine.core.runtime_base import MAX_DEPTH, Loaded, RuntimeBase, _jsonable
-from engine.core.spiff import DetachedCallActivity
+from engine.core.spiff import DetachedCallActivity, async_before
 from engine.core.spiff_seam import internal, set_internal
 from engine.errors import ScriptError
 from engine.models import FanOut, ProcessDefinition, ProcessInstance
 
 
 class FanOutMixin(RuntimeBase):
+    _release: set[str]  # the async script task the worker runs now (set by `_run_async_step` only)
+
     # ---- fan-out --------------------------------------------------------------------------------
 
     def _detached(self, loaded: Loaded, ready: list[Any]) -> bool:
@@ -24,6 +26,9 @@ class FanOutMixin(RuntimeBase):
         progressed = False
         for t in ready:
             spec = t.task_spec
+            if async_before(spec):
+                progressed = self._async_step(loaded, t) or progressed
+                continue
             if not isinstance(spec, DetachedCallActivity):
                 continue
             guid = str(t.id)
@@ -80,8 +85,10 @@ class FanOutMixin(RuntimeBase):
         # A child gets the caller's data and its own item, not the whole list it was cut from:
         # copying a 1,000-branch list into each of 1,000 children made a cycle start quadratic.
         base = {k: v for k, v in t.data.items() if k not in (spec.output_collection, spec.collection)}
-        if items and (
-            spec.asynchronous or (spec.asynchronous is None and len(items) > self.settings.async_fanout_threshold)
+        if (
+            self.settings.async_mode == "worker"
+            and items
+            and (spec.asynchronous or (spec.asynchronous is None and len(items) > self.settings.async_fanout_threshold))
         ):
             # asynchronous continuation: the scheduler's worker starts the children in batches
             # (engine/core/async_jobs.py) from this snapshot; the request commits without them
@@ -118,6 +125,47 @@ class FanOutMixin(RuntimeBase):
             if spec.collection is not None:
                 variables[spec.item or "item"] = item
             self.start(child_def, variables, None, _parent=(inst, guid, idx if spec.collection else None))
+
+    def _async_step(self, loaded: Loaded, t: Any) -> bool:
+        """A script task marked async: run it if the worker released it, else queue it once for
+        the worker (a `fan_out` row of kind "step"); True if it ran."""
+        guid = str(t.id)
+        released = getattr(self, "_release", set())
+        if guid in released or self.settings.async_mode == "inline":
+            released.discard(guid)
+            t.run()
+            return True
+        if not internal(t, "queued"):
+            set_internal(t, queued=True)
+            if self.session.get(FanOut, (loaded.inst.id, guid)) is None:
+                spec = t.task_spec
+                payload = {"kind": "step", "element": spec.bpmn_id, "name": spec.bpmn_name or spec.bpmn_id}
+                self.session.add(
+                    FanOut(
+                        instance_id=loaded.inst.id,
+                        task_guid=guid,
+                        total=1,
+                        pending=1,
+                        started=0,
+                        attempts=0,
+                        due_at=self.clock.now(),
+                        payload=payload,
+                    )
+                )
+        return False
+
+    def _run_async_step(self, parent: ProcessInstance, fan: FanOut) -> int:
+        """The worker runs a queued async script task and what follows it, in its transaction.
+        A script failure is the instance's incident as usual; the row stays for its retry."""
+        self._release = {fan.task_guid}
+        loaded = self._load(parent)
+        self._run(loaded, before=parent.state, action=None, actor=None)
+        if parent.status == "error":
+            fan.due_at = None  # Runtime.retry re-arms it
+        else:
+            self.session.delete(fan)
+        self.session.flush()
+        return 1
 
     def _continue_fanout(self, parent: ProcessInstance, fan: FanOut, limit: int) -> int:
         """Start the next `limit` children of an asynchronous fan-out (the worker's batch, inside

@@ -45,10 +45,11 @@ from SpiffWorkflow.spiff.parser.event_parsers import (
     SpiffStartEventParser,
 )
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
+from SpiffWorkflow.spiff.parser.task_spec import ScriptTaskParser, SpiffTaskParser
 from SpiffWorkflow.spiff.serializer.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
+from SpiffWorkflow.spiff.specs.defaults import ScriptTask
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 from engine.core.bounds import BoundExceeded, state_too_large
@@ -417,6 +418,27 @@ class DetachedCallActivityConverter(SpiffBpmnTaskConverter):
         return dct
 
 
+# ---- asynchronous script tasks ---------------------------------------------------------------
+
+
+def async_before(spec: Any) -> bool:
+    """A script task marked `async`: engine steps stop before it (it is `manual`, which a script
+    task never is otherwise) and the scheduler's worker runs it (engine/core/async_jobs.py)."""
+    return spec.manual and isinstance(spec, ScriptTask)
+
+
+class AsyncScriptTaskParser(ScriptTaskParser):
+    def create_task(self) -> Any:
+        spec = super().create_task()
+        flag = (self.parse_extensions().get("properties") or {}).get("async")
+        if flag is not None:
+            if flag.strip().lower() not in ("true", "false"):
+                self.raise_validation_exception("the async property of a script task must be true or false")
+            if flag.strip().lower() == "true":
+                spec.manual = True  # serialized with the spec: no attribute of our own to carry
+        return spec
+
+
 # ---- parser ------------------------------------------------------------------------------------
 
 
@@ -425,6 +447,7 @@ class SanjiBpmnParser(SpiffBpmnParser):
     OVERRIDE_PARSER_CLASSES.update(
         {
             full_tag("callActivity"): (DetachedCallActivityParser, DetachedCallActivity),
+            full_tag("scriptTask"): (AsyncScriptTaskParser, ScriptTask),
             full_tag("startEvent"): (StartEventParser, StartEvent),
             full_tag("boundaryEvent"): (BoundaryEventParser, BoundaryEvent),
             full_tag("intermediateCatchEvent"): (IntermediateCatchEventParser, IntermediateCatchEvent),

@@ -45,6 +45,7 @@ class Settings:
     # asynchronous continuation (engine/core/async_jobs.py): a call activity marked async, or a
     # fan-out of more children than the threshold, has its children started by the scheduler's
     # worker, a batch per transaction; the request that reached it returns at once.
+    async_mode: str = "worker"  # SANJI_ASYNC: worker | inline (async elements run inside the request)
     async_fanout_threshold: int = 10  # SANJI_ASYNC_FANOUT: larger fan-outs continue asynchronously
     async_batch: int = 10  # SANJI_ASYNC_BATCH: children started per worker transaction
     async_max_attempts: int = 3  # SANJI_ASYNC_MAX_ATTEMPTS: failed batches before an incident
@@ -133,6 +134,7 @@ _ENV = {
     "engine_max_seconds": "SANJI_ENGINE_MAX_SECONDS",
     "max_branches": "SANJI_MAX_BRANCHES",
     "max_fanout": "SANJI_MAX_FANOUT",
+    "async_mode": "SANJI_ASYNC",
     "async_fanout_threshold": "SANJI_ASYNC_FANOUT",
     "async_batch": "SANJI_ASYNC_BATCH",
     "async_max_attempts": "SANJI_ASYNC_MAX_ATTEMPTS",
@@ -254,6 +256,8 @@ def validate(s: Settings) -> None:
     for name in ("async_batch", "async_max_attempts"):
         if getattr(s, name) < 1:
             raise ConfigError(f"{_ENV[name]} must be at least 1")
+    if s.async_mode not in ("worker", "inline"):
+        raise ConfigError(f"SANJI_ASYNC must be worker or inline, not {s.async_mode!r}")
     if not 0 <= s.scheduler_nice <= 19:
         raise ConfigError(f"SANJI_SCHEDULER_NICE must be 0 to 19, not {s.scheduler_nice}")
     if s.async_fanout_threshold < 0 or s.async_backoff_s < 0:

@@ -25,6 +25,12 @@ BRANCHES = ["xinsheng-jidian", "xinsheng-laogan", "xinsheng-wuye"]
 
 
 @pytest.fixture
+def settings(settings):
+    """The deployment's mode: async elements are continued by the scheduler's worker."""
+    return settings.with_(async_mode="worker")
+
+
+@pytest.fixture
 def asettings(settings):
     """Every fan-out of more than one child is asynchronous; two children per batch."""
     return settings.with_(async_fanout_threshold=1, async_batch=2, async_max_attempts=3, async_backoff_s=60.0)
@@ -98,7 +104,14 @@ def test_the_request_returns_before_the_children_exist_and_the_worker_starts_the
     assert sorted(row.payload["items"]) == BRANCHES  # the snapshot of the list the children are cut from
     assert read(sessions, lambda s: async_jobs.progress(s, parent)) == [
         async_jobs.Continuation(
-            element="fan_out", name="各支部落实", started=0, total=3, attempts=0, last_error=None, due_at=clock.now()
+            element="fan_out",
+            name="各支部落实",
+            kind="fan_out",
+            started=0,
+            total=3,
+            attempts=0,
+            last_error=None,
+            due_at=clock.now(),
         )
     ]
 
@@ -315,3 +328,65 @@ def test_two_workers_at_once_start_each_child_exactly_once(sessions, clock, aset
     assert sum(r.children for r in results) == 9 and sum(r.failed for r in results) == 0
     for p in parents:
         assert [i for i, _n in children(sessions, p)] == [0, 1, 2]
+
+
+# ---- a script task marked async (asyncBefore) --------------------------------------------------------
+
+
+def _async_script(script: str = "branch_ids = org_branches(unit_id)") -> bytes:
+    xml = (BPMN / "three_tier.bpmn").read_text()
+    marked = xml.replace(
+        '<bpmn:scriptTask id="pick_branches" name="确定支部">\n      <bpmn:script>branch_ids = org_branches(unit_id)',
+        '<bpmn:scriptTask id="pick_branches" name="确定支部"><bpmn:extensionElements><spiffworkflow:properties>'
+        '<spiffworkflow:property name="async" value="true"/></spiffworkflow:properties></bpmn:extensionElements>\n'
+        f"      <bpmn:script>{script}",
+    )
+    assert marked != xml
+    return marked.encode()
+
+
+def test_an_async_script_task_runs_in_the_worker_and_the_process_goes_on(sessions, clock, settings, forms):
+    parent = to_the_fan_out(sessions, clock, settings, forms, _async_script())
+    # the unit's completion stopped before the script: no branch list, no fan-out, no task row for it
+    assert (
+        children(sessions, parent) == []
+        and read(sessions, lambda s: s.scalars(select(HumanTask.spec_id).where(HumanTask.status == "open")).all()) == []
+    )
+    assert [(c.element, c.kind, c.total) for c in read(sessions, lambda s: async_jobs.progress(s, parent))] == [
+        ("pick_branches", "step", 1)
+    ]
+    out = async_jobs.run_due(sessions, clock, settings)
+    assert (out.batches, out.failed) == (1, 0)
+    assert sorted(n for _i, n in children(sessions, parent)) == BRANCHES  # 3 children: inside the worker's step
+    assert read(sessions, lambda s: async_jobs.progress(s, parent)) == []
+    assert read(sessions, lambda s: s.scalars(select(FanOut.payload).where(FanOut.instance_id == parent)).all()) == [
+        None
+    ]  # only the (synchronous) fan-out's row is left
+    with sessions() as s:
+        assert roundtrip_all(s) == 4
+
+
+def test_an_async_script_that_fails_is_an_incident_and_a_retry_runs_it_again(sessions, clock, settings, forms):
+    parent = to_the_fan_out(sessions, clock, settings, forms, _async_script("branch_ids = org_branches(unit_idx)"))
+    out = async_jobs.run_due(sessions, clock, settings)
+    inst = read(sessions, lambda s: s.get(ProcessInstance, parent))
+    assert (inst.status, inst.error_task) == ("error", "pick_branches")
+    assert (out.batches, out.failed) == (1, 0)  # the batch committed the incident, as a request would
+    assert async_jobs.run_due(sessions, clock, settings) == async_jobs.Outcome()
+    work(
+        sessions,
+        clock,
+        settings,
+        forms,
+        lambda rt, s: rt.retry(parent, principal(s, "admin"), {"unit_idx": "xinsheng"}),
+    )
+    assert async_jobs.run_due(sessions, clock, settings).batches == 1
+    assert read(sessions, lambda s: s.get(ProcessInstance, parent)).status == "running"
+    assert sorted(n for _i, n in children(sessions, parent)) == BRANCHES
+
+
+def test_inline_mode_runs_async_elements_inside_the_request(sessions, clock, asettings, forms):
+    inline = asettings.with_(async_mode="inline")
+    parent = to_the_fan_out(sessions, clock, inline, forms, _async_script())
+    assert [i for i, _n in children(sessions, parent)] == [0, 1, 2]
+    assert read(sessions, lambda s: async_jobs.progress(s, parent)) == []

@@ -13,4 +13,4 @@ from tests.procedures.test_quarterly_tasks import test_regular_quarter_end_to_en
 @pytest.fixture
 def settings(settings):
     """Every fan-out of at least one child continues asynchronously, two children a batch."""
-    return settings.with_(async_fanout_threshold=0, async_batch=2)
+    return settings.with_(async_mode="worker", async_fanout_threshold=0, async_batch=2)
