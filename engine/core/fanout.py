@@ -130,7 +130,7 @@ class FanOutMixin(RuntimeBase):
         """A script task marked async: run it if the worker released it, else queue it once for
         the worker (a `fan_out` row of kind "step"); True if it ran."""
         guid = str(t.id)
-        released = getattr(self, "_release", set())
+        released: set[str] = getattr(self, "_release", set())
         if guid in released or self.settings.async_mode == "inline":
             released.discard(guid)
             t.run()

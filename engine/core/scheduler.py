@@ -12,7 +12,7 @@ A tick
    `status = 'running' AND next_timer_at <= now` (an index range), and fires each instance in
    its own transaction after locking it (`SKIP LOCKED`) and re-checking it is still due.
 3. continues the asynchronous fan-outs (engine/core/async_jobs.py): one batch of children per
-   transaction, round-robin over the due fan-outs, for at most `async_jobs.BUDGET_S` seconds.
+   transaction, the fan-outs with the fewest children left first, for at most `async_jobs.BUDGET_S` seconds.
 
 Only committed rows are read, so a fire never runs before the transaction that created its
 schedule or timer has committed. Failures become the schedule's last result or the

@@ -48,8 +48,8 @@ from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.spiff.parser.task_spec import ScriptTaskParser, SpiffTaskParser
 from SpiffWorkflow.spiff.serializer.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
-from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 from SpiffWorkflow.spiff.specs.defaults import ScriptTask
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
 from engine.core.bounds import BoundExceeded, state_too_large
