@@ -114,21 +114,20 @@ def run_due(
     stop_at = monotonic() + budget_s
     passed: set[tuple[int, str]] = set()  # skipped (locked by someone else) in this run
     while True:
-        try:
+        if (max_batches is not None and out.batches + out.failed >= max_batches) or monotonic() > stop_at:
+            return out
+        try:  # re-read after every batch: a unit's plan submitted meanwhile goes before a long cycle
             with sessions() as s:
-                due = [tuple(r) for r in s.execute(due_query(clock.now(), 100)).all()]
+                due = [(int(r[0]), str(r[1])) for r in s.execute(due_query(clock.now(), len(passed) + 1)).all()]
         except Exception:
             log.exception("reading due continuations failed")
             return out
         due = [d for d in due if d not in passed]
         if not due:
             return out
-        for instance_id, guid in due:
-            if (max_batches is not None and out.batches + out.failed >= max_batches) or monotonic() > stop_at:
-                return out
-            started = run_batch(sessions, clock, settings, instance_id, guid, out)
-            if started is None:
-                passed.add((instance_id, guid))
+        instance_id, guid = due[0]
+        if not run_batch(sessions, clock, settings, instance_id, guid, out):
+            passed.add((instance_id, guid))  # locked elsewhere, or failed: not again in this run
 
 
 def run_batch(
