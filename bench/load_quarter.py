@@ -195,6 +195,11 @@ class Load:
             headers = {"Authorization": f"Bearer {self.tokens[user]}"}
             rec: dict[str, Any] = {"task": task_id, "spec": spec, "at": time.monotonic() - self.t0}
             try:
+                t = time.perf_counter()  # the user's worklist first, as the page that leads to the task
+                r = http.get(f"{self.base}/api/v1/tasks", headers=headers, timeout=60)
+                rec["list_ms"], rec["list"] = (time.perf_counter() - t) * 1000, r.status_code
+                if r.status_code != 200:
+                    rec["error"] = "worklist: " + r.text[:300]
                 t = time.perf_counter()
                 r = http.get(f"{self.base}/api/v1/tasks/{task_id}", headers=headers, timeout=60)
                 rec["get_ms"], rec["get"] = (time.perf_counter() - t) * 1000, r.status_code
@@ -297,6 +302,80 @@ def check(sessions: Any, results: list[dict[str, Any]]) -> tuple[list[str], dict
     return problems, summary
 
 
+def fan_out_lag(sessions: Any, fan_outs: dict[str, tuple[str, int]]) -> dict[str, Any]:
+    """Per fan-out kind: seconds from the submission that reached the call activity (its task's
+    completion) to the start of the last child, and how many fan-outs had all their children by then.
+    `fan_outs`: parent process key -> (the task whose completion reaches the fan-out, children expected)."""
+    out: dict[str, Any] = {}
+    with sessions() as s:
+        for key, (spec, expected) in fan_outs.items():
+            parents = s.scalars(select(ProcessInstance.id).where(ProcessInstance.process_key == key)).all()
+            submitted = {
+                iid: at for iid, at, payload in s.execute(
+                    select(EventLog.instance_id, EventLog.at, EventLog.payload).where(
+                        EventLog.type == "task_completed", EventLog.instance_id.in_(parents)))
+                if (payload or {}).get("spec_id") == spec
+            }
+            lags, incomplete = [], 0
+            for iid, at in submitted.items():
+                starts = s.scalars(select(ProcessInstance.started_at).where(ProcessInstance.parent_id == iid)).all()
+                if len(starts) < expected:
+                    incomplete += 1
+                    continue
+                lags.append((max(starts) - at).total_seconds())
+            out[f"{key} after {spec}"] = {
+                "submitted": len(submitted), "all_children": len(lags), "missing_children": incomplete,
+                "children_each": expected,
+                "p50_s": round(pct(lags, 50), 2) if lags else None, "max_s": round(max(lags), 2) if lags else None,
+            }
+    return out
+
+
+def process_tree_rss(pid: int) -> dict[int, float]:
+    """Peak RSS (VmHWM, MB) of a process and its children (gunicorn's master and workers)."""
+    from bench.common import peak_rss_mb
+
+    found: dict[int, float] = {}
+    todo = [pid]
+    while todo:
+        p = todo.pop()
+        rss = peak_rss_mb(p)
+        if rss is not None:
+            found[p] = round(rss, 1)
+        try:
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return found
+
+
+def stats(values: list[float]) -> dict[str, Any]:
+    return {"n": len(values), "p50": round(pct(values, 50), 1), "p95": round(pct(values, 95), 1),
+            "max": round(max(values, default=0), 1)}
+
+
+def print_summary(figures: dict[str, Any], problems: list[str]) -> None:
+    """The plain summary an integrator re-running this on a quiet machine reads first."""
+    print("\n==== summary " + "=" * 66)
+    print(f"load: {figures['units']} units × {figures['branches'] // max(figures['units'], 1)} branches, "
+          f"{figures['workers']} workers × {figures['threads']} threads, {figures['clients']} clients, "
+          f"{figures['duration_s']} s; git {figures['git_sha']}")
+    print(f"machine load average before {figures['load_average_before']}, after {figures['load_average_after']}")
+    print(f"{'request kind':34} {'n':>6} {'p50 ms':>9} {'p95 ms':>9} {'max ms':>9}  target p95 ≤ 300, max ≤ 1000")
+    for kind, st in figures["requests"].items():
+        ok = st["n"] and st["p95"] <= 300 and st["max"] <= 1000
+        print(f"{kind:34} {st['n']:>6} {st['p50']:>9} {st['p95']:>9} {st['max']:>9}  {'ok' if ok else 'OVER'}")
+    print(f"completions: {figures['completions']} ({figures['completions_per_s']}/s); errors: "
+          f"{sum(figures['errors'].values())} {figures['errors'] or ''}; lost: {figures['lost']}")
+    for kind, lag in figures["children_lag"].items():
+        print(f"children of {kind}: {lag['all_children']} of {lag['submitted']} fan-outs complete "
+              f"({lag['children_each']} each), submission → last child p50 {lag['p50_s']} s, max {lag['max_s']} s"
+              f"{'' if lag['max_s'] is None or lag['max_s'] <= 30 else '  OVER 30 s'}")
+    print(f"peak RSS (MB): web workers {figures['rss_mb']['workers']}, scheduler {figures['rss_mb']['scheduler']}")
+    print("consistency: " + ("OK" if not problems else f"{len(problems)} problem(s)"))
+
+
 def pct(values: list[float], q: int) -> float:
     if len(values) < 2:
         return values[0] if values else float("nan")
@@ -317,6 +396,8 @@ def main() -> int:
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load from the scheduler's start (≤ 60)")
     p.add_argument("--script-timeout-ms", type=int, default=1000,
                    help="SANJI_SCRIPT_TIMEOUT_MS of the processes (default: the deployment default, 1000)")
+    p.add_argument("--settle", type=float, default=5.0,
+                   help="seconds after the load before the processes stop (the scheduler finishes fan-outs)")
     p.add_argument("--keep", action="store_true", help="keep the schema and print its URL")
     p.add_argument("--json", type=Path, help="also write the figures to this file")
     a = p.parse_args()
@@ -363,9 +444,14 @@ def main() -> int:
               f"{float(env['SANJI_CLOCK_OFFSET']) / 86400:.1f} days (every process at {FIRE.isoformat()})")
 
         load = Load(base, tokens, sessions, a.clients)
-        procs.append(launch([str(bin_dir / "flask"), "--app", "app", "scheduler"], env, workdir / "scheduler.log"))
+        scheduler = launch([str(bin_dir / "flask"), "--app", "app", "scheduler"], env, workdir / "scheduler.log")
+        procs.append(scheduler)
         print(f"scheduler started; {a.clients} clients play the users for {a.duration:.0f} s …", flush=True)
         elapsed = load.run(a.duration)
+        time.sleep(a.settle)  # let the scheduler finish the fan-outs the last completions reached
+        web_rss = process_tree_rss(web.pid)
+        rss = {"workers": sorted(v for p, v in web_rss.items() if p != web.pid),
+               "master": web_rss.get(web.pid), "scheduler": max(process_tree_rss(scheduler.pid).values(), default=None)}
         codes = [stop(proc) for proc in reversed(procs)]
         procs.clear()
         load_after = os.getloadavg()
@@ -374,10 +460,23 @@ def main() -> int:
         done = [r for r in results if r.get("post") == 200]
         posts = [r["post_ms"] for r in results if "post_ms" in r]
         gets = [r["get_ms"] for r in results if "get_ms" in r]
+        lists = [r["list_ms"] for r in results if "list_ms" in r]
+        requests_by_kind = {"worklist GET /tasks": stats(lists), "task page GET /tasks/{id}": stats(gets),
+                            "complete (any task)": stats(posts)}
+        for spec in DATA:
+            mine = [r["post_ms"] for r in results if "post_ms" in r and r["spec"] == spec]
+            if mine:
+                requests_by_kind[f"  complete {spec}"] = stats(mine)
         errors = Counter(str(r.get("post", r.get("get"))) for r in results if r.get("post") != 200)
         span = max((r["at"] for r in done), default=0) - min((r["at"] for r in done), default=0)
         problems, summary = check(sessions, results)
+        lost = sum(1 for line in problems if "answered 200 but" in line)
+        lag = fan_out_lag(sessions, {"quarterly_tasks": ("draft_tasks", a.units),
+                                     "quarterly_tasks_unit": ("draft_plan", a.branches)})
+        sha = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                             text=True).stdout.strip()
         figures = {
+            "git_sha": sha, "requests": requests_by_kind, "lost": lost, "children_lag": lag, "rss_mb": rss,
             "units": a.units, "branches": a.units * a.branches, "users": len(tokens), "workers": a.workers,
             "threads": a.threads, "clients": a.clients, "duration_s": round(elapsed, 1),
             "completions": len(done), "completions_per_s": round(len(done) / elapsed, 1),
@@ -398,6 +497,7 @@ def main() -> int:
         print("consistency check: " + ("OK — every instance completed or waiting on exactly the tasks the event "
                                        "log says, no incident; every 200 stored once; every schedule fire claimed once"
                                        if not problems else f"{len(problems)} problem(s)"))
+        print_summary(figures, problems)
         if a.json:
             a.json.write_text(json.dumps(figures, ensure_ascii=False, indent=1))
         engine.dispose()

@@ -176,6 +176,15 @@ class FanOut(Base):
     task_guid: Mapped[str] = mapped_column(String(36), primary_key=True)
     total: Mapped[int] = mapped_column(Integer)
     pending: Mapped[int] = mapped_column(Integer)
+    # Asynchronous continuation (engine/core/async_jobs.py): children started so far; while
+    # `started < total` the scheduler's worker starts the next batch at `due_at` (NULL: nothing
+    # left to start), from the items and data snapshotted in `payload` when the element was reached.
+    started: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
+    definition_id: Mapped[int | None] = mapped_column(Integer)
+    payload: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
 
 
 class HumanTask(Base):

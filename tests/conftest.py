@@ -137,8 +137,9 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def settings(database_url: str, forms_dir: Path) -> Settings:
+    # async elements run inside the request unless a test drives the scheduler's worker (issue 20)
     return load_settings({}, env="test", database_url=database_url, forms_dir=forms_dir,
-                         processes_dir=ROOT / "processes", scheduler="off")
+                         processes_dir=ROOT / "processes", scheduler="off", async_mode="inline")
 
 
 @pytest.fixture

@@ -63,6 +63,17 @@ def instance_json(inst: ProcessInstance | InstanceRow, p: Principal, detail: boo
         starter = db().get(User, inst.started_by_id) if inst.started_by_id else None
         out["started_by"] = starter.username if starter else None
         out["children"] = instances_service.child_counts(db(), inst.id)
+        out["continuing"] = [
+            {
+                "element": c.element,
+                "name": c.name,
+                "kind": c.kind,
+                "started": c.started,
+                "total": c.total,
+                "failed_attempts": c.attempts,
+            }
+            for c in instances_service.continuing(db(), inst.id)
+        ]
         if view.incident_traceback is not None:
             out["incident"]["traceback"] = view.incident_traceback
     return out

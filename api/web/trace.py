@@ -152,6 +152,7 @@ def instance(instance_id: int) -> Any:
         parent=parent,
         parent_title=parent_title,
         children=child_page(inst),
+        continuing=instances_service.continuing(db(), inst.id),
         open_tasks=open_tasks(inst),
         variables=view.variables,
         starter=starter,

@@ -8,14 +8,16 @@ from sqlalchemy import select, update
 
 from engine.core.bounds import BoundExceeded
 from engine.core.repository import latest
-from engine.core.runtime_base import MAX_DEPTH, Loaded, RuntimeBase
-from engine.core.spiff import DetachedCallActivity
+from engine.core.runtime_base import MAX_DEPTH, Loaded, RuntimeBase, _jsonable
+from engine.core.spiff import DetachedCallActivity, async_before
 from engine.core.spiff_seam import internal, set_internal
 from engine.errors import ScriptError
 from engine.models import FanOut, ProcessDefinition, ProcessInstance
 
 
 class FanOutMixin(RuntimeBase):
+    _release: set[str]  # the async script task the worker runs now (set by `_run_async_step` only)
+
     # ---- fan-out --------------------------------------------------------------------------------
 
     def _detached(self, loaded: Loaded, ready: list[Any]) -> bool:
@@ -24,6 +26,9 @@ class FanOutMixin(RuntimeBase):
         progressed = False
         for t in ready:
             spec = t.task_spec
+            if async_before(spec):
+                progressed = self._async_step(loaded, t) or progressed
+                continue
             if not isinstance(spec, DetachedCallActivity):
                 continue
             guid = str(t.id)
@@ -77,17 +82,125 @@ class FanOutMixin(RuntimeBase):
                 raise exc
         child_def = self._called_definition(inst.definition, spec.called_element)
         guid = str(t.id)
-        self.session.add(FanOut(instance_id=inst.id, task_guid=guid, total=len(items), pending=len(items)))
-        self.session.flush()
         # A child gets the caller's data and its own item, not the whole list it was cut from:
         # copying a 1,000-branch list into each of 1,000 children made a cycle start quadratic.
         base = {k: v for k, v in t.data.items() if k not in (spec.output_collection, spec.collection)}
+        if (
+            self.settings.async_mode == "worker"
+            and items
+            and (spec.asynchronous or (spec.asynchronous is None and len(items) > self.settings.async_fanout_threshold))
+        ):
+            # asynchronous continuation: the scheduler's worker starts the children in batches
+            # (engine/core/async_jobs.py) from this snapshot; the request commits without them
+            payload = {
+                "element": spec.bpmn_id,
+                "name": spec.bpmn_name or spec.bpmn_id,
+                "collection": spec.collection is not None,
+                "item": spec.item or "item",
+                "items": _jsonable(items),
+                "base": _jsonable(base),
+            }
+            self.session.add(
+                FanOut(
+                    instance_id=inst.id,
+                    task_guid=guid,
+                    total=len(items),
+                    pending=len(items),
+                    started=0,
+                    attempts=0,
+                    due_at=self.clock.now(),
+                    definition_id=child_def.id,
+                    payload=payload,
+                )
+            )
+            self.session.flush()
+            return
+        self.session.add(
+            FanOut(instance_id=inst.id, task_guid=guid, total=len(items), pending=len(items), started=len(items))
+        )
+        self.session.flush()
         for idx, item in enumerate(items):
             self._deadline.check(t)
             variables = dict(base)
             if spec.collection is not None:
                 variables[spec.item or "item"] = item
             self.start(child_def, variables, None, _parent=(inst, guid, idx if spec.collection else None))
+
+    def _async_step(self, loaded: Loaded, t: Any) -> bool:
+        """A script task marked async: run it if the worker released it, else queue it once for
+        the worker (a `fan_out` row of kind "step"); True if it ran."""
+        guid = str(t.id)
+        released: set[str] = getattr(self, "_release", set())
+        if guid in released or self.settings.async_mode == "inline":
+            released.discard(guid)
+            t.run()
+            return True
+        if not internal(t, "queued"):
+            set_internal(t, queued=True)
+            if self.session.get(FanOut, (loaded.inst.id, guid)) is None:
+                spec = t.task_spec
+                payload = {"kind": "step", "element": spec.bpmn_id, "name": spec.bpmn_name or spec.bpmn_id}
+                self.session.add(
+                    FanOut(
+                        instance_id=loaded.inst.id,
+                        task_guid=guid,
+                        total=1,
+                        pending=1,
+                        started=0,
+                        attempts=0,
+                        due_at=self.clock.now(),
+                        payload=payload,
+                    )
+                )
+        return False
+
+    def _run_async_step(self, parent: ProcessInstance, fan: FanOut) -> int:
+        """The worker runs a queued async script task and what follows it, in its transaction.
+        A script failure is the instance's incident as usual; the row stays for its retry."""
+        self._release = {fan.task_guid}
+        loaded = self._load(parent)
+        self._run(loaded, before=parent.state, action=None, actor=None)
+        if parent.status == "error":
+            fan.due_at = None  # Runtime.retry re-arms it
+        else:
+            self.session.delete(fan)
+        self.session.flush()
+        return 1
+
+    def _continue_fanout(self, parent: ProcessInstance, fan: FanOut, limit: int) -> int:
+        """Start the next `limit` children of an asynchronous fan-out (the worker's batch, inside
+        its transaction, the parent locked); returns how many started."""
+        payload = fan.payload or {}
+        child_def = self.session.get(ProcessDefinition, fan.definition_id)
+        if child_def is None:
+            raise ScriptError("{element}: the called process no longer exists", element=payload.get("element"))
+        first, total = fan.started, fan.total
+        last = min(total, first + limit)
+        items, base, collection = payload.get("items") or [], payload.get("base") or {}, payload.get("collection")
+        guid = fan.task_guid
+        for idx in range(first, last):
+            variables = dict(base)
+            if collection:
+                variables[payload.get("item") or "item"] = items[idx]
+            self.start(child_def, variables, None, _parent=(parent, guid, idx if collection else None))
+        # Guarded by the count read: a lost race rolls the batch back. A row already gone means the
+        # last child ended at once and the parent went on (it deletes the row): nothing to record.
+        self.session.execute(
+            update(FanOut)
+            .where(FanOut.instance_id == parent.id, FanOut.task_guid == guid, FanOut.started == first)
+            .values(started=last, due_at=None if last >= total else self.clock.now(), attempts=0, last_error=None)
+            .execution_options(synchronize_session=False)
+        )
+        return last - first
+
+    def _rearm_fanouts(self, inst: ProcessInstance) -> None:
+        """A retried instance: its unfinished asynchronous fan-outs continue at the next tick."""
+        self.session.execute(
+            update(FanOut)
+            .where(FanOut.instance_id == inst.id, FanOut.started < FanOut.total)
+            .values(due_at=self.clock.now(), attempts=0)
+            .execution_options(synchronize_session=False)
+        )
 
     def _called_definition(self, caller: ProcessDefinition, key: str) -> ProcessDefinition:
         same_file = self.session.scalars(

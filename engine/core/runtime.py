@@ -255,6 +255,7 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
             for t in loaded.wf.get_tasks(state=TaskState.READY | TaskState.WAITING | TaskState.STARTED):
                 t.data.update(variables)
         inst.status, inst.error_message, inst.error_task, inst.error_traceback = "running", None, None, None
+        self._rearm_fanouts(inst)  # an asynchronous continuation that gave up tries again
         events.log(
             self.session,
             self.clock.now(),

@@ -39,10 +39,11 @@ class TickResult:
     timers: int = 0  # timers fired inside them
     incidents: int = 0  # instances a timer could not advance (now status error)
     skipped: int = 0  # candidates another scheduler took, or no longer due
+    continued: int = 0  # children started by asynchronous continuations (engine/core/async_jobs.py)
 
     @property
     def busy(self) -> bool:
-        return bool(self.started or self.missed or self.failed or self.instances or self.incidents)
+        return bool(self.started or self.missed or self.failed or self.instances or self.incidents or self.continued)
 
 
 def late_after(settings: Settings) -> timedelta:

@@ -11,6 +11,8 @@ A tick
 2. advances the instances whose next timer is due: it reads only
    `status = 'running' AND next_timer_at <= now` (an index range), and fires each instance in
    its own transaction after locking it (`SKIP LOCKED`) and re-checking it is still due.
+3. continues the asynchronous fan-outs (engine/core/async_jobs.py): one batch of children per
+   transaction, the fan-outs with the fewest children left first, for at most `async_jobs.BUDGET_S` seconds.
 
 Only committed rows are read, so a fire never runs before the transaction that created its
 schedule or timer has committed. Failures become the schedule's last result or the
@@ -33,7 +35,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from engine.core import schedules
+from engine.core import async_jobs, schedules
 from engine.core.runtime import Runtime
 from engine.core.schedule_fire import TickResult, _due_schedules, _text, late_after  # noqa: F401 - re-exported
 from engine.errors import Conflict
@@ -75,6 +77,9 @@ def tick(
         log.exception("realigning schedules to %s failed", settings.timezone)
     _due_schedules(session_factory, clock, settings, batch, name, result)
     _due_instances(session_factory, clock, settings, batch, result)
+    continued = async_jobs.run_due(session_factory, clock, settings)  # large fan-outs, a batch at a time
+    result.continued += continued.children
+    result.incidents += continued.incidents
     from engine.platform.notify import dispatch  # notifications and the outbox ride on the same tick
 
     dispatch(session_factory, clock, settings)
@@ -229,13 +234,15 @@ class Scheduler:
         self.ticks += 1
         if result.busy:
             log.info(
-                "tick: %d started, %d missed, %d failed; %d instances advanced (%d timers), %d incidents",
+                "tick: %d started, %d missed, %d failed; %d instances advanced (%d timers), %d incidents, "
+                "%d children continued",
                 len(result.started),
                 result.missed,
                 result.failed,
                 result.instances,
                 result.timers,
                 result.incidents,
+                result.continued,
             )
         if self.on_tick is not None:
             self.on_tick(result)
@@ -274,6 +281,8 @@ class Scheduler:
         from apscheduler.schedulers.blocking import BlockingScheduler
 
         self._scheduler = self._configure(BlockingScheduler(timezone=self.settings.zone))
+        if self.settings.scheduler_nice and hasattr(os, "nice"):
+            os.nice(self.settings.scheduler_nice)  # background work yields to the web workers' requests
 
         def stop(signum: int, _frame: Any) -> None:
             log.info("signal %s: stopping after the running tick", signum)

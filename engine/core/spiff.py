@@ -45,9 +45,10 @@ from SpiffWorkflow.spiff.parser.event_parsers import (
     SpiffStartEventParser,
 )
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from SpiffWorkflow.spiff.parser.task_spec import SpiffTaskParser
+from SpiffWorkflow.spiff.parser.task_spec import ScriptTaskParser, SpiffTaskParser
 from SpiffWorkflow.spiff.serializer.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
+from SpiffWorkflow.spiff.specs.defaults import ScriptTask
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
@@ -341,6 +342,7 @@ class DetachedCallActivity(SpiffBpmnTask):
         item: str | None = None,
         output_collection: str | None = None,
         output_item: str | None = None,
+        asynchronous: bool | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs["manual"] = True
@@ -350,6 +352,8 @@ class DetachedCallActivity(SpiffBpmnTask):
         self.item = item
         self.output_collection = output_collection
         self.output_item = output_item
+        # the `async` property: True/False decide; None: async when the fan-out exceeds the threshold
+        self.asynchronous = asynchronous
 
 
 class DetachedCallActivityParser(MultiInstanceParserHook, SpiffTaskParser):
@@ -358,10 +362,17 @@ class DetachedCallActivityParser(MultiInstanceParserHook, SpiffTaskParser):
         if not called:
             self.raise_validation_exception("callActivity needs a calledElement")
         extensions = self.parse_extensions()
+        flag = (extensions.get("properties") or {}).get("async")
+        asynchronous = None
+        if flag is not None:
+            if flag.strip().lower() not in ("true", "false"):
+                self.raise_validation_exception("the async property of a call activity must be true or false")
+            asynchronous = flag.strip().lower() == "true"
         return DetachedCallActivity(
             self.spec,
             self.bpmn_id,
             called_element=called,
+            asynchronous=asynchronous,
             prescript=extensions.get("preScript"),
             postscript=extensions.get("postScript"),
             **self.bpmn_attributes,
@@ -402,7 +413,30 @@ class DetachedCallActivityConverter(SpiffBpmnTaskConverter):
             output_collection=spec.output_collection,
             output_item=spec.output_item,
         )
+        if spec.asynchronous is not None:  # absent in specs stored before the property existed
+            dct["asynchronous"] = spec.asynchronous
         return dct
+
+
+# ---- asynchronous script tasks ---------------------------------------------------------------
+
+
+def async_before(spec: Any) -> bool:
+    """A script task marked `async`: engine steps stop before it (it is `manual`, which a script
+    task never is otherwise) and the scheduler's worker runs it (engine/core/async_jobs.py)."""
+    return spec.manual and isinstance(spec, ScriptTask)
+
+
+class AsyncScriptTaskParser(ScriptTaskParser):
+    def create_task(self) -> Any:
+        spec = super().create_task()
+        flag = (self.parse_extensions().get("properties") or {}).get("async")
+        if flag is not None:
+            if flag.strip().lower() not in ("true", "false"):
+                self.raise_validation_exception("the async property of a script task must be true or false")
+            if flag.strip().lower() == "true":
+                spec.manual = True  # serialized with the spec: no attribute of our own to carry
+        return spec
 
 
 # ---- parser ------------------------------------------------------------------------------------
@@ -413,6 +447,7 @@ class SanjiBpmnParser(SpiffBpmnParser):
     OVERRIDE_PARSER_CLASSES.update(
         {
             full_tag("callActivity"): (DetachedCallActivityParser, DetachedCallActivity),
+            full_tag("scriptTask"): (AsyncScriptTaskParser, ScriptTask),
             full_tag("startEvent"): (StartEventParser, StartEvent),
             full_tag("boundaryEvent"): (BoundaryEventParser, BoundaryEvent),
             full_tag("intermediateCatchEvent"): (IntermediateCatchEventParser, IntermediateCatchEvent),

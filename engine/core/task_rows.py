@@ -19,7 +19,7 @@ from engine.core.runtime_base import (
     Loaded,
     RuntimeBase,
 )
-from engine.core.spiff import DetachedCallActivity, add_duration
+from engine.core.spiff import DetachedCallActivity, add_duration, async_before
 from engine.errors import Conflict, Forbidden, NotFound, ScriptError
 from engine.infra import events
 from engine.models import HumanTask, ProcessInstance, User
@@ -126,7 +126,7 @@ class TaskRows(RuntimeBase):
         ready = {}
         for t in ready_now:
             spec = t.task_spec
-            if spec.manual and not isinstance(spec, DetachedCallActivity):
+            if spec.manual and not isinstance(spec, DetachedCallActivity) and not async_before(spec):
                 ready[str(t.id)] = t
         for guid, t in ready.items():
             if guid not in open_rows:

@@ -42,6 +42,17 @@ class Settings:
     engine_max_seconds: float = 120.0  # SANJI_ENGINE_MAX_SECONDS
     max_branches: int = 200  # SANJI_MAX_BRANCHES: parallel branches of one gateway / in-instance multi-instance
     max_fanout: int = 5000  # SANJI_MAX_FANOUT: child instances of one multi-instance call activity
+    # asynchronous continuation (engine/core/async_jobs.py): a call activity marked async, or a
+    # fan-out of more children than the threshold, has its children started by the scheduler's
+    # worker, a batch per transaction; the request that reached it returns at once.
+    async_mode: str = "worker"  # SANJI_ASYNC: worker | inline (async elements run inside the request)
+    async_fanout_threshold: int = 10  # SANJI_ASYNC_FANOUT: larger fan-outs continue asynchronously
+    async_batch: int = 10  # SANJI_ASYNC_BATCH: children started per worker transaction
+    async_max_attempts: int = 3  # SANJI_ASYNC_MAX_ATTEMPTS: failed batches before an incident
+    async_backoff_s: float = 30.0  # SANJI_ASYNC_BACKOFF: first retry delay, doubled on every failure
+    # the scheduler process's CPU priority (os.nice): its work is background (timers, continuations)
+    # and yields to the web workers' interactive requests; 0 keeps the priority it was started with
+    scheduler_nice: int = 10  # SANJI_SCHEDULER_NICE: 0-19
     script_max_mb: int = 64  # SANJI_SCRIPT_MAX_MB: how much one script run may grow the worker's memory
     max_instance_bytes: int = 5 * 1024 * 1024  # SANJI_MAX_INSTANCE_BYTES: an instance's serialized state (JSON)
     max_form_bytes: int = 1024 * 1024  # SANJI_MAX_FORM_BYTES: the data of one completion / start (JSON)
@@ -123,6 +134,12 @@ _ENV = {
     "engine_max_seconds": "SANJI_ENGINE_MAX_SECONDS",
     "max_branches": "SANJI_MAX_BRANCHES",
     "max_fanout": "SANJI_MAX_FANOUT",
+    "async_mode": "SANJI_ASYNC",
+    "async_fanout_threshold": "SANJI_ASYNC_FANOUT",
+    "async_batch": "SANJI_ASYNC_BATCH",
+    "async_max_attempts": "SANJI_ASYNC_MAX_ATTEMPTS",
+    "async_backoff_s": "SANJI_ASYNC_BACKOFF",
+    "scheduler_nice": "SANJI_SCHEDULER_NICE",
     "script_max_mb": "SANJI_SCRIPT_MAX_MB",
     "max_instance_bytes": "SANJI_MAX_INSTANCE_BYTES",
     "max_form_bytes": "SANJI_MAX_FORM_BYTES",
@@ -236,6 +253,15 @@ def validate(s: Settings) -> None:
     ):
         if getattr(s, name) <= 0:  # the bounds (issue 13)
             raise ConfigError(f"{_ENV[name]} must be positive")
+    for name in ("async_batch", "async_max_attempts"):
+        if getattr(s, name) < 1:
+            raise ConfigError(f"{_ENV[name]} must be at least 1")
+    if s.async_mode not in ("worker", "inline"):
+        raise ConfigError(f"SANJI_ASYNC must be worker or inline, not {s.async_mode!r}")
+    if not 0 <= s.scheduler_nice <= 19:
+        raise ConfigError(f"SANJI_SCHEDULER_NICE must be 0 to 19, not {s.scheduler_nice}")
+    if s.async_fanout_threshold < 0 or s.async_backoff_s < 0:
+        raise ConfigError("SANJI_ASYNC_FANOUT and SANJI_ASYNC_BACKOFF must not be negative")
     if not s.engine_max_seconds > 0:
         raise ConfigError("SANJI_ENGINE_MAX_SECONDS must be positive")
     if s.timer_min_seconds < 0:

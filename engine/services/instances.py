@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, aliased
 
+from engine.core import async_jobs
 from engine.core.runtime import Runtime
 from engine.errors import Invalid, NotFound, field_error
 from engine.models import HumanTask, OrgNode, ProcessDefinition, ProcessInstance
@@ -219,6 +220,12 @@ def child_counts(session: Session, parent_id: int) -> dict[str, int]:
             .group_by(ProcessInstance.status)
         ).all()
     )
+
+
+def continuing(session: Session, instance_id: int) -> list[async_jobs.Continuation]:
+    """The fan-outs of an instance still starting their children (asynchronous continuation):
+    what its page shows as 继续中 with the progress."""
+    return async_jobs.progress(session, instance_id)
 
 
 def traceable_children(session: Session, p: Principal, parent_id: int) -> int:

@@ -155,7 +155,7 @@ def world(db_engine: Any, database_url: str, forms_dir: Any) -> Iterator[World]:
         s.commit()
     # scripts here call helpers that query the database; a loaded test machine gets more time
     settings = load_settings({}, env="test", database_url=database_url, forms_dir=forms_dir,
-                             processes_dir=PROCESSES, scheduler="off").with_(script_timeout_ms=10_000)
+                             processes_dir=PROCESSES, scheduler="off", async_mode="inline").with_(script_timeout_ms=10_000)
     app = create_app(settings, clock=clock, engine=db_engine)
     api = Api(app.test_client())
     with write_intent(), sessions() as s:  # bearer tokens without 30 argon2 logins

@@ -18,6 +18,7 @@ from engine.infra.db import write_intent
 from engine.org.demo import demo_users
 from engine.models import ProcessInstance, Record, User
 from engine.linkage.records import query as records_query
+from engine.core import async_jobs
 from engine.core.runtime import Runtime
 from engine.infra.settings import ROOT
 from engine.core.spiff import SanjiBpmnParser
@@ -57,6 +58,7 @@ class Scenario:
 
     # ---- engine access for what the scheduler would do ------------------------------------
     def engine(self, fn: Callable[[Runtime, Any], Any]) -> Any:
+        self.continue_fan_outs()  # the scheduler's worker ran since the last request
         st = state(self.app)
         with write_intent(), st.sessions() as s:
             result = fn(Runtime(s, st.clock, st.settings, st.forms), s)
@@ -117,8 +119,16 @@ class Scenario:
         assert self.api.deploy(BPMN / "clue_catcher.bpmn").status_code == 201
 
     # ---- tasks -----------------------------------------------------------------------------
+    def continue_fan_outs(self) -> int:
+        """What the scheduler's worker does between requests: start the children of the
+        asynchronous fan-outs (engine/core/async_jobs.py); returns how many it started."""
+        st = state(self.app)
+        return async_jobs.run_due(st.sessions, st.clock, st.settings).children
+
     def offered(self) -> dict[int, tuple[dict[str, Any], set[str]]]:
-        """Every open task offered to any demo user: task id -> (task, users it is offered to)."""
+        """Every open task offered to any demo user: task id -> (task, users it is offered to),
+        once the scheduler's worker has started what the last requests left to it."""
+        self.continue_fan_outs()
         found: dict[int, tuple[dict[str, Any], set[str]]] = {}
         for user in USERS:
             for t in self.api.tasks(user):
