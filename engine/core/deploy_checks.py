@@ -42,6 +42,7 @@ KNOWN_PROPERTIES = frozenset(
         "notifyKind",
         "validate",
         "startVariables",
+        "async",  # continued by the scheduler's worker (engine/core/async_jobs.py)
     }
 )
 # Variables the engine itself gives an instance (docs/bpmn-conventions.md, "Instance variables").
