@@ -182,12 +182,20 @@ class Http:
         body = None if json is None else jsonlib.dumps(json).encode()
         head = {"Content-Type": "application/json"} if body is not None else {}
         head.update(headers or {})
+        reused = self._conn is not None
         if self._conn is None:
             self._conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             self._conn.request(method, path, body=body, headers=head)
             resp = self._conn.getresponse()
             text = resp.read().decode()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            self.close()
+            if not reused:
+                raise
+            # the server closed an idle keep-alive connection (gunicorn's and uvicorn's keepalive:
+            # 5 s) before reading this request: send it again on a new connection, as browsers do
+            return self.request(method, path, json, headers)
         except (OSError, http.client.HTTPException):
             self.close()
             raise

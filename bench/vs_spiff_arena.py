@@ -198,6 +198,10 @@ class SpiffArena:
             "primary_file_name": "two_step.bpmn", "primary_process_id": PROCESS, "display_name": "two step",
             "description": "", "exception_notification_addresses": [], "fault_or_suspend_on_exception": "fault"},
             admin), "primary file", 200)
+        models = self.workdir / "models"  # a git repository, as spiff-arena's process models are kept
+        for cmd in (["init", "-q"], ["add", "-A"], ["-c", "user.name=bench", "-c", "user.email=bench@example.com",
+                                                    "commit", "-qm", "bench model"]):
+            subprocess.run(["git", "-C", str(models), *cmd], check=True, capture_output=True)
         modified = MODEL.replace("/", ":")
         for _ in range(n):
             pi = ok(http.post(f"/v1.0/process-instances/{modified}", None, admin), "instance", 201)["id"]
