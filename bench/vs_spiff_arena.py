@@ -20,6 +20,11 @@ before the loop (not timed). The client is bench.common.Http (http.client; keep-
 the server keeps the connection open; uvicorn does). The two systems alternate, and which goes
 first alternates too, so the machine's load falls on both alike. After the loop every completed
 instance is checked to wait at its review task in both systems.
+
+Besides the medians at the client it reports each server's CPU time per completion (user +
+system of the server's processes over the measured loop, from /proc, divided by n): on a
+machine shared with other work the time at the client mostly measures waiting for a CPU, and a
+request that needs more CPU waits proportionally longer; the CPU time hardly moves with load.
 """
 from __future__ import annotations
 
@@ -38,7 +43,7 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, Http, database, gunicorn, load, login, summary, timed
+from .common import ROOT, Http, cpu_ms, database, gunicorn, load, login, process_tree, summary, timed
 from .completion import BPMN, FORM_DATA, prepare
 from .run import git_sha
 
@@ -226,13 +231,27 @@ def sanji_reviews_waiting(db_path: Path) -> int:
 
 
 @contextmanager
-def sanji_server(workdir: Path, n: int, threads: int) -> Iterator[tuple[Any, list[int], Path]]:
-    """A migrated SQLite file with `n` instances at their form task, and a gunicorn over it."""
-    with database("sqlite", workdir, f"sanji-{threads}") as db:
+def sanji_server(workdir: Path, n: int, threads: int, root: Path | None = None,
+                 label: str = "") -> Iterator[tuple[Any, list[int], Path]]:
+    """A migrated SQLite file with `n` instances at their form task, and a gunicorn over it —
+    of this checkout, or of another tree of Sanji at `root` (its own deploy/gunicorn.conf.py)."""
+    name = f"sanji-{label}{threads}"
+    with database("sqlite", workdir, name) as db:
         ids = prepare(db.url, n)
         assert db.path is not None
-        with gunicorn(db.url, workdir / f"sanji-{threads}-gunicorn.log", workers=1, threads=threads) as server:
+        server = gunicorn(db.url, workdir / f"{name}-gunicorn.log", workers=1, threads=threads)
+        import tests.server as launcher
+
+        saved = launcher.ROOT
+        launcher.ROOT = root or saved
+        try:
+            server.start()
+        finally:
+            launcher.ROOT = saved
+        try:
             yield server, ids, db.path
+        finally:
+            server.stop()
 
 
 def server_name(threads: int) -> str:
@@ -250,6 +269,9 @@ def main() -> None:
                     help="Sanji servers, comma-separated threads per worker: 1 a sync worker (a new connection "
                          "per request), more gthread with keep-alive (the deployment's default is 4); the first "
                          "one is the ratio's")
+    ap.add_argument("--sanji-baseline", type=Path,
+                    help="another tree of Sanji (e.g. `git archive` of an older commit) served as well, gthread × 4, "
+                         "in the same loop: before and after side by side")
     ap.add_argument("--workdir", type=Path, help="keep databases and server logs here (default: a temporary "
                                                   "directory, removed)")
     ap.add_argument("--output", type=Path, help="write the figures as JSON here")
@@ -269,6 +291,10 @@ def main() -> None:
         t0 = time.monotonic()
         spiff = stack.enter_context(SpiffArena(checkout, venv, work / "spiff"))
         sanjis = [stack.enter_context(sanji_server(work, total, t)) for t in threads]
+        names = [server_name(t) for t in threads]
+        if args.sanji_baseline:
+            sanjis.append(stack.enter_context(sanji_server(work, total, 4, args.sanji_baseline.resolve(), "base-")))
+            names.append(f"baseline {args.sanji_baseline}: " + server_name(4))
         spiff_tasks = spiff.prepare(total)
         print(f"prepared {total} instances in each system in {time.monotonic() - t0:.0f} s", file=sys.stderr)
         clerk = spiff.token("clerk")
@@ -293,12 +319,17 @@ def main() -> None:
                 raise RuntimeError(f"spiff-arena completion {pi}/{guid}: {r.status_code} {r.text[:300]}")
             return float(ms)
 
-        times: list[list[float]] = [[] for _ in range(len(threads) + 1)]  # Sanji servers…, spiff-arena
+        times: list[list[float]] = [[] for _ in range(len(sanjis) + 1)]  # Sanji servers…, spiff-arena
+        assert spiff.proc is not None
+        trees = [process_tree(srv.proc.pid) for srv, _i, _d in sanjis] + [process_tree(spiff.proc.pid)]
+        cpu_start: list[float] = []
         load_start = load()
         for i in range(total):
+            if i == args.warm:
+                cpu_start = [cpu_ms(t) for t in trees]
             pi, guid = spiff_tasks[i]
             jobs: list[Callable[[], float]] = [
-                (lambda k=k, i=i: calls[k](sanjis[k][1][i])) for k in range(len(threads))]
+                (lambda k=k, i=i: calls[k](sanjis[k][1][i])) for k in range(len(sanjis))]
             jobs.append(lambda pi=pi, guid=guid: spiff_one(pi, guid))
             order = list(range(len(jobs)))
             if i % 2:
@@ -307,6 +338,7 @@ def main() -> None:
             if i >= args.warm:
                 for k, ms in got.items():
                     times[k].append(ms)
+        cpu_used = [cpu_ms(t) - c for t, c in zip(trees, cpu_start)]
         load_end = load()
         waiting = [sanji_reviews_waiting(db) for _s, _i, db in sanjis] + [spiff.reviews_waiting()]
     if waiting != [total] * len(waiting):
@@ -314,22 +346,26 @@ def main() -> None:
                            f"{total} expected in each")
     figures = [summary(t) for t in times]
     arena = figures[-1]
+    cpu = [round(c / args.n, 2) for c in cpu_used]  # server CPU ms per completion (mean)
     spiff_commit = subprocess.run(["git", "-C", str(checkout), "rev-parse", "--short", "HEAD"],
                                   capture_output=True, text=True).stdout.strip()
     result: dict[str, Any] = {
         "sanji_git": git_sha(), "spiff_arena_git": spiff_commit, "n": args.n, "warm": args.warm,
         "database": "SQLite (both)", "spiff_arena_server": "uvicorn 1 worker", "spiff_arena_ms": arena,
-        "sanji": [{"server": server_name(t), "ms": f, "ratio": round(arena["median_ms"] / f["median_ms"], 2)}
-                  for t, f in zip(threads, figures)],
+        "spiff_arena_cpu_ms": cpu[-1],
+        "sanji": [{"server": name, "ms": f, "ratio": round(arena["median_ms"] / f["median_ms"], 2),
+                   "cpu_ms": c, "cpu_ratio": round(cpu[-1] / c, 2) if c else None}
+                  for name, f, c in zip(names, figures, cpu)],
         "load_before": load_before, "load_loop_start": load_start, "load_loop_end": load_end,
         "utc": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
     }
     result["ratio"] = result["sanji"][0]["ratio"]
     for s in result["sanji"]:
         print(f"Sanji {result['sanji_git']} ({s['server']}): median {s['ms']['median_ms']:.2f} ms, "
-              f"p95 {s['ms']['p95_ms']:.2f} ms → spiff-arena / Sanji {s['ratio']:.2f}×")
+              f"p95 {s['ms']['p95_ms']:.2f} ms → spiff-arena / Sanji {s['ratio']:.2f}×; server CPU "
+              f"{s['cpu_ms']:.2f} ms per completion → {s['cpu_ratio']}×")
     print(f"spiff-arena {spiff_commit} (uvicorn 1 worker): median {arena['median_ms']:.2f} ms, "
-          f"p95 {arena['p95_ms']:.2f} ms")
+          f"p95 {arena['p95_ms']:.2f} ms; server CPU {cpu[-1]:.2f} ms per completion")
     print(f"ratio spiff-arena / Sanji (medians, {result['sanji'][0]['server']}): {result['ratio']:.2f}×   "
           f"n = {args.n} each, alternating; load {load_start} → {load_end}")
     if args.output:
