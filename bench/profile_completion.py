@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("-n", type=int, default=300, help="completions profiled (as many again are timed)")
     ap.add_argument("--top", type=int, default=25)
     ap.add_argument("--sort", default="cumulative")
+    ap.add_argument("--callers", default="", help="also print the callers of functions matching this regex")
     args = ap.parse_args()
     warm = 50
     with tempfile.TemporaryDirectory() as tmp, database("sqlite", Path(tmp), "profile") as db:
@@ -80,6 +81,8 @@ def main() -> None:
         print(f"  {key:45s} {value / total * 100:5.1f} %")
     print()
     stats.sort_stats(args.sort).print_stats(args.top)
+    if args.callers:
+        stats.print_callers(args.callers)
 
 
 if __name__ == "__main__":

@@ -36,20 +36,39 @@ _SECRET = re.compile("|".join(SECRET_KEYS))
 _SCALARS = (bool, int, float, type(None))
 
 
+_KEEP, _DROP, _CONTENT = 0, 1, 2
+_VERDICTS: dict[str, int] = {}  # key → what redact does with it; keys repeat from line to line
+_MAX_VERDICTS = 4096  # payload keys may come from form data: the cache stays bounded
+
+
+def _verdict(key: str) -> int:
+    verdict = _VERDICTS.get(key)
+    if verdict is None:
+        lowered = key.lower()
+        verdict = _DROP if _SECRET.search(lowered) else _CONTENT if lowered in CONTENT_KEYS else _KEEP
+        if len(_VERDICTS) < _MAX_VERDICTS:
+            _VERDICTS[key] = verdict
+    return verdict
+
+
 def redact(value: Any, depth: int = 0) -> Any:
     """A copy of `value` without credential-like or content keys (for log lines only).
-    Every log line passes through here (some twice): one regex per key, no call per scalar."""
+    Every log line passes through here (some twice): each key's verdict is looked up (one regex
+    the first time a key is seen), and no call per scalar or short string."""
     if isinstance(value, dict):
         out: dict[str, Any] = {}
         for k, v in value.items():
-            key = str(k)
-            lowered = key.lower()
-            if _SECRET.search(lowered):
+            key = k if type(k) is str else str(k)
+            verdict = _verdict(key)
+            if verdict == _DROP:
                 continue
-            if depth == 0 and lowered in CONTENT_KEYS:
+            if depth == 0 and verdict == _CONTENT:
                 out[key] = "[omitted]"
                 continue
-            out[key] = v if isinstance(v, _SCALARS) else redact(v, depth + 1)
+            if isinstance(v, _SCALARS) or (type(v) is str and len(v) <= 500):
+                out[key] = v
+            else:
+                out[key] = redact(v, depth + 1)
         return out
     if isinstance(value, (list, tuple)):
         return [redact(v, depth + 1) for v in value[:50]]

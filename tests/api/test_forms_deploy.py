@@ -176,8 +176,8 @@ def test_instance_keeps_the_form_version_it_started_with(api, sessions):
     assert deploy_xml(api, diagram()).status_code == 200  # now unchanged
     second = start(api)
     t1, t2 = first["open_tasks"][0]["id"], second["open_tasks"][0]["id"]
-    assert api.get(f"/api/v1/tasks/{t1}", "xinsheng_laogan").get_json()["form"] == NOTE_V1
-    assert api.get(f"/api/v1/tasks/{t2}", "xinsheng_laogan").get_json()["form"] == NOTE_V2
+    assert api.get(f"/api/v1/tasks/{t1}", "xinsheng_laogan").get_json()["form"] == {**NOTE_V1, "prefill": {}}  # the schema served, with its prefill (form-fields)
+    assert api.get(f"/api/v1/tasks/{t2}", "xinsheng_laogan").get_json()["form"] == {**NOTE_V2, "prefill": {}}  # the schema served, with its prefill (form-fields)
     # the instance started on v1 still validates against v1: no level is fine there, refused by v2
     r = api.post(f"/api/v1/tasks/{t2}/complete", "xinsheng_laogan", json={"data": {"note": "已说明"}})
     assert r.status_code == 422

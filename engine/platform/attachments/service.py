@@ -253,6 +253,8 @@ def bind_completed(
     if not task.form_key or not data:
         return 0
     schema = forms.schema(task.form_key, version=forms.pinned(inst.definition_id, task.form_key))
+    if next(field_values(schema, data, frozenset()), None) is None:
+        return 0  # no attachment field filled in: the usual completion skips the forms folder's keys
     keys = confidential_keys(getattr(forms, "forms_dir", None))
     wanted: dict[str, tuple[str, bool]] = {}
     for path, value, secret in field_values(schema, data, keys):
