@@ -20,9 +20,12 @@ from engine.core import repository, trace
 from engine.errors import Invalid, SanjiError, TooLarge, field_error
 from engine.models import ROLES, HumanTask, ProcessDefinition, User
 from engine.org import policy
+from engine.org.nodes import ROLE_NAMES
 from engine.org.routing import LANE_TIERS
 
+from .. import messages
 from ..auth import current_principal, login_required, roles_required
+from ..messages import api_language
 from ..extensions import db, redactor, settings, state
 from . import openapi
 from .common import int_arg, iso
@@ -95,23 +98,26 @@ def validate() -> Response:
             data, filename, state().forms, settings().max_bpmn_bytes, known, settings=settings()
         )
     except Invalid as exc:
-        errors = [_problem(d) for d in (exc.details or [])] or [
+        lang = api_language()
+        errors = [_problem(d, lang) for d in (exc.details or [])] or [
             {"element_id": None, "line": None, "message": exc.message}
         ]
         return jsonify({"valid": False, "message": exc.message, "errors": errors, "processes": []})
+    # per process: the new version a deploy would make (None: unchanged), for the modeler's confirmation
     return jsonify(
         {
             "valid": True,
             "message": "the diagram can be deployed",
             "errors": [],
-            "processes": [{"key": p.key, "name": p.name} for p in parsed.processes],
+            "processes": repository.deploy_plan(db(), parsed),
         }
     )
 
 
-def _problem(detail: Any) -> dict[str, Any]:
+def _problem(detail: Any, lang: str) -> dict[str, Any]:
     if not isinstance(detail, dict):
         return {"element_id": None, "line": None, "message": str(detail)}
+    detail = messages.detail(detail, lang)  # in the reader's language when the problem has a template
     return {
         "element_id": detail.get("element_id"),
         "line": detail.get("line"),
@@ -203,7 +209,15 @@ def modeler_config() -> Response:
             except (SanjiError, ValueError):
                 title = None
             forms.append({"filename": path.name, "title": title})
-    return jsonify({"forms": forms, "lane_tiers": LANE_TIERS, "roles": list(ROLES), "task_properties": TASK_PROPERTIES})
+    return jsonify(
+        {
+            "forms": forms,
+            "lane_tiers": LANE_TIERS,
+            "roles": list(ROLES),
+            "role_names": {r: ROLE_NAMES.get(r, r) for r in ROLES},  # the pickers show names, not ids
+            "task_properties": TASK_PROPERTIES,
+        }
+    )
 
 
 # ---- OpenAPI ---------------------------------------------------------------------------------------
@@ -309,7 +323,18 @@ def _openapi() -> tuple[dict[str, Any], dict[str, Any]]:
                 "valid": {"type": "boolean"},
                 "message": {"type": "string"},
                 "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
-                "processes": {"type": "array", "items": {"type": "object"}},
+                "processes": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "key": {"type": "string"},
+                            "name": {"type": "string"},
+                            "current_version": {"type": ["integer", "null"]},
+                            "new_version": {"type": ["integer", "null"]},
+                        },
+                    },
+                },
             },
         },
         "DefinitionDiff": {

@@ -22,7 +22,7 @@ from engine.core.forms import FormStore
 from engine.core.scripts import check_source
 from engine.core.spiff import SanjiBpmnParser, dump_specs
 from engine.core.spiff_seam import VALIDATOR
-from engine.errors import Invalid
+from engine.errors import Invalid, Msg
 from engine.infra import xmlsafe
 from engine.infra.settings import Settings
 
@@ -41,9 +41,17 @@ class Problem:
     message: str
     element_id: str | None = None
     line: int | None = None
+    msg: Msg | None = None  # when set, the catalog renders the message in the reader's language
+
+    @classmethod
+    def of(cls, msg: Msg, element_id: str | None, line: int | None) -> Problem:
+        return cls(str(msg), element_id, line, msg)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"element_id": self.element_id, "line": self.line, "message": self.message}
+        out: dict[str, Any] = {"element_id": self.element_id, "line": self.line, "message": self.message}
+        if self.msg is not None:
+            out.update(template=self.msg.template, params=self.msg.params)
+        return out
 
 
 @dataclass
@@ -85,7 +93,7 @@ def _invalid(problems: list[Problem], what: str) -> Invalid:
         "{what}: {message}{where}{more}",
         [p.as_dict() for p in problems],
         what=what,
-        message=first.message,
+        message=first.msg if first.msg is not None else first.message,
         where=where,
         more=more,
     )
@@ -139,6 +147,7 @@ def validate(
     problems: list[Problem] = []
     for proc in executable:
         problems.extend(_check_process(proc, forms, local_keys, known_keys, settings or _DEFAULTS))
+        problems.extend(unreachable(proc))
     if problems:
         raise _invalid(problems, "the diagram cannot be deployed")
 
@@ -281,6 +290,59 @@ def _check_process(
                 problems.extend(
                     Problem(f"{ext} {m}", el.get("id"), node.sourceline) for m in check_source(node.text or "", "exec")
                 )
+    return problems
+
+
+# Flow nodes a token reaches only through an incoming sequence flow.
+_FLOW_NODE_TAGS = (
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "businessRuleTask", "sendTask", "receiveTask",
+    "callActivity", "subProcess", "transaction", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
+    "eventBasedGateway", "complexGateway", "intermediateCatchEvent", "intermediateThrowEvent", "endEvent",
+)  # fmt: skip
+# Nodes that start a path themselves: they need an outgoing flow only.
+_STARTING_TAGS = ("startEvent", "boundaryEvent")
+
+
+def _compensation(el: etree._Element) -> bool:
+    if el.get("isForCompensation") == "true":
+        return True
+    defs = [c for c in el if isinstance(c.tag, str) and _local(c).endswith("EventDefinition")]
+    return _local(el) == "boundaryEvent" and len(defs) == 1 and _local(defs[0]) == "compensateEventDefinition"
+
+
+def unreachable(proc: etree._Element) -> list[Problem]:
+    """Flow nodes no token can reach or leave (the modeler's lint reports the same, as
+    bpmnlint's no-disconnected and our unreachable rule): an element with no sequence flow at
+    all, or no incoming one on an element that is not a start, boundary or link-catch event,
+    an event sub-process, a compensation handler or inside an ad-hoc sub-process (e.g. an end
+    event dropped on the canvas by a stray click)."""
+    problems: list[Problem] = []
+    containers = [proc, *proc.iter(f"{{{BPMN_NS}}}subProcess", f"{{{BPMN_NS}}}transaction")]
+    for container in containers:
+        flows = list(container.iterchildren(f"{{{BPMN_NS}}}sequenceFlow"))
+        targets = {f.get("targetRef") for f in flows}
+        sources = {f.get("sourceRef") for f in flows}
+        for el in container.iterchildren():
+            if not isinstance(el.tag, str) or etree.QName(el).namespace != BPMN_NS:
+                continue
+            tag = _local(el)
+            if tag not in _FLOW_NODE_TAGS and tag not in _STARTING_TAGS:
+                continue
+            if el.get("id") in targets or el.get("triggeredByEvent") == "true" or _compensation(el):
+                continue
+            name = el.get("name") or el.get("id")
+            if el.get("id") not in sources:
+                msg = Msg("{name!r} is not connected to any sequence flow: connect it or delete it", name=name)
+            elif tag in _STARTING_TAGS or (
+                tag == "intermediateCatchEvent" and el.find(f"{{{BPMN_NS}}}linkEventDefinition") is not None
+            ):
+                continue
+            else:
+                msg = Msg(
+                    "{name!r} has no incoming sequence flow, so it can never be reached: connect it or delete it",
+                    name=name,
+                )
+            problems.append(Problem.of(msg, el.get("id"), el.sourceline))
     return problems
 
 
