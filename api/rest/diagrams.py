@@ -25,8 +25,8 @@ from engine.org.routing import LANE_TIERS
 
 from .. import messages
 from ..auth import current_principal, login_required, roles_required
-from ..messages import api_language
 from ..extensions import db, redactor, settings, state
+from ..messages import api_language
 from . import openapi
 from .common import int_arg, iso
 from .instances import visible_instance

@@ -79,6 +79,11 @@ export function createModeler({ canvas, properties, config = {}, keyboard = true
     sanji: config,
   });
   patchModdle(modeler.get('moddle'));
+  if (properties) {
+    // a lint run still pending when the modeler is destroyed must not draw on the dead canvas
+    const linting = modeler.get('linting');
+    modeler.on('diagram.destroy', () => { linting._lintStart = null; });
+  }
   return modeler;
 }
 
