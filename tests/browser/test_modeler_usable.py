@@ -127,7 +127,7 @@ def test_deploy_asks_first_and_lists_every_process_getting_a_new_version(web):
     listed = page.locator("dialog.sanji-confirm [data-role=new-versions] li")
     assert sorted(listed.evaluate_all("lis => lis.map(li => li.dataset.key)")) == sorted(KEYS)
     text = page.inner_text("dialog.sanji-confirm")
-    assert text.count("新版本 v2") == 3 and "确认部署" in text
+    assert text.count("新版本 v2") == 3 and "确认部署" in text and "null" not in text
     web.screenshot("modeler-confirm-deploy")
     page.click('dialog.sanji-confirm button[data-action="cancel-deploy"]')
     assert not page.locator("dialog.sanji-confirm").evaluate("d => d.open")

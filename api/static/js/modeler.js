@@ -215,7 +215,9 @@ export async function mount(root, options = {}) {
       warnings = result.warnings || [];
       paletteStrip();
       zoomToProcess(modeler, key);
-      setStatus(warnings.length ? t('importWarnings', { n: warnings.length }) : (key ? `${key}${version ? ' v' + version : ''}` : ''),
+      const edited = key && (modeler.getDefinitions().get('rootElements') || []).find(e => e.id === key);
+      const title = key ? `${(edited && edited.get('name')) || key}${version ? ' · v' + version : ''}` : '';
+      setStatus(warnings.length ? t('importWarnings', { n: warnings.length }) : title,
         warnings.length ? 'warning' : 'info');
     } catch (err) {
       if (!hasDiagram(xml) && modeler.getDefinitions()) {
@@ -283,13 +285,14 @@ export async function mount(root, options = {}) {
     const same = plan.filter(p => !p.new_version);
     const ok = el('button', { type: 'button', class: 'sanji-btn sanji-btn-primary', 'data-action': 'confirm-deploy' }, w('confirmOk'));
     const cancel = el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'cancel-deploy' }, w('confirmCancel'));
-    confirmBox.replaceChildren(
+    confirmBox.replaceChildren(...[
       el('h3', { id: 'sanji-confirm-title' }, w('confirmTitle')),
       el('p', {}, w('confirmLead')),
       el('ul', { 'data-role': 'new-versions' }, fresh.map(item)),
       same.length ? el('p', {}, w('confirmUnchanged')) : null,
       same.length ? el('ul', { 'data-role': 'unchanged' }, same.map(item)) : null,
-      el('div', { class: 'sanji-confirm-actions' }, cancel, ok));
+      el('div', { class: 'sanji-confirm-actions' }, cancel, ok),
+    ].filter(Boolean));
     return new Promise(resolve => {
       const done = (value) => {
         confirmBox.close();
