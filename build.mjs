@@ -3,7 +3,7 @@
 //   node build.mjs          minified bundles with source maps
 //   node build.mjs --dev    unminified
 //
-// Outputs: modeler.js (window.SanjiModeler), viewer.js (window.SanjiViewer), charts.js
+// Outputs: modeler.js (window.SanjiModeler) with modeler.css (lint, token simulation, palette strip), viewer.js (window.SanjiViewer), charts.js
 // (window.echarts, window.SanjiCharts), bpmn.css with the BPMN icon font under fonts/, and
 // build.json recording the package versions and the lock file the bundles came from.
 import { createHash } from 'node:crypto';
@@ -61,4 +61,4 @@ await writeFile(join(outdir, 'build.json'), JSON.stringify({
   versions,
   mode: dev ? 'development' : 'production',
 }, null, 2) + '\n');
-console.log(`built api/static/vendor/ (modeler.js, viewer.js, charts.js, form-editor.js, bpmn.css) in ${Date.now() - started} ms`);
+console.log(`built api/static/vendor/ (modeler.js, modeler.css, viewer.js, charts.js, form-editor.js, bpmn.css) in ${Date.now() - started} ms`);

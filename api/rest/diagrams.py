@@ -20,12 +20,14 @@ from engine.core import repository, trace
 from engine.errors import Invalid, SanjiError, TooLarge, field_error
 from engine.models import ROLES, HumanTask, ProcessDefinition, User
 from engine.org import policy
+from engine.org.nodes import ROLE_NAMES
 from engine.org.routing import LANE_TIERS
 from engine.services import forms as forms_service
 
 from .. import messages
 from ..auth import current_principal, login_required, roles_required
 from ..extensions import db, redactor, settings, state
+from ..messages import api_language
 from . import openapi
 from .common import int_arg, iso
 from .instances import visible_instance
@@ -116,7 +118,7 @@ def validate() -> Response:
             "message": "the diagram can be deployed",
             "errors": [],
             "warnings": problems_json(parsed.warnings),
-            "processes": [{"key": p.key, "name": p.name} for p in parsed.processes],
+            "processes": repository.deploy_plan(db(), parsed),
         }
     )
 
@@ -216,7 +218,15 @@ def instance_diagram(instance_id: int) -> Response:
 @login_required
 def modeler_config() -> Response:
     forms = [{"filename": f.key, "title": f.title or None} for f in forms_service.list_forms(db())]  # issue 15
-    return jsonify({"forms": forms, "lane_tiers": LANE_TIERS, "roles": list(ROLES), "task_properties": TASK_PROPERTIES})
+    return jsonify(
+        {
+            "forms": forms,
+            "lane_tiers": LANE_TIERS,
+            "roles": list(ROLES),
+            "role_names": {r: ROLE_NAMES.get(r, r) for r in ROLES},  # the pickers show names, not ids
+            "task_properties": TASK_PROPERTIES,
+        }
+    )
 
 
 # ---- OpenAPI ---------------------------------------------------------------------------------------
@@ -329,7 +339,18 @@ def _openapi() -> tuple[dict[str, Any], dict[str, Any]]:
                 "message": {"type": "string"},
                 "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
                 "warnings": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
-                "processes": {"type": "array", "items": {"type": "object"}},
+                "processes": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "key": {"type": "string"},
+                            "name": {"type": "string"},
+                            "current_version": {"type": ["integer", "null"]},
+                            "new_version": {"type": ["integer", "null"]},
+                        },
+                    },
+                },
             },
         },
         "DefinitionDiff": {

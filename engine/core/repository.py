@@ -197,6 +197,29 @@ def pinned_forms(session: Session, definition_id: int) -> dict[str, int]:
     return {k: v for k, v in rows}
 
 
+def deploy_plan(session: Session, parsed: ParsedFile) -> list[dict[str, Any]]:
+    """What deploying `parsed` would do, per process of the file: its current version and the
+    new version it would get (None: unchanged, nothing stored), so the modeler can ask first."""
+    plan = []
+    for proc in parsed.processes:
+        current = session.scalars(
+            select(ProcessDefinition)
+            .where(ProcessDefinition.key == proc.key)
+            .order_by(ProcessDefinition.version.desc())
+            .limit(1)
+        ).first()
+        unchanged = current is not None and current.sha256 == parsed.sha256 and current.active
+        plan.append(
+            {
+                "key": proc.key,
+                "name": proc.name,
+                "current_version": current.version if current else None,
+                "new_version": None if unchanged else (current.version + 1 if current else 1),
+            }
+        )
+    return plan
+
+
 def undeploy(session: Session, key: str, now: datetime) -> list[ProcessDefinition]:
     """Withdraw every version of `key`: nothing new starts (by hand, message or timer);
     running instances go on. Deploying the file again makes a new active version."""

@@ -44,12 +44,18 @@ class Problem:
     # engine/core/deploy_checks.py: a code, "error" (refused) or "warning", the catalog message
     code: str | None = None
     severity: str = "error"
-    msg: Msg | None = None
+    msg: Msg | None = None  # when set, the catalog renders the message in the reader's language
+
+    @classmethod
+    def of(cls, msg: Msg, element_id: str | None, line: int | None) -> Problem:
+        return cls(str(msg), element_id, line, msg=msg)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"element_id": self.element_id, "line": self.line, "message": self.message}
         if self.msg is not None:
-            out.update(code=self.code, severity=self.severity, template=self.msg.template, params=self.msg.params)
+            out.update(template=self.msg.template, params=self.msg.params)
+            if self.code:
+                out.update(code=self.code, severity=self.severity)
         return out
 
 
@@ -96,7 +102,7 @@ def _invalid(problems: list[Problem], what: str) -> Invalid:
         "{what}: {message}{where}{more}",
         [p.as_dict() for p in problems],
         what=what,
-        message=first.msg or first.message,
+        message=first.msg if first.msg is not None else first.message,
         where=where,
         more=more,
     )
@@ -154,6 +160,7 @@ def validate(
     problems: list[Problem] = []
     for proc in executable:
         problems.extend(_check_process(proc, forms, local_keys, known_keys, settings or _DEFAULTS))
+        problems.extend(unreachable(proc))
     found = deploy_checks.check(executable, processes, forms, deployed)
     problems.extend(p for p in found if p.severity == "error")
     if problems:
@@ -302,6 +309,59 @@ def _check_process(
                 problems.extend(
                     Problem(f"{ext} {m}", el.get("id"), node.sourceline) for m in check_source(node.text or "", "exec")
                 )
+    return problems
+
+
+# Flow nodes a token reaches only through an incoming sequence flow.
+_FLOW_NODE_TAGS = (
+    "task", "userTask", "manualTask", "scriptTask", "serviceTask", "businessRuleTask", "sendTask", "receiveTask",
+    "callActivity", "subProcess", "transaction", "exclusiveGateway", "parallelGateway", "inclusiveGateway",
+    "eventBasedGateway", "complexGateway", "intermediateCatchEvent", "intermediateThrowEvent", "endEvent",
+)  # fmt: skip
+# Nodes that start a path themselves: they need an outgoing flow only.
+_STARTING_TAGS = ("startEvent", "boundaryEvent")
+
+
+def _compensation(el: etree._Element) -> bool:
+    if el.get("isForCompensation") == "true":
+        return True
+    defs = [c for c in el if isinstance(c.tag, str) and _local(c).endswith("EventDefinition")]
+    return _local(el) == "boundaryEvent" and len(defs) == 1 and _local(defs[0]) == "compensateEventDefinition"
+
+
+def unreachable(proc: etree._Element) -> list[Problem]:
+    """Flow nodes no token can reach or leave (the modeler's lint reports the same, as
+    bpmnlint's no-disconnected and our unreachable rule): an element with no sequence flow at
+    all, or no incoming one on an element that is not a start, boundary or link-catch event,
+    an event sub-process, a compensation handler or inside an ad-hoc sub-process (e.g. an end
+    event dropped on the canvas by a stray click)."""
+    problems: list[Problem] = []
+    containers = [proc, *proc.iter(f"{{{BPMN_NS}}}subProcess", f"{{{BPMN_NS}}}transaction")]
+    for container in containers:
+        flows = list(container.iterchildren(f"{{{BPMN_NS}}}sequenceFlow"))
+        targets = {f.get("targetRef") for f in flows}
+        sources = {f.get("sourceRef") for f in flows}
+        for el in container.iterchildren():
+            if not isinstance(el.tag, str) or etree.QName(el).namespace != BPMN_NS:
+                continue
+            tag = _local(el)
+            if tag not in _FLOW_NODE_TAGS and tag not in _STARTING_TAGS:
+                continue
+            if el.get("id") in targets or el.get("triggeredByEvent") == "true" or _compensation(el):
+                continue
+            name = el.get("name") or el.get("id")
+            if el.get("id") not in sources:
+                msg = Msg("{name!r} is not connected to any sequence flow: connect it or delete it", name=name)
+            elif tag in _STARTING_TAGS or (
+                tag == "intermediateCatchEvent" and el.find(f"{{{BPMN_NS}}}linkEventDefinition") is not None
+            ):
+                continue
+            else:
+                msg = Msg(
+                    "{name!r} has no incoming sequence flow, so it can never be reached: connect it or delete it",
+                    name=name,
+                )
+            problems.append(Problem.of(msg, el.get("id"), el.sourceline))
     return problems
 
 

@@ -110,6 +110,7 @@ def test_modeler_edit_rename_and_deploy_keeps_everything_else(web):
     assert download.value.suggested_filename == "traced.bpmn"
     assert "单位研究落实" in saved and "approved is True" in saved and 'value="P20D"' in saved
     page.click('button[data-action="deploy"]')
+    page.click('dialog.sanji-confirm[open] button[data-action="confirm-deploy"]')  # deploy asks first
     page.wait_for_function("() => document.querySelector('#root').dataset.deployed")
     assert "traced v2" in page.get_attribute("#root", "data-deployed")
     d = web.api.get("/api/v1/process-definitions/traced/diff?from=1&to=2", "owner").get_json()

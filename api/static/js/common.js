@@ -40,7 +40,7 @@ const MESSAGES = {
     heatCompleted: '经过实例数', instances: '实例', sanji: '三级联动', tier: '层级', laneTier: '泳道层级',
     standardLane: '标准泳道', custom: '（自定义）', noTier: '该泳道名称不对应任何层级：用户任务必须位于 集团公司纪委、权属单位纪委、基层党支部纪律检查委员 或 职能部门 泳道',
     notInLane: '不在任何泳道内：用户任务必须位于层级泳道中', offeredTo: '办理层级', form: '表单',
-    noForm: '（无表单）', unknownForm: '（forms/ 中不存在）', condition: '条件表达式', script: '脚本',
+    noForm: '（无表单）', unknownForm: '（表单库中没有）', condition: '条件表达式', script: '脚本',
     calledElement: '被调用流程', loopDataInputRef: '遍历列表变量', inputDataItem: '元素变量',
     loopDataOutputRef: '输出列表变量', outputDataItem: '输出元素变量', preScript: '前置脚本', postScript: '后置脚本',
     messagePayload: '消息内容表达式', messageVariable: '消息变量', tiers: { group: '集团公司纪委（group）',

@@ -13,12 +13,39 @@ import {
   BpmnPropertiesProviderModule,
 } from 'bpmn-js-properties-panel';
 
-import SanjiPropertiesModule, { getSpiffProperty, setSpiffProperty } from './properties.jsx';
+import TokenSimulationModule from 'bpmn-js-token-simulation';
+
+import SanjiPropertiesModule, { TASK_ENTRY_HOOKS, getSpiffProperty, setSpiffProperty } from './properties.jsx';
 import { mountCompare } from './compare.js';
 import {
-  apiClient, downloadText, el, findElement, focusElement, hasDiagram, messages, moddleExtensions, patchModdle,
-  translateModule,
+  apiClient, downloadText, el, findElement, focusElement, hasDiagram, language, messages, moddleExtensions, patchModdle,
 } from './common.js';
+import { translateModule } from './modeler-i18n.js';
+import { lintConfig, lintModule } from './modeler-lint.js';
+import { localizeTitles, zoomToProcess } from './modeler-view.js';
+import './sanji-modeler.css';
+
+// The modeler's own words (common.js holds those it shares with the viewer).
+const WORDS = {
+  zh: {
+    simulate: '模拟运行', simulateHelp: '在画布上让令牌走一遍流程，检查改过的图，不会部署也不会保存',
+    confirmTitle: '确认部署', confirmLead: '部署后，下面这些流程会生成新版本，新发起的实例将使用新版本；正在运行的实例继续使用原版本：',
+    confirmUnchanged: '以下流程没有变化，不生成新版本：', confirmOk: '确认部署', confirmCancel: '取消',
+    newVersion: '新版本 v{n}', firstVersion: '首次部署 v1', nothingNew: '与已部署的版本相同，无需部署', cancelled: '已取消部署',
+  },
+  en: {
+    simulate: 'Simulate', simulateHelp: 'Play tokens through the diagram on the canvas: nothing is deployed or saved',
+    confirmTitle: 'Deploy?', confirmLead: 'These processes get a new version; new instances use it, running ones keep theirs:',
+    confirmUnchanged: 'Unchanged, no new version:', confirmOk: 'Deploy', confirmCancel: 'Cancel',
+    newVersion: 'new version v{n}', firstVersion: 'first version v1', nothingNew: 'Identical to the deployed versions: nothing to deploy',
+    cancelled: 'Deploy cancelled',
+  },
+};
+
+function words(lang) {
+  const table = WORDS[language(lang)];
+  return (key, vars = {}) => Object.entries(vars).reduce((text, [k, v]) => text.replace(`{${k}}`, v), table[key] || key);
+}
 
 const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_new" targetNamespace="http://sanji.example/bpmn">
@@ -32,7 +59,8 @@ const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
   </bpmndi:BPMNDiagram>
 </bpmn:definitions>`;
 
-/** A bare bpmn-js Modeler with our moddle extension, properties panel and Sanji group. */
+/** A bare bpmn-js Modeler with our moddle extension; with `properties`, the whole editor:
+ *  properties panel and Sanji group, lint on the canvas, token simulation. */
 export function createModeler({ canvas, properties, config = {}, keyboard = true } = {}) {
   const modeler = new Modeler({
     container: canvas,
@@ -40,20 +68,29 @@ export function createModeler({ canvas, properties, config = {}, keyboard = true
     propertiesPanel: properties
       ? { parent: properties, layout: { groups: { general: { open: true }, sanji: { open: true } } } }
       : undefined,
+    linting: properties ? { bpmnlint: lintConfig(config), active: true } : undefined,
     additionalModules: [
       translateModule(config.lang),
-      ...(properties ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SanjiPropertiesModule] : []),
+      ...(properties
+        ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SanjiPropertiesModule, lintModule, TokenSimulationModule]
+        : []),
     ],
     moddleExtensions,
     sanji: config,
   });
   patchModdle(modeler.get('moddle'));
+  if (properties) {
+    // a lint run still pending when the modeler is destroyed must not draw on the dead canvas
+    const linting = modeler.get('linting');
+    modeler.on('diagram.destroy', () => { linting._lintStart = null; });
+  }
   return modeler;
 }
 
 /** Mount the whole editor (toolbar, canvas, properties panel, problem list) into `root`. */
 export async function mount(root, options = {}) {
   const t = messages(options.lang);
+  const w = words(options.lang);
   const api = apiClient(options.api);
   let key = options.key || null;
   let version = options.version || null;
@@ -70,19 +107,23 @@ export async function mount(root, options = {}) {
     undo: el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'undo', title: t('undo') }, '↶'),
     redo: el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'redo', title: t('redo') }, '↷'),
     fit: el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'fit', title: t('fit') }, '⤢'),
+    simulate: el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'simulate', 'aria-pressed': 'false',
+      title: w('simulateHelp') }, w('simulate')),
   };
   const fromSelect = el('select', { class: 'sanji-select', 'data-role': 'compare-from', 'aria-label': t('from') });
   const toSelect = el('select', { class: 'sanji-select', 'data-role': 'compare-to', 'aria-label': t('to') });
   const compareButton = el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'compare' }, t('compare'));
   const compareBar = el('span', { class: 'sanji-compare-bar', hidden: true }, fromSelect, '→', toSelect, compareButton);
   const toolbar = el('div', { class: 'sanji-toolbar' }, buttons.validate, buttons.deploy, buttons.download,
-    buttons.undo, buttons.redo, buttons.fit, compareBar);
+    buttons.undo, buttons.redo, buttons.fit, buttons.simulate, compareBar);
   const canvasEl = el('div', { class: 'sanji-canvas', 'data-role': 'canvas' });
   const propertiesEl = el('div', { class: 'sanji-properties', 'data-role': 'properties' });
   const problemList = el('ol', { class: 'sanji-problems', 'data-role': 'problems' });
   const problemBox = el('section', { class: 'sanji-problem-box', hidden: true }, el('h3', {}, t('problems')), problemList);
   const compareBox = el('section', { class: 'sanji-compare-box', 'data-role': 'compare', hidden: true });
-  root.replaceChildren(toolbar, status, el('div', { class: 'sanji-workspace' }, canvasEl, propertiesEl), problemBox, compareBox);
+  const confirmBox = el('dialog', { class: 'sanji-confirm', 'data-role': 'confirm-deploy', 'aria-labelledby': 'sanji-confirm-title' });
+  root.replaceChildren(toolbar, status, el('div', { class: 'sanji-workspace' }, canvasEl, propertiesEl), problemBox, compareBox,
+    confirmBox);
 
   let config = { lang: options.lang };
   try {
@@ -91,6 +132,22 @@ export async function mount(root, options = {}) {
     // the editor still works without the form list and tier names
   }
   const modeler = createModeler({ canvas: canvasEl, properties: propertiesEl, config });
+  // the palette sits in a strip of its own left of the drawing (sanji-modeler.css): follow its width
+  const paletteStrip = () => {
+    const wide = !!canvasEl.querySelector('.djs-palette.two-column.open');
+    if (canvasEl.classList.contains('sanji-palette-wide') !== wide) {
+      canvasEl.classList.toggle('sanji-palette-wide', wide);
+      modeler.get('canvas').resized();
+    }
+  };
+  modeler.on('palette.changed', paletteStrip);
+  paletteStrip();
+  modeler.on('tokenSimulation.toggleMode', ({ active }) => {
+    buttons.simulate.setAttribute('aria-pressed', active ? 'true' : 'false');
+    root.dataset.simulating = active ? 'true' : 'false';
+  });
+  localizeTitles(canvasEl, options.lang);
+  localizeTitles(propertiesEl, options.lang, '[title]');
 
   function setStatus(text, kind = 'info') {
     status.textContent = text;
@@ -163,8 +220,11 @@ export async function mount(root, options = {}) {
     try {
       const result = await modeler.importXML(xml);
       warnings = result.warnings || [];
-      modeler.get('canvas').zoom('fit-viewport', 'auto');
-      setStatus(warnings.length ? t('importWarnings', { n: warnings.length }) : (key ? `${key}${version ? ' v' + version : ''}` : ''),
+      paletteStrip();
+      zoomToProcess(modeler, key);
+      const edited = key && (modeler.getDefinitions().get('rootElements') || []).find(e => e.id === key);
+      const title = key ? `${(edited && edited.get('name')) || key}${version ? ' · v' + version : ''}` : '';
+      setStatus(warnings.length ? t('importWarnings', { n: warnings.length }) : title,
         warnings.length ? 'warning' : 'info');
     } catch (err) {
       if (!hasDiagram(xml) && modeler.getDefinitions()) {
@@ -204,6 +264,54 @@ export async function mount(root, options = {}) {
     }
     root.dataset.validated = data.valid ? 'valid' : 'invalid';
     return data;
+  }
+
+  /** 部署: check first, then ask, listing every process of the file that gets a new version. */
+  async function requestDeploy() {
+    const data = await validate();
+    if (!data.valid) {
+      return null;
+    }
+    const plan = data.processes || [];
+    const fresh = plan.filter(p => p.new_version);
+    if (!fresh.length) {
+      setStatus(w('nothingNew'), 'ok');
+      return null;
+    }
+    const ok = await ask(plan);
+    if (!ok) {
+      setStatus(w('cancelled'), 'info');
+      return null;
+    }
+    return deploy();
+  }
+
+  function ask(plan) {
+    const item = p => el('li', { dataset: { key: p.key } }, el('strong', {}, p.name || p.key), ' · ',
+      p.new_version ? (p.current_version ? w('newVersion', { n: p.new_version }) : w('firstVersion')) : `v${p.current_version}`);
+    const fresh = plan.filter(p => p.new_version);
+    const same = plan.filter(p => !p.new_version);
+    const ok = el('button', { type: 'button', class: 'sanji-btn sanji-btn-primary', 'data-action': 'confirm-deploy' }, w('confirmOk'));
+    const cancel = el('button', { type: 'button', class: 'sanji-btn', 'data-action': 'cancel-deploy' }, w('confirmCancel'));
+    confirmBox.replaceChildren(...[
+      el('h3', { id: 'sanji-confirm-title' }, w('confirmTitle')),
+      el('p', {}, w('confirmLead')),
+      el('ul', { 'data-role': 'new-versions' }, fresh.map(item)),
+      same.length ? el('p', {}, w('confirmUnchanged')) : null,
+      same.length ? el('ul', { 'data-role': 'unchanged' }, same.map(item)) : null,
+      el('div', { class: 'sanji-confirm-actions' }, cancel, ok),
+    ].filter(Boolean));
+    return new Promise(resolve => {
+      const done = (value) => {
+        confirmBox.close();
+        resolve(value);
+      };
+      ok.addEventListener('click', () => done(true));
+      cancel.addEventListener('click', () => done(false));
+      confirmBox.addEventListener('cancel', () => resolve(false), { once: true });
+      confirmBox.showModal();
+      cancel.focus();
+    });
   }
 
   async function deploy() {
@@ -266,7 +374,8 @@ export async function mount(root, options = {}) {
   }
 
   buttons.validate.addEventListener('click', () => validate().catch(err => setStatus(`${t('error')}: ${err.message}`, 'error')));
-  buttons.deploy.addEventListener('click', () => deploy().catch(() => {}));
+  buttons.deploy.addEventListener('click', () => requestDeploy().catch(err => setStatus(`${t('error')}: ${err.message}`, 'error')));
+  buttons.simulate.addEventListener('click', () => modeler.get('toggleMode').toggleMode());
   buttons.download.addEventListener('click', () => download());
   buttons.undo.addEventListener('click', () => modeler.get('commandStack').undo());
   buttons.redo.addEventListener('click', () => modeler.get('commandStack').redo());
@@ -289,11 +398,13 @@ export async function mount(root, options = {}) {
   await loadVersions();
 
   return {
-    modeler, open, getXML, validate, deploy, download, compare, showProblems, clearProblems,
+    modeler, open, getXML, validate, deploy, requestDeploy, download, compare, showProblems, clearProblems,
     get key() { return key; }, get version() { return version; }, get problems() { return problems; },
   };
 }
 
-const SanjiModeler = { mount, createModeler, mountCompare, getSpiffProperty, setSpiffProperty, moddleExtensions, patchModdle };
+const SanjiModeler = {
+  mount, createModeler, mountCompare, getSpiffProperty, setSpiffProperty, moddleExtensions, patchModdle, TASK_ENTRY_HOOKS,
+};
 window.SanjiModeler = SanjiModeler;
 export default SanjiModeler;

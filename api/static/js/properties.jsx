@@ -3,15 +3,50 @@
 // multi-instance cardinality) stay as bpmn-js-properties-panel renders them.
 import { getBusinessObject, is, isAny } from 'bpmn-js/lib/util/ModelUtil';
 import {
-  Group, SelectEntry, TextAreaEntry, TextFieldEntry,
+  CheckboxEntry, Group, SelectEntry, TextAreaEntry, TextFieldEntry,
   isSelectEntryEdited, isTextAreaEntryEdited, isTextFieldEntryEdited,
 } from '@bpmn-io/properties-panel';
 import { useService } from 'bpmn-js-properties-panel';
 
-import { messages } from './common.js';
+import { language, messages } from './common.js';
 import { FormLinks } from './form-link.jsx';
 
 const HUMAN = ['bpmn:UserTask', 'bpmn:ManualTask'];
+// The tiers by their Chinese names (lanes are named after them; engine/org/routing.py LANE_TIERS).
+const TIER_NAMES = {
+  zh: { group: '集团公司纪委', unit: '权属单位纪委', branch: '基层党支部纪律检查委员', department: '职能部门' },
+  en: { group: 'group committee', unit: 'unit committee', branch: 'branch commissioner', department: 'functional department' },
+};
+// The roles a human step may be offered to (engine/models.py NODE_ROLES), shown by name.
+const CANDIDATE_ROLES = ['secretary', 'deputy_secretary', 'standing_member', 'member', 'commissioner', 'department'];
+// Labels of the Sanji group, by language (the panel's own strings go through `translate`).
+const LABELS = {
+  zh: {
+    dueIn: '办理期限', dueInHelp: '从任务生成起算的时长，例如 10 天写作', dueInExample: ['P10D', '，1 个月写作', 'P1M'],
+    dueAt: '截止时间', dueAtHelp: '算出截止日期的表达式，例如月底写作', dueAtExample: 'month_end()',
+    candidateRoles: '候选角色', candidateRolesHelp: '勾选可以办理这一步的角色；都不勾则由泳道层级的默认角色办理',
+    nodeVariable: '组织变量', nodeVariableHelp: '从这个变量读取办理单位（默认按层级读取单位或支部变量）',
+    validate: '提交校验', validateHelp: '表达式：数据合格时得到空值，否则得到给填写人的提示', form: '表单', noForm: '（无表单）',
+    unknownForm: '（表单库中没有）', standardLane: '标准泳道', custom: '（自定义名称）', condition: '条件表达式',
+    conditionHelp: '例如', calledElement: '被调用流程', loopDataInputRef: '遍历列表变量', inputDataItem: '元素变量',
+    loopDataOutputRef: '输出列表变量', outputDataItem: '输出元素变量',
+  },
+  en: {
+    dueIn: 'Due in', dueInHelp: 'Duration from the task\'s creation, e.g. 10 days is', dueInExample: ['P10D', ', 1 month is', 'P1M'],
+    dueAt: 'Due at', dueAtHelp: 'Expression giving the due date, e.g. the month\'s end is', dueAtExample: 'month_end()',
+    candidateRoles: 'Candidate roles', candidateRolesHelp: 'Roles that may do this step; none: the lane tier\'s default roles',
+    nodeVariable: 'Org node variable', nodeVariableHelp: 'Read the org node from this variable instead of the tier\'s default',
+    validate: 'Submission check', validateHelp: 'Expression: None when the data is acceptable, else a message',
+    form: 'Form', noForm: '(no form)', unknownForm: '(not in the form library)', standardLane: 'Standard lane',
+    custom: '(custom name)', condition: 'Condition expression', conditionHelp: 'e.g.', calledElement: 'Called process',
+    loopDataInputRef: 'List variable to fan out over', inputDataItem: 'Item variable',
+    loopDataOutputRef: 'Output list variable', outputDataItem: 'Output item variable',
+  },
+};
+
+/** Entries other modules add to a human task's group, after the form (e.g. 新建表单/编辑表单):
+ *  each `(element, t) => [entry, …]`. */
+export const TASK_ENTRY_HOOKS = [];
 const PROPERTY_TYPES = 'spiffworkflow:Properties';
 
 // ---- model helpers -----------------------------------------------------------------------
@@ -135,7 +170,19 @@ function useT() {
   return messages(config.lang);
 }
 
+function useLabels() {
+  const config = useService('config.sanji', false) || {};
+  return LABELS[language(config.lang)];
+}
+
+function tierName(tier, lang) {
+  return TIER_NAMES[language(lang)][tier] || tier;
+}
+
 function PropertyText({ element, id, name, label, description, area }) {
+  const L = useLabels();
+  label = L[label] || label;
+  description = typeof description === 'function' ? description(L) : description;
   const bpmnFactory = useService('bpmnFactory');
   const commandStack = useService('commandStack');
   const debounce = useService('debounceInput');
@@ -152,21 +199,21 @@ function FormSelect({ element, id }) {
   const bpmnFactory = useService('bpmnFactory');
   const commandStack = useService('commandStack');
   const config = useService('config.sanji', false) || {};
-  const t = useT();
+  const L = useLabels();
   const bo = getBusinessObject(element);
   const forms = (config.forms || []).map(f => f.filename);
   return <SelectEntry
-    element={element} id={id} label={`${t('form')} (formJsonSchemaFilename)`}
+    element={element} id={id} label={L.form}
     getValue={() => getSpiffProperty(bo, 'formJsonSchemaFilename') || ''}
     setValue={(value) => setSpiffProperty(element, 'formJsonSchemaFilename', value || undefined, bpmnFactory, commandStack)}
     getOptions={() => {
       const current = getSpiffProperty(bo, 'formJsonSchemaFilename');
-      const options = [{ value: '', label: t('noForm') }];
+      const options = [{ value: '', label: L.noForm }];
       for (const f of config.forms || []) {
-        options.push({ value: f.filename, label: f.title ? `${f.filename} · ${f.title}` : f.filename });
+        options.push({ value: f.filename, label: f.title || f.filename.replace(/\.schema\.json$|\.json$/, '') });
       }
       if (current && !forms.includes(current)) {
-        options.push({ value: current, label: `${current} ${t('unknownForm')}` });
+        options.push({ value: current, label: `${current.replace(/\.schema\.json$|\.json$/, '')} ${L.unknownForm}` });
       }
       return options;
     }} />;
@@ -181,12 +228,12 @@ function TierInfo({ element, id }) {
   let ok = true;
   if (is(element, 'bpmn:Lane')) {
     const tier = tierOf(bo.get('name'), laneTiers);
-    text = tier ? `${t('laneTier')}: ${t('tiers')[tier] || tier}` : t('noTier');
+    text = tier ? `${t('laneTier')}: ${tierName(tier, config.lang)}` : t('noTier');
     ok = !!tier;
   } else {
     const lane = laneOf(bo);
     const tier = lane && tierOf(lane.get('name'), laneTiers);
-    text = !lane ? t('notInLane') : tier ? `${t('offeredTo')}: ${t('tiers')[tier] || tier} · ${lane.get('name')}` : t('noTier');
+    text = !lane ? t('notInLane') : tier ? `${t('offeredTo')}: ${tierName(tier, config.lang)}` : t('noTier');
     ok = !!tier;
   }
   return <div class="bio-properties-panel-entry sanji-tier-info" data-entry-id={id}>
@@ -197,26 +244,51 @@ function TierInfo({ element, id }) {
 function StandardLane({ element, id }) {
   const config = useService('config.sanji', false) || {};
   const modeling = useService('modeling');
-  const t = useT();
+  const L = useLabels();
   const bo = getBusinessObject(element);
   const names = Object.keys(config.lane_tiers || {}).filter(n => /[^\x00-\x7f]/.test(n));
   return <SelectEntry
-    element={element} id={id} label={t('standardLane')}
+    element={element} id={id} label={L.standardLane}
     getValue={() => (names.includes(bo.get('name')) ? bo.get('name') : '')}
     setValue={(value) => value && modeling.updateProperties(element, { name: value })}
-    getOptions={() => [{ value: '', label: t('custom') }, ...names.map(n => ({
-      value: n, label: `${n} → ${(config.lane_tiers || {})[n]}` }))]} />;
+    getOptions={() => [{ value: '', label: L.custom }, ...names.map(n => ({ value: n, label: n }))]} />;
+}
+
+/** 候选角色: one checkbox per role, by name; stored as the comma-separated ids the engine reads. */
+function RolesPicker({ element, id }) {
+  const bpmnFactory = useService('bpmnFactory');
+  const commandStack = useService('commandStack');
+  const config = useService('config.sanji', false) || {};
+  const L = useLabels();
+  const bo = getBusinessObject(element);
+  const names = language(config.lang) === 'zh' ? config.role_names || {} : {};
+  const current = () => (getSpiffProperty(bo, 'candidateRoles') || '').split(',').map(r => r.trim()).filter(Boolean);
+  const set = (role, checked) => {
+    const chosen = current().filter(r => r !== role);
+    if (checked) {
+      chosen.push(role);
+    }
+    const ordered = [...CANDIDATE_ROLES.filter(r => chosen.includes(r)), ...chosen.filter(r => !CANDIDATE_ROLES.includes(r))];
+    setSpiffProperty(element, 'candidateRoles', ordered.length ? ordered.join(',') : undefined, bpmnFactory, commandStack);
+  };
+  const roles = [...CANDIDATE_ROLES, ...current().filter(r => !CANDIDATE_ROLES.includes(r))];
+  return <div class="bio-properties-panel-entry sanji-roles" data-entry-id={id}>
+    <div class="bio-properties-panel-label">{L.candidateRoles}</div>
+    {roles.map(role => <CheckboxEntry key={role} element={element} id={`${id}-${role}`} label={names[role] || role}
+      getValue={() => current().includes(role)} setValue={(checked) => set(role, checked)} />)}
+    <div class="bio-properties-panel-description">{L.candidateRolesHelp}</div>
+  </div>;
 }
 
 function ConditionEntry({ element, id }) {
   const bpmnFactory = useService('bpmnFactory');
   const modeling = useService('modeling');
   const debounce = useService('debounceInput');
-  const t = useT();
+  const L = useLabels();
   const bo = getBusinessObject(element);
   return <TextAreaEntry
-    element={element} id={id} label={t('condition')} rows={2} monospace debounce={debounce}
-    description="Python, e.g. kind == '违反党的纪律'"
+    element={element} id={id} label={L.condition} rows={2} monospace debounce={debounce}
+    description={<span>{L.conditionHelp} <code>kind == '违反党的纪律'</code></span>}
     getValue={() => { const c = bo.get('conditionExpression'); return c ? c.get('body') || '' : ''; }}
     setValue={(value) => modeling.updateProperties(element, {
       conditionExpression: value ? bpmnFactory.create('bpmn:FormalExpression', { body: value }) : undefined })} />;
@@ -234,6 +306,8 @@ function ScriptEntry({ element, id }) {
 }
 
 function AttrText({ element, id, label, name, target, description }) {
+  const L = useLabels();
+  label = L[label] || label;
   const commandStack = useService('commandStack');
   const debounce = useService('debounceInput');
   const bo = target || getBusinessObject(element);
@@ -245,6 +319,8 @@ function AttrText({ element, id, label, name, target, description }) {
 }
 
 function DataItemText({ element, id, label, name, loop }) {
+  const L = useLabels();
+  label = L[label] || label;
   const bpmnFactory = useService('bpmnFactory');
   const commandStack = useService('commandStack');
   const debounce = useService('debounceInput');
@@ -296,16 +372,18 @@ export function sanjiEntries(element, t) {
     entries.push({ id: 'sanji-task-tier', component: TierInfo });
     entries.push({ id: 'sanji-form', component: FormSelect, isEdited: isSelectEntryEdited });
     entries.push({ id: 'sanji-form-links', component: FormLinks });  // issue 15: form-link.jsx
-    const texts = [
-      ['dueIn', 'P10D, P1M'], ['dueAt', 'month_end(), add_days(today(), 9)'],
-      ['candidateRoles', 'secretary,deputy_secretary'], ['nodeVariable', 'unit_id / branch_id'],
-    ];
-    for (const [name, hint] of texts) {
-      entries.push({ id: `sanji-prop-${name}`, component: PropertyText, isEdited: isTextFieldEntryEdited,
-        name, label: name, description: hint });
+    for (const hook of TASK_ENTRY_HOOKS) {
+      entries.push(...hook(element, t));
     }
+    entries.push({ id: 'sanji-prop-dueIn', component: PropertyText, isEdited: isTextFieldEntryEdited, name: 'dueIn',
+      label: 'dueIn', description: (L) => <span>{L.dueInHelp} <code>{L.dueInExample[0]}</code>{L.dueInExample[1]} <code>{L.dueInExample[2]}</code></span> });
+    entries.push({ id: 'sanji-prop-dueAt', component: PropertyText, isEdited: isTextFieldEntryEdited, name: 'dueAt',
+      label: 'dueAt', description: (L) => <span>{L.dueAtHelp} <code>{L.dueAtExample}</code></span> });
+    entries.push({ id: 'sanji-prop-candidateRoles', component: RolesPicker });
+    entries.push({ id: 'sanji-prop-nodeVariable', component: PropertyText, isEdited: isTextFieldEntryEdited,
+      name: 'nodeVariable', label: 'nodeVariable', description: (L) => L.nodeVariableHelp });
     entries.push({ id: 'sanji-prop-validate', component: PropertyText, isEdited: isTextAreaEntryEdited,
-      name: 'validate', label: 'validate', area: true, description: "{'field': '…'} if … else None" });
+      name: 'validate', label: 'validate', area: true, description: (L) => L.validateHelp });
   }
   if (is(element, 'bpmn:SequenceFlow')) {
     const source = bo.get('sourceRef');
@@ -318,18 +396,18 @@ export function sanjiEntries(element, t) {
   }
   if (is(element, 'bpmn:CallActivity')) {
     entries.push({ id: 'sanji-called-element', component: AttrText, isEdited: isTextFieldEntryEdited,
-      name: 'calledElement', label: `${t('calledElement')} (calledElement)` });
+      name: 'calledElement', label: 'calledElement' });
   }
   const loop = bo.get('loopCharacteristics');
   if (loop && is(loop, 'bpmn:MultiInstanceLoopCharacteristics') && is(element, 'bpmn:Activity')) {
     entries.push({ id: 'sanji-loop-input', component: AttrText, isEdited: isTextFieldEntryEdited, target: loop,
-      name: 'loopDataInputRef', label: `${t('loopDataInputRef')} (loopDataInputRef)` });
+      name: 'loopDataInputRef', label: 'loopDataInputRef' });
     entries.push({ id: 'sanji-loop-item', component: DataItemText, isEdited: isTextFieldEntryEdited, loop,
-      name: 'inputDataItem', label: `${t('inputDataItem')} (inputDataItem)` });
+      name: 'inputDataItem', label: 'inputDataItem' });
     entries.push({ id: 'sanji-loop-output', component: AttrText, isEdited: isTextFieldEntryEdited, target: loop,
-      name: 'loopDataOutputRef', label: `${t('loopDataOutputRef')} (loopDataOutputRef)` });
+      name: 'loopDataOutputRef', label: 'loopDataOutputRef' });
     entries.push({ id: 'sanji-loop-output-item', component: DataItemText, isEdited: isTextFieldEntryEdited, loop,
-      name: 'outputDataItem', label: `${t('outputDataItem')} (outputDataItem)` });
+      name: 'outputDataItem', label: 'outputDataItem' });
   }
   if (is(element, 'bpmn:Activity') && !is(element, 'bpmn:SubProcess')) {
     entries.push({ id: 'sanji-pre-script', component: BodyExtension, isEdited: isTextAreaEntryEdited,
@@ -358,9 +436,17 @@ class SanjiPropertiesProvider {
     return (groups) => {
       const config = this._injector.get('config.sanji', false) || {};
       const t = messages(config.lang);
+      // the panel's own strings (Toggle section, Section contains edits…) go through the group's
+      // `translate` prop, which the standard groups leave to an English fallback
+      const translate = this._injector.get('translate', false);
+      if (translate) {
+        for (const g of groups) {
+          g.translate = g.translate || translate;
+        }
+      }
       const entries = sanjiEntries(element, t);
       if (entries.length) {
-        const group = { id: 'sanji', label: t('sanji'), component: Group, entries, shouldOpen: true };
+        const group = { id: 'sanji', label: t('sanji'), component: Group, entries, shouldOpen: true, translate };
         // right after "General", so that the tier and form are seen first
         const at = groups.findIndex(g => g.id === 'general');
         groups.splice(at + 1, 0, group);

@@ -154,6 +154,7 @@ def test_owner_renames_a_task_deploys_and_finds_version_2(pages, monthly, api):
     assert page.locator("#modeler .sanji-problem").count() == 0
     shot(page, "library-03-modeler-renamed")
     page.click('button[data-action="deploy"]')
+    page.click('dialog.sanji-confirm[open] button[data-action="confirm-deploy"]')  # deploy asks first
     page.wait_for_selector("#deployed:not([hidden])")
     assert page.get_attribute("#deployed", "data-version") == "2"
     assert "monthly_report_branch" in page.get_attribute("#modeler", "data-deployed")
@@ -213,6 +214,7 @@ def test_owner_draws_a_new_diagram_and_deploys_it(pages, app, api):
     page.click('button[data-action="validate"]')
     page.wait_for_function("() => document.querySelector('#modeler').dataset.validated === 'valid'")
     page.click('button[data-action="deploy"]')
+    page.click('dialog.sanji-confirm[open] button[data-action="confirm-deploy"]')  # deploy asks first
     page.wait_for_selector("#deployed:not([hidden])")
     assert "试验新流程 v1" in page.inner_text("#deployed")
     shot(page, "library-08-new-diagram")
@@ -251,6 +253,7 @@ def test_every_built_in_diagram_survives_open_edit_deploy(pages, app, api):
             m.get('modeling').updateProperties(m.get('elementRegistry').get(id), { name });
         }""", [task_id, task_name + "（修订）"])
         page.click('button[data-action="deploy"]')
+        page.click('dialog.sanji-confirm[open] button[data-action="confirm-deploy"]')  # deploy asks first
         page.wait_for_selector("#deployed:not([hidden])")
         d = api.get(f"/api/v1/process-definitions/{key}/diff?from=1&to=2", "owner").get_json()
         assert d["added"] == [] and d["removed"] == [] and d["layout_changed"] == [], (key, d)
