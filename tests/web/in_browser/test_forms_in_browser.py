@@ -141,6 +141,8 @@ def test_owner_adds_a_task_with_a_new_form_and_a_commissioner_completes_it(pages
     page.click('button[data-action="validate"]')
     page.wait_for_function("() => document.querySelector('#modeler').dataset.validated === 'valid'")
     page.click('button[data-action="deploy"]')
+    page.wait_for_selector("dialog.sanji-confirm[open]")  # the modeler confirms what gets a new version
+    page.click('dialog.sanji-confirm button[data-action="confirm-deploy"]')
     page.wait_for_selector("#deployed:not([hidden])")
     assert page.get_attribute("#deployed", "data-version") == "2"
     shot(page, "forms-03-modeler-deployed")
