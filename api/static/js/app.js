@@ -40,6 +40,25 @@
 
   window.sanji = { api: api, csrfToken: csrfToken };
 
+  /* ---- the header menu on a phone: one button opens every menu item and tool ------------------ */
+
+  document.documentElement.classList.add("js");
+  function menu() {
+    var toggle = document.getElementById("menu-toggle");
+    var bar = toggle && toggle.closest(".topbar");
+    if (!bar) { return; }
+    toggle.addEventListener("click", function () {
+      var open = !bar.classList.contains("nav-open");
+      bar.classList.toggle("nav-open", open);
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", menu);
+  } else {
+    menu();
+  }
+
   /* ---- repeating groups ---------------------------------------------------------------------- */
 
   var ROW = "__i__";
