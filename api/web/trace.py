@@ -35,6 +35,7 @@ from .attachments import bound_list
 from .base import nav_item, page_blueprint, signin_required
 from .element_kinds import kind_label
 from .helpers import STATUS_LABELS, fail, me, node_names, page_number, pager, require_admin
+from .timer_words import timer_words
 from .trace_data import (  # noqa: F401
     CHILDREN_PER_PAGE,
     HIDDEN_EVENTS,
@@ -144,6 +145,10 @@ def instance(instance_id: int) -> Any:
             timers_error = f"{type(exc).__name__}: {exc}"
     names = node_names({n for n in (inst.scope_node_id, inst.unit_id) if n})
     shown_vars, technical_vars = present(view.variables, d)
+    error_step = None
+    if inst.error_task:  # the failed step by its name, not its id
+        step = bpmn_diff.parse(d.xml, 1 << 30).elements.get(inst.error_task)
+        error_step = step.name if step is not None else None
     return render_template(
         "instance.html",
         inst=inst,
@@ -159,6 +164,8 @@ def instance(instance_id: int) -> Any:
         variables=view.variables,
         shown_vars=shown_vars,
         technical_vars=technical_vars,
+        error_step=error_step,
+        timer_words=timer_words,
         starter=starter,
         timers=timers,
         timers_error=timers_error,
