@@ -149,7 +149,9 @@ def register(app: Flask) -> None:
         _rollback()
         code = HTTP_CODES.get(err.code or 500, "error")
         if not request.path.startswith("/api/") and err.code == 404 and request.accept_mimetypes.accept_html:
-            return err
+            from api.web.base import not_found_page  # the pages' 404, not Werkzeug's English one
+
+            return not_found_page()
         e = http_message(err.code or 500)
         e.code = code
         return _json(e, err.code)

@@ -389,6 +389,13 @@ def error_message(err: SanjiError) -> str:
     return gettext("The request could not be handled.")
 
 
+def not_found_page() -> Any:
+    """A page address no route knows: the site's own 404 page in the reader's language."""
+    return render_template(
+        "error.html", status=404, title=str(ERROR_TITLES[404]), message=gettext("This page does not exist.")
+    ), 404
+
+
 @bp.errorhandler(SanjiError)
 def _page_error(err: SanjiError) -> Any:
     from api.errors import _audit_refusal, _rollback

@@ -31,6 +31,8 @@ from .. import messages
 from ..extensions import clock, db, settings, state
 from .base import current_language, nav_item, page_blueprint, signin_required
 from .helpers import STATUS_LABELS, TIER_LABELS, fail, me
+from .names import form_titles, process_names
+from .timer_words import timer_words
 
 bp = page_blueprint("library")
 
@@ -362,6 +364,9 @@ def process(key: str) -> Any:
         status_labels=STATUS_LABELS,
         start_kinds=START_KINDS,
         callers=callers,
+        process_names=process_names(callers),
+        form_titles=form_titles([t.get("form") for t in info.get("user_tasks", []) if t.get("form")]),
+        timer_words=timer_words,
         xml_url=url_for("api_definitions.definition_xml", key=key, version=shown.version),
     )
 

@@ -9,15 +9,15 @@ from flask_babel import gettext, lazy_gettext
 from sqlalchemy import select
 
 from engine.core import schedules
-from engine.core.calendar import describe_zh, is_cron
 from engine.errors import Forbidden, NotFound, SanjiError
 from engine.models import ProcessDefinition, ProcessInstance, Schedule
 from engine.org import policy
 from engine.services.paging import PageRequest, fetch
 
 from ..extensions import clock, db, redactor
-from .base import current_language, page_blueprint, signin_required
+from .base import page_blueprint, signin_required
 from .helpers import STATUS_LABELS, fail, me, page_number, pager, require_admin
+from .timer_words import kind_words, timer_words, zone_words
 
 bp = page_blueprint("schedules")
 
@@ -54,8 +54,7 @@ def schedules_page() -> Any:
         words = None
         try:
             upcoming = schedules.next_fire_times(row, now, 4)
-            if current_language().startswith("zh") and is_cron(row.expression):
-                words = describe_zh(row.expression)  # cron in words for Chinese readers, beside the expression
+            words = timer_words(row.expression)  # in words for Chinese readers, the expression on hover
         except Exception:
             upcoming = []
         items.append({"row": row, "name": name, "upcoming": upcoming, "words": words})
@@ -87,6 +86,9 @@ def schedules_page() -> Any:
         pager=pager(pg, "schedules.schedules_page"),
         status_labels=STATUS_LABELS,
         fire_results=FIRE_RESULTS,
+        timer_words=timer_words,
+        kind_words=kind_words,
+        zone_words=zone_words,
     )
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from engine.errors import Forbidden, SanjiError
@@ -15,7 +16,8 @@ from engine.org.routing import can_act_on
 from engine.services import definitions as definitions_service
 from engine.services.definitions import StartCommand
 
-from ..extensions import db, runtime
+from ..extensions import clock, db, runtime
+from . import start_info
 from .base import page_blueprint, signin_required
 from .helpers import TIER_LABELS, fail, me, node_names
 
@@ -29,7 +31,16 @@ def start() -> Any:
     p = me()
     items = policy.startables(db(), p)
     fixed_names = node_names({s.fixed for s in items if s.fixed})
-    return render_template("start.html", items=items, fixed_names=fixed_names, tier_labels=TIER_LABELS)
+    descriptions = {s.definition.key: start_info.description(s.definition) for s in items}
+    cadences = start_info.cadences({s.definition.key for s in items}, clock().now())
+    return render_template(
+        "start.html",
+        items=items,
+        fixed_names=fixed_names,
+        tier_labels=TIER_LABELS,
+        descriptions=descriptions,
+        cadences=cadences,
+    )
 
 
 @bp.post("/start/<key>")
@@ -55,11 +66,26 @@ def start_process(key: str) -> Any:
     command = StartCommand(d, variables)
     definitions_service.check_start(db(), p, command)  # the API's refusal (403) for what the page does not offer
     try:
+        if request.form.get("confirmed") != "yes":
+            # a start that creates more instances than its own asks first, saying what it creates
+            preview = definitions_service.preview_start(runtime(), p, command)
+            if preview.fans_out:
+                return render_template(
+                    "start_confirm.html",
+                    d=d,
+                    node=node,
+                    node_name=node_names({node}).get(node, "") if node else "",
+                    title=title,
+                    summary=start_info.fan_out_summary(preview.instances),
+                )
         inst = definitions_service.start(runtime(), p, command)
     except SanjiError as exc:
         fail(exc)
         return redirect(url_for("start.start"))
-    flash(gettext("Started: %(title)s", title=inst.title), "success")
+    link = Markup('<a href="{}" id="started-link">{}</a>').format(
+        url_for("trace.instance", instance_id=inst.id), gettext("Open the new instance")
+    )
+    flash(Markup("{} {}").format(escape(gettext("Started: %(title)s", title=inst.title)), link), "success")
     mine = (
         db()
         .scalars(

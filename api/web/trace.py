@@ -33,7 +33,9 @@ from ..extensions import clock, db, redactor, runtime
 from ..reads import note_view
 from .attachments import bound_list
 from .base import nav_item, page_blueprint, signin_required
+from .element_kinds import kind_label
 from .helpers import STATUS_LABELS, fail, me, node_names, page_number, pager, require_admin
+from .timer_words import timer_words
 from .trace_data import (  # noqa: F401
     CHILDREN_PER_PAGE,
     HIDDEN_EVENTS,
@@ -48,6 +50,7 @@ from .trace_data import (  # noqa: F401
     timeline,
     visible_instance,
 )
+from .variable_labels import present
 
 bp = page_blueprint("trace")
 
@@ -141,6 +144,11 @@ def instance(instance_id: int) -> Any:
         except Exception as exc:
             timers_error = f"{type(exc).__name__}: {exc}"
     names = node_names({n for n in (inst.scope_node_id, inst.unit_id) if n})
+    shown_vars, technical_vars = present(view.variables, d)
+    error_step = None
+    if inst.error_task:  # the failed step by its name, not its id
+        step = bpmn_diff.parse(d.xml, 1 << 30).elements.get(inst.error_task)
+        error_step = step.name if step is not None else None
     return render_template(
         "instance.html",
         inst=inst,
@@ -155,6 +163,10 @@ def instance(instance_id: int) -> Any:
         continuing=instances_service.continuing(db(), inst.id),
         open_tasks=open_tasks(inst),
         variables=view.variables,
+        shown_vars=shown_vars,
+        technical_vars=technical_vars,
+        error_step=error_step,
+        timer_words=timer_words,
         starter=starter,
         timers=timers,
         timers_error=timers_error,
@@ -309,8 +321,8 @@ def heatmap(key: str) -> Any:
         rows.append(
             {
                 "id": eid,
-                "name": (el.name if el else None) or eid,
-                "type": el.type if el else "",
+                "name": (el.name if el else None) or (kind_label(el.type) if el else eid),
+                "type": kind_label(el.type) if el else "",
                 "process": el.process if el else None,
                 **counts,
             }

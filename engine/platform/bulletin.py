@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from engine.errors import Invalid, NotFound
+from engine.errors import Invalid, NotFound, field_error
 from engine.models import OrgNode, RoleAssignment, User
 from engine.org import nodes as org
 from engine.org import policy
@@ -76,6 +76,17 @@ def _text(data: dict[str, Any], name: str, limit: int, required: bool) -> str | 
     return value.strip()
 
 
+def _require_texts(data: dict[str, Any]) -> None:
+    """Refuse a post whose title and body are both missing or too long, naming both fields."""
+    bad = [
+        field_error(name, "required text of at most {limit} characters", limit=limit)
+        for name, limit in (("title", MAX_TITLE), ("body", MAX_BODY))
+        if not isinstance(data.get(name), str) or not data[name].strip() or len(data[name]) > limit
+    ]
+    if len(bad) > 1:
+        raise Invalid("required text of at most {limit} characters", bad, limit=MAX_TITLE)
+
+
 def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) -> BulletinPost:
     unknown = sorted(set(data) - {"kind", "title", "body", "node_id", "audience_node_id", "pinned"})
     if unknown:
@@ -83,6 +94,7 @@ def create(session: Session, p: Principal, data: dict[str, Any], now: datetime) 
     kind = data.get("kind", "experience")
     if kind not in KINDS:
         raise Invalid.on("kind", "one of {kinds} ({labels})", kinds=", ".join(KINDS), labels="、".join(KINDS.values()))
+    _require_texts(data)  # every missing field at once, not the first only
     title = _text(data, "title", MAX_TITLE, True)
     text = _text(data, "body", MAX_BODY, True)
     policy.require_poster(p)

@@ -82,3 +82,37 @@ def start(rt: Runtime, p: Principal, cmd: StartCommand) -> ProcessInstance:
         rt.session.rollback()
         raise
     return inst
+
+
+@dataclass(frozen=True)
+class StartPreview:
+    """What a start would create, found by starting it for real and rolling back: the instances
+    (process name, org node) below the top one, so the start page can ask before a fan-out."""
+
+    instances: list[tuple[str, str]]  # (process name, scope node id) of every instance besides the top one
+
+    @property
+    def fans_out(self) -> bool:
+        return bool(self.instances)
+
+
+def preview_start(rt: Runtime, p: Principal, cmd: StartCommand) -> StartPreview:
+    """Start as `start` would, read what was created, and roll everything back (nothing stays)."""
+    try:
+        d, variables = check_start(rt.session, p, cmd)
+        inst = rt.start(d, variables, p, start_event=cmd.start_event)
+        rt.session.flush()
+        found: list[tuple[str, str]] = []
+        parents = [inst.id]
+        while parents:
+            rows = rt.session.execute(
+                select(ProcessInstance.id, ProcessDefinition.name, ProcessInstance.scope_node_id)
+                .join(ProcessDefinition, ProcessDefinition.id == ProcessInstance.definition_id)
+                .where(ProcessInstance.parent_id.in_(parents))
+                .order_by(ProcessInstance.id)
+            ).all()
+            found += [(name, node) for _, name, node in rows]
+            parents = [i for i, _, _ in rows]
+    finally:
+        rt.session.rollback()
+    return StartPreview(found)

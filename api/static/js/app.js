@@ -40,6 +40,35 @@
 
   window.sanji = { api: api, csrfToken: csrfToken };
 
+  /* ---- the header menu on a phone: one button opens every menu item and tool ------------------ */
+
+  document.documentElement.classList.add("js");
+  function menu() {
+    var toggle = document.getElementById("menu-toggle");
+    var bar = toggle && toggle.closest(".topbar");
+    if (!bar) { return; }
+    // what waits (待办, 通知, 公告…) shows on the closed menu too: the sum of the items' badges
+    var waiting = 0;
+    bar.querySelectorAll("#main-nav .badge").forEach(function (b) { waiting += parseInt(b.textContent, 10) || 0; });
+    if (waiting) {
+      var sum = document.createElement("span");
+      sum.className = "badge";
+      sum.id = "menu-badge";
+      sum.textContent = String(waiting);
+      toggle.appendChild(sum);
+    }
+    toggle.addEventListener("click", function () {
+      var open = !bar.classList.contains("nav-open");
+      bar.classList.toggle("nav-open", open);
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", menu);
+  } else {
+    menu();
+  }
+
   /* ---- repeating groups ---------------------------------------------------------------------- */
 
   var ROW = "__i__";

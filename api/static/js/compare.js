@@ -4,6 +4,7 @@
 import NavigatedViewer from 'bpmn-js/lib/NavigatedViewer';
 
 import { apiClient, el, findElement, focusElement, messages, moddleExtensions, patchModdle } from './common.js';
+import { fieldLabel, kindLabel } from './kinds.js';
 
 function viewerIn(container) {
   const viewer = new NavigatedViewer({ container, moddleExtensions });
@@ -49,7 +50,7 @@ export async function mountCompare(root, { key, from, to, api, lang } = {}) {
     el('span', { class: 'sanji-key sanji-key-changed' }, t('changed')), el('span', { class: 'sanji-key sanji-key-moved' }, t('moved')));
   const table = el('table', { class: 'sanji-diff-table', 'data-role': 'changes' });
   root.replaceChildren(
-    el('h3', {}, `${t('compareTitle')}: ${key} v${diff.from.version} → v${diff.to.version}`), legend,
+    el('h3', {}, `${t('compareTitle')}: ${t('version')} ${diff.from.version} → ${t('version')} ${diff.to.version}`), legend,
     el('div', { class: 'sanji-compare-panes' },
       el('figure', {}, el('figcaption', {}, `${t('version')} ${diff.from.version}`), left),
       el('figure', {}, el('figcaption', {}, `${t('version')} ${diff.to.version}`), right)),
@@ -71,16 +72,17 @@ export async function mountCompare(root, { key, from, to, api, lang } = {}) {
 
   const rows = [el('tr', {}, el('th', {}, t('element')), el('th', {}, t('field')), el('th', {}, t('before')), el('th', {}, t('after')))];
   const link = (e, viewer) => el('button', { type: 'button', class: 'sanji-link', onclick: () => focusElement(viewer, e.id) },
-    `${e.name || e.id} (${e.type})`);
+    e.name ? `${e.name}（${kindLabel(e.type, lang)}）` : kindLabel(e.type, lang));
   for (const e of diff.added) {
-    rows.push(el('tr', { class: 'sanji-row-added', dataset: { elementId: e.id } }, el('td', {}, link(e, vTo)), el('td', {}, t('added')), el('td', {}, '—'), el('td', {}, e.id)));
+    rows.push(el('tr', { class: 'sanji-row-added', dataset: { elementId: e.id } }, el('td', {}, link(e, vTo)), el('td', {}, t('added')), el('td', {}, '—'), el('td', {}, e.name || kindLabel(e.type, lang))));
   }
   for (const e of diff.removed) {
-    rows.push(el('tr', { class: 'sanji-row-removed', dataset: { elementId: e.id } }, el('td', {}, link(e, vFrom)), el('td', {}, t('removed')), el('td', {}, e.id), el('td', {}, '—')));
+    rows.push(el('tr', { class: 'sanji-row-removed', dataset: { elementId: e.id } }, el('td', {}, link(e, vFrom)), el('td', {}, t('removed')), el('td', {}, e.name || kindLabel(e.type, lang)), el('td', {}, '—')));
   }
   for (const e of diff.changed) {
     e.changes.forEach((c, i) => rows.push(el('tr', { class: 'sanji-row-changed', dataset: { elementId: e.id } },
-      el('td', {}, i === 0 ? link(e, vTo) : ''), el('td', {}, c.field), el('td', {}, show(c.from)), el('td', {}, show(c.to)))));
+      el('td', {}, i === 0 ? link(e, vTo) : ''), el('td', {}, fieldLabel(c.field, lang)), el('td', {}, c.field === 'type' ? kindLabel(c.from, lang) : show(c.from)),
+      el('td', {}, c.field === 'type' ? kindLabel(c.to, lang) : show(c.to)))));
   }
   if (rows.length === 1) {
     rows.push(el('tr', {}, el('td', { colspan: 4 }, t('noChanges'))));

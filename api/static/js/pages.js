@@ -107,13 +107,9 @@
         .then(function (r) { return zoomToProcess(r, root.dataset.key); }));
     });
     document.querySelectorAll("[data-sanji-instance]").forEach(function (root) {
+      // only the instance's own process, fitted to the box (the viewer pans and zooms)
       run(root, V.showInstance(root, { instanceId: root.dataset.instanceId, highlight: root.dataset.highlight || undefined,
-                                       lang: lang() })
-        .then(function (r) {
-          // a readable stretch around where the instance is now (the whole pool when it has ended)
-          var here = r.shown && (r.shown.failed[0] || r.shown.active[0]);
-          return zoomToProcess(r, r.data && r.data.process_key, here);
-        }));
+                                       lang: lang() }));
     });
     document.querySelectorAll("[data-sanji-heatmap]").forEach(function (root) {
       run(root, V.showHeatmap(root, { key: root.dataset.key, version: num(root.dataset.version),
@@ -136,7 +132,7 @@
         : V.showDefinition(task, { key: task.dataset.key, version: num(task.dataset.version), highlight: highlight,
                                    lang: lang() });
       run(task, work.then(function (result) {
-        zoomToProcess(result, task.dataset.key, highlight);
+        if (!result.fitted) { zoomToProcess(result, task.dataset.key, highlight); }
         task.dataset.highlighted = highlight && task.querySelector('.djs-element.sanji-highlight') ? highlight : "";
         return result;
       }));

@@ -325,9 +325,12 @@ def test_schedules_page_lists_the_cadences(pages, app, clock):
         return page.locator(f"#schedule-list tr[data-process-key='{key}']").inner_text()
 
     quarterly, monthly, quarter_end = row("quarterly_tasks"), row("monthly_report"), row("quarterly_report")
-    assert "0 9 1 1,4,7,10 *" in quarterly and "2027-04-01 09:00" in quarterly and "2027-07-01 09:00" in quarterly
-    assert "0 9 1 * *" in monthly and "2027-02-01 09:00" in monthly and "2027-03-01 09:00" in monthly
-    assert "0 9 L 3,6,9,12 *" in quarter_end and "2027-03-31 09:00" in quarter_end and "2027-06-30 09:00" in quarter_end
+    # the cadences in words (the cron expression only on hover)
+    assert "每年1月、4月、7月、10月的1日 09:00" in quarterly and "0 9 1 1,4,7,10 *" not in quarterly
+    assert "2027-04-01 09:00" in quarterly and "2027-07-01 09:00" in quarterly
+    assert "每月1日 09:00" in monthly and "2027-02-01 09:00" in monthly and "2027-03-01 09:00" in monthly
+    assert "每年3月、6月、9月、12月的最后一天 09:00" in quarter_end
+    assert "2027-03-31 09:00" in quarter_end and "2027-06-30 09:00" in quarter_end
     shot(page, "schedules-01")
     # pause through the confirmation page
     page.locator("#schedule-list tr[data-process-key='monthly_report'] a", has_text="暂停").click()

@@ -30,6 +30,7 @@ def test_commissioner_writes_a_daily_entry_and_reads_the_notice(pages, api, sess
     assert page.locator("#note-badge").inner_text() == "1"
     assert page.locator("#bulletin-badge").inner_text() == "1"
 
+    page.click("#menu-toggle")  # a phone: the menu opens first
     page.click("nav >> text=四个一")
     page.wait_for_url("**/study")
     page.click("#save-entries")  # nothing written yet: refused, with the error at the field
@@ -41,10 +42,12 @@ def test_commissioner_writes_a_daily_entry_and_reads_the_notice(pages, api, sess
     assert "走访老干部三户" in page.locator("tr[data-day='2027-01-05']").inner_text()
     shot(page, "platform-01-study-entry-phone")
 
+    page.click("#menu-toggle")  # a phone: the menu opens first
     page.click("nav >> text=公告交流")
     page.click("text=关于开展一月份廉洁家访的通知")
     assert "请于1月20日前完成家访" in page.locator("#post-body").inner_text()
     assert page.locator("#bulletin-badge").inner_text() == "0"
+    page.click("#menu-toggle")  # a phone: the menu opens first
     page.click("nav >> text=通知")
     page.click("text=新待办：每月一文章")
     page.wait_for_url("**/study")
