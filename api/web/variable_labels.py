@@ -1,13 +1,12 @@
 """Process variables by their labels (the instance page): 报告编号, never `report_key`.
 
 A variable's label comes from, in order: the table below (variables the built-in procedures'
-scripts set), the form field of that name (forms/*.json titles), the diagram's data property
+scripts set), the form field of that name (the deployed forms' titles), the diagram's data property
 (`<bpmn:property name="基层党支部列表（branch_ids）">`). Values that name organisations show their
 names. What has no label is technical bookkeeping: the page folds it away."""
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +15,9 @@ from flask_babel import gettext
 from lxml import etree
 from sqlalchemy import select
 
+from engine.errors import SanjiError
 from engine.models import OrgNode, ProcessDefinition
+from engine.services import forms as forms_service
 
 from ..extensions import db, state
 from .base import current_language
@@ -99,9 +100,6 @@ class Shown:
 def form_labels() -> dict[str, str]:
     """Field name → title over every form (first form wins), nested fields included."""
     out: dict[str, str] = {}
-    forms_dir = getattr(state().forms, "forms_dir", None)
-    if forms_dir is None:
-        return out
 
     def walk(props: Any) -> None:
         for k, v in (props or {}).items():
@@ -112,10 +110,11 @@ def form_labels() -> dict[str, str]:
                 if isinstance(v.get("items"), dict):
                     walk(v["items"].get("properties"))
 
-    for path in sorted(forms_dir.glob("*.json")):
+    store = state().forms
+    for f in forms_service.list_forms(db()):  # the deployed forms, newest versions (issue 15)
         try:
-            walk(json.loads(path.read_text("utf-8")).get("properties"))
-        except (OSError, ValueError, AttributeError):
+            walk(store.schema(f.key).get("properties"))
+        except (SanjiError, ValueError, AttributeError):
             continue
     return out
 
