@@ -133,6 +133,9 @@ def register_blueprints(app: Flask) -> None:
     from api.rest import documents as documents_api  # issue 16: official documents (DOCX, PDF) of records
 
     app.register_blueprint(documents_api.bp)
+    from api.rest import search as search_api  # issue 18: search
+
+    app.register_blueprint(search_api.bp)
     app.add_url_rule("/healthz", "healthz", auth.healthz)
     api_errors.register(app)
     api_args.init_app(app)  # 422 naming the field: control characters in a query, unpaired surrogates in JSON
@@ -156,6 +159,9 @@ def register_blueprints(app: Flask) -> None:
     from api.web import attachments as attachment_pages  # issue 16: attachments on the pages
 
     app.register_blueprint(attachment_pages.bp)
+    from api.web import search as search_pages  # issue 18: the search page
+
+    app.register_blueprint(search_pages.bp)
 
 
 # ---- database set-up shared by the CLI and the tests ------------------------------------------------

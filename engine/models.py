@@ -358,3 +358,5 @@ class PasswordCheck(Base):
 # Official documents: their issued numbers (issue 16).
 from engine.linkage.documents import models as document_models  # noqa: E402,F401
 from engine.platform.attachments import models as attachment_models  # noqa: E402,F401
+# The search index (issue 18): its table and the mapper events that keep it.
+from engine.platform import search as search_index  # noqa: E402,F401

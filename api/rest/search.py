@@ -1,0 +1,48 @@
+"""Search API (issue 18): `GET /api/v1/search?q=&kind=` — what the caller may see of tasks,
+instances, clues, reports, bulletin posts and people that contain the words (engine/services/search.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, request
+
+from engine.org import audit
+from engine.services import search as service
+from engine.services.search import Hit, SearchFilter
+
+from ..auth import current_principal, login_required
+from ..extensions import db, redactor
+from ..reads import note_read
+from .common import iso, page_json, page_request
+
+bp = Blueprint("api_search", __name__, url_prefix="/api/v1")
+
+
+def note_confidential(hits: list[Hit], redacted: bool) -> None:
+    """Titles of confidential records shown in results are audited reads, as on the registers."""
+    ids = [h.id for h in hits if h.confidential]
+    if ids:
+        note_read(audit.READ, {"object": "record", "kind": "search", "ids": ids, "redacted": redacted})
+
+
+def hit_json(h: Hit) -> dict[str, Any]:
+    return {
+        "kind": h.kind,
+        "id": h.id,
+        "title": h.title,
+        "detail": h.detail,
+        "at": iso(h.at),
+        "status": h.status,
+        "ref": h.ref,
+    }
+
+
+@bp.get("/search")
+@login_required
+def search() -> Response:
+    p = current_principal()
+    f = SearchFilter(request.args.get("q", ""), request.args.get("kind") or None)
+    pg = service.search(db(), p, f, page_request())
+    note_confidential(pg.items, redactor(p).active)
+    return page_json(pg, hit_json)
