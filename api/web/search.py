@@ -22,12 +22,12 @@ from .helpers import PER_PAGE, field_errors, me, page_number, pager
 bp = page_blueprint("search")
 
 LABELS = {
-    "task": lazy_gettext("Tasks"),
-    "instance": lazy_gettext("Processes"),
-    "clue": lazy_gettext("Clues"),
-    "report": lazy_gettext("Reports"),
-    "post": lazy_gettext("Bulletin posts"),
-    "person": lazy_gettext("People"),
+    "task": lazy_gettext("Tasks found"),
+    "instance": lazy_gettext("Processes found"),
+    "clue": lazy_gettext("Clues found"),
+    "report": lazy_gettext("Reports found"),
+    "post": lazy_gettext("Posts found"),
+    "person": lazy_gettext("People found"),
 }
 PER_KIND = 5
 

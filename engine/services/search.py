@@ -101,17 +101,24 @@ def _like(word: str) -> str:
     return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def match(session: Session, f: SearchFilter) -> ColumnElement[bool]:
-    """SQL: the entries whose tokens hold every word's tokens (the full-text index)."""
-    toks = [t for word in f.terms for t in index.query_tokens(word)]
-    toks = list(dict.fromkeys(toks))
+def matched(session: Session, f: SearchFilter) -> tuple[Any, list[ColumnElement[bool]]]:
+    """The entries whose tokens hold every word's tokens (the full-text index): the FROM to read
+    them from and its WHERE. SQLite: the FTS5 hits drive the query (joined by rowid);
+    PostgreSQL: the GIN index on `to_tsvector('simple', grams)`."""
+    toks = list(dict.fromkeys(t for word in f.terms for t in index.query_tokens(word)))
     if session.get_bind().dialect.name == "sqlite":
         expr = " AND ".join(f'"{tok}"' + ("*" if prefix else "") for tok, prefix in toks)
-        hits = sql_text("SELECT rowid FROM search_fts WHERE search_fts MATCH :fts").bindparams(fts=expr)
-        return SearchEntry.id.in_(hits.columns(rowid=Integer))
+        hits = (
+            sql_text("SELECT rowid AS id FROM search_fts WHERE search_fts MATCH :fts")
+            .bindparams(fts=expr)
+            .columns(id=Integer)
+            .subquery("hits")
+        )
+        return hits.join(SearchEntry, SearchEntry.id == hits.c.id), []
     query = " & ".join(f"'{tok}'" + (":*" if prefix else "") for tok, prefix in toks)
     simple = literal_column("'simple'::regconfig")
-    return func.to_tsvector(simple, SearchEntry.grams).op("@@")(func.to_tsquery(simple, literal(query, String)))
+    found = func.to_tsvector(simple, SearchEntry.grams).op("@@")(func.to_tsquery(simple, literal(query, String)))
+    return SearchEntry.__table__, [found]
 
 
 def contains_all(column: Any, f: SearchFilter) -> ColumnElement[bool]:
@@ -162,7 +169,7 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
     admin = confidential.redacts(p)
     title = SearchEntry.title_public if admin else SearchEntry.title
     terms = SearchEntry.terms_public if admin else SearchEntry.terms
-    found = match(session, f)
+    entries, found = matched(session, f)
     no = sql_null()
     if kind == "task":
         own = func.lower(HumanTask.name) + " " + terms
@@ -173,18 +180,18 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
                     HumanTask.instance_id, false(),
                 )
             )
-            .select_from(HumanTask)
-            .join(SearchEntry, and_(SearchEntry.source == "instance", SearchEntry.ref_id == HumanTask.instance_id))
-            .where(found, contains_all(own, f), policy.tasks_visible(p))
+            .select_from(entries)
+            .join(HumanTask, HumanTask.instance_id == SearchEntry.ref_id)
+            .where(SearchEntry.source == "instance", *found, contains_all(own, f), policy.tasks_visible(p))
         )
-    hit = [found, contains_all(terms, f)]
+    hit = [*found, contains_all(terms, f)]
     if kind == "instance":
         cols = _columns(
             kind, ProcessInstance.id, title, SearchEntry.detail, SearchEntry.at, ProcessInstance.status, no, false()
         )
         return (
             select(*cols)
-            .select_from(SearchEntry)
+            .select_from(entries)
             .join(ProcessInstance, ProcessInstance.id == SearchEntry.ref_id)
             .where(SearchEntry.source == "instance", *hit, policy.instances_visible(p))
         )
@@ -201,7 +208,7 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
         )
         return (
             select(*cols)
-            .select_from(SearchEntry)
+            .select_from(entries)
             .join(Record, Record.id == SearchEntry.ref_id)
             .where(SearchEntry.source == kind, *hit, records.visible_clause(p))
         )
@@ -209,14 +216,14 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
         cols = _columns(kind, BulletinPost.id, title, SearchEntry.detail, SearchEntry.at, BulletinPost.kind, no, false())
         return (
             select(*cols)
-            .select_from(SearchEntry)
+            .select_from(entries)
             .join(BulletinPost, BulletinPost.id == SearchEntry.ref_id)
             .where(SearchEntry.source == "post", *hit, bulletin.visible_clause(session, p))
         )
     cols = _columns(kind, User.id, title, SearchEntry.detail, SearchEntry.at, no, User.username, false())
     return (
         select(*cols)
-        .select_from(SearchEntry)
+        .select_from(entries)
         .join(User, User.id == SearchEntry.ref_id)
         .where(SearchEntry.source == "person", *hit, people_visible(p))
     )
