@@ -32,10 +32,36 @@ from .common import ROOT, database, open_engine, pct
 
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕"
 GIVEN = "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰建国志红文斌宇浩凯鹏飞"
-FACTS = ["违规收受礼品礼金", "在物资采购中收受供应商购物卡", "违规兼职取酬", "公车私用", "违规发放津贴补贴",
-         "在工程项目中插手干预", "违规操办婚丧喜庆事宜", "工作日饮酒", "虚报冒领加班费", "落实安全生产责任不力"]
-QUERIES = ["张伟", "王芳", "李娜", "刘强军", "收受礼品", "购物卡", "许厂煤矿", "月度书面报告", "廉洁教育", "张",
-           "季度工作报告", "违规兼职", "xinsheng", "XS-0042", "没有这样的词", "综采一区 报告"]
+FACTS = [
+    "违规收受礼品礼金",
+    "在物资采购中收受供应商购物卡",
+    "违规兼职取酬",
+    "公车私用",
+    "违规发放津贴补贴",
+    "在工程项目中插手干预",
+    "违规操办婚丧喜庆事宜",
+    "工作日饮酒",
+    "虚报冒领加班费",
+    "落实安全生产责任不力",
+]
+QUERIES = [
+    "张伟",
+    "王芳",
+    "李娜",
+    "刘强军",
+    "收受礼品",
+    "购物卡",
+    "许厂煤矿",
+    "月度书面报告",
+    "廉洁教育",
+    "张",
+    "季度工作报告",
+    "违规兼职",
+    "xinsheng",
+    "XS-0042",
+    "没有这样的词",
+    "综采一区 报告",
+]
 READERS = ["group_secretary", "xinsheng_secretary", "xinsheng_laogan", "xuchang_member", "admin"]
 
 
@@ -77,23 +103,63 @@ def seed(engine: Any, copies: int) -> dict[str, int]:
             def instance(key: str, title: str, node: str, unit: str | None) -> int:
                 nonlocal iid
                 iid += 1
-                inst.append(dict(id=iid, definition_id=defs.get(key, defs["monthly_report_branch"]), process_key=key,
-                                 status="completed", title=title, scope_node_id=node, unit_id=unit, root_id=iid,
-                                 started_at=at, updated_at=at, state=b"", data={}, version=1))
+                inst.append(
+                    dict(
+                        id=iid,
+                        definition_id=defs.get(key, defs["monthly_report_branch"]),
+                        process_key=key,
+                        status="completed",
+                        title=title,
+                        scope_node_id=node,
+                        unit_id=unit,
+                        root_id=iid,
+                        started_at=at,
+                        updated_at=at,
+                        state=b"",
+                        data={},
+                        version=1,
+                    )
+                )
                 return iid
 
             def task(instance_id: int, task_name: str, tier: str, node: str, unit: str | None) -> None:
                 nonlocal tid
                 tid += 1
-                tasks.append(dict(id=tid, instance_id=instance_id, root_instance_id=instance_id,
-                                  task_guid=f"g{tid}", spec_id="t", name=task_name, process_key="k", tier=tier,
-                                  node_id=node, unit_id=unit, status="completed", created_at=at, completed_at=at))
+                tasks.append(
+                    dict(
+                        id=tid,
+                        instance_id=instance_id,
+                        root_instance_id=instance_id,
+                        task_guid=f"g{tid}",
+                        spec_id="t",
+                        name=task_name,
+                        process_key="k",
+                        tier=tier,
+                        node_id=node,
+                        unit_id=unit,
+                        status="completed",
+                        created_at=at,
+                        completed_at=at,
+                    )
+                )
 
             def record(kind: str, key: str, node: str, unit: str, secret: bool, data: dict[str, Any], i: int) -> None:
                 nonlocal rid
                 rid += 1
-                recs.append(dict(id=rid, kind=kind, key=key, node_id=node, unit_id=unit, instance_id=i,
-                                 confidential=secret, data=data, created_at=at, updated_at=at))
+                recs.append(
+                    dict(
+                        id=rid,
+                        kind=kind,
+                        key=key,
+                        node_id=node,
+                        unit_id=unit,
+                        instance_id=i,
+                        confidential=secret,
+                        data=data,
+                        created_at=at,
+                        updated_at=at,
+                    )
+                )
 
             for month in range(1, 13):
                 for b, u, bn, un in branches:
@@ -102,8 +168,19 @@ def seed(engine: Any, copies: int) -> dict[str, int]:
                     task(i, "撰写月度书面报告", "branch", b, u)
                     task(i, "梳理分析", "unit", u, u)
                     task(i, "分类处置", "unit", u, u)
-                    record("monthly_report", f"m:{period}:{b}", b, u, False,
-                           {"period": period, "branch_name": bn, "summary": f"本月开展廉洁教育学习，{rng.choice(FACTS)}问题自查"}, i)
+                    record(
+                        "monthly_report",
+                        f"m:{period}:{b}",
+                        b,
+                        u,
+                        False,
+                        {
+                            "period": period,
+                            "branch_name": bn,
+                            "summary": f"本月开展廉洁教育学习，{rng.choice(FACTS)}问题自查",
+                        },
+                        i,
+                    )
             for k in range(12):
                 u, un = units[k % 3]
                 person = name(rng)
@@ -111,38 +188,84 @@ def seed(engine: Any, copies: int) -> dict[str, int]:
                 i = instance("clue_disposal", f"问题线索：{person}", u, u)
                 for step in ("登记", "研判", "处置", "办结"):
                     task(i, step, "unit", u, u)
-                record("clue", no, u, u, True, {"clue_no": no, "title": f"反映{person}{rng.choice(FACTS)}问题",
-                                                  "person": person, "facts": f"{person}{rng.choice(FACTS)}",
-                                                  "unit_name": un, "status": "待研判"}, i)
+                record(
+                    "clue",
+                    no,
+                    u,
+                    u,
+                    True,
+                    {
+                        "clue_no": no,
+                        "title": f"反映{person}{rng.choice(FACTS)}问题",
+                        "person": person,
+                        "facts": f"{person}{rng.choice(FACTS)}",
+                        "unit_name": un,
+                        "status": "待研判",
+                    },
+                    i,
+                )
             for q in range(4):
                 for u, un in units:
                     i = instance("quarterly_report_unit", f"{un}{year}年第{q + 1}季度工作报告", u, u)
                     for step in ("撰写季度工作报告", "审核", "反馈"):
                         task(i, step, "unit", u, u)
-                    record("quarterly_report", f"q:{year}-{q}-{c}:{u}", u, u, False,
-                           {"year": year, "quarter": q + 1, "unit_name": un, "work_summary": "本季度落实监督责任"}, i)
+                    record(
+                        "quarterly_report",
+                        f"q:{year}-{q}-{c}:{u}",
+                        u,
+                        u,
+                        False,
+                        {"year": year, "quarter": q + 1, "unit_name": un, "work_summary": "本季度落实监督责任"},
+                        i,
+                    )
             for k in range(6):
                 b, u, bn, un = branches[k]
                 i = instance("adhoc_report", f"随时报告 · {bn}", b, u)
                 task(i, "随时报告", "branch", b, u)
-                record("adhoc_report", f"a:{c}:{k}", b, u, k % 2 == 0,
-                       {"subject": f"关于{name(rng)}{rng.choice(FACTS)}的报告", "branch_name": bn, "severity": "routine"}, i)
+                record(
+                    "adhoc_report",
+                    f"a:{c}:{k}",
+                    b,
+                    u,
+                    k % 2 == 0,
+                    {"subject": f"关于{name(rng)}{rng.choice(FACTS)}的报告", "branch_name": bn, "severity": "routine"},
+                    i,
+                )
             conn.execute(insert(ProcessInstance), inst)
             conn.execute(insert(HumanTask), tasks)
             conn.execute(insert(Record), recs)
             posts = []
             for k in range(20):
                 pid += 1
-                posts.append(dict(id=pid, kind="work", title=f"关于开展第{c}期廉洁教育活动的通知（{k}）",
-                                  body="各单位纪委：请结合实际认真组织学习。" * 5, node_id="group",
-                                  audience_node_id="group" if k % 2 else units[k % 3][0], author_id=author,
-                                  pinned=False, created_at=at, updated_at=at))
+                posts.append(
+                    dict(
+                        id=pid,
+                        kind="work",
+                        title=f"关于开展第{c}期廉洁教育活动的通知（{k}）",
+                        body="各单位纪委：请结合实际认真组织学习。" * 5,
+                        node_id="group",
+                        audience_node_id="group" if k % 2 else units[k % 3][0],
+                        author_id=author,
+                        pinned=False,
+                        created_at=at,
+                        updated_at=at,
+                    )
+                )
             conn.execute(insert(BulletinPost), posts)
             people, roles = [], []
             for username, _display, role, node in demo.demo_users():
                 uid += 1
-                people.append(dict(id=uid, username=f"{username}_{c}", display_name=name(rng), password_hash="x",
-                                   active=True, created_at=at, must_change_password=False))
+                people.append(
+                    dict(
+                        id=uid,
+                        username=f"{username}_{c}",
+                        display_name=name(rng),
+                        password_hash="x",
+                        active=True,
+                        created_at=at,
+                        must_change_password=False,
+                    )
+                )
                 roles.append(dict(user_id=uid, role=role, node_id=node))
             conn.execute(insert(User), people)
             conn.execute(insert(RoleAssignment), roles)
@@ -202,9 +325,21 @@ def main() -> None:
         load_before = os.getloadavg()
         result = measure(engine, args.reps)
         engine.dispose()
-    print(json.dumps({"database": kind, "copies": args.copies, "seed_seconds": round(seeded, 1), **counts,
-                      "load_before": load_before, "load_after": os.getloadavg(), **result},
-                     ensure_ascii=False, indent=1))
+    print(
+        json.dumps(
+            {
+                "database": kind,
+                "copies": args.copies,
+                "seed_seconds": round(seeded, 1),
+                **counts,
+                "load_before": load_before,
+                "load_after": os.getloadavg(),
+                **result,
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -25,9 +25,9 @@ import os
 import unicodedata
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, Index, Integer, String, Text, UniqueConstraint, delete, event, select
+from sqlalchemy import Connection, Index, Integer, String, Table, Text, UniqueConstraint, delete, event, select
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from engine.infra.db import Base, UTCDateTime
@@ -293,7 +293,7 @@ def person_row(user: Any) -> dict[str, Any]:
 
 # ---- writing entries ---------------------------------------------------------------------------------------
 
-_TABLE = SearchEntry.__table__
+_TABLE = cast(Table, SearchEntry.__table__)
 
 
 def _sqlite(conn: Connection) -> bool:
@@ -357,9 +357,7 @@ def rebuild(conn: Connection) -> int:
         row = record_row(r)
         if row is not None:
             rows.append(row)
-    for post in conn.execute(
-        select(B.id, B.title, B.body, B.node_id, B.audience_node_id, B.created_at).order_by(B.id)
-    ):
+    for post in conn.execute(select(B.id, B.title, B.body, B.node_id, B.audience_node_id, B.created_at).order_by(B.id)):
         rows.append(post_row(conn, post))
     for user in conn.execute(select(U.id, U.display_name, U.username, U.created_at).order_by(U.id)):
         rows.append(person_row(user))

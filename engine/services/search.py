@@ -21,7 +21,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, and_, cast, false, func, literal, literal_column, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy import null as sql_null
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
@@ -116,7 +129,7 @@ def matched(session: Session, f: SearchFilter) -> tuple[Any, list[ColumnElement[
         )
         return hits.join(SearchEntry, SearchEntry.id == hits.c.id), []
     query = " & ".join(f"'{tok}'" + (":*" if prefix else "") for tok, prefix in toks)
-    simple = literal_column("'simple'::regconfig")
+    simple: Any = literal_column("'simple'::regconfig")
     found = func.to_tsvector(simple, SearchEntry.grams).op("@@")(func.to_tsquery(simple, literal(query, String)))
     return SearchEntry.__table__, [found]
 
@@ -176,8 +189,14 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
         return (
             select(
                 *_columns(
-                    kind, HumanTask.id, HumanTask.name, title, HumanTask.created_at, HumanTask.status,
-                    HumanTask.instance_id, false(),
+                    kind,
+                    HumanTask.id,
+                    HumanTask.name,
+                    title,
+                    HumanTask.created_at,
+                    HumanTask.status,
+                    HumanTask.instance_id,
+                    false(),
                 )
             )
             .select_from(entries)
@@ -213,7 +232,9 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
             .where(SearchEntry.source == kind, *hit, records.visible_clause(p))
         )
     if kind == "post":
-        cols = _columns(kind, BulletinPost.id, title, SearchEntry.detail, SearchEntry.at, BulletinPost.kind, no, false())
+        cols = _columns(
+            kind, BulletinPost.id, title, SearchEntry.detail, SearchEntry.at, BulletinPost.kind, no, false()
+        )
         return (
             select(*cols)
             .select_from(entries)

@@ -51,7 +51,14 @@ def world(app: Any, api: Any, sessions: Any) -> dict[str, Any]:
     新升 branch, an organisation-wide post, and a report instance started by a 新升 branch."""
     with sessions() as s:
         s: Session
-        a = clue("XS-2027-001", "xinsheng", "新升实业", "张三", "张三在物资采购中收受供应商礼品卡", "反映张三违规收受礼品卡问题")
+        a = clue(
+            "XS-2027-001",
+            "xinsheng",
+            "新升实业",
+            "张三",
+            "张三在物资采购中收受供应商礼品卡",
+            "反映张三违规收受礼品卡问题",
+        )
         c = clue("XS-2027-002", "xinsheng", "新升实业", "张三丰", "张三丰违规兼职取酬", "反映张三丰违规兼职问题")
         b = clue("XC-2027-001", "xuchang", "许厂煤矿", "李四", "李四违规发放津贴", "反映李四违规发放津贴问题")
         report = Record(
@@ -70,7 +77,9 @@ def world(app: Any, api: Any, sessions: Any) -> dict[str, Any]:
         post = bulletin_service.create(
             s,
             principal(s, "group_secretary"),
-            PostCommand({"kind": "notice", "title": "关于开展廉洁教育月活动的通知", "body": "各单位纪委：请组织学习。"}),
+            PostCommand(
+                {"kind": "notice", "title": "关于开展廉洁教育月活动的通知", "body": "各单位纪委：请组织学习。"}
+            ),
             AT,
         )
         ids["post"] = post["id"]

@@ -40,15 +40,33 @@ def clues(api: Any, user: str, q: str) -> set[int]:
 # ---- who finds a clue -------------------------------------------------------------------------------------
 
 # everyone who may open clue A (新升实业's register) finds it by the person's name; no one else does
-SEES_XINSHENG = ("group_secretary", "group_deputy", "group_standing", "group_member", "xinsheng_secretary",
-                 "xinsheng_deputy", "xinsheng_standing", "xinsheng_member")
-NOT_XINSHENG = ("xuchang_secretary", "xuchang_member", "daizhuang_deputy", "xinsheng_laogan", "xinsheng_dept",
-                "xuchang_zongcai", "owner", "auditor", "security_admin")
+SEES_XINSHENG = (
+    "group_secretary",
+    "group_deputy",
+    "group_standing",
+    "group_member",
+    "xinsheng_secretary",
+    "xinsheng_deputy",
+    "xinsheng_standing",
+    "xinsheng_member",
+)
+NOT_XINSHENG = (
+    "xuchang_secretary",
+    "xuchang_member",
+    "daizhuang_deputy",
+    "xinsheng_laogan",
+    "xinsheng_dept",
+    "xuchang_zongcai",
+    "owner",
+    "auditor",
+    "security_admin",
+)
 
 
 @pytest.mark.parametrize("user", SEES_XINSHENG)
-def test_a_unit_and_the_group_find_the_units_clue_by_the_persons_name(world: dict[str, Any], api: Any,
-                                                                       user: str) -> None:
+def test_a_unit_and_the_group_find_the_units_clue_by_the_persons_name(
+    world: dict[str, Any], api: Any, user: str
+) -> None:
     assert clues(api, user, "张三") == {world["a"], world["c"]}
     listed = {c["id"] for c in api.get("/api/v1/clues", user, query_string={"per_page": 500}).get_json()["items"]}
     assert {world["a"], world["c"]} <= listed  # the register shows them to the same person
@@ -84,8 +102,10 @@ def test_every_hit_is_one_the_lists_show(world: dict[str, Any], api: Any) -> Non
     """Reports, posts, instances and tasks found are the ones the API lists give the same person."""
     for user in ("xinsheng_laogan", "xinsheng_secretary", "xuchang_secretary", "group_member"):
         hits = found(api, user, "廉洁教育")
-        instances = {i["id"] for i in api.get("/api/v1/process-instances", user,
-                                              query_string={"per_page": 500}).get_json()["items"]}
+        instances = {
+            i["id"]
+            for i in api.get("/api/v1/process-instances", user, query_string={"per_page": 500}).get_json()["items"]
+        }
         tasks = {t["id"] for t in api.tasks(user)}
         for kind, id_ in hits:
             if kind == "instance":
@@ -104,13 +124,18 @@ def test_every_hit_is_one_the_lists_show(world: dict[str, Any], api: Any) -> Non
 
 def test_people_are_found_as_their_profiles_may_be_read(world: dict[str, Any], api: Any) -> None:
     mine = found(api, "xinsheng_secretary", "纪律检查委员", "person")
-    names = {api.get("/api/v1/search", "xinsheng_secretary", query_string={"q": "纪律检查委员", "kind": "person",
-                                                                            "per_page": 50}).get_json()["items"][i]["ref"]
-             for i in range(len(mine))}
+    names = {
+        api.get(
+            "/api/v1/search", "xinsheng_secretary", query_string={"q": "纪律检查委员", "kind": "person", "per_page": 50}
+        ).get_json()["items"][i]["ref"]
+        for i in range(len(mine))
+    }
     assert names == {"xinsheng_laogan", "xinsheng_wuye", "xinsheng_jidian"}
     for username in names:
         assert api.get(f"/api/v1/people/{username}", "xinsheng_secretary").status_code == 200
-    assert found(api, "xinsheng_laogan", "纪律检查委员", "person") == found(api, "xinsheng_laogan", "老干家委", "person")
+    assert found(api, "xinsheng_laogan", "纪律检查委员", "person") == found(
+        api, "xinsheng_laogan", "老干家委", "person"
+    )
     assert len(found(api, "group_member", "纪律检查委员", "person")) == 9
 
 
@@ -167,8 +192,7 @@ def test_the_index_follows_changes_and_rebuilds_the_same(world: dict[str, Any], 
     assert found(api, "group_secretary", "廉洁") | found(api, "group_secretary", "张三") == before
 
 
-def test_a_renamed_instance_is_found_by_its_new_title(world: dict[str, Any], api: Any, sessions: Any,
-                                                       app: Any) -> None:
+def test_a_renamed_instance_is_found_by_its_new_title(world: dict[str, Any], api: Any, sessions: Any, app: Any) -> None:
     from engine.models import ProcessInstance
 
     with sessions() as s:
