@@ -205,14 +205,14 @@ def _definition(conn: Connection, inst: Any) -> tuple[str, list[str]]:
     """The process's name and its steps' names (from the instance's loaded definition when it has one)."""
     d = inst.__dict__.get("definition") if hasattr(inst, "__dict__") else None
     if isinstance(d, ProcessDefinition):
-        name, info = d.name, d.info
-    else:
-        row = conn.execute(
-            select(ProcessDefinition.name, ProcessDefinition.info).where(ProcessDefinition.id == inst.definition_id)
-        ).first()
-        if row is None:
-            return "", []
-        name, info = row
+        return _steps(d.name, d.info)
+    row = conn.execute(
+        select(ProcessDefinition.name, ProcessDefinition.info).where(ProcessDefinition.id == inst.definition_id)
+    ).first()
+    return _steps(row[0], row[1]) if row is not None else ("", [])
+
+
+def _steps(name: str, info: Any) -> tuple[str, list[str]]:
     return name, [t.get("name") or "" for t in (info or {}).get("user_tasks", [])]
 
 
@@ -222,10 +222,13 @@ def _node_name(conn: Connection, node_id: str | None) -> str:
     return conn.execute(select(OrgNode.name).where(OrgNode.id == node_id)).scalar() or ""
 
 
-def instance_row(conn: Connection, inst: Any) -> dict[str, Any]:
-    """An instance: its title, process and org node; its steps' names find its tasks."""
-    process, steps = _definition(conn, inst)
-    scope = _node_name(conn, inst.scope_node_id)
+def instance_row(
+    conn: Connection, inst: Any, definition: tuple[str, list[str]] | None = None, scope: str | None = None
+) -> dict[str, Any]:
+    """An instance: its title, process and org node; its steps' names find its tasks (`definition`
+    and `scope` when the caller has them at hand)."""
+    process, steps = definition if definition is not None else _definition(conn, inst)
+    scope = scope if scope is not None else _node_name(conn, inst.scope_node_id)
     title = inst.title or process
     public = _redactor().text(title, inst.data or {}) or ""
     return _row(
@@ -280,9 +283,9 @@ def record_row(r: Any) -> dict[str, Any] | None:
     )
 
 
-def post_row(conn: Connection, post: Any) -> dict[str, Any]:
+def post_row(conn: Connection, post: Any, node: str | None = None) -> dict[str, Any]:
     own = [post.title, post.body]
-    node = _node_name(conn, post.node_id)
+    node = node if node is not None else _node_name(conn, post.node_id)
     return _row("post", post.id, post.title, post.title, node, own, own, post.created_at, post.audience_node_id)
 
 
@@ -340,31 +343,29 @@ def rebuild(conn: Connection) -> int:
     """Index every source again from scratch (idempotent); the number of entries. Reads only the
     columns it needs (Core), so that a migration may call it whatever columns come later."""
     conn.execute(delete(SearchEntry))
-    if _sqlite(conn):
-        conn.exec_driver_sql("DELETE FROM search_fts")
-    n = 0
-    P, R, B, U = ProcessInstance, Record, BulletinPost, User
+    P, R, B, U, D = ProcessInstance, Record, BulletinPost, User, ProcessDefinition
+    nodes: dict[str, str] = {i: n for i, n in conn.execute(select(OrgNode.id, OrgNode.name))}
+    defs = {i: _steps(n, info) for i, n, info in conn.execute(select(D.id, D.name, D.info))}
     rows: list[dict[str, Any]] = []
-    for inst in conn.execute(
-        select(P.id, P.definition_id, P.title, P.data, P.scope_node_id, P.started_at).order_by(P.id)
-    ):
-        rows.append(instance_row(conn, inst))
+    for inst in conn.execute(select(P.id, P.definition_id, P.title, P.data, P.scope_node_id, P.started_at)):
+        rows.append(instance_row(conn, inst, defs.get(inst.definition_id, ("", [])), nodes.get(inst.scope_node_id)))
+    kinds = ("clue", *REPORT_KINDS)
     for r in conn.execute(
-        select(R.id, R.kind, R.data, R.confidential, R.updated_at, R.node_id)
-        .where(R.kind.in_(("clue", *REPORT_KINDS)))
-        .order_by(R.id)
+        select(R.id, R.kind, R.data, R.confidential, R.updated_at, R.node_id).where(R.kind.in_(kinds))
     ):
         row = record_row(r)
         if row is not None:
             rows.append(row)
-    for post in conn.execute(select(B.id, B.title, B.body, B.node_id, B.audience_node_id, B.created_at).order_by(B.id)):
-        rows.append(post_row(conn, post))
-    for user in conn.execute(select(U.id, U.display_name, U.username, U.created_at).order_by(U.id)):
+    for post in conn.execute(select(B.id, B.title, B.body, B.node_id, B.audience_node_id, B.created_at)):
+        rows.append(post_row(conn, post, nodes.get(post.node_id)))
+    for user in conn.execute(select(U.id, U.display_name, U.username, U.created_at)):
         rows.append(person_row(user))
-    for row in rows:
-        put(conn, row, fresh=True)
-        n += 1
-    return n
+    for start in range(0, len(rows), 1000):
+        conn.execute(_TABLE.insert(), rows[start : start + 1000])
+    if _sqlite(conn):
+        conn.exec_driver_sql("DELETE FROM search_fts")
+        conn.exec_driver_sql("INSERT INTO search_fts(rowid, grams) SELECT id, grams FROM search_entry")
+    return len(rows)
 
 
 # ---- kept in the same transaction as the change (ORM writes) ------------------------------------------------
