@@ -128,6 +128,11 @@ def tokens(text: str) -> list[str]:
     return out
 
 
+def source_token(source: str) -> str:
+    """The token that says an entry's source (a word no text holds)."""
+    return "zzsource" + source
+
+
 def query_tokens(term: str) -> list[tuple[str, bool]]:
     """(token, is_prefix) the index must hold for `term` (already normalized): a CJK run's
     bigrams, or its one character as a prefix; a word as a prefix."""
@@ -184,7 +189,7 @@ def _row(
     extra: Iterable[str] = (),
 ) -> dict[str, Any]:
     terms, public = _text(own), _text(own_public)
-    grams = tokens(terms)
+    grams = [source_token(source), *tokens(terms)]
     for name in extra:
         grams.extend(tokens(name))
     return {

@@ -11,6 +11,8 @@ a hit is never something the same person could not open:
 | post | `bulletin_post` | `bulletin.visible_clause`, as the bulletin |
 | person | `user_account` | `study.may_see_person` (its SQL twin here), as the profile page |
 
+For readers who see everything, at most the newest `CANDIDATES` hits of a kind are listed.
+
 The system administrator (三员分立) matches and reads only the texts with confidential values
 replaced (`title_public`, `terms_public`): searching a clue's person finds nothing for them.
 """
@@ -53,6 +55,9 @@ from engine.services.paging import AnySelect, Page, PageRequest, fetch
 KINDS = ("task", "instance", "clue", "report", "post", "person")
 MAX_QUERY = 100
 MAX_TERMS = 5
+# readers who see every entry (the group committee, the administrator) get at most this many of a
+# kind, the newest: one search costs the same however long the history grows
+CANDIDATES = 2000
 
 
 @dataclass(frozen=True)
@@ -114,24 +119,27 @@ def _like(word: str) -> str:
     return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def matched(session: Session, f: SearchFilter) -> tuple[Any, list[ColumnElement[bool]]]:
-    """The entries whose tokens hold every word's tokens (the full-text index): the FROM to read
-    them from and its WHERE. SQLite: the FTS5 hits drive the query (joined by rowid);
-    PostgreSQL: the GIN index on `to_tsvector('simple', grams)`."""
-    toks = list(dict.fromkeys(t for word in f.terms for t in index.query_tokens(word)))
+def matched(session: Session, f: SearchFilter, source: str, cap: bool) -> list[ColumnElement[bool]]:
+    """SQL: the entries of `source` whose tokens hold every word's tokens (the full-text index;
+    an entry's tokens name its source too), as a list of entry ids so that the index is asked
+    once; `cap`: only the newest `CANDIDATES` of them. SQLite: FTS5; PostgreSQL: the GIN index
+    on `to_tsvector('simple', grams)`."""
+    toks = [(index.source_token(source), False)]
+    toks += list(dict.fromkeys(t for word in f.terms for t in index.query_tokens(word)))
+    limit = f" ORDER BY rowid DESC LIMIT {CANDIDATES}" if cap else ""
     if session.get_bind().dialect.name == "sqlite":
         expr = " AND ".join(f'"{tok}"' + ("*" if prefix else "") for tok, prefix in toks)
-        hits = (
-            sql_text("SELECT rowid AS id FROM search_fts WHERE search_fts MATCH :fts")
-            .bindparams(fts=expr)
-            .columns(id=Integer)
-            .subquery("hits")
-        )
-        return hits.join(SearchEntry, SearchEntry.id == hits.c.id), []
+        name = f"fts_{source}"  # one parameter per kind: the kinds' queries are parts of one UNION
+        hits: Any = sql_text(f"SELECT rowid FROM search_fts WHERE search_fts MATCH :{name}{limit}")
+        hits = hits.bindparams(**{name: expr})
+        return [SearchEntry.id.in_(hits.columns(rowid=Integer))]
     query = " & ".join(f"'{tok}'" + (":*" if prefix else "") for tok, prefix in toks)
     simple: Any = literal_column("'simple'::regconfig")
     found = func.to_tsvector(simple, SearchEntry.grams).op("@@")(func.to_tsquery(simple, literal(query, String)))
-    return SearchEntry.__table__, [found]
+    if not cap:
+        return [found]
+    ids = select(SearchEntry.id).where(found).order_by(SearchEntry.id.desc()).limit(CANDIDATES)
+    return [SearchEntry.id.in_(ids.scalar_subquery())]
 
 
 def contains_all(column: Any, f: SearchFilter) -> ColumnElement[bool]:
@@ -182,7 +190,10 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
     admin = confidential.redacts(p)
     title = SearchEntry.title_public if admin else SearchEntry.title
     terms = SearchEntry.terms_public if admin else SearchEntry.terms
-    entries, found = matched(session, f)
+    # the administrator sees every row of every kind, the group committee every row but others' tasks
+    broad = p.is_admin or (p.in_group_committee and kind != "task")
+    entries = SearchEntry.__table__
+    found = matched(session, f, "instance" if kind == "task" else kind, broad)
     no = sql_null()
     if kind == "task":
         own = func.lower(HumanTask.name) + " " + terms
