@@ -136,6 +136,9 @@ def register_blueprints(app: Flask) -> None:
     from api.rest import forms as forms_api  # issue 15: deployed, versioned forms
 
     app.register_blueprint(forms_api.bp)
+    from api.rest import search as search_api  # issue 18: search
+
+    app.register_blueprint(search_api.bp)
     app.add_url_rule("/healthz", "healthz", auth.healthz)
     api_errors.register(app)
     api_args.init_app(app)  # 422 naming the field: control characters in a query, unpaired surrogates in JSON
@@ -162,6 +165,9 @@ def register_blueprints(app: Flask) -> None:
     from api.web import forms as form_pages  # issue 15: the forms list and the form editor
 
     app.register_blueprint(form_pages.bp)
+    from api.web import search as search_pages  # issue 18: the search page
+
+    app.register_blueprint(search_pages.bp)
 
 
 # ---- database set-up shared by the CLI and the tests ------------------------------------------------

@@ -34,6 +34,7 @@ from engine.errors import Conflict, Invalid, NotFound, ScriptError, field_error
 from engine.infra import events
 from engine.models import ProcessInstance
 from engine.org.nodes import Principal
+from engine.platform import search as search_index
 
 
 class EngineLoop(RuntimeBase):
@@ -231,6 +232,8 @@ class EngineLoop(RuntimeBase):
             raise Conflict("the instance was changed by someone else at the same time; reload and try again")
         for key, value in values.items():
             set_committed_value(inst, key, value)
+        if "title" in values:  # the search index keeps instance titles (engine/platform/search.py)
+            search_index.put_instance(self.session.connection(), inst)
 
     @staticmethod
     def _waiting_timers(wf: BpmnWorkflow) -> list[Any]:

@@ -17,7 +17,7 @@ from alembic import op
 import engine.infra.db
 
 revision = "0013_async"
-down_revision = "0011_forms"
+down_revision = "0012_search"
 branch_labels = None
 depends_on = None
 

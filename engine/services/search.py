@@ -1,0 +1,302 @@
+"""Search (issue 18 item 2) as the JSON API (`GET /api/v1/search`) and the page (`/search`) use it:
+one query per kind over the index (engine/platform/search.py), each joined to its source row and
+narrowed by the rule the kind's own list uses (engine/org/policy.py and the modules it names), so
+a hit is never something the same person could not open:
+
+| kind | source row | who finds it |
+|---|---|---|
+| task | `task` (+ its instance's entry) | `policy.tasks_visible`, as `GET /api/v1/tasks/{id}` |
+| instance | `process_instance` | `policy.instances_visible`, as the tracing list |
+| clue, report | `record` | `records.visible_clause`, as the registers |
+| post | `bulletin_post` | `bulletin.visible_clause`, as the bulletin |
+| person | `user_account` | `study.may_see_person` (its SQL twin here), as the profile page |
+
+For readers who see everything, at most the newest `CANDIDATES` hits of a kind are listed.
+
+The system administrator (三员分立) matches and reads only the texts with confidential values
+replaced (`title_public`, `terms_public`): searching a clue's person finds nothing for them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    true,
+)
+from sqlalchemy import null as sql_null
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import Session
+
+from engine.errors import Invalid, field_error
+from engine.linkage import records
+from engine.models import HumanTask, OrgNode, ProcessInstance, Record, RoleAssignment, User
+from engine.org import confidential, policy
+from engine.org.nodes import Principal
+from engine.platform import bulletin
+from engine.platform import search as index
+from engine.platform.models import BulletinPost
+from engine.platform.search import SearchEntry
+from engine.services.paging import AnySelect, Page, PageRequest, fetch
+
+KINDS = ("task", "instance", "clue", "report", "post", "person")
+MAX_QUERY = 100
+MAX_TERMS = 5
+# readers who see every entry (the group committee, the administrator) get at most this many of a
+# kind, the newest: one search costs the same however long the history grows
+CANDIDATES = 2000
+
+
+@dataclass(frozen=True)
+class SearchFilter:
+    """The words (`q`, up to five, all must occur) and one kind, or every kind."""
+
+    q: str
+    kind: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.kind is not None and self.kind not in KINDS:
+            raise Invalid(
+                "kind must be one of {allowed}",
+                [field_error("kind", "must be one of {allowed}", "enum", allowed=", ".join(KINDS))],
+                allowed=", ".join(KINDS),
+            )
+        if len(self.q) > MAX_QUERY:
+            raise Invalid(
+                "q must be at most {limit} characters",
+                [field_error("q", "at most {limit} characters", limit=MAX_QUERY)],
+                limit=MAX_QUERY,
+            )
+        if not self.terms:
+            raise Invalid(
+                "q must contain a word or a Chinese character to search for",
+                [field_error("q", "a word or a Chinese character to search for", "required")],
+            )
+
+    @property
+    def terms(self) -> list[str]:
+        """The words as compared: normalized, each holding at least one letter, digit or character."""
+        out = []
+        for word in index.normalize(self.q).split():
+            word = word.strip("".join(ch for ch in word if not (ch.isalnum() or index.is_cjk(ch))))
+            if word and index.query_tokens(word):
+                out.append(word)
+        return list(dict.fromkeys(out))[:MAX_TERMS]
+
+
+@dataclass
+class Hit:
+    """One result as the reader may see it; `ref` is the username of a person, the instance of a
+    report (where its page is), the instance of a task."""
+
+    kind: str
+    id: int
+    title: str
+    detail: str
+    at: datetime | None
+    status: str | None
+    ref: str | None
+    confidential: bool
+
+
+# ---- matching --------------------------------------------------------------------------------------------
+
+
+def _like(word: str) -> str:
+    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def matched(session: Session, f: SearchFilter, source: str, cap: bool) -> list[ColumnElement[bool]]:
+    """SQL: the entries of `source` whose tokens hold every word's tokens (the full-text index;
+    an entry's tokens name its source too), as a list of entry ids so that the index is asked
+    once; `cap`: only the newest `CANDIDATES` of them. SQLite: FTS5; PostgreSQL: the GIN index
+    on `to_tsvector('simple', grams)`."""
+    toks = [(index.source_token(source), False)]
+    toks += list(dict.fromkeys(t for word in f.terms for t in index.query_tokens(word)))
+    limit = f" ORDER BY rowid DESC LIMIT {CANDIDATES}" if cap else ""
+    if session.get_bind().dialect.name == "sqlite":
+        expr = " AND ".join(f'"{tok}"' + ("*" if prefix else "") for tok, prefix in toks)
+        name = f"fts_{source}"  # one parameter per kind: the kinds' queries are parts of one UNION
+        hits: Any = sql_text(f"SELECT rowid FROM search_fts WHERE search_fts MATCH :{name}{limit}")
+        hits = hits.bindparams(**{name: expr})
+        return [SearchEntry.id.in_(hits.columns(rowid=Integer))]
+    query = " & ".join(f"'{tok}'" + (":*" if prefix else "") for tok, prefix in toks)
+    simple: Any = literal_column("'simple'::regconfig")
+    found = func.to_tsvector(simple, SearchEntry.grams).op("@@")(func.to_tsquery(simple, literal(query, String)))
+    if not cap:
+        return [found]
+    # OFFSET 0 keeps the match a query of its own (the GIN index), not a walk down the ids
+    inner = select(SearchEntry.id).where(found).offset(0).subquery()
+    ids = select(inner.c.id).order_by(inner.c.id.desc()).limit(CANDIDATES)
+    return [SearchEntry.id.in_(ids.scalar_subquery())]
+
+
+def contains_all(column: Any, f: SearchFilter) -> ColumnElement[bool]:
+    """SQL: `column` (normalized text) contains every word as typed."""
+    return and_(*(column.like(_like(word), escape="\\") for word in f.terms))
+
+
+# ---- who finds what ----------------------------------------------------------------------------------------
+
+
+def people_visible(p: Principal) -> ColumnElement[bool]:
+    """SQL twin of engine/platform/study.py `may_see_person`: oneself, or someone holding a role in
+    a unit (or a branch of a unit) whose people `p` oversees (`policy.study_units`)."""
+    units = policy.study_units(p)
+    if units is None:
+        return true()
+    if not units:
+        return User.id == p.id
+    in_units = (
+        select(RoleAssignment.user_id)
+        .join(OrgNode, OrgNode.id == RoleAssignment.node_id)
+        .where(
+            or_(
+                and_(OrgNode.tier == "unit", OrgNode.id.in_(units)),
+                and_(OrgNode.tier == "branch", OrgNode.parent_id.in_(units)),
+            )
+        )
+    )
+    return or_(User.id == p.id, User.id.in_(in_units))
+
+
+def _columns(kind: str, id_: Any, title: Any, detail: Any, at: Any, status: Any, ref: Any, secret: Any) -> list[Any]:
+    return [
+        literal(KINDS.index(kind), Integer).label("rank"),
+        literal(kind, String).label("kind"),
+        id_.label("id"),
+        cast(title, String).label("title"),
+        cast(detail, String).label("detail"),
+        at.label("at"),
+        cast(status, String).label("status"),
+        cast(ref, String).label("ref"),
+        secret.label("confidential"),
+    ]
+
+
+def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> AnySelect:
+    """The hits of one kind that `p` may see (unordered)."""
+    admin = confidential.redacts(p)
+    title = SearchEntry.title_public if admin else SearchEntry.title
+    terms = SearchEntry.terms_public if admin else SearchEntry.terms
+    # the administrator sees every row of every kind, the group committee every row but others' tasks
+    broad = p.is_admin or (p.in_group_committee and kind != "task")
+    entries = SearchEntry.__table__
+    found = matched(session, f, "instance" if kind == "task" else kind, broad)
+    no = sql_null()
+    if kind == "task":
+        own = func.lower(HumanTask.name) + " " + terms
+        return (
+            select(
+                *_columns(
+                    kind,
+                    HumanTask.id,
+                    HumanTask.name,
+                    title,
+                    HumanTask.created_at,
+                    HumanTask.status,
+                    HumanTask.instance_id,
+                    false(),
+                )
+            )
+            .select_from(entries)
+            .join(HumanTask, HumanTask.instance_id == SearchEntry.ref_id)
+            .where(SearchEntry.source == "instance", *found, contains_all(own, f), policy.tasks_visible(p))
+        )
+    hit = [*found, contains_all(terms, f)]
+    if kind == "instance":
+        cols = _columns(
+            kind, ProcessInstance.id, title, SearchEntry.detail, SearchEntry.at, ProcessInstance.status, no, false()
+        )
+        return (
+            select(*cols)
+            .select_from(entries)
+            .join(ProcessInstance, ProcessInstance.id == SearchEntry.ref_id)
+            .where(SearchEntry.source == "instance", *hit, policy.instances_visible(p))
+        )
+    if kind in ("clue", "report"):
+        cols = _columns(
+            kind,
+            Record.id,
+            title,
+            SearchEntry.detail,
+            SearchEntry.at,
+            Record.data["status"].as_string(),
+            Record.instance_id,
+            Record.confidential,
+        )
+        return (
+            select(*cols)
+            .select_from(entries)
+            .join(Record, Record.id == SearchEntry.ref_id)
+            .where(SearchEntry.source == kind, *hit, records.visible_clause(p))
+        )
+    if kind == "post":
+        cols = _columns(
+            kind, BulletinPost.id, title, SearchEntry.detail, SearchEntry.at, BulletinPost.kind, no, false()
+        )
+        return (
+            select(*cols)
+            .select_from(entries)
+            .join(BulletinPost, BulletinPost.id == SearchEntry.ref_id)
+            .where(SearchEntry.source == "post", *hit, bulletin.visible_clause(session, p))
+        )
+    cols = _columns(kind, User.id, title, SearchEntry.detail, SearchEntry.at, no, User.username, false())
+    return (
+        select(*cols)
+        .select_from(entries)
+        .join(User, User.id == SearchEntry.ref_id)
+        .where(SearchEntry.source == "person", *hit, people_visible(p))
+    )
+
+
+def list_query(session: Session, p: Principal, f: SearchFilter) -> AnySelect:
+    """The one query of the results: by kind (tasks first), newest first within a kind."""
+    kinds = [f.kind] if f.kind else list(KINDS)
+    parts = [kind_query(session, p, f, k) for k in kinds]
+    if len(parts) == 1:
+        q = parts[0].subquery()
+    else:
+        q = parts[0].union_all(*parts[1:]).subquery()
+    return select(q).order_by(q.c.rank, q.c.at.desc(), q.c.id.desc())
+
+
+def _hit(row: Any) -> Hit:
+    return Hit(row.kind, row.id, row.title, row.detail or "", row.at, row.status, row.ref, bool(row.confidential))
+
+
+def search(session: Session, p: Principal, f: SearchFilter, req: PageRequest) -> Page[Hit]:
+    """One page of what `p` finds for `f`."""
+    return fetch(session, list_query(session, p, f), req).map(_hit)
+
+
+@dataclass
+class Group:
+    """The first hits of one kind and how many there are."""
+
+    kind: str
+    total: int
+    hits: list[Hit]
+
+
+def overview(session: Session, p: Principal, q: str, per_kind: int = 5) -> list[Group]:
+    """The search page without a kind: the first `per_kind` hits of every kind that has any."""
+    out = []
+    for kind in KINDS:
+        page = search(session, p, SearchFilter(q, kind), PageRequest(1, per_kind))
+        if page.items:
+            out.append(Group(kind, page.total, page.items))
+    return out
