@@ -366,6 +366,7 @@ class PasswordCheck(Base):
 # Attachments and the database blob store (issue 16).
 # Official documents: their issued numbers (issue 16).
 from engine.core import form_models  # noqa: E402,F401  (issue 15: deployed forms)
+
 # The search index (issue 18): its table and the mapper events that keep it.
 from engine.linkage.documents import models as document_models  # noqa: E402,F401
 from engine.platform import search as search_index  # noqa: E402,F401

@@ -27,7 +27,6 @@ from engine.services import forms as forms_service
 from .. import messages
 from ..auth import current_principal, login_required, roles_required
 from ..extensions import db, redactor, settings, state
-from ..messages import api_language
 from . import openapi
 from .common import int_arg, iso
 from .instances import visible_instance

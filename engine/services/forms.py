@@ -23,8 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from engine.core import form_fields
-from engine.core import repository
+from engine.core import form_fields, repository
 from engine.core.form_models import DefinitionForm, FormVersion
 from engine.core.forms import FormStore
 from engine.errors import Conflict, Invalid, NotFound, field_error
