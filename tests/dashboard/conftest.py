@@ -33,7 +33,7 @@ from engine.infra.db import make_session_factory, write_intent
 from engine.models import ProcessInstance, Record, User
 from engine.core.runtime import Runtime
 from engine.infra.settings import ROOT, load_settings
-from tests.conftest import Api, truncate_all
+from tests.conftest import Api, deploy_forms, truncate_all
 from tests.web.conftest import Web
 
 PROCESSES = ROOT / "processes"
@@ -157,6 +157,7 @@ def world(db_engine: Any, database_url: str, forms_dir: Any) -> Iterator[World]:
     settings = load_settings({}, env="test", database_url=database_url, forms_dir=forms_dir,
                              processes_dir=PROCESSES, scheduler="off", async_mode="inline").with_(script_timeout_ms=10_000)
     app = create_app(settings, clock=clock, engine=db_engine)
+    deploy_forms(db_engine, forms_dir, clock)  # the app reads deployed forms (issue 15)
     api = Api(app.test_client())
     with write_intent(), sessions() as s:  # bearer tokens without 30 argon2 logins
         for user in s.scalars(select(User)):

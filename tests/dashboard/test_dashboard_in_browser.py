@@ -44,6 +44,8 @@ def test_the_group_secretary_reads_the_dashboard(pages):
     for mobile in (False, True):
         page = pages.new(mobile=mobile)
         sign_in(page, "group_secretary")
+        if mobile:
+            page.click("#menu-toggle")  # a phone: the menu opens first
         page.click("nav >> text=看板")
         page.wait_for_url("**/dashboard")
         assert page.locator("h1").inner_text() == "看板"

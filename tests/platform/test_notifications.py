@@ -44,8 +44,11 @@ def nsettings(settings: Any, smtp: SMTPServer) -> Any:
 @pytest.fixture
 def app(clean_db: Any, nsettings: Any, clock: Any) -> Any:
     from app import create_app
+    from tests.conftest import deploy_forms
 
-    return create_app(nsettings, clock=clock, engine=clean_db)
+    made = create_app(nsettings, clock=clock, engine=clean_db)
+    deploy_forms(clean_db, nsettings.forms_dir, clock)  # the app reads deployed forms (issue 15)
+    return made
 
 
 def run(sessions: Any, clock: Any, nsettings: Any) -> dict[str, int]:

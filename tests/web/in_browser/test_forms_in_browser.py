@@ -1,7 +1,7 @@
 """In Chromium (issue 15 item 2): the process owner adds a user task to a diagram in the modeler,
 makes a brand-new form for it with 新建表单 (the form editor opens in a new tab: CodeMirror, problems
 on their line, the live preview), deploys the form and the diagram, and a branch commissioner
-completes the new step on the task page. Screenshots go to test-artifacts/."""
+completes the new step on the task page, choosing a branch by its name. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
@@ -58,9 +58,11 @@ BASE = """<?xml version="1.0" encoding="UTF-8"?>
 FORM = {
     "title": "情况说明",
     "type": "object",
-    "required": ["note", "level"],
+    "required": ["note", "level", "branch"],
     "properties": {
         "note": {"type": "string", "title": "说明"},
+        # a field that knows the organisation (form-fields): the task unit's branches, picked by name
+        "branch": {"type": "string", "title": "相关支部", "x-source": "branches", "x-widget": "select"},
         "level": {
             "type": "string",
             "title": "等级",
@@ -157,6 +159,7 @@ def test_owner_adds_a_task_with_a_new_form_and_a_commissioner_completes_it(pages
     worker.goto(f"/tasks/{task['id']}")
     worker.fill("#f-note", "支部已完成自查")
     worker.select_option("select[name='level']", "high")
+    worker.select_option("select[name='branch']", label="机电维修车间党支部")  # by name, never an id
     shot(worker, "forms-04-task-page")
     worker.click("#submit")
     worker.wait_for_url(re.compile(r".*/tasks(\?.*)?$"))
@@ -165,5 +168,6 @@ def test_owner_adds_a_task_with_a_new_form_and_a_commissioner_completes_it(pages
     assert api.get(f"/api/v1/tasks/{task['id']}", "xinsheng_laogan").get_json()["data"] == {
         "note": "支部已完成自查",
         "level": "high",
+        "branch": "xinsheng-jidian",
     }
     assert errors == []
