@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Index, Integer, String, Table, Text, UniqueConstraint, delete, event, select
+from sqlalchemy import Connection, Index, Integer, String, Table, Text, UniqueConstraint, delete, event, inspect, select
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from engine.infra.db import Base, UTCDateTime
@@ -406,9 +406,16 @@ def _post_deleted(_mapper: Mapper[Any], conn: Connection, post: BulletinPost) ->
 
 
 @event.listens_for(User, "after_insert")
+def _person_added(_mapper: Mapper[Any], conn: Connection, user: User) -> None:
+    put(conn, person_row(user), fresh=True)
+
+
 @event.listens_for(User, "after_update")
 def _person_saved(_mapper: Mapper[Any], conn: Connection, user: User) -> None:
-    put(conn, person_row(user))
+    # a user row changes at every sign-in and grant; the entry only when what it indexes changed
+    state = inspect(user)
+    if state.attrs.display_name.history.has_changes() or state.attrs.username.history.has_changes():
+        put(conn, person_row(user))
 
 
 @event.listens_for(User, "after_delete")

@@ -30,6 +30,8 @@ USERNAMES = {u for u, _, _, _ in demo_users()}
 EXCLUDED = [
     # the modeler (helper `modeler`): the diagram's own ids are its subject
     (re.compile(r"^/processes/[^/]+/edit$|^/processes/new$"), "modeler"),
+    # the form editor (issue 15): the JSON Schema's own keys are its subject, like the modeler's ids
+    (re.compile(r"^/forms/edit$"), "form editor"),
     # the auditor's log shows the immutable raw record (event types, payload keys) by design
     (re.compile(r"^/audit"), "audit log"),
 ]
@@ -263,7 +265,7 @@ def test_zh_page_sweep_finds_no_identifiers(lived, site):
             "/processes/monthly_report_branch",
             f"/instances/{lived['children'][0]}",
         ]
-        while queue and len(seen) < 60:
+        while queue and len(seen) < 30:  # 30 distinct page kinds per user keep CI short
             url = queue.pop(0)
             path = urlparse(url).path
             key = pattern(path) + "?" + "&".join(sorted(k.split("=")[0] for k in urlparse(url).query.split("&")))
@@ -281,5 +283,5 @@ def test_zh_page_sweep_finds_no_identifiers(lived, site):
                 if u.netloc == urlparse(page.url).netloc and not SKIP.search(u.path):
                     queue.append(u.path + (f"?{u.query}" if u.query else ""))
         assert page.errors == [], (user, page.errors)
-    assert visited > 60
+    assert visited > 60  # 7 users × up to 30 page kinds
     assert found == {}
