@@ -258,6 +258,7 @@ def _run_server(tmp_path: Path, extra_env: dict[str, str], args: list[str], wait
 
 
 @pytest.mark.slow
+@pytest.mark.once  # process spawning, not the database (.ci/run: SQLite pass)
 def test_the_dev_server_embeds_exactly_one_scheduler_even_with_the_reloader_and_gunicorn_none(tmp_path):
     plain = _run_server(tmp_path, {}, ["--no-reload"], "Running on", 1.5)
     assert plain.count("scheduler started in the background") == 1, plain

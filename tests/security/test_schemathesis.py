@@ -26,16 +26,23 @@ from schemathesis.checks import not_a_server_error, positive_data_acceptance
 from sqlalchemy import select
 
 from api.extensions import state
-from engine.org.auth import issue_token
 from engine.infra.db import write_intent
 from engine.models import User
+from engine.org.auth import issue_token
 from tests.conftest import BPMN
 
 EXAMPLES = int(os.environ.get("SANJI_SCHEMATHESIS_EXAMPLES", "12"))
 NEGATIVE_EXAMPLES = max(1, EXAMPLES // 3)
 METHODS = {"get", "put", "post", "patch", "delete", "head", "options"}
 # the admin; a branch commissioner; a unit committee (another unit's data must stay 404); the group committee
-USERS = ["admin", "xinsheng_laogan", "xuchang_secretary", "group_secretary"]
+# admin runs on every database (PostgreSQL refuses what SQLite takes, e.g. NUL in text); the other
+# roles fuzz the same endpoints through the same policy, so .ci/run runs them in the SQLite pass only
+USERS = [
+    "admin",
+    pytest.param("xinsheng_laogan", marks=pytest.mark.once),
+    pytest.param("xuchang_secretary", marks=pytest.mark.once),
+    pytest.param("group_secretary", marks=pytest.mark.once),
+]
 
 
 def scenario(api) -> None:
@@ -98,7 +105,7 @@ def test_api_conforms_to_its_openapi_document(app, api, user):
                 check()
             except Unsatisfiable:
                 assert mode is GenerationMode.NEGATIVE, label  # nothing to get wrong (no parameters, no body)
-            except (Exception, BaseExceptionGroup) as exc:  # noqa: BLE001 - collect every operation's failure, then report all
+            except (Exception, BaseExceptionGroup) as exc:
                 failures.append(f"{label} ({mode.value}): {describe(exc)[:3000]}")
     elapsed = time.monotonic() - began
     print(f"schemathesis as {user}: {len(operations)} operations, {sum(calls.values())} calls, {elapsed:.0f} s")

@@ -136,6 +136,7 @@ def test_the_oracle_covers_every_built_in_process():
     assert not set(BY_HAND) & ENGINE_ONLY
 
 
+@pytest.mark.once  # the policy matrix is the same on every database (.ci/run: SQLite pass)
 def test_start_matrix_every_process_every_role_every_node(deployed, app, client, clock, reader):
     api = deployed
     fast_tokens(api, app, clock)

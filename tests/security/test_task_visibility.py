@@ -12,12 +12,13 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
+from engine.infra.settings import ROOT
 from engine.models import HumanTask, ProcessInstance, RoleAssignment, User
 from engine.org.nodes import load_principal
 from engine.org.routing import candidates, instance_visible_clause
-from engine.infra.settings import ROOT
 from tests.procedures.offers import api  # noqa: F401 - the api fixture with every demo user's token
 
 PROCESSES = ROOT / "processes"
@@ -226,6 +227,7 @@ def play_fan_outs(d: Driver) -> None:
     d.implement("xinsheng-laogan", q)
 
 
+@pytest.mark.once  # pages vs API through the same services: the SQLite pass (.ci/run)
 def test_every_task_page_shows_only_what_the_api_shows(api, sessions):
     d = Driver(api, sessions)
     play_fan_outs(d)
@@ -301,6 +303,7 @@ class InstancePage(HTMLParser):
             self.children.add(int(a["data-instance-id"] or 0))
 
 
+@pytest.mark.once  # pages vs API through the same services: the SQLite pass (.ci/run)
 def test_every_instance_page_shows_only_what_the_api_shows(api, sessions):
     d = Driver(api, sessions)
     play_fan_outs(d)
