@@ -89,6 +89,7 @@ def list_forms() -> Response:
 @bp.get("/forms/<key>")
 @login_required
 def get_form(key: str) -> Response:
+    key = forms_service.form_key(key)  # a key that is no file name is a 422 naming `key`, never a query
     raw = request.args.get("version")
     version = None
     if raw is not None:
@@ -104,6 +105,7 @@ def get_form(key: str) -> Response:
 @bp.get("/forms/<key>/versions")
 @login_required
 def form_versions(key: str) -> Response:
+    key = forms_service.form_key(key)
     used = forms_service.used_by(db(), key)
     return jsonify(
         {
