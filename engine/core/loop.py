@@ -28,8 +28,9 @@ from engine.core.runtime_base import (
     _jsonable,
     _message,
 )
-from engine.core.spiff import dump_state, load_state, timer_due
+from engine.core.spiff import dump_state, load_state
 from engine.core.spiff_seam import fire_start_event, is_plain_event, is_start_join, is_start_split, ready_behind_split
+from engine.core.spiff_timers import timer_due
 from engine.errors import Conflict, Invalid, NotFound, ScriptError, field_error
 from engine.infra import events
 from engine.models import ProcessInstance

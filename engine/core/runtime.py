@@ -27,7 +27,8 @@ from engine.core.messages import Messages
 from engine.core.repository import SPECS, latest
 from engine.core.runtime_base import ENDED, MAX_DEPTH, MAX_ROUNDS, URGE_INTERVAL, Loaded, _jsonable, _message
 from engine.core.script_helpers import ScriptHelpers
-from engine.core.spiff import dump_state, force_timer, timer_due
+from engine.core.spiff import dump_state
+from engine.core.spiff_timers import force_timer, timer_due
 from engine.core.task_rows import TaskRows
 from engine.errors import Conflict, NotFound, SanjiError, ScriptError
 from engine.infra import events

@@ -22,8 +22,9 @@ from sqlalchemy.orm import Session
 
 from engine.core.calendar import Timer, TimerExpressionError, literal_text, make_timer
 from engine.core.repository import DEPLOY_HOOKS, SPECS, UNDEPLOY_HOOKS
-from engine.core.spiff import load_state, timer_due
+from engine.core.spiff import load_state
 from engine.core.spiff_seam import internal
+from engine.core.spiff_timers import timer_due
 from engine.errors import Conflict, NotFound
 from engine.infra import events
 from engine.models import ProcessDefinition, ProcessInstance, Schedule, ScheduleFiring

@@ -19,7 +19,8 @@ from engine.core.runtime_base import (
     Loaded,
     RuntimeBase,
 )
-from engine.core.spiff import DetachedCallActivity, add_duration, async_before
+from engine.core.spiff import DetachedCallActivity, async_before
+from engine.core.spiff_timers import add_duration
 from engine.errors import Conflict, Forbidden, NotFound, ScriptError
 from engine.infra import events
 from engine.models import HumanTask, ProcessInstance, User

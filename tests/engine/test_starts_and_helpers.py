@@ -2,16 +2,16 @@
 org_people, instance_id, get_record; a script that sets `title` renames the instance."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
 
-from engine.org import nodes as org
+from engine.core.spiff_timers import next_cron
 from engine.errors import Invalid, NotFound
 from engine.models import HumanTask, ProcessInstance
-from engine.core.spiff import next_cron
+from engine.org import nodes as org
 from tests.conftest import BPMN, deploy_file, principal, roundtrip_all
 
 
@@ -60,22 +60,22 @@ def test_org_people_counts_committee_members_and_commissioners_once(session):
 
 def test_next_cron_is_in_the_organisation_zone():
     shanghai = ZoneInfo("Asia/Shanghai")
-    after = datetime(2027, 12, 19, 2, 0, tzinfo=timezone.utc)
-    assert next_cron("0 9 20 12 *", after, shanghai) == datetime(2027, 12, 20, 1, 0, tzinfo=timezone.utc)
-    assert next_cron("0 9 20 12 *", datetime(2027, 12, 20, 1, 0, tzinfo=timezone.utc), shanghai).year == 2028
+    after = datetime(2027, 12, 19, 2, 0, tzinfo=UTC)
+    assert next_cron("0 9 20 12 *", after, shanghai) == datetime(2027, 12, 20, 1, 0, tzinfo=UTC)
+    assert next_cron("0 9 20 12 *", datetime(2027, 12, 20, 1, 0, tzinfo=UTC), shanghai).year == 2028
 
 
 def test_cron_cycle_on_a_boundary_fires_at_every_occurrence(session, rt, forms, clock):
     deploy_file(session, BPMN / "daily_reminder.bpmn", forms, clock)
     inst = rt.start("daily_reminder", {"unit_id": "daizhuang"}, None)  # 2027-01-05 09:00 Shanghai
     session.commit()
-    assert inst.next_timer_at == datetime(2027, 1, 6, 1, 0, tzinfo=timezone.utc)
+    assert inst.next_timer_at == datetime(2027, 1, 6, 1, 0, tzinfo=UTC)
     clock.advance(hours=23)
     assert rt.fire_timers(inst.id) == 0
     clock.advance(hours=1)
     assert rt.fire_timers(inst.id) == 1
     session.commit()
-    assert inst.next_timer_at == datetime(2027, 1, 7, 1, 0, tzinfo=timezone.utc)
+    assert inst.next_timer_at == datetime(2027, 1, 7, 1, 0, tzinfo=UTC)
     clock.advance(days=1)
     assert rt.fire_timers(inst.id) == 1
     session.commit()
