@@ -175,6 +175,39 @@ def _text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {getattr(exc, 'message', None) or exc}"[:2000]
 
 
+def record_incident(
+    s: Session, now: datetime, instance_id: int, message: str, exc: BaseException, element: str | None
+) -> bool:
+    """Put a running instance into error (an incident the admin retries) with `message`, and log
+    the event; the scheduler's timer failures and the async worker's last attempt share it.
+    False when the instance is no longer running. The caller commits."""
+    changed = rowcount(
+        s.execute(
+            update(ProcessInstance)
+            .where(ProcessInstance.id == instance_id, ProcessInstance.status == "running")
+            .values(
+                status="error",
+                error_message=message,
+                error_task=element,
+                error_traceback="".join(traceback.format_exception(exc))[-20000:],
+                updated_at=now,
+                version=ProcessInstance.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if changed:
+        events.log(
+            s,
+            now,
+            "incident",
+            instance_id=instance_id,
+            actor="scheduler",
+            payload={"message": message, "task": element},
+        )
+    return bool(changed)
+
+
 def _failed(
     sessions: sessionmaker[Session], clock: Clock, settings: Settings, instance_id: int, guid: str, exc: Exception
 ) -> bool:
@@ -197,30 +230,7 @@ def _failed(
                 f"{element}: starting the children failed {fan.attempts} times "
                 f"({fan.started} of {fan.total} started): {_text(exc)}"
             )[:2000]
-            changed = rowcount(
-                s.execute(
-                    update(ProcessInstance)
-                    .where(ProcessInstance.id == instance_id, ProcessInstance.status == "running")
-                    .values(
-                        status="error",
-                        error_message=message,
-                        error_task=element or None,
-                        error_traceback="".join(traceback.format_exception(exc))[-20000:],
-                        updated_at=now,
-                        version=ProcessInstance.version + 1,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-            )
-            if changed:
-                events.log(
-                    s,
-                    now,
-                    "incident",
-                    instance_id=instance_id,
-                    actor="scheduler",
-                    payload={"message": message, "task": element or None},
-                )
+            changed = record_incident(s, now, instance_id, message, exc, element or None)
             s.commit()
             return bool(changed)
     except Exception:

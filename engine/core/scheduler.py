@@ -26,12 +26,11 @@ import os
 import signal
 import socket
 import threading
-import traceback
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -39,9 +38,8 @@ from engine.core import async_jobs, schedules
 from engine.core.runtime import Runtime
 from engine.core.schedule_fire import TickResult, _due_schedules, _text, late_after  # noqa: F401 - re-exported
 from engine.errors import Conflict
-from engine.infra import events
 from engine.infra.clock import Clock
-from engine.infra.db import is_sqlite, rowcount, write_intent
+from engine.infra.db import is_sqlite, write_intent
 from engine.infra.settings import Settings
 from engine.models import ProcessInstance, Schedule
 
@@ -156,30 +154,7 @@ def _instance_incident(sessions: sessionmaker[Session], clock: Clock, instance_i
         with write_intent(), sessions() as s:
             now = clock.now()
             message = f"firing a timer failed: {_text(exc)}"[:2000]
-            changed = rowcount(
-                s.execute(
-                    update(ProcessInstance)
-                    .where(ProcessInstance.id == instance_id, ProcessInstance.status == "running")
-                    .values(
-                        status="error",
-                        error_message=message,
-                        error_task=None,
-                        error_traceback="".join(traceback.format_exception(exc))[-20000:],
-                        updated_at=now,
-                        version=ProcessInstance.version + 1,
-                    )
-                    .execution_options(synchronize_session=False)
-                )
-            )
-            if changed:
-                events.log(
-                    s,
-                    now,
-                    "incident",
-                    instance_id=instance_id,
-                    actor="scheduler",
-                    payload={"message": message, "task": None},
-                )
+            changed = async_jobs.record_incident(s, now, instance_id, message, exc, None)
             s.commit()
             return bool(changed)
     except Exception:
