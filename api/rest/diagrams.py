@@ -117,7 +117,7 @@ def validate() -> Response:
             "message": "the diagram can be deployed",
             "errors": [],
             "warnings": problems_json(parsed.warnings),
-            "processes": repository.deploy_plan(db(), parsed),
+            "processes": repository.deploy_plan(db(), parsed, state().forms),
         }
     )
 

@@ -171,7 +171,7 @@ def _document() -> tuple[dict[str, Any], dict[str, Any]]:
         "/api/v1/forms/{key}/versions": {
             "get": op(
                 "Every version of a form, and the process versions that pin it",
-                {"200": resp({"type": "object"}), **errors(401, 404, 503)},
+                {"200": resp({"type": "object"}), **errors(401, 404, 422, 503)},
                 params=[key],
                 tag="forms",
             )

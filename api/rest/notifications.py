@@ -66,6 +66,8 @@ def read_all() -> Response:
     task_id = data.get("task_id")
     if task_id is not None and (not isinstance(task_id, int) or isinstance(task_id, bool)):
         raise Invalid("task_id must be an integer", [field_error("task_id", "expected an integer")])
+    if task_id is not None and not 0 < task_id < 2**31:
+        task_id = 0  # an id beyond the id columns' range names no task (never a database error)
     marked = service.read_all(db(), current_principal(), clock().now(), task_id)
     return jsonify({"marked": marked, "unread": notify.unread_count(db(), current_principal().id)})
 

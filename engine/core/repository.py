@@ -130,19 +130,8 @@ def deploy(
     result: list[ProcessDefinition] = []
     pins: dict[int, dict[str, int]] = {}
     for proc in parsed.processes:
-        current = session.scalars(
-            select(ProcessDefinition)
-            .where(ProcessDefinition.key == proc.key)
-            .order_by(ProcessDefinition.version.desc())
-            .limit(1)
-        ).first()
-        wanted = form_pins(forms, proc.info)
-        if (
-            current is not None
-            and current.sha256 == parsed.sha256
-            and current.active
-            and wanted == pinned_forms(session, current.id)
-        ):
+        current, wanted, unchanged = compare_with_current(session, forms, parsed, proc)
+        if unchanged and current is not None:
             result.append(current)
             continue
         d = ProcessDefinition(
@@ -197,18 +186,32 @@ def pinned_forms(session: Session, definition_id: int) -> dict[str, int]:
     return {k: v for k, v in rows}
 
 
-def deploy_plan(session: Session, parsed: ParsedFile) -> list[dict[str, Any]]:
+def compare_with_current(
+    session: Session, forms: FormStore, parsed: ParsedFile, proc: ParsedProcess
+) -> tuple[ProcessDefinition | None, dict[str, int], bool]:
+    """(newest version of `proc`, the form pins a deploy would give it, whether deploying changes
+    nothing): one answer for deploy and for the modeler's plan, so that a changed form alone
+    makes a new version in both (same XML, same active state, same pinned form versions)."""
+    current = session.scalars(
+        select(ProcessDefinition).where(ProcessDefinition.key == proc.key).order_by(ProcessDefinition.version.desc()).limit(1)
+    ).first()
+    wanted = form_pins(forms, proc.info)
+    unchanged = (
+        current is not None
+        and current.sha256 == parsed.sha256
+        and current.active
+        and wanted == pinned_forms(session, current.id)
+    )
+    return current, wanted, unchanged
+
+
+def deploy_plan(session: Session, parsed: ParsedFile, forms: FormStore) -> list[dict[str, Any]]:
     """What deploying `parsed` would do, per process of the file: its current version and the
     new version it would get (None: unchanged, nothing stored), so the modeler can ask first."""
+    forms = forms.bound(session)
     plan = []
     for proc in parsed.processes:
-        current = session.scalars(
-            select(ProcessDefinition)
-            .where(ProcessDefinition.key == proc.key)
-            .order_by(ProcessDefinition.version.desc())
-            .limit(1)
-        ).first()
-        unchanged = current is not None and current.sha256 == parsed.sha256 and current.active
+        current, _wanted, unchanged = compare_with_current(session, forms, parsed, proc)
         plan.append(
             {
                 "key": proc.key,

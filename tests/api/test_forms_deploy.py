@@ -63,6 +63,13 @@ def deploy_xml(api, xml: str, filename: str = "form_pin.bpmn"):
     )
 
 
+def plan(api) -> list[tuple[str, int | None, int | None]]:
+    """The modeler's validate: (process, current version, version a deploy would make)."""
+    r = api.post("/api/v1/process-definitions/validate?filename=form_pin.bpmn", "owner",
+                 data=diagram().encode(), content_type="application/xml")
+    return [(p["key"], p["current_version"], p["new_version"]) for p in r.get_json()["processes"]]
+
+
 def start(api):
     r = api.post("/api/v1/process-definitions/form_pin/start", "xinsheng_laogan", json={"variables": {}})
     assert r.status_code == 201, r.get_json()
@@ -162,8 +169,11 @@ def test_instance_keeps_the_form_version_it_started_with(api, sessions):
     first = start(api)
     # v2 is deployed, and the diagram again: the unchanged XML becomes a new version pinning v2
     assert deploy_form(api, NOTE_V2).status_code == 201
+    # the modeler's plan says so before the deploy: a changed form alone makes a new version
+    assert plan(api) == [("form_pin", 1, 2)]
     r = deploy_xml(api, diagram())
     assert r.status_code == 201 and r.get_json()["definitions"][0]["version"] == 2
+    assert plan(api) == [("form_pin", 2, None)]
     with sessions() as s:
         pins = dict(
             s.execute(
