@@ -193,7 +193,10 @@ def compare_with_current(
     nothing): one answer for deploy and for the modeler's plan, so that a changed form alone
     makes a new version in both (same XML, same active state, same pinned form versions)."""
     current = session.scalars(
-        select(ProcessDefinition).where(ProcessDefinition.key == proc.key).order_by(ProcessDefinition.version.desc()).limit(1)
+        select(ProcessDefinition)
+        .where(ProcessDefinition.key == proc.key)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
     ).first()
     wanted = form_pins(forms, proc.info)
     unchanged = (
