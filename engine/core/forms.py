@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -127,9 +128,26 @@ def field_problems(found: Any) -> list[dict[str, Any]]:
 Entry = tuple[dict[str, Any], Draft202012Validator]
 
 
+_CHECKED: OrderedDict[str, None] = OrderedDict()  # canonical JSON of schemas that passed the metaschema
+_CHECKED_MAX = 512
+_CHECKED_LOCK = threading.Lock()
+
+
 def compile_schema(schema: dict[str, Any]) -> Draft202012Validator:
-    """Check a schema against its metaschema (SchemaError) and compile its validator."""
-    Draft202012Validator.check_schema(schema)
+    """Check a schema against its metaschema (SchemaError) and compile its validator. The check
+    (most of a deploy's time: every form of every process) runs once per distinct content per
+    process, whichever store asks: the answer depends on the content alone."""
+    canonical = json.dumps(schema, sort_keys=True, ensure_ascii=False, default=str)
+    with _CHECKED_LOCK:
+        known = canonical in _CHECKED
+        if known:
+            _CHECKED.move_to_end(canonical)
+    if not known:
+        Draft202012Validator.check_schema(schema)
+        with _CHECKED_LOCK:
+            _CHECKED[canonical] = None
+            while len(_CHECKED) > _CHECKED_MAX:
+                _CHECKED.popitem(last=False)
     return Draft202012Validator(schema, format_checker=_FORMAT_CHECKER)
 
 

@@ -8,6 +8,7 @@ Chinese, finds no technical identifier in the visible text (innerText)."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin, urlparse
@@ -82,7 +83,11 @@ def site(app: Any, browser: Any) -> Iterator[Any]:
             contexts.append(context)
             p = context.new_page()
             p.errors = []
+            p.net = {"inflight": 0, "last": time.monotonic()}  # settle(): requests still under way
             p.on("pageerror", lambda exc: p.errors.append(str(exc)))
+            p.on("request", lambda _r: _net(p, +1))
+            p.on("requestfinished", lambda _r: _net(p, -1))
+            p.on("requestfailed", lambda _r: _net(p, -1))
             p.on("dialog", lambda d: d.accept())
             p.goto("/login")
             p.fill("#username", user)
@@ -96,9 +101,19 @@ def site(app: Any, browser: Any) -> Iterator[Any]:
             c.close()
 
 
-def settle(page: Any) -> None:
-    """Wait until no diagram is still loading."""
-    page.wait_for_load_state("networkidle")
+def _net(page: Any, delta: int) -> None:
+    page.net["inflight"] = max(0, page.net["inflight"] + delta)
+    page.net["last"] = time.monotonic()
+
+
+def settle(page: Any, quiet: float = 0.15) -> None:
+    """Wait until no request has been under way for `quiet` seconds and no diagram is still
+    loading (Playwright's networkidle waits a fixed 500 ms on every page: most of the sweep's time)."""
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if page.net["inflight"] == 0 and time.monotonic() - page.net["last"] >= quiet:
+            break
+        page.wait_for_timeout(50)
     page.wait_for_function("() => !document.querySelector('[data-state=loading]')", timeout=20_000)
 
 
@@ -250,11 +265,12 @@ def pattern(path: str) -> str:
     return re.sub(r"\d+", "N", re.sub(r"^/processes/[^/]+", "/processes/K", path))
 
 
-@pytest.mark.timeout(1200)
-def test_zh_page_sweep_finds_no_identifiers(lived, site):
+@pytest.mark.parametrize("user", SWEEP_USERS)
+def test_zh_page_sweep_finds_no_identifiers(lived, site, user):
+    """Per user (one test each, so parallel runs spread them), up to 30 kinds of page reached by links."""
     found: dict[str, set[str]] = {}
     visited = 0
-    for user in SWEEP_USERS:
+    for user in [user]:
         page = site(user)
         seen: set[str] = set()
         queue = [
@@ -283,5 +299,5 @@ def test_zh_page_sweep_finds_no_identifiers(lived, site):
                 if u.netloc == urlparse(page.url).netloc and not SKIP.search(u.path):
                     queue.append(u.path + (f"?{u.query}" if u.query else ""))
         assert page.errors == [], (user, page.errors)
-    assert visited > 60  # 7 users × up to 30 page kinds
+    assert visited >= 10  # the start pages and what they link to (12 to 30 kinds per user when written)
     assert found == {}

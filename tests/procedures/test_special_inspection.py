@@ -128,7 +128,14 @@ def test_central_check_rectification_and_clue_with_confidential_visits(api, sess
     err = refused(api, got["rectify@xinsheng"], {"results": [{"finding_key": "si-0:9", "measures": "x",
                                                               "completed_date": "2027-02-01", "status": "已整改"}],
                                                  "rectify_summary": "x"})
-    assert fields(err["details"]) == [{"field": "results", "message": "以下问题尚未填写整改情况：奖金分配方案未公示"}]
+    # one row per finding to rectify, its finding fixed and named (issue 15): no number typed, an
+    # unknown one refused on its field
+    assert fields(err["details"]) == [{"field": "results/0/finding_key", "message": "choose one of the options"}]
+    form = api.get(f"/api/v1/tasks/{got['rectify@xinsheng']['id']}", "xinsheng_deputy").get_json()["form"]
+    rows = form["properties"]["results"]
+    assert rows["items"]["properties"]["finding_key"]["enum"] == [item["key"]]
+    assert rows["x-row-labels"] == [f"问题{item['no']}：奖金分配方案未公示"]
+    assert form["prefill"]["results"] == [{"finding_key": item["key"]}]
     done = {"results": [{"finding_key": item["key"], "measures": "已公示", "completed_date": "2027-02-10",
                          "status": "整改中"}], "rectify_summary": "正在整改"}
     complete(api, got["rectify@xinsheng"], done)
