@@ -54,7 +54,9 @@ def rollup_fields(value: str | None) -> list[str]:
 def _chosen(task: Any, element: str, field: str) -> list[Any]:
     if field not in task.data:
         raise ScriptError(
-            "{element}: fanOut reads the chosen ids from {field!r}, which the task data lacks", element=element, field=field
+            "{element}: fanOut reads the chosen ids from {field!r}, which the task data lacks",
+            element=element,
+            field=field,
         )
     value = task.data[field]
     if value is None or value == "":
@@ -145,20 +147,11 @@ def problems(el: etree._Element, props: dict[str, str]) -> list[Any]:
                 finding(
                     el,
                     "fan_out_field",
-                    Msg(
-                        "fanOut {value!r} needs fanOutField: the form field holding the chosen ids",
-                        value=choice,
-                    ),
+                    Msg("fanOut {value!r} needs fanOutField: the form field holding the chosen ids", value=choice),
                 )
             )
         elif mi is not None and mi.find("{http://www.omg.org/spec/BPMN/20100524/MODEL}loopDataInputRef") is not None:
-            out.append(
-                finding(
-                    el,
-                    "fan_out_element",
-                    Msg("fanOut replaces loopDataInputRef: remove one of them"),
-                )
-            )
+            out.append(finding(el, "fan_out_element", Msg("fanOut replaces loopDataInputRef: remove one of them")))
         elif mi is not None and mi.find("{http://www.omg.org/spec/BPMN/20100524/MODEL}loopCardinality") is not None:
             out.append(finding(el, "fan_out_element", Msg("fanOut replaces loopCardinality: remove one of them")))
     field = (props.get("fanOutField") or "").strip()

@@ -91,18 +91,17 @@ class FanOutMixin(RuntimeBase):
                     collection=spec.collection,
                     type=type(items).__name__,
                 )
-        if fanned:
-            if len(items) > self.settings.max_fanout:
-                exc = BoundExceeded(
-                    "{element}: {collection!r} has {count} items; a call activity starts at most "
-                    "{limit} child instances (SANJI_MAX_FANOUT)",
-                    element=spec.bpmn_id,
-                    collection=spec.collection or spec.fan_out,
-                    count=len(items),
-                    limit=self.settings.max_fanout,
-                )
-                exc.task = t
-                raise exc
+        if fanned and len(items) > self.settings.max_fanout:
+            exc = BoundExceeded(
+                "{element}: {collection!r} has {count} items; a call activity starts at most "
+                "{limit} child instances (SANJI_MAX_FANOUT)",
+                element=spec.bpmn_id,
+                collection=spec.collection or spec.fan_out,
+                count=len(items),
+                limit=self.settings.max_fanout,
+            )
+            exc.task = t
+            raise exc
         child_def = self._called_definition(inst.definition, spec.called_element)
         guid = str(t.id)
         # A child gets the caller's data and its own item, not the whole list it was cut from:

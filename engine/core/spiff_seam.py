@@ -35,8 +35,8 @@ from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.util import first
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
-from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.control import StartEventJoin, StartEventSplit
+from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
@@ -170,9 +170,13 @@ def computed_multi_instance(parser: Any, loop_characteristics: Any, data_input: 
         "condition": condition.text if condition is not None else None,
     }
     if loop_characteristics.get("isSequential") == "true":
-        parser.task = parser.SEQUENTIAL_MI_CLASS(parser.spec, original.name, description="Sequential MultiInstance", **params)
+        parser.task = parser.SEQUENTIAL_MI_CLASS(
+            parser.spec, original.name, description="Sequential MultiInstance", **params
+        )
     else:
-        parser.task = parser.PARALLEL_MI_CLASS(parser.spec, original.name, description="Parallel MultiInstance", **params)
+        parser.task = parser.PARALLEL_MI_CLASS(
+            parser.spec, original.name, description="Parallel MultiInstance", **params
+        )
     parser._copy_task_attrs(original, loop_characteristics)
 
 

@@ -187,9 +187,7 @@ def test_form_branches_spawns_children_for_the_chosen_branches_of_the_unit(
 def test_unit_committee_spawns_one_child_per_committee_member(
     session: Any, rt: Runtime, forms: FormStore, clock: Any
 ) -> None:
-    xml = caller(
-        "unit_committee", start_lane="权属单位纪委", child_props=prop("assigneeVariable", "member")
-    )
+    xml = caller("unit_committee", start_lane="权属单位纪委", child_props=prop("assigneeVariable", "member"))
     deploy(session, forms, clock, xml)
     inst = rt.start("fc", {"unit_id": "xinsheng"}, principal(session, "xinsheng_secretary"))
     got = children(session, inst)
@@ -273,7 +271,10 @@ def test_fan_out_on_an_element_that_cannot_fan_out_is_refused(forms: FormStore) 
     # fanOut beside a list of one's own
     marker = "<bpmn:multiInstanceLoopCharacteristics><bpmn:loopDataInputRef>xs</bpmn:loopDataInputRef></bpmn:multiInstanceLoopCharacteristics>"
     (problem,) = refused(forms, caller("all_units", marker=marker))
-    assert (problem["element_id"], problem["template"]) == ("fan", "fanOut replaces loopDataInputRef: remove one of them")
+    assert (problem["element_id"], problem["template"]) == (
+        "fan",
+        "fanOut replaces loopDataInputRef: remove one of them",
+    )
 
 
 def test_roll_up_on_a_user_task_or_with_bad_names_is_refused(forms: FormStore) -> None:
