@@ -283,3 +283,52 @@ def test_roll_up_on_a_user_task_or_with_bad_names_is_refused(forms: FormStore) -
     xml = MI_TASK.format(lane="权属单位纪委", props=prop("rollUp", "comment"), marker="")
     (problem,) = refused(forms, xml)
     assert (problem["element_id"], problem["code"], problem["params"]) == ("each", "roll_up", {"tag": "userTask"})
+
+
+def test_the_item_and_roll_up_variables_count_as_written(forms: FormStore) -> None:
+    """No data-flow warning for a child reading `member`, nor for a script reading `<id>_rollup`."""
+    xml = (
+        caller(
+            "unit_committee",
+            start_lane="权属单位纪委",
+            extra=prop("rollUp", "comment"),
+            child_props=prop("assigneeVariable", "member"),
+        )
+        .replace(
+            '<bpmn:sequenceFlow id="f2" sourceRef="fan" targetRef="after" />',
+            '<bpmn:sequenceFlow id="f2" sourceRef="fan" targetRef="count" />'
+            '<bpmn:scriptTask id="count" name="计数"><bpmn:script>n = len(fan_rollup)</bpmn:script></bpmn:scriptTask>'
+            '<bpmn:sequenceFlow id="f2b" sourceRef="count" targetRef="after" />',
+        )
+        .replace(
+            "<bpmn:flowNodeRef>after</bpmn:flowNodeRef>",
+            "<bpmn:flowNodeRef>after</bpmn:flowNodeRef><bpmn:flowNodeRef>count</bpmn:flowNodeRef>",
+        )
+    )
+    parsed = validate(xml, "fc.bpmn", forms, 1 << 20, lambda key: False)
+    assert parsed.warnings == []
+
+
+def test_a_large_fan_out_by_choice_is_continued_by_the_worker(
+    sessions: Any, clock: Any, settings: Any, forms: FormStore
+) -> None:
+    """Asynchronous continuation (SANJI_ASYNC_FANOUT) works on the computed list as on a list variable."""
+    from engine.core import async_jobs
+    from engine.infra.db import write_intent
+
+    asettings = settings.with_(async_mode="worker", async_fanout_threshold=1, async_batch=2)
+    with write_intent(), sessions() as s:
+        deploy(s, forms, clock, caller("all_units"))
+        parent = Runtime(s, clock, asettings, forms).start("fc", {}, principal(s, "group_secretary")).id
+        s.commit()
+    with sessions() as s:
+        assert s.scalars(select(ProcessInstance).where(ProcessInstance.parent_id == parent)).all() == []
+    while async_jobs.run_due(sessions, clock, asettings, max_batches=1).children:
+        pass
+    with sessions() as s:
+        got = s.scalars(
+            select(ProcessInstance).where(ProcessInstance.parent_id == parent).order_by(ProcessInstance.item_index)
+        ).all()
+        assert [(c.item_index, c.scope_node_id, c.data["unit_id"]) for c in got] == [
+            (i, u, u) for i, u in enumerate(UNITS)
+        ]
