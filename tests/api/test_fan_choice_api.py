@@ -82,3 +82,14 @@ def test_roll_up_is_a_table_of_the_branches_with_the_form_titles(api: Any, clien
         ["机电维修车间党支部", "意见2", "是"],
     ]
     assert 'data-key="fan_rollup"' not in html  # not again among the other process data
+
+
+def test_the_modeler_config_lists_the_fan_out_choices(api: Any) -> None:
+    c = api.get("/api/v1/modeler/config", "owner").get_json()
+    assert c["fan_out"] == [
+        {"value": "all_units", "label": "全部权属单位", "item": "unit_id", "needs_field": False},
+        {"value": "unit_branches", "label": "本单位全部基层党支部", "item": "branch_id", "needs_field": False},
+        {"value": "form_units", "label": "表单中选定的单位", "item": "unit_id", "needs_field": True},
+        {"value": "form_branches", "label": "表单中选定的支部", "item": "branch_id", "needs_field": True},
+        {"value": "unit_committee", "label": "本单位纪委委员", "item": "member", "needs_field": False},
+    ]
