@@ -105,7 +105,14 @@ def chart_data(name: str) -> tuple[dashboard.Chart, dict[str, Any]]:
         request.args.get("year"), request.args.get("quarter"), now.astimezone(settings().zone).date()
     )
     chart = dashboard.build(
-        db(), current_principal(), name, request.args.get("unit_id") or None, period, now, settings().zone
+        db(),
+        current_principal(),
+        name,
+        request.args.get("unit_id") or None,
+        period,
+        now,
+        settings().zone,
+        request.args.get("process_key") or None,
     )
     body = chart.as_dict()
     body["title"] = str(TITLES[name])
@@ -195,7 +202,8 @@ SUMMARIES = {
     "quarterly_completion": "Per unit: the period's 自上而下 linkage task batches by status, branches done",
     "overdue_tasks": "Per unit (and the group committee's own) and tier: tasks due in the period, open past the "
     "deadline or completed late",
-    "findings": "Per month: findings of monthly and ad-hoc reports by the unit committee's classification",
+    "findings": "Per month: findings of monthly and ad-hoc reports and of form fields marked x-record: findings, "
+    "by the unit committee's classification",
     "clue_dispositions": "Per unit: problem clues registered in the period by disposal state or outcome",
     "punctuality": "Per month: monthly written reports on time, late, or past due without a report",
 }
@@ -207,6 +215,11 @@ def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
         q("year", {"type": "integer", "minimum": 2000, "maximum": 2100}, "default: this year"),
         q("quarter", {"type": "integer", "minimum": 1, "maximum": 4}, "default: the whole year"),
         q("unit_id", {"type": "string"}, "only this unit (a unit committee: its own)"),
+        q(
+            "process_key",
+            {"type": "string"},
+            "only what this procedure's instances and their fan-out children did (404: not deployed)",
+        ),
         q("format", {"type": "string", "enum": list(FORMATS)}, "json (default) or xlsx"),
     ]
     ok = {

@@ -16,7 +16,7 @@ from flask import Blueprint, Response, jsonify, request
 from sqlalchemy import func, select
 
 from engine.core import diff as bpmn_diff
-from engine.core import repository, trace
+from engine.core import fan_choice, repository, trace
 from engine.errors import Invalid, SanjiError, TooLarge, field_error
 from engine.models import ROLES, HumanTask, ProcessDefinition, User
 from engine.org import policy
@@ -42,6 +42,14 @@ TASK_PROPERTIES = [
         "label": "表单 form",
         "help": "JSON Schema in forms/ the completion data must satisfy",
     },
+    {
+        "name": "fanOut",
+        "label": "分发对象 fan out",
+        "help": "call activity or multi-instance user task: all_units, unit_branches, form_units, form_branches, "
+        "unit_committee",
+    },
+    {"name": "fanOutField", "label": "选定字段 chosen ids", "help": "the form field holding the chosen ids"},
+    {"name": "rollUp", "label": "汇总字段 roll up", "help": "call activity: children's fields, comma-separated"},
     {"name": "dueIn", "label": "期限 due in", "help": "ISO 8601 duration from the task's creation, e.g. P10D, P1M"},
     {"name": "dueAt", "label": "截止 due at", "help": "expression giving an ISO date or date-time, e.g. month_end()"},
     {
@@ -224,6 +232,11 @@ def modeler_config() -> Response:
             "roles": list(ROLES),
             "role_names": {r: ROLE_NAMES.get(r, r) for r in ROLES},  # the pickers show names, not ids
             "task_properties": TASK_PROPERTIES,
+            # issue 19: the fanOut select (engine/core/fan_choice.py)
+            "fan_out": [
+                {"value": k, "label": c.label, "item": c.item, "needs_field": c.needs_field}
+                for k, c in fan_choice.FAN_OUT.items()
+            ],
         }
     )
 
@@ -429,6 +442,21 @@ def _openapi() -> tuple[dict[str, Any], dict[str, Any]]:
                 "lane_tiers": {"type": "object", "additionalProperties": {"type": "string"}},
                 "roles": {"type": "array", "items": {"type": "string"}},
                 "task_properties": {"type": "array", "items": {"type": "object"}},
+                "fan_out": {
+                    "type": "array",
+                    "description": "the values of the fanOut property (分发对象): label, the item variable, "
+                    "whether fanOutField is needed",
+                    "items": {
+                        "type": "object",
+                        "required": ["value", "label", "item", "needs_field"],
+                        "properties": {
+                            "value": {"type": "string"},
+                            "label": {"type": "string"},
+                            "item": {"type": "string"},
+                            "needs_field": {"type": "boolean"},
+                        },
+                    },
+                },
             },
         },
     }

@@ -158,6 +158,28 @@ SCHEMAS: dict[str, Any] = {
             "previous": {"type": "array", "items": {"$ref": "#/components/schemas/Step"}},
             "history": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
             "sent_back": {"oneOf": [{"$ref": "#/components/schemas/Event"}, {"type": "null"}]},
+            "rollups": {
+                "type": "array",
+                "description": "the `rollUp` tables among the instance's variables (docs/bpmn-conventions.md): "
+                "one row per child with its unit or branch (`node_id`, `node_name`), the columns' form titles",
+                "items": {
+                    "type": "object",
+                    "required": ["variable", "title", "columns", "rows"],
+                    "properties": {
+                        "variable": {"type": "string"},
+                        "title": {"type": "string"},
+                        "columns": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "required": ["name", "title"],
+                                "properties": {"name": {"type": "string"}, "title": {"type": "string"}},
+                            },
+                        },
+                        "rows": {"type": "array", "items": JSON_OBJECT},
+                    },
+                },
+            },
         },
     },
     "Step": {

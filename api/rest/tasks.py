@@ -99,6 +99,7 @@ def task(task_id: int) -> Response:
     out["form"] = view.form.json() if view.form is not None else None
     out["can_complete"] = t.status == "open" and can_act_on(p, t)
     out["context"] = view.context
+    out["rollups"] = [r.json() for r in view.rollups]  # `rollUp` tables: node names, the fields' form titles
     out["data"] = view.data
     out["definition_version"] = view.instance.definition.version
     out["previous"] = [s.json() for s in view.previous]

@@ -291,6 +291,7 @@ def task_context(view: task_view.TaskView) -> dict[str, Any]:
         previous.append(
             {"task": step.task, "by": step.by_name, "node_name": step.node_name, "view": shown, "data": step.data}
         )
+    covered.update(r.variable for r in view.rollups)  # shown as tables above the form
     other = {k: v for k, v in view.context.items() if k not in covered and k not in task_view.ROUTING_VARIABLES}
     return {
         "history": view.history,
@@ -299,6 +300,7 @@ def task_context(view: task_view.TaskView) -> dict[str, Any]:
         "sent_back": view.sent_back,
         "other_data": other,
         "chain": view.chain,
+        "rollups": view.rollups,
     }
 
 

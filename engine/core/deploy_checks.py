@@ -24,6 +24,7 @@ from datetime import date, datetime
 
 from lxml import etree
 
+from engine.core import fan_choice
 from engine.core.calendar import validate_timer
 from engine.core.forms import FormStore
 from engine.core.scripts import check_source
@@ -43,6 +44,9 @@ KNOWN_PROPERTIES = frozenset(
         "validate",
         "startVariables",
         "async",  # continued by the scheduler's worker (engine/core/async_jobs.py)
+        "fanOut",  # fan-out by choice (engine/core/fan_choice.py)
+        "fanOutField",
+        "rollUp",  # roll-up by choice (engine/core/fan_choice.py)
     }
 )
 # Variables the engine itself gives an instance (docs/bpmn-conventions.md, "Instance variables").
@@ -211,6 +215,10 @@ def check(
             roles = _props(el).get("candidateRoles", "")
             if roles:
                 out.extend(role_problems(el, lanes.get(el.get("id")), roles))
+        for el in proc.xpath(".//*[bpmn:extensionElements/spiffworkflow:properties]", namespaces=NS):
+            props = _props(el)
+            if "fanOut" in props or "fanOutField" in props or "rollUp" in props:
+                out.extend(fan_choice.problems(el, props))
     from engine.core.deploy_dataflow import dataflow  # it imports this module
 
     out.extend(dataflow(processes, all_processes, forms, deployed))

@@ -14,6 +14,7 @@ from typing import Any
 from lxml import etree
 
 from engine.core.deploy_checks import ENGINE_VARIABLES, WHERE, close_match, finding
+from engine.core.fan_choice import FAN_OUT, list_variable, rollup_variable
 from engine.core.forms import FormStore
 from engine.core.script_names import AVAILABLE, Names, names
 from engine.core.validation import BPMN_NS, HUMAN_TAGS, NS, Problem, _local, _props
@@ -112,6 +113,15 @@ class _Process:
             writes.update(v for v in (el.get("name"), el.get("id")) if v)
         for el in proc.xpath(".//bpmn:loopDataOutputRef", namespaces=NS):
             writes.add((el.text or "").strip())
+        for el in proc.xpath(".//bpmn:callActivity | .//bpmn:userTask", namespaces=NS):
+            props = _props(el)
+            choice = FAN_OUT.get((props.get("fanOut") or "").strip())
+            if choice is not None:  # fanOut: the engine gives each child / instance its item
+                writes.add(choice.item)
+                if el.tag.endswith("userTask"):
+                    writes.add(list_variable(el.get("id") or ""))
+            if props.get("rollUp") and el.tag.endswith("callActivity"):
+                writes.add(rollup_variable(el.get("id") or ""))
         for ev in proc.xpath("./bpmn:startEvent", namespaces=NS):
             writes.update(n.strip() for n in _props(ev).get("startVariables", "").split(",") if n.strip())
         self.writes = writes

@@ -6,13 +6,14 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from engine.core import fan_choice
 from engine.core.bounds import BoundExceeded
 from engine.core.repository import latest
 from engine.core.runtime_base import MAX_DEPTH, Loaded, RuntimeBase, _jsonable
 from engine.core.spiff import DetachedCallActivity, async_before
 from engine.core.spiff_seam import internal, set_internal
 from engine.errors import ScriptError
-from engine.models import FanOut, ProcessDefinition, ProcessInstance
+from engine.models import FanOut, OrgNode, ProcessDefinition, ProcessInstance
 
 
 class FanOutMixin(RuntimeBase):
@@ -50,16 +51,37 @@ class FanOutMixin(RuntimeBase):
                     t.data[spec.output_collection] = [
                         (d or {}).get(spec.output_item) if spec.output_item else d for d in rows
                     ]
+                if spec.roll_up:
+                    self._roll_up(loaded, t, spec)
                 self.session.delete(fan)
                 t.run()
                 progressed = True
         return progressed
 
+    def _roll_up(self, loaded: Loaded, t: Any, spec: DetachedCallActivity) -> None:
+        """`rollUp`: the caller gets `<id>_rollup`, one row per child in item order: its org node
+        and the named fields of its final data (task pages show it as a table, engine/services/task_view.py)."""
+        fields = list(spec.roll_up or [])
+        rows = self.session.execute(
+            select(ProcessInstance.data, ProcessInstance.scope_node_id, OrgNode.name)
+            .join(OrgNode, OrgNode.id == ProcessInstance.scope_node_id)
+            .where(ProcessInstance.parent_id == loaded.inst.id, ProcessInstance.parent_task_guid == str(t.id))
+            .order_by(ProcessInstance.item_index, ProcessInstance.id)
+        ).all()
+        table = [
+            {"node_id": node_id, "node_name": name, **{f: _jsonable((data or {}).get(f)) for f in fields}}
+            for data, node_id, name in rows
+        ]
+        t.data[fan_choice.rollup_variable(spec.bpmn_id)] = table
+
     def _spawn(self, loaded: Loaded, t: Any) -> None:
         inst = loaded.inst
         spec: DetachedCallActivity = t.task_spec
-        if spec.collection is None:
-            items: list[Any] = [None]
+        fanned = spec.collection is not None or spec.fan_out is not None
+        if spec.fan_out is not None:  # fanOut: the list is the engine's (engine/core/fan_choice.py)
+            items: list[Any] = fan_choice.items(loaded.engine, t, spec.bpmn_id, spec.fan_out, spec.fan_out_field)
+        elif spec.collection is None:
+            items = [None]
         else:
             items = t.data.get(spec.collection)
             if not isinstance(items, list):
@@ -69,17 +91,17 @@ class FanOutMixin(RuntimeBase):
                     collection=spec.collection,
                     type=type(items).__name__,
                 )
-            if len(items) > self.settings.max_fanout:
-                exc = BoundExceeded(
-                    "{element}: {collection!r} has {count} items; a call activity starts at most "
-                    "{limit} child instances (SANJI_MAX_FANOUT)",
-                    element=spec.bpmn_id,
-                    collection=spec.collection,
-                    count=len(items),
-                    limit=self.settings.max_fanout,
-                )
-                exc.task = t
-                raise exc
+        if fanned and len(items) > self.settings.max_fanout:
+            exc = BoundExceeded(
+                "{element}: {collection!r} has {count} items; a call activity starts at most "
+                "{limit} child instances (SANJI_MAX_FANOUT)",
+                element=spec.bpmn_id,
+                collection=spec.collection or spec.fan_out,
+                count=len(items),
+                limit=self.settings.max_fanout,
+            )
+            exc.task = t
+            raise exc
         child_def = self._called_definition(inst.definition, spec.called_element)
         guid = str(t.id)
         # A child gets the caller's data and its own item, not the whole list it was cut from:
@@ -95,7 +117,7 @@ class FanOutMixin(RuntimeBase):
             payload = {
                 "element": spec.bpmn_id,
                 "name": spec.bpmn_name or spec.bpmn_id,
-                "collection": spec.collection is not None,
+                "collection": fanned,
                 "item": spec.item or "item",
                 "items": _jsonable(items),
                 "base": _jsonable(base),
@@ -122,9 +144,9 @@ class FanOutMixin(RuntimeBase):
         for idx, item in enumerate(items):
             self._deadline.check(t)
             variables = dict(base)
-            if spec.collection is not None:
+            if fanned:
                 variables[spec.item or "item"] = item
-            self.start(child_def, variables, None, _parent=(inst, guid, idx if spec.collection else None))
+            self.start(child_def, variables, None, _parent=(inst, guid, idx if fanned else None))
 
     def _async_step(self, loaded: Loaded, t: Any) -> bool:
         """A script task marked async: run it if the worker released it, else queue it once for

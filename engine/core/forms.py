@@ -327,7 +327,9 @@ class FormStore:
             return [f"form {name!r} is not valid JSON: {exc}"]
         except SchemaError as exc:
             return [f"form {name!r} is not a valid JSON Schema: {exc.message}"]
-        return _send_back_problems(name, schema)
+        from engine.linkage import form_records  # not at the top: engine.linkage imports engine.core
+
+        return _send_back_problems(name, schema) + [f"form {name!r}: {p}" for p in form_records.problems(schema)]
 
     def errors(self, name: str | None, data: dict[str, Any], version: int | None = None) -> list[dict[str, Any]]:
         """Every field error of `data` (`field_error` entries: field, code = the JSON Schema keyword

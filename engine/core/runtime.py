@@ -193,6 +193,12 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
         from engine.platform.attachments.service import bind_completed  # issue 16: bind the form's attachments
 
         bind_completed(self.session, self.forms, task, inst, data, actor, now)  # issue 16 (one call, see there)
+        if task.form_key:  # issue 19: fields marked "x-record" become records the dashboards read
+            from engine.linkage import form_records
+
+            form_records.save(
+                self.session, self.forms.schema(task.form_key, version=form_version), task, inst, data, now, self.zone
+            )
         return task
 
     def suspend(self, instance_id: int, actor: Principal, reason: str = "") -> ProcessInstance:

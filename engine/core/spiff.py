@@ -35,16 +35,19 @@ from SpiffWorkflow.spiff.parser.event_parsers import (
     SpiffStartEventParser,
 )
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
-from SpiffWorkflow.spiff.parser.task_spec import ScriptTaskParser, SpiffTaskParser
+from SpiffWorkflow.spiff.parser.task_spec import ScriptTaskParser, SpiffTaskParser, UserTaskParser
 from SpiffWorkflow.spiff.serializer.event_definition import MessageEventDefinitionConverter
 from SpiffWorkflow.spiff.serializer.task_spec import SpiffBpmnTaskConverter
-from SpiffWorkflow.spiff.specs.defaults import ScriptTask
+from SpiffWorkflow.spiff.specs.defaults import ScriptTask, UserTask
 from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition as SpiffMessage
 from SpiffWorkflow.spiff.specs.spiff_task import SpiffBpmnTask
 
+from engine.core import fan_choice
 from engine.core.bounds import BoundExceeded, state_too_large
 from engine.core.spiff_seam import (
     MultiInstanceParserHook,
+    computed_multi_instance,
+    default_multi_instance,
     first,
     install_multi_instance_check,
     make_serializer,
@@ -109,7 +112,16 @@ def _instance_count(spec: Any, my_task: Any) -> int | None:
 def _check_instance_count(self: Any, my_task: Any) -> None:
     """SpiffWorkflow creates all instances of a parallel multi-instance at once, from data (and
     a sequential one runs its script instances in one request): count them first, against the
-    script engine's `max_branches` (SANJI_MAX_BRANCHES)."""
+    script engine's `max_branches` (SANJI_MAX_BRANCHES). A `fanOut` user task's list is computed
+    here first (engine/core/fan_choice.py)."""
+    inner = my_task.workflow.spec.task_specs.get(self.task_spec)
+    props = ((getattr(inner, "extensions", None) or {}).get("properties")) or {}
+    choice = props.get("fanOut")
+    if choice and self.data_input is not None and self.data_input.bpmn_id == fan_choice.list_variable(self.bpmn_id):
+        engine = my_task.workflow.top_workflow.script_engine
+        self.data_input.set(
+            my_task, fan_choice.items(engine, my_task, self.bpmn_id, choice.strip(), props.get("fanOutField"))
+        )
     limit = getattr(my_task.workflow.top_workflow.script_engine, "max_branches", None)
     if limit is not None:
         count = _instance_count(self, my_task)
@@ -150,10 +162,17 @@ class DetachedCallActivity(SpiffBpmnTask):
         output_collection: str | None = None,
         output_item: str | None = None,
         asynchronous: bool | None = None,
+        fan_out: str | None = None,
+        fan_out_field: str | None = None,
+        roll_up: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         kwargs["manual"] = True
         super().__init__(wf_spec, bpmn_id, **kwargs)
+        # `fanOut`: the runtime computes the items (engine/core/fan_choice.py) instead of reading `collection`
+        self.fan_out = fan_out
+        self.fan_out_field = fan_out_field
+        self.roll_up = roll_up  # `rollUp`: the children's fields the caller gets as `<id>_rollup`
         self.called_element = called_element
         self.collection = collection
         self.item = item
@@ -175,11 +194,19 @@ class DetachedCallActivityParser(MultiInstanceParserHook, SpiffTaskParser):
             if flag.strip().lower() not in ("true", "false"):
                 self.raise_validation_exception("the async property of a call activity must be true or false")
             asynchronous = flag.strip().lower() == "true"
+        props = extensions.get("properties") or {}
+        choice = (props.get("fanOut") or "").strip() or None
+        if choice is not None and choice not in fan_choice.FAN_OUT:
+            self.raise_validation_exception(f"unknown fanOut {choice!r}")
         return DetachedCallActivity(
             self.spec,
             self.bpmn_id,
             called_element=called,
             asynchronous=asynchronous,
+            item=fan_choice.FAN_OUT[choice].item if choice else None,
+            fan_out=choice,
+            fan_out_field=(props.get("fanOutField") or "").strip() or None,
+            roll_up=fan_choice.rollup_fields(props.get("rollUp")) or None,
             prescript=extensions.get("preScript"),
             postscript=extensions.get("postScript"),
             **self.bpmn_attributes,
@@ -198,14 +225,18 @@ class DetachedCallActivityParser(MultiInstanceParserHook, SpiffTaskParser):
                 return None
             return (node.text or node.get("name") or node.get("id") or "").strip() or None
 
+        task: DetachedCallActivity = self.task
         collection = text("loopDataInputRef")
-        if collection is None:
+        if task.fan_out is not None:
+            if collection is not None:
+                self.raise_validation_exception("fanOut replaces loopDataInputRef: remove one of them")
+        elif collection is None:
             self.raise_validation_exception(
                 "a multi-instance call activity needs a loopDataInputRef (the list variable to fan out over)"
             )
-        task: DetachedCallActivity = self.task
-        task.collection = collection
-        task.item = text("inputDataItem") or "item"
+        else:
+            task.collection = collection
+            task.item = text("inputDataItem") or "item"
         task.output_collection = text("loopDataOutputRef")
         task.output_item = text("outputDataItem")
 
@@ -222,7 +253,34 @@ class DetachedCallActivityConverter(SpiffBpmnTaskConverter):
         )
         if spec.asynchronous is not None:  # absent in specs stored before the property existed
             dct["asynchronous"] = spec.asynchronous
+        if spec.fan_out is not None:
+            dct.update(fan_out=spec.fan_out, fan_out_field=spec.fan_out_field)
+        if spec.roll_up:
+            dct["roll_up"] = spec.roll_up
         return dct
+
+
+# ---- user tasks: fanOut on a multi-instance user task ------------------------------------------
+
+
+class FanOutUserTaskParser(MultiInstanceParserHook, UserTaskParser):
+    """A multi-instance user task with `fanOut` runs over a list the engine computes when the task
+    is reached (`_check_instance_count`), each instance getting its item as `unit_id`, `branch_id`
+    or `member`; any other multi-instance user task is SpiffWorkflow's own."""
+
+    def parse_multi_instance(self, loop_characteristics: Any) -> None:
+        props = (self.parse_extensions().get("properties") or {}) if self.node is not None else {}
+        choice = (props.get("fanOut") or "").strip()
+        if not choice:
+            default_multi_instance(self, loop_characteristics)
+            return
+        if choice not in fan_choice.FAN_OUT:
+            self.raise_validation_exception(f"unknown fanOut {choice!r}")
+        if self.xpath("./bpmn:multiInstanceLoopCharacteristics/bpmn:loopDataInputRef"):
+            self.raise_validation_exception("fanOut replaces loopDataInputRef: remove one of them")
+        computed_multi_instance(
+            self, loop_characteristics, fan_choice.list_variable(self.bpmn_id), fan_choice.FAN_OUT[choice].item
+        )
 
 
 # ---- asynchronous script tasks ---------------------------------------------------------------
@@ -255,6 +313,7 @@ class SanjiBpmnParser(SpiffBpmnParser):
         {
             full_tag("callActivity"): (DetachedCallActivityParser, DetachedCallActivity),
             full_tag("scriptTask"): (AsyncScriptTaskParser, ScriptTask),
+            full_tag("userTask"): (FanOutUserTaskParser, UserTask),
             full_tag("startEvent"): (StartEventParser, StartEvent),
             full_tag("boundaryEvent"): (BoundaryEventParser, BoundaryEvent),
             full_tag("intermediateCatchEvent"): (IntermediateCatchEventParser, IntermediateCatchEvent),

@@ -11,7 +11,8 @@ Hooks:
 - start events: the `StartEventSplit`/`StartEventJoin` control specs, and firing a chosen start
   event by hand (`_sync_children`, `_predict`, `_update`);
 - multi-instance: `MultiInstanceTask._update_hook` patched to count instances before creating
-  them; the parser's `_add_multiinstance_task` overridden for detached call activities;
+  them; the parser's `_add_multiinstance_task` overridden for detached call activities and for
+  user tasks whose list the engine computes (`fanOut`, built like SpiffWorkflow builds one);
 - message definitions re-typed after parsing (`__class__`);
 - the BPMN XSD validator of SpiffWorkflow's spiff parser (`VALIDATOR`);
 - task-tree depth: `TaskIterator` stops at depth 1000 by default, so a loop that ran ~500 times
@@ -30,10 +31,12 @@ from typing import Any
 from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.parser.TaskParser import TaskParser
 from SpiffWorkflow.bpmn.parser.util import first
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter
 from SpiffWorkflow.bpmn.specs.control import StartEventJoin, StartEventSplit
+from SpiffWorkflow.bpmn.specs.data_spec import TaskDataReference
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition
 from SpiffWorkflow.bpmn.specs.mixins.multiinstance_task import MultiInstanceTask
 from SpiffWorkflow.bpmn.util.task import BpmnTaskIterator
@@ -45,6 +48,8 @@ __all__ = [
     "TASK_TREE_DEPTH",
     "VALIDATOR",
     "MultiInstanceParserHook",
+    "computed_multi_instance",
+    "default_multi_instance",
     "drop_internal",
     "fire_start_event",
     "first",
@@ -136,6 +141,43 @@ class MultiInstanceParserHook:
 
     def _add_multiinstance_task(self, loop_characteristics: Any) -> None:
         self.parse_multi_instance(loop_characteristics)  # type: ignore[attr-defined]
+
+
+def default_multi_instance(parser: Any, loop_characteristics: Any) -> None:
+    """SpiffWorkflow's own parsing of a multi-instance marker (for a parser with the hook above)."""
+    TaskParser._add_multiinstance_task(parser, loop_characteristics)
+
+
+def computed_multi_instance(parser: Any, loop_characteristics: Any, data_input: str, input_item: str) -> None:
+    """A multi-instance task over the list in variable `data_input` (which the engine computes,
+    `fanOut`), each instance getting its item as `input_item`; the marker's output reference,
+    output item and completion condition are read as SpiffWorkflow reads them."""
+    prefix = "./bpmn:multiInstanceLoopCharacteristics"
+
+    def node(tag: str) -> Any:
+        found = parser.xpath(f"{prefix}/bpmn:{tag}")
+        return found[0] if len(found) > 0 else None
+
+    loop_output, output_item, condition = node("loopDataOutputRef"), node("outputDataItem"), node("completionCondition")
+    original = parser.spec.task_specs.pop(parser.task.name)
+    params = {
+        "task_spec": "",
+        "cardinality": None,
+        "data_input": TaskDataReference(data_input),
+        "data_output": TaskDataReference(loop_output.text) if loop_output is not None else None,
+        "input_item": TaskDataReference(input_item),
+        "output_item": parser.create_data_spec(output_item, TaskDataReference) if output_item is not None else None,
+        "condition": condition.text if condition is not None else None,
+    }
+    if loop_characteristics.get("isSequential") == "true":
+        parser.task = parser.SEQUENTIAL_MI_CLASS(
+            parser.spec, original.name, description="Sequential MultiInstance", **params
+        )
+    else:
+        parser.task = parser.PARALLEL_MI_CLASS(
+            parser.spec, original.name, description="Parallel MultiInstance", **params
+        )
+    parser._copy_task_attrs(original, loop_characteristics)
 
 
 def retype(obj: Any, cls: type) -> Any:

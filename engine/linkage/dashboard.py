@@ -7,11 +7,16 @@ download and the page's data table). Sources:
 - quarterly completion: `quarterly_unit_status` records (quarterly_tasks), per unit by status;
 - overdue tasks: the `task` table: tasks whose deadline fell in the period that are still open
   past it or were completed after it, per unit (and the group committee's own) and tier;
-- findings: each finding of a `monthly_report` record (the report's month) and each
-  `adhoc_report` (the month it was filed), by the unit committee's classification;
+- findings: each finding of a `monthly_report` record (the report's month), each `adhoc_report`
+  (the month it was filed) and each item of a form field marked `"x-record": "findings"` in any
+  procedure (`form_findings`, the month its task was completed), by the unit committee's
+  classification;
 - clue dispositions: `clue` records registered in the period, per unit by state / outcome;
 - monthly report punctuality: `monthly_report` records on time or late per unit and month,
   and the branches whose report is past due and not submitted (open `write_report` tasks).
+
+Every chart can be narrowed to one procedure (`process_key`): the records written and tasks
+opened by its instances and their fan-out children (`records.procedure_instances`).
 
 Who sees what (`scope`): admins and the group committee every unit; a unit committee member
 their own unit(s); anybody else nothing (404, like an id they may not see). Records are read
@@ -21,7 +26,7 @@ through `records.visible_clause` as well, so the dashboards never show more than
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
@@ -31,7 +36,7 @@ from sqlalchemy.orm import Session
 from engine.core import calendar
 from engine.errors import Invalid, Msg, NotFound, field_error
 from engine.linkage import records
-from engine.models import HumanTask, OrgNode
+from engine.models import HumanTask, OrgNode, ProcessDefinition
 from engine.org import nodes as org
 from engine.org.nodes import Principal
 
@@ -72,6 +77,7 @@ class Scope:
     units: list[OrgNode]  # the units shown (all the caller sees, or the one asked for)
     with_group: bool  # the group committee's own tasks are shown too
     unit_id: str | None = None
+    process_key: str | None = None  # only what this procedure's instances (and their children) did
 
     @property
     def unit_ids(self) -> list[str]:
@@ -203,7 +209,7 @@ def quarterly_completion(session: Session, p: Principal, sc: Scope, period: Peri
     counts: dict[str, dict[str, int]] = {}
     extra: dict[str, dict[str, Any]] = {}
     quarters = {period.quarter} if period.quarter else {1, 2, 3, 4}
-    for r in records.quarterly_statuses(session, p, sc.unit_ids, period.year):
+    for r in records.quarterly_statuses(session, p, sc.unit_ids, period.year, sc.process_key):
         s, unit_id = r.data, r.unit_id or ""
         if s.quarter not in quarters or s.status not in QUARTERLY_STATUSES:
             continue
@@ -242,6 +248,8 @@ def overdue_tasks(session: Session, p: Principal, sc: Scope, period: Period, now
         t.due_at < end,
         or_(and_(t.status == "open", t.due_at < now), and_(t.status == "completed", t.completed_at > t.due_at)),
     )
+    if sc.process_key is not None:
+        rows_q = rows_q.where(t.instance_id.in_(records.procedure_instances(sc.process_key)))
     keys = ([GROUP] if sc.with_group else []) + sc.unit_ids
     names = ([org.group_root(session).name] if sc.with_group else []) + [u.name for u in sc.units]
     cells = {(k, tier): {"open_overdue": 0, "completed_late": 0} for k in keys for tier in TIERS}
@@ -272,14 +280,22 @@ def findings(session: Session, p: Principal, sc: Scope, period: Period, now: dat
     reports (the month filed); `pending` = not classified yet."""
     months = period.months
     cells = {(m, u.id): {k: 0 for k in FINDING_KINDS} for m in months for u in sc.units}
-    for r in records.monthly_reports(session, p, sc.unit_ids, period.year):
+    for r in records.monthly_reports(session, p, sc.unit_ids, period.year, sc.process_key):
         m = r.data.month
         if m is None or m not in months:
             continue
         for f in r.data.findings:
             kind = f.classification or "pending"
             cells[(m, r.unit_id or "")][kind if kind in FINDING_KINDS else "pending"] += 1
-    for a in records.adhoc_reports(session, p, sc.unit_ids):
+    # findings made in any procedure's form (a field marked "x-record": "findings"), the month completed
+    for ff in records.form_findings(session, p, sc.unit_ids, period.year, sc.process_key):
+        m = ff.data.month
+        if m is None or m not in months or (m, ff.unit_id or "") not in cells:
+            continue
+        for c in ff.data.classifications:
+            kind = c or "pending"
+            cells[(m, ff.unit_id or "")][kind if kind in FINDING_KINDS else "pending"] += 1
+    for a in records.adhoc_reports(session, p, sc.unit_ids, sc.process_key):
         filed = _local_date(a.data.filed_at, zone)
         if filed is None or filed.year != period.year or filed.month not in months:
             continue
@@ -314,7 +330,7 @@ def clue_dispositions(session: Session, p: Principal, sc: Scope, period: Period,
     """Clues registered in the period per unit, by where their disposal stands (in progress or the outcome)."""
     counts: dict[str, dict[str, int]] = {}
     extra = {u.id: {"major": 0, "reported_to_group": 0} for u in sc.units}
-    for r in records.clues(session, p, sc.unit_ids):
+    for r in records.clues(session, p, sc.unit_ids, sc.process_key):
         c, unit_id = r.data, r.unit_id or ""
         registered = _local_date(c.registered_at, zone)
         if registered is None or not period.start <= registered <= period.end:
@@ -332,25 +348,26 @@ def punctuality(session: Session, p: Principal, sc: Scope, period: Period, now: 
     months = period.months
     cells = {(m, u.id): {k: 0 for k in PUNCTUALITY} for m in months for u in sc.units}
     submitted: set[tuple[str, str]] = set()
-    for r in records.monthly_reports(session, p, sc.unit_ids, period.year):
+    for r in records.monthly_reports(session, p, sc.unit_ids, period.year, sc.process_key):
         mr = r.data
         submitted.add((r.node_id or "", mr.period or ""))
         if mr.month is not None and mr.month in months and mr.on_time is not None:
             cells[(mr.month, r.unit_id or "")]["on_time" if mr.on_time else "late"] += 1
     start, end = period.utc_bounds(zone)
     t = HumanTask
-    missing = session.execute(
-        select(t.node_id, t.unit_id, t.due_at).where(
-            t.process_key == "monthly_report_branch",
-            t.spec_id == "write_report",
-            t.status == "open",
-            t.unit_id.in_(sc.unit_ids),
-            t.due_at.is_not(None),
-            t.due_at >= start,
-            t.due_at < end,
-            t.due_at < now,
-        )
+    missing_q = select(t.node_id, t.unit_id, t.due_at).where(
+        t.process_key == "monthly_report_branch",
+        t.spec_id == "write_report",
+        t.status == "open",
+        t.unit_id.in_(sc.unit_ids),
+        t.due_at.is_not(None),
+        t.due_at >= start,
+        t.due_at < end,
+        t.due_at < now,
     )
+    if sc.process_key is not None:
+        missing_q = missing_q.where(t.instance_id.in_(records.procedure_instances(sc.process_key)))
+    missing = session.execute(missing_q)
     for node_id, unit_id, due in missing:
         assert due is not None and unit_id is not None  # both in the WHERE clause
         due_local = due.astimezone(zone)
@@ -397,9 +414,22 @@ BUILDERS = {
 
 
 def build(
-    session: Session, p: Principal, chart: str, unit_id: str | None, period: Period, now: datetime, zone: Any
+    session: Session,
+    p: Principal,
+    chart: str,
+    unit_id: str | None,
+    period: Period,
+    now: datetime,
+    zone: Any,
+    process_key: str | None = None,
 ) -> Chart:
+    """The chart for `p`; with `process_key`, only what that procedure's instances did (404 for a
+    process that was never deployed)."""
     if chart not in BUILDERS:
         raise NotFound("chart {chart!r} does not exist", chart=chart)
     sc = scope(session, p, unit_id)
+    if process_key:
+        if session.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == process_key).limit(1)) is None:
+            raise NotFound("process {key!r} is not deployed", key=process_key)
+        sc = replace(sc, process_key=process_key)
     return BUILDERS[chart](session, p, sc, period, now, zone)

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from engine.errors import NotFound
 from engine.linkage.kinds import linkage as linkage_kinds
-from engine.linkage.kinds.typed import AdhocReport, Clue, MonthlyReport, QuarterlyUnitStatus, Stored
-from engine.models import OrgNode, Record
+from engine.linkage.kinds.typed import AdhocReport, Clue, FormFindings, MonthlyReport, QuarterlyUnitStatus, Stored
+from engine.models import OrgNode, ProcessInstance, Record
 from engine.org.confidential import Redactor
 from engine.org.nodes import Principal
 
@@ -146,12 +146,24 @@ KINDS: dict[str, Kind] = {
     "inspection_finding": _kind(
         "special_inspection", "special_inspection_followup", "special_inspection_clue", confidential=True
     ),
+    # written by the engine when a task whose form marks a field `"x-record": "findings"` is
+    # completed (engine/linkage/form_records.py); no script may write (or forge) them
+    "form_findings": _kind(confidential=True),
 }
 
 
 # ---- typed reading: the dashboards and reports read records through these, not raw dicts ----------
 
 T = TypeVar("T")
+
+
+def procedure_instances(process_key: str) -> Select[Any]:
+    """The instances of a procedure: those of process `process_key` and every instance whose root
+    is one (a child of a fan-out belongs to the procedure that fanned out)."""
+    roots = select(ProcessInstance.id).where(ProcessInstance.process_key == process_key)
+    return select(ProcessInstance.id).where(
+        or_(ProcessInstance.process_key == process_key, ProcessInstance.root_id.in_(roots))
+    )
 
 
 def _typed(
@@ -161,11 +173,15 @@ def _typed(
     make: Callable[[dict[str, Any]], T],
     unit_ids: Sequence[str] | None,
     year: int | None = None,
+    process_key: str | None = None,
 ) -> list[Stored[T]]:
-    """Records of `kind` visible to `p` (in `unit_ids`, of data.year `year`), oldest first."""
+    """Records of `kind` visible to `p` (in `unit_ids`, of data.year `year`, written by an instance of
+    procedure `process_key`), oldest first."""
     q = select(Record.id, Record.key, Record.node_id, Record.unit_id, Record.data).where(
         Record.kind == kind, visible_clause(p)
     )
+    if process_key is not None:
+        q = q.where(Record.instance_id.in_(procedure_instances(process_key)))
     if unit_ids is not None:
         q = q.where(Record.unit_id.in_(unit_ids))
     if year is not None:
@@ -177,20 +193,42 @@ def _typed(
 
 
 def quarterly_statuses(
-    session: Session, p: Principal, unit_ids: Sequence[str] | None = None, year: int | None = None
+    session: Session,
+    p: Principal,
+    unit_ids: Sequence[str] | None = None,
+    year: int | None = None,
+    process_key: str | None = None,
 ) -> list[Stored[QuarterlyUnitStatus]]:
-    return _typed(session, p, "quarterly_unit_status", QuarterlyUnitStatus.of, unit_ids, year)
+    return _typed(session, p, "quarterly_unit_status", QuarterlyUnitStatus.of, unit_ids, year, process_key)
 
 
 def monthly_reports(
-    session: Session, p: Principal, unit_ids: Sequence[str] | None = None, year: int | None = None
+    session: Session,
+    p: Principal,
+    unit_ids: Sequence[str] | None = None,
+    year: int | None = None,
+    process_key: str | None = None,
 ) -> list[Stored[MonthlyReport]]:
-    return _typed(session, p, "monthly_report", MonthlyReport.of, unit_ids, year)
+    return _typed(session, p, "monthly_report", MonthlyReport.of, unit_ids, year, process_key)
 
 
-def adhoc_reports(session: Session, p: Principal, unit_ids: Sequence[str] | None = None) -> list[Stored[AdhocReport]]:
-    return _typed(session, p, "adhoc_report", AdhocReport.of, unit_ids)
+def form_findings(
+    session: Session,
+    p: Principal,
+    unit_ids: Sequence[str] | None = None,
+    year: int | None = None,
+    process_key: str | None = None,
+) -> list[Stored[FormFindings]]:
+    return _typed(session, p, "form_findings", FormFindings.of, unit_ids, year, process_key)
 
 
-def clues(session: Session, p: Principal, unit_ids: Sequence[str] | None = None) -> list[Stored[Clue]]:
-    return _typed(session, p, "clue", Clue.of, unit_ids)
+def adhoc_reports(
+    session: Session, p: Principal, unit_ids: Sequence[str] | None = None, process_key: str | None = None
+) -> list[Stored[AdhocReport]]:
+    return _typed(session, p, "adhoc_report", AdhocReport.of, unit_ids, None, process_key)
+
+
+def clues(
+    session: Session, p: Principal, unit_ids: Sequence[str] | None = None, process_key: str | None = None
+) -> list[Stored[Clue]]:
+    return _typed(session, p, "clue", Clue.of, unit_ids, None, process_key)

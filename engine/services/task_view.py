@@ -24,9 +24,12 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from engine.core import fan_choice
 from engine.core.forms import FormStore
+from engine.core.validation import NS, _props
 from engine.errors import NotFound, SanjiError
-from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, User
+from engine.infra import xmlsafe
+from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, User
 from engine.org.confidential import Redactor
 from engine.org.nodes import Principal
 from engine.org.routing import instance_visible_clause, task_visible_clause
@@ -104,6 +107,80 @@ class TaskView:
     actor_names: dict[str, str] = field(default_factory=dict)
     chain: list[ProcessInstance] = field(default_factory=list)  # own instance, then visible callers
     form: TaskForm | None = None  # the form resolved for this task and reader (when asked with a FormStore)
+    rollups: list[Rollup] = field(default_factory=list)  # `rollUp` tables among the variables
+
+
+@dataclass
+class Rollup:
+    """A call activity's `rollUp` (engine/core/fan_choice.py) as a table: one row per child (its
+    unit or branch by name), the fields' form titles as column headers."""
+
+    variable: str  # `<callActivityId>_rollup`
+    title: str  # the call activity's name
+    columns: list[dict[str, str]]  # [{"name", "title"}], after the node's name
+    rows: list[dict[str, Any]]
+
+    def json(self) -> dict[str, Any]:
+        return {"variable": self.variable, "title": self.title, "columns": self.columns, "rows": self.rows}
+
+
+def rollups(session: Session, forms: FormStore | None, inst: ProcessInstance, context: dict[str, Any]) -> list[Rollup]:
+    """The `<id>_rollup` variables of `context` that a `rollUp` call activity of the instance's
+    diagram wrote, with the titles of the fields in the called process's forms (last task first)."""
+    keys = [k for k, v in context.items() if k.endswith(fan_choice.ROLLUP_SUFFIX) and isinstance(v, list)]
+    if not keys:
+        return []
+    definition = inst.definition
+    root = xmlsafe.parse(definition.xml, len(definition.xml.encode("utf-8")) + 1)
+    out = []
+    for key in keys:
+        element = key[: -len(fan_choice.ROLLUP_SUFFIX)]
+        found = root.xpath("//bpmn:callActivity[@id=$id]", id=element, namespaces=NS)
+        if not found:
+            continue
+        fields = fan_choice.rollup_fields(_props(found[0]).get("rollUp"))
+        if not fields:
+            continue
+        titles = _field_titles(session, forms, definition, found[0].get("calledElement") or "", fields)
+        out.append(
+            Rollup(
+                key,
+                found[0].get("name") or element,
+                [{"name": f, "title": titles.get(f, f)} for f in fields],
+                [r for r in context[key] if isinstance(r, dict)],
+            )
+        )
+    return out
+
+
+def _field_titles(
+    session: Session, forms: FormStore | None, caller: ProcessDefinition, key: str, fields: list[str]
+) -> dict[str, str]:
+    called = session.scalars(
+        select(ProcessDefinition)
+        .where(ProcessDefinition.key == key, ProcessDefinition.sha256 == caller.sha256)
+        .order_by(ProcessDefinition.version.desc())
+        .limit(1)
+    ).first()
+    if called is None:
+        called = session.scalars(
+            select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version.desc())
+        ).first()
+    titles: dict[str, str] = {}
+    if called is None or forms is None:
+        return titles
+    for entry in reversed((called.info or {}).get("user_tasks") or []):
+        if not entry.get("form"):
+            continue
+        try:
+            props = forms.schema(entry["form"], version=forms.pinned(called.id, entry["form"])).get("properties") or {}
+        except (SanjiError, ValueError, OSError):
+            continue  # a form missing from forms/ was reported at deploy
+        for f in fields:
+            spec = props.get(f)
+            if f not in titles and isinstance(spec, dict) and spec.get("title"):
+                titles[f] = str(spec["title"])
+    return titles
 
 
 def readable_task(session: Session, p: Principal, task_id: int) -> HumanTask:
@@ -215,6 +292,7 @@ def task_view(
         actor_names=display_names(session, users),
         chain=chain,
         form=form,
+        rollups=rollups(session, forms, inst, context),
     )
 
 

@@ -131,6 +131,12 @@ export async function mount(root, options = {}) {
   } catch (err) {
     // the editor still works without the form list and tier names
   }
+  try {  // the called process is chosen among the deployed ones (and the pools of the file)
+    const deployed = await api.get('/api/v1/process-definitions?per_page=500');
+    config.processes = (deployed.items || []).map(d => ({ key: d.key, name: d.name }));
+  } catch (err) {
+    config.processes = [];
+  }
   const modeler = createModeler({ canvas: canvasEl, properties: propertiesEl, config });
   // the palette sits in a strip of its own left of the drawing (sanji-modeler.css): follow its width
   const paletteStrip = () => {

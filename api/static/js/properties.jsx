@@ -30,6 +30,10 @@ const LABELS = {
     unknownForm: '（表单库中没有）', standardLane: '标准泳道', custom: '（自定义名称）', condition: '条件表达式',
     conditionHelp: '例如', calledElement: '被调用流程', loopDataInputRef: '遍历列表变量', inputDataItem: '元素变量',
     loopDataOutputRef: '输出列表变量', outputDataItem: '输出元素变量',
+    fanOut: '分发对象', fanOutHelp: '引擎按所选对象逐一分发（每个子流程或任务实例得到一个单位、支部或委员）；不选则按遍历列表变量',
+    fanOutNone: '（不按组织分发）', fanOutField: '选定字段', fanOutFieldHelp: '保存所选单位或支部的表单字段名',
+    rollUp: '汇总字段', rollUpHelp: '子流程最后一步表单中要汇总给本流程的字段名，用逗号分隔；下一步以表格显示',
+    calledNone: '（请选择）', calledHere: '本文件中的流程', calledDeployed: '已发布的流程', calledUnknown: '（未找到）',
   },
   en: {
     dueIn: 'Due in', dueInHelp: 'Duration from the task\'s creation, e.g. 10 days is', dueInExample: ['P10D', ', 1 month is', 'P1M'],
@@ -41,8 +45,21 @@ const LABELS = {
     custom: '(custom name)', condition: 'Condition expression', conditionHelp: 'e.g.', calledElement: 'Called process',
     loopDataInputRef: 'List variable to fan out over', inputDataItem: 'Item variable',
     loopDataOutputRef: 'Output list variable', outputDataItem: 'Output item variable',
+    fanOut: 'Fan out to', fanOutHelp: 'The engine fans out to each of them (one child or task instance per unit, branch or member); none: the list variable',
+    fanOutNone: '(not by organisation)', fanOutField: 'Chosen-ids field', fanOutFieldHelp: 'The form field holding the chosen units or branches',
+    rollUp: 'Roll-up fields', rollUpHelp: 'Fields of the children\'s last form to collect, comma-separated; the next step shows them as a table',
+    calledNone: '(choose)', calledHere: 'in this file', calledDeployed: 'deployed', calledUnknown: '(not found)',
   },
 };
+
+// fanOut choices (engine/core/fan_choice.py FAN_OUT): value → label by language.
+export const FAN_OUT = [
+  { value: 'all_units', zh: '全部权属单位', en: 'all units' },
+  { value: 'unit_branches', zh: '本单位全部基层党支部', en: 'all branches of the unit' },
+  { value: 'form_units', zh: '表单中选定的单位', en: 'units chosen in a form', field: true },
+  { value: 'form_branches', zh: '表单中选定的支部', en: 'branches chosen in a form', field: true },
+  { value: 'unit_committee', zh: '本单位纪委委员', en: 'committee members of the unit' },
+];
 
 /** Entries other modules add to a human task's group, after the form (e.g. 新建表单/编辑表单):
  *  each `(element, t) => [entry, …]`. */
@@ -343,6 +360,77 @@ function DataItemText({ element, id, label, name, loop }) {
     }} />;
 }
 
+/** 分发对象 (fanOut): a select of the engine's choices, by name. */
+function FanOutSelect({ element, id }) {
+  const bpmnFactory = useService('bpmnFactory');
+  const commandStack = useService('commandStack');
+  const config = useService('config.sanji', false) || {};
+  const L = useLabels();
+  const lang = language(config.lang);
+  const bo = getBusinessObject(element);
+  return <SelectEntry
+    element={element} id={id} label={L.fanOut} description={L.fanOutHelp}
+    getValue={() => getSpiffProperty(bo, 'fanOut') || ''}
+    setValue={(value) => {
+      setSpiffProperty(element, 'fanOut', value || undefined, bpmnFactory, commandStack);
+      const choice = FAN_OUT.find(c => c.value === value);
+      if (!choice || !choice.field) {
+        setSpiffProperty(element, 'fanOutField', undefined, bpmnFactory, commandStack);
+      }
+    }}
+    getOptions={() => {
+      const current = getSpiffProperty(bo, 'fanOut');
+      const options = [{ value: '', label: L.fanOutNone }, ...FAN_OUT.map(c => ({ value: c.value, label: c[lang] || c.zh }))];
+      if (current && !FAN_OUT.some(c => c.value === current)) {
+        options.push({ value: current, label: current });
+      }
+      return options;
+    }} />;
+}
+
+/** 被调用流程 (calledElement): the processes of this file and the deployed ones, by name. */
+function CalledSelect({ element, id }) {
+  const commandStack = useService('commandStack');
+  const config = useService('config.sanji', false) || {};
+  const L = useLabels();
+  const bo = getBusinessObject(element);
+  const here = () => {
+    let defs = bo.$parent;
+    while (defs && !is(defs, 'bpmn:Definitions')) {
+      defs = defs.$parent;
+    }
+    let own = bo.$parent;
+    while (own && !is(own, 'bpmn:Process')) {
+      own = own.$parent;
+    }
+    return ((defs && defs.get('rootElements')) || []).filter(r => is(r, 'bpmn:Process') && r !== own);
+  };
+  return <SelectEntry
+    element={element} id={id} label={L.calledElement}
+    getValue={() => bo.get('calledElement') || ''}
+    setValue={(value) => commandStack.execute('element.updateModdleProperties', {
+      element, moddleElement: bo, properties: { calledElement: value || undefined } })}
+    getOptions={() => {
+      const options = [{ value: '', label: L.calledNone }];
+      const seen = new Set();
+      for (const p of here()) {
+        seen.add(p.get('id'));
+        options.push({ value: p.get('id'), label: `${p.get('name') || p.get('id')}（${L.calledHere}）` });
+      }
+      for (const p of config.processes || []) {
+        if (!seen.has(p.key)) {
+          seen.add(p.key);
+          options.push({ value: p.key, label: `${p.name || p.key}（${L.calledDeployed}）` });
+        }
+      }
+      const current = bo.get('calledElement');
+      if (current && !seen.has(current)) {
+        options.push({ value: current, label: `${current} ${L.calledUnknown}` });
+      }
+      return options;
+    }} />;
+}
+
 function BodyExtension({ element, id, label, type }) {
   const bpmnFactory = useService('bpmnFactory');
   const commandStack = useService('commandStack');
@@ -394,11 +482,23 @@ export function sanjiEntries(element, t) {
   if (is(element, 'bpmn:ScriptTask')) {
     entries.push({ id: 'sanji-script', component: ScriptEntry, isEdited: isTextAreaEntryEdited });
   }
-  if (is(element, 'bpmn:CallActivity')) {
-    entries.push({ id: 'sanji-called-element', component: AttrText, isEdited: isTextFieldEntryEdited,
-      name: 'calledElement', label: 'calledElement' });
-  }
   const loop = bo.get('loopCharacteristics');
+  const multi = loop && is(loop, 'bpmn:MultiInstanceLoopCharacteristics');
+  if (is(element, 'bpmn:CallActivity')) {
+    entries.push({ id: 'sanji-called-element', component: CalledSelect, isEdited: isSelectEntryEdited });
+  }
+  if (is(element, 'bpmn:CallActivity') || (is(element, 'bpmn:UserTask') && multi)) {
+    entries.push({ id: 'sanji-prop-fanOut', component: FanOutSelect, isEdited: isSelectEntryEdited });
+    const choice = FAN_OUT.find(c => c.value === getSpiffProperty(bo, 'fanOut'));
+    if ((choice && choice.field) || getSpiffProperty(bo, 'fanOutField')) {
+      entries.push({ id: 'sanji-prop-fanOutField', component: PropertyText, isEdited: isTextFieldEntryEdited,
+        name: 'fanOutField', label: 'fanOutField', description: (L) => L.fanOutFieldHelp });
+    }
+  }
+  if (is(element, 'bpmn:CallActivity')) {
+    entries.push({ id: 'sanji-prop-rollUp', component: PropertyText, isEdited: isTextFieldEntryEdited,
+      name: 'rollUp', label: 'rollUp', description: (L) => L.rollUpHelp });
+  }
   if (loop && is(loop, 'bpmn:MultiInstanceLoopCharacteristics') && is(element, 'bpmn:Activity')) {
     entries.push({ id: 'sanji-loop-input', component: AttrText, isEdited: isTextFieldEntryEdited, target: loop,
       name: 'loopDataInputRef', label: 'loopDataInputRef' });

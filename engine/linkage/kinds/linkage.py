@@ -208,7 +208,26 @@ QUARTERLY_UNIT_STATUS = kind(
     {"plan": STR, "closing_opinion": STR},
 )
 
+# Written by the engine, not by a script: a form field marked `"x-record": "findings"`
+# (engine/linkage/form_records.py); the findings chart counts each item.
+FORM_FINDINGS = kind(
+    "表单登记的问题",
+    "The findings a form field marked x-record: findings held when its task was completed.",
+    {
+        "process_key": STR,
+        "root_process_key": STR,
+        "task": STR,
+        "task_name": STR,
+        "field": STR,
+        "year": INT,
+        "month": INT,
+        "completed_at": TIME,
+        "findings": array(obj({"classification": maybe(one_of(*CLASSIFICATIONS)), "item": {}})),
+    },
+)
+
 SCHEMAS: dict[str, Schema] = {
+    "form_findings": FORM_FINDINGS,
     "monthly_report": MONTHLY_REPORT,
     "adhoc_report": ADHOC_REPORT,
     "clue": CLUE,

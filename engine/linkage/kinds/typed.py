@@ -107,6 +107,19 @@ class MonthlyReport:
 
 
 @dataclass(frozen=True)
+class FormFindings:
+    """`form_findings`: the findings a form field marked `x-record: findings` held (form_records.py)."""
+
+    year: int | None
+    month: int | None
+    classifications: list[str | None]  # one per finding
+
+    @classmethod
+    def of(cls, d: dict[str, Any]) -> FormFindings:
+        return cls(_int(d, "year"), _int(d, "month"), [_str(f, "classification") for f in _dicts(d, "findings")])
+
+
+@dataclass(frozen=True)
 class AdhocReport:
     """`adhoc_report`: a branch's ad-hoc report."""
 
