@@ -653,7 +653,10 @@ class _History:
         ):
             if t.assignee is None or self.rng.random() < 0.06:
                 continue
-            day = month + timedelta(days=self.rng.randint(4, end.day - 3))
+            if month == self.end.astimezone(self.zone).date().replace(day=1):
+                day = end - timedelta(days=self.rng.randint(1, 5))  # this month's: written in its last days
+            else:
+                day = month + timedelta(days=self.rng.randint(4, end.day - 3))
             self.at(self.local(day, self.rng.randint(8, 21)), self.write_article, t.id, t.assignee, month)
 
     def write_article(self, task_id: int, username: str, month: date) -> None:
