@@ -86,6 +86,8 @@ def test_registers_and_reports_have_data(demo):
         assert r.get_json()["total"] > 0, path
     r = demo.api.get("/api/v1/reports/quarterly", "group_secretary", query_string={"year": 2027, "quarter": 1})
     assert r.status_code == 200 and r.get_json()["items"], r.get_json()
+    r = demo.api.get("/api/v1/search", "group_secretary", query_string={"q": "考勤"})
+    assert r.status_code == 200 and r.get_json()["total"] > 0, r.get_json()
     r = demo.api.get("/api/v1/process-instances", "admin", query_string={"incident": "true"})
     assert r.status_code == 200 and r.get_json()["total"] == 1
 
