@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from app import create_app, init_db
@@ -18,6 +19,7 @@ from engine.org import policy
 from engine.org.demo import demo_users
 from tests.demo.conftest import NOW, demo_settings
 
+pytestmark = pytest.mark.once  # SQLite only (tests/demo/conftest.py)
 TASK_ROLES = {"secretary", "deputy_secretary", "standing_member", "member", "department", "commissioner"}
 CHARTS = ["quarterly-completion", "overdue-tasks", "findings", "clue-dispositions", "punctuality"]
 
