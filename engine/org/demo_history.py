@@ -418,6 +418,8 @@ class _History:
         for i, month in enumerate((2, 6, 9, 11)):
             if month < len(months):
                 self.at(self.local(months[month] + timedelta(days=12), 15), self.manual_clue, i)
+        # 转发上级文件: 新升实业 forwards the group's document to its branches (one receipt comes late)
+        self.at(self.local(months[min(3, len(months) - 1)] + timedelta(days=15), 10), self.forward_document)
         # the bulletin board and the daily study (四个一)
         for i in range(len(POSTS)):
             self.at(self.local(months[min(1 + i, len(months) - 1)] + timedelta(days=8 + i), 16), self.post, i)
@@ -1093,6 +1095,52 @@ class _History:
                 self.member(unit),
                 {"measures": [{"kind": "criticism", "detail": "批评教育", "done_on": self.day_str()}]},
             )
+
+    # ---- 转发上级文件 -----------------------------------------------------------------------------------
+
+    def forward_document(self) -> None:
+        iid = self.start("document_forwarding", "xinsheng_secretary")
+        t = self.one("draft_forwarding", instance_id=iid)
+        if t is None:
+            return
+        self.complete(
+            t,
+            "xinsheng_secretary",
+            {
+                "doc_number": "淄矿纪发〔2019〕18号",
+                "doc_title": "中共淄博矿业集团有限责任公司纪委关于实施纪检工作“三级联动”的安排意见",
+                "doc_issuer": "中共淄博矿业集团有限责任公司纪委",
+                "doc_date": "2019-10-12",
+                "doc_attachment": "附件：淄矿纪发〔2019〕18号.pdf",
+                "cover_number": f"新升纪发〔{self.today().year}〕10号",
+                "cover_note": "希望各单位结合单位实际情况，更好地发挥本单位支部纪律检查委员的主动监督作用，"
+                "构建纵向到底、协同联动的监督工作体系，推动全面从严治党治企工作逐级落实。",
+                "recipients_mode": "全部支部",
+                "ack_deadline": self.day_str(7),
+            },
+        )
+        for i, b in enumerate(BRANCHES["xinsheng"]):
+            self.later(2 + i if i < 2 else 10, self.acknowledge_document, b)  # the last after the reminder
+        self.later(9, self.urge_receipt, iid)
+
+    def acknowledge_document(self, branch: str) -> None:
+        t = self.one("acknowledge", node_id=branch, process_key="document_forwarding_receipt")
+        if t is not None:
+            self.complete(
+                t,
+                commissioner(branch),
+                {
+                    "received": True,
+                    "receiver": "纪律检查委员",
+                    "receipt_date": self.day_str(),
+                    "implementation_note": "",
+                },
+            )
+
+    def urge_receipt(self, iid: int) -> None:
+        t = self.one("urge_receipt", instance_id=iid)
+        if t is not None:
+            self.complete(t, "xinsheng_member", {"urge_note": "电话督促支部当日签收"})
 
 
 # ---- entry point ------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ def test_history_holds_every_kind_the_dashboards_and_registers_read(demo):
     made = demo.report["history"]
     for kind in ("monthly_report", "adhoc_report", "clue", "quarterly_unit_status", "quarterly_report",
                  "quarterly_analysis", "commendation", "ledger", "assessment", "special_inspection",
-                 "inspection_visit", "inspection_finding", "study_article"):
+                 "inspection_visit", "inspection_finding", "study_article", "forwarding", "forwarding_receipt"):
         assert made[f"records:{kind}"] > 0, kind
     assert made["bulletin_posts"] == 10 and made["study_entries"] > 100
     with demo.sessions() as s:
@@ -86,6 +86,9 @@ def test_registers_and_reports_have_data(demo):
         r = demo.api.get(path, "group_secretary", query_string={"per_page": 100, **params})
         assert r.status_code == 200, (path, r.get_json())
         assert r.get_json()["total"] > 0, path
+    r = demo.api.get("/api/v1/reports/linkage", "group_secretary", query_string={"period": "2027-Q1"})
+    assert r.status_code == 200
+    assert sum(row["tasks"]["completed"] for row in r.get_json()["rows"]) > 0, r.get_json()
     r = demo.api.get("/api/v1/reports/quarterly", "group_secretary", query_string={"year": 2027, "quarter": 1})
     assert r.status_code == 200 and r.get_json()["items"], r.get_json()
     r = demo.api.get("/api/v1/search", "group_secretary", query_string={"q": "考勤"})
