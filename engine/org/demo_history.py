@@ -928,9 +928,10 @@ class _History:
             for b in BRANCHES[u]:
                 self.later(self.rng.randint(2, 14), self.visit, b)
             if not current:  # the departments' self-checks of the current one are still to do
-                self.later(self.rng.randint(4, 14), self.dept_selfcheck, u)
-            self.later(17, self.unit_summary, u)
-        self.later(20, self.choose_mode, iid)
+                # 许厂's departments report two days past the deadline
+                self.later(20 if u == "xuchang" else self.rng.randint(4, 14), self.dept_selfcheck, u)
+            self.later(21, self.unit_summary, u)
+        self.later(24, self.choose_mode, iid)
 
     def visit(self, branch: str) -> None:
         t = self.one("visit", node_id=branch)
