@@ -185,18 +185,30 @@ def migrate(engine: Engine) -> None:
         command.upgrade(cfg, "head")
 
 
-def init_db(app: Flask, demo: bool = False, deploy: bool = True) -> dict[str, Any]:
+def init_db(app: Flask, demo: bool = False, deploy: bool = True, history: bool = False) -> dict[str, Any]:
+    """Migrate; with `demo` load the demo organisation, with `history` too (and `demo`) about twelve
+    months of demo history run through the procedures (engine/org/demo_history.py; skipped when the
+    database has process instances already); deploy forms/ and processes/."""
     from engine.core import repository
     from engine.infra.db import write_intent
     from engine.org import demo as demo_org
+    from engine.org import demo_history
 
     st = state(app)
     migrate(st.engine)
-    report: dict[str, Any] = {"demo_users": 0, "deployed": []}
+    report: dict[str, Any] = {"demo_users": 0, "deployed": [], "history": None}
+    now = st.clock.now()
+    with write_intent(), st.sessions() as session:
+        if demo:
+            fresh = history and not demo_history.history_present(session)
+            # the accounts exist from the start of the history on
+            since = demo_history.history_start(now, st.settings.zone) if fresh else now
+            report["demo_users"] = demo_org.load_demo(session, since)
+            session.commit()
+    if demo and history:
+        report["history"] = demo_history.generate(st.sessions, st.settings, st.forms, now)
     with write_intent(), st.sessions() as session:
         now = st.clock.now()
-        if demo:
-            report["demo_users"] = demo_org.load_demo(session, now)
         if deploy and st.settings.forms_dir.is_dir():  # forms first: the diagrams pin them (issue 15)
             from engine.services import forms as forms_service
 
@@ -238,8 +250,11 @@ def register_cli(app: Flask) -> None:
 
     @app.cli.command("init-db")
     @click.option("--demo", is_flag=True, help="load the demo organisation (password demo12345)")
+    @click.option(
+        "--no-history", is_flag=True, help="with --demo: the organisation only, without the twelve months of history"
+    )
     @click.option("--no-deploy", is_flag=True, help="do not deploy forms/*.json and processes/*.bpmn")
-    def init_db_command(demo: bool, no_deploy: bool) -> None:
+    def init_db_command(demo: bool, no_history: bool, no_deploy: bool) -> None:
         """Create or migrate the schema; optionally load the demo org; deploy changed processes."""
         if demo and state(app).settings.production:
             click.echo(
@@ -247,12 +262,20 @@ def register_cli(app: Flask) -> None:
             )
             sys.exit(1)
         try:
-            report = init_db(app, demo=demo, deploy=not no_deploy)
+            report = init_db(app, demo=demo, deploy=not no_deploy, history=demo and not no_history)
         except SanjiError as exc:
             fail(exc)
         click.echo(f"schema up to date ({state(app).engine.url.render_as_string(hide_password=True)})")
         if demo:
             click.echo(f"demo organisation loaded: {report['demo_users']} accounts, password demo12345")
+        if report["history"] is not None:
+            made = report["history"]
+            click.echo(
+                "demo history loaded (twelve months run through the procedures): "
+                + ", ".join(f"{k} {v}" for k, v in made.items())
+            )
+        elif demo and not no_history:
+            click.echo("demo history: skipped (the database has process instances already)")
         click.echo("deployed: " + (", ".join(report["deployed"]) or "nothing changed"))
 
     @app.cli.command("deploy")
