@@ -104,6 +104,12 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def db_engine(database_url: str) -> Iterator[Engine]:
     engine = make_engine(database_url, pool_size=20)
     migrate(engine)
+    if is_pg(engine):
+        # every test truncates every table: autovacuum on them only competes with TRUNCATE for
+        # locks (a deadlock seen in CI) and for the two cores
+        with engine.begin() as conn:
+            for t in Base.metadata.sorted_tables:
+                conn.execute(text(f'ALTER TABLE "{t.name}" SET (autovacuum_enabled = false)'))
     yield engine
     engine.dispose()
 

@@ -13,6 +13,8 @@ from engine.models import ApiToken, EventLog, OrgNode, User
 from engine.org.passwords import problems
 from tests.web.conftest import Web
 
+pytestmark = pytest.mark.once  # password policy and hashing, the same on any database: the SQLite pass runs it
+
 STRONG = "Kq7-lamp-orbit"
 IMPORT_HEADER = "kind,id,tier,name,parent,username,display_name,role,node,password\n"
 
