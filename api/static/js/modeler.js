@@ -23,6 +23,7 @@ import {
 import { translateModule } from './modeler-i18n.js';
 import { lintConfig, lintModule } from './modeler-lint.js';
 import { localizeTitles, zoomToProcess } from './modeler-view.js';
+import TemplatesModule, { createTemplateShape, templateCatalogue } from './modeler-templates.js';
 import './sanji-modeler.css';
 
 // The modeler's own words (common.js holds those it shares with the viewer).
@@ -72,7 +73,8 @@ export function createModeler({ canvas, properties, config = {}, keyboard = true
     additionalModules: [
       translateModule(config.lang),
       ...(properties
-        ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SanjiPropertiesModule, lintModule, TokenSimulationModule]
+        ? [BpmnPropertiesPanelModule, BpmnPropertiesProviderModule, SanjiPropertiesModule, lintModule, TokenSimulationModule,
+          TemplatesModule]
         : []),
     ],
     moddleExtensions,
@@ -411,6 +413,7 @@ export async function mount(root, options = {}) {
 
 const SanjiModeler = {
   mount, createModeler, mountCompare, getSpiffProperty, setSpiffProperty, moddleExtensions, patchModdle, TASK_ENTRY_HOOKS,
+  createTemplateShape, templateCatalogue,
 };
 window.SanjiModeler = SanjiModeler;
 export default SanjiModeler;

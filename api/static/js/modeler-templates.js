@@ -1,0 +1,127 @@
+// Element templates (issue 19): the recurring steps of the procedures (下达任务, 分发到各单位, 审批…)
+// created with their Sanji properties already set. The catalogue is data
+// (element-templates.json, bundled; GET /api/v1/modeler/config may send `templates` to replace it).
+//
+//   palette: 模板 → a menu of the templates → the chosen one follows the mouse and is placed by a click;
+//   context pad of a flow node: 模板 → the chosen one is appended after it, already connected.
+import { getBusinessObject, is } from 'bpmn-js/lib/util/ModelUtil';
+
+import CATALOGUE from './element-templates.json';
+
+const WORDS = {
+  zh: { palette: '按模板新建步骤（下达任务、分发到各单位、审批…）', append: '按模板接下一步', title: '步骤模板', search: '搜索模板' },
+  en: { palette: 'Create a step from a template', append: 'Append a step from a template', title: 'Step templates',
+    search: 'Search templates' },
+};
+
+export function templateCatalogue(config) {
+  return (config && Array.isArray(config.templates) && config.templates.length) ? config.templates : CATALOGUE.templates;
+}
+
+/** The business object of a template: name, spiffworkflow:properties, multi-instance marker. */
+export function createTemplateShape(template, { bpmnFactory, elementFactory, moddle }) {
+  const values = Object.entries(template.properties || {}).map(([name, value]) =>
+    moddle.create('spiffworkflow:Property', { name, value: String(value) }));
+  const attrs = { name: template.name || template.label };
+  if (values.length) {
+    const props = moddle.create('spiffworkflow:Properties', { properties: values });
+    attrs.extensionElements = bpmnFactory.create('bpmn:ExtensionElements', { values: [props] });
+  }
+  const bo = bpmnFactory.create(template.type, attrs);
+  for (const value of values) {
+    value.$parent = bo.extensionElements.values[0];
+  }
+  if (attrs.extensionElements) {
+    attrs.extensionElements.values[0].$parent = attrs.extensionElements;
+    attrs.extensionElements.$parent = bo;
+  }
+  if (template.multiInstance) {
+    bo.loopCharacteristics = bpmnFactory.create('bpmn:MultiInstanceLoopCharacteristics',
+      { isSequential: template.multiInstance === 'sequential' });
+    bo.loopCharacteristics.$parent = bo;
+  }
+  const shape = elementFactory.createShape({ type: template.type, businessObject: bo });
+  shape.sanjiTemplate = template.id;
+  return shape;
+}
+
+class SanjiTemplates {
+  constructor(config, palette, contextPad, popupMenu, create, autoPlace, bpmnFactory, elementFactory, moddle, canvas) {
+    const lang = config && config.lang === 'en' ? 'en' : 'zh';
+    const w = WORDS[lang];
+    const templates = () => templateCatalogue(config);
+    const factories = { bpmnFactory, elementFactory, moddle };
+    const label = t => (lang === 'en' && t.label_en) || t.label;
+    const icon = t => (t.type === 'bpmn:CallActivity' ? 'bpmn-icon-call-activity' : 'bpmn-icon-user-task');
+    const mode = { append: null };  // the element a menu appends to (null: create from the palette)
+
+    const openMenu = (event, target, append) => {
+      mode.append = append;
+      const position = { x: event.clientX || event.x || 0, y: (event.clientY || event.y || 0) + 10, cursor: { x: event.clientX, y: event.clientY } };
+      popupMenu.open(target, 'sanji-templates', position, { title: w.title, search: true, width: 300 });
+    };
+
+    popupMenu.registerProvider('sanji-templates', {
+      getPopupMenuEntries() {
+        const entries = {};
+        for (const t of templates()) {
+          entries[`sanji-template-${t.id}`] = {
+            label: label(t),
+            description: t.description || '',
+            className: icon(t),
+            action: (event) => {
+              const shape = createTemplateShape(t, factories);
+              const source = mode.append;
+              mode.append = null;
+              if (source) {
+                autoPlace.append(source, shape);
+              } else {
+                create.start(event, shape);
+              }
+            },
+          };
+        }
+        return entries;
+      },
+    });
+
+    palette.registerProvider(this.paletteProvider = {
+      getPaletteEntries() {
+        return {
+          'sanji-templates-separator': { group: 'sanji-templates', separator: true },
+          'sanji-templates': {
+            group: 'sanji-templates',
+            title: w.palette,
+            html: `<div class="entry sanji-template-entry" draggable="true">${lang === 'en' ? 'Tpl' : '模板'}</div>`,
+            action: { click: (event) => openMenu(event, canvas.getRootElement(), null) },
+          },
+        };
+      },
+    });
+
+    contextPad.registerProvider(this.contextPadProvider = {
+      getContextPadEntries(element) {
+        if (!is(element, 'bpmn:FlowNode') || is(element, 'bpmn:EndEvent') || element.type === 'label'
+            || getBusinessObject(element).triggeredByEvent) {
+          return {};
+        }
+        return {
+          'sanji-append-template': {
+            group: 'model',
+            title: w.append,
+            html: `<div class="entry sanji-template-entry">${lang === 'en' ? 'Tpl' : '模板'}</div>`,
+            action: { click: (event, target) => openMenu(event, target, target) },
+          },
+        };
+      },
+    });
+  }
+}
+SanjiTemplates.$inject = [
+  'config.sanji', 'palette', 'contextPad', 'popupMenu', 'create', 'autoPlace', 'bpmnFactory', 'elementFactory', 'moddle', 'canvas',
+];
+
+export default {
+  __init__: ['sanjiTemplates'],
+  sanjiTemplates: ['type', SanjiTemplates],
+};
