@@ -229,6 +229,10 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # task: a user task of the diagram (status open | held | completed | cancelled; `held` while
+    # its submission waits for approval); approval: the 审批 of task `subject_task_id` (issue 17)
+    kind: Mapped[str] = mapped_column(String(16), default="task", server_default="task")
+    subject_task_id: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class EventLog(Base):

@@ -104,6 +104,14 @@ def task(task_id: int) -> Response:
     out["previous"] = [s.json() for s in view.previous]
     out["history"] = [e.json() for e in view.history]
     out["sent_back"] = view.sent_back.json() if view.sent_back is not None else None
+    out["kind"] = t.kind  # task | approval (issue 17)
+    out["decisions"] = [e.json() for e in view.decisions]
+    out["returned"] = view.returned.json() if view.returned is not None else None
+    if t.kind == "approval":
+        out["subject_task_id"] = t.subject_task_id
+        out["subject_data"] = view.subject_data
+    if view.returned is not None and view.data is not None and out["form"] is not None:
+        out["form"]["prefill"] = view.data  # 退回 by the approver: the doer's previous data
     note_view(
         "task", [view.data, view.context, [s.data for s in view.previous]], redactor(p).active, t.instance_id, t.id
     )

@@ -43,6 +43,9 @@ KNOWN_PROPERTIES = frozenset(
         "validate",
         "startVariables",
         "async",  # continued by the scheduler's worker (engine/core/async_jobs.py)
+        "approval",  # 审批 (engine/core/approvals.py)
+        "sign",  # 会签 / 或签 (engine/core/decisions.py)
+        "collective",  # 集体研究 record (engine/core/decisions.py)
     }
 )
 # Variables the engine itself gives an instance (docs/bpmn-conventions.md, "Instance variables").
@@ -190,6 +193,44 @@ def role_problems(el: etree._Element, lane: str | None, candidate_roles: str) ->
     return out
 
 
+def decision_problems(el: etree._Element, lane: str | None, props: dict[str, str]) -> list[Problem]:
+    """`approval`, `sign` and `collective` (docs/bpmn-conventions.md, "Decisions"): values the engine knows."""
+    from engine.core.approvals import approval_roles
+    from engine.core.decisions import COLLECTIVE_VALUES, SIGN_VALUES
+    from engine.models import COMMITTEE_ROLES
+    from engine.org.routing import lane_tier
+
+    out = []
+    if "approval" in props:
+        roles = approval_roles(props["approval"])
+        bad = [r for r in roles if r not in COMMITTEE_ROLES]
+        if not roles or bad:
+            msg = Msg(
+                "approval: {value!r} is not a committee role; write secretary or a list of {roles}",
+                value=props["approval"],
+                roles=", ".join(COMMITTEE_ROLES),
+            )
+            out.append(finding(el, "bad_decision_property", msg))
+        elif lane_tier(lane) == "branch":
+            msg = Msg("approval: a task in lane {lane} has no committee on its node to approve it", lane=lane)
+            out.append(finding(el, "bad_decision_property", msg))
+    if "collective" in props and props["collective"] not in COLLECTIVE_VALUES:
+        msg = Msg("collective: {value!r} is not one of {allowed}", value=props["collective"], allowed="required")
+        out.append(finding(el, "bad_decision_property", msg))
+    if "sign" in props:
+        mi = el.xpath("./bpmn:multiInstanceLoopCharacteristics", namespaces=NS)
+        if props["sign"] not in SIGN_VALUES:
+            msg = Msg("sign: {value!r} is not one of {allowed}", value=props["sign"], allowed="all, any")
+            out.append(finding(el, "bad_decision_property", msg))
+        elif not mi or mi[0].get("isSequential") == "true":
+            msg = Msg("sign: 会签 and 或签 need a parallel multi-instance user task (one instance per signer)")
+            out.append(finding(el, "bad_decision_property", msg))
+        elif "approval" in props:
+            msg = Msg("sign and approval cannot be combined on one task")
+            out.append(finding(el, "bad_decision_property", msg))
+    return out
+
+
 # ---- scripts and data flow -----------------------------------------------------------------------------
 
 
@@ -208,9 +249,17 @@ def check(
             for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
                 lanes[(ref.text or "").strip()] = lane.get("name") or ""
         for el in proc.xpath(".//bpmn:userTask | .//bpmn:manualTask", namespaces=NS):
-            roles = _props(el).get("candidateRoles", "")
+            props = _props(el)
+            roles = props.get("candidateRoles", "")
             if roles:
                 out.extend(role_problems(el, lanes.get(el.get("id")), roles))
+            out.extend(decision_problems(el, lanes.get(el.get("id")), props))
+        for el in proc.xpath("./*[not(self::bpmn:userTask) and not(self::bpmn:manualTask)]", namespaces=NS):
+            props = _props(el)
+            for name in ("approval", "sign", "collective"):
+                if name in props:
+                    msg = Msg("the property {name} applies to user tasks only", name=name)
+                    out.append(finding(el, "bad_decision_property", msg))
     from engine.core.deploy_dataflow import dataflow  # it imports this module
 
     out.extend(dataflow(processes, all_processes, forms, deployed))

@@ -263,6 +263,35 @@ class SanjiBpmnParser(SpiffBpmnParser):
         }
     )
 
+    def get_spec(self, process_id: str, required: bool = True) -> Any:
+        spec = super().get_spec(process_id, required)
+        if spec is not None:
+            sign_any(spec)
+        return spec
+
+    def get_subprocess_specs(
+        self, name: str, specs: dict[str, Any] | None = None, require_call_activity_specs: bool = True
+    ) -> Any:
+        subs = super().get_subprocess_specs(name, specs, require_call_activity_specs)
+        for sub in subs.values():
+            if sub is not None:
+                sign_any(sub)
+        return subs
+
+
+def sign_any(spec: Any) -> None:
+    """或签 (`sign` = `any` on a parallel multi-instance user task): the first signature completes
+    the task and cancels its other instances, SpiffWorkflow's completion condition (engine/core/decisions.py)."""
+    for ts in spec.task_specs.values():
+        inner = (
+            spec.task_specs.get(getattr(ts, "task_spec", None) or "")
+            if isinstance(getattr(ts, "task_spec", None), str)
+            else None
+        )
+        props = (getattr(inner, "extensions", None) or {}).get("properties") or {}
+        if props.get("sign") == "any" and hasattr(ts, "condition") and ts.condition is None:
+            ts.condition = "True"
+
 
 # ---- serialization -------------------------------------------------------------------------------
 

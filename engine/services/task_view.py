@@ -35,6 +35,7 @@ from engine.services.task_form import TaskForm, task_form
 HIDDEN_EVENTS = ("access_refused", "definition_deployed", "definition_unchanged")
 UPSTREAM_EVENTS = ("instance_started", "task_completed", "task_sent_back")  # shown from visible callers
 MAX_DEPTH = 10
+DECISION_EVENTS = ("approval_requested", "approval_approved", "approval_returned", "collective_recorded", "task_signed")
 # Instance variables the task page shows in its header or form instead of "other process data".
 ROUTING_VARIABLES = ("unit_id", "branch_id", "title")
 
@@ -104,6 +105,11 @@ class TaskView:
     actor_names: dict[str, str] = field(default_factory=dict)
     chain: list[ProcessInstance] = field(default_factory=list)  # own instance, then visible callers
     form: TaskForm | None = None  # the form resolved for this task and reader (when asked with a FormStore)
+    # issue 17: 审批 / 会签 / 集体研究 records of this task (for an approval: of the task it decides on)
+    decisions: list[Event] = field(default_factory=list)
+    subject: HumanTask | None = None  # an approval's task, whose held submission it decides on
+    subject_data: dict[str, Any] | None = None
+    returned: Event | None = None  # the last return of an open task, with the approver's opinion
 
 
 def readable_task(session: Session, p: Principal, task_id: int) -> HumanTask:
@@ -183,12 +189,23 @@ def task_view(
                 sent_back = _event(e, redactor, data_of[inst.id])
             break
 
+    subject = session.get(HumanTask, task.subject_task_id) if task.subject_task_id else None
+    about = subject.id if subject is not None else task.id
+    decisions = [_event(e, redactor, data_of[inst.id]) for e in own if e.task_id == about and e.type in DECISION_EVENTS]
+    returned = None
+    if task.status == "open" and decisions and decisions[-1].type == "approval_returned":
+        returned = decisions[-1]
     previous = []
     done = session.execute(
         select(HumanTask, User.username, User.display_name, OrgNode.name)
         .outerjoin(User, User.id == HumanTask.completed_by_id)
         .join(OrgNode, OrgNode.id == HumanTask.node_id)
-        .where(HumanTask.instance_id.in_(ids), HumanTask.status == "completed", HumanTask.id != task.id)
+        .where(
+            HumanTask.instance_id.in_(ids),
+            HumanTask.status == "completed",
+            HumanTask.id != task.id,
+            HumanTask.kind == "task",
+        )
         .order_by(HumanTask.completed_at, HumanTask.id)
     ).all()
     for step, by, by_name, node_name in done:
@@ -215,6 +232,10 @@ def task_view(
         actor_names=display_names(session, users),
         chain=chain,
         form=form,
+        decisions=decisions,
+        subject=subject,
+        subject_data=redactor.data(subject.data, inst.data) if subject is not None and subject.data else None,
+        returned=returned,
     )
 
 

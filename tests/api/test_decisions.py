@@ -1,0 +1,182 @@
+"""Issue 17: 审批 (approval), 会签 / 或签 (sign) and 集体研究 (collective) from any diagram."""
+from __future__ import annotations
+
+from tests.conftest import BPMN
+
+DRAFT = {"proposal": "建议谈话函询"}
+
+
+def start(api, key="decision_approval", user="xinsheng_member"):
+    assert api.deploy(BPMN / f"{key}.bpmn").status_code == 201, api.deploy(BPMN / f"{key}.bpmn").get_json()
+    r = api.post(f"/api/v1/process-definitions/{key}/start", user, json={"variables": {}})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def only(api, user, spec_id):
+    found = [t for t in api.tasks(user) if t["spec_id"] == spec_id]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def complete(api, task_id, user, data):
+    return api.post(f"/api/v1/tasks/{task_id}/complete", user, json={"data": data})
+
+
+def test_approval_holds_the_data_until_the_secretary_approves(api):
+    inst = start(api)
+    draft = inst["open_tasks"][0]
+    r = complete(api, draft["id"], "xinsheng_member", DRAFT)
+    assert r.status_code == 200 and r.get_json()["status"] == "held"
+    # nothing merged, the flow waits: the instance's only open task is the approval
+    got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
+    assert "proposal" not in got["variables"]
+    approval = only(api, "xinsheng_secretary", "draft")
+    assert approval["name"] == "审批：拟办意见"
+    assert [t["spec_id"] for t in api.tasks("xinsheng_member")] == []
+    view = api.get(f"/api/v1/tasks/{approval['id']}", "xinsheng_secretary").get_json()
+    assert view["kind"] == "approval" and view["subject_task_id"] == draft["id"]
+    assert view["subject_data"] == DRAFT and view["can_complete"] is True
+    # a committee member who is not the secretary reads it but may not decide
+    r = complete(api, approval["id"], "xinsheng_deputy", {"decision": "approve"})
+    assert r.status_code == 403
+    r = complete(api, approval["id"], "xinsheng_secretary", {"decision": "approve", "opinion": "同意"})
+    assert r.status_code == 200
+    got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
+    assert got["variables"]["proposal"] == "建议谈话函询"
+    assert [t["spec_id"] for t in got["open_tasks"]] == ["meeting"]
+    done = api.get(f"/api/v1/tasks/{draft['id']}", "xinsheng_member").get_json()
+    assert done["status"] == "completed" and done["data"] == DRAFT
+    assert [(e["type"], e["actor"], e["payload"].get("opinion")) for e in done["decisions"]] == [
+        ("approval_requested", "xinsheng_member", None),
+        ("approval_approved", "xinsheng_secretary", "同意"),
+    ]
+    history = api.get(f"/api/v1/process-instances/{inst['id']}/history", "xinsheng_member").get_json()["items"]
+    completed = [e for e in history if e["type"] == "task_completed"]
+    assert [(e["actor"], e["payload"]["spec_id"]) for e in completed] == [("xinsheng_member", "draft")]
+
+
+def test_return_with_opinion_then_resubmit(api):
+    inst = start(api)
+    draft = inst["open_tasks"][0]
+    assert complete(api, draft["id"], "xinsheng_member", DRAFT).status_code == 200
+    approval = only(api, "xinsheng_secretary", "draft")
+    r = complete(api, approval["id"], "xinsheng_secretary", {"decision": "return", "opinion": "  "})
+    assert r.status_code == 422
+    assert [d["field"] for d in r.get_json()["details"]] == ["opinion"]
+    r = complete(api, approval["id"], "xinsheng_secretary", {"decision": "return", "opinion": "请补充依据"})
+    assert r.status_code == 200
+    again = only(api, "xinsheng_member", "draft")
+    assert again["id"] == draft["id"] and again["assignee"] == "xinsheng_member"
+    view = api.get(f"/api/v1/tasks/{draft['id']}", "xinsheng_member").get_json()
+    assert view["status"] == "open" and view["data"] == DRAFT  # the previous data, to start from
+    assert view["returned"]["payload"]["opinion"] == "请补充依据"
+    assert view["returned"]["actor"] == "xinsheng_secretary"
+    # the returned approval is no longer offered; a resubmission asks again
+    assert [t for t in api.tasks("xinsheng_secretary") if t["spec_id"] == "draft"] == []
+    r = complete(api, draft["id"], "xinsheng_member", {"proposal": "建议初步核实"})
+    assert r.status_code == 200
+    second = only(api, "xinsheng_secretary", "draft")
+    assert second["id"] != approval["id"]
+    assert complete(api, second["id"], "xinsheng_secretary", {"decision": "approve"}).status_code == 200
+    got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
+    assert got["variables"]["proposal"] == "建议初步核实"
+    done = api.get(f"/api/v1/tasks/{draft['id']}", "xinsheng_member").get_json()
+    assert [e["type"] for e in done["decisions"]] == [
+        "approval_requested", "approval_returned", "approval_requested", "approval_approved"]
+    assert done["returned"] is None
+
+
+def test_the_doer_cannot_approve_their_own_submission(api):
+    inst = start(api, user="xinsheng_secretary")
+    draft = inst["open_tasks"][0]
+    assert complete(api, draft["id"], "xinsheng_secretary", DRAFT).status_code == 200
+    approval = only(api, "xinsheng_secretary", "draft")
+    r = complete(api, approval["id"], "xinsheng_secretary", {"decision": "approve"})
+    assert r.status_code == 403
+    assert api.get(f"/api/v1/tasks/{draft['id']}", "xinsheng_secretary").get_json()["status"] == "held"
+    # another unit's secretary does not even see it
+    assert complete(api, approval["id"], "xuchang_secretary", {"decision": "approve"}).status_code == 404
+
+
+def _to_meeting(api):
+    inst = start(api)
+    draft = inst["open_tasks"][0]
+    assert complete(api, draft["id"], "xinsheng_member", DRAFT).status_code == 200
+    approval = only(api, "xinsheng_secretary", "draft")
+    assert complete(api, approval["id"], "xinsheng_secretary", {"decision": "approve"}).status_code == 200
+    return inst, only(api, "xinsheng_member", "meeting")
+
+
+ATTENDEES = ["新升实业纪委书记", "新升实业纪委副书记", "新升实业纪委常委"]
+GOOD = {"meeting_date": "2027-01-04", "attendees": ATTENDEES, "decision": "予以立案审查",
+        "votes": {"agree": 2, "against": 0, "abstain": 1}}
+
+
+def test_collective_record_is_validated_stored_and_shown(api, clock):
+    inst, meeting = _to_meeting(api)
+    today = clock.now().date()
+
+    def refused(record):
+        r = complete(api, meeting["id"], "xinsheng_member", {"collective": record})
+        assert r.status_code == 422, r.get_json()
+        return [d["field"] for d in r.get_json()["details"]]
+
+    good = dict(GOOD, meeting_date=today.isoformat())
+    assert refused(None) == ["collective"]
+    future = today.replace(year=today.year + 1).isoformat()
+    assert refused(dict(good, meeting_date=future)) == ["collective/meeting_date"]
+    assert refused(dict(good, attendees=["新升实业纪委书记", "许厂煤矿纪委书记", "新升实业纪委常委"])) == [
+        "collective/attendees"]
+    assert refused(dict(good, attendees=ATTENDEES[:2], votes={"agree": 2})) == ["collective/attendees"]  # 2 of 4
+    assert refused(dict(good, votes={"agree": 2, "against": 0, "abstain": 0})) == ["collective/votes"]
+    assert refused(dict(good, votes={"agree": -1, "against": 4, "abstain": 0})) == ["collective/votes/agree"]
+    assert refused(dict(good, decision=" ")) == ["collective/decision"]
+    r = complete(api, meeting["id"], "xinsheng_member", {"collective": good})
+    assert r.status_code == 200 and r.get_json()["instance_status"] == "completed"
+    view = api.get(f"/api/v1/tasks/{meeting['id']}", "xinsheng_member").get_json()
+    assert view["data"]["collective"] == good
+    [rec] = [e for e in view["decisions"] if e["type"] == "collective_recorded"]
+    assert rec["payload"]["attendees"] == ATTENDEES and rec["payload"]["votes"] == good["votes"]
+
+
+def test_collective_errors_are_in_chinese(api, clock):
+    _inst, meeting = _to_meeting(api)
+    future = clock.now().date().replace(year=clock.now().year + 1).isoformat()
+    r = api.post(f"/api/v1/tasks/{meeting['id']}/complete", "xinsheng_member",
+                 json={"data": {"collective": dict(GOOD, meeting_date=future)}}, headers={"Accept-Language": "zh"})
+    assert r.status_code == 422
+    assert r.get_json()["details"][0]["message"] == "会议日期不能晚于今天"
+
+
+def test_countersign_records_every_signature_and_a_disagreement(api):
+    inst = start(api, "decision_sign")
+    signers = ["xinsheng_secretary", "xinsheng_deputy", "xinsheng_standing", "xinsheng_member"]
+    tasks = {u: only(api, u, "countersign") for u in signers}
+    assert len({t["id"] for t in tasks.values()}) == 4 and all(t["assignee"] == u for u, t in tasks.items())
+    r = complete(api, tasks["xinsheng_member"]["id"], "xinsheng_member", {"agree": False})
+    assert r.status_code == 422 and [d["field"] for d in r.get_json()["details"]] == ["opinion"]
+    for u in signers:
+        data = {"agree": False, "opinion": "证据不足"} if u == "xinsheng_member" else {"agree": True}
+        assert complete(api, tasks[u]["id"], u, data).status_code == 200
+    got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
+    sigs = got["variables"]["signatures"]
+    assert [(s["username"], s["agree"], s["opinion"]) for s in sigs] == [
+        ("xinsheng_secretary", True, ""), ("xinsheng_deputy", True, ""), ("xinsheng_standing", True, ""),
+        ("xinsheng_member", False, "证据不足")]
+    assert not all(s["agree"] for s in sigs)
+    assert sigs[3]["name"] == "新升实业纪委委员"
+
+
+def test_any_sign_first_wins_and_the_others_are_cancelled(api):
+    inst = start(api, "decision_sign")
+    for u in ["xinsheng_secretary", "xinsheng_deputy", "xinsheng_standing", "xinsheng_member"]:
+        t = only(api, u, "countersign")
+        assert complete(api, t["id"], u, {"agree": True}).status_code == 200
+    first = only(api, "xinsheng_deputy", "anysign")
+    other = only(api, "xinsheng_secretary", "anysign")
+    r = complete(api, first["id"], "xinsheng_deputy", {"agree": True, "opinion": "同意"})
+    assert r.status_code == 200 and r.get_json()["instance_status"] == "completed"
+    got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
+    assert [(s["username"], s["agree"]) for s in got["variables"]["leader_signatures"]] == [("xinsheng_deputy", True)]
+    assert api.get(f"/api/v1/tasks/{other['id']}", "xinsheng_secretary").get_json()["status"] == "cancelled"
