@@ -11,6 +11,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
+from engine.core.decisions import committee_names, committee_node, task_properties
 from engine.core.forms import schema_errors
 from engine.errors import Invalid, SanjiError
 from engine.infra.db import write_intent
@@ -24,10 +25,11 @@ from engine.services import tasks as tasks_service
 from engine.services.paging import PageRequest
 from engine.services.tasks import TaskCommand, TaskFilter, TaskRow
 
+from .. import messages
 from ..extensions import clock, db, redactor, runtime, settings, state
 from ..reads import note_view
 from . import attachments, formrender
-from .base import back, nav_item, page_blueprint, signed_in, signin_required
+from .base import back, current_language, nav_item, page_blueprint, signed_in, signin_required
 from .helpers import (
     EVENT_LABELS,
     PER_PAGE,
@@ -332,6 +334,8 @@ def render_task(
                 None,
             )
             values = dict(earlier or (view.form.prefill if view.form is not None else {}))
+            if view.returned is not None and view.data:  # 退回 by the approver: the doer's previous data
+                values = dict(view.data)
             if spec is not None:
                 values.pop(spec["field"], None)
                 values.pop(spec.get("reason") or "", None)
@@ -367,8 +371,17 @@ def render_task(
     n_urges, last_urged = urge_info([t.id]).get(t.id, (0, None))
     overdue, due = due_text(t.due_at, clock().now()) if t.status == "open" else (False, "")
     d = inst.definition
+    props = task_properties(inst, t.spec_id)
+    members = []
+    if can_act and t.kind == "task" and props.get("collective") == "required":
+        members = committee_names(db(), committee_node(db(), t))
     return render_template(
         "task.html",
+        decisions=view.decisions,
+        returned=view.returned,
+        subject_data=view.subject_data,
+        collective_members=members,
+        sign=props.get("sign") if t.kind == "task" else None,
         t=t,
         inst=inst,
         node_name=node_name,
@@ -418,6 +431,7 @@ def submit(task_id: int) -> Any:
             db().commit()
     data = formrender.parse(schema, posted, settings().zone) if schema else {}
     sending_back = posted.get("_action") == "send_back" and spec is not None
+    data.update(decision_fields(t, posted))  # issue 17: 审批, 会签 / 或签, 集体研究 parts of the page
     if sending_back:
         assert spec is not None
         data[spec["field"]] = spec["value"]
@@ -428,7 +442,8 @@ def submit(task_id: int) -> Any:
         # the form's own errors with their JSON Schema rule (for translated messages); else the
         # details as raised (e.g. a task's `validate` rule, written in the author's words)
         rich = schema_errors(schema, data) if schema else []
-        errors = formrender.errors_by_field(rich or exc.details, schema, gettext)
+        # the engine's own checks (审批, 集体研究 …: no JSON Schema rule) in the page's language
+        errors = formrender.errors_by_field(rich or messages.details(exc.details, current_language()), schema, gettext)
         flash(gettext("Please correct the marked fields."), "error")
         if sending_back:
             assert spec is not None
@@ -444,6 +459,33 @@ def submit(task_id: int) -> Any:
     if incident:
         flash(gettext("The next step of the process failed; an administrator has to retry it."), "error")
     return redirect(url_for("tasks.tasks"))
+
+
+def _count(value: str) -> Any:
+    try:
+        return int(value)
+    except ValueError:
+        return value  # refused by the check, naming the field
+
+
+def decision_fields(t: HumanTask, posted: Any) -> dict[str, Any]:
+    """The parts of the task page that the engine checks itself (engine/core/approvals.py, decisions.py)."""
+    if t.kind == "approval":
+        return {"decision": posted.get("decision", ""), "opinion": posted.get("opinion", "")}
+    out: dict[str, Any] = {}
+    if "agree" in posted:
+        out["agree"] = {"yes": True, "no": False}.get(posted.get("agree", ""))
+        out["opinion"] = posted.get("opinion", "")
+    if "collective_meeting_date" in posted:
+        out["collective"] = {
+            "meeting_date": posted.get("collective_meeting_date", ""),
+            "attendees": posted.getlist("collective_attendees"),
+            "decision": posted.get("collective_decision", ""),
+            "votes": {
+                k: _count(posted.get(f"collective_votes_{k}", "0") or "0") for k in ("agree", "against", "abstain")
+            },
+        }
+    return out
 
 
 NAV = [

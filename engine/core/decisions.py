@@ -180,3 +180,21 @@ class Decisions(RuntimeBase):
                 payload={"spec_id": task.spec_id, "name": task.name, "sign": sign, "agree": agree, "opinion": opinion},
             )
         return data
+
+
+def task_properties(inst: ProcessInstance | None, spec_id: str) -> dict[str, str]:
+    """The extension properties of a task's element in its instance's definition (pages read
+    `collective` and `sign` from here to show the matching form parts)."""
+    if inst is None:
+        return {}
+    from engine.core.repository import SPECS
+
+    try:
+        spec, subs = SPECS.get(inst.definition)
+    except Exception:
+        return {}
+    for s in (spec, *subs.values()):
+        for ts in s.task_specs.values():
+            if getattr(ts, "bpmn_id", None) == spec_id and getattr(ts, "extensions", None):
+                return dict((ts.extensions or {}).get("properties", {}) or {})
+    return {}
