@@ -247,6 +247,7 @@ class InstanceView:
     parent: ProcessInstance | None  # None also when `p` may not trace it
     incident_message: str | None
     incident_traceback: str | None  # for admins only
+    decisions: list[Event] = field(default_factory=list)  # issue 17: 审批, 会签 / 或签, 集体研究 records
 
 
 def instance_view(session: Session, p: Principal, inst: ProcessInstance, redactor: Redactor) -> InstanceView:
@@ -263,6 +264,14 @@ def instance_view(session: Session, p: Principal, inst: ProcessInstance, redacto
         parent=parent,
         incident_message=redactor.text(inst.error_message, data),
         incident_traceback=redactor.text(inst.error_traceback, data) if p.is_admin else None,
+        decisions=[
+            _event(e, redactor, data)
+            for e in session.scalars(
+                select(EventLog)
+                .where(EventLog.instance_id == inst.id, EventLog.type.in_(DECISION_EVENTS))
+                .order_by(EventLog.id)
+            )
+        ],
     )
 
 

@@ -51,6 +51,7 @@ def test_approval_holds_the_data_until_the_secretary_approves(api):
         ("approval_requested", "xinsheng_member", None),
         ("approval_approved", "xinsheng_secretary", "同意"),
     ]
+    assert [e["type"] for e in got["decisions"]] == ["approval_requested", "approval_approved"]
     history = api.get(f"/api/v1/process-instances/{inst['id']}/history", "xinsheng_member").get_json()["items"]
     completed = [e for e in history if e["type"] == "task_completed"]
     assert [(e["actor"], e["payload"]["spec_id"]) for e in completed] == [("xinsheng_member", "draft")]
@@ -179,4 +180,6 @@ def test_any_sign_first_wins_and_the_others_are_cancelled(api):
     assert r.status_code == 200 and r.get_json()["instance_status"] == "completed"
     got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
     assert [(s["username"], s["agree"]) for s in got["variables"]["leader_signatures"]] == [("xinsheng_deputy", True)]
+    signed = [(e["actor"], e["payload"]["sign"]) for e in got["decisions"] if e["type"] == "task_signed"]
+    assert signed[-1] == ("xinsheng_deputy", "any") and len(signed) == 5
     assert api.get(f"/api/v1/tasks/{other['id']}", "xinsheng_secretary").get_json()["status"] == "cancelled"
