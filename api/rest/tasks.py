@@ -93,9 +93,11 @@ def task(task_id: int) -> Response:
     row = visible_task_row(task_id)
     t: HumanTask = row.task
     p = current_principal()
-    view = task_view.task_view(db(), p, t, redactor(p), state().forms)
+    copy_only = row.reading == "copy"  # 抄送: the step's data only (engine/org/policy.py task_reading)
+    view = task_view.task_view(db(), p, t, redactor(p), state().forms, copy_only=copy_only)
     out = task_json(t, row.node_name, row.assignee, row.instance_title)
-    out["instance_title"] = view.title
+    out["copied"] = copy_only
+    out["instance_title"] = None if copy_only else view.title
     out["form"] = view.form.json() if view.form is not None else None
     out["can_complete"] = t.status == "open" and can_act_on(p, t)
     out["context"] = view.context

@@ -97,6 +97,7 @@ EVENT_LABELS = {
     "approval_returned": lazy_gettext("Returned by the approver"),
     "collective_recorded": lazy_gettext("Collective decision recorded"),
     "task_signed": lazy_gettext("Signed"),
+    "task_copied": lazy_gettext("Copied"),
 }
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from engine.core.decisions import committee_names, committee_node, task_properties
 from engine.core.forms import schema_errors
-from engine.errors import Invalid, SanjiError
+from engine.errors import Invalid, NotFound, SanjiError
 from engine.infra.db import write_intent
 from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, User
 from engine.org.nodes import ROLE_NAMES
@@ -30,6 +30,7 @@ from ..extensions import clock, db, redactor, runtime, settings, state
 from ..reads import note_view
 from . import attachments, formrender
 from .base import back, current_language, nav_item, page_blueprint, signed_in, signin_required
+from .decision_form import decision_fields
 from .helpers import (
     EVENT_LABELS,
     PER_PAGE,
@@ -268,6 +269,8 @@ def handover(task_id: int) -> Any:
 def visible_task(task_id: int) -> tuple[HumanTask, str, str | None, str]:
     p = me()
     row = tasks_service.visible_row(db(), p, task_id, redactor(p))
+    if row.reading == "copy" and request.method != "GET":  # 抄送: the step's data only; nothing to submit
+        raise NotFound("task {id} does not exist", id=task_id)
     return row.task, row.node_name, row.assignee_name, row.instance_title or ""
 
 
@@ -316,11 +319,12 @@ def render_task(
     p = me()
     forms = state().forms
     form_version = forms.task_version(t)  # the version its definition pins (issue 15)
-    view = task_view.task_view(db(), p, t, redactor(p), forms)
+    copy_only = tasks_service.visible_row(db(), p, t.id, redactor(p)).reading == "copy"
+    view = task_view.task_view(db(), p, t, redactor(p), forms, copy_only=copy_only)
     inst = view.instance
     schema = view.form.schema if view.form is not None else form_schema(t.form_key, form_version)
     spec = forms.send_back_spec(t.form_key, form_version)
-    can_act = t.status == "open" and inst.status == "running" and can_act_on(p, t)
+    can_act = not copy_only and t.status == "open" and inst.status == "running" and can_act_on(p, t)
     if values is None:
         if t.status == "completed":
             values = view.data or {}
@@ -394,7 +398,9 @@ def render_task(
         leftover=leftover,
         can_act=can_act,
         colleagues=colleagues,
-        may_urge=t.status == "open" and node is not None and may_urge(p, t, node),
+        may_urge=not copy_only and t.status == "open" and node is not None and may_urge(p, t, node),
+        copy_only=copy_only,
+        step_data=view.data if t.status == "completed" and not schema else None,
         urges=n_urges,
         last_urged=last_urged,
         overdue=overdue,
@@ -459,33 +465,6 @@ def submit(task_id: int) -> Any:
     if incident:
         flash(gettext("The next step of the process failed; an administrator has to retry it."), "error")
     return redirect(url_for("tasks.tasks"))
-
-
-def _count(value: str) -> Any:
-    try:
-        return int(value)
-    except ValueError:
-        return value  # refused by the check, naming the field
-
-
-def decision_fields(t: HumanTask, posted: Any) -> dict[str, Any]:
-    """The parts of the task page that the engine checks itself (engine/core/approvals.py, decisions.py)."""
-    if t.kind == "approval":
-        return {"decision": posted.get("decision", ""), "opinion": posted.get("opinion", "")}
-    out: dict[str, Any] = {}
-    if "agree" in posted:
-        out["agree"] = {"yes": True, "no": False}.get(posted.get("agree", ""))
-        out["opinion"] = posted.get("opinion", "")
-    if "collective_meeting_date" in posted:
-        out["collective"] = {
-            "meeting_date": posted.get("collective_meeting_date", ""),
-            "attendees": posted.getlist("collective_attendees"),
-            "decision": posted.get("collective_decision", ""),
-            "votes": {
-                k: _count(posted.get(f"collective_votes_{k}", "0") or "0") for k in ("agree", "against", "abstain")
-            },
-        }
-    return out
 
 
 NAV = [

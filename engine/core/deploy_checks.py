@@ -46,6 +46,7 @@ KNOWN_PROPERTIES = frozenset(
         "approval",  # 审批 (engine/core/approvals.py)
         "sign",  # 会签 / 或签 (engine/core/decisions.py)
         "collective",  # 集体研究 record (engine/core/decisions.py)
+        "cc",  # 抄送 (engine/core/copies.py)
     }
 )
 # Variables the engine itself gives an instance (docs/bpmn-conventions.md, "Instance variables").
@@ -214,6 +215,17 @@ def decision_problems(el: etree._Element, lane: str | None, props: dict[str, str
         elif lane_tier(lane) == "branch":
             msg = Msg("approval: a task in lane {lane} has no committee on its node to approve it", lane=lane)
             out.append(finding(el, "bad_decision_property", msg))
+    if "cc" in props:
+        from engine.core.copies import cc_entries, entry_problem
+
+        entries = cc_entries(props["cc"])
+        bad = [e for e in entries if entry_problem(e)]
+        if not entries or bad:
+            msg = Msg(
+                "cc: {entry!r} is neither an org node id, role@node, unit, group nor form",
+                entry=bad[0] if bad else props["cc"],
+            )
+            out.append(finding(el, "bad_decision_property", msg))
     if "collective" in props and props["collective"] not in COLLECTIVE_VALUES:
         msg = Msg("collective: {value!r} is not one of {allowed}", value=props["collective"], allowed="required")
         out.append(finding(el, "bad_decision_property", msg))
@@ -256,7 +268,7 @@ def check(
             out.extend(decision_problems(el, lanes.get(el.get("id")), props))
         for el in proc.xpath("./*[not(self::bpmn:userTask) and not(self::bpmn:manualTask)]", namespaces=NS):
             props = _props(el)
-            for name in ("approval", "sign", "collective"):
+            for name in ("approval", "sign", "collective", "cc"):
                 if name in props:
                     msg = Msg("the property {name} applies to user tasks only", name=name)
                     out.append(finding(el, "bad_decision_property", msg))

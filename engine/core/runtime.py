@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from engine.core.approvals import Approvals, approval_roles
 from engine.core.bounds import Deadline, check_submitted
 from engine.core.claims import TaskClaims
+from engine.core.copies import Copies
 from engine.core.decisions import Decisions
 from engine.core.fanout import FanOutMixin
 from engine.core.forms import FormStore
@@ -43,7 +44,7 @@ from engine.org.nodes import Principal
 __all__ = ["ENDED", "MAX_DEPTH", "MAX_ROUNDS", "URGE_INTERVAL", "Loaded", "Runtime", "_jsonable", "_message"]
 
 
-class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, FanOutMixin, Messages, ScriptHelpers):
+class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, Copies, FanOutMixin, Messages, ScriptHelpers):
     """The public operations; each concern lives in its own mixin module (engine loop, task rows,
     claims and urges, fan-out, messages, script helpers), all sharing one unit of work."""
 
@@ -142,6 +143,8 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, FanOutMixi
         self._check_rules(loaded, guid, data)
         props = self._spiff_props(loaded, guid)
         data = self._check_decision_properties(task, inst, props, data, actor)
+        if props.get("cc"):  # 抄送: the people named must exist before anything is held or run
+            self._cc_recipients(task, props["cc"], data)
         roles = approval_roles(props.get("approval"))
         if roles:
             return self._hold_for_approval(task, inst, _jsonable(data), roles, actor)
@@ -162,6 +165,7 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, FanOutMixi
             loaded = self._load(inst)
             form_version = self.forms.pinned(inst.definition_id, task.form_key) if task.form_key else None
         guid = UUID(task.task_guid)
+        cc = self._spiff_props(loaded, guid).get("cc")
 
         def act(w: BpmnWorkflow) -> None:
             t = w.get_task_from_id(guid)
@@ -219,6 +223,8 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, FanOutMixi
         from engine.platform.attachments.service import bind_completed  # issue 16: bind the form's attachments
 
         bind_completed(self.session, self.forms, task, inst, data, actor, now)  # issue 16 (one call, see there)
+        if cc:
+            self._copy_step(task, inst, cc, data, actor)  # 抄送 (engine/core/copies.py)
         return task
 
     def suspend(self, instance_id: int, actor: Principal, reason: str = "") -> ProcessInstance:

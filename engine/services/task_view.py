@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from engine.core.forms import FormStore
 from engine.errors import NotFound, SanjiError
-from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, User
+from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, TaskCopy, User
 from engine.org.confidential import Redactor
 from engine.org.nodes import Principal
 from engine.org.routing import instance_visible_clause, task_visible_clause
@@ -152,13 +152,39 @@ def _event(e: EventLog, redactor: Redactor, data: Any) -> Event:
 
 
 def task_view(
-    session: Session, p: Principal, task: HumanTask, redactor: Redactor, forms: FormStore | None = None
+    session: Session,
+    p: Principal,
+    task: HumanTask,
+    redactor: Redactor,
+    forms: FormStore | None = None,
+    *,
+    copy_only: bool = False,
 ) -> TaskView:
     """What `p` may see of `task` (already checked readable with `readable_task`); with `forms`, its
-    form resolved for the task from the context `p` sees (engine/services/task_form.py)."""
+    form resolved for the task from the context `p` sees (engine/services/task_form.py). With
+    `copy_only` (a step copied to `p`, 抄送): the step's submitted data and nothing else."""
     inst = session.get(ProcessInstance, task.instance_id)
     if inst is None:
         raise NotFound("task {id} does not exist", id=task.id)
+    if copy_only:
+        form = None
+        if forms is not None and task.form_key:
+            try:
+                form = task_form(session, forms, task, {})
+            except SanjiError:
+                form = None
+        return TaskView(
+            task=task,
+            instance=inst,
+            title=task.name,
+            data=redactor.data(task.data, inst.data) if task.data is not None else None,
+            context={},
+            previous=[],
+            history=[],
+            sent_back=None,
+            chain=[inst],
+            form=form,
+        )
     upstream = callers(session, inst)
     shown = visible_ids(session, p, [i.id for i in upstream])
     chain = [inst] + [i for i in upstream if i.id in shown]
@@ -248,6 +274,7 @@ class InstanceView:
     incident_message: str | None
     incident_traceback: str | None  # for admins only
     decisions: list[Event] = field(default_factory=list)  # issue 17: 审批, 会签 / 或签, 集体研究 records
+    copies: list[dict[str, Any]] = field(default_factory=list)  # 抄送: which step went to whom
 
 
 def instance_view(session: Session, p: Principal, inst: ProcessInstance, redactor: Redactor) -> InstanceView:
@@ -264,6 +291,16 @@ def instance_view(session: Session, p: Principal, inst: ProcessInstance, redacto
         parent=parent,
         incident_message=redactor.text(inst.error_message, data),
         incident_traceback=redactor.text(inst.error_traceback, data) if p.is_admin else None,
+        copies=[
+            {"task_id": c.task_id, "name": name, "username": u, "display_name": dn, "at": c.at, "source": c.source}
+            for c, name, u, dn in session.execute(
+                select(TaskCopy, HumanTask.name, User.username, User.display_name)
+                .join(HumanTask, HumanTask.id == TaskCopy.task_id)
+                .join(User, User.id == TaskCopy.user_id)
+                .where(TaskCopy.instance_id == inst.id)
+                .order_by(TaskCopy.id)
+            )
+        ],
         decisions=[
             _event(e, redactor, data)
             for e in session.scalars(

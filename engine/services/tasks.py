@@ -112,6 +112,7 @@ class TaskRow:
     assignee: str | None  # username
     assignee_name: str | None
     instance_title: str | None
+    reading: str = "full"  # full | copy (抄送: the step's own data only)
 
 
 def rows_of(session: Session, redactor: Redactor, rows: list[Any]) -> list[TaskRow]:
@@ -144,11 +145,25 @@ def open_of_instance(session: Session, redactor: Redactor, instance_id: int) -> 
 
 
 def visible_row(session: Session, p: Principal, task_id: int, redactor: Redactor) -> TaskRow:
-    """The task if `p` may read it; else 404."""
+    """The task if `p` may read it — in full, or only its data when it was copied to them
+    (抄送: `reading` = `copy`, engine/org/policy.py `task_reading`); else 404."""
     row = session.execute(task_query().where(HumanTask.id == task_id, policy.tasks_visible(p))).first()
-    if row is None:
+    copied = (
+        row is None
+        and session.execute(select(HumanTask.id).where(HumanTask.id == task_id, policy.tasks_copied(p))).first()
+        is not None
+    )
+    reading = policy.task_reading(p, row is not None, copied)
+    if reading is None:
         raise NotFound("task {id} does not exist", id=task_id)
-    return rows_of(session, redactor, [row])[0]
+    if row is None:
+        row = session.execute(task_query().where(HumanTask.id == task_id)).one()
+        out = rows_of(session, redactor, [row])[0]
+        out.instance_title = None  # a copy shows the step, not its instance
+    else:
+        out = rows_of(session, redactor, [row])[0]
+    out.reading = reading
+    return out
 
 
 # ---- acting on a task ---------------------------------------------------------------------------------

@@ -183,3 +183,4 @@ def test_any_sign_first_wins_and_the_others_are_cancelled(api):
     signed = [(e["actor"], e["payload"]["sign"]) for e in got["decisions"] if e["type"] == "task_signed"]
     assert signed[-1] == ("xinsheng_deputy", "any") and len(signed) == 5
     assert api.get(f"/api/v1/tasks/{other['id']}", "xinsheng_secretary").get_json()["status"] == "cancelled"
+

@@ -286,7 +286,8 @@ def test_the_helper_names_match_what_a_running_script_gets(settings: Settings) -
 def test_decision_properties_take_only_known_values(forms: FormStore) -> None:
     """issue 17: approval, collective and sign are refused on the element with a value the engine does not know."""
     unit = "权属单位纪委"
-    check(forms, diagram(props=prop("approval", "secretary,deputy_secretary") + prop("collective", "required"), lane=unit))
+    check(forms, diagram(props=prop("approval", "secretary,deputy_secretary") + prop("collective", "required")
+                         + prop("cc", "secretary@group,xuchang,unit,form"), lane=unit))
     for props, lane, template in [
         (prop("approval", "boss"), unit, "approval: {value!r} is not a committee role; write secretary or a list of {roles}"),
         (prop("approval", "secretary"), "基层党支部纪律检查委员",
@@ -295,6 +296,8 @@ def test_decision_properties_take_only_known_values(forms: FormStore) -> None:
         (prop("sign", "some"), unit, "sign: {value!r} is not one of {allowed}"),
         (prop("sign", "all"), unit,
          "sign: 会签 and 或签 need a parallel multi-instance user task (one instance per signer)"),
+        (prop("cc", "boss@group"), unit, "cc: {entry!r} is neither an org node id, role@node, unit, group nor form"),
+        (prop("cc", "集团 纪委"), unit, "cc: {entry!r} is neither an org node id, role@node, unit, group nor form"),
     ]:
         (problem,) = refused(forms, diagram(props=props, lane=lane))
         assert (problem["element_id"], problem["code"], problem["template"]) == ("report", "bad_decision_property", template)

@@ -44,3 +44,54 @@ def test_approve_and_return_on_the_pages_with_the_records_shown(web, api, clock)
     html = web.get(f"/instances/{inst['id']}").get_data(as_text=True)
     for text in ("提交审批", "审批通过", "审批退回", "请补充依据", "集体研究记录", "予以立案审查", "同意 2 票，反对 0 票，弃权 1 票"):
         assert text in html, text
+
+
+def test_cc_gives_the_copied_step_only_with_a_notification(api, web, session, clock, settings):
+    from engine.platform.notify import collect
+
+    inst = start(api, "decision_cc")
+    register = inst["open_tasks"][0]
+    assert complete(api, register["id"], "xinsheng_member", {"person": "张某"}).status_code == 200
+    opinion = only(api, "xinsheng_member", "opinion")
+    r = complete(api, opinion["id"], "xinsheng_member", {"disposal": "谈话函询", "cc_users": ["nobody_here"]})
+    assert r.status_code == 422 and [d["field"] for d in r.get_json()["details"]] == ["cc_users"]
+    r = complete(api, opinion["id"], "xinsheng_member", {"disposal": "谈话函询", "cc_users": ["xinsheng_laogan"]})
+    assert r.status_code == 200
+    close = only(api, "xinsheng_member", "close")
+    # the branch commissioner named in the form reads the copied step: its data, nothing else
+    got = api.get(f"/api/v1/tasks/{opinion['id']}", "xinsheng_laogan").get_json()
+    assert got["copied"] is True and got["data"] == {"disposal": "谈话函询", "cc_users": ["xinsheng_laogan"]}
+    assert got["context"] == {} and got["previous"] == [] and got["history"] == [] and got["instance_title"] is None
+    assert got["can_complete"] is False
+    # … and nothing else: not the other steps, not the instance, its history or its trace
+    assert api.get(f"/api/v1/tasks/{register['id']}", "xinsheng_laogan").status_code == 404
+    assert api.get(f"/api/v1/tasks/{close['id']}", "xinsheng_laogan").status_code == 404
+    assert api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_laogan").status_code == 404
+    assert api.get(f"/api/v1/process-instances/{inst['id']}/history", "xinsheng_laogan").status_code == 404
+    assert complete(api, opinion["id"], "xinsheng_laogan", {}).status_code == 404
+    assert [t["id"] for t in api.tasks("xinsheng_laogan", status="completed")] == []
+    # another commissioner of the unit was not copied
+    assert api.get(f"/api/v1/tasks/{opinion['id']}", "xinsheng_wuye").status_code == 404
+    # the page shows the step's data only
+    web.login("xinsheng_laogan")
+    r = web.get(f"/tasks/{opinion['id']}")
+    html = r.get_data(as_text=True)
+    assert r.status_code == 200 and 'id="copied"' in html and "谈话函询" in html
+    assert "张某" not in html and 'id="history"' not in html
+    assert web.get(f"/tasks/{register['id']}").status_code == 404
+    assert web.get(f"/instances/{inst['id']}").status_code in (403, 404)
+    assert web.post(f"/tasks/{opinion['id']}", {}).status_code == 404
+    web.logout()
+    # both copied people are told; the instance lists the copies for those who trace it
+    session.commit()
+    collect(session, clock, settings)
+    session.commit()
+    for user in ("xinsheng_laogan", "group_secretary"):
+        notes = [n for n in api.get("/api/v1/notifications", user).get_json()["items"] if n["kind"] == "task_copied"]
+        assert [(n["title"], n["link"]) for n in notes] == [("抄送：处置意见", f"/tasks/{opinion['id']}")], user
+    got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
+    assert sorted((c["username"], c["source"]) for c in got["copies"]) == [
+        ("group_secretary", "secretary@group"), ("xinsheng_laogan", "form")]
+    web.login("xinsheng_member")
+    html = web.get(f"/instances/{inst['id']}").get_data(as_text=True)
+    assert 'id="copies"' in html and "新升实业老干家委党总支纪律检查委员" in html

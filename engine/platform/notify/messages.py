@@ -18,19 +18,20 @@ from engine.org import confidential
 from engine.org.routing import candidates
 from engine.platform.models import Notification, NotificationChannel, Outbox
 
-KINDS = ("task_offered", "task_due_soon", "task_overdue", "task_urged", "escalation")
+KINDS = ("task_offered", "task_due_soon", "task_overdue", "task_urged", "escalation", "task_copied")
 KIND_NAMES = {
     "task_offered": "新待办",
     "task_due_soon": "即将到期",
     "task_overdue": "已逾期",
     "task_urged": "催办",
     "escalation": "逐级上报",
+    "task_copied": "抄送",
     "test": "测试消息",
 }
 CHANNEL_KINDS = ("wecom", "dingtalk", "email")
 FORMATS = ("markdown", "text")
 CURSOR = "event_log"
-SOURCE_EVENTS = ("task_created", "task_urged")
+SOURCE_EVENTS = ("task_created", "task_urged", "task_copied")
 BATCH = 500
 GAP_TTL = timedelta(minutes=10)
 MAX_GAPS = 10_000
@@ -133,10 +134,32 @@ def _users_by_name(session: Session, names: Iterable[str]) -> list[User]:
     )
 
 
+def copy_message(session: Session, task: HumanTask, ev: EventLog) -> Message:
+    """抄送: tells the people copied which step they may read — its name, node and who did it,
+    never the instance's title or data (engine/core/copies.py)."""
+    node = session.get(OrgNode, task.node_id)
+    assert node is not None
+    to = (ev.payload or {}).get("to")
+    by = session.get(User, ev.actor_id) if ev.actor_id else None
+    return Message(
+        kind="task_copied",
+        source_key=f"ev:{ev.id}",
+        title=f"{KIND_NAMES['task_copied']}：{task.name}",
+        lines=[("步骤", task.name), ("办理", node.name + (f"（{by.display_name}）" if by else ""))],
+        node=node,
+        recipients=_users_by_name(session, to) if isinstance(to, list) else [],
+        task_id=task.id,
+        instance_id=None,  # the copy is of the step, not of its instance
+        link=f"/tasks/{task.id}",
+    )
+
+
 def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> list[Message]:
     if ev.task_id is None:
         return []
     task = session.get(HumanTask, ev.task_id)
+    if task is not None and ev.type == "task_copied":  # 抄送: a completed step, to the people copied
+        return [copy_message(session, task, ev)]
     if task is None or task.status != "open":
         return []  # done or cancelled before anyone needed telling
     key = f"ev:{ev.id}"
