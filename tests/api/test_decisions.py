@@ -184,3 +184,20 @@ def test_any_sign_first_wins_and_the_others_are_cancelled(api):
     assert signed[-1] == ("xinsheng_deputy", "any") and len(signed) == 5
     assert api.get(f"/api/v1/tasks/{other['id']}", "xinsheng_secretary").get_json()["status"] == "cancelled"
 
+
+
+def test_a_held_task_left_by_the_process_takes_its_approval_with_it(api, rt, session, clock):
+    from datetime import timedelta
+
+    inst = start(api, "decision_approval_timer")
+    draft = inst["open_tasks"][0]
+    assert complete(api, draft["id"], "xinsheng_member", DRAFT).status_code == 200
+    approval = only(api, "xinsheng_secretary", "draft")
+    clock.advance(timedelta(days=3))
+    assert rt.fire_timers(inst["id"], "scheduler") == 1
+    session.commit()
+    api.tokens.clear()  # three days later: sign in again
+    assert api.get(f"/api/v1/tasks/{draft['id']}", "xinsheng_member").get_json()["status"] == "cancelled"
+    assert api.get(f"/api/v1/tasks/{approval['id']}", "xinsheng_secretary").get_json()["status"] == "cancelled"
+    got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
+    assert [t["spec_id"] for t in got["open_tasks"]] == ["escalate"] and "proposal" not in got["variables"]
