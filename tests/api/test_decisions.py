@@ -1,7 +1,8 @@
 """Issue 17: 审批 (approval), 会签 / 或签 (sign) and 集体研究 (collective) from any diagram."""
 from __future__ import annotations
 
-from tests.conftest import BPMN
+from engine.core.spiff import SanjiBpmnParser, dump_specs, load_specs
+from tests.conftest import BPMN, roundtrip_all
 
 DRAFT = {"proposal": "建议谈话函询"}
 
@@ -23,11 +24,13 @@ def complete(api, task_id, user, data):
     return api.post(f"/api/v1/tasks/{task_id}/complete", user, json={"data": data})
 
 
-def test_approval_holds_the_data_until_the_secretary_approves(api):
+def test_approval_holds_the_data_until_the_secretary_approves(api, session):
     inst = start(api)
     draft = inst["open_tasks"][0]
     r = complete(api, draft["id"], "xinsheng_member", DRAFT)
     assert r.status_code == 200 and r.get_json()["status"] == "held"
+    assert roundtrip_all(session) == 1  # the held state is the task still waiting in SpiffWorkflow
+    session.rollback()  # end the read: SQLite lets one writer in
     # nothing merged, the flow waits: the instance's only open task is the approval
     got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
     assert "proposal" not in got["variables"]
@@ -150,32 +153,45 @@ def test_collective_errors_are_in_chinese(api, clock):
     assert r.get_json()["details"][0]["message"] == "会议日期不能晚于今天"
 
 
-def test_countersign_records_every_signature_and_a_disagreement(api):
+def test_countersign_records_every_signature_and_a_disagreement(api, session):
     inst = start(api, "decision_sign")
     signers = ["xinsheng_secretary", "xinsheng_deputy", "xinsheng_standing", "xinsheng_member"]
     tasks = {u: only(api, u, "countersign") for u in signers}
+    assert complete(api, tasks["xinsheng_standing"]["id"], "xinsheng_standing", {"agree": True}).status_code == 200
+    assert roundtrip_all(session) == 1  # part-signed
+    session.rollback()
     assert len({t["id"] for t in tasks.values()}) == 4 and all(t["assignee"] == u for u, t in tasks.items())
     r = complete(api, tasks["xinsheng_member"]["id"], "xinsheng_member", {"agree": False})
     assert r.status_code == 422 and [d["field"] for d in r.get_json()["details"]] == ["opinion"]
-    for u in signers:
+    for u in [u for u in signers if u != "xinsheng_standing"]:
         data = {"agree": False, "opinion": "证据不足"} if u == "xinsheng_member" else {"agree": True}
         assert complete(api, tasks[u]["id"], u, data).status_code == 200
     got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
     sigs = got["variables"]["signatures"]
     assert [(s["username"], s["agree"], s["opinion"]) for s in sigs] == [
-        ("xinsheng_secretary", True, ""), ("xinsheng_deputy", True, ""), ("xinsheng_standing", True, ""),
-        ("xinsheng_member", False, "证据不足")]
+        ("xinsheng_standing", True, ""), ("xinsheng_secretary", True, ""), ("xinsheng_deputy", True, ""),
+        ("xinsheng_member", False, "证据不足")]  # in the order signed
     assert not all(s["agree"] for s in sigs)
     assert sigs[3]["name"] == "新升实业纪委委员"
 
 
-def test_any_sign_first_wins_and_the_others_are_cancelled(api):
+def test_sign_any_is_a_completion_condition_that_survives_serialization():
+    parser = SanjiBpmnParser()
+    parser.add_bpmn_file(str(BPMN / "decision_sign.bpmn"))
+    spec, subs = load_specs(dump_specs(parser.get_spec("decision_sign"), {}))
+    assert spec.task_specs["anysign"].condition == "True"
+    assert spec.task_specs["countersign"].condition is None
+
+
+def test_any_sign_first_wins_and_the_others_are_cancelled(api, session):
     inst = start(api, "decision_sign")
     for u in ["xinsheng_secretary", "xinsheng_deputy", "xinsheng_standing", "xinsheng_member"]:
         t = only(api, u, "countersign")
         assert complete(api, t["id"], u, {"agree": True}).status_code == 200
     first = only(api, "xinsheng_deputy", "anysign")
     other = only(api, "xinsheng_secretary", "anysign")
+    assert roundtrip_all(session) == 1
+    session.rollback()
     r = complete(api, first["id"], "xinsheng_deputy", {"agree": True, "opinion": "同意"})
     assert r.status_code == 200 and r.get_json()["instance_status"] == "completed"
     got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
