@@ -60,7 +60,9 @@ def test_approval_holds_the_data_until_the_secretary_approves(api, session):
     assert [(e["actor"], e["payload"]["spec_id"]) for e in completed] == [("xinsheng_member", "draft")]
 
 
-def test_return_with_opinion_then_resubmit(api):
+def test_return_with_opinion_then_resubmit(api, session, clock, settings):
+    from engine.platform.notify import collect
+
     inst = start(api)
     draft = inst["open_tasks"][0]
     assert complete(api, draft["id"], "xinsheng_member", DRAFT).status_code == 200
@@ -72,6 +74,12 @@ def test_return_with_opinion_then_resubmit(api):
     assert r.status_code == 200
     again = only(api, "xinsheng_member", "draft")
     assert again["id"] == draft["id"] and again["assignee"] == "xinsheng_member"
+    collect(session, clock, settings)  # the doer is told, with the opinion
+    session.commit()
+    notes = api.get("/api/v1/notifications", "xinsheng_member").get_json()["items"]
+    assert [n["title"] for n in notes if n["task_id"] == draft["id"]] == ["新待办：拟办意见"] * 2
+    assert "退回意见：请补充依据" in [n for n in notes if n["task_id"] == draft["id"]][0]["body"]
+
     view = api.get(f"/api/v1/tasks/{draft['id']}", "xinsheng_member").get_json()
     assert view["status"] == "open" and view["data"] == DRAFT  # the previous data, to start from
     assert view["returned"]["payload"]["opinion"] == "请补充依据"
@@ -82,6 +90,10 @@ def test_return_with_opinion_then_resubmit(api):
     assert r.status_code == 200
     second = only(api, "xinsheng_secretary", "draft")
     assert second["id"] != approval["id"]
+    collect(session, clock, settings)  # the approval is offered like any task (the returned one was done before)
+    session.commit()
+    notes = api.get("/api/v1/notifications", "xinsheng_secretary").get_json()["items"]
+    assert [(n["title"], n["task_id"]) for n in notes] == [("新待办：审批：拟办意见", second["id"])]
     assert complete(api, second["id"], "xinsheng_secretary", {"decision": "approve"}).status_code == 200
     got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
     assert got["variables"]["proposal"] == "建议初步核实"

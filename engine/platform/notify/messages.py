@@ -31,7 +31,7 @@ KIND_NAMES = {
 CHANNEL_KINDS = ("wecom", "dingtalk", "email")
 FORMATS = ("markdown", "text")
 CURSOR = "event_log"
-SOURCE_EVENTS = ("task_created", "task_urged", "task_copied")
+SOURCE_EVENTS = ("task_created", "task_urged", "task_copied", "approval_returned")
 BATCH = 500
 GAP_TTL = timedelta(minutes=10)
 MAX_GAPS = 10_000
@@ -170,6 +170,9 @@ def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> li
             return []
         kind = "escalation" if wanted == "escalation" else "task_offered"
         return [task_message(session, settings, kind, task, key)]
+    if ev.type == "approval_returned":  # 审批退回: the task is back with its doer, with the opinion
+        opinion = str((ev.payload or {}).get("opinion") or "")[:500]
+        return [task_message(session, settings, "task_offered", task, key, extra_lines=[("退回意见", opinion)])]
     if ev.type == "task_urged":
         payload = ev.payload or {}
         to = payload.get("to")
