@@ -26,6 +26,7 @@ from engine.models import COMMITTEE_ROLES, HumanTask, OrgNode, ProcessInstance, 
 from engine.org.nodes import Principal
 
 COLLECTIVE_VALUES = ("required",)
+SIGNERS_ROLES = COMMITTEE_ROLES
 SIGN_VALUES = ("all", "any")
 VOTES = ("agree", "against", "abstain")
 MAX_TEXT = 5000
@@ -112,6 +113,20 @@ def check_collective(record: Any, members: list[str], today: date) -> dict[str, 
             attendees=len(attendees),
         )
     return {"meeting_date": day.isoformat(), "attendees": attendees, "decision": decision.strip(), "votes": counts}
+
+
+def sign_outcome(child: Any) -> None:
+    """After a signature: `<task id>_agreed` on the multi-instance task (and so, once it ends, in
+    the instance) — true when every signature collected so far agrees (for `all`, when the task
+    ends: all signers agreed; for `any`: the one signer agreed)."""
+    parent = child.parent
+    spec = getattr(parent, "task_spec", None)
+    output = getattr(spec, "data_output", None)
+    if parent is None or spec is None or output is None:
+        return
+    signatures = parent.data.get(output.bpmn_id) or []
+    agreed = bool(signatures) and all(isinstance(s, dict) and s.get("agree") is True for s in signatures)
+    parent.data[f"{spec.bpmn_id}_agreed"] = agreed
 
 
 def check_signature(data: dict[str, Any]) -> tuple[bool, str]:

@@ -47,6 +47,7 @@ KNOWN_PROPERTIES = frozenset(
         "sign",  # 会签 / 或签 (engine/core/decisions.py)
         "collective",  # 集体研究 record (engine/core/decisions.py)
         "cc",  # 抄送 (engine/core/copies.py)
+        "signers",  # 会签 / 或签 signers from the committee (engine/core/spiff.py _fill_signers)
     }
 )
 # Variables the engine itself gives an instance (docs/bpmn-conventions.md, "Instance variables").
@@ -226,6 +227,20 @@ def decision_problems(el: etree._Element, lane: str | None, props: dict[str, str
                 entry=bad[0] if bad else props["cc"],
             )
             out.append(finding(el, "bad_decision_property", msg))
+    if "signers" in props:
+        wanted = [r.strip() for r in props["signers"].split(",") if r.strip()]
+        if "sign" not in props:
+            out.append(finding(el, "bad_decision_property", Msg("signers needs sign (all or any) on the same task")))
+        elif wanted != ["committee"] and (not wanted or any(r not in COMMITTEE_ROLES for r in wanted)):
+            msg = Msg(
+                "signers: {value!r} is neither committee nor a list of {roles}",
+                value=props["signers"],
+                roles=", ".join(COMMITTEE_ROLES),
+            )
+            out.append(finding(el, "bad_decision_property", msg))
+        elif lane_tier(lane) not in ("group", "unit", "department"):
+            msg = Msg("signers: a task in lane {lane} has no committee to sign", lane=lane or "")
+            out.append(finding(el, "bad_decision_property", msg))
     if "collective" in props and props["collective"] not in COLLECTIVE_VALUES:
         msg = Msg("collective: {value!r} is not one of {allowed}", value=props["collective"], allowed="required")
         out.append(finding(el, "bad_decision_property", msg))
@@ -268,7 +283,7 @@ def check(
             out.extend(decision_problems(el, lanes.get(el.get("id")), props))
         for el in proc.xpath("./*[not(self::bpmn:userTask) and not(self::bpmn:manualTask)]", namespaces=NS):
             props = _props(el)
-            for name in ("approval", "sign", "collective", "cc"):
+            for name in ("approval", "sign", "signers", "collective", "cc"):
                 if name in props:
                     msg = Msg("the property {name} applies to user tasks only", name=name)
                     out.append(finding(el, "bad_decision_property", msg))

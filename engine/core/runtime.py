@@ -22,7 +22,7 @@ from engine.core.approvals import Approvals, approval_roles
 from engine.core.bounds import Deadline, check_submitted
 from engine.core.claims import TaskClaims
 from engine.core.copies import Copies
-from engine.core.decisions import Decisions
+from engine.core.decisions import Decisions, sign_outcome
 from engine.core.fanout import FanOutMixin
 from engine.core.forms import FormStore
 from engine.core.loop import EngineLoop
@@ -165,7 +165,8 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, Copies, Fa
             loaded = self._load(inst)
             form_version = self.forms.pinned(inst.definition_id, task.form_key) if task.form_key else None
         guid = UUID(task.task_guid)
-        cc = self._spiff_props(loaded, guid).get("cc")
+        props = self._spiff_props(loaded, guid)
+        cc = props.get("cc")
 
         def act(w: BpmnWorkflow) -> None:
             t = w.get_task_from_id(guid)
@@ -173,6 +174,8 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, Copies, Fa
                 raise Conflict("the task is no longer waiting for completion")
             t.data.update(data)
             t.run()
+            if props.get("sign"):
+                sign_outcome(t)  # 会签 / 或签: `<task id>_agreed` (engine/core/decisions.py)
 
         before = inst.state
         try:

@@ -106,10 +106,31 @@ def _instance_count(spec: Any, my_task: Any) -> int | None:
     return count if isinstance(count, int) else None
 
 
+def _fill_signers(spec: Any, my_task: Any) -> None:
+    """会签 / 或签 with the property `signers` (`committee`, or committee roles such as
+    `secretary,deputy_secretary`): the engine fills the task's `loopDataInputRef` with the
+    usernames of the committee of the task's unit (`unit_id`; the group committee in the group
+    lane), through the script helper `committee_members` and so within the instance's scope."""
+    from engine.org.routing import lane_tier  # not at the top: engine.org imports the models
+
+    inner = my_task.workflow.spec.task_specs.get(spec.task_spec) if isinstance(spec.task_spec, str) else None
+    props = (getattr(inner, "extensions", None) or {}).get("properties") or {}
+    signers = (props.get("signers") or "").strip()
+    if not signers or spec.data_input is None:
+        return
+    roles = None if signers == "committee" else signers
+    node = "None" if lane_tier(getattr(inner, "lane", None)) == "group" else "unit_id"
+    value = my_task.workflow.script_engine.evaluate(my_task, f"committee_members({node}, {roles!r})")
+    my_task.data[spec.data_input.bpmn_id] = value
+    if type(spec.data_input).__name__ == "DataObject":
+        spec.data_input.set(my_task)
+
+
 def _check_instance_count(self: Any, my_task: Any) -> None:
     """SpiffWorkflow creates all instances of a parallel multi-instance at once, from data (and
     a sequential one runs its script instances in one request): count them first, against the
-    script engine's `max_branches` (SANJI_MAX_BRANCHES)."""
+    script engine's `max_branches` (SANJI_MAX_BRANCHES). (First, 会签's `signers` fill the input.)"""
+    _fill_signers(self, my_task)
     limit = getattr(my_task.workflow.top_workflow.script_engine, "max_branches", None)
     if limit is not None:
         count = _instance_count(self, my_task)

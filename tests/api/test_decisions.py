@@ -183,7 +183,7 @@ def test_countersign_records_every_signature_and_a_disagreement(api, session):
     assert [(s["username"], s["agree"], s["opinion"]) for s in sigs] == [
         ("xinsheng_standing", True, ""), ("xinsheng_secretary", True, ""), ("xinsheng_deputy", True, ""),
         ("xinsheng_member", False, "证据不足")]  # in the order signed
-    assert not all(s["agree"] for s in sigs)
+    assert got["variables"]["countersign_agreed"] is False  # one refusal
     assert sigs[3]["name"] == "新升实业纪委委员"
 
 
@@ -202,12 +202,15 @@ def test_any_sign_first_wins_and_the_others_are_cancelled(api, session):
         assert complete(api, t["id"], u, {"agree": True}).status_code == 200
     first = only(api, "xinsheng_deputy", "anysign")
     other = only(api, "xinsheng_secretary", "anysign")
+    assert [t for t in api.tasks("xinsheng_member") if t["spec_id"] == "anysign"] == []
     assert roundtrip_all(session) == 1
     session.rollback()
     r = complete(api, first["id"], "xinsheng_deputy", {"agree": True, "opinion": "同意"})
     assert r.status_code == 200 and r.get_json()["instance_status"] == "completed"
     got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
     assert [(s["username"], s["agree"]) for s in got["variables"]["leader_signatures"]] == [("xinsheng_deputy", True)]
+    assert got["variables"]["countersign_agreed"] is True and got["variables"]["anysign_agreed"] is True
+    assert got["variables"]["leaders"] == ["xinsheng_secretary", "xinsheng_deputy"]  # filled from `signers`
     signed = [(e["actor"], e["payload"]["sign"]) for e in got["decisions"] if e["type"] == "task_signed"]
     assert signed[-1] == ("xinsheng_deputy", "any") and len(signed) == 5
     assert api.get(f"/api/v1/tasks/{other['id']}", "xinsheng_secretary").get_json()["status"] == "cancelled"

@@ -296,6 +296,7 @@ def test_decision_properties_take_only_known_values(forms: FormStore) -> None:
         (prop("sign", "some"), unit, "sign: {value!r} is not one of {allowed}"),
         (prop("sign", "all"), unit,
          "sign: 会签 and 或签 need a parallel multi-instance user task (one instance per signer)"),
+        (prop("signers", "committee"), unit, "signers needs sign (all or any) on the same task"),
         (prop("cc", "boss@group"), unit, "cc: {entry!r} is neither an org node id, role@node, unit, group nor form"),
         (prop("cc", "集团 纪委"), unit, "cc: {entry!r} is neither an org node id, role@node, unit, group nor form"),
     ]:
