@@ -400,6 +400,7 @@ def render_task(
         colleagues=colleagues,
         may_urge=not copy_only and t.status == "open" and node is not None and may_urge(p, t, node),
         copy_only=copy_only,
+        posted=values or {},
         step_data=view.data if t.status == "completed" and not schema else None,
         urges=n_urges,
         last_urged=last_urged,

@@ -1,7 +1,8 @@
 """Tasks as the JSON API (`GET /api/v1/tasks`) and the task pages (待办, 已办, 督办) list them:
 one filter, one query, one pager; who sees which task is engine/org/policy.py's rule.
 
-Lists: `open` (offered to the reader), `completed` (completed by the reader), `cancelled`
+Lists: `open` (offered to the reader), `completed` (completed by the reader, or submitted and held
+for approval: status `held`), `cancelled`
 (readable by the reader), `supervise` (open tasks of the tiers below that the reader may urge).
 """
 
@@ -67,8 +68,8 @@ def base_conditions(p: Principal, which: str) -> list[ColumnElement[bool]]:
     """Which tasks a list holds for `p`, before filters."""
     if which == "open":
         return [HumanTask.status == "open", policy.tasks_offered(p)]
-    if which == "completed":
-        return [HumanTask.status == "completed", HumanTask.completed_by_id == p.id]
+    if which == "completed":  # also the reader's submissions held for approval (审批)
+        return [HumanTask.status.in_(("completed", "held")), HumanTask.completed_by_id == p.id]
     if which == "cancelled":
         return [HumanTask.status == "cancelled", policy.tasks_visible(p)]
     return [HumanTask.status == "open", policy.tasks_urgeable(p)]

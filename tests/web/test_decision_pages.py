@@ -10,12 +10,17 @@ def test_approve_and_return_on_the_pages_with_the_records_shown(web, api, clock)
     draft = inst["open_tasks"][0]
     assert complete(api, draft["id"], "xinsheng_member", DRAFT).status_code == 200
     approval = only(api, "xinsheng_secretary", "draft")
+    web.login("xinsheng_member")  # the doer finds the held submission among the done ones
+    html = web.get("/tasks/done").get_data(as_text=True)
+    assert "拟办意见" in html and "待审批" in html
+    web.logout()
     web.login("xinsheng_secretary")
     html = web.get(f"/tasks/{approval['id']}").get_data(as_text=True)
     assert "审批：拟办意见" in html and 'id="approval-subject"' in html and "建议谈话函询" in html
     # returning without an opinion: 422 naming the field, in Chinese
     r = web.post(f"/tasks/{approval['id']}", {"decision": "return", "opinion": ""})
     assert r.status_code == 422 and "退回时必须填写意见" in r.get_data(as_text=True)
+    assert 'value="return" checked' in r.get_data(as_text=True)
     r = web.post(f"/tasks/{approval['id']}", {"decision": "return", "opinion": "请补充依据"})
     assert r.status_code == 302
     web.logout()
@@ -38,7 +43,9 @@ def test_approve_and_return_on_the_pages_with_the_records_shown(web, api, clock)
             "collective_decision": "予以立案审查", "collective_votes_agree": "2", "collective_votes_against": "0",
             "collective_votes_abstain": "0"}
     r = web.post(f"/tasks/{meeting['id']}", form)
-    assert r.status_code == 422 and "表决票数合计 2 票，与参会人数 3 人不符" in r.get_data(as_text=True)
+    html = r.get_data(as_text=True)
+    assert r.status_code == 422 and "表决票数合计 2 票，与参会人数 3 人不符" in html
+    assert ">予以立案审查</textarea>" in html and html.count("checked") == 3  # what was entered stays
     r = web.post(f"/tasks/{meeting['id']}", dict(form, collective_votes_abstain="1"))
     assert r.status_code == 302
     html = web.get(f"/instances/{inst['id']}").get_data(as_text=True)
