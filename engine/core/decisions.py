@@ -55,62 +55,105 @@ def committee_names(session: Any, node_id: str) -> list[str]:
     return sorted(best, key=lambda n: (best[n], n))
 
 
-def _bad(path: str, message: str, rule: str, **params: Any) -> Invalid:
-    return Invalid(message, [field_error(path, message, rule, **params)], **params)
-
-
 def check_collective(record: Any, members: list[str], today: date) -> dict[str, Any]:
     """The 集体研究 record as stored, or 422 naming the first field at fault."""
     if not isinstance(record, dict):
-        raise _bad("collective", "the record of the collective decision is required", "required")
+        raise Invalid(
+            "the record of the collective decision is required",
+            [field_error("collective", "the record of the collective decision is required", "required")],
+        )
     raw = record.get("meeting_date")
     try:
         day = date.fromisoformat(raw) if isinstance(raw, str) and len(raw) == 10 else None
     except ValueError:
         day = None
     if day is None:
-        raise _bad("collective/meeting_date", "the meeting date must be a date (YYYY-MM-DD)", "format")
+        raise Invalid(
+            "the meeting date must be a date (YYYY-MM-DD)",
+            [field_error("collective/meeting_date", "the meeting date must be a date (YYYY-MM-DD)", "format")],
+        )
     if day > today:
-        raise _bad("collective/meeting_date", "the meeting date cannot be in the future", "maximum")
+        raise Invalid(
+            "the meeting date cannot be in the future",
+            [field_error("collective/meeting_date", "the meeting date cannot be in the future", "maximum")],
+        )
     attendees = record.get("attendees")
     if not isinstance(attendees, list) or not all(isinstance(a, str) and a.strip() for a in attendees):
-        raise _bad("collective/attendees", "the attendees must be a list of names", "type")
+        raise Invalid(
+            "the attendees must be a list of names",
+            [field_error("collective/attendees", "the attendees must be a list of names", "type")],
+        )
     attendees = [a.strip() for a in attendees]
     if len(set(attendees)) != len(attendees):
-        raise _bad("collective/attendees", "an attendee is listed twice", "uniqueItems")
+        raise Invalid(
+            "an attendee is listed twice",
+            [field_error("collective/attendees", "an attendee is listed twice", "uniqueItems")],
+        )
     for name in attendees:
         if name not in members:
-            raise _bad("collective/attendees", "{name} is not a member of the committee", "enum", name=name)
+            raise Invalid(
+                "{name} is not a member of the committee",
+                [field_error("collective/attendees", "{name} is not a member of the committee", "enum", name=name)],
+                name=name,
+            )
     quorum = len(members) // 2 + 1
     if len(attendees) < quorum:
-        raise _bad(
-            "collective/attendees",
+        total = len(members)
+        raise Invalid(
             "more than half of the committee must attend: at least {quorum} of {total}",
-            "minItems",
+            [
+                field_error(
+                    "collective/attendees",
+                    "more than half of the committee must attend: at least {quorum} of {total}",
+                    "minItems",
+                    quorum=quorum,
+                    total=total,
+                )
+            ],
             quorum=quorum,
-            total=len(members),
+            total=total,
         )
     decision = record.get("decision")
     if not isinstance(decision, str) or not decision.strip():
-        raise _bad("collective/decision", "the decision is required", "required")
+        raise Invalid(
+            "the decision is required", [field_error("collective/decision", "the decision is required", "required")]
+        )
     if len(decision) > MAX_TEXT:
-        raise _bad("collective/decision", "at most {limit} characters", "maxLength", limit=MAX_TEXT)
+        raise Invalid(
+            "at most {limit} characters",
+            [field_error("collective/decision", "at most {limit} characters", "maxLength", limit=MAX_TEXT)],
+            limit=MAX_TEXT,
+        )
     votes = record.get("votes")
     if not isinstance(votes, dict):
-        raise _bad("collective/votes", "the votes (agree, against, abstain) are required", "required")
+        raise Invalid(
+            "the votes (agree, against, abstain) are required",
+            [field_error("collective/votes", "the votes (agree, against, abstain) are required", "required")],
+        )
     counts: dict[str, int] = {}
     for key in VOTES:
         value = votes.get(key, 0)
         if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise _bad(f"collective/votes/{key}", "must be a whole number of at least 0", "minimum")
+            raise Invalid(
+                "must be a whole number of at least 0",
+                [field_error(f"collective/votes/{key}", "must be a whole number of at least 0", "minimum")],
+            )
         counts[key] = value
     if sum(counts.values()) != len(attendees):
-        raise _bad(
-            "collective/votes",
+        total, present = sum(counts.values()), len(attendees)
+        raise Invalid(
             "the votes add up to {votes}, but {attendees} attended",
-            "sum",
-            votes=sum(counts.values()),
-            attendees=len(attendees),
+            [
+                field_error(
+                    "collective/votes",
+                    "the votes add up to {votes}, but {attendees} attended",
+                    "sum",
+                    votes=total,
+                    attendees=present,
+                )
+            ],
+            votes=total,
+            attendees=present,
         )
     return {"meeting_date": day.isoformat(), "attendees": attendees, "decision": decision.strip(), "votes": counts}
 
@@ -132,12 +175,19 @@ def sign_outcome(child: Any) -> None:
 def check_signature(data: dict[str, Any]) -> tuple[bool, str]:
     agree = data.get("agree")
     if not isinstance(agree, bool):
-        raise _bad("agree", "choose agree or disagree", "required")
+        raise Invalid("choose agree or disagree", [field_error("agree", "choose agree or disagree", "required")])
     opinion = data.get("opinion") or ""
     if not isinstance(opinion, str) or len(opinion) > MAX_TEXT:
-        raise _bad("opinion", "at most {limit} characters", "maxLength", limit=MAX_TEXT)
+        raise Invalid(
+            "at most {limit} characters",
+            [field_error("opinion", "at most {limit} characters", "maxLength", limit=MAX_TEXT)],
+            limit=MAX_TEXT,
+        )
     if not agree and not opinion.strip():
-        raise _bad("opinion", "an opinion is required to disagree", "required")
+        raise Invalid(
+            "an opinion is required to disagree",
+            [field_error("opinion", "an opinion is required to disagree", "required")],
+        )
     return agree, opinion.strip()
 
 
