@@ -232,3 +232,35 @@ def test_a_held_task_left_by_the_process_takes_its_approval_with_it(api, rt, ses
     assert api.get(f"/api/v1/tasks/{approval['id']}", "xinsheng_secretary").get_json()["status"] == "cancelled"
     got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
     assert [t["spec_id"] for t in got["open_tasks"]] == ["escalate"] and "proposal" not in got["variables"]
+
+
+def test_cc_is_mailed_to_the_people_copied_only_never_to_a_group_robot(api, session, clock, settings):
+    from sqlalchemy import select, update
+
+    from engine.models import User
+    from engine.platform.models import Outbox
+    from engine.platform.notify import collect
+    from tests.platform.test_notifications import add_channel
+
+    session.execute(update(User).where(User.username == "xinsheng_laogan").values(email="laogan@xinsheng.example"))
+    session.execute(update(User).where(User.username == "xinsheng_member").values(email="member@xinsheng.example"))
+    session.commit()
+    every = ["task_offered", "task_due_soon", "task_overdue", "task_urged", "escalation"]
+    add_channel(api, name="新升纪委邮箱", kind="email", node_id="xinsheng", recipients=["office@xinsheng.example"],
+                email_users=True, events=every)
+    add_channel(api, name="新升纪检群", kind="wecom", node_id="xinsheng",
+                url="https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc", events=every)
+    inst = start(api, "decision_cc")
+    assert complete(api, inst["open_tasks"][0]["id"], "xinsheng_member", {"person": "张某"}).status_code == 200
+    collect(session, clock, settings)
+    session.commit()
+    before = session.scalar(select(Outbox.id).order_by(Outbox.id.desc()).limit(1)) or 0
+    session.rollback()  # end the read: SQLite lets one writer in
+    opinion = only(api, "xinsheng_member", "opinion")
+    data = {"disposal": "谈话函询", "cc_users": ["xinsheng_laogan"]}
+    assert complete(api, opinion["id"], "xinsheng_member", data).status_code == 200
+    collect(session, clock, settings)
+    session.commit()
+    rows = session.execute(select(Outbox.kind, Outbox.recipient).where(Outbox.id > before).order_by(Outbox.id)).all()
+    assert ("task_copied", "laogan@xinsheng.example") in rows
+    assert [r for r in rows if r[0] == "task_copied"] == [("task_copied", "laogan@xinsheng.example")]

@@ -18,7 +18,11 @@ from engine.org import confidential
 from engine.org.routing import candidates
 from engine.platform.models import Notification, NotificationChannel, Outbox
 
-KINDS = ("task_offered", "task_due_soon", "task_overdue", "task_urged", "escalation", "task_copied")
+KINDS = ("task_offered", "task_due_soon", "task_overdue", "task_urged", "escalation")
+# 抄送 is told to the people copied only: in the app, and by e-mail through the node's e-mail
+# channels that mail the users concerned (`email_users`) — never to a group robot or a channel's
+# fixed addresses, who would learn of a step not copied to them
+PERSONAL_KINDS = ("task_copied",)
 KIND_NAMES = {
     "task_offered": "新待办",
     "task_due_soon": "即将到期",
@@ -200,7 +204,10 @@ def channels_for(session: Session, kind: str, node: OrgNode) -> list[Notificatio
     ).all()
     paths: dict[str, str] = {}
     for ch in chans:
-        if kind not in (ch.events or []) and kind != "test":
+        if kind in PERSONAL_KINDS:
+            if ch.kind != "email" or not ch.email_users:
+                continue
+        elif kind not in (ch.events or []) and kind != "test":
             continue
         if ch.node_id == node.id or (node.tier == "branch" and ch.node_id == node.parent_id):
             out.append(ch)
@@ -289,7 +296,7 @@ def deliver(session: Session, settings: Settings, msg: Message, now: datetime) -
         if ch.kind in ("wecom", "dingtalk"):
             rows.append({**base, "recipient": "", "payload": webhook_body(ch, msg, settings)})
         else:
-            addresses = list(ch.recipients or [])
+            addresses = [] if msg.kind in PERSONAL_KINDS else list(ch.recipients or [])
             if ch.email_users:
                 addresses += [u.email for u in msg.recipients if u.email]
             payload = email_payload(msg, settings)
