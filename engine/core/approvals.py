@@ -29,6 +29,7 @@ from engine.core.runtime_base import _TASK_INSERT, RuntimeBase
 from engine.errors import Forbidden, Invalid, field_error
 from engine.infra import events
 from engine.models import HumanTask, ProcessInstance
+from engine.org import policy
 from engine.org.nodes import Principal
 
 APPROVAL_EVENTS = ("approval_requested", "approval_approved", "approval_returned")
@@ -161,7 +162,7 @@ class Approvals(RuntimeBase):
             from engine.errors import Conflict
 
             raise Conflict("the task is already {status}", status=subject.status if subject else "cancelled")
-        if subject.completed_by_id == actor.id:
+        if not policy.may_decide_approval(actor, subject.completed_by_id):
             raise Forbidden("you cannot approve or return your own submission")
         now = self.clock.now()
         record = {"decision": decision, "opinion": opinion}

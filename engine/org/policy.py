@@ -152,6 +152,13 @@ def task_reading(p: Principal, visible: bool, copied: bool) -> str | None:
     return "copy" if copied else None
 
 
+def may_decide_approval(p: Principal, doer_id: int | None) -> bool:
+    """审批 (engine/core/approvals.py): the approval task is offered to the holders of the named
+    roles on the task's node (routing: candidate roles); of them, the doer may never decide on
+    their own submission — not even as the only holder: an approval is a second person's act."""
+    return doer_id is None or p.id != doer_id
+
+
 def tasks_urgeable(p: Principal) -> ColumnElement[bool]:
     """SQL: open tasks of the tiers below that `p` may urge (督办)."""
     return routing.urgeable_clause(p)
