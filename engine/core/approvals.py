@@ -26,13 +26,13 @@ from typing import Any
 from sqlalchemy import select
 
 from engine.core.runtime_base import _TASK_INSERT, RuntimeBase
-from engine.errors import Forbidden, Invalid, field_error
+from engine.errors import Conflict, Forbidden, Invalid, field_error
 from engine.infra import events
-from engine.models import HumanTask, ProcessInstance
+from engine.models import HumanTask, ProcessInstance, User
+from engine.org import nodes as org
 from engine.org import policy
 from engine.org.nodes import Principal
 
-APPROVAL_EVENTS = ("approval_requested", "approval_approved", "approval_returned")
 DECISIONS = ("approve", "return")
 MAX_OPINION = 2000
 
@@ -87,7 +87,7 @@ class Approvals(RuntimeBase):
             data=data,
         )
         tier = "unit" if task.tier == "department" else task.tier
-        rounds = self.session.scalar(
+        earlier = self.session.scalar(  # a resubmission after a return
             select(HumanTask.id).where(HumanTask.subject_task_id == task.id, HumanTask.kind == "approval").limit(1)
         )
         name = f"审批：{task.name}"[:200]
@@ -134,7 +134,7 @@ class Approvals(RuntimeBase):
                 "name": task.name,
                 "approval_task_id": approval_id,
                 "roles": roles,
-                "resubmitted": rounds is not None,
+                "resubmitted": earlier is not None,
             },
         )
         events.log(
@@ -159,8 +159,6 @@ class Approvals(RuntimeBase):
         decision, opinion = check_decision(data)
         subject = self.session.get(HumanTask, approval.subject_task_id, populate_existing=True)
         if subject is None or subject.status != "held":
-            from engine.errors import Conflict
-
             raise Conflict("the task is already {status}", status=subject.status if subject else "cancelled")
         if not policy.may_decide_approval(actor, subject.completed_by_id):
             raise Forbidden("you cannot approve or return your own submission")
@@ -203,9 +201,6 @@ class Approvals(RuntimeBase):
             actor=actor,
             payload=payload,
         )
-        from engine.models import User
-        from engine.org import nodes as org
-
         doer_user = self.session.get(User, subject.completed_by_id) if subject.completed_by_id else None
         doer = org.load_principal(self.session, doer_user) if doer_user is not None else actor
         self._finish(subject, inst, dict(subject.data or {}), doer)  # type: ignore[attr-defined]

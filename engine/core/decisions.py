@@ -26,7 +26,6 @@ from engine.models import COMMITTEE_ROLES, HumanTask, OrgNode, ProcessInstance, 
 from engine.org.nodes import Principal
 
 COLLECTIVE_VALUES = ("required",)
-SIGNERS_ROLES = COMMITTEE_ROLES
 SIGN_VALUES = ("all", "any")
 VOTES = ("agree", "against", "abstain")
 MAX_TEXT = 5000
