@@ -102,3 +102,17 @@ def test_cc_gives_the_copied_step_only_with_a_notification(api, web, session, cl
     web.login("xinsheng_member")
     html = web.get(f"/instances/{inst['id']}").get_data(as_text=True)
     assert 'id="copies"' in html and "新升实业老干家委党总支纪律检查委员" in html
+
+
+def test_a_signature_on_the_page(web, api):
+    inst = start(api, "decision_sign")
+    task = only(api, "xinsheng_member", "countersign")
+    web.login("xinsheng_member")
+    html = web.get(f"/tasks/{task['id']}").get_data(as_text=True)
+    assert 'id="signature"' in html and "会签" in html
+    r = web.post(f"/tasks/{task['id']}", {"agree": "no", "opinion": ""})
+    assert r.status_code == 422 and "不同意时必须填写意见" in r.get_data(as_text=True)
+    assert 'value="no" checked' in r.get_data(as_text=True)
+    assert web.post(f"/tasks/{task['id']}", {"agree": "no", "opinion": "证据不足"}).status_code == 302
+    html = web.get(f"/instances/{inst['id']}").get_data(as_text=True)
+    assert "已签署" in html and "不同意" in html and "证据不足" in html
