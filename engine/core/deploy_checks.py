@@ -255,6 +255,15 @@ def decision_problems(el: etree._Element, lane: str | None, props: dict[str, str
         elif "approval" in props:
             msg = Msg("sign and approval cannot be combined on one task")
             out.append(finding(el, "bad_decision_property", msg))
+        else:
+            items = mi[0].xpath("./bpmn:inputDataItem", namespaces=NS)
+            item = items[0].get("id") if items else None
+            if not item or props.get("assigneeVariable") != item:
+                msg = Msg(
+                    "sign: each instance is one signer's: set assigneeVariable to the inputDataItem ({item})",
+                    item=item or "inputDataItem",
+                )
+                out.append(finding(el, "bad_decision_property", msg))
     return out
 
 

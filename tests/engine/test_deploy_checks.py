@@ -302,3 +302,12 @@ def test_decision_properties_take_only_known_values(forms: FormStore) -> None:
     ]:
         (problem,) = refused(forms, diagram(props=props, lane=lane))
         assert (problem["element_id"], problem["code"], problem["template"]) == ("report", "bad_decision_property", template)
+
+
+def test_a_signing_task_must_be_assigned_to_its_signer(forms: FormStore) -> None:
+    xml = (Path(__file__).parent.parent / "bpmn" / "decision_sign.bpmn").read_text(encoding="utf-8")
+    assert check(forms, xml).warnings == []  # the engine writes the signatures (no output_not_written)
+    unassigned = xml.replace('<spiffworkflow:property name="assigneeVariable" value="signer"/>', "", 1)
+    (problem,) = refused(forms, unassigned)
+    assert (problem["element_id"], problem["code"], problem["params"]) == (
+        "countersign", "bad_decision_property", {"item": "signer"})
