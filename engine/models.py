@@ -229,6 +229,26 @@ class HumanTask(Base):
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     completed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     data: Mapped[dict[str, Any] | None] = mapped_column(JSONType)
+    # task: a user task of the diagram (status open | held | completed | cancelled; `held` while
+    # its submission waits for approval); approval: the 审批 of task `subject_task_id` (issue 17)
+    kind: Mapped[str] = mapped_column(String(16), default="task", server_default="task")
+    subject_task_id: Mapped[int | None] = mapped_column(Integer, index=True)
+
+
+class TaskCopy(Base):
+    """抄送 (issue 17 item 6): a completed step copied to a person, who may read that step's data
+    only (engine/org/policy.py `tasks_copied`), and is told so (notification `task_copied`)."""
+
+    __tablename__ = "task_copy"
+    __table_args__ = (UniqueConstraint("task_id", "user_id"), Index(None, "user_id", "task_id"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"))
+    instance_id: Mapped[int] = mapped_column(Integer, index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    by_id: Mapped[int | None] = mapped_column(Integer)  # who completed the step
+    source: Mapped[str] = mapped_column(String(200))  # the `cc` entry that named the person, or `form`
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class EventLog(Base):

@@ -60,6 +60,8 @@ def instance_json(inst: ProcessInstance | InstanceRow, p: Principal, detail: boo
             for r in tasks_service.open_of_instance(db(), redactor(p), inst.id)
         ]
         out["variables"] = view.variables
+        out["copies"] = [{**c, "at": iso(c["at"])} for c in view.copies]  # 抄送
+        out["decisions"] = [e.json() for e in view.decisions]  # issue 17: approvals, signatures, collective records
         starter = db().get(User, inst.started_by_id) if inst.started_by_id else None
         out["started_by"] = starter.username if starter else None
         out["children"] = instances_service.child_counts(db(), inst.id)

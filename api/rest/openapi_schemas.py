@@ -26,7 +26,11 @@ TASK_PROPS = {
     "assignee": NULLABLE_STR,
     "created_at": {"type": "string", "format": "date-time"},
     "due_at": NULLABLE_TIME,
-    "status": {"type": "string", "enum": ["open", "completed", "cancelled"]},
+    "status": {
+        "type": "string",
+        "enum": ["open", "held", "completed", "cancelled"],
+        "description": "held: submitted, waiting for approval (the task's `approval` property)",
+    },
     "overdue": {"type": "boolean"},
     "completed_at": NULLABLE_TIME,
     "form_key": NULLABLE_STR,
@@ -180,6 +184,20 @@ SCHEMAS: dict[str, Any] = {
                     },
                 },
             },
+            "kind": {
+                "type": "string",
+                "enum": ["task", "approval"],
+                "description": "approval: the 审批 of task `subject_task_id`",
+            },
+            "decisions": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Event"},
+                "description": "approval_requested / approval_approved / approval_returned (with `opinion`), "
+                "collective_recorded, task_signed events of this task (of an approval: of its task)",
+            },
+            "returned": {"oneOf": [{"$ref": "#/components/schemas/Event"}, {"type": "null"}]},
+            "subject_task_id": {"type": "integer"},
+            "subject_data": {"type": ["object", "null"]},
         },
     },
     "Step": {
@@ -224,6 +242,7 @@ SCHEMAS: dict[str, Any] = {
             "variables": JSON_OBJECT,
             "started_by": NULLABLE_STR,
             "children": JSON_OBJECT,
+            "decisions": {"type": "array", "items": {"$ref": "#/components/schemas/Event"}},
         },
     },
     "Event": {

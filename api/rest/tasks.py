@@ -93,9 +93,11 @@ def task(task_id: int) -> Response:
     row = visible_task_row(task_id)
     t: HumanTask = row.task
     p = current_principal()
-    view = task_view.task_view(db(), p, t, redactor(p), state().forms)
+    copy_only = row.reading == "copy"  # 抄送: the step's data only (engine/org/policy.py task_reading)
+    view = task_view.task_view(db(), p, t, redactor(p), state().forms, copy_only=copy_only)
     out = task_json(t, row.node_name, row.assignee, row.instance_title)
-    out["instance_title"] = view.title
+    out["copied"] = copy_only
+    out["instance_title"] = None if copy_only else view.title
     out["form"] = view.form.json() if view.form is not None else None
     out["can_complete"] = t.status == "open" and can_act_on(p, t)
     out["context"] = view.context
@@ -105,6 +107,14 @@ def task(task_id: int) -> Response:
     out["previous"] = [s.json() for s in view.previous]
     out["history"] = [e.json() for e in view.history]
     out["sent_back"] = view.sent_back.json() if view.sent_back is not None else None
+    out["kind"] = t.kind  # task | approval (issue 17)
+    out["decisions"] = [e.json() for e in view.decisions]
+    out["returned"] = view.returned.json() if view.returned is not None else None
+    if t.kind == "approval":
+        out["subject_task_id"] = t.subject_task_id
+        out["subject_data"] = view.subject_data
+    if view.returned is not None and view.data is not None and out["form"] is not None:
+        out["form"]["prefill"] = view.data  # 退回 by the approver: the doer's previous data
     note_view(
         "task", [view.data, view.context, [s.data for s in view.previous]], redactor(p).active, t.instance_id, t.id
     )

@@ -92,6 +92,12 @@ EVENT_LABELS = {
     "attachment_downloaded": lazy_gettext("Attachment downloaded"),
     "attachments_bound": lazy_gettext("Attachments added"),
     "confidential_viewed": lazy_gettext("Confidential content viewed"),
+    "approval_requested": lazy_gettext("Submitted for approval"),
+    "approval_approved": lazy_gettext("Approved"),
+    "approval_returned": lazy_gettext("Returned by the approver"),
+    "collective_recorded": lazy_gettext("Collective decision recorded"),
+    "task_signed": lazy_gettext("Signed"),
+    "task_copied": lazy_gettext("Copied"),
 }
 
 

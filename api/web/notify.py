@@ -51,6 +51,7 @@ KIND_LABELS = {
     "task_overdue": lazy_gettext("Overdue"),
     "task_urged": lazy_gettext("Urged"),
     "escalation": lazy_gettext("Escalated report"),
+    "task_copied": lazy_gettext("Copied to you"),
     "test": lazy_gettext("Test message"),
 }
 CHANNEL_LABELS = {

@@ -11,8 +11,9 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
+from engine.core.decisions import committee_names, committee_node, task_properties
 from engine.core.forms import schema_errors
-from engine.errors import Invalid, SanjiError
+from engine.errors import Invalid, NotFound, SanjiError
 from engine.infra.db import write_intent
 from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, User
 from engine.org.nodes import ROLE_NAMES
@@ -24,10 +25,12 @@ from engine.services import tasks as tasks_service
 from engine.services.paging import PageRequest
 from engine.services.tasks import TaskCommand, TaskFilter, TaskRow
 
+from .. import messages
 from ..extensions import clock, db, redactor, runtime, settings, state
 from ..reads import note_view
 from . import attachments, formrender
-from .base import back, nav_item, page_blueprint, signed_in, signin_required
+from .base import back, current_language, nav_item, page_blueprint, signed_in, signin_required
+from .decision_form import decision_fields
 from .helpers import (
     EVENT_LABELS,
     PER_PAGE,
@@ -266,6 +269,8 @@ def handover(task_id: int) -> Any:
 def visible_task(task_id: int) -> tuple[HumanTask, str, str | None, str]:
     p = me()
     row = tasks_service.visible_row(db(), p, task_id, redactor(p))
+    if row.reading == "copy" and request.method != "GET":  # 抄送: the step's data only; nothing to submit
+        raise NotFound("task {id} does not exist", id=task_id)
     return row.task, row.node_name, row.assignee_name, row.instance_title or ""
 
 
@@ -316,11 +321,12 @@ def render_task(
     p = me()
     forms = state().forms
     form_version = forms.task_version(t)  # the version its definition pins (issue 15)
-    view = task_view.task_view(db(), p, t, redactor(p), forms)
+    copy_only = tasks_service.visible_row(db(), p, t.id, redactor(p)).reading == "copy"
+    view = task_view.task_view(db(), p, t, redactor(p), forms, copy_only=copy_only)
     inst = view.instance
     schema = view.form.schema if view.form is not None else form_schema(t.form_key, form_version)
     spec = forms.send_back_spec(t.form_key, form_version)
-    can_act = t.status == "open" and inst.status == "running" and can_act_on(p, t)
+    can_act = not copy_only and t.status == "open" and inst.status == "running" and can_act_on(p, t)
     if values is None:
         if t.status == "completed":
             values = view.data or {}
@@ -334,6 +340,8 @@ def render_task(
                 None,
             )
             values = dict(earlier or (view.form.prefill if view.form is not None else {}))
+            if view.returned is not None and view.data:  # 退回 by the approver: the doer's previous data
+                values = dict(view.data)
             if spec is not None:
                 values.pop(spec["field"], None)
                 values.pop(spec.get("reason") or "", None)
@@ -369,8 +377,17 @@ def render_task(
     n_urges, last_urged = urge_info([t.id]).get(t.id, (0, None))
     overdue, due = due_text(t.due_at, clock().now()) if t.status == "open" else (False, "")
     d = inst.definition
+    props = task_properties(inst, t.spec_id)
+    members = []
+    if can_act and t.kind == "task" and props.get("collective") == "required":
+        members = committee_names(db(), committee_node(db(), t))
     return render_template(
         "task.html",
+        decisions=view.decisions,
+        returned=view.returned,
+        subject_data=view.subject_data,
+        collective_members=members,
+        sign=props.get("sign") if t.kind == "task" else None,
         t=t,
         inst=inst,
         node_name=node_name,
@@ -383,7 +400,10 @@ def render_task(
         leftover=leftover,
         can_act=can_act,
         colleagues=colleagues,
-        may_urge=t.status == "open" and node is not None and may_urge(p, t, node),
+        may_urge=not copy_only and t.status == "open" and node is not None and may_urge(p, t, node),
+        copy_only=copy_only,
+        posted=values or {},
+        step_data=view.data if t.status == "completed" and not schema else None,
         urges=n_urges,
         last_urged=last_urged,
         overdue=overdue,
@@ -420,6 +440,7 @@ def submit(task_id: int) -> Any:
             db().commit()
     data = formrender.parse(schema, posted, settings().zone) if schema else {}
     sending_back = posted.get("_action") == "send_back" and spec is not None
+    data.update(decision_fields(t, posted))  # issue 17: 审批, 会签 / 或签, 集体研究 parts of the page
     if sending_back:
         assert spec is not None
         data[spec["field"]] = spec["value"]
@@ -430,7 +451,8 @@ def submit(task_id: int) -> Any:
         # the form's own errors with their JSON Schema rule (for translated messages); else the
         # details as raised (e.g. a task's `validate` rule, written in the author's words)
         rich = schema_errors(schema, data) if schema else []
-        errors = formrender.errors_by_field(rich or exc.details, schema, gettext)
+        # the engine's own checks (审批, 集体研究 …: no JSON Schema rule) in the page's language
+        errors = formrender.errors_by_field(rich or messages.details(exc.details, current_language()), schema, gettext)
         flash(gettext("Please correct the marked fields."), "error")
         if sending_back:
             assert spec is not None

@@ -47,6 +47,11 @@ KNOWN_PROPERTIES = frozenset(
         "fanOut",  # fan-out by choice (engine/core/fan_choice.py)
         "fanOutField",
         "rollUp",  # roll-up by choice (engine/core/fan_choice.py)
+        "approval",  # 审批 (engine/core/approvals.py)
+        "sign",  # 会签 / 或签 (engine/core/decisions.py)
+        "collective",  # 集体研究 record (engine/core/decisions.py)
+        "cc",  # 抄送 (engine/core/copies.py)
+        "signers",  # 会签 / 或签 signers from the committee (engine/core/spiff.py _fill_signers)
     }
 )
 # Variables the engine itself gives an instance (docs/bpmn-conventions.md, "Instance variables").
@@ -194,6 +199,78 @@ def role_problems(el: etree._Element, lane: str | None, candidate_roles: str) ->
     return out
 
 
+def decision_problems(el: etree._Element, lane: str | None, props: dict[str, str]) -> list[Problem]:
+    """`approval`, `sign` and `collective` (docs/bpmn-conventions.md, "Decisions"): values the engine knows."""
+    from engine.core.approvals import approval_roles
+    from engine.core.decisions import COLLECTIVE_VALUES, SIGN_VALUES
+    from engine.models import COMMITTEE_ROLES
+    from engine.org.routing import lane_tier
+
+    out = []
+    if "approval" in props:
+        roles = approval_roles(props["approval"])
+        bad = [r for r in roles if r not in COMMITTEE_ROLES]
+        if not roles or bad:
+            msg = Msg(
+                "approval: {value!r} is not a committee role; write secretary or a list of {roles}",
+                value=props["approval"],
+                roles=", ".join(COMMITTEE_ROLES),
+            )
+            out.append(finding(el, "bad_decision_property", msg))
+        elif lane_tier(lane) == "branch":
+            msg = Msg("approval: a task in lane {lane} has no committee on its node to approve it", lane=lane)
+            out.append(finding(el, "bad_decision_property", msg))
+    if "cc" in props:
+        from engine.core.copies import cc_entries, entry_problem
+
+        entries = cc_entries(props["cc"])
+        bad = [e for e in entries if entry_problem(e)]
+        if not entries or bad:
+            msg = Msg(
+                "cc: {entry!r} is neither an org node id, role@node, unit, group nor form",
+                entry=bad[0] if bad else props["cc"],
+            )
+            out.append(finding(el, "bad_decision_property", msg))
+    if "signers" in props:
+        wanted = [r.strip() for r in props["signers"].split(",") if r.strip()]
+        if "sign" not in props:
+            out.append(finding(el, "bad_decision_property", Msg("signers needs sign (all or any) on the same task")))
+        elif wanted != ["committee"] and (not wanted or any(r not in COMMITTEE_ROLES for r in wanted)):
+            msg = Msg(
+                "signers: {value!r} is neither committee nor a list of {roles}",
+                value=props["signers"],
+                roles=", ".join(COMMITTEE_ROLES),
+            )
+            out.append(finding(el, "bad_decision_property", msg))
+        elif lane_tier(lane) not in ("group", "unit", "department"):
+            msg = Msg("signers: a task in lane {lane} has no committee to sign", lane=lane or "")
+            out.append(finding(el, "bad_decision_property", msg))
+    if "collective" in props and props["collective"] not in COLLECTIVE_VALUES:
+        msg = Msg("collective: {value!r} is not one of {allowed}", value=props["collective"], allowed="required")
+        out.append(finding(el, "bad_decision_property", msg))
+    if "sign" in props:
+        mi = el.xpath("./bpmn:multiInstanceLoopCharacteristics", namespaces=NS)
+        if props["sign"] not in SIGN_VALUES:
+            msg = Msg("sign: {value!r} is not one of {allowed}", value=props["sign"], allowed="all, any")
+            out.append(finding(el, "bad_decision_property", msg))
+        elif not mi or mi[0].get("isSequential") == "true":
+            msg = Msg("sign: 会签 and 或签 need a parallel multi-instance user task (one instance per signer)")
+            out.append(finding(el, "bad_decision_property", msg))
+        elif "approval" in props:
+            msg = Msg("sign and approval cannot be combined on one task")
+            out.append(finding(el, "bad_decision_property", msg))
+        else:
+            items = mi[0].xpath("./bpmn:inputDataItem", namespaces=NS)
+            item = items[0].get("id") if items else None
+            if not item or props.get("assigneeVariable") != item:
+                msg = Msg(
+                    "sign: each instance is one signer's: set assigneeVariable to the inputDataItem ({item})",
+                    item=item or "inputDataItem",
+                )
+                out.append(finding(el, "bad_decision_property", msg))
+    return out
+
+
 # ---- scripts and data flow -----------------------------------------------------------------------------
 
 
@@ -212,9 +289,17 @@ def check(
             for ref in lane.xpath("./bpmn:flowNodeRef", namespaces=NS):
                 lanes[(ref.text or "").strip()] = lane.get("name") or ""
         for el in proc.xpath(".//bpmn:userTask | .//bpmn:manualTask", namespaces=NS):
-            roles = _props(el).get("candidateRoles", "")
+            props = _props(el)
+            roles = props.get("candidateRoles", "")
             if roles:
                 out.extend(role_problems(el, lanes.get(el.get("id")), roles))
+            out.extend(decision_problems(el, lanes.get(el.get("id")), props))
+        for el in proc.xpath("./*[not(self::bpmn:userTask) and not(self::bpmn:manualTask)]", namespaces=NS):
+            props = _props(el)
+            for name in ("approval", "sign", "signers", "collective", "cc"):
+                if name in props:
+                    msg = Msg("the property {name} applies to user tasks only", name=name)
+                    out.append(finding(el, "bad_decision_property", msg))
         for el in proc.xpath(".//*[bpmn:extensionElements/spiffworkflow:properties]", namespaces=NS):
             props = _props(el)
             if "fanOut" in props or "fanOutField" in props or "rollUp" in props:

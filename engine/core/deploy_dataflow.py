@@ -288,6 +288,8 @@ def _output_problems(info: _Process, infos: dict[str, _Process]) -> list[Problem
                     continue
                 where, writes = child.key, child.writes
             else:
+                if _props(el).get("sign"):  # 会签 / 或签: the engine writes the signature there
+                    continue
                 writes = info.task_fields.get(el.get("id"), set()) | _task_script_writes(info, el)
                 if name in writes:
                     continue

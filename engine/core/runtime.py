@@ -18,8 +18,11 @@ from SpiffWorkflow.util.task import TaskState
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from engine.core.approvals import Approvals, approval_roles
 from engine.core.bounds import Deadline, check_submitted
 from engine.core.claims import TaskClaims
+from engine.core.copies import Copies
+from engine.core.decisions import Decisions, sign_outcome
 from engine.core.fanout import FanOutMixin
 from engine.core.forms import FormStore
 from engine.core.loop import EngineLoop
@@ -41,7 +44,7 @@ from engine.org.nodes import Principal
 __all__ = ["ENDED", "MAX_DEPTH", "MAX_ROUNDS", "URGE_INTERVAL", "Loaded", "Runtime", "_jsonable", "_message"]
 
 
-class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHelpers):
+class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, Copies, FanOutMixin, Messages, ScriptHelpers):
     """The public operations; each concern lives in its own mixin module (engine loop, task rows,
     claims and urges, fan-out, messages, script helpers), all sharing one unit of work."""
 
@@ -131,11 +134,39 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
     def complete(self, task_id: int, data: dict[str, Any], actor: Principal) -> HumanTask:
         task, inst = self._task_for_action(task_id, actor)
         check_submitted(data, self.settings.max_form_bytes)
+        if task.kind == "approval":  # 审批: the decision on a held submission (engine/core/approvals.py)
+            return self._decide(task, inst, data, actor)
         form_version = self.forms.pinned(inst.definition_id, task.form_key) if task.form_key else None
         self.forms.validate(task.form_key, data, version=form_version)  # the version its definition pins
         loaded = self._load(inst)
         guid = UUID(task.task_guid)
         self._check_rules(loaded, guid, data)
+        props = self._spiff_props(loaded, guid)
+        data = self._check_decision_properties(task, inst, props, data, actor)
+        if props.get("cc"):  # 抄送: the people named must exist before anything is held or run
+            self._cc_recipients(task, props["cc"], data)
+        roles = approval_roles(props.get("approval"))
+        if roles:
+            return self._hold_for_approval(task, inst, _jsonable(data), roles, actor)
+        return self._finish(task, inst, data, actor, loaded=loaded, form_version=form_version)
+
+    def _finish(
+        self,
+        task: HumanTask,
+        inst: ProcessInstance,
+        data: dict[str, Any],
+        actor: Principal,
+        *,
+        loaded: Loaded | None = None,
+        form_version: int | None = None,
+    ) -> HumanTask:
+        """Complete the diagram's task with `data` as submitted by `actor` (directly, or once approved)."""
+        if loaded is None:
+            loaded = self._load(inst)
+            form_version = self.forms.pinned(inst.definition_id, task.form_key) if task.form_key else None
+        guid = UUID(task.task_guid)
+        props = self._spiff_props(loaded, guid)
+        cc = props.get("cc")
 
         def act(w: BpmnWorkflow) -> None:
             t = w.get_task_from_id(guid)
@@ -143,6 +174,8 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
                 raise Conflict("the task is no longer waiting for completion")
             t.data.update(data)
             t.run()
+            if props.get("sign"):
+                sign_outcome(t)  # 会签 / 或签: `<task id>_agreed` (engine/core/decisions.py)
 
         before = inst.state
         try:
@@ -199,6 +232,8 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
             form_records.save(
                 self.session, self.forms.schema(task.form_key, version=form_version), task, inst, data, now, self.zone
             )
+        if cc:
+            self._copy_step(task, inst, cc, data, actor)  # 抄送 (engine/core/copies.py)
         return task
 
     def suspend(self, instance_id: int, actor: Principal, reason: str = "") -> ProcessInstance:
@@ -229,7 +264,7 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, FanOutMixin, Messages, ScriptHel
         now = self.clock.now()
         inst.status, inst.ended_at, inst.updated_at, inst.next_timer_at = "terminated", now, now, None
         for task in self.session.scalars(
-            select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status == "open")
+            select(HumanTask).where(HumanTask.instance_id == inst.id, HumanTask.status.in_(("open", "held")))
         ):
             task.status = "cancelled"
             events.log(

@@ -47,8 +47,10 @@ _TASK_AND_INSTANCE_LOCKED = _TASK_AND_INSTANCE.with_for_update(of=ProcessInstanc
 _TASKS = cast(Table, HumanTask.__table__)
 _TASK_UPDATE = update(_TASKS).where(_TASKS.c.id == bindparam("task_id_"))
 _TASK_INSERT = insert(_TASKS).returning(_TASKS.c.id)
+# a diagram's waiting user tasks: open, or held while their submission waits for approval
+# (an approval row has no task of the diagram behind it: engine/core/approvals.py)
 _OPEN_TASKS = select(_TASKS.c.task_guid, _TASKS.c.id).where(
-    _TASKS.c.instance_id == bindparam("instance_id_"), _TASKS.c.status == "open"
+    _TASKS.c.instance_id == bindparam("instance_id_"), _TASKS.c.status.in_(("open", "held")), _TASKS.c.kind == "task"
 )
 _INSTANCES = cast(Table, ProcessInstance.__table__)
 _INSTANCE_UPDATE = update(_INSTANCES).where(

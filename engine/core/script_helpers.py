@@ -61,6 +61,14 @@ class ScriptHelpers(RuntimeBase):
             scope.people_of("org_people", unit_id)
             return org.people(session, unit_id)
 
+        def committee_members(node_id: str | None = None, roles: str | list[str] | None = None) -> list[str]:
+            """Usernames of the committee of a unit (or the group), e.g. the signers of 会签."""
+            node_id = node_id or self._group()
+            if node_id != self._group():
+                scope.people_of("committee_members", node_id)
+            wanted = roles.split(",") if isinstance(roles, str) else roles
+            return org.committee_usernames(session, node_id, [r.strip() for r in wanted] if wanted else None)
+
         return {
             "org_units": org_units,
             "org_branches": org_branches,
@@ -68,6 +76,7 @@ class ScriptHelpers(RuntimeBase):
             "unit_of": unit_of,
             "group_id": self._group,
             "org_people": org_people,
+            "committee_members": committee_members,
         }
 
     def _record_helpers(self, inst: ProcessInstance, scope: ScriptScope) -> dict[str, Callable[..., Any]]:

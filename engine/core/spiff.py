@@ -109,11 +109,32 @@ def _instance_count(spec: Any, my_task: Any) -> int | None:
     return count if isinstance(count, int) else None
 
 
+def _fill_signers(spec: Any, my_task: Any) -> None:
+    """会签 / 或签 with the property `signers` (`committee`, or committee roles such as
+    `secretary,deputy_secretary`): the engine fills the task's `loopDataInputRef` with the
+    usernames of the committee of the task's unit (`unit_id`; the group committee in the group
+    lane), through the script helper `committee_members` and so within the instance's scope."""
+    from engine.org.routing import lane_tier  # not at the top: engine.org imports the models
+
+    inner = my_task.workflow.spec.task_specs.get(spec.task_spec) if isinstance(spec.task_spec, str) else None
+    props = (getattr(inner, "extensions", None) or {}).get("properties") or {}
+    signers = (props.get("signers") or "").strip()
+    if not signers or spec.data_input is None:
+        return
+    roles = None if signers == "committee" else signers
+    node = "None" if lane_tier(getattr(inner, "lane", None)) == "group" else "unit_id"
+    value = my_task.workflow.script_engine.evaluate(my_task, f"committee_members({node}, {roles!r})")
+    my_task.data[spec.data_input.bpmn_id] = value
+    if type(spec.data_input).__name__ == "DataObject":
+        spec.data_input.set(my_task)
+
+
 def _check_instance_count(self: Any, my_task: Any) -> None:
     """SpiffWorkflow creates all instances of a parallel multi-instance at once, from data (and
     a sequential one runs its script instances in one request): count them first, against the
     script engine's `max_branches` (SANJI_MAX_BRANCHES). A `fanOut` user task's list is computed
-    here first (engine/core/fan_choice.py)."""
+    here first (engine/core/fan_choice.py); 会签's `signers` fill theirs."""
+    _fill_signers(self, my_task)
     inner = my_task.workflow.spec.task_specs.get(self.task_spec)
     props = ((getattr(inner, "extensions", None) or {}).get("properties")) or {}
     choice = props.get("fanOut")
@@ -321,6 +342,35 @@ class SanjiBpmnParser(SpiffBpmnParser):
             full_tag("endEvent"): (EndEventParser, EndEvent),
         }
     )
+
+    def get_spec(self, process_id: str, required: bool = True) -> Any:
+        spec = super().get_spec(process_id, required)
+        if spec is not None:
+            sign_any(spec)
+        return spec
+
+    def get_subprocess_specs(
+        self, name: str, specs: dict[str, Any] | None = None, require_call_activity_specs: bool = True
+    ) -> Any:
+        subs = super().get_subprocess_specs(name, specs, require_call_activity_specs)
+        for sub in subs.values():
+            if sub is not None:
+                sign_any(sub)
+        return subs
+
+
+def sign_any(spec: Any) -> None:
+    """或签 (`sign` = `any` on a parallel multi-instance user task): the first signature completes
+    the task and cancels its other instances, SpiffWorkflow's completion condition (engine/core/decisions.py)."""
+    for ts in spec.task_specs.values():
+        inner = (
+            spec.task_specs.get(getattr(ts, "task_spec", None) or "")
+            if isinstance(getattr(ts, "task_spec", None), str)
+            else None
+        )
+        props = (getattr(inner, "extensions", None) or {}).get("properties") or {}
+        if props.get("sign") == "any" and hasattr(ts, "condition") and ts.condition is None:
+            ts.condition = "True"
 
 
 # ---- serialization -------------------------------------------------------------------------------

@@ -146,6 +146,18 @@ class TaskRows(RuntimeBase):
                     task_id=row.id,
                     payload={"spec_id": row.spec_id, "name": row.name, "reason": "left by the process"},
                 )
+                for approval in self.session.scalars(  # a held submission's approval goes with it
+                    select(HumanTask).where(HumanTask.subject_task_id == row.id, HumanTask.status == "open")
+                ):
+                    self._write_task(approval, status="cancelled")
+                    events.log(
+                        self.session,
+                        now,
+                        "task_cancelled",
+                        instance_id=inst.id,
+                        task_id=approval.id,
+                        payload={"spec_id": approval.spec_id, "name": approval.name, "reason": "left by the process"},
+                    )
 
     def _create_task_row(self, loaded: Loaded, t: Any, now: datetime) -> int:
         inst = loaded.inst

@@ -142,11 +142,11 @@ def instance_diagram(session: Session, inst: ProcessInstance) -> dict[str, Any]:
         flows = set()
     # The task table is the authority on human tasks (e.g. one cancelled by a terminate).
     for spec_id, status in session.execute(
-        select(HumanTask.spec_id, HumanTask.status).where(HumanTask.instance_id == inst.id)
+        select(HumanTask.spec_id, HumanTask.status).where(HumanTask.instance_id == inst.id, HumanTask.kind == "task")
     ):
         if status == "completed":
             states["completed"].add(spec_id)
-        elif status == "open":
+        elif status in ("open", "held"):  # held: its submission waits for approval
             states["active"].add(spec_id)
     return {
         "completed": sorted(states["completed"] | flows),

@@ -155,6 +155,22 @@ def branches(session: Session, unit_id: str | None = None) -> list[OrgNode]:
     return list(session.scalars(q.order_by(OrgNode.sort, OrgNode.id)))
 
 
+def committee_usernames(session: Session, node_id: str, roles: list[str] | None = None) -> list[str]:
+    """The active members of the committee of a group or unit node (narrowed to `roles`), each once,
+    by rank (书记 first) then username: e.g. the signers of 会签 (`committee_members()` in scripts)."""
+    wanted = [r for r in (roles or COMMITTEE_ROLES) if r in COMMITTEE_ROLES]
+    rows = session.execute(
+        select(User.username, RoleAssignment.role)
+        .join(RoleAssignment, RoleAssignment.user_id == User.id)
+        .where(User.active.is_(True), RoleAssignment.node_id == node_id, RoleAssignment.role.in_(wanted))
+    ).all()
+    order = {r: i for i, r in enumerate(COMMITTEE_ROLES)}
+    rank: dict[str, int] = {}
+    for username, role in rows:
+        rank[username] = min(rank.get(username, 99), order[role])
+    return sorted(rank, key=lambda u: (rank[u], u))
+
+
 def people(session: Session, unit_id: str) -> list[dict[str, Any]]:
     """The discipline inspectors of a unit: its committee members (书记, 副书记, 常委, 委员 on the
     unit) and the commissioners (纪律检查委员) of its active branches, each person once."""

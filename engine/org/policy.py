@@ -134,6 +134,31 @@ def tasks_visible(p: Principal) -> ColumnElement[bool]:
     return routing.task_visible_clause(p)
 
 
+def tasks_copied(p: Principal) -> ColumnElement[bool]:
+    """SQL: completed steps copied to `p` (抄送, engine/core/copies.py): `p` may read such a step's
+    submitted data and nothing else of its instance — not its variables, other steps, history, or
+    the instance itself (instances_visible does not count copies)."""
+    from engine.models import HumanTask, TaskCopy
+
+    return HumanTask.id.in_(select(TaskCopy.task_id).where(TaskCopy.user_id == p.id))
+
+
+def task_reading(p: Principal, visible: bool, copied: bool) -> str | None:
+    """How `p` reads a task: `full` (the task view: context, earlier steps, history) when the task
+    is visible to them (tasks_visible), `copy` (its own data only) when it was only copied to them,
+    else None (404)."""
+    if visible:
+        return "full"
+    return "copy" if copied else None
+
+
+def may_decide_approval(p: Principal, doer_id: int | None) -> bool:
+    """审批 (engine/core/approvals.py): the approval task is offered to the holders of the named
+    roles on the task's node (routing: candidate roles); of them, the doer may never decide on
+    their own submission — not even as the only holder: an approval is a second person's act."""
+    return doer_id is None or p.id != doer_id
+
+
 def tasks_urgeable(p: Principal) -> ColumnElement[bool]:
     """SQL: open tasks of the tiers below that `p` may urge (督办)."""
     return routing.urgeable_clause(p)

@@ -29,7 +29,7 @@ from engine.core.forms import FormStore
 from engine.core.validation import NS, _props
 from engine.errors import NotFound, SanjiError
 from engine.infra import xmlsafe
-from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, User
+from engine.models import EventLog, HumanTask, OrgNode, ProcessDefinition, ProcessInstance, TaskCopy, User
 from engine.org.confidential import Redactor
 from engine.org.nodes import Principal
 from engine.org.routing import instance_visible_clause, task_visible_clause
@@ -38,6 +38,7 @@ from engine.services.task_form import TaskForm, task_form
 HIDDEN_EVENTS = ("access_refused", "definition_deployed", "definition_unchanged")
 UPSTREAM_EVENTS = ("instance_started", "task_completed", "task_sent_back")  # shown from visible callers
 MAX_DEPTH = 10
+DECISION_EVENTS = ("approval_requested", "approval_approved", "approval_returned", "collective_recorded", "task_signed")
 # Instance variables the task page shows in its header or form instead of "other process data".
 ROUTING_VARIABLES = ("unit_id", "branch_id", "title")
 
@@ -108,6 +109,11 @@ class TaskView:
     chain: list[ProcessInstance] = field(default_factory=list)  # own instance, then visible callers
     form: TaskForm | None = None  # the form resolved for this task and reader (when asked with a FormStore)
     rollups: list[Rollup] = field(default_factory=list)  # `rollUp` tables among the variables
+    # issue 17: 审批 / 会签 / 集体研究 records of this task (for an approval: of the task it decides on)
+    decisions: list[Event] = field(default_factory=list)
+    subject: HumanTask | None = None  # an approval's task, whose held submission it decides on
+    subject_data: dict[str, Any] | None = None
+    returned: Event | None = None  # the last return of an open task, with the approver's opinion
 
 
 @dataclass
@@ -223,13 +229,39 @@ def _event(e: EventLog, redactor: Redactor, data: Any) -> Event:
 
 
 def task_view(
-    session: Session, p: Principal, task: HumanTask, redactor: Redactor, forms: FormStore | None = None
+    session: Session,
+    p: Principal,
+    task: HumanTask,
+    redactor: Redactor,
+    forms: FormStore | None = None,
+    *,
+    copy_only: bool = False,
 ) -> TaskView:
     """What `p` may see of `task` (already checked readable with `readable_task`); with `forms`, its
-    form resolved for the task from the context `p` sees (engine/services/task_form.py)."""
+    form resolved for the task from the context `p` sees (engine/services/task_form.py). With
+    `copy_only` (a step copied to `p`, 抄送): the step's submitted data and nothing else."""
     inst = session.get(ProcessInstance, task.instance_id)
     if inst is None:
         raise NotFound("task {id} does not exist", id=task.id)
+    if copy_only:
+        form = None
+        if forms is not None and task.form_key:
+            try:
+                form = task_form(session, forms, task, {})
+            except SanjiError:
+                form = None
+        return TaskView(
+            task=task,
+            instance=inst,
+            title=task.name,
+            data=redactor.data(task.data, inst.data) if task.data is not None else None,
+            context={},
+            previous=[],
+            history=[],
+            sent_back=None,
+            chain=[inst],
+            form=form,
+        )
     upstream = callers(session, inst)
     shown = visible_ids(session, p, [i.id for i in upstream])
     chain = [inst] + [i for i in upstream if i.id in shown]
@@ -260,12 +292,23 @@ def task_view(
                 sent_back = _event(e, redactor, data_of[inst.id])
             break
 
+    subject = session.get(HumanTask, task.subject_task_id) if task.subject_task_id else None
+    about = subject.id if subject is not None else task.id
+    decisions = [_event(e, redactor, data_of[inst.id]) for e in own if e.task_id == about and e.type in DECISION_EVENTS]
+    returned = None
+    if task.status == "open" and decisions and decisions[-1].type == "approval_returned":
+        returned = decisions[-1]
     previous = []
     done = session.execute(
         select(HumanTask, User.username, User.display_name, OrgNode.name)
         .outerjoin(User, User.id == HumanTask.completed_by_id)
         .join(OrgNode, OrgNode.id == HumanTask.node_id)
-        .where(HumanTask.instance_id.in_(ids), HumanTask.status == "completed", HumanTask.id != task.id)
+        .where(
+            HumanTask.instance_id.in_(ids),
+            HumanTask.status == "completed",
+            HumanTask.id != task.id,
+            HumanTask.kind == "task",
+        )
         .order_by(HumanTask.completed_at, HumanTask.id)
     ).all()
     for step, by, by_name, node_name in done:
@@ -293,6 +336,10 @@ def task_view(
         chain=chain,
         form=form,
         rollups=rollups(session, forms, inst, context),
+        decisions=decisions,
+        subject=subject,
+        subject_data=redactor.data(subject.data, inst.data) if subject is not None and subject.data else None,
+        returned=returned,
     )
 
 
@@ -304,6 +351,8 @@ class InstanceView:
     parent: ProcessInstance | None  # None also when `p` may not trace it
     incident_message: str | None
     incident_traceback: str | None  # for admins only
+    decisions: list[Event] = field(default_factory=list)  # issue 17: 审批, 会签 / 或签, 集体研究 records
+    copies: list[dict[str, Any]] = field(default_factory=list)  # 抄送: which step went to whom
 
 
 def instance_view(session: Session, p: Principal, inst: ProcessInstance, redactor: Redactor) -> InstanceView:
@@ -320,6 +369,24 @@ def instance_view(session: Session, p: Principal, inst: ProcessInstance, redacto
         parent=parent,
         incident_message=redactor.text(inst.error_message, data),
         incident_traceback=redactor.text(inst.error_traceback, data) if p.is_admin else None,
+        copies=[
+            {"task_id": c.task_id, "name": name, "username": u, "display_name": dn, "at": c.at, "source": c.source}
+            for c, name, u, dn in session.execute(
+                select(TaskCopy, HumanTask.name, User.username, User.display_name)
+                .join(HumanTask, HumanTask.id == TaskCopy.task_id)
+                .join(User, User.id == TaskCopy.user_id)
+                .where(TaskCopy.instance_id == inst.id)
+                .order_by(TaskCopy.id)
+            )
+        ],
+        decisions=[
+            _event(e, redactor, data)
+            for e in session.scalars(
+                select(EventLog)
+                .where(EventLog.instance_id == inst.id, EventLog.type.in_(DECISION_EVENTS))
+                .order_by(EventLog.id)
+            )
+        ],
     )
 
 

@@ -1,7 +1,8 @@
 """Tasks as the JSON API (`GET /api/v1/tasks`) and the task pages (待办, 已办, 督办) list them:
 one filter, one query, one pager; who sees which task is engine/org/policy.py's rule.
 
-Lists: `open` (offered to the reader), `completed` (completed by the reader), `cancelled`
+Lists: `open` (offered to the reader), `completed` (completed by the reader, or submitted and held
+for approval: status `held`), `cancelled`
 (readable by the reader), `supervise` (open tasks of the tiers below that the reader may urge).
 """
 
@@ -67,8 +68,8 @@ def base_conditions(p: Principal, which: str) -> list[ColumnElement[bool]]:
     """Which tasks a list holds for `p`, before filters."""
     if which == "open":
         return [HumanTask.status == "open", policy.tasks_offered(p)]
-    if which == "completed":
-        return [HumanTask.status == "completed", HumanTask.completed_by_id == p.id]
+    if which == "completed":  # also the reader's submissions held for approval (审批)
+        return [HumanTask.status.in_(("completed", "held")), HumanTask.completed_by_id == p.id]
     if which == "cancelled":
         return [HumanTask.status == "cancelled", policy.tasks_visible(p)]
     return [HumanTask.status == "open", policy.tasks_urgeable(p)]
@@ -112,6 +113,7 @@ class TaskRow:
     assignee: str | None  # username
     assignee_name: str | None
     instance_title: str | None
+    reading: str = "full"  # full | copy (抄送: the step's own data only)
 
 
 def rows_of(session: Session, redactor: Redactor, rows: list[Any]) -> list[TaskRow]:
@@ -144,11 +146,25 @@ def open_of_instance(session: Session, redactor: Redactor, instance_id: int) -> 
 
 
 def visible_row(session: Session, p: Principal, task_id: int, redactor: Redactor) -> TaskRow:
-    """The task if `p` may read it; else 404."""
+    """The task if `p` may read it — in full, or only its data when it was copied to them
+    (抄送: `reading` = `copy`, engine/org/policy.py `task_reading`); else 404."""
     row = session.execute(task_query().where(HumanTask.id == task_id, policy.tasks_visible(p))).first()
-    if row is None:
+    copied = (
+        row is None
+        and session.execute(select(HumanTask.id).where(HumanTask.id == task_id, policy.tasks_copied(p))).first()
+        is not None
+    )
+    reading = policy.task_reading(p, row is not None, copied)
+    if reading is None:
         raise NotFound("task {id} does not exist", id=task_id)
-    return rows_of(session, redactor, [row])[0]
+    if row is None:
+        row = session.execute(task_query().where(HumanTask.id == task_id)).one()
+        out = rows_of(session, redactor, [row])[0]
+        out.instance_title = None  # a copy shows the step, not its instance
+    else:
+        out = rows_of(session, redactor, [row])[0]
+    out.reading = reading
+    return out
 
 
 # ---- acting on a task ---------------------------------------------------------------------------------

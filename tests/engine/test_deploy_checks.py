@@ -281,3 +281,33 @@ def test_the_helper_names_match_what_a_running_script_gets(settings: Settings) -
     assert org_names == script_names.ORG_HELPERS
     assert record_names == script_names.RECORD_HELPERS
     assert set(platform_helpers(None, None, settings)) == script_names.PLATFORM_HELPERS  # type: ignore[arg-type]
+
+
+def test_decision_properties_take_only_known_values(forms: FormStore) -> None:
+    """issue 17: approval, collective and sign are refused on the element with a value the engine does not know."""
+    unit = "权属单位纪委"
+    check(forms, diagram(props=prop("approval", "secretary,deputy_secretary") + prop("collective", "required")
+                         + prop("cc", "secretary@group,xuchang,unit,form"), lane=unit))
+    for props, lane, template in [
+        (prop("approval", "boss"), unit, "approval: {value!r} is not a committee role; write secretary or a list of {roles}"),
+        (prop("approval", "secretary"), "基层党支部纪律检查委员",
+         "approval: a task in lane {lane} has no committee on its node to approve it"),
+        (prop("collective", "yes"), unit, "collective: {value!r} is not one of {allowed}"),
+        (prop("sign", "some"), unit, "sign: {value!r} is not one of {allowed}"),
+        (prop("sign", "all"), unit,
+         "sign: 会签 and 或签 need a parallel multi-instance user task (one instance per signer)"),
+        (prop("signers", "committee"), unit, "signers needs sign (all or any) on the same task"),
+        (prop("cc", "boss@group"), unit, "cc: {entry!r} is neither an org node id, role@node, unit, group nor form"),
+        (prop("cc", "集团 纪委"), unit, "cc: {entry!r} is neither an org node id, role@node, unit, group nor form"),
+    ]:
+        (problem,) = refused(forms, diagram(props=props, lane=lane))
+        assert (problem["element_id"], problem["code"], problem["template"]) == ("report", "bad_decision_property", template)
+
+
+def test_a_signing_task_must_be_assigned_to_its_signer(forms: FormStore) -> None:
+    xml = (Path(__file__).parent.parent / "bpmn" / "decision_sign.bpmn").read_text(encoding="utf-8")
+    assert check(forms, xml).warnings == []  # the engine writes the signatures (no output_not_written)
+    unassigned = xml.replace('<spiffworkflow:property name="assigneeVariable" value="signer"/>', "", 1)
+    (problem,) = refused(forms, unassigned)
+    assert (problem["element_id"], problem["code"], problem["params"]) == (
+        "countersign", "bad_decision_property", {"item": "signer"})

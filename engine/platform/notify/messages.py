@@ -19,18 +19,23 @@ from engine.org.routing import candidates
 from engine.platform.models import Notification, NotificationChannel, Outbox
 
 KINDS = ("task_offered", "task_due_soon", "task_overdue", "task_urged", "escalation")
+# 抄送 is told to the people copied only: in the app, and by e-mail through the node's e-mail
+# channels that mail the users concerned (`email_users`) — never to a group robot or a channel's
+# fixed addresses, who would learn of a step not copied to them
+PERSONAL_KINDS = ("task_copied",)
 KIND_NAMES = {
     "task_offered": "新待办",
     "task_due_soon": "即将到期",
     "task_overdue": "已逾期",
     "task_urged": "催办",
     "escalation": "逐级上报",
+    "task_copied": "抄送",
     "test": "测试消息",
 }
 CHANNEL_KINDS = ("wecom", "dingtalk", "email")
 FORMATS = ("markdown", "text")
 CURSOR = "event_log"
-SOURCE_EVENTS = ("task_created", "task_urged")
+SOURCE_EVENTS = ("task_created", "task_urged", "task_copied", "approval_returned")
 BATCH = 500
 GAP_TTL = timedelta(minutes=10)
 MAX_GAPS = 10_000
@@ -133,10 +138,32 @@ def _users_by_name(session: Session, names: Iterable[str]) -> list[User]:
     )
 
 
+def copy_message(session: Session, task: HumanTask, ev: EventLog) -> Message:
+    """抄送: tells the people copied which step they may read — its name, node and who did it,
+    never the instance's title or data (engine/core/copies.py)."""
+    node = session.get(OrgNode, task.node_id)
+    assert node is not None
+    to = (ev.payload or {}).get("to")
+    by = session.get(User, ev.actor_id) if ev.actor_id else None
+    return Message(
+        kind="task_copied",
+        source_key=f"ev:{ev.id}",
+        title=f"{KIND_NAMES['task_copied']}：{task.name}",
+        lines=[("步骤", task.name), ("办理", node.name + (f"（{by.display_name}）" if by else ""))],
+        node=node,
+        recipients=_users_by_name(session, to) if isinstance(to, list) else [],
+        task_id=task.id,
+        instance_id=None,  # the copy is of the step, not of its instance
+        link=f"/tasks/{task.id}",
+    )
+
+
 def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> list[Message]:
     if ev.task_id is None:
         return []
     task = session.get(HumanTask, ev.task_id)
+    if task is not None and ev.type == "task_copied":  # 抄送: a completed step, to the people copied
+        return [copy_message(session, task, ev)]
     if task is None or task.status != "open":
         return []  # done or cancelled before anyone needed telling
     key = f"ev:{ev.id}"
@@ -147,6 +174,9 @@ def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> li
             return []
         kind = "escalation" if wanted == "escalation" else "task_offered"
         return [task_message(session, settings, kind, task, key)]
+    if ev.type == "approval_returned":  # 审批退回: the task is back with its doer, with the opinion
+        opinion = str((ev.payload or {}).get("opinion") or "")[:500]
+        return [task_message(session, settings, "task_offered", task, key, extra_lines=[("退回意见", opinion)])]
     if ev.type == "task_urged":
         payload = ev.payload or {}
         to = payload.get("to")
@@ -174,7 +204,10 @@ def channels_for(session: Session, kind: str, node: OrgNode) -> list[Notificatio
     ).all()
     paths: dict[str, str] = {}
     for ch in chans:
-        if kind not in (ch.events or []) and kind != "test":
+        if kind in PERSONAL_KINDS:
+            if ch.kind != "email" or not ch.email_users:
+                continue
+        elif kind not in (ch.events or []) and kind != "test":
             continue
         if ch.node_id == node.id or (node.tier == "branch" and ch.node_id == node.parent_id):
             out.append(ch)
@@ -263,7 +296,7 @@ def deliver(session: Session, settings: Settings, msg: Message, now: datetime) -
         if ch.kind in ("wecom", "dingtalk"):
             rows.append({**base, "recipient": "", "payload": webhook_body(ch, msg, settings)})
         else:
-            addresses = list(ch.recipients or [])
+            addresses = [] if msg.kind in PERSONAL_KINDS else list(ch.recipients or [])
             if ch.email_users:
                 addresses += [u.email for u in msg.recipients if u.email]
             payload = email_payload(msg, settings)
