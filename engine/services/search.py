@@ -58,6 +58,9 @@ MAX_TERMS = 5
 # readers who see every entry (the group committee, the administrator) get at most this many of a
 # kind, the newest: one search costs the same however long the history grows
 CANDIDATES = 2000
+# hits counted past the page asked for: a search that finds more says so ("550+") instead of
+# counting them all
+COUNT_CAP = 500
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,7 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
             select(*cols)
             .select_from(entries)
             .join(ProcessInstance, ProcessInstance.id == SearchEntry.ref_id)
-            .where(SearchEntry.source == "instance", *hit, policy.instances_visible(p))
+            .where(SearchEntry.source == "instance", *hit, policy.instances_visible(p, by_set=True))
         )
     if kind in ("clue", "report"):
         cols = _columns(
@@ -263,10 +266,21 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
     )
 
 
-def list_query(session: Session, p: Principal, f: SearchFilter) -> AnySelect:
-    """The one query of the results: by kind (tasks first), newest first within a kind."""
+def _newest(q: AnySelect, n: int) -> AnySelect:
+    """The newest `n` rows of one kind's query (its order within the results)."""
+    cols = q.selected_columns
+    sub = q.order_by(cols.at.desc(), cols.id.desc()).limit(n).subquery()
+    return select(sub)
+
+
+def list_query(session: Session, p: Principal, f: SearchFilter, first: int | None = None) -> AnySelect:
+    """The one query of the results: by kind (tasks first), newest first within a kind; `first`:
+    only the first `first` rows are wanted, so each kind gives at most its newest `first` (the
+    database sorts a kind's few newest instead of every hit of every kind)."""
     kinds = [f.kind] if f.kind else list(KINDS)
     parts = [kind_query(session, p, f, k) for k in kinds]
+    if first is not None:
+        parts = [_newest(part, first) for part in parts]
     if len(parts) == 1:
         q = parts[0].subquery()
     else:
@@ -278,25 +292,57 @@ def _hit(row: Any) -> Hit:
     return Hit(row.kind, row.id, row.title, row.detail or "", row.at, row.status, row.ref, bool(row.confidential))
 
 
+def _count(session: Session, q: AnySelect, cap: int) -> int:
+    """How many rows `q` has, counting at most `cap` + 1 (the database stops there)."""
+    return session.scalar(select(func.count()).select_from(q.order_by(None).limit(cap + 1).subquery())) or 0
+
+
 def search(session: Session, p: Principal, f: SearchFilter, req: PageRequest) -> Page[Hit]:
-    """One page of what `p` finds for `f`."""
-    return fetch(session, list_query(session, p, f), req).map(_hit)
+    """One page of what `p` finds for `f`. The total counts at most `COUNT_CAP` hits past this
+    page; when there are more, it is that bound and `extra["more"]` is true (shown as "550+")."""
+    rows = list(session.execute(list_query(session, p, f, req.offset + req.per_page).offset(req.offset)).all())
+    more = False
+    if (rows or req.page == 1) and len(rows) < req.per_page:
+        total = req.offset + len(rows)
+    else:
+        bound = req.offset + COUNT_CAP
+        total = _count(session, list_query(session, p, f), bound)
+        more = total > bound
+        total = min(total, bound)
+    page: Page[Any] = Page(rows, total, req.page, req.per_page, {"more": more})
+    return page.map(_hit)
 
 
 @dataclass
 class Group:
-    """The first hits of one kind and how many there are."""
+    """The first hits of one kind and how many there are (`more`: more than `total`)."""
 
     kind: str
     total: int
     hits: list[Hit]
+    more: bool = False
 
 
 def overview(session: Session, p: Principal, q: str, per_kind: int = 5) -> list[Group]:
-    """The search page without a kind: the first `per_kind` hits of every kind that has any."""
+    """The search page without a kind: the first `per_kind` hits of every kind that has any, read
+    in one query; the kinds with more are counted (at most `COUNT_CAP`) in a second one."""
+    f = SearchFilter(q)
+    hits: dict[str, list[Hit]] = {}
+    for row in session.execute(list_query(session, p, f, per_kind)):
+        hits.setdefault(row.kind, []).append(_hit(row))
+    full = [k for k in KINDS if len(hits.get(k, ())) >= per_kind]
+    counts: dict[str, int] = {}
+    if full:
+        parts = [
+            select(literal(k, String).label("kind"), func.count().label("n")).select_from(
+                kind_query(session, p, f, k).limit(COUNT_CAP + 1).subquery()
+            )
+            for k in full
+        ]
+        counts = {k: n for k, n in session.execute(parts[0].union_all(*parts[1:]) if len(parts) > 1 else parts[0])}
     out = []
     for kind in KINDS:
-        page = search(session, p, SearchFilter(q, kind), PageRequest(1, per_kind))
-        if page.items:
-            out.append(Group(kind, page.total, page.items))
+        if kind in hits:
+            n = counts.get(kind, len(hits[kind]))
+            out.append(Group(kind, min(n, COUNT_CAP), hits[kind], n > COUNT_CAP))
     return out
