@@ -27,7 +27,21 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Index, Integer, String, Table, Text, UniqueConstraint, delete, event, inspect, select
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    event,
+    false,
+    inspect,
+    select,
+)
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from engine.infra.db import Base, UTCDateTime
@@ -70,7 +84,12 @@ class SearchEntry(Base):
     # the tokens of the text (and, for an instance, of its steps' names) for the full-text index
     grams: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # who may see it, copied from the source row (the service narrows candidates by them before
+    # joining the row, whose own rule still decides): the org node (an instance's scope, a
+    # record's node, a post's audience), a record's confidential flag, an instance's starter
     node_id: Mapped[str | None] = mapped_column(String(64))
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    owner_id: Mapped[int | None] = mapped_column(Integer)
 
 
 # ---- text → tokens --------------------------------------------------------------------------------------
@@ -145,6 +164,22 @@ def query_tokens(term: str) -> list[tuple[str, bool]]:
     return out
 
 
+def match_tokens(term: str) -> list[tuple[str, bool]]:
+    """The tokens a search asks the index for: `query_tokens`, but of a CJK run of three or more
+    characters only every other bigram and the last (月度书面报告 → 月度, 书面, 报告). The
+    candidates hold the words' bigrams that cover every character; the LIKE check on the text
+    (which every search applies) keeps those holding the words as typed. Fewer and rarer
+    posting lists to intersect: the index answers faster."""
+    out: list[tuple[str, bool]] = []
+    for cjk, piece in _pieces(term):
+        if cjk and len(piece) > 1:
+            last = len(piece) - 2
+            out.extend((piece[i : i + 2], False) for i in sorted({*range(0, last + 1, 2), last}))
+        else:
+            out.append((piece[:MAX_WORD], True))
+    return out
+
+
 # ---- what is indexed of each source ----------------------------------------------------------------------
 
 _KEYS: frozenset[str] | None = None
@@ -187,6 +222,8 @@ def _row(
     at: datetime,
     node_id: str | None,
     extra: Iterable[str] = (),
+    secret: bool = False,
+    owner_id: int | None = None,
 ) -> dict[str, Any]:
     terms, public = _text(own), _text(own_public)
     grams = [source_token(source), *tokens(terms)]
@@ -203,6 +240,8 @@ def _row(
         "grams": " ".join(dict.fromkeys(grams)),
         "at": at,
         "node_id": node_id,
+        "confidential": bool(secret),
+        "owner_id": owner_id,
     }
 
 
@@ -247,6 +286,7 @@ def instance_row(
         inst.started_at,
         inst.scope_node_id,
         steps,
+        owner_id=inst.started_by_id,
     )
 
 
@@ -285,6 +325,7 @@ def record_row(r: Any) -> dict[str, Any] | None:
         [public, kind_title, *_strings(shown)],
         r.updated_at,
         r.node_id,
+        secret=r.confidential,
     )
 
 
@@ -352,7 +393,9 @@ def rebuild(conn: Connection) -> int:
     nodes: dict[str, str] = {i: n for i, n in conn.execute(select(OrgNode.id, OrgNode.name))}
     defs = {i: _steps(n, info) for i, n, info in conn.execute(select(D.id, D.name, D.info))}
     rows: list[dict[str, Any]] = []
-    for inst in conn.execute(select(P.id, P.definition_id, P.title, P.data, P.scope_node_id, P.started_at)):
+    for inst in conn.execute(
+        select(P.id, P.definition_id, P.title, P.data, P.scope_node_id, P.started_by_id, P.started_at)
+    ):
         rows.append(instance_row(conn, inst, defs.get(inst.definition_id, ("", [])), nodes.get(inst.scope_node_id)))
     kinds = ("clue", *REPORT_KINDS)
     for r in conn.execute(

@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    Column,
     ColumnElement,
     Integer,
     String,
@@ -40,6 +41,8 @@ from sqlalchemy import (
 from sqlalchemy import null as sql_null
 from sqlalchemy import text as sql_text
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import visitors
+from sqlalchemy.sql.elements import True_
 
 from engine.errors import Invalid, field_error
 from engine.linkage import records
@@ -50,7 +53,7 @@ from engine.platform import bulletin
 from engine.platform import search as index
 from engine.platform.models import BulletinPost
 from engine.platform.search import SearchEntry
-from engine.services.paging import AnySelect, Page, PageRequest, fetch
+from engine.services.paging import AnySelect, Page, PageRequest
 
 KINDS = ("task", "instance", "clue", "report", "post", "person")
 MAX_QUERY = 100
@@ -61,6 +64,8 @@ CANDIDATES = 2000
 # hits counted past the page asked for: a search that finds more says so ("550+") instead of
 # counting them all
 COUNT_CAP = 500
+# a kind's newest hits are first looked for among its this many newest rows (`_first`)
+WINDOW = 1000
 
 
 @dataclass(frozen=True)
@@ -123,12 +128,12 @@ def _like(word: str) -> str:
 
 
 def matched(session: Session, f: SearchFilter, source: str, cap: bool) -> list[ColumnElement[bool]]:
-    """SQL: the entries of `source` whose tokens hold every word's tokens (the full-text index;
-    an entry's tokens name its source too), as a list of entry ids so that the index is asked
-    once; `cap`: only the newest `CANDIDATES` of them. SQLite: FTS5; PostgreSQL: the GIN index
-    on `to_tsvector('simple', grams)`."""
+    """SQL: the entries of `source` whose tokens hold the words' tokens (`index.match_tokens`;
+    the full-text index; an entry's tokens name its source too), as conditions on `search_entry`;
+    `cap`: only the newest `CANDIDATES` of them. SQLite: FTS5, asked once as a list of ids;
+    PostgreSQL: the GIN index on the stored `tsv` column (migration 0014)."""
     toks = [(index.source_token(source), False)]
-    toks += list(dict.fromkeys(t for word in f.terms for t in index.query_tokens(word)))
+    toks += list(dict.fromkeys(t for word in f.terms for t in index.match_tokens(word)))
     limit = f" ORDER BY rowid DESC LIMIT {CANDIDATES}" if cap else ""
     if session.get_bind().dialect.name == "sqlite":
         expr = " AND ".join(f'"{tok}"' + ("*" if prefix else "") for tok, prefix in toks)
@@ -138,11 +143,11 @@ def matched(session: Session, f: SearchFilter, source: str, cap: bool) -> list[C
         return [SearchEntry.id.in_(hits.columns(rowid=Integer))]
     query = " & ".join(f"'{tok}'" + (":*" if prefix else "") for tok, prefix in toks)
     simple: Any = literal_column("'simple'::regconfig")
-    found = func.to_tsvector(simple, SearchEntry.grams).op("@@")(func.to_tsquery(simple, literal(query, String)))
+    found = literal_column("search_entry.tsv").op("@@")(func.to_tsquery(simple, literal(query, String)))
     if not cap:
-        return [found]
+        return [SearchEntry.source == source, found]
     # OFFSET 0 keeps the match a query of its own (the GIN index), not a walk down the ids
-    inner = select(SearchEntry.id).where(found).offset(0).subquery()
+    inner = select(SearchEntry.id).where(SearchEntry.source == source, found).offset(0).subquery()
     ids = select(inner.c.id).order_by(inner.c.id.desc()).limit(CANDIDATES)
     return [SearchEntry.id.in_(ids.scalar_subquery())]
 
@@ -190,8 +195,52 @@ def _columns(kind: str, id_: Any, title: Any, detail: Any, at: Any, status: Any,
     ]
 
 
-def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> AnySelect:
-    """The hits of one kind that `p` may see (unordered)."""
+_INSTANCE, _RECORD, _POST = ProcessInstance.__table__, Record.__table__, BulletinPost.__table__
+# the source row's columns the index copies (engine/platform/search.py `_row`)
+_INSTANCE_COPIES = {
+    _INSTANCE.c.id: SearchEntry.ref_id,
+    _INSTANCE.c.scope_node_id: SearchEntry.node_id,
+    _INSTANCE.c.started_by_id: SearchEntry.owner_id,
+}
+_RECORD_COPIES = {
+    _RECORD.c.id: SearchEntry.ref_id,
+    _RECORD.c.node_id: SearchEntry.node_id,
+    _RECORD.c.confidential: SearchEntry.confidential,
+}
+_POST_COPIES = {_POST.c.id: SearchEntry.ref_id, _POST.c.audience_node_id: SearchEntry.node_id}
+
+
+def _among(source: Any, seen: ColumnElement[bool], copies: dict[Any, Any]) -> list[ColumnElement[bool]]:
+    """The kind's own rule `seen` over the entry's copies of the source row's columns (`copies`:
+    source column → entry column, engine/platform/search.py), so that the database narrows the
+    candidate entries before it joins their rows. The rule itself is still applied to the joined
+    row: this only narrows early, never widens. Nothing when the rule lets everything through or
+    still needs another column of the source row."""
+    if isinstance(seen, True_):
+        return []
+    mapping = {c: e.expression for c, e in copies.items()}
+    narrowed = visitors.replacement_traverse(seen, {}, lambda el: mapping.get(el))
+    if any(getattr(c, "table", None) is source for c in visitors.iterate(narrowed) if isinstance(c, Column)):
+        return []
+    return [narrowed]
+
+
+def _edges(session: Session, kinds: list[str]) -> dict[str, Any]:
+    """The time of each kind's `WINDOW`-th newest row (None: it has fewer), in one query."""
+    cols = []
+    for kind in kinds:
+        if kind == "task":
+            bound = select(HumanTask.created_at).order_by(HumanTask.created_at.desc())
+        else:
+            bound = select(SearchEntry.at).where(SearchEntry.source == kind).order_by(SearchEntry.at.desc())
+        cols.append(bound.offset(WINDOW - 1).limit(1).scalar_subquery().label(kind))
+    row = session.execute(select(*cols)).one()
+    return dict(zip(kinds, row, strict=True))
+
+
+def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str, since: Any = None) -> AnySelect:
+    """The hits of one kind that `p` may see (unordered); `since`: only those not older (a task
+    created, an entry's time; see `_first`)."""
     admin = confidential.redacts(p)
     title = SearchEntry.title_public if admin else SearchEntry.title
     terms = SearchEntry.terms_public if admin else SearchEntry.terms
@@ -217,10 +266,17 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
             )
             .select_from(entries)
             .join(HumanTask, HumanTask.instance_id == SearchEntry.ref_id)
-            .where(SearchEntry.source == "instance", *found, contains_all(own, f), policy.tasks_visible(p))
+            .where(
+                SearchEntry.source == "instance",
+                *found,
+                *([HumanTask.created_at >= since] if since is not None else []),
+                contains_all(own, f),
+                policy.tasks_visible(p),
+            )
         )
-    hit = [*found, contains_all(terms, f)]
+    hit = [*found, *([SearchEntry.at >= since] if since is not None else []), contains_all(terms, f)]
     if kind == "instance":
+        seen = policy.instances_visible(p, by_set=True)
         cols = _columns(
             kind, ProcessInstance.id, title, SearchEntry.detail, SearchEntry.at, ProcessInstance.status, no, false()
         )
@@ -228,9 +284,10 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
             select(*cols)
             .select_from(entries)
             .join(ProcessInstance, ProcessInstance.id == SearchEntry.ref_id)
-            .where(SearchEntry.source == "instance", *hit, policy.instances_visible(p, by_set=True))
+            .where(SearchEntry.source == "instance", *hit, *_among(_INSTANCE, seen, _INSTANCE_COPIES), seen)
         )
     if kind in ("clue", "report"):
+        seen = records.visible_clause(p)
         cols = _columns(
             kind,
             Record.id,
@@ -245,9 +302,10 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
             select(*cols)
             .select_from(entries)
             .join(Record, Record.id == SearchEntry.ref_id)
-            .where(SearchEntry.source == kind, *hit, records.visible_clause(p))
+            .where(SearchEntry.source == kind, *hit, *_among(_RECORD, seen, _RECORD_COPIES), seen)
         )
     if kind == "post":
+        seen = bulletin.visible_clause(session, p)
         cols = _columns(
             kind, BulletinPost.id, title, SearchEntry.detail, SearchEntry.at, BulletinPost.kind, no, false()
         )
@@ -255,14 +313,15 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str) -> An
             select(*cols)
             .select_from(entries)
             .join(BulletinPost, BulletinPost.id == SearchEntry.ref_id)
-            .where(SearchEntry.source == "post", *hit, bulletin.visible_clause(session, p))
+            .where(SearchEntry.source == "post", *hit, *_among(_POST, seen, _POST_COPIES), seen)
         )
+    seen = people_visible(p)
     cols = _columns(kind, User.id, title, SearchEntry.detail, SearchEntry.at, no, User.username, false())
     return (
         select(*cols)
         .select_from(entries)
         .join(User, User.id == SearchEntry.ref_id)
-        .where(SearchEntry.source == "person", *hit, people_visible(p))
+        .where(SearchEntry.source == "person", *hit, seen)
     )
 
 
@@ -273,19 +332,42 @@ def _newest(q: AnySelect, n: int) -> AnySelect:
     return select(sub)
 
 
-def list_query(session: Session, p: Principal, f: SearchFilter, first: int | None = None) -> AnySelect:
-    """The one query of the results: by kind (tasks first), newest first within a kind; `first`:
-    only the first `first` rows are wanted, so each kind gives at most its newest `first` (the
-    database sorts a kind's few newest instead of every hit of every kind)."""
+def list_query(session: Session, p: Principal, f: SearchFilter) -> AnySelect:
+    """The one query of the results: by kind (tasks first), newest first within a kind."""
     kinds = [f.kind] if f.kind else list(KINDS)
     parts = [kind_query(session, p, f, k) for k in kinds]
-    if first is not None:
-        parts = [_newest(part, first) for part in parts]
     if len(parts) == 1:
         q = parts[0].subquery()
     else:
         q = parts[0].union_all(*parts[1:]).subquery()
     return select(q).order_by(q.c.rank, q.c.at.desc(), q.c.id.desc())
+
+
+def _newest_query(
+    session: Session, p: Principal, f: SearchFilter, kinds: list[str], n: int, since: dict[str, Any]
+) -> AnySelect:
+    parts = [_newest(kind_query(session, p, f, k, since.get(k)), n) for k in kinds]
+    return parts[0] if len(parts) == 1 else parts[0].union_all(*parts[1:])
+
+
+def _first(session: Session, p: Principal, f: SearchFilter, n: int) -> list[Any]:
+    """The first `n` hits of each kind (of `f.kind`, or of every kind), ordered as `list_query`
+    orders them. A kind's newest hits are asked for first among its `WINDOW` newest rows (a
+    bounded walk: a common word fills it at once); only the kinds that found fewer there are
+    asked again over all their rows (the full-text index: a rare word has few candidates)."""
+    kinds = [f.kind] if f.kind else list(KINDS)
+    edges = {k: e for k, e in _edges(session, kinds).items() if e is not None}
+    rows: list[Any] = []
+    if edges:
+        rows = list(session.execute(_newest_query(session, p, f, list(edges), n, edges)).all())
+    got = {k: sum(1 for r in rows if r.kind == k) for k in kinds}
+    again = [k for k in kinds if got[k] < n]
+    if again:
+        rows = [r for r in rows if r.kind not in again]
+        rows += session.execute(_newest_query(session, p, f, again, n, {})).all()
+    rows.sort(key=lambda r: (r.at.timestamp() if r.at is not None else float("-inf"), r.id), reverse=True)
+    rows.sort(key=lambda r: r.rank)
+    return rows
 
 
 def _hit(row: Any) -> Hit:
@@ -300,7 +382,7 @@ def _count(session: Session, q: AnySelect, cap: int) -> int:
 def search(session: Session, p: Principal, f: SearchFilter, req: PageRequest) -> Page[Hit]:
     """One page of what `p` finds for `f`. The total counts at most `COUNT_CAP` hits past this
     page; when there are more, it is that bound and `extra["more"]` is true (shown as "550+")."""
-    rows = list(session.execute(list_query(session, p, f, req.offset + req.per_page).offset(req.offset)).all())
+    rows = _first(session, p, f, req.offset + req.per_page)[req.offset : req.offset + req.per_page]
     more = False
     if (rows or req.page == 1) and len(rows) < req.per_page:
         total = req.offset + len(rows)
@@ -328,7 +410,7 @@ def overview(session: Session, p: Principal, q: str, per_kind: int = 5) -> list[
     in one query; the kinds with more are counted (at most `COUNT_CAP`) in a second one."""
     f = SearchFilter(q)
     hits: dict[str, list[Hit]] = {}
-    for row in session.execute(list_query(session, p, f, per_kind)):
+    for row in _first(session, p, f, per_kind):
         hits.setdefault(row.kind, []).append(_hit(row))
     full = [k for k in KINDS if len(hits.get(k, ())) >= per_kind]
     counts: dict[str, int] = {}
