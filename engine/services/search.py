@@ -11,8 +11,6 @@ a hit is never something the same person could not open:
 | post | `bulletin_post` | `bulletin.visible_clause`, as the bulletin |
 | person | `user_account` | `study.may_see_person` (its SQL twin here), as the profile page |
 
-For readers who see everything, at most the newest `CANDIDATES` hits of a kind are listed.
-
 The system administrator (三员分立) matches and reads only the texts with confidential values
 replaced (`title_public`, `terms_public`): searching a clue's person finds nothing for them.
 """
@@ -58,9 +56,6 @@ from engine.services.paging import AnySelect, Page, PageRequest
 KINDS = ("task", "instance", "clue", "report", "post", "person")
 MAX_QUERY = 100
 MAX_TERMS = 5
-# readers who see every entry (the group committee, the administrator) get at most this many of a
-# kind, the newest: one search costs the same however long the history grows
-CANDIDATES = 2000
 # hits counted past the page asked for: a search that finds more says so ("550+") instead of
 # counting them all
 COUNT_CAP = 500
@@ -127,29 +122,22 @@ def _like(word: str) -> str:
     return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
-def matched(session: Session, f: SearchFilter, source: str, cap: bool) -> list[ColumnElement[bool]]:
+def matched(session: Session, f: SearchFilter, source: str) -> list[ColumnElement[bool]]:
     """SQL: the entries of `source` whose tokens hold the words' tokens (`index.match_tokens`;
-    the full-text index; an entry's tokens name its source too), as conditions on `search_entry`;
-    `cap`: only the newest `CANDIDATES` of them. SQLite: FTS5, asked once as a list of ids;
-    PostgreSQL: the GIN index on the stored `tsv` column (migration 0014)."""
+    the full-text index; an entry's tokens name its source too), as conditions on
+    `search_entry`. SQLite: FTS5, asked once as a list of ids; PostgreSQL: the GIN index on the
+    stored `tsv` column (migration 0014)."""
     toks = [(index.source_token(source), False)]
     toks += list(dict.fromkeys(t for word in f.terms for t in index.match_tokens(word)))
-    limit = f" ORDER BY rowid DESC LIMIT {CANDIDATES}" if cap else ""
     if session.get_bind().dialect.name == "sqlite":
         expr = " AND ".join(f'"{tok}"' + ("*" if prefix else "") for tok, prefix in toks)
         name = f"fts_{source}"  # one parameter per kind: the kinds' queries are parts of one UNION
-        hits: Any = sql_text(f"SELECT rowid FROM search_fts WHERE search_fts MATCH :{name}{limit}")
+        hits: Any = sql_text(f"SELECT rowid FROM search_fts WHERE search_fts MATCH :{name}")
         hits = hits.bindparams(**{name: expr})
         return [SearchEntry.id.in_(hits.columns(rowid=Integer))]
     query = " & ".join(f"'{tok}'" + (":*" if prefix else "") for tok, prefix in toks)
     simple: Any = literal_column("'simple'::regconfig")
-    found = literal_column("search_entry.tsv").op("@@")(func.to_tsquery(simple, literal(query, String)))
-    if not cap:
-        return [SearchEntry.source == source, found]
-    # OFFSET 0 keeps the match a query of its own (the GIN index), not a walk down the ids
-    inner = select(SearchEntry.id).where(SearchEntry.source == source, found).offset(0).subquery()
-    ids = select(inner.c.id).order_by(inner.c.id.desc()).limit(CANDIDATES)
-    return [SearchEntry.id.in_(ids.scalar_subquery())]
+    return [literal_column("search_entry.tsv").op("@@")(func.to_tsquery(simple, literal(query, String)))]
 
 
 def contains_all(column: Any, f: SearchFilter) -> ColumnElement[bool]:
@@ -219,7 +207,13 @@ def _among(source: Any, seen: ColumnElement[bool], copies: dict[Any, Any]) -> li
     if isinstance(seen, True_):
         return []
     mapping = {c: e.expression for c, e in copies.items()}
-    narrowed = visitors.replacement_traverse(seen, {}, lambda el: mapping.get(el))
+
+    def copy(element: Any, **_kw: Any) -> Any:
+        return mapping.get(element)
+
+    rule: Any = seen
+    opts: dict[str, Any] = {}
+    narrowed: ColumnElement[bool] = visitors.replacement_traverse(rule, opts, copy)
     if any(getattr(c, "table", None) is source for c in visitors.iterate(narrowed) if isinstance(c, Column)):
         return []
     return [narrowed]
@@ -244,10 +238,8 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str, since
     admin = confidential.redacts(p)
     title = SearchEntry.title_public if admin else SearchEntry.title
     terms = SearchEntry.terms_public if admin else SearchEntry.terms
-    # the administrator sees every row of every kind, the group committee every row but others' tasks
-    broad = p.is_admin or (p.in_group_committee and kind != "task")
     entries = SearchEntry.__table__
-    found = matched(session, f, "instance" if kind == "task" else kind, broad)
+    found = matched(session, f, "instance" if kind == "task" else kind)
     no = sql_null()
     if kind == "task":
         own = func.lower(HumanTask.name) + " " + terms
@@ -345,21 +337,23 @@ def list_query(session: Session, p: Principal, f: SearchFilter) -> AnySelect:
 
 def _newest_query(
     session: Session, p: Principal, f: SearchFilter, kinds: list[str], n: int, since: dict[str, Any]
-) -> AnySelect:
+) -> Any:
+    """Each kind's newest `n` hits (`since`: among its rows not older than that), one UNION."""
     parts = [_newest(kind_query(session, p, f, k, since.get(k)), n) for k in kinds]
     return parts[0] if len(parts) == 1 else parts[0].union_all(*parts[1:])
 
 
-def _first(session: Session, p: Principal, f: SearchFilter, n: int) -> list[Any]:
+def _first(session: Session, p: Principal, f: SearchFilter, n: int, edges: dict[str, Any]) -> list[Any]:
     """The first `n` hits of each kind (of `f.kind`, or of every kind), ordered as `list_query`
-    orders them. A kind's newest hits are asked for first among its `WINDOW` newest rows (a
-    bounded walk: a common word fills it at once); only the kinds that found fewer there are
-    asked again over all their rows (the full-text index: a rare word has few candidates)."""
+    orders them. A kind's newest hits are asked for first among its `WINDOW` newest rows (those
+    not older than `edges[kind]`, `_edges`: a bounded walk, which a common word fills at once);
+    only the kinds that found fewer there are asked again over all their rows (the full-text
+    index: a rare word has few candidates)."""
     kinds = [f.kind] if f.kind else list(KINDS)
-    edges = {k: e for k, e in _edges(session, kinds).items() if e is not None}
+    recent = {k: edges[k] for k in kinds if edges.get(k) is not None}
     rows: list[Any] = []
-    if edges:
-        rows = list(session.execute(_newest_query(session, p, f, list(edges), n, edges)).all())
+    if recent:
+        rows = list(session.execute(_newest_query(session, p, f, list(recent), n, recent)).all())
     got = {k: sum(1 for r in rows if r.kind == k) for k in kinds}
     again = [k for k in kinds if got[k] < n]
     if again:
@@ -370,25 +364,47 @@ def _first(session: Session, p: Principal, f: SearchFilter, n: int) -> list[Any]
     return rows
 
 
+def _counts(
+    session: Session, p: Principal, f: SearchFilter, kinds: list[str], cap: int, edges: dict[str, Any]
+) -> dict[str, int]:
+    """How many hits each kind has, counting at most `cap` + 1 of each (the database stops
+    there): first among the kind's newest rows (`edges`), then, for the kinds with no more than
+    `cap` there, over all their rows."""
+
+    def count(which: list[str], since: dict[str, Any]) -> dict[str, int]:
+        parts = [
+            select(literal(k, String).label("kind"), func.count().label("n")).select_from(
+                kind_query(session, p, f, k, since.get(k)).limit(cap + 1).subquery()
+            )
+            for k in which
+        ]
+        query = parts[0].union_all(*parts[1:]) if len(parts) > 1 else parts[0]
+        return {k: n for k, n in session.execute(query)}
+
+    recent = {k: edges[k] for k in kinds if edges.get(k) is not None}
+    out = count(list(recent), recent) if recent else {}
+    rest = [k for k in kinds if out.get(k, 0) <= cap]
+    if rest:
+        out.update(count(rest, {}))
+    return out
+
+
 def _hit(row: Any) -> Hit:
     return Hit(row.kind, row.id, row.title, row.detail or "", row.at, row.status, row.ref, bool(row.confidential))
-
-
-def _count(session: Session, q: AnySelect, cap: int) -> int:
-    """How many rows `q` has, counting at most `cap` + 1 (the database stops there)."""
-    return session.scalar(select(func.count()).select_from(q.order_by(None).limit(cap + 1).subquery())) or 0
 
 
 def search(session: Session, p: Principal, f: SearchFilter, req: PageRequest) -> Page[Hit]:
     """One page of what `p` finds for `f`. The total counts at most `COUNT_CAP` hits past this
     page; when there are more, it is that bound and `extra["more"]` is true (shown as "550+")."""
-    rows = _first(session, p, f, req.offset + req.per_page)[req.offset : req.offset + req.per_page]
+    kinds = [f.kind] if f.kind else list(KINDS)
+    edges = _edges(session, kinds)
+    rows = _first(session, p, f, req.offset + req.per_page, edges)[req.offset : req.offset + req.per_page]
     more = False
     if (rows or req.page == 1) and len(rows) < req.per_page:
         total = req.offset + len(rows)
     else:
         bound = req.offset + COUNT_CAP
-        total = _count(session, list_query(session, p, f), bound)
+        total = sum(_counts(session, p, f, kinds, bound, edges).values())
         more = total > bound
         total = min(total, bound)
     page: Page[Any] = Page(rows, total, req.page, req.per_page, {"more": more})
@@ -406,22 +422,15 @@ class Group:
 
 
 def overview(session: Session, p: Principal, q: str, per_kind: int = 5) -> list[Group]:
-    """The search page without a kind: the first `per_kind` hits of every kind that has any, read
-    in one query; the kinds with more are counted (at most `COUNT_CAP`) in a second one."""
+    """The search page without a kind: the first `per_kind` hits of every kind that has any; the
+    kinds with that many are counted (at most `COUNT_CAP`)."""
     f = SearchFilter(q)
+    edges = _edges(session, list(KINDS))
     hits: dict[str, list[Hit]] = {}
-    for row in _first(session, p, f, per_kind):
+    for row in _first(session, p, f, per_kind, edges):
         hits.setdefault(row.kind, []).append(_hit(row))
     full = [k for k in KINDS if len(hits.get(k, ())) >= per_kind]
-    counts: dict[str, int] = {}
-    if full:
-        parts = [
-            select(literal(k, String).label("kind"), func.count().label("n")).select_from(
-                kind_query(session, p, f, k).limit(COUNT_CAP + 1).subquery()
-            )
-            for k in full
-        ]
-        counts = {k: n for k, n in session.execute(parts[0].union_all(*parts[1:]) if len(parts) > 1 else parts[0])}
+    counts = _counts(session, p, f, full, COUNT_CAP, edges) if full else {}
     out = []
     for kind in KINDS:
         if kind in hits:
