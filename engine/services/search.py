@@ -56,9 +56,9 @@ from engine.services.paging import AnySelect, Page, PageRequest
 KINDS = ("task", "instance", "clue", "report", "post", "person")
 MAX_QUERY = 100
 MAX_TERMS = 5
-# hits counted past the page asked for: a search that finds more says so ("550+") instead of
+# hits counted past the page asked for: a search that finds more says so ("150+" on page 1 of 50) instead of
 # counting them all
-COUNT_CAP = 500
+COUNT_CAP = 100
 # a kind's newest hits are first looked for among its this many newest rows (`_first`)
 WINDOW = 1000
 
@@ -335,38 +335,48 @@ def list_query(session: Session, p: Principal, f: SearchFilter) -> AnySelect:
     return select(q).order_by(q.c.rank, q.c.at.desc(), q.c.id.desc())
 
 
-def _newest_query(
-    session: Session, p: Principal, f: SearchFilter, kinds: list[str], n: int, since: dict[str, Any]
-) -> Any:
+class _Queries:
+    """The kinds' queries of one search (all rows, or only the newest: `since`), each built once."""
+
+    def __init__(self, session: Session, p: Principal, f: SearchFilter) -> None:
+        self.session, self.p, self.f = session, p, f
+        self.built: dict[tuple[str, bool], AnySelect] = {}
+
+    def __call__(self, kind: str, since: Any) -> AnySelect:
+        key = (kind, since is not None)
+        if key not in self.built:
+            self.built[key] = kind_query(self.session, self.p, self.f, kind, since)
+        return self.built[key]
+
+
+def _newest_query(q: _Queries, kinds: list[str], n: int, since: dict[str, Any]) -> Any:
     """Each kind's newest `n` hits (`since`: among its rows not older than that), one UNION."""
-    parts = [_newest(kind_query(session, p, f, k, since.get(k)), n) for k in kinds]
+    parts = [_newest(q(k, since.get(k)), n) for k in kinds]
     return parts[0] if len(parts) == 1 else parts[0].union_all(*parts[1:])
 
 
-def _first(session: Session, p: Principal, f: SearchFilter, n: int, edges: dict[str, Any]) -> list[Any]:
+def _first(q: _Queries, n: int, edges: dict[str, Any]) -> list[Any]:
     """The first `n` hits of each kind (of `f.kind`, or of every kind), ordered as `list_query`
     orders them. A kind's newest hits are asked for first among its `WINDOW` newest rows (those
     not older than `edges[kind]`, `_edges`: a bounded walk, which a common word fills at once);
     only the kinds that found fewer there are asked again over all their rows (the full-text
     index: a rare word has few candidates)."""
-    kinds = [f.kind] if f.kind else list(KINDS)
+    kinds = [q.f.kind] if q.f.kind else list(KINDS)
     recent = {k: edges[k] for k in kinds if edges.get(k) is not None}
     rows: list[Any] = []
     if recent:
-        rows = list(session.execute(_newest_query(session, p, f, list(recent), n, recent)).all())
+        rows = list(q.session.execute(_newest_query(q, list(recent), n, recent)).all())
     got = {k: sum(1 for r in rows if r.kind == k) for k in kinds}
     again = [k for k in kinds if got[k] < n]
     if again:
         rows = [r for r in rows if r.kind not in again]
-        rows += session.execute(_newest_query(session, p, f, again, n, {})).all()
+        rows += q.session.execute(_newest_query(q, again, n, {})).all()
     rows.sort(key=lambda r: (r.at.timestamp() if r.at is not None else float("-inf"), r.id), reverse=True)
     rows.sort(key=lambda r: r.rank)
     return rows
 
 
-def _counts(
-    session: Session, p: Principal, f: SearchFilter, kinds: list[str], cap: int, edges: dict[str, Any]
-) -> dict[str, int]:
+def _counts(q: _Queries, kinds: list[str], cap: int, edges: dict[str, Any]) -> dict[str, int]:
     """How many hits each kind has, counting at most `cap` + 1 of each (the database stops
     there): first among the kind's newest rows (`edges`), then, for the kinds with no more than
     `cap` there, over all their rows."""
@@ -374,12 +384,12 @@ def _counts(
     def count(which: list[str], since: dict[str, Any]) -> dict[str, int]:
         parts = [
             select(literal(k, String).label("kind"), func.count().label("n")).select_from(
-                kind_query(session, p, f, k, since.get(k)).limit(cap + 1).subquery()
+                q(k, since.get(k)).limit(cap + 1).subquery()
             )
             for k in which
         ]
         query = parts[0].union_all(*parts[1:]) if len(parts) > 1 else parts[0]
-        return {k: n for k, n in session.execute(query)}
+        return {k: n for k, n in q.session.execute(query)}
 
     recent = {k: edges[k] for k in kinds if edges.get(k) is not None}
     out = count(list(recent), recent) if recent else {}
@@ -398,13 +408,14 @@ def search(session: Session, p: Principal, f: SearchFilter, req: PageRequest) ->
     page; when there are more, it is that bound and `extra["more"]` is true (shown as "550+")."""
     kinds = [f.kind] if f.kind else list(KINDS)
     edges = _edges(session, kinds)
-    rows = _first(session, p, f, req.offset + req.per_page, edges)[req.offset : req.offset + req.per_page]
+    q = _Queries(session, p, f)
+    rows = _first(q, req.offset + req.per_page, edges)[req.offset : req.offset + req.per_page]
     more = False
     if (rows or req.page == 1) and len(rows) < req.per_page:
         total = req.offset + len(rows)
     else:
         bound = req.offset + COUNT_CAP
-        total = sum(_counts(session, p, f, kinds, bound, edges).values())
+        total = sum(_counts(q, kinds, bound, edges).values())
         more = total > bound
         total = min(total, bound)
     page: Page[Any] = Page(rows, total, req.page, req.per_page, {"more": more})
@@ -424,13 +435,13 @@ class Group:
 def overview(session: Session, p: Principal, q: str, per_kind: int = 5) -> list[Group]:
     """The search page without a kind: the first `per_kind` hits of every kind that has any; the
     kinds with that many are counted (at most `COUNT_CAP`)."""
-    f = SearchFilter(q)
+    queries = _Queries(session, p, SearchFilter(q))
     edges = _edges(session, list(KINDS))
     hits: dict[str, list[Hit]] = {}
-    for row in _first(session, p, f, per_kind, edges):
+    for row in _first(queries, per_kind, edges):
         hits.setdefault(row.kind, []).append(_hit(row))
     full = [k for k in KINDS if len(hits.get(k, ())) >= per_kind]
-    counts = _counts(session, p, f, full, COUNT_CAP, edges) if full else {}
+    counts = _counts(queries, full, COUNT_CAP, edges) if full else {}
     out = []
     for kind in KINDS:
         if kind in hits:
