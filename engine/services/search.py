@@ -268,6 +268,8 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str, since
         )
     hit = [*found, *([SearchEntry.at >= since] if since is not None else []), contains_all(terms, f)]
     if kind == "instance":
+        # the copies of an instance's columns never go stale (its id, scope and starter are set
+        # when it starts), so the rule over them is the rule itself: asked once, not twice
         seen = policy.instances_visible(p, by_set=True)
         cols = _columns(
             kind, ProcessInstance.id, title, SearchEntry.detail, SearchEntry.at, ProcessInstance.status, no, false()
@@ -276,7 +278,7 @@ def kind_query(session: Session, p: Principal, f: SearchFilter, kind: str, since
             select(*cols)
             .select_from(entries)
             .join(ProcessInstance, ProcessInstance.id == SearchEntry.ref_id)
-            .where(SearchEntry.source == "instance", *hit, *_among(_INSTANCE, seen, _INSTANCE_COPIES), seen)
+            .where(SearchEntry.source == "instance", *hit, *(_among(_INSTANCE, seen, _INSTANCE_COPIES) or [seen]))
         )
     if kind in ("clue", "report"):
         seen = records.visible_clause(p)
@@ -355,7 +357,17 @@ def _newest_query(q: _Queries, kinds: list[str], n: int, since: dict[str, Any]) 
     return parts[0] if len(parts) == 1 else parts[0].union_all(*parts[1:])
 
 
-def _first(q: _Queries, n: int, edges: dict[str, Any]) -> list[Any]:
+@dataclass
+class _First:
+    """The first hits of each kind; `exact`: how many hits the kinds have that were asked over all
+    their rows and found fewer than asked for; `dense`: the kinds whose newest rows gave enough."""
+
+    rows: list[Any]
+    exact: dict[str, int]
+    dense: set[str]
+
+
+def _first(q: _Queries, n: int, edges: dict[str, Any]) -> _First:
     """The first `n` hits of each kind (of `f.kind`, or of every kind), ordered as `list_query`
     orders them. A kind's newest hits are asked for first among its `WINDOW` newest rows (those
     not older than `edges[kind]`, `_edges`: a bounded walk, which a common word fills at once);
@@ -368,17 +380,21 @@ def _first(q: _Queries, n: int, edges: dict[str, Any]) -> list[Any]:
         rows = list(q.session.execute(_newest_query(q, list(recent), n, recent)).all())
     got = {k: sum(1 for r in rows if r.kind == k) for k in kinds}
     again = [k for k in kinds if got[k] < n]
+    exact: dict[str, int] = {}
     if again:
         rows = [r for r in rows if r.kind not in again]
-        rows += q.session.execute(_newest_query(q, again, n, {})).all()
+        more = q.session.execute(_newest_query(q, again, n, {})).all()
+        rows += more
+        exact = {k: c for k in again if (c := sum(1 for r in more if r.kind == k)) < n}
     rows.sort(key=lambda r: (r.at.timestamp() if r.at is not None else float("-inf"), r.id), reverse=True)
     rows.sort(key=lambda r: r.rank)
-    return rows
+    return _First(rows, exact, {k for k in kinds if k not in again})
 
 
-def _counts(q: _Queries, kinds: list[str], cap: int, edges: dict[str, Any]) -> dict[str, int]:
+def _counts(q: _Queries, kinds: list[str], cap: int, edges: dict[str, Any], first: _First) -> dict[str, int]:
     """How many hits each kind has, counting at most `cap` + 1 of each (the database stops
-    there): first among the kind's newest rows (`edges`), then, for the kinds with no more than
+    there): known from `first` when a kind had fewer than asked for; first among the newest rows
+    (`edges`) of the kinds that filled their page there; then, for the kinds with no more than
     `cap` there, over all their rows."""
 
     def count(which: list[str], since: dict[str, Any]) -> dict[str, int]:
@@ -391,9 +407,11 @@ def _counts(q: _Queries, kinds: list[str], cap: int, edges: dict[str, Any]) -> d
         query = parts[0].union_all(*parts[1:]) if len(parts) > 1 else parts[0]
         return {k: n for k, n in q.session.execute(query)}
 
-    recent = {k: edges[k] for k in kinds if edges.get(k) is not None}
-    out = count(list(recent), recent) if recent else {}
-    rest = [k for k in kinds if out.get(k, 0) <= cap]
+    out = {k: first.exact[k] for k in kinds if k in first.exact}
+    recent = {k: edges[k] for k in kinds if k in first.dense and edges.get(k) is not None}
+    if recent:
+        out.update(count(list(recent), recent))
+    rest = [k for k in kinds if k not in first.exact and out.get(k, 0) <= cap]
     if rest:
         out.update(count(rest, {}))
     return out
@@ -409,13 +427,14 @@ def search(session: Session, p: Principal, f: SearchFilter, req: PageRequest) ->
     kinds = [f.kind] if f.kind else list(KINDS)
     edges = _edges(session, kinds)
     q = _Queries(session, p, f)
-    rows = _first(q, req.offset + req.per_page, edges)[req.offset : req.offset + req.per_page]
+    first = _first(q, req.offset + req.per_page, edges)
+    rows = first.rows[req.offset : req.offset + req.per_page]
     more = False
     if (rows or req.page == 1) and len(rows) < req.per_page:
         total = req.offset + len(rows)
     else:
         bound = req.offset + COUNT_CAP
-        total = sum(_counts(q, kinds, bound, edges).values())
+        total = sum(_counts(q, kinds, bound, edges, first).values())
         more = total > bound
         total = min(total, bound)
     page: Page[Any] = Page(rows, total, req.page, req.per_page, {"more": more})
@@ -438,10 +457,11 @@ def overview(session: Session, p: Principal, q: str, per_kind: int = 5) -> list[
     queries = _Queries(session, p, SearchFilter(q))
     edges = _edges(session, list(KINDS))
     hits: dict[str, list[Hit]] = {}
-    for row in _first(queries, per_kind, edges):
+    first = _first(queries, per_kind, edges)
+    for row in first.rows:
         hits.setdefault(row.kind, []).append(_hit(row))
     full = [k for k in KINDS if len(hits.get(k, ())) >= per_kind]
-    counts = _counts(queries, full, COUNT_CAP, edges) if full else {}
+    counts = _counts(queries, full, COUNT_CAP, edges, first) if full else {}
     out = []
     for kind in KINDS:
         if kind in hits:
