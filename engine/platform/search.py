@@ -8,13 +8,16 @@ Chinese text has no spaces, so the text is cut into overlapping two-character pi
 as CJK search engines do) plus the last character of each run; Latin words and numbers stay
 words. `grams` holds these tokens separated by spaces, and the database's full-text index reads
 them as words: SQLite's FTS5 (`search_fts`, unicode61 tokenizer), PostgreSQL's full text search
-with the `simple` configuration (a GIN index on `to_tsvector('simple', grams)`). A query of two
-or more characters asks for all its bigrams, a one-character query for tokens that start with
-it; the candidates are then checked with LIKE against the text itself, so a hit always contains
-the words as typed (the index only makes finding them fast).
+with the `simple` configuration (the stored column `tsv` = `to_tsvector('simple', grams)` and its
+GIN index, migration 0014). A query of two or more characters asks for its bigrams (of a long
+word every other one and the last, `match_tokens`), a one-character query for tokens that start
+with it; the candidates are then checked with LIKE against the text itself, so a hit always
+contains the words as typed (the index only makes finding them fast).
 
-Who sees what is not stored here: the service (engine/services/search.py) joins each entry to its
-source row and applies the lists' own visibility rules. `terms_public` and `title_public` are the
+Who sees what is decided by the lists' own visibility rules, which the service
+(engine/services/search.py) applies to each entry's source row. The entry keeps copies of the
+columns those rules read (`node_id`, `confidential`, `owner_id`) so that the service can narrow
+the candidates by the same rules before it joins the rows. `terms_public` and `title_public` are the
 texts as the system administrator sees them (engine/org/confidential.py: confidential values
 replaced), so that the administrator never finds a clue by the person it names.
 """

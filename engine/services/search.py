@@ -11,6 +11,11 @@ a hit is never something the same person could not open:
 | post | `bulletin_post` | `bulletin.visible_clause`, as the bulletin |
 | person | `user_account` | `study.may_see_person` (its SQL twin here), as the profile page |
 
+Each kind's rule is first applied over the index entry's copies of the row's columns (`_among`),
+so candidates are narrowed before their rows are joined. A kind's newest hits are looked for
+among its newest rows first (`_first`, `WINDOW`); totals are counted up to `COUNT_CAP` past the
+page (docs/performance.md, "Search at the demo's size × 100").
+
 The system administrator (三员分立) matches and reads only the texts with confidential values
 replaced (`title_public`, `terms_public`): searching a clue's person finds nothing for them.
 """
