@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, jsonify, request
 
 from engine.org import audit
 from engine.services import search as service
@@ -15,7 +15,7 @@ from ..auth import current_principal, login_required
 from ..extensions import db, redactor
 from ..reads import note_read
 from . import openapi
-from .common import iso, page_json, page_request
+from .common import iso, page_request
 
 bp = Blueprint("api_search", __name__, url_prefix="/api/v1")
 
@@ -46,7 +46,19 @@ def search() -> Response:
     f = SearchFilter(request.args.get("q", ""), request.args.get("kind") or None)
     pg = service.search(db(), p, f, page_request())
     note_confidential(pg.items, redactor(p).active)
-    return page_json(pg, hit_json)
+    body = {"items": [hit_json(h) for h in pg.items], "total": pg.total, "page": pg.page, "per_page": pg.per_page}
+    # more hits than `total` says (the service counts at most COUNT_CAP past the page)
+    body["more"] = bool(pg.extra.get("more"))
+    return jsonify(body)
+
+
+def _page() -> dict[str, Any]:
+    page = openapi.page_schema("SearchHit")
+    more = {
+        "type": "boolean",
+        "description": f"there are more hits than total: at most {service.COUNT_CAP} past the page are counted",
+    }
+    return {**page, "properties": {**page["properties"], "more": more}}
 
 
 def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -56,7 +68,7 @@ def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
             "get": openapi.op(
                 "What the caller may see of tasks, instances, clues, reports, bulletin posts and people that "
                 "contain every word of q (Chinese matched as typed, from one character); by kind, newest first",
-                {"200": openapi.resp(openapi.page_schema("SearchHit")), **openapi.errors_for(401, 422, 503)},
+                {"200": openapi.resp(_page()), **openapi.errors_for(401, 422, 503)},
                 params=openapi.PAGING
                 + [
                     {**q("q", {"type": "string", "maxLength": service.MAX_QUERY}), "required": True},

@@ -113,10 +113,11 @@ def assign_is_handover(p: Principal) -> bool:
     return not p.is_admin
 
 
-def instances_visible(p: Principal) -> ColumnElement[bool]:
+def instances_visible(p: Principal, by_set: bool = False) -> ColumnElement[bool]:
     """SQL: the instances `p` may trace (admin, the group committee all; a committee its subtree;
-    anyone the instances they started or hold or held a task in)."""
-    return routing.instance_visible_clause(p)
+    anyone the instances they started or hold or held a task in); `by_set`: the same rule, the
+    tasks' part as one set (routing.instance_visible_clause)."""
+    return routing.instance_visible_clause(p, by_set)
 
 
 def heatmap_scope(p: Principal) -> ColumnElement[bool] | None:

@@ -8,13 +8,16 @@ Chinese text has no spaces, so the text is cut into overlapping two-character pi
 as CJK search engines do) plus the last character of each run; Latin words and numbers stay
 words. `grams` holds these tokens separated by spaces, and the database's full-text index reads
 them as words: SQLite's FTS5 (`search_fts`, unicode61 tokenizer), PostgreSQL's full text search
-with the `simple` configuration (a GIN index on `to_tsvector('simple', grams)`). A query of two
-or more characters asks for all its bigrams, a one-character query for tokens that start with
-it; the candidates are then checked with LIKE against the text itself, so a hit always contains
-the words as typed (the index only makes finding them fast).
+with the `simple` configuration (the stored column `tsv` = `to_tsvector('simple', grams)` and its
+GIN index, migration 0014). A query of two or more characters asks for its bigrams (of a long
+word every other one and the last, `match_tokens`), a one-character query for tokens that start
+with it; the candidates are then checked with LIKE against the text itself, so a hit always
+contains the words as typed (the index only makes finding them fast).
 
-Who sees what is not stored here: the service (engine/services/search.py) joins each entry to its
-source row and applies the lists' own visibility rules. `terms_public` and `title_public` are the
+Who sees what is decided by the lists' own visibility rules, which the service
+(engine/services/search.py) applies to each entry's source row. The entry keeps copies of the
+columns those rules read (`node_id`, `confidential`, `owner_id`) so that the service can narrow
+the candidates by the same rules before it joins the rows. `terms_public` and `title_public` are the
 texts as the system administrator sees them (engine/org/confidential.py: confidential values
 replaced), so that the administrator never finds a clue by the person it names.
 """
@@ -27,7 +30,21 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, Index, Integer, String, Table, Text, UniqueConstraint, delete, event, inspect, select
+from sqlalchemy import (
+    Boolean,
+    Connection,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    delete,
+    event,
+    false,
+    inspect,
+    select,
+)
 from sqlalchemy.orm import Mapped, Mapper, mapped_column
 
 from engine.infra.db import Base, UTCDateTime
@@ -70,7 +87,12 @@ class SearchEntry(Base):
     # the tokens of the text (and, for an instance, of its steps' names) for the full-text index
     grams: Mapped[str] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # who may see it, copied from the source row (the service narrows candidates by them before
+    # joining the row, whose own rule still decides): the org node (an instance's scope, a
+    # record's node, a post's audience), a record's confidential flag, an instance's starter
     node_id: Mapped[str | None] = mapped_column(String(64))
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    owner_id: Mapped[int | None] = mapped_column(Integer)
 
 
 # ---- text → tokens --------------------------------------------------------------------------------------
@@ -145,6 +167,22 @@ def query_tokens(term: str) -> list[tuple[str, bool]]:
     return out
 
 
+def match_tokens(term: str) -> list[tuple[str, bool]]:
+    """The tokens a search asks the index for: `query_tokens`, but of a CJK run of three or more
+    characters only every other bigram and the last (月度书面报告 → 月度, 书面, 报告). The
+    candidates hold the words' bigrams that cover every character; the LIKE check on the text
+    (which every search applies) keeps those holding the words as typed. Fewer and rarer
+    posting lists to intersect: the index answers faster."""
+    out: list[tuple[str, bool]] = []
+    for cjk, piece in _pieces(term):
+        if cjk and len(piece) > 1:
+            last = len(piece) - 2
+            out.extend((piece[i : i + 2], False) for i in sorted({*range(0, last + 1, 2), last}))
+        else:
+            out.append((piece[:MAX_WORD], True))
+    return out
+
+
 # ---- what is indexed of each source ----------------------------------------------------------------------
 
 _KEYS: frozenset[str] | None = None
@@ -187,6 +225,8 @@ def _row(
     at: datetime,
     node_id: str | None,
     extra: Iterable[str] = (),
+    secret: bool = False,
+    owner_id: int | None = None,
 ) -> dict[str, Any]:
     terms, public = _text(own), _text(own_public)
     grams = [source_token(source), *tokens(terms)]
@@ -203,6 +243,8 @@ def _row(
         "grams": " ".join(dict.fromkeys(grams)),
         "at": at,
         "node_id": node_id,
+        "confidential": bool(secret),
+        "owner_id": owner_id,
     }
 
 
@@ -247,6 +289,7 @@ def instance_row(
         inst.started_at,
         inst.scope_node_id,
         steps,
+        owner_id=inst.started_by_id,
     )
 
 
@@ -285,6 +328,7 @@ def record_row(r: Any) -> dict[str, Any] | None:
         [public, kind_title, *_strings(shown)],
         r.updated_at,
         r.node_id,
+        secret=r.confidential,
     )
 
 
@@ -352,7 +396,9 @@ def rebuild(conn: Connection) -> int:
     nodes: dict[str, str] = {i: n for i, n in conn.execute(select(OrgNode.id, OrgNode.name))}
     defs = {i: _steps(n, info) for i, n, info in conn.execute(select(D.id, D.name, D.info))}
     rows: list[dict[str, Any]] = []
-    for inst in conn.execute(select(P.id, P.definition_id, P.title, P.data, P.scope_node_id, P.started_at)):
+    for inst in conn.execute(
+        select(P.id, P.definition_id, P.title, P.data, P.scope_node_id, P.started_by_id, P.started_at)
+    ):
         rows.append(instance_row(conn, inst, defs.get(inst.definition_id, ("", [])), nodes.get(inst.scope_node_id)))
     kinds = ("clue", *REPORT_KINDS)
     for r in conn.execute(

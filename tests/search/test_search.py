@@ -239,3 +239,73 @@ def test_the_page_in_chinese(world: dict[str, Any], web: Any) -> None:
     assert "kind must be" not in r.get_data(as_text=True)
     html = web.get("/search", query_string={"q": "没有这样的词"}).get_data(as_text=True)
     assert 'id="search-none"' in html
+
+
+# ---- the same hits, however they are looked for (engine/services/search.py) -----------------------------------
+
+
+def ordered(api: Any, user: str, q: str, kind: str | None = None) -> list[tuple[str, int]]:
+    params: dict[str, Any] = {"q": q, "per_page": 100}
+    if kind:
+        params["kind"] = kind
+    r = api.get("/api/v1/search", user, query_string=params)
+    assert r.status_code == 200, r.get_json()
+    return [(h["kind"], h["id"]) for h in r.get_json()["items"]]
+
+
+def test_looking_among_the_newest_rows_first_finds_the_same(
+    world: dict[str, Any], api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kind's newest hits are looked for among its WINDOW newest rows first, the rest only when
+    there are too few: with a window of one or two rows (the world has more of every kind) each
+    reader's results, in order, and the overview are the same as when the window holds all."""
+    from engine.services import search as service
+
+    users = ("group_secretary", "xinsheng_secretary", "xinsheng_laogan", "xuchang_secretary", "admin")
+    queries = ("张三", "廉洁教育", "纪律检查委员", "XS-2027", "报告", "李四")
+    whole = {(u, q, k): ordered(api, u, q, k) for u in users for q in queries for k in (None, "task", "clue")}
+    assert sum(len(v) for v in whole.values()) > 50
+    for window in (1, 2):
+        monkeypatch.setattr(service, "WINDOW", window)
+        for (u, q, k), hits in whole.items():
+            assert ordered(api, u, q, k) == hits, (window, u, q, k)
+
+
+def test_the_total_is_capped_and_says_there_are_more(
+    world: dict[str, Any], api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.services import search as service
+
+    body = api.get("/api/v1/search", "group_secretary", query_string={"q": "廉洁", "per_page": 1}).get_json()
+    assert body["total"] >= 3 and body["more"] is False
+    everything = body["total"]
+    monkeypatch.setattr(service, "COUNT_CAP", 1)
+    body = api.get("/api/v1/search", "group_secretary", query_string={"q": "廉洁", "per_page": 1}).get_json()
+    assert (body["total"], body["more"], len(body["items"])) == (1, True, 1)
+    body = api.get("/api/v1/search", "group_secretary", query_string={"q": "廉洁", "per_page": 1, "page": 2}).get_json()
+    assert (body["total"], body["more"]) == (2, True)
+    last = api.get(
+        "/api/v1/search", "group_secretary", query_string={"q": "廉洁", "per_page": 1, "page": everything}
+    ).get_json()
+    assert (last["total"], last["more"], len(last["items"])) == (everything, False, 1)
+
+
+def test_the_rules_are_applied_to_the_entries_copies_first(world: dict[str, Any], sessions: Any) -> None:
+    """Each kind's visibility rule, with the source row's columns replaced by the entry's copies
+    (node, confidential flag, starter), narrows the candidates before their rows are joined."""
+    from sqlalchemy.sql import visitors
+
+    from engine.linkage import records
+    from engine.org import policy
+    from engine.services import search as service
+
+    with sessions() as s:
+        p = principal(s, "xinsheng_laogan")
+        for table, rule, copies in (
+            (service._RECORD, records.visible_clause(p), service._RECORD_COPIES),
+            (service._INSTANCE, policy.instances_visible(p, by_set=True), service._INSTANCE_COPIES),
+        ):
+            [narrowed] = service._among(table, rule, copies)
+            tables = {getattr(c, "table", None) for c in visitors.iterate(narrowed)}
+            assert table not in tables and index.SearchEntry.__table__ in tables
+        assert service._among(service._RECORD, records.visible_clause(principal(s, "group_member")), {}) == []
