@@ -196,7 +196,7 @@ class HumanTask(Base):
         Index(None, "status", "node_id", "tier", "due_at"),
         Index(None, "assignee_id", "status", "due_at"),
         Index(None, "instance_id", "status"),
-        # search's newest tasks first (migration 0014_search_speed)
+        # search's newest tasks first (migration 0015_search_speed)
         Index("ix_task_created_at", "created_at"),
         # the worklist's unclaimed open tasks by node (migration 0007_perf; docs/performance.md)
         Index(

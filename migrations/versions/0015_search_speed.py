@@ -1,7 +1,7 @@
 """search speed: who may see an entry, in the entry; PostgreSQL matches a stored tsvector (issue 18
 item 2: ≤ 100 ms p95 at the demo's size × 100)
 
-Revision ID: 0014_search_speed
+Revision ID: 0015_search_speed
 Revises: 0013_async
 
 `search_entry` gains `confidential` (a record's flag) and `owner_id` (an instance's starter),
@@ -22,8 +22,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_search_speed"
-down_revision = "0013_async"
+revision = "0015_search_speed"
+down_revision = "0014_approvals"
 branch_labels = None
 depends_on = None
 
