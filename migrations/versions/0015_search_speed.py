@@ -2,7 +2,7 @@
 item 2: ≤ 100 ms p95 at the demo's size × 100)
 
 Revision ID: 0015_search_speed
-Revises: 0013_async
+Revises: 0014_approvals
 
 `search_entry` gains `confidential` (a record's flag) and `owner_id` (an instance's starter),
 next to `node_id`: the service narrows the candidates by the kind's visibility rule on these
