@@ -211,7 +211,8 @@ def restore_rows(engine: Engine, rows: dict[str, Any]) -> bool:
             for t in tables:
                 for name, seq in _serials(conn, t.name):
                     top = max((r[name] for r in rows[t.name]), default=0)
-                    conn.execute(text("SELECT setval(:s, :v, :called)"), {"s": seq, "v": max(top, 1), "called": top > 0})
+                    params = {"s": seq, "v": max(top, 1), "called": top > 0}
+                    conn.execute(text("SELECT setval(:s, :v, :called)"), params)
         else:
             triggers = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type='trigger'")).all()
             for name, _sql in triggers:
