@@ -69,6 +69,13 @@ export function addTierPool({ canvas, elementFactory, elementRegistry, modeling,
   const pool = modeling.createShape(participant, { x: x + 600, y: y + LANE_HEIGHT / 2 }, canvas.getRootElement());
   modeling.addLane(pool, 'bottom');
   modeling.addLane(pool, 'bottom');
+  // the lanes added below have bpmn-js's default height: make the three equal, from the bottom up
+  const added = elementRegistry.filter(e => is(e, 'bpmn:Lane') && e.parent === pool).sort((a, b) => b.y - a.y);
+  for (const lane of added) {
+    if (lane.height !== LANE_HEIGHT) {
+      modeling.resizeLane(lane, { x: lane.x, y: lane.y, width: lane.width, height: LANE_HEIGHT });
+    }
+  }
   elementRegistry.filter(e => is(e, 'bpmn:Lane') && e.parent === pool).sort((a, b) => a.y - b.y)
     .forEach((lane, i) => modeling.updateProperties(lane, { name: TIER_LANE_NAMES[i] }));
   return pool;
@@ -76,7 +83,7 @@ export function addTierPool({ canvas, elementFactory, elementRegistry, modeling,
 
 class SanjiTemplates {
   constructor(config, palette, contextPad, popupMenu, create, autoPlace, bpmnFactory, elementFactory, moddle, canvas,
-    elementRegistry, modeling, selection) {
+    elementRegistry, modeling, selection, directEditing, eventBus) {
     const lang = config && config.lang === 'en' ? 'en' : 'zh';
     const w = WORDS[lang];
     const templates = () => templateCatalogue(config);
@@ -90,6 +97,18 @@ class SanjiTemplates {
       const position = { x: event.clientX || event.x || 0, y: (event.clientY || event.y || 0) + 10, cursor: { x: event.clientX, y: event.clientY } };
       popupMenu.open(target, 'sanji-templates', position, { title: w.title, search: true, width: 300 });
     };
+
+    // A template's step comes named: bpmn-js opens the label of a new element for typing, and that open
+    // editor makes the next click on the context pad miss (it closes on mousedown and redraws the pad).
+    // Double-click renames the step as usual.
+    const settle = ({ shape, elements }) => {
+      const placed = shape || (elements && elements[0]);
+      if (placed && placed.sanjiTemplate && directEditing.isActive()) {
+        directEditing.cancel();
+      }
+    };
+    eventBus.on('autoPlace.end', 250, settle);
+    eventBus.on('create.end', 250, settle);
 
     popupMenu.registerProvider('sanji-templates', {
       getPopupMenuEntries() {
@@ -159,7 +178,7 @@ class SanjiTemplates {
 }
 SanjiTemplates.$inject = [
   'config.sanji', 'palette', 'contextPad', 'popupMenu', 'create', 'autoPlace', 'bpmnFactory', 'elementFactory', 'moddle', 'canvas',
-  'elementRegistry', 'modeling', 'selection',
+  'elementRegistry', 'modeling', 'selection', 'directEditing', 'eventBus',
 ];
 
 export default {
