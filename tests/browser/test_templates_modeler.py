@@ -222,7 +222,7 @@ def test_owner_builds_a_three_tier_procedure_from_a_new_diagram(web, app, clock,
     page.locator('input[name="sanji-cron-time"]').fill("10:00")
     page.wait_for_timeout(600)
     reads = page.locator('[data-entry-id="sanji-cron-kind"] .bio-properties-panel-description').inner_text()
-    assert reads == "按此发起：每季度首月（1、4、7、10月）5日 10:00（cron：0 10 5 1,4,7,10 *）"
+    assert reads == "按此发起：每季度首月（1、4、7、10月）5日 10:00（周期表达式 0 10 5 1,4,7,10 *）"
     assign = append_template(page, "下达任务")
     fan_units = append_template(page, "分发到各单位")
 

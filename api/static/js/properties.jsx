@@ -36,8 +36,8 @@ const LABELS = {
     calledNone: '（请选择）', calledHere: '本文件中的流程', calledDeployed: '已发布的流程', calledUnknown: '（未找到）',
     cronKind: '定时发起', cronNone: '（其他写法，见“定时器”）', cronMonthly: '每月', cronQuarterly: '每季度首月（1、4、7、10月）',
     cronYearly: '每年', cronMonth: '月份', cronDay: '日期', cronLast: '月末', cronTime: '时间（时:分）',
-    cronTimeBad: '请写成 时:分，例如 09:00', cronReads: '按此发起：', cronHelp: '选择后写入定时器的 cron 周期',
-    monthN: '{n}月', dayN: '{n}日',
+    cronTimeBad: '请写成 时:分，例如 09:00', cronReads: '按此发起：', cronHelp: '选择后写入定时器的循环周期',
+    monthN: '{n}月', dayN: '{n}日', cronExpr: '（周期表达式 ', cronExprEnd: '）', sep: '',
   },
   en: {
     dueIn: 'Due in', dueInHelp: 'Duration from the task\'s creation, e.g. 10 days is', dueInExample: ['P10D', ', 1 month is', 'P1M'],
@@ -56,7 +56,7 @@ const LABELS = {
     cronKind: 'Start on a schedule', cronNone: '(other, see Timer)', cronMonthly: 'every month',
     cronQuarterly: 'first month of each quarter (Jan, Apr, Jul, Oct)', cronYearly: 'every year', cronMonth: 'Month',
     cronDay: 'Day', cronLast: 'last day', cronTime: 'Time (HH:MM)', cronTimeBad: 'Write HH:MM, e.g. 09:00',
-    cronReads: 'Starts ', cronHelp: 'Writes the timer\'s cron cycle', monthN: 'month {n}', dayN: 'day {n}',
+    cronReads: 'Starts ', cronHelp: 'Writes the timer\'s cron cycle', monthN: 'month {n}', dayN: 'day {n}', cronExpr: ' (cron ', cronExprEnd: ')', sep: ' ',
   },
 };
 
@@ -482,8 +482,8 @@ const pad = n => String(n).padStart(2, '0');
 function cronText(c, L) {
   const day = c.day === 'L' ? L.cronLast : L.dayN.replace('{n}', c.day);
   const when = c.kind === 'monthly' ? L.cronMonthly : c.kind === 'quarterly' ? L.cronQuarterly
-    : `${L.cronYearly}${L.monthN.replace('{n}', c.month)}`;
-  return `${L.cronReads}${when}${day} ${pad(c.hour)}:${pad(c.minute)}（cron：${composeCron(c)}）`;
+    : `${L.cronYearly}${L.sep}${L.monthN.replace('{n}', c.month)}`;
+  return `${L.cronReads}${when}${L.sep}${day} ${pad(c.hour)}:${pad(c.minute)}${L.cronExpr}${composeCron(c)}${L.cronExprEnd}`;
 }
 
 function useCronWriter(element) {
