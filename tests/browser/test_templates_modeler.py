@@ -228,6 +228,17 @@ def test_owner_builds_a_three_tier_procedure_from_a_new_diagram(web, app, clock,
 
     # the unit process, a pool of this file: start in the unit lane → 分发到本单位各支部 → 单位汇总
     page.click('.djs-palette [data-action="sanji-tier-pool"]')
+    heights = page.evaluate(
+        """() => { const pool = window.ctl.modeler.get('selection').get()[0];
+            return pool.children.filter(e => e.type === 'bpmn:Lane').sort((a, b) => a.y - b.y)
+              .map(e => [e.businessObject.name, e.height]).concat([[pool.type, pool.height]]); }"""
+    )
+    assert heights == [
+        ["集团公司纪委", 160],
+        ["权属单位纪委", 160],
+        ["基层党支部纪律检查委员", 160],
+        ["bpmn:Participant", 480],
+    ]
     name_process(page, "zxjc_unit", "单位专项检查")
     page.click('button[data-action="fit"]')
     place_start_in(page, lane_of(page, "zxjc_unit", "权属单位纪委"))
@@ -256,6 +267,8 @@ def test_owner_builds_a_three_tier_procedure_from_a_new_diagram(web, app, clock,
     select(page, fan_units)
     page.click('.djs-context-pad.open [data-action="append.end-event"]')
 
+    page.click('button[data-action="fit"]')
+    web.screenshot("templates-three-tier-procedure", full_page=False)
     page.click('button[data-action="deploy"]')
     page.wait_for_selector("dialog.sanji-confirm[open]")
     assert sorted(page.locator('dialog.sanji-confirm [data-role="new-versions"] li').all_inner_texts()) == [

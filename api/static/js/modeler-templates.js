@@ -69,10 +69,11 @@ export function addTierPool({ canvas, elementFactory, elementRegistry, modeling,
   const pool = modeling.createShape(participant, { x: x + 600, y: y + LANE_HEIGHT / 2 }, canvas.getRootElement());
   modeling.addLane(pool, 'bottom');
   modeling.addLane(pool, 'bottom');
-  // the lanes added below have bpmn-js's default height: make the three equal, from the bottom up
-  const added = elementRegistry.filter(e => is(e, 'bpmn:Lane') && e.parent === pool).sort((a, b) => b.y - a.y);
-  for (const lane of added) {
-    if (lane.height !== LANE_HEIGHT) {
+  // the lanes added below have bpmn-js's default height: make the three equal, from the top down
+  // (resizing a lane's lower edge moves the lane below it; the last one grows the pool)
+  for (let i = 0; i < TIER_LANE_NAMES.length; i += 1) {
+    const lane = elementRegistry.filter(e => is(e, 'bpmn:Lane') && e.parent === pool).sort((a, b) => a.y - b.y)[i];
+    if (lane && lane.height !== LANE_HEIGHT) {
       modeling.resizeLane(lane, { x: lane.x, y: lane.y, width: lane.width, height: LANE_HEIGHT });
     }
   }
