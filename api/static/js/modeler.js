@@ -23,7 +23,7 @@ import {
 import { translateModule } from './modeler-i18n.js';
 import { lintConfig, lintModule } from './modeler-lint.js';
 import { localizeTitles, zoomToProcess } from './modeler-view.js';
-import TemplatesModule, { createTemplateShape, templateCatalogue } from './modeler-templates.js';
+import TemplatesModule, { TIER_LANE_NAMES, createTemplateShape, templateCatalogue } from './modeler-templates.js';
 import './sanji-modeler.css';
 
 // The modeler's own words (common.js holds those it shares with the viewer).
@@ -50,11 +50,7 @@ function words(lang) {
 
 // A new diagram: one pool with the three tier lanes (docs/bpmn-conventions.md), so that the steps the
 // owner draws are offered to a tier at once; the start event in the group's lane.
-export const TIER_LANES = [
-  { id: 'lane_group', name: '集团公司纪委' },
-  { id: 'lane_unit', name: '权属单位纪委' },
-  { id: 'lane_branch', name: '基层党支部纪律检查委员' },
-];
+const TIER_LANES = ['lane_group', 'lane_unit', 'lane_branch'].map((id, i) => ({ id, name: TIER_LANE_NAMES[i] }));
 const LANE_HEIGHT = 160;
 const lanesXml = TIER_LANES.map((l, i) => `      <bpmn:lane id="${l.id}" name="${l.name}">${i === 0
   ? '<bpmn:flowNodeRef>start</bpmn:flowNodeRef>' : ''}</bpmn:lane>`).join('\n');
