@@ -59,7 +59,16 @@ def dashboard_page() -> Any:
     unit_id = request.args.get("unit_id") or None
     sc = dashboard.scope(db(), p, unit_id)  # 404 for another unit, or for someone without a dashboard
     choices = dashboard.scope(db(), p, None).units
-    args: dict[str, Any] = {"year": period.year, "quarter": period.quarter or "", "unit_id": unit_id or ""}
+    procedures = dashboard.procedures(db())  # 按流程筛选: the charts' process_key
+    process_key = request.args.get("process_key") or None
+    if process_key and process_key not in {k for k, _ in procedures}:
+        procedures.append((process_key, process_key))  # a called or retired process named in the link
+    args: dict[str, Any] = {
+        "year": period.year,
+        "quarter": period.quarter or "",
+        "unit_id": unit_id or "",
+        "process_key": process_key or "",
+    }
     args = {k: v for k, v in args.items() if v != ""}
     charts = [
         {
@@ -73,7 +82,16 @@ def dashboard_page() -> Any:
     ]
     years = sorted({*range(today.year - 4, today.year + 1), period.year}, reverse=True)
     return render_template(
-        "dashboard.html", charts=charts, period=period, years=years, units=choices, unit_id=unit_id, scope=sc
+        "dashboard.html",
+        charts=charts,
+        period=period,
+        years=years,
+        units=choices,
+        unit_id=unit_id,
+        scope=sc,
+        procedures=procedures,
+        process_key=process_key,
+        process_name=dict(procedures).get(process_key or ""),
     )
 
 

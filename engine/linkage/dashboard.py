@@ -33,7 +33,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from engine.core import calendar
+from engine.core import calendar, repository
 from engine.errors import Invalid, Msg, NotFound, field_error
 from engine.linkage import records
 from engine.models import HumanTask, OrgNode, ProcessDefinition
@@ -411,6 +411,16 @@ BUILDERS = {
     "clue_dispositions": clue_dispositions,
     "punctuality": punctuality,
 }
+
+
+def procedures(session: Session) -> list[tuple[str, str]]:
+    """(key, name) of the procedures a dashboard may be narrowed to, by name: the newest active
+    version of every deployed process that no other deployed process calls (a called process's
+    instances count with the procedure that fanned out to them)."""
+    defs = session.scalars(repository.newest_active()).all()
+    called = {key for d in defs for key in (d.info or {}).get("calls", [])}
+    found = [(d.key, d.name or d.key) for d in defs if not (d.info or {}).get("called_only") and d.key not in called]
+    return sorted(found, key=lambda kn: (kn[1], kn[0]))
 
 
 def build(

@@ -61,6 +61,24 @@ def test_dashboard_page_for_the_group_and_a_unit(world):
     assert commissioner.get("/dashboard").status_code == 404
 
 
+def test_dashboard_page_narrows_to_one_procedure(world):
+    """按流程筛选: the deployed procedures by name (not the processes they call), passed to every chart."""
+    web = world.web("group_secretary")
+    page = html(web.get("/dashboard"))
+    select = re.search(r'<select name="process_key" id="filter-procedure">(.*?)</select>', page, re.S).group(1)
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', select)
+    names = {k: n for k, n in options}
+    assert options[0] == ("", "全部流程") and "按流程筛选" in page
+    assert set(names) == {"", "quarterly_tasks", "monthly_report", "clue_disposal", "adhoc_report"}
+    assert names["quarterly_tasks"] != "quarterly_tasks"  # the process's name, not its key
+    assert [n for _k, n in options[1:]] == sorted(n for _k, n in options[1:])
+    page = html(web.get("/dashboard?year=2027&quarter=1&process_key=monthly_report"))
+    charts = re.findall(r'data-sanji-chart data-url="([^"]+)"', page)
+    assert len(charts) == 5 and all("process_key=monthly_report" in c for c in charts)
+    assert re.search(r'<option value="monthly_report" selected>', page)
+    assert f'<span id="shown-procedure">{names["monthly_report"]}</span>' in page
+
+
 def test_clue_register_page_and_detail(world):
     web = world.web("xinsheng_secretary")
     page = html(web.get("/registers/clues"))

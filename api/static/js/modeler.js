@@ -23,7 +23,7 @@ import {
 import { translateModule } from './modeler-i18n.js';
 import { lintConfig, lintModule } from './modeler-lint.js';
 import { localizeTitles, zoomToProcess } from './modeler-view.js';
-import TemplatesModule, { createTemplateShape, templateCatalogue } from './modeler-templates.js';
+import TemplatesModule, { TIER_LANE_NAMES, createTemplateShape, templateCatalogue } from './modeler-templates.js';
 import './sanji-modeler.css';
 
 // The modeler's own words (common.js holds those it shares with the viewer).
@@ -48,14 +48,30 @@ function words(lang) {
   return (key, vars = {}) => Object.entries(vars).reduce((text, [k, v]) => text.replace(`{${k}}`, v), table[key] || key);
 }
 
-const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
+// A new diagram: one pool with the three tier lanes (docs/bpmn-conventions.md), so that the steps the
+// owner draws are offered to a tier at once; the start event in the group's lane.
+const TIER_LANES = ['lane_group', 'lane_unit', 'lane_branch'].map((id, i) => ({ id, name: TIER_LANE_NAMES[i] }));
+const LANE_HEIGHT = 160;
+const lanesXml = TIER_LANES.map((l, i) => `      <bpmn:lane id="${l.id}" name="${l.name}">${i === 0
+  ? '<bpmn:flowNodeRef>start</bpmn:flowNodeRef>' : ''}</bpmn:lane>`).join('\n');
+const laneShapes = TIER_LANES.map((l, i) => `      <bpmndi:BPMNShape id="${l.id}_di" bpmnElement="${l.id}" isHorizontal="true">`
+  + `<dc:Bounds x="150" y="${80 + i * LANE_HEIGHT}" width="1170" height="${LANE_HEIGHT}" /></bpmndi:BPMNShape>`).join('\n');
+export const EMPTY = `<?xml version="1.0" encoding="UTF-8"?>
 <bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL" xmlns:bpmndi="http://www.omg.org/spec/BPMN/20100524/DI" xmlns:dc="http://www.omg.org/spec/DD/20100524/DC" xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Definitions_new" targetNamespace="http://sanji.example/bpmn">
+  <bpmn:collaboration id="Collaboration_new">
+    <bpmn:participant id="Participant_new" name="新流程" processRef="new_process" />
+  </bpmn:collaboration>
   <bpmn:process id="new_process" name="新流程" isExecutable="true">
+    <bpmn:laneSet id="LaneSet_new">
+${lanesXml}
+    </bpmn:laneSet>
     <bpmn:startEvent id="start" name="开始" />
   </bpmn:process>
   <bpmndi:BPMNDiagram id="BPMNDiagram_1">
-    <bpmndi:BPMNPlane id="BPMNPlane_1" bpmnElement="new_process">
-      <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="180" y="160" width="36" height="36" /></bpmndi:BPMNShape>
+    <bpmndi:BPMNPlane id="BPMNPlane_1" bpmnElement="Collaboration_new">
+      <bpmndi:BPMNShape id="Participant_new_di" bpmnElement="Participant_new" isHorizontal="true"><dc:Bounds x="120" y="80" width="1200" height="${3 * LANE_HEIGHT}" /></bpmndi:BPMNShape>
+${laneShapes}
+      <bpmndi:BPMNShape id="start_di" bpmnElement="start"><dc:Bounds x="200" y="${80 + LANE_HEIGHT / 2 - 18}" width="36" height="36" /></bpmndi:BPMNShape>
     </bpmndi:BPMNPlane>
   </bpmndi:BPMNDiagram>
 </bpmn:definitions>`;

@@ -34,6 +34,10 @@ const LABELS = {
     fanOutNone: '（不按组织分发）', fanOutField: '选定字段', fanOutFieldHelp: '保存所选单位或支部的表单字段名',
     rollUp: '汇总字段', rollUpHelp: '子流程最后一步表单中要汇总给本流程的字段名，用逗号分隔；下一步以表格显示',
     calledNone: '（请选择）', calledHere: '本文件中的流程', calledDeployed: '已发布的流程', calledUnknown: '（未找到）',
+    cronKind: '定时发起', cronNone: '（其他写法，见“定时器”）', cronMonthly: '每月', cronQuarterly: '每季度首月（1、4、7、10月）',
+    cronYearly: '每年', cronMonth: '月份', cronDay: '日期', cronLast: '月末', cronTime: '时间（时:分）',
+    cronTimeBad: '请写成 时:分，例如 09:00', cronReads: '按此发起：', cronHelp: '选择后写入定时器的循环周期',
+    monthN: '{n}月', dayN: '{n}日', cronExpr: '（周期表达式 ', cronExprEnd: '）', sep: '',
   },
   en: {
     dueIn: 'Due in', dueInHelp: 'Duration from the task\'s creation, e.g. 10 days is', dueInExample: ['P10D', ', 1 month is', 'P1M'],
@@ -49,6 +53,10 @@ const LABELS = {
     fanOutNone: '(not by organisation)', fanOutField: 'Chosen-ids field', fanOutFieldHelp: 'The form field holding the chosen units or branches',
     rollUp: 'Roll-up fields', rollUpHelp: 'Fields of the children\'s last form to collect, comma-separated; the next step shows them as a table',
     calledNone: '(choose)', calledHere: 'in this file', calledDeployed: 'deployed', calledUnknown: '(not found)',
+    cronKind: 'Start on a schedule', cronNone: '(other, see Timer)', cronMonthly: 'every month',
+    cronQuarterly: 'first month of each quarter (Jan, Apr, Jul, Oct)', cronYearly: 'every year', cronMonth: 'Month',
+    cronDay: 'Day', cronLast: 'last day', cronTime: 'Time (HH:MM)', cronTimeBad: 'Write HH:MM, e.g. 09:00',
+    cronReads: 'Starts ', cronHelp: 'Writes the timer\'s cron cycle', monthN: 'month {n}', dayN: 'day {n}', cronExpr: ' (cron ', cronExprEnd: ')', sep: ' ',
   },
 };
 
@@ -403,7 +411,13 @@ function CalledSelect({ element, id }) {
     while (own && !is(own, 'bpmn:Process')) {
       own = own.$parent;
     }
-    return ((defs && defs.get('rootElements')) || []).filter(r => is(r, 'bpmn:Process') && r !== own);
+    const roots = (defs && defs.get('rootElements')) || [];
+    // a pool drawn in the modeler names its participant, not always its process
+    const pools = roots.filter(r => is(r, 'bpmn:Collaboration')).flatMap(c => c.get('participants') || []);
+    return roots.filter(r => is(r, 'bpmn:Process') && r !== own).map(r => {
+      const pool = pools.find(x => x.get('processRef') === r);
+      return { id: r.get('id'), name: r.get('name') || (pool && pool.get('name')) || r.get('id') };
+    });
   };
   return <SelectEntry
     element={element} id={id} label={L.calledElement}
@@ -414,8 +428,8 @@ function CalledSelect({ element, id }) {
       const options = [{ value: '', label: L.calledNone }];
       const seen = new Set();
       for (const p of here()) {
-        seen.add(p.get('id'));
-        options.push({ value: p.get('id'), label: `${p.get('name') || p.get('id')}（${L.calledHere}）` });
+        seen.add(p.id);
+        options.push({ value: p.id, label: `${p.name}（${L.calledHere}）` });
       }
       for (const p of config.processes || []) {
         if (!seen.has(p.key)) {
@@ -429,6 +443,114 @@ function CalledSelect({ element, id }) {
       }
       return options;
     }} />;
+}
+
+// ---- 定时发起: the cron of a timer start event, chosen in words -----------------------------
+
+const CRON = /^(\d{1,2}) (\d{1,2}) ([1-9]|[12]\d|3[01]|L) (\*|1,4,7,10|[1-9]|1[0-2]) \*$/;
+const QUARTER_MONTHS = '1,4,7,10';
+const CRON_DEFAULT = { kind: 'monthly', minute: 0, hour: 9, day: '1', month: 1 };
+
+/** '0 9 5 1,4,7,10 *' → { kind: 'quarterly', minute: 0, hour: 9, day: '5', month: 1 }; null if not one of the three. */
+export function parseCron(text) {
+  const m = CRON.exec((text || '').trim());
+  if (!m || Number(m[1]) > 59 || Number(m[2]) > 23) {
+    return null;
+  }
+  const [, minute, hour, day, month] = m;
+  const kind = month === '*' ? 'monthly' : month === QUARTER_MONTHS ? 'quarterly' : 'yearly';
+  return { kind, minute: Number(minute), hour: Number(hour), day, month: kind === 'yearly' ? Number(month) : 1 };
+}
+
+export function composeCron({ kind, minute, hour, day, month }) {
+  const months = kind === 'monthly' ? '*' : kind === 'quarterly' ? QUARTER_MONTHS : String(month);
+  return `${minute} ${hour} ${day} ${months} *`;
+}
+
+function timerOf(bo) {
+  return (bo.get('eventDefinitions') || []).find(d => is(d, 'bpmn:TimerEventDefinition'));
+}
+
+function currentCron(bo) {
+  const timer = timerOf(bo);
+  const cycle = timer && timer.get('timeCycle');
+  return parseCron(cycle ? cycle.get('body') : '');
+}
+
+const pad = n => String(n).padStart(2, '0');
+
+function cronText(c, L) {
+  const day = c.day === 'L' ? L.cronLast : L.dayN.replace('{n}', c.day);
+  const when = c.kind === 'monthly' ? L.cronMonthly : c.kind === 'quarterly' ? L.cronQuarterly
+    : `${L.cronYearly}${L.sep}${L.monthN.replace('{n}', c.month)}`;
+  return `${L.cronReads}${when}${L.sep}${day} ${pad(c.hour)}:${pad(c.minute)}${L.cronExpr}${composeCron(c)}${L.cronExprEnd}`;
+}
+
+function useCronWriter(element) {
+  const bpmnFactory = useService('bpmnFactory');
+  const commandStack = useService('commandStack');
+  const bo = getBusinessObject(element);
+  return (change) => {
+    const timer = timerOf(bo);
+    if (!timer) {
+      return;
+    }
+    const next = { ...(currentCron(bo) || CRON_DEFAULT), ...change };
+    const body = bpmnFactory.create('bpmn:FormalExpression', { body: composeCron(next) });
+    body.$parent = timer;
+    commandStack.execute('element.updateModdleProperties', { element, moddleElement: timer,
+      properties: { timeCycle: body, timeDate: undefined, timeDuration: undefined } });
+  };
+}
+
+function CronKind({ element, id }) {
+  const L = useLabels();
+  const write = useCronWriter(element);
+  const bo = getBusinessObject(element);
+  const current = currentCron(bo);
+  return <SelectEntry
+    element={element} id={id} label={L.cronKind}
+    description={current ? cronText(current, L) : L.cronHelp}
+    getValue={() => { const c = currentCron(bo); return c ? c.kind : ''; }}
+    setValue={(kind) => kind && write({ kind })}
+    getOptions={() => [{ value: '', label: L.cronNone }, { value: 'monthly', label: L.cronMonthly },
+      { value: 'quarterly', label: L.cronQuarterly }, { value: 'yearly', label: L.cronYearly }]} />;
+}
+
+function CronMonth({ element, id }) {
+  const L = useLabels();
+  const write = useCronWriter(element);
+  const bo = getBusinessObject(element);
+  return <SelectEntry
+    element={element} id={id} label={L.cronMonth}
+    getValue={() => String((currentCron(bo) || CRON_DEFAULT).month)}
+    setValue={(month) => write({ month: Number(month) })}
+    getOptions={() => Array.from({ length: 12 }, (_, i) => ({ value: String(i + 1), label: L.monthN.replace('{n}', i + 1) }))} />;
+}
+
+function CronDay({ element, id }) {
+  const L = useLabels();
+  const write = useCronWriter(element);
+  const bo = getBusinessObject(element);
+  return <SelectEntry
+    element={element} id={id} label={L.cronDay}
+    getValue={() => (currentCron(bo) || CRON_DEFAULT).day}
+    setValue={(day) => write({ day })}
+    getOptions={() => [...Array.from({ length: 31 }, (_, i) => ({ value: String(i + 1), label: L.dayN.replace('{n}', i + 1) })),
+      { value: 'L', label: L.cronLast }]} />;
+}
+
+function CronTime({ element, id }) {
+  const L = useLabels();
+  const write = useCronWriter(element);
+  const debounce = useService('debounceInput');
+  const bo = getBusinessObject(element);
+  const parse = (value) => /^([01]?\d|2[0-3]):([0-5]\d)$/.exec((value || '').trim());
+  return <TextFieldEntry
+    element={element} id={id} label={L.cronTime} debounce={debounce}
+    getValue={() => { const c = currentCron(bo) || CRON_DEFAULT; return `${pad(c.hour)}:${pad(c.minute)}`; }}
+    validate={(value) => (parse(value) ? null : L.cronTimeBad)}
+    setValue={(value) => { const m = parse(value); if (m) { write({ hour: Number(m[1]), minute: Number(m[2]) }); } }} />;
 }
 
 function BodyExtension({ element, id, label, type }) {
@@ -514,6 +636,17 @@ export function sanjiEntries(element, t) {
       type: 'spiffworkflow:PreScript', label: t('preScript') });
     entries.push({ id: 'sanji-post-script', component: BodyExtension, isEdited: isTextAreaEntryEdited,
       type: 'spiffworkflow:PostScript', label: t('postScript') });
+  }
+  if (is(element, 'bpmn:StartEvent') && timerOf(bo)) {
+    entries.push({ id: 'sanji-cron-kind', component: CronKind, isEdited: isSelectEntryEdited });
+    const cron = currentCron(bo);
+    if (cron) {
+      if (cron.kind === 'yearly') {
+        entries.push({ id: 'sanji-cron-month', component: CronMonth, isEdited: isSelectEntryEdited });
+      }
+      entries.push({ id: 'sanji-cron-day', component: CronDay, isEdited: isSelectEntryEdited });
+      entries.push({ id: 'sanji-cron-time', component: CronTime, isEdited: isTextFieldEntryEdited });
+    }
   }
   if (hasMessage(bo, ['bpmn:ThrowEvent'])) {
     entries.push({ id: 'sanji-message-payload', component: BodyExtension, isEdited: isTextAreaEntryEdited,

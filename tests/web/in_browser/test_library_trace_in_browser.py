@@ -195,13 +195,23 @@ def test_owner_draws_a_new_diagram_and_deploys_it(pages, app, api):
     page.wait_for_url(re.compile(r".*/processes/new$"))
     wait_ready(page, "#modeler")
     page.wait_for_function("() => window.sanjiModeler")
-    # draw: start → a manual step → end, name the process (what a user does with the palette)
+    # a new diagram is a pool with the three tier lanes, the start event in the group's
+    lanes = page.evaluate("""() => window.sanjiModeler.modeler.get('elementRegistry').filter(e => e.type === 'bpmn:Lane')
+        .sort((a, b) => a.y - b.y).map(e => e.businessObject.name)""")
+    assert lanes == ["集团公司纪委", "权属单位纪委", "基层党支部纪律检查委员"]
+    # draw: start → a manual step → end, name the process (what a user does with the palette); the
+    # owner renames the group's lane to one that is no tier
     page.evaluate("""() => { const m = window.sanjiModeler.modeler, reg = m.get('elementRegistry'),
         modeling = m.get('modeling'), factory = m.get('elementFactory');
-        const task = modeling.appendShape(reg.get('start'), factory.createShape({ type: 'bpmn:ManualTask' }), { x: 320, y: 178 });
+        const start = reg.get('start');
+        const task = modeling.appendShape(start, factory.createShape({ type: 'bpmn:ManualTask' }), { x: start.x + 160, y: start.y + 18 });
         modeling.updateProperties(task, { id: 'register', name: '登记' });
-        modeling.appendShape(task, factory.createShape({ type: 'bpmn:EndEvent' }), { x: 480, y: 178 });
-        modeling.updateProperties(m.get('canvas').getRootElement(), { id: 'trial_new', name: '试验新流程' });
+        modeling.appendShape(task, factory.createShape({ type: 'bpmn:EndEvent' }), { x: start.x + 320, y: start.y + 18 });
+        const pool = reg.get('Participant_new');
+        modeling.updateProperties(pool, { name: '试验新流程' });
+        m.get('commandStack').execute('element.updateModdleProperties', { element: pool,
+            moddleElement: pool.businessObject.processRef, properties: { id: 'trial_new', name: '试验新流程' } });
+        modeling.updateProperties(reg.get('lane_group'), { name: '办公室' });
     }""")
     page.click('button[data-action="validate"]')
     page.wait_for_function("() => document.querySelector('#modeler').dataset.validated === 'invalid'")
