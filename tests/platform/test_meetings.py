@@ -56,6 +56,10 @@ def test_a_unit_committee_records_its_meetings_and_the_right_people_read_them(ap
     # the materials are read with the meeting: an attendee downloads them, another unit does not
     assert api.get(f"/api/v1/attachments/{pdf['id']}", "xinsheng_laogan").status_code == 200
     assert api.get(f"/api/v1/attachments/{pdf['id']}", "xuchang_secretary").status_code == 404
+    # a person's profile lists the meetings they attended, as far as the reader reads them
+    profile = api.get("/api/v1/people/xinsheng_laogan", "xinsheng_secretary").get_json()
+    assert [(m["id"], m["kind_name"]) for m in profile["meetings"]] == [(m1["id"], "例会")]
+    assert [m["id"] for m in api.get("/api/v1/people/xinsheng_wuye", "xinsheng_wuye").get_json()["meetings"]] == [m2["id"]]
 
 
 def test_meetings_are_recorded_by_the_units_own_committee_only(api):

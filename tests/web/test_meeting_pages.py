@@ -39,6 +39,7 @@ def test_a_unit_committee_records_a_meeting_on_the_page(web, reader):
     web.login("xinsheng_laogan")
     listed = html(web.get("/meetings"))
     assert "条例学习" in listed and 'id="meeting-form"' not in listed
+    assert "条例学习" in html(web.get("/people/xinsheng_laogan"))  # on the profile too
     web.logout()
     web.login("xinsheng_wuye")
     assert "条例学习" not in html(web.get("/meetings"))

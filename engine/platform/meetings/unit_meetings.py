@@ -170,6 +170,16 @@ def get(session: Session, p: Principal, meeting_id: int) -> UnitMeeting:
     return m
 
 
+def attended(session: Session, p: Principal, username: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The meetings `username` attended that `p` reads (a person's profile), newest first."""
+    mine = select(UnitMeetingAttendee.meeting_id).where(
+        UnitMeetingAttendee.meeting_id == UnitMeeting.id, UnitMeetingAttendee.username == username
+    )
+    rows = list(session.scalars(query(p, MeetingFilter()).where(mine.exists()).limit(limit)))
+    keys = ("id", "unit_name", "kind", "kind_name", "held_on", "topic")
+    return [{k: d[k] for k in keys} for d in as_json(session, p, rows)]
+
+
 def as_json(session: Session, p: Principal, rows: list[UnitMeeting], files: bool = False) -> list[dict[str, Any]]:
     """The meetings with their unit's name and attendees' names (and, with `files`, the readable materials)."""
     ids = [m.id for m in rows]
