@@ -188,6 +188,7 @@ def render_zone(
     errors: dict[str, str] | None = None,
     status: int = 200,
     zone_values: dict[str, Any] | None = None,
+    form: str = "activity",
 ) -> Any:
     p = me()
     z = service.get_zone(db(), p, zone_id)
@@ -207,6 +208,7 @@ def render_zone(
         zone_values=zone_values
         or {"name": z["name"], "lead_unit_id": z["lead_unit_id"], "unit_ids": member_ids, "note": z["note"]},
         errors=errors or {},
+        form=form,
         today=today(),
     ), status
 
@@ -224,11 +226,10 @@ def zone_change(zone_id: int) -> Any:
     try:
         service.change_zone(db(), me(), zone_id, data, clock().now())
     except Invalid as exc:
-        return render_zone(
-            zone_id, errors={("zone_" + k): v for k, v in errors_of(exc).items()}, status=422, zone_values=data
-        )
+        zone_errors = {("zone_" + k): v for k, v in errors_of(exc).items()}
+        return render_zone(zone_id, errors=zone_errors, status=422, zone_values=data, form="zone")
     except Forbidden as exc:
-        return render_zone(zone_id, errors={"_": say(exc)}, status=403, zone_values=data)
+        return render_zone(zone_id, errors={"_": say(exc)}, status=403, zone_values=data, form="zone")
     flash(gettext("The zone is changed."), "success")
     return redirect(url_for("meetings.zone_page", zone_id=zone_id))
 

@@ -56,6 +56,10 @@ def test_a_unit_committee_records_its_meetings_and_the_right_people_read_them(ap
     # the materials are read with the meeting: an attendee downloads them, another unit does not
     assert api.get(f"/api/v1/attachments/{pdf['id']}", "xinsheng_laogan").status_code == 200
     assert api.get(f"/api/v1/attachments/{pdf['id']}", "xuchang_secretary").status_code == 404
+    # materials are one's own uploads: a file one only reads (through this meeting) is not passed on
+    assert api.get(f"/api/v1/attachments/{pdf['id']}", "xinsheng_member").status_code == 200
+    err = meeting(api, "xinsheng_member", 422, materials=[pdf["id"]])
+    assert fields(err["details"]) == [{"field": "materials/0", "message": f"attachment {pdf['id']} does not exist"}]
     # a person's profile lists the meetings they attended, as far as the reader reads them
     profile = api.get("/api/v1/people/xinsheng_laogan", "xinsheng_secretary").get_json()
     assert [(m["id"], m["kind_name"]) for m in profile["meetings"]] == [(m1["id"], "例会")]

@@ -63,6 +63,8 @@ def test_zones_on_the_pages(web, reader):
     assert ok.status_code == 302
     zone_url = ok.headers["Location"]
     assert "修改分区" in html(web.get(zone_url))
+    bad = web.post(zone_url, {"name": "东部片区", "lead_unit_id": "daizhuang", "unit_ids": ["xinsheng"]})
+    assert bad.status_code == 422 and 'id="error-zone_lead_unit_id"' in html(bad)
     web.logout()
     web.login("xuchang_secretary")
     zp = html(web.get(zone_url))

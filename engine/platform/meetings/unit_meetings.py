@@ -72,12 +72,13 @@ def str_list(data: dict[str, Any], field_: str) -> list[str]:
 
 
 def materials(session: Session, p: Principal, data: dict[str, Any]) -> list[str]:
-    """The attachment ids of `materials`: each one `p` uploaded or may read (422 naming the field)."""
+    """The attachment ids of `materials`: each one `p` uploaded (422 naming the field). Only one's own,
+    never confidential uploads: binding a file to a meeting lets the meeting's readers read it, so a
+    file readable through a clue or a task must not travel on that way."""
     ids = str_list(data, "materials")
     if ids:
-        found = set(
-            session.scalars(select(Attachment.id).where(Attachment.id.in_(ids), attachments.readable_clause(p)))
-        )
+        mine = (Attachment.id.in_(ids), Attachment.uploaded_by_id == p.id, Attachment.confidential.is_(False))
+        found = set(session.scalars(select(Attachment.id).where(*mine)))
         for i, att_id in enumerate(ids):
             if att_id not in found:
                 raise Invalid.on(f"materials/{i}", "attachment {id} does not exist", id=att_id[:64])
