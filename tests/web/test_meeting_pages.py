@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from engine.platform.meetings.models import UnitMeeting, Zone, ZoneActivity
 from tests.platform.attachment_files import PDF
+from tests.web.test_zh_pages import english
 
 
 def html(r) -> str:
@@ -33,6 +34,7 @@ def test_a_unit_committee_records_a_meeting_on_the_page(web, reader):
     assert ok.status_code == 302, html(ok)[:2000]
     shown = html(web.get(ok.headers["Location"]))
     assert "条例学习" in shown and "学习培训" in shown and "课件.pdf" in shown
+    assert english(shown) == english(html(bad)) == english(page) == []
     assert web.post("/meetings", form, csrf=False).status_code == 400
 
     web.logout()
@@ -68,7 +70,7 @@ def test_zones_on_the_pages(web, reader):
     web.logout()
     web.login("xuchang_secretary")
     zp = html(web.get(zone_url))
-    assert 'id="activity-form"' in zp and 'id="zone-form"' not in zp
+    assert 'id="activity-form"' in zp and 'id="zone-form"' not in zp and english(zp) == []
     r = web.post(zone_url + "/activities", {"held_on": "2027-01-05", "topic": "联创交流会", "unit_ids": ["xinsheng", "xuchang"],
                                             "summary": "交流监督经验"})
     assert r.status_code == 302
