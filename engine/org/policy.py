@@ -25,7 +25,7 @@ Who sees what (issue 14): the application services (engine/services/) ask this m
 engine/org/routing.py or a role test of their own, which instances, tasks and definitions a
 principal may list or act on, so that the JSON API and the pages apply one rule.
 
-The platform's rules (bulletin, study, leading group) are in engine/org/policy_platform.py and
+The platform's rules (bulletin, study, leading group, meetings and zones) are in engine/org/policy_platform.py and
 the reach of script helpers (`ScriptScope`) in engine/org/script_scope.py; both are re-exported
 here, so this stays the one module callers ask.
 """

@@ -1,5 +1,6 @@
 """Who may do what on the platform: the bulletin (posts, notices, pins, read receipts), study
-(四个一) oversight and the leading group's decisions. Re-exported from engine.org.policy, which
+(四个一) oversight, the leading group's decisions, unit meetings and training (例会、学习培训、
+业务交流) and 分区联创 zones and their activities. Re-exported from engine.org.policy, which
 callers use (`from engine.org import policy; policy.may_pin(p)`).
 """
 
