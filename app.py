@@ -139,6 +139,9 @@ def register_blueprints(app: Flask) -> None:
     from api.rest import search as search_api  # issue 18: search
 
     app.register_blueprint(search_api.bp)
+    from api.rest import meetings as meetings_api  # issue 17 item 5: unit meetings and training, 分区联创
+
+    app.register_blueprint(meetings_api.bp)
     app.add_url_rule("/healthz", "healthz", auth.healthz)
     api_errors.register(app)
     api_args.init_app(app)  # 422 naming the field: control characters in a query, unpaired surrogates in JSON
@@ -168,6 +171,10 @@ def register_blueprints(app: Flask) -> None:
     from api.web import search as search_pages  # issue 18: the search page
 
     app.register_blueprint(search_pages.bp)
+    from api.web import meetings as meeting_pages  # issue 17 item 5: meetings and training, 分区联创
+
+    app.register_blueprint(meeting_pages.bp)
+    base.register_nav(meeting_pages.NAV)
 
 
 # ---- database set-up shared by the CLI and the tests ------------------------------------------------

@@ -393,3 +393,6 @@ from engine.core import form_models  # noqa: E402,F401  (issue 15: deployed form
 from engine.linkage.documents import models as document_models  # noqa: E402,F401
 from engine.platform import search as search_index  # noqa: E402,F401
 from engine.platform.attachments import models as attachment_models  # noqa: E402,F401
+
+# Unit meetings and training, 分区联创 zones and their activities (issue 17 item 5).
+from engine.platform.meetings import models as meeting_models  # noqa: E402,F401

@@ -152,6 +152,7 @@ def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
                 "roles": {"type": "array", "items": {"type": "object"}},
                 "leading_group": {"type": ["string", "null"]},
                 "secondments": {"type": "array", "items": {"type": "object"}},
+                "meetings": {"type": "array", "items": {"type": "object"}},
                 "articles": {"type": "array", "items": {"type": "object"}},
                 "study": {"type": ["object", "null"]},
             },

@@ -82,6 +82,7 @@ LABELS_ZH = {
     "inspectors": "纪检人员",
     "units": "权属单位",
     "chosen": "选定人选",
+    "meetings_count": "本年度例会、学习培训和业务交流次数",
 }
 _SUFFIX = re.compile(r"[（(][^（）()]*[）)]\s*$")
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"

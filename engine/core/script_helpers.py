@@ -16,6 +16,7 @@ from engine.models import OrgNode, ProcessInstance, Record
 from engine.org import nodes as org
 from engine.org.policy import ScriptScope
 from engine.org.routing import NodeRef
+from engine.platform.meetings.rules import script_helpers as meeting_helpers
 from engine.platform.study import script_helpers as platform_helpers
 
 
@@ -29,6 +30,7 @@ class ScriptHelpers(RuntimeBase):
             out.update(self._org_helpers(scope))
             out.update(self._record_helpers(inst, scope))
             out.update(platform_helpers(self.session, self.clock, self.settings, scope))
+            out.update(meeting_helpers(self.session, scope))  # unit_meetings(unit_id, year)
             return out
 
         env = RestrictedEnvironment(

@@ -24,7 +24,8 @@ ORG_HELPERS = frozenset(
 )
 RECORD_HELPERS = frozenset({"save_record", "find_records", "update_record", "get_record", "instance_id"})
 PLATFORM_HELPERS = frozenset({"org_inspectors", "study_rates", "month_of"})
-HELPERS = DATE_HELPERS | ORG_HELPERS | RECORD_HELPERS | PLATFORM_HELPERS
+MEETING_HELPERS = frozenset({"unit_meetings"})  # engine/platform/meetings/rules.py
+HELPERS = DATE_HELPERS | ORG_HELPERS | RECORD_HELPERS | PLATFORM_HELPERS | MEETING_HELPERS
 AVAILABLE = BUILTINS | HELPERS
 
 # Handlers that make a read inside `try:` a deliberate test for a missing variable.

@@ -40,8 +40,10 @@ from engine.infra.clock import FrozenClock, as_utc
 from engine.infra.db import write_intent
 from engine.infra.settings import Settings
 from engine.models import HumanTask, ProcessInstance, Record, Schedule, User
+from engine.org import demo_meetings
 from engine.org import nodes as org
 from engine.org.demo import UNITS
+from engine.platform.meetings.models import UnitMeeting, ZoneActivity
 from engine.services import bulletin as bulletin_service
 from engine.services import definitions as definitions_service
 from engine.services import forms as forms_service
@@ -423,6 +425,8 @@ class _History:
         # the bulletin board and the daily study (四个一)
         for i in range(len(POSTS)):
             self.at(self.local(months[min(1 + i, len(months) - 1)] + timedelta(days=8 + i), 16), self.post, i)
+        # 例会、学习培训、业务交流 of each unit and the 分区联创 zones (engine/org/demo_meetings.py)
+        demo_meetings.plan(self, months)
         day = first + timedelta(days=1)
         while (when := self.local(day, 20)) <= self.end:
             recent = (self.end - when).days < 30
@@ -1186,6 +1190,8 @@ def counts(session: Session) -> dict[str, int]:
     out["tasks_open"] = session.scalar(select(func.count()).where(HumanTask.status == "open")) or 0
     out["tasks_completed"] = session.scalar(select(func.count()).where(HumanTask.status == "completed")) or 0
     out["incidents"] = session.scalar(select(func.count()).where(ProcessInstance.status == "error")) or 0
+    out["meetings"] = session.scalar(select(func.count()).select_from(UnitMeeting)) or 0
+    out["zone_activities"] = session.scalar(select(func.count()).select_from(ZoneActivity)) or 0
     return out
 
 

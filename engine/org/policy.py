@@ -25,7 +25,7 @@ Who sees what (issue 14): the application services (engine/services/) ask this m
 engine/org/routing.py or a role test of their own, which instances, tasks and definitions a
 principal may list or act on, so that the JSON API and the pages apply one rule.
 
-The platform's rules (bulletin, study, leading group) are in engine/org/policy_platform.py and
+The platform's rules (bulletin, study, leading group, meetings and zones) are in engine/org/policy_platform.py and
 the reach of script helpers (`ScriptScope`) in engine/org/script_scope.py; both are re-exported
 here, so this stays the one module callers ask.
 """
@@ -51,20 +51,29 @@ from engine.org.policy_platform import (  # noqa: F401
     bulletin_reader_units,
     in_organisation,
     may_change_post,
+    may_manage_zones,
     may_pin,
     may_post_notice,
     may_record_decisions,
+    may_record_meeting,
+    may_record_zone_activity,
+    meeting_units,
+    recording_units,
     require_change_post,
     require_delete_post,
+    require_manage_zones,
     require_notice,
     require_pin,
     require_poster,
     require_read_decisions,
     require_record_decisions,
+    require_record_meeting,
+    require_record_zone_activity,
     require_study_rates,
     sees_reader_names,
     sees_receipts,
     study_units,
+    zone_units_of,
 )
 from engine.org.script_scope import CONFIDENTIAL_LANES, ScriptScope  # noqa: F401
 

@@ -1,5 +1,6 @@
 """Who may do what on the platform: the bulletin (posts, notices, pins, read receipts), study
-(四个一) oversight and the leading group's decisions. Re-exported from engine.org.policy, which
+(四个一) oversight, the leading group's decisions, unit meetings and training (例会、学习培训、
+业务交流) and 分区联创 zones and their activities. Re-exported from engine.org.policy, which
 callers use (`from engine.org import policy; policy.may_pin(p)`).
 """
 
@@ -111,3 +112,65 @@ def may_record_decisions(p: Principal, member: bool) -> bool:
 def require_record_decisions(p: Principal, member: bool) -> None:
     if not may_record_decisions(p, member):
         raise Forbidden("only members of the leading group (or an admin) record its decisions")
+
+
+# ---- unit meetings and training (例会、学习培训、业务交流), 分区联创 zones -------------------------------
+
+
+def meeting_units(p: Principal) -> set[str] | None:
+    """Units whose meetings `p` reads (besides those `p` attended): None: all (admins, the group
+    committee); a unit committee member: their unit(s); anyone else: none."""
+    if p.is_admin or p.in_group_committee:
+        return None
+    return {r.node_id for r in p.committee_nodes() if r.tier == "unit" and r.node_id}
+
+
+def recording_units(p: Principal) -> list[str]:
+    """The units for which `p` records meetings: those where `p` sits on the unit committee."""
+    return list(dict.fromkeys(r.node_id for r in p.committee_nodes() if r.tier == "unit" and r.node_id))
+
+
+def may_record_meeting(p: Principal, unit_id: str) -> bool:
+    """A unit committee records the meetings and training of its own unit (nobody else does)."""
+    return unit_id in recording_units(p)
+
+
+def require_record_meeting(p: Principal, unit_id: str) -> None:
+    if not may_record_meeting(p, unit_id):
+        raise Forbidden("meetings and training are recorded by the unit's own committee")
+
+
+def may_manage_zones(p: Principal) -> bool:
+    """分区联创 zones are set up, changed and closed by the group committee."""
+    return p.in_group_committee
+
+
+def require_manage_zones(p: Principal) -> None:
+    if not may_manage_zones(p):
+        raise Forbidden("zones are set up by the group committee")
+
+
+def zone_units_of(p: Principal) -> set[str] | None:
+    """Units `p` belongs to for zone activities (None: all, for admins and the group committee):
+    a unit committee member their unit, anyone with a role on a branch the branch's unit."""
+    if p.is_admin or p.in_group_committee:
+        return None
+    out: set[str] = set()
+    for r in p.roles:
+        if r.tier == "unit" and r.node_id:
+            out.add(r.node_id)
+        elif r.tier == "branch" and r.path:
+            parts = r.path.strip("/").split("/")
+            if len(parts) > 1:
+                out.add(parts[1])
+    return out
+
+
+def may_record_zone_activity(p: Principal, zone_units: set[str]) -> bool:
+    """A zone's activities are recorded by the committee of one of its units."""
+    return bool(set(recording_units(p)) & zone_units)
+
+
+def require_record_zone_activity(p: Principal, zone_units: set[str]) -> None:
+    if not may_record_zone_activity(p, zone_units):
+        raise Forbidden("a zone's activities are recorded by the committee of one of its units")

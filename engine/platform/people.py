@@ -21,6 +21,7 @@ from engine.org import nodes as org
 from engine.org import policy
 from engine.org.nodes import ROLE_NAMES, Principal
 from engine.platform import study
+from engine.platform.meetings import unit_meetings
 from engine.platform.models import LeadingGroupDecision
 
 GROUP_NAME = "三级联动工作领导小组"
@@ -198,4 +199,6 @@ def profile(
             for r in articles
         ],
         "study": study.person_rates(session, user, now, zone, year),
+        # 例会、学习培训、业务交流 attended, as far as the caller reads them
+        "meetings": unit_meetings.attended(session, p, user.username),
     }

@@ -8,7 +8,8 @@ person holding several roles counts once, at their highest tier.
 Rates for a period (a month or a year) count, per person, the days since the period began
 (or since the person's account was created) up to today: the daily rate is entries / (3 ×
 days); the article rate is articles submitted / articles asked, from the `study_article`
-records that `monthly_article` writes. A unit committee sees its unit's people, the group
+records that `monthly_article` writes. Each unit's figures also count the meetings, training and
+exchanges (例会、学习培训、业务交流) it held in the period (engine/platform/meetings). A unit committee sees its unit's people, the group
 committee sees every unit's; the year-end assessment reads the same figures through the
 script helper `study_rates(year)` or the `study_stats` records `monthly_article` saves.
 """
@@ -31,6 +32,7 @@ from engine.models import COMMITTEE_ROLES, OrgNode, Record, RoleAssignment, User
 from engine.org import policy
 from engine.org.nodes import Principal
 from engine.org.policy import ScriptScope
+from engine.platform.meetings import rules as meeting_rules
 from engine.platform.models import StudyEntry
 
 KINDS = {"situation": "每日明一情", "knowledge": "每日一新知", "insight": "每日一感悟"}
@@ -326,18 +328,30 @@ def rates(
         n.id: n
         for n in session.scalars(select(OrgNode).where(OrgNode.tier.in_(("group", "unit")), OrgNode.active.is_(True)))
     }
+    held = meeting_rules.counts(session, start, end, units)  # 例会、学习培训、业务交流 of each unit
     unit_rows = []
     for n in sorted((n for n in nodes.values() if n.tier == "unit"), key=lambda n: (n.sort, n.id)):
         if units is not None and n.id not in units:
             continue
-        unit_rows.append({"unit_id": n.id, **_aggregate(n.id, n.name, [r for r in rows if r["unit_id"] == n.id])})
+        unit_rows.append(
+            {
+                "unit_id": n.id,
+                **_aggregate(n.id, n.name, [r for r in rows if r["unit_id"] == n.id]),
+                "meetings": held.get(n.id, meeting_rules.empty_counts()),
+            }
+        )
     group = None
     if include_group:
         root = next((n for n in nodes.values() if n.tier == "group" and n.parent_id is None), None)
         if root is not None:
-            group = {"unit_id": None, **_aggregate(root.id, root.name, [r for r in rows if r["tier"] == "group"])}
+            group = {
+                "unit_id": None,
+                **_aggregate(root.id, root.name, [r for r in rows if r["tier"] == "group"]),
+                "meetings": meeting_rules.empty_counts(),
+            }
     total = _aggregate("", "合计", rows)
     total.pop("people")
+    total["meetings"] = {k: sum(u["meetings"][k] for u in unit_rows) for k in meeting_rules.empty_counts()}
     return {
         "period": label,
         "year": year,

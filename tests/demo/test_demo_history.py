@@ -31,6 +31,9 @@ def test_history_holds_every_kind_the_dashboards_and_registers_read(demo):
                  "inspection_visit", "inspection_finding", "study_article", "forwarding", "forwarding_receipt"):
         assert made[f"records:{kind}"] > 0, kind
     assert made["bulletin_posts"] == 10 and made["study_entries"] > 100
+    # every unit's monthly 例会 / quarterly 学习培训 (13 months from 2026-03 to 2027-03, held on the 20th-22nd:
+    # the March 2027 ones lie ahead of the 15th), the two zones' activities in Feb / May / Aug / Nov
+    assert (made["meetings"], made["zone_activities"]) == (36, 8)
     with demo.sessions() as s:
         assert made == {**demo_history.counts(s), "bulletin_posts": 10, "study_entries": made["study_entries"]}
         # the history runs from 2026-03-01 (twelve months before March 2027) to the clock's now

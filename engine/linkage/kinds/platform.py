@@ -198,6 +198,7 @@ STUDY_STATS = kind(
         "article_rate": _RATE,
         "people": array(ANY_OBJECT),
     },
+    {"meetings": ANY_OBJECT},  # the unit's 例会、学习培训、业务交流 of the period (by kind and total)
 )
 
 SCHEMAS: dict[str, Schema] = {

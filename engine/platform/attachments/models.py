@@ -68,7 +68,7 @@ class AttachmentLink(Base):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
     attachment_id: Mapped[str] = mapped_column(ForeignKey("attachment.id", ondelete="CASCADE"))
-    # task | instance | record
+    # task | instance | record | meeting | zone_activity
     kind: Mapped[str] = mapped_column(String(16))
     target_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -1,7 +1,7 @@
 """Attachments: upload, who may read one, binding on task completion, the purge of unbound uploads.
 
-Who may read an attachment (`readable`): its uploader; and whoever may see a task, an instance
-or a record it is bound to — the rules of the task page (`routing.task_visible_clause`), of
+Who may read an attachment (`readable`): its uploader; and whoever may see a task, an instance,
+a record, a unit meeting or a zone activity it is bound to — the rules of the task page (`routing.task_visible_clause`), of
 tracing an instance (`routing.instance_visible_clause`) and of the registers
 (`records.visible_clause`). An attachment bound through a confidential form field or to a
 confidential record (a clue) is confidential: readers whose view is redacted (the system
@@ -36,6 +36,8 @@ from engine.org.routing import instance_visible_clause, task_visible_clause
 from engine.platform.attachments import sniff
 from engine.platform.attachments.models import Attachment, AttachmentLink
 from engine.platform.attachments.store import DEFAULT, BlobStore
+from engine.platform.meetings.models import UnitMeeting, ZoneActivity
+from engine.platform.meetings.rules import activities_visible, meetings_visible
 
 MB = 1024 * 1024
 UNBOUND_TTL = timedelta(days=1)
@@ -142,6 +144,9 @@ def readable_clause(p: Principal) -> Any:
         and_(link.kind == "task", exists().where(HumanTask.id == link.target_id, task_visible_clause(p))),
         and_(link.kind == "instance", exists().where(ProcessInstance.id == link.target_id, instance_visible_clause(p))),
         and_(link.kind == "record", exists().where(Record.id == link.target_id, record_visible_clause(p))),
+        # unit meetings' materials and zone activities' files (engine/platform/meetings)
+        and_(link.kind == "meeting", exists().where(UnitMeeting.id == link.target_id, meetings_visible(p))),
+        and_(link.kind == "zone_activity", exists().where(ZoneActivity.id == link.target_id, activities_visible(p))),
     )
     bound = exists().where(link.attachment_id == Attachment.id, through)
     rule = or_(Attachment.uploaded_by_id == p.id, and_(Attachment.bound_at.is_not(None), bound))
