@@ -182,7 +182,18 @@ QUARTERLY_ANALYSIS = kind(
 
 BRANCH_STATUS = obj(
     {"branch_name": STR, "status": one_of("implementing", "reported", "returned", "confirmed"), "rounds": INT},
-    {"reported_at": TIME, "return_opinion": STR, "confirmed_at": TIME},
+    {
+        "reported_at": TIME,
+        "return_opinion": STR,
+        "confirmed_at": TIME,
+        # what the branch reported, item by item, and the unit's reason for confirming items still in progress
+        "results": array({"type": "object"}),
+        "summary": STR,
+        "report_text": STR,
+        "in_progress": INT,
+        "confirm_opinion": STR,
+        "group_comment": STR,
+    },
 )
 
 QUARTERLY_UNIT_STATUS = kind(
