@@ -132,7 +132,9 @@ KINDS: dict[str, Kind] = {
     ),
     "assessment": _kind("annual_assessment_unit"),
     "member_assessment": _kind("annual_assessment_unit"),
-    "ledger": _kind("annual_assessment_unit"),
+    "assessment_round": _kind("annual_assessment"),
+    # the year-end assessment, and the group whenever it finds perfunctory linkage work (linkage_ledger)
+    "ledger": _kind("annual_assessment_unit", "linkage_ledger"),
     "commendation": _kind("annual_assessment"),
     "forwarding": _kind("document_forwarding"),
     "forwarding_receipt": _kind("document_forwarding", "document_forwarding_receipt"),
