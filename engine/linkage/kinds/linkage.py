@@ -41,6 +41,14 @@ MONTHLY_FINDING = obj(
         "measures": array(MEASURE),
         "measures_at": TIME,
         "clue_reported_at": TIME,
+        # the branch's reminder or criticism of the person (苗头性、倾向性问题), when it reported
+        "branch_action": one_of("none", "reminder", "criticism"),
+        "branch_action_detail": STR,
+        "branch_action_on": maybe(DATE),
+        # the unit's verification of 即知即改: reopened how often, with its last opinion
+        "reopened": INT,
+        "verify_opinion": STR,
+        "verified_at": TIME,
     },
 )
 

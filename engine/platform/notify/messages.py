@@ -133,6 +133,16 @@ def _users_by_name(session: Session, names: Iterable[str]) -> list[User]:
     )
 
 
+def _note(task: HumanTask, inst: ProcessInstance | None, variable: str) -> str:
+    """The value of `notifyNote`'s variable in the task's data (else the instance's), as text."""
+    if not variable:
+        return ""
+    for data in (task.data, inst.data if inst is not None else None):
+        if isinstance(data, dict) and data.get(variable) not in (None, ""):
+            return str(data[variable])[:500]
+    return ""
+
+
 def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> list[Message]:
     if ev.task_id is None:
         return []
@@ -142,9 +152,14 @@ def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> li
     key = f"ev:{ev.id}"
     if ev.type == "task_created":
         inst = session.get(ProcessInstance, task.instance_id)
-        wanted = (_task_props(session, inst, task.spec_id).get("notifyKind") or "").strip()
+        props = _task_props(session, inst, task.spec_id)
+        wanted = (props.get("notifyKind") or "").strip()
         if wanted == "none":
             return []
+        if wanted == "urge":  # a step reached after a 督办 / 催办: told as one, with its opinion
+            note = _note(task, inst, (props.get("notifyNote") or "").strip())
+            extra = [("督办意见", note)] if note else []
+            return [task_message(session, settings, "task_urged", task, key, None, extra)]
         kind = "escalation" if wanted == "escalation" else "task_offered"
         return [task_message(session, settings, kind, task, key)]
     if ev.type == "task_urged":
