@@ -76,10 +76,10 @@ MONTHLY_REPORT = kind(
 
 ADHOC_REPORT = kind(
     "随时报告",
-    "A branch's ad-hoc report of a major problem or sensitive information, and its disposal.",
+    "A branch's (or a unit committee's) ad-hoc report of a major problem or sensitive information, and its disposal.",
     {
-        "branch_id": STR,
-        "branch_name": STR,
+        "branch_id": maybe(STR),
+        "branch_name": maybe(STR),
         "unit_id": STR,
         "severity": one_of("routine", "major", "sensitive"),
         "subject": STR,
@@ -100,7 +100,20 @@ ADHOC_REPORT = kind(
         "classification": maybe(one_of(*CLASSIFICATIONS)),
         "state": one_of("pending", *FINDING_STATES[1:]),
     },
-    {"analysis": STR, "classified_at": TIME, "closed_at": TIME, "measures": array(MEASURE), "fix_note": STR},
+    {
+        "analysis": STR,
+        "classified_at": TIME,
+        "closed_at": TIME,
+        "measures": array(MEASURE),
+        "fix_note": STR,
+        "reopened": INT,
+        "verify_opinion": STR,
+        # filed by a unit committee itself (adhoc_report_unit): branch_id / branch_name are null
+        "filed_by": one_of("branch", "unit"),
+        "source": one_of("committee", "department"),
+        "department": STR,
+        "disposal": STR,
+    },
 )
 
 CLUE_STEP = obj(
