@@ -11,9 +11,9 @@ from sqlalchemy import select
 from engine.core.runtime_base import RuntimeBase, _jsonable
 from engine.core.scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
 from engine.errors import Invalid, Msg, ScriptError, field_error
-from engine.linkage import kinds as record_kinds
 from engine.infra import events
 from engine.infra.clock import as_utc
+from engine.linkage import kinds as record_kinds
 from engine.models import HumanTask, OrgNode, ProcessInstance, Record, User
 from engine.org import nodes as org
 from engine.org.policy import ScriptScope

@@ -20,9 +20,7 @@ from engine.core.scripts import _SAFE, date_helpers
 BUILTINS = frozenset(_SAFE)
 DATE_HELPERS = frozenset(date_helpers(lambda: datetime.now(UTC), UTC))
 ORG_HELPERS = frozenset({"org_units", "org_branches", "org_name", "unit_of", "group_id", "org_people"})
-RECORD_HELPERS = frozenset(
-    {"save_record", "find_records", "update_record", "get_record", "instance_id", "urge_open"}
-)
+RECORD_HELPERS = frozenset({"save_record", "find_records", "update_record", "get_record", "instance_id", "urge_open"})
 PLATFORM_HELPERS = frozenset({"org_inspectors", "study_rates", "month_of"})
 HELPERS = DATE_HELPERS | ORG_HELPERS | RECORD_HELPERS | PLATFORM_HELPERS
 AVAILABLE = BUILTINS | HELPERS
