@@ -109,3 +109,36 @@ def test_the_group_enters_perfunctory_work_in_the_ledger_whenever_it_finds_it(ap
         "应付凑付", entry["reason"], 1, "2027-05-06", "linkage_ledger")
     assert [e["unit_id"] for e in records(api, "/api/v1/ledger", "xuchang_secretary")] == ["xuchang"]
     assert records(api, "/api/v1/ledger", "xinsheng_secretary") == []
+
+
+def test_a_unit_already_assessed_this_year_is_not_assessed_again(api, sessions, clock):
+    """The record of an earlier assessment of the unit (say, a round started before the rule, or
+    restored from a backup) refuses a second one on the field named, nothing changes."""
+    from engine.infra.db import write_intent
+    from engine.models import Record
+
+    deploy_and_roundtrip(api, "annual_assessment.bpmn", KEYS)
+    clock.set("2027-12-20T09:00:00+08:00")
+    start_year(api)
+    w = Worklists(api)
+    complete(api, w.check([("issue_notice", "group", "group")])["issue_notice@group"], NOTICE)
+    with write_intent(), sessions() as s:
+        for kind in ("assessment", "member_assessment"):
+            s.add(Record(kind=kind, key="2027:xuchang", node_id="xuchang", unit_id="xuchang", confidential=False,
+                         data={"year": 2027, "assessed_at": "2027-12-01T10:00:00+08:00",
+                               "submitted_at": "2027-12-02T10:00:00+08:00"},
+                         created_at=clock.now(), updated_at=clock.now()))
+        s.commit()
+    units = ["xinsheng", "xuchang", "daizhuang"]
+    got = w.check([("group_assess_unit", "group", "group")] * 3 + [("unit_assess_members", "unit", u) for u in units])
+    err = refused(api, got["group_assess_unit@group#xuchang"], {"score": 90, "rating": "较好", "linkage_problem": "无",
+                                                                "assess_comment": "较好"})
+    assert fields(err["details"]) == [{"field": "score", "message": "许厂煤矿纪委 2027年度已经考核（2027-12-01），同一单位同一年度只考核一次"}]
+    t = got["unit_assess_members@xuchang"]
+    _ctx, rated = assessments_of(api, t, "xuchang_secretary")
+    err = refused(api, t, {"assessments": rated, "nominees": [], "member_summary": "总结"}, "xuchang_secretary")
+    assert fields(err["details"]) == [
+        {"field": "assessments", "message": "许厂煤矿纪委 2027年度的考核推荐已经上报（2027-12-02），同一单位同一年度只上报一次"}]
+    # another unit of the same round is assessed as usual
+    complete(api, got["group_assess_unit@group#xinsheng"], {"score": 90, "rating": "较好", "linkage_problem": "无",
+                                                           "assess_comment": "较好"})

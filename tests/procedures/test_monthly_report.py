@@ -68,6 +68,10 @@ def test_monthly_cycle_every_finding_kind(sc, clock):
     rewrite = sc.one("write_report", "branch", "xinsheng-laogan")
     assert sc.records("monthly_report")["xinsheng-laogan:2027-01"].data["status"] == "returned"
     fixed_findings = [dict(FINDINGS[0], person="赵某（班长）")] + FINDINGS[1:]
+    # a reminder or criticism the branch says it gave needs what it was
+    no_detail = fixed_findings[:2] + [{k: v for k, v in FINDINGS[2].items() if k != "branch_action_detail"}] + FINDINGS[3:]
+    bad = sc.complete(rewrite, "xinsheng_laogan", {"summary": "本月监督工作情况正常。", "findings": no_detail}, status=422)
+    assert [d["field"] for d in bad["details"]] == ["findings/2/branch_action_detail"]
     write(sc, rewrite, "xinsheng_laogan", fixed_findings)
     review = sc.one("review_report", "unit", "xinsheng")
     assert sc.detail(review, "xinsheng_member")["context"]["return_count"] == 1
