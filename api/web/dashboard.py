@@ -101,7 +101,7 @@ REGISTERS = {"ledger": "ledger", "commendations": "commendation", "clues": "clue
 HELP = {
     "ledger": lazy_gettext(
         "Linkage work that was perfunctory, ineffective, unarranged or unimplemented, recorded by "
-        "the year-end assessment."
+        "the year-end assessment or whenever the group committee finds it."
     ),
     "commendation": lazy_gettext("Outstanding discipline inspectors commended by the group committee."),
     "clue": lazy_gettext("Confidential: the owning unit committee and the group committee only."),

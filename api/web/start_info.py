@@ -23,8 +23,10 @@ from .base import current_language
 # first sentence of its diagram's documentation when that is Chinese prose.
 DESCRIPTIONS_ZH = {
     "adhoc_report": "支部或单位纪委随时报告日常情况；重大问题、敏感信息及时逐级上报。",
+    "adhoc_report_unit": "权属单位纪委把掌握的（含职能部门报来的）重大问题、敏感信息直接报告集团公司纪委。",
     "annual_assessment": "年底集团公司纪委考核各权属单位纪委，并通报表彰先进集体和个人。",
     "clue_disposal": "权属单位纪委受理支部发现的问题线索，按程序处置，重大线索报集团公司纪委。",
+    "linkage_ledger": "集团公司纪委发现联动工作应付凑付、无安排无落实的，随时记入管理台账。",
     "document_forwarding": "权属单位纪委把上级文件转发给所属党支部，并跟踪各支部签收。",
     "monthly_article": "每月向每名纪检人员布置一篇学习文章，月底前完成。",
     "monthly_report": "基层党支部纪律检查委员每月向本单位纪委书面报告，单位纪委逐条分类处置。",

@@ -41,6 +41,7 @@ KNOWN_PROPERTIES = frozenset(
         "nodeVariable",
         "assigneeVariable",
         "notifyKind",
+        "notifyNote",  # with notifyKind "urge": the variable quoted as 督办意见 in the notification
         "validate",
         "startVariables",
         "async",  # continued by the scheduler's worker (engine/core/async_jobs.py)

@@ -11,11 +11,13 @@ from sqlalchemy import select
 from engine.core.runtime_base import RuntimeBase, _jsonable
 from engine.core.scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
 from engine.errors import Invalid, Msg, ScriptError, field_error
+from engine.infra import events
+from engine.infra.clock import as_utc
 from engine.linkage import kinds as record_kinds
-from engine.models import OrgNode, ProcessInstance, Record
+from engine.models import HumanTask, OrgNode, ProcessInstance, Record, User
 from engine.org import nodes as org
 from engine.org.policy import ScriptScope
-from engine.org.routing import NodeRef
+from engine.org.routing import NodeRef, candidates
 from engine.platform.meetings.rules import script_helpers as meeting_helpers
 from engine.platform.study import script_helpers as platform_helpers
 
@@ -200,12 +202,47 @@ class ScriptHelpers(RuntimeBase):
         def instance_id() -> int:
             return inst.id
 
+        def urge_open(spec_id: str, message: str = "") -> int:
+            """督办 from the diagram: urge this instance's open tasks of step `spec_id` with
+            `message`, as the tier above does by hand (`task_urged`, by the system): their assignee,
+            else their candidates, are told on the notification channels. Returns how many."""
+            if not isinstance(spec_id, str) or not isinstance(message, str):
+                raise ScriptError("urge_open(spec_id, message): both must be text")
+            tasks = self.session.scalars(
+                select(HumanTask)
+                .where(HumanTask.instance_id == inst.id, HumanTask.spec_id == spec_id, HumanTask.status == "open")
+                .order_by(HumanTask.id)
+            ).all()
+            now = self.clock.now()
+            for task in tasks:
+                if task.assignee_id is not None:
+                    assignee = session.get(User, task.assignee_id)
+                    to = [assignee.username] if assignee else []
+                else:
+                    to = [u.username for u in candidates(session, task)]
+                events.log(
+                    session,
+                    now,
+                    "task_urged",
+                    instance_id=task.instance_id,
+                    task_id=task.id,
+                    payload={
+                        "name": task.name,
+                        "message": message.strip()[:500],
+                        "to": to,
+                        "overdue": bool(task.due_at and as_utc(task.due_at) < now),
+                        "by_step": True,
+                    },
+                )
+            return len(tasks)
+
         return {
             "save_record": save_record,
             "find_records": find_records,
             "update_record": update_record,
             "get_record": get_record,
             "instance_id": instance_id,
+            "urge_open": urge_open,
         }
 
     # ---- org helpers -----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ DATE_HELPERS = frozenset(date_helpers(lambda: datetime.now(UTC), UTC))
 ORG_HELPERS = frozenset(
     {"org_units", "org_branches", "org_name", "unit_of", "group_id", "org_people", "committee_members"}
 )
-RECORD_HELPERS = frozenset({"save_record", "find_records", "update_record", "get_record", "instance_id"})
+RECORD_HELPERS = frozenset({"save_record", "find_records", "update_record", "get_record", "instance_id", "urge_open"})
 PLATFORM_HELPERS = frozenset({"org_inspectors", "study_rates", "month_of"})
 MEETING_HELPERS = frozenset({"unit_meetings"})  # engine/platform/meetings/rules.py
 HELPERS = DATE_HELPERS | ORG_HELPERS | RECORD_HELPERS | PLATFORM_HELPERS | MEETING_HELPERS

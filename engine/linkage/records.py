@@ -122,7 +122,7 @@ KINDS: dict[str, Kind] = {
     # message with the branch's branch_id: that instance registers the clue on its unit's register
     "clue": _kind("clue_disposal", confidential=True, unit_reach=("clue_disposal",)),
     # sensitive reports are stored confidential (per record); the unit's quarterly report counts them
-    "adhoc_report": _kind("adhoc_report", "quarterly_report_unit"),
+    "adhoc_report": _kind("adhoc_report", "adhoc_report_unit", "quarterly_report_unit"),
     "monthly_report": _kind("monthly_report_branch", "monthly_report_finding", "quarterly_report_unit"),
     "quarterly_report": _kind("quarterly_report", "quarterly_report_unit", "quarterly_report_feedback"),
     "quarterly_analysis": _kind("quarterly_report"),
@@ -132,7 +132,9 @@ KINDS: dict[str, Kind] = {
     ),
     "assessment": _kind("annual_assessment_unit"),
     "member_assessment": _kind("annual_assessment_unit"),
-    "ledger": _kind("annual_assessment_unit"),
+    "assessment_round": _kind("annual_assessment"),
+    # the year-end assessment, and the group whenever it finds perfunctory linkage work (linkage_ledger)
+    "ledger": _kind("annual_assessment_unit", "linkage_ledger"),
     "commendation": _kind("annual_assessment"),
     "forwarding": _kind("document_forwarding"),
     "forwarding_receipt": _kind("document_forwarding", "document_forwarding_receipt"),

@@ -472,6 +472,9 @@ class _History:
         item = {"title": f[0], "facts": f[1], "area": f[2]}
         if f[3]:
             item["person"] = f[3]
+        if f[2] == "tendency":  # the commissioner has already reminded the person (三（三）5)
+            item["branch_action"] = "reminder"
+            item["branch_action_detail"] = "当面予以提醒，要求立即纠正"
         return item
 
     def write_report(self, branch: str, period: str, findings: list[dict[str, Any]]) -> None:
@@ -521,7 +524,8 @@ class _History:
 
     @staticmethod
     def strip(f: dict[str, Any]) -> dict[str, Any]:
-        return {k: f[k] for k in ("title", "facts", "area", "person") if f.get(k)}
+        keep = ("title", "facts", "area", "person", "branch_action", "branch_action_detail")
+        return {k: f[k] for k in keep if f.get(k)}
 
     def finding_followups(self, report_instance: int) -> None:
         """The findings of one report: the branch reports its fix, the unit records measures."""
@@ -531,6 +535,7 @@ class _History:
                 self.later(self.rng.randint(1, 3), self.urge_fix, t.instance_id)
             else:
                 self.complete(t, commissioner(t.node_id), {"fix_state": "fixed", "fix_description": "已当面纠正到位"})
+                self.later(self.rng.randint(1, 3), self.verify_fix, t.instance_id)
         for t in self.open_tasks("record_measures", parent_id=report_instance):
             measure = self.rng.choice(("reminder", "criticism", "interview", "rules", "supervision"))
             self.complete(
@@ -550,6 +555,26 @@ class _History:
         t = self.one("report_fix", instance_id=instance_id)
         if t is not None:
             self.complete(t, commissioner(t.node_id), {"fix_state": "fixed", "fix_description": "已整改完毕"})
+            self.later(self.rng.randint(1, 3), self.verify_fix, instance_id)
+
+    def verify_fix(self, instance_id: int) -> None:
+        """The unit verifies a fix the branch reported: now and then sent back once, else accepted."""
+        t = self.one("verify_fix", instance_id=instance_id)
+        if t is None:
+            return
+        if self.rng.random() < 0.15 and not t.data.get("reopen_count"):
+            self.complete(
+                t,
+                self.member(t.node_id),
+                {
+                    "verify_decision": "reopened",
+                    "verify_opinion": "整改不彻底，请补充佐证材料",
+                    "reopen_due": self.day_str(7),
+                },
+            )
+            self.later(self.rng.randint(2, 5), self.fix_again, instance_id)
+            return
+        self.complete(t, self.member(t.node_id), {"verify_decision": "accepted", "verify_opinion": "经复核已整改到位"})
 
     # ---- 问题线索处置 -----------------------------------------------------------------------------------
 
@@ -875,6 +900,12 @@ class _History:
         self.complete(
             t, f"{unit}_secretary", {"assessments": rated, "nominees": nominees, "member_summary": "全年考核总结"}
         )
+        self.later(1, self.approve_small_nominations)
+
+    def approve_small_nominations(self) -> None:
+        """A unit too small for one nomination at 20 % nominated one: the group decides."""
+        for t in self.open_tasks("approve_small_nomination"):
+            self.complete(t, "group_secretary", {"small_decision": "approved", "small_opinion": "同意推荐"})
 
     def group_assessment(self, unit: str) -> None:
         for t in self.open_tasks("group_assess_unit"):

@@ -175,6 +175,18 @@ class Scenario:
     def no_open_tasks(self) -> None:
         assert self.offered() == {}
 
+    def notifications(self, username: str) -> list[dict[str, Any]]:
+        """The in-app notifications of `username`, newest first, once the notifier (what the
+        scheduler runs: engine/platform/notify) has read the events so far."""
+        from engine.platform.notify import dispatch
+
+        self.continue_fan_outs()
+        st = state(self.app)
+        dispatch(st.sessions, st.clock, st.settings)
+        r = self.api.get("/api/v1/notifications", username, query_string={"per_page": 100})
+        assert r.status_code == 200, r.get_json()
+        return r.get_json()["items"]
+
 
 def local_iso(dt: str) -> str:
     """An API date-time seen in Asia/Shanghai, for readable assertions."""

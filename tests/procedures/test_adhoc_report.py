@@ -81,6 +81,13 @@ def test_major_report_escalates_tier_by_tier_with_deadlines(sc, clock):
     press_unit = sc.one("escalate_unit", "group", "group")
     assert sc.api.get(f"/api/v1/tasks/{ack['id']}", "xinsheng_member").get_json()["status"] == "open"
     sc.complete(press_unit, "group_standing", {"escalation_note": "请新升实业纪委立即签收"})
+    # the 督办 reaches the unit committee holding the open task, on the notification channels
+    for user in ("xinsheng_secretary", "xinsheng_deputy", "xinsheng_standing", "xinsheng_member"):
+        urged = [n for n in sc.notifications(user) if n["task_id"] == ack["id"] and n["kind"] == "task_urged"]
+        assert len(urged) == 1, user
+        assert urged[0]["title"] == "催办：权属单位纪委签收并逐级上报"
+        assert "催办意见：集团公司纪委督办：请即时签收重大问题、敏感信息报告，并逐级上报" in urged[0]["body"]
+    assert not [n for n in sc.notifications("xuchang_secretary") if n["task_id"] == ack["id"]]
     sc.complete(ack, "xinsheng_secretary", {"unit_opinion": "已签收，立即组织核实"})
 
     group_ack = sc.one("group_ack", "group", "group")
@@ -91,6 +98,9 @@ def test_major_report_escalates_tier_by_tier_with_deadlines(sc, clock):
     press_group = sc.one("escalate_group", "group", "group", roles="secretary")
     sc.complete(press_group, "group_deputy", {"escalation_note": "督办"}, status=403)
     sc.complete(press_group, "group_secretary", {"escalation_note": "请立即签收批示"})
+    urged = [n for n in sc.notifications("group_member") if n["task_id"] == group_ack["id"] and n["kind"] == "task_urged"]
+    assert len(urged) == 1 and "书记督办：请即时签收逐级报告的重大问题、敏感信息并批示" in urged[0]["body"]
+    assert "请立即签收批示" not in urged[0]["body"]  # the note itself is confidential: never sent out
     sc.complete(group_ack, "group_deputy", {"group_instructions": "请新升实业纪委抓紧核实，结果及时报告"})
 
     classify = sc.one("classify", "unit", "xinsheng")
@@ -105,8 +115,18 @@ def test_major_report_escalates_tier_by_tier_with_deadlines(sc, clock):
     sc.complete(fix, "xinsheng_wuye", {"fix_state": "not_fixed", "fix_description": "资金尚未追回"})
     sc.complete(sc.one("urge_fix", "unit", "xinsheng"), "xinsheng_secretary",
                 {"urge_opinion": "限期追回", "fix_due": "2027-01-31"})
-    sc.complete(sc.one("report_fix", "branch", "xinsheng-wuye"), "xinsheng_wuye",
-                {"fix_state": "fixed", "fix_description": "资金已全部追回"})
+    fix = sc.one("report_fix", "branch", "xinsheng-wuye")
+    [note] = [n for n in sc.notifications("xinsheng_wuye") if n["task_id"] == fix["id"]]
+    assert note["kind"] == "task_urged" and "督办意见：本单位纪委督促整改：限期追回（新的整改时限 2027-01-31）" in note["body"]
+    sc.complete(fix, "xinsheng_wuye", {"fix_state": "fixed", "fix_description": "资金已追回一半"})
+    # the unit verifies the branch's "fixed": reopened, then accepted
+    sc.complete(sc.one("verify_fix", "unit", "xinsheng"), "xinsheng_member",
+                {"verify_decision": "reopened", "verify_opinion": "尚有资金未追回"})
+    assert record(sc, inst).data["state"] == "fixing" and record(sc, inst).data["reopened"] == 1
+    fix = sc.one("report_fix", "branch", "xinsheng-wuye")
+    assert local_iso(fix["due_at"]) == "2027-01-14T23:59:59+08:00"  # within 7 days when no date is given
+    sc.complete(fix, "xinsheng_wuye", {"fix_state": "fixed", "fix_description": "资金已全部追回"})
+    sc.complete(sc.one("verify_fix", "unit", "xinsheng"), "xinsheng_member", {"verify_decision": "accepted"})
 
     data = record(sc, inst).data
     assert data["state"] == "fixed" and data["status"] == "closed" and data["fix_note"] == "资金已全部追回"

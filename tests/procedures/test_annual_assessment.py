@@ -1,6 +1,8 @@
 """分级考核与通报表彰 (annual_assessment): the group assesses every unit committee (ledger for
 poor linkage work), each unit assesses its inspectors and nominates at most 20% (rounded
-down, at least one), the group publishes the commendation list."""
+down; a unit too small for one nomination nominates one only with the group's approval), nobody
+rated below 称职, once a year; the group publishes the commendation list with each unit's ratings
+beside its nominations."""
 from __future__ import annotations
 
 from tests.oracles import fields
@@ -19,7 +21,7 @@ NOTICE = {"year": 2027, "requirements": "依据履职考核评价办法，重点
 
 
 def reshape_org(sessions, clock):
-    """许厂煤矿 keeps 4 inspectors (20% → 0, at least 1); 岱庄煤矿 gets 10 (→ 2); 新升实业 has 7 (→ 1)."""
+    """许厂煤矿 keeps 4 inspectors (20% → 0: one only with the group's approval); 岱庄煤矿 gets 10 (→ 2); 新升实业 has 7 (→ 1)."""
     with write_intent(), sessions() as s:
         gone = s.scalars(select(User.id).where(User.username.in_(["xuchang_standing", "xuchang_member", "xuchang_juejin"]))).all()
         s.execute(delete(RoleAssignment).where(RoleAssignment.user_id.in_(gone)))
@@ -69,7 +71,7 @@ def test_year_end_assessment_ledger_cap_and_commendations(api, sessions, clock, 
     err = refused(api, t, {"assessments": rated, "nominees": two, "member_summary": "总结"})
     assert err["error"] == "invalid"
     assert fields(err["details"]) == [{"field": "nominees", "message": "推荐 2 人超过上限：本单位纪委委员和基层党支部纪律检查委员共 7 人，"
-                                                             "按不高于20%的比例（向下取整，至少1人）最多推荐 1 人"}]
+                                                             "按不高于20%的比例（向下取整）最多推荐 1 人"}]
     assert "最多推荐 1 人" in err["message"]
     err = refused(api, t, {"assessments": rated, "nominees": [{"username": "xuchang_zongcai", "deeds": "x"}],
                            "member_summary": "总结"})
@@ -77,16 +79,28 @@ def test_year_end_assessment_ledger_cap_and_commendations(api, sessions, clock, 
     assert fields(err["details"]) == [{"field": "nominees/0/username", "message": "choose one of the options"}]
     err = refused(api, t, {"assessments": rated[1:], "nominees": two[:1], "member_summary": "总结"})
     assert err["details"][0]["field"] == "assessments" and ctx["people"][0]["name"] in err["details"][0]["message"]
+    # a nominee the unit itself rated below 称职 is refused, naming the person and the rating
+    low = [dict(a, rating="不称职") if a["username"] == "xinsheng_laogan" else a for a in rated]
+    err = refused(api, t, {"assessments": low, "nominees": two[:1], "member_summary": "总结"})
+    laogan_name = next(p["name"] for p in ctx["people"] if p["username"] == "xinsheng_laogan")
+    assert fields(err["details"]) == [{"field": "nominees", "message": f"考核等次低于“称职”的人员不能推荐：{laogan_name}（不称职）"}]
+    low = [dict(a, rating="基本称职") if a["username"] == "xinsheng_laogan" else a for a in rated]
+    assert "（基本称职）" in refused(api, t, {"assessments": low, "nominees": two[:1], "member_summary": "总结"})["details"][0]["message"]
     complete(api, t, {"assessments": rated, "nominees": two[:1], "member_summary": "全年考核总结"}, "xinsheng_secretary")
 
-    # 许厂煤矿: 4 inspectors, 20% = 0.8 → 0, but at least 1
+    # 许厂煤矿: 4 inspectors, 20% = 0.8 → 0: one nomination at most, and only with the group's approval
     t = got["unit_assess_members@xuchang"]
     ctx, rated = assessments_of(api, t, "xuchang_deputy")
-    assert (len(ctx["people"]), ctx["nomination_cap"]) == (4, 1)
+    assert (len(ctx["people"]), ctx["nomination_cap"], ctx["small_unit"]) == (4, 0, True)
     two = [{"username": "xuchang_tongfeng", "deeds": "暗访发现问题"}, {"username": "xuchang_zongcai", "deeds": "x"}]
     err = refused(api, t, {"assessments": rated, "nominees": two, "member_summary": "总结"}, "xuchang_deputy")
-    assert "最多推荐 1 人" in err["details"][0]["message"]
+    assert fields(err["details"]) == [{"field": "nominees", "message": "推荐 2 人超过上限：本单位纪委委员和基层党支部纪律检查委员共 4 人，"
+                                                             "按不高于20%的比例（向下取整）不足1人，最多推荐 1 人，并须经集团公司纪委批准"}]
     complete(api, t, {"assessments": rated, "nominees": two[:1], "member_summary": "总结"}, "xuchang_deputy")
+    approve = w.check([("approve_small_nomination", "group", "group")] + [("group_assess_unit", "group", "group")] * 3
+                      + [("unit_assess_members", "unit", "daizhuang")])["approve_small_nomination@group"]
+    refused(api, approve, {"small_decision": "approved"})  # the reason is required
+    complete(api, approve, {"small_decision": "approved", "small_opinion": "该同志暗访发现重大隐患，同意推荐"}, "group_secretary")
 
     # 岱庄煤矿: 10 inspectors → at most 2
     t = got["unit_assess_members@daizhuang"]
@@ -115,6 +129,12 @@ def test_year_end_assessment_ledger_cap_and_commendations(api, sessions, clock, 
     ctx = api.get(f"/api/v1/tasks/{t['id']}", "group_secretary").get_json()["context"]
     assert [n["username"] for n in ctx["nominated"]] == [
         "xinsheng_laogan", "xuchang_tongfeng", "daizhuang_caimei", "daizhuang_member2"]
+    assert {n["username"]: n["rating"] for n in ctx["nominated"]}["xuchang_tongfeng"] == "优秀"
+    # the group sees each unit's ratings beside its nominations
+    rows = api.get(f"/api/v1/tasks/{t['id']}", "group_secretary").get_json()["form"]["properties"]["unit_overview"]
+    assert rows["x-row-labels"] == ["山东新升实业发展有限责任公司纪委", "许厂煤矿纪委", "岱庄煤矿纪委"]
+    assert rows["x-row-details"][0] == f"考核等次：优秀 7 人；推荐：{laogan_name}（优秀）"
+    assert rows["x-row-details"][1].startswith("考核等次：优秀 4 人；推荐：")
     review = {"approved": ["xinsheng_laogan", "daizhuang_caimei", "daizhuang_member2"],
               "bulletin_no": "淄矿纪发〔2027〕30号", "bulletin_date": "2027-12-30", "review_note": "同意"}
     err = refused(api, t, {**review, "approved": ["xinsheng_laogan", "xinsheng_wuye"]})

@@ -12,7 +12,8 @@ CLUE_NAMES = {"unit_id", "branch_id", "clue_source", "clue_person", "clue_facts"
 FINDINGS = [
     {"title": "班组考勤表存在代签", "facts": "1月8日夜班考勤表两处代签", "area": "micro_corruption"},
     {"title": "奖金分配方案未公示", "facts": "一月份奖金分配方案未在区队公示栏公示", "person": "王某（区队长）", "area": "pay"},
-    {"title": "个别管理人员工作作风漂浮", "facts": "副区队长李某多次未按规定下井带班", "person": "李某", "area": "tendency"},
+    {"title": "个别管理人员工作作风漂浮", "facts": "副区队长李某多次未按规定下井带班", "person": "李某", "area": "tendency",
+     "branch_action": "reminder", "branch_action_detail": "1月20日当面提醒李某按规定下井带班", "branch_action_on": "2027-01-20"},
     {"title": "节日期间收受工区职工礼金", "facts": "春节前收受职工礼金两千元", "person": "张某", "area": "micro_corruption"},
 ]
 
@@ -67,6 +68,10 @@ def test_monthly_cycle_every_finding_kind(sc, clock):
     rewrite = sc.one("write_report", "branch", "xinsheng-laogan")
     assert sc.records("monthly_report")["xinsheng-laogan:2027-01"].data["status"] == "returned"
     fixed_findings = [dict(FINDINGS[0], person="赵某（班长）")] + FINDINGS[1:]
+    # a reminder or criticism the branch says it gave needs what it was
+    no_detail = fixed_findings[:2] + [{k: v for k, v in FINDINGS[2].items() if k != "branch_action_detail"}] + FINDINGS[3:]
+    bad = sc.complete(rewrite, "xinsheng_laogan", {"summary": "本月监督工作情况正常。", "findings": no_detail}, status=422)
+    assert [d["field"] for d in bad["details"]] == ["findings/2/branch_action_detail"]
     write(sc, rewrite, "xinsheng_laogan", fixed_findings)
     review = sc.one("review_report", "unit", "xinsheng")
     assert sc.detail(review, "xinsheng_member")["context"]["return_count"] == 1
@@ -105,7 +110,27 @@ def test_monthly_cycle_every_finding_kind(sc, clock):
     sc.complete(urge, "xinsheng_deputy", {"urge_opinion": "限期整改到位", "fix_due": "2027-02-15"})
     fix = sc.one("report_fix", "branch", "xinsheng-laogan")
     assert local_iso(fix["due_at"]) == "2027-02-15T23:59:59+08:00"
+    # the 督办 reaches the commissioner, with the unit's opinion and the new deadline
+    [note] = [n for n in sc.notifications("xinsheng_laogan") if n["task_id"] == fix["id"]]
+    assert (note["kind"], note["title"]) == ("task_urged", "催办：报告整改情况")
+    assert "督办意见：本单位纪委督促整改：限期整改到位（新的整改时限 2027-02-15）" in note["body"]
+    assert not [n for n in sc.notifications("xinsheng_secretary") if n["task_id"] == fix["id"]]
+    sc.complete(fix, "xinsheng_laogan", {"fix_state": "fixed", "fix_description": "已当面纠正"})
+    # the branch's "fixed" is verified by the unit: reopened once (the opinion is required), then accepted
+    verify = sc.one("verify_fix", "unit", "xinsheng")
+    assert sc.records("monthly_report")["xinsheng-laogan:2027-01"].data["findings"][0]["state"] == "fixing"
+    bad = sc.complete(verify, "xinsheng_secretary", {"verify_decision": "reopened"}, status=422)
+    assert any(d["field"] == "verify_opinion" for d in bad["details"])
+    sc.complete(verify, "xinsheng_secretary", {"verify_decision": "reopened", "verify_opinion": "考勤表未重新签认",
+                                               "reopen_due": "2027-02-20"})
+    fix = sc.one("report_fix", "branch", "xinsheng-laogan")
+    assert local_iso(fix["due_at"]) == "2027-02-20T23:59:59+08:00"
+    [note] = [n for n in sc.notifications("xinsheng_laogan") if n["task_id"] == fix["id"]]
+    assert "督办意见：本单位纪委复核未通过，退回继续整改：考勤表未重新签认（新的整改时限 2027-02-20）" in note["body"]
+    f0 = sc.records("monthly_report")["xinsheng-laogan:2027-01"].data["findings"][0]
+    assert (f0["state"], f0["reopened"], f0["verify_opinion"]) == ("fixing", 1, "考勤表未重新签认")
     sc.complete(fix, "xinsheng_laogan", {"fix_state": "fixed", "fix_description": "已当面纠正，考勤表重新签认"})
+    sc.complete(sc.one("verify_fix", "unit", "xinsheng"), "xinsheng_deputy", {"verify_decision": "accepted"})
 
     # 苗头性倾向性: targeted measures recorded by the unit
     measures = sc.one("record_measures", "unit", "xinsheng")
@@ -119,6 +144,10 @@ def test_monthly_cycle_every_finding_kind(sc, clock):
                    (4, "discipline_violation", "clue_reported")]
     assert data["findings"][0]["fix_note"] == "已当面纠正，考勤表重新签认"
     assert data["findings"][2]["measures"][0]["kind"] == "reminder"
+    # the branch's own reminder of the person is on the record beside the unit's measures
+    assert (data["findings"][2]["branch_action"], data["findings"][2]["branch_action_detail"],
+            data["findings"][2]["branch_action_on"]) == ("reminder", "1月20日当面提醒李某按规定下井带班", "2027-01-20")
+    assert data["findings"][0]["branch_action"] == "none" and data["findings"][0]["verified_at"]
 
     # the other reports: 物业 with a finding needing nothing, the rest without findings
     sc.complete(reviews["xinsheng-wuye"], "xinsheng_secretary", {

@@ -180,3 +180,55 @@ def test_special_matter_started_by_hand(sc, clock):
     sc.complete(sc.one("review_completion", "group", "group"), "group_deputy", {"closing_opinion": "专项部署已落实。"})
     assert sc.instance(root).status == "completed"
     sc.no_open_tasks()
+
+
+def test_in_progress_needs_a_reason_and_the_group_reads_each_branch_report(sc, clock):
+    """Issue 17: an item still in progress is reported with its reason, and confirmed as done only
+    with the unit's reason; the group's closing task shows each branch's report by unit and branch name."""
+    clock.set("2027-02-14T10:00:00+08:00")
+    sc.deploy(PROCESSES / "quarterly_tasks.bpmn", KEYS)
+    r = sc.api.post("/api/v1/process-definitions/quarterly_tasks/start", "group_secretary", json={"variables": {}})
+    assert r.status_code == 201, r.get_json()
+    sc.complete(sc.one("draft_tasks", "group", "group"), "group_secretary",
+                {**DRAFT, "unit_scope": "selected", "selected_units": ["xuchang"]})
+    sc.complete(sc.one("draft_plan", "unit", "xuchang"), "xuchang_secretary",
+                plan(item("复工安全隐患排查监督", "2027-02-28", ["xuchang-tongfeng", "xuchang-juejin"]),
+                     item("薪酬公示检查", "2027-02-28", ["xuchang-tongfeng"])))
+    impl = sc.expect("implement", "branch", ["xuchang-tongfeng", "xuchang-juejin"])
+    half = {"results": [{"item_no": 1, "status": "completed", "description": "已排查12处"},
+                        {"item_no": 2, "status": "in_progress", "description": "公示方案待研究"}],
+            "summary": "一项完成，一项推进中。"}
+    bad = sc.complete(impl["xuchang-tongfeng"], "xuchang_tongfeng", half, status=422)
+    assert fields(bad["details"]) == [{"field": "results", "message": "任务2持续推进，请填写未完成原因及下步计划"}]
+    half["results"][1]["reason"] = "奖金方案三月初研究"
+    sc.complete(impl["xuchang-tongfeng"], "xuchang_tongfeng", half)
+    sc.complete(impl["xuchang-juejin"], "xuchang_juejin", report(1))
+
+    confirms = sc.expect("confirm", "unit", ["xuchang", "xuchang"], by="branch_id")
+    bad = sc.complete(confirms["xuchang-tongfeng"], "xuchang_secretary", {"decision": "confirmed"}, status=422)
+    assert fields(bad["details"]) == [
+        {"field": "confirm_opinion", "message": "任务2仍在持续推进，确认落实须在审核意见中说明理由"}]
+    # the unit reads the branch's report item by item on its confirmation task
+    prev = sc.detail(confirms["xuchang-tongfeng"], "xuchang_secretary")["previous"]
+    assert prev[-1]["node_name"] == "通风工区党支部" and prev[-1]["data"]["results"][1]["reason"] == "奖金方案三月初研究"
+    sc.complete(confirms["xuchang-tongfeng"], "xuchang_secretary",
+                {"decision": "confirmed", "confirm_opinion": "公示待三月研究后完成，同意按期推进"})
+    sc.complete(confirms["xuchang-juejin"], "xuchang_secretary", {"decision": "confirmed"})
+
+    close = sc.one("review_completion", "group", "group")
+    rows = sc.detail(close, "group_secretary")["form"]["properties"]["branch_reviews"]
+    unit = "许厂煤矿纪委"
+    assert rows["x-row-labels"] == [f"{unit} · 掘进二区党支部", f"{unit} · 通风工区党支部"]
+    details = dict(zip(rows["x-row-labels"], rows["x-row-details"]))
+    assert details[f"{unit} · 通风工区党支部"] == (
+        "任务1【已完成】已排查12处；任务2【持续推进】公示方案待研究（未完成原因：奖金方案三月初研究）。总体情况：一项完成，一项推进中。"
+        "（单位审核：公示待三月研究后完成，同意按期推进）")
+    assert details[f"{unit} · 掘进二区党支部"] == "任务1【已完成】第1项已落实。总体情况：已逐项落实。（单位审核：已确认）"
+    sc.complete(close, "group_secretary", {"closing_opinion": "已阅。", "branch_reviews": [
+        {"branch_id": "xuchang-tongfeng", "group_comment": "三月底前报公示结果"}, {"branch_id": "xuchang-juejin"}]})
+    [rec] = sc.records("quarterly_unit_status").values()
+    tongfeng = rec.data["branches"]["xuchang-tongfeng"]
+    assert (tongfeng["in_progress"], tongfeng["group_comment"]) == (1, "三月底前报公示结果")
+    assert tongfeng["confirm_opinion"] == "公示待三月研究后完成，同意按期推进"
+    assert "group_comment" not in rec.data["branches"]["xuchang-juejin"]
+    sc.no_open_tasks()

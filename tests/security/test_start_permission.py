@@ -31,7 +31,8 @@ USERS = [(username, role, node) for username, _d, role, node in demo_users()]
 
 # The processes a person starts by hand, and the tier of their start lane. Every other process
 # in processes/ is started only by the engine: a call activity, a timer or a message.
-BY_HAND = {"adhoc_report": "branch", "annual_assessment": "group", "clue_disposal": "unit",
+BY_HAND = {"adhoc_report": "branch", "adhoc_report_unit": "unit", "annual_assessment": "group",
+           "linkage_ledger": "group", "clue_disposal": "unit",
            "document_forwarding": "unit", "monthly_article": "group", "monthly_report": "group",
            "quarterly_report": "group", "quarterly_tasks": "group", "secondment": "group",
            "special_inspection": "group"}
@@ -174,7 +175,8 @@ def test_start_matrix_every_process_every_role_every_node(deployed, app, client,
         assert count_instances(reader) == before
         web.logout()
     assert granted["admin"] == granted["owner"] == set()
-    assert granted["xinsheng_member"] == {("clue_disposal", "xinsheng"), ("document_forwarding", "xinsheng")}
+    assert granted["xinsheng_member"] == {("adhoc_report_unit", "xinsheng"), ("clue_disposal", "xinsheng"),
+                                          ("document_forwarding", "xinsheng")}
     assert granted["xinsheng_laogan"] == {("adhoc_report", "xinsheng-laogan")}
     assert granted["xinsheng_dept"] == set()
 

@@ -41,6 +41,14 @@ MONTHLY_FINDING = obj(
         "measures": array(MEASURE),
         "measures_at": TIME,
         "clue_reported_at": TIME,
+        # the branch's reminder or criticism of the person (苗头性、倾向性问题), when it reported
+        "branch_action": one_of("none", "reminder", "criticism"),
+        "branch_action_detail": STR,
+        "branch_action_on": maybe(DATE),
+        # the unit's verification of 即知即改: reopened how often, with its last opinion
+        "reopened": INT,
+        "verify_opinion": STR,
+        "verified_at": TIME,
     },
 )
 
@@ -68,10 +76,10 @@ MONTHLY_REPORT = kind(
 
 ADHOC_REPORT = kind(
     "随时报告",
-    "A branch's ad-hoc report of a major problem or sensitive information, and its disposal.",
+    "A branch's (or a unit committee's) ad-hoc report of a major problem or sensitive information, and its disposal.",
     {
-        "branch_id": STR,
-        "branch_name": STR,
+        "branch_id": maybe(STR),
+        "branch_name": maybe(STR),
         "unit_id": STR,
         "severity": one_of("routine", "major", "sensitive"),
         "subject": STR,
@@ -92,7 +100,20 @@ ADHOC_REPORT = kind(
         "classification": maybe(one_of(*CLASSIFICATIONS)),
         "state": one_of("pending", *FINDING_STATES[1:]),
     },
-    {"analysis": STR, "classified_at": TIME, "closed_at": TIME, "measures": array(MEASURE), "fix_note": STR},
+    {
+        "analysis": STR,
+        "classified_at": TIME,
+        "closed_at": TIME,
+        "measures": array(MEASURE),
+        "fix_note": STR,
+        "reopened": INT,
+        "verify_opinion": STR,
+        # filed by a unit committee itself (adhoc_report_unit): branch_id / branch_name are null
+        "filed_by": one_of("branch", "unit"),
+        "source": one_of("committee", "department"),
+        "department": STR,
+        "disposal": STR,
+    },
 )
 
 CLUE_STEP = obj(
@@ -182,7 +203,18 @@ QUARTERLY_ANALYSIS = kind(
 
 BRANCH_STATUS = obj(
     {"branch_name": STR, "status": one_of("implementing", "reported", "returned", "confirmed"), "rounds": INT},
-    {"reported_at": TIME, "return_opinion": STR, "confirmed_at": TIME},
+    {
+        "reported_at": TIME,
+        "return_opinion": STR,
+        "confirmed_at": TIME,
+        # what the branch reported, item by item, and the unit's reason for confirming items still in progress
+        "results": array({"type": "object"}),
+        "summary": STR,
+        "report_text": STR,
+        "in_progress": INT,
+        "confirm_opinion": STR,
+        "group_comment": STR,
+    },
 )
 
 QUARTERLY_UNIT_STATUS = kind(

@@ -54,6 +54,19 @@ MEMBER_ASSESSMENT = kind(
         "summary": STR,
         "submitted_at": TIME,
     },
+    {
+        "unit_ratings": STR,
+        # a unit too small for one nomination at 20 % nominates only with the group's approval
+        "group_approval": one_of("not_needed", "pending", "approved", "refused"),
+        "group_approval_opinion": STR,
+        "group_approved_at": TIME,
+    },
+)
+
+ASSESSMENT_ROUND = kind(
+    "年度考核批次",
+    "A year's assessment round: one per year (a second notice for the same year is refused).",
+    {"year": INT, "instance_id": INT, "started_at": TIME},
 )
 
 LEDGER = kind(
@@ -66,12 +79,13 @@ LEDGER = kind(
         "unit_name": STR,
         "problem": one_of(*LINKAGE_PROBLEMS),
         "reason": STR,
-        "score": NUM,
-        "rating": one_of(*RATINGS),
         "source": STR,
         "source_name": STR,
         "recorded_at": TIME,
     },
+    # the year-end assessment adds its score and rating; an entry made when the group finds the
+    # problem (linkage_ledger) names the quarter and who found it
+    {"score": NUM, "rating": one_of(*RATINGS), "quarter": INT, "found_on": DATE, "recorded_by": STR},
 )
 
 COMMENDATION = kind(
@@ -204,6 +218,7 @@ STUDY_STATS = kind(
 SCHEMAS: dict[str, Schema] = {
     "assessment": ASSESSMENT,
     "member_assessment": MEMBER_ASSESSMENT,
+    "assessment_round": ASSESSMENT_ROUND,
     "ledger": LEDGER,
     "commendation": COMMENDATION,
     "forwarding": FORWARDING,

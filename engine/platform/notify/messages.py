@@ -158,6 +158,16 @@ def copy_message(session: Session, task: HumanTask, ev: EventLog) -> Message:
     )
 
 
+def _note(task: HumanTask, inst: ProcessInstance | None, variable: str) -> str:
+    """The value of `notifyNote`'s variable in the task's data (else the instance's), as text."""
+    if not variable:
+        return ""
+    for data in (task.data, inst.data if inst is not None else None):
+        if isinstance(data, dict) and data.get(variable) not in (None, ""):
+            return str(data[variable])[:500]
+    return ""
+
+
 def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> list[Message]:
     if ev.task_id is None:
         return []
@@ -169,9 +179,14 @@ def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> li
     key = f"ev:{ev.id}"
     if ev.type == "task_created":
         inst = session.get(ProcessInstance, task.instance_id)
-        wanted = (_task_props(session, inst, task.spec_id).get("notifyKind") or "").strip()
+        props = _task_props(session, inst, task.spec_id)
+        wanted = (props.get("notifyKind") or "").strip()
         if wanted == "none":
             return []
+        if wanted == "urge":  # a step reached after a 督办 / 催办: told as one, with its opinion
+            note = _note(task, inst, (props.get("notifyNote") or "").strip())
+            extra = [("督办意见", note)] if note else []
+            return [task_message(session, settings, "task_urged", task, key, None, extra)]
         kind = "escalation" if wanted == "escalation" else "task_offered"
         return [task_message(session, settings, kind, task, key)]
     if ev.type == "approval_returned":  # 审批退回: the task is back with its doer, with the opinion
