@@ -147,7 +147,9 @@ def test_central_check_rectification_and_clue_with_confidential_visits(api, sess
     complete(api, t, {"acceptance": "验收通过", "accept_note": "整改到位"})
     got = w.check([("assess", "unit", "xinsheng")])
     assert instance(api, iid)["status"] == "completed"
-    complete(api, got["assess@xinsheng"], {"clue_level": "一般", "disposal": "予以了结", "assess_opinion": "已查清"})
+    complete(api, got["assess@xinsheng"], {"clue_level": "一般", "disposal": "予以了结", "assess_opinion": "已查清"}, "xinsheng_member")
+    [approval] = [t for t in api.tasks("xinsheng_secretary") if t["spec_id"] == "assess"]  # 书记审批
+    complete(api, approval, {"decision": "approve"}, "xinsheng_secretary")
     w.check([])
 
     # confidentiality: 明察暗访 findings only reach the own unit committee, the own commissioner and
@@ -215,7 +217,9 @@ def test_spot_check_with_clue_only(api):
     [c] = records(api, "/api/v1/clues", "group_secretary")
     assert (c["unit_id"], c["data"]["person"]) == ("daizhuang", "李某")
     assert records(api, "/api/v1/clues", "xuchang_member") == []
-    complete(api, got["assess@daizhuang"], {"clue_level": "一般", "disposal": "予以了结", "assess_opinion": "已查清"})
+    complete(api, got["assess@daizhuang"], {"clue_level": "一般", "disposal": "予以了结", "assess_opinion": "已查清"}, "daizhuang_member")
+    [approval] = [t for t in api.tasks("daizhuang_secretary") if t["spec_id"] == "assess"]  # 书记审批
+    complete(api, approval, {"decision": "approve"}, "daizhuang_secretary")
     w.check([])
 
 
