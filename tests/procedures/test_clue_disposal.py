@@ -306,3 +306,48 @@ def test_talk_then_close_and_direct_close_and_who_sees_clues(api, sessions, cloc
     assert api.get("/api/v1/clues?status=bogus", "group_secretary").status_code == 422
     assert api.get("/api/v1/clues/999999", "group_secretary").status_code == 404
     assert api.get("/api/v1/clues").status_code == 401
+
+
+def test_group_instructs_another_way_and_a_clue_the_group_found_reports_back(api, sessions, clock, settings, forms):
+    deploy_and_roundtrip(api, "clue_disposal.bpmn", CLUE_KEYS)
+    w = Worklists(api)
+    inst = start_manual(api)
+    t = w.check([("register_form", "unit", "xinsheng")])["register_form@xinsheng"]
+    complete(api, t, {"clue_origin": "上级交办", "clue_person": "孙某", "clue_facts": "虚列工程款",
+                      "received_date": "2027-01-05"})
+    t = w.check([("assess", "unit", "xinsheng")])["assess@xinsheng"]
+    approved(api, t, {"clue_level": "重大", "disposal": "予以了结", "assess_opinion": "已退回款项"})
+    t = w.check([("collective_study", "unit", "xinsheng")])["collective_study@xinsheng"]
+    complete(api, t, {"collective": dict(MEETING, decision="拟予了结，报集团公司纪委")})
+    t = w.check([("group_review", "group", "group")])["group_review@group"]
+    complete(api, t, {"group_decision": "instruct", "group_disposal": "初步核实",
+                      "group_instructions": "不同意了结，应初步核实，结果于1月20日前报告", "group_deadline": "2027-01-20"})
+    d = clue_of(api, inst["id"])["data"]
+    assert (d["disposal"], d["status"], d["group_ack"]["disposal"]) == ("初步核实", "初步核实", "初步核实")
+    t = w.check([("verify", "unit", "xinsheng")])["verify@xinsheng"]  # the group's way, not the unit's 了结
+    complete(api, t, {"verify_date": "2027-01-05", "verify_findings": "款项已退回，未造成损失",
+                      "verify_conclusion": "予以了结", "result_reason": "问题轻微，已批评教育"})
+    t = w.check([("report_outcome", "unit", "xinsheng")])["report_outcome@xinsheng"]
+    assert t["due_at"] == "2027-01-20T15:59:59+00:00"
+    complete(api, t, {"outcome_report": "经初步核实予以了结"})
+    t = w.check([("group_accept", "group", "group")])["group_accept@group"]
+    complete(api, t, {"accept_decision": "accept", "accept_opinion": "同意"})
+    w.check([])
+    d = clue_of(api, inst["id"])["data"]
+    assert (d["status"], d["result"]["way"], d["result"]["reason"]) == ("已了结", "初步核实", "问题轻微，已批评教育")
+
+    # a clue the group's special inspection found: the group saw it, so its outcome goes back too
+    [iid] = send_clue(sessions, clock, settings, forms, {
+        "unit_id": "xuchang", "clue_source": "special_inspection", "clue_person": "周某", "clue_facts": "虚报工资",
+        "clue_reporter": "集团公司纪委专项监督检查", "title": "专项检查移交线索：周某"})
+    d = clue_of(api, iid)["data"]
+    assert d["reported_to_group"] is True and steps(d) == ["登记", "集团公司纪委掌握"]
+    t = w.check([("assess", "unit", "xuchang")])["assess@xuchang"]
+    approved(api, t, {"clue_level": "一般", "disposal": "予以了结", "assess_opinion": "已整改到位"}, "xuchang")
+    t = w.check([("report_outcome", "unit", "xuchang")])["report_outcome@xuchang"]
+    assert t["due_at"] == "2027-01-15T15:59:59+00:00"
+    complete(api, t, {"outcome_report": "已予了结"})
+    t = w.check([("group_accept", "group", "group")])["group_accept@group"]
+    complete(api, t, {"accept_decision": "accept", "accept_opinion": "同意"})
+    w.check([])
+    assert clue_of(api, iid)["data"]["status"] == "已了结"

@@ -147,7 +147,14 @@ CLUE = kind(
         "disposal": maybe(one_of(*DISPOSALS)),
         "reported_to_group": BOOL,
         "group_ack": maybe(
-            obj({"at": TIME, "instructions": STR}, {"decision": one_of("approve", "instruct"), "deadline": maybe(DATE)})
+            obj(
+                {"at": TIME, "instructions": STR},
+                {
+                    "decision": one_of("approve", "instruct"),
+                    "deadline": maybe(DATE),
+                    "disposal": maybe(one_of(*DISPOSALS)),
+                },
+            )
         ),
         "outcome": maybe(one_of(*CLUE_OUTCOMES)),
         "history": array(CLUE_STEP),
