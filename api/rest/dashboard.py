@@ -64,6 +64,7 @@ LABELS: dict[str, Any] = {
     "pending": lazy_gettext("Not classified yet"),
     # clues (the register's states are Chinese words already)
     "待研判": lazy_gettext("Awaiting assessment"),
+    "报集团公司纪委": lazy_gettext("Reported to the group committee for approval"),
     "谈话函询": lazy_gettext("Talk or letter inquiry"),
     "初步核实": lazy_gettext("Preliminary verification"),
     "暂存待查": lazy_gettext("Shelved for later review"),
@@ -71,6 +72,9 @@ LABELS: dict[str, Any] = {
     "拟立案审查": lazy_gettext("To be placed on file"),
     "已了结": lazy_gettext("Closed"),
     "已立案审查": lazy_gettext("Placed on file for review"),
+    "已澄清正名": lazy_gettext("Cleared"),
+    "已给予党纪处分": lazy_gettext("Party-discipline sanction given"),
+    "已组织处理": lazy_gettext("Organisational handling"),
     "major": lazy_gettext("Major clues"),
     "reported_to_group": lazy_gettext("Reported to the group committee"),
     # punctuality

@@ -71,6 +71,7 @@ COLUMNS: dict[str, list[tuple[str, Any]]] = {
         ("level", lazy_gettext("Level")),
         ("disposal", lazy_gettext("Disposal")),
         ("status", lazy_gettext("Status")),
+        ("outcome", lazy_gettext("Outcome")),
         ("closed_at", lazy_gettext("Closed")),
     ],
 }

@@ -34,6 +34,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from engine.core import async_jobs, repository, scheduler, schedules
+from engine.core.decisions import committee_names
 from engine.core.forms import FormStore
 from engine.core.runtime import Runtime
 from engine.infra.clock import FrozenClock, as_utc
@@ -599,78 +600,176 @@ class _History:
         )
         self.later(self.rng.randint(1, 4), self.assess_clue, iid, unit)
 
-    def assess_clue(self, iid: int, unit: str) -> None:
-        t = self.one("assess", instance_id=iid)
+    def approve(self, spec_id: str, iid: int, doer: str, data: dict[str, Any], unit: str) -> bool:
+        """A step with `approval` = `secretary`: the undertaker submits, the unit's 书记 approves."""
+        t = self.one(spec_id, instance_id=iid)
         if t is None:
-            return
+            return False
+        self.complete(t, doer, data)
+        a = self.one(spec_id, instance_id=iid)  # the approval task now open for that step
+        if a is not None:
+            self.complete(a, f"{unit}_secretary", {"decision": "approve", "opinion": "同意"})
+        return True
+
+    def undertaker(self, unit: str) -> str:
+        return f"{unit}_{self.rng.choice(COMMITTEE[1:])}"  # anyone of the committee but the 书记 who approves
+
+    def assess_clue(self, iid: int, unit: str) -> None:
         disposal = self.rng.choices(("谈话函询", "初步核实", "暂存待查", "予以了结"), weights=(35, 25, 15, 25))[0]
         major = self.rng.random() < 0.2
-        data = {"clue_level": "重大" if major else "一般", "disposal": disposal, "assess_opinion": "经集体研判"}
+        opinion = "经研判，反映问题不具体，予以了结" if disposal == "予以了结" else "经研判，提出处置意见"
+        data = {"clue_level": "重大" if major else "一般", "disposal": disposal, "assess_opinion": opinion}
         if disposal == "暂存待查":
             data["pending_until"] = self.day_str(self.rng.randint(40, 80))
-        self.complete(t, self.member(unit), data)
+        if not self.approve("assess", iid, self.undertaker(unit), data, unit):
+            return
         if major:
-            self.later(self.rng.randint(1, 3), self.group_ack_clue, iid)
+            self.later(self.rng.randint(1, 4), self.collective_clue, iid, unit)
+        else:
+            self.dispose_clue(iid, unit, disposal)
+
+    def dispose_clue(self, iid: int, unit: str, disposal: str) -> None:
         if disposal == "谈话函询":
             self.later(self.rng.randint(10, 30), self.talk, iid, unit)
         elif disposal == "初步核实":
             self.later(self.rng.randint(20, 45), self.verify, iid, unit)
         elif disposal == "暂存待查":
             self.later(self.rng.randint(40, 80), self.shelve_review, iid, unit)
+        else:
+            self.report_clue_outcome(iid, unit)
 
-    def group_ack_clue(self, iid: int) -> None:
-        t = self.one("group_ack", instance_id=iid)
+    def collective_clue(self, iid: int, unit: str) -> None:
+        """集体研究 of a 重大 clue: three of the four committee members at the meeting, then the group decides."""
+        t = self.one("collective_study", instance_id=iid)
+        if t is None:
+            return
+        with self.sessions() as s:
+            names = committee_names(s, unit)
+        record = {
+            "meeting_date": self.day_str(),
+            "attendees": names[:3],
+            "decision": "同意承办人意见，报集团公司纪委",
+            "votes": {"agree": 3, "against": 0, "abstain": 0},
+        }
+        self.complete(t, self.undertaker(unit), {"collective": record})
+        self.later(self.rng.randint(1, 3), self.group_review_clue, iid, unit)
+
+    def group_review_clue(self, iid: int, unit: str) -> None:
+        t = self.one("group_review", instance_id=iid)
+        if t is None:
+            return
+        data: dict[str, Any] = {"group_decision": "approve"}
+        if self.rng.random() < 0.6:
+            deadline = self.day_str(self.rng.randint(45, 75))
+            data = {
+                "group_decision": "instruct",
+                "group_instructions": f"从严从快核查，核实结果于{deadline}前报集团公司纪委",
+                "group_deadline": deadline,
+            }
+        self.complete(t, self.rng.choice(("group_secretary", "group_deputy")), data)
+        disposal = self.clue_disposal_of(iid)
+        if disposal:
+            self.dispose_clue(iid, unit, disposal)
+
+    def clue_disposal_of(self, iid: int) -> str | None:
+        with self.sessions() as s:
+            inst = s.get(ProcessInstance, iid)
+            return (inst.data or {}).get("disposal") if inst is not None else None
+
+    def report_clue_outcome(self, iid: int, unit: str) -> None:
+        """For a clue the group saw: the unit reports the outcome (by the group's deadline), the group reads it."""
+        t = self.one("report_outcome", instance_id=iid)
+        if t is None:
+            return
+        self.later(self.rng.randint(2, 8), self.send_clue_outcome, iid, unit)
+
+    def send_clue_outcome(self, iid: int, unit: str) -> None:
+        t = self.one("report_outcome", instance_id=iid)
+        if t is None:
+            return
+        self.complete(t, self.undertaker(unit), {"outcome_report": "按集团公司纪委要求完成处置，现报告处置结果"})
+        self.later(self.rng.randint(1, 4), self.accept_clue_outcome, iid)
+
+    def accept_clue_outcome(self, iid: int) -> None:
+        t = self.one("group_accept", instance_id=iid)
         if t is not None:
-            self.complete(t, "group_deputy", {"acknowledged": True, "group_instructions": "从严从快核查，及时报告结果"})
+            self.complete(t, "group_deputy", {"accept_decision": "accept", "accept_opinion": "同意，按程序归档"})
 
     def talk(self, iid: int, unit: str) -> None:
         t = self.one("talk", instance_id=iid)
         if t is None:
             return
-        onward = self.rng.random() < 0.3
-        self.complete(
-            t,
-            self.member(unit),
-            {
-                "talk_method": self.rng.choice(("谈话", "函询")),
-                "talk_date": self.day_str(-1),
-                "talk_record": "本人对反映的问题作了说明",
-                "talk_result": "转初步核实" if onward else "予以了结",
-            },
-        )
-        if onward:
+        roll = self.rng.random()
+        result = "转初步核实" if roll < 0.3 else ("澄清正名" if roll < 0.45 else "予以了结")
+        data = {
+            "talk_method": self.rng.choice(("谈话", "函询")),
+            "talk_date": self.day_str(-1),
+            "talk_record": "本人对反映的问题作了说明",
+            "talk_result": result,
+        }
+        if result == "澄清正名":
+            data["result_reason"] = "反映问题不实，在一定范围内予以澄清"
+        elif result == "予以了结":
+            data["result_reason"] = "本人如实说明，问题轻微，已批评教育"
+        self.complete(t, self.undertaker(unit), data)
+        if result == "转初步核实":
             self.later(self.rng.randint(20, 40), self.verify, iid, unit)
+        else:
+            self.report_clue_outcome(iid, unit)
 
     def verify(self, iid: int, unit: str) -> None:
         t = self.one("verify", instance_id=iid)
         if t is None:
             return
-        case = self.rng.random() < 0.4
-        self.complete(
-            t,
-            self.member(unit),
-            {
-                "verify_findings": "经核实，反映问题基本属实" if case else "经核实，反映问题不实",
-                "verify_conclusion": "立案审查" if case else "予以了结",
-            },
-        )
-        if case:
+        roll = self.rng.random()
+        conclusion = "立案审查" if roll < 0.4 else ("澄清正名" if roll < 0.55 else "予以了结")
+        data = {
+            "verify_date": self.day_str(-1),
+            "verify_findings": "经核实，反映问题基本属实" if conclusion == "立案审查" else "经核实，反映问题不实",
+            "verify_conclusion": conclusion,
+        }
+        if conclusion != "立案审查":
+            data["result_reason"] = "经初步核实，反映问题不实" + ("，予以澄清正名" if conclusion == "澄清正名" else "")
+        self.complete(t, self.undertaker(unit), data)
+        if conclusion == "立案审查":
             self.later(self.rng.randint(4, 10), self.file_case, iid, unit)
+        else:
+            self.report_clue_outcome(iid, unit)
 
     def file_case(self, iid: int, unit: str) -> None:
-        t = self.one("case_review", instance_id=iid)
-        if t is None:
+        if self.one("case_file", instance_id=iid) is None:
             return
         self.done["cases"] += 1
         no = f"{unit}纪审〔{self.today().year}〕{self.done['cases']}号"
-        self.complete(
-            t, f"{unit}_secretary", {"case_no": no, "filing_date": self.day_str(), "case_note": "启动审查程序"}
-        )
+        data = {"case_no": no, "filing_date": self.day_str(), "case_note": "经书记审批，启动审查程序"}
+        if self.approve("case_file", iid, self.undertaker(unit), data, unit):
+            self.later(self.rng.randint(20, 50), self.try_case, iid, unit)
+
+    def try_case(self, iid: int, unit: str) -> None:
+        """审理: a Party-discipline sanction or 组织处理, approved by the 书记."""
+        if self.rng.random() < 0.7:
+            sanction = self.rng.choices(
+                ("警告", "严重警告", "撤销党内职务", "留党察看", "开除党籍"), (40, 30, 12, 10, 8)
+            )[0]
+            extra = {"handling": "党纪处分", "sanction": sanction}
+        else:
+            extra = {
+                "handling": "组织处理",
+                "org_measure": self.rng.choice(("诫勉", "批评教育", "责令检查", "调整职务")),
+            }
+        data = {
+            "trial_date": self.day_str(),
+            "decision_no": f"{unit}纪处〔{self.today().year}〕{self.done['cases']}号",
+            "trial_note": "经审理，事实清楚，证据确凿",
+            **extra,
+        }
+        if self.approve("case_trial", iid, self.undertaker(unit), data, unit):
+            self.report_clue_outcome(iid, unit)
 
     def shelve_review(self, iid: int, unit: str) -> None:
-        t = self.one("shelve_review", instance_id=iid)
-        if t is not None:
-            self.complete(t, self.member(unit), {"disposal": "予以了结", "review_note": "暂存期满，未发现新的问题"})
+        data = {"disposal": "予以了结", "review_note": "暂存期满，未发现新的问题"}
+        if self.approve("shelve_review", iid, self.undertaker(unit), data, unit):
+            self.report_clue_outcome(iid, unit)
 
     # ---- 每月一文章 and the daily study (四个一) ---------------------------------------------------------
 

@@ -127,13 +127,15 @@ def run_quarter(api: Api, clock: FrozenClock, timer: Any) -> None:
     review("xuchang_secretary", "xuchang-tongfeng", [])
 
     # the violation is a clue of 新升实业, closed at once; 岱庄 registers one by hand and verifies it
-    complete(api, task_of(api, "xinsheng_secretary", "assess"), "xinsheng_secretary",
+    complete(api, task_of(api, "xinsheng_member", "assess"), "xinsheng_member",
              {"clue_level": "一般", "disposal": "予以了结", "assess_opinion": "经了解已退还礼金"})
+    complete(api, task_of(api, "xinsheng_secretary", "assess"), "xinsheng_secretary", {"decision": "approve"})
     start(api, "clue_disposal", "daizhuang_member")
     complete(api, task_of(api, "daizhuang_member", "register_form"), "daizhuang_member", {
         "clue_origin": "信访举报", "clue_person": "赵某", "clue_facts": "工伤上报不及时", "received_date": "2027-02-02"})
     complete(api, task_of(api, "daizhuang_member", "assess"), "daizhuang_member",
              {"clue_level": "一般", "disposal": "初步核实", "assess_opinion": "需进一步核实"})
+    complete(api, task_of(api, "daizhuang_secretary", "assess"), "daizhuang_secretary", {"decision": "approve"})
 
     clock.set("2027-02-10T10:00:00+08:00")
     start(api, "adhoc_report", "xuchang_juejin")

@@ -16,7 +16,7 @@ from engine.infra.settings import ROOT
 FORMS = sorted((ROOT / "forms").glob("*.json"))
 ID_NAME = re.compile(r"(^|_)(id|ids|username|usernames|key|keys|no|seq|index)$")
 ID_TITLE = re.compile(r"序号|用户名|账号|标识|\bID\b", re.I)
-PAPER_NUMBERS = {"case_no", "bulletin_no"}  # 立案编号, 通报文号: written on the official document
+PAPER_NUMBERS = {"case_no", "bulletin_no", "decision_no"}  # 立案编号, 通报文号, 处理决定文号: on the official document
 
 
 def typed_ids(schema: dict[str, Any], path: str = "", fixed: frozenset[str] = frozenset()) -> list[str]:
@@ -46,7 +46,7 @@ def typed_ids(schema: dict[str, Any], path: str = "", fixed: frozenset[str] = fr
 
 
 def test_every_built_in_form_is_swept():
-    assert len(FORMS) == 54  # the 47 forms of the procedures and the 7 of the step templates (common_*)
+    assert len(FORMS) == 58  # the 51 forms of the procedures and the 7 of the step templates (common_*)
 
 
 @pytest.mark.parametrize("path", FORMS, ids=lambda p: p.name)

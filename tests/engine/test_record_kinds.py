@@ -49,8 +49,9 @@ def test_each_schema_is_valid_and_closed(kind):
 @pytest.mark.parametrize("kind, data, field, problem", [
     ("clue", sample("clue", statu="已了结"), "statu", "is not a field of this kind"),
     ("clue", {k: v for k, v in sample("clue").items() if k != "registered_at"}, "registered_at", "is required"),
-    ("clue", sample("clue", status="办结"), "status", "must be one of 待研判, 谈话函询, 初步核实, 暂存待查, 拟予了结, "
-                                                    "拟立案审查, 已了结, 已立案审查"),
+    ("clue", sample("clue", status="办结"), "status", "must be one of 待研判, 报集团公司纪委, 谈话函询, 初步核实, 暂存待查, "
+                                                    "拟予了结, 拟立案审查, 已立案审查, 已了结, 已澄清正名, "
+                                                    "已给予党纪处分, 已组织处理"),
     ("clue", sample("clue", level="很大"), "level", "must be one of 一般, 重大, null"),
     ("monthly_report", sample("monthly_report", month="1"), "month", "must be integer"),
     ("monthly_report", sample("monthly_report", on_time=None), "on_time", "must be boolean"),

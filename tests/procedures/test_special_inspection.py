@@ -147,7 +147,14 @@ def test_central_check_rectification_and_clue_with_confidential_visits(api, sess
     complete(api, t, {"acceptance": "验收通过", "accept_note": "整改到位"})
     got = w.check([("assess", "unit", "xinsheng")])
     assert instance(api, iid)["status"] == "completed"
-    complete(api, got["assess@xinsheng"], {"clue_level": "一般", "disposal": "予以了结", "assess_opinion": "已查清"})
+    complete(api, got["assess@xinsheng"], {"clue_level": "一般", "disposal": "予以了结", "assess_opinion": "已查清"}, "xinsheng_member")
+    [approval] = [t for t in api.tasks("xinsheng_secretary") if t["spec_id"] == "assess"]  # 书记审批
+    complete(api, approval, {"decision": "approve"}, "xinsheng_secretary")
+    # the group found the clue: the unit reports its outcome back, the group reads it
+    t = w.check([("report_outcome", "unit", "xinsheng")])["report_outcome@xinsheng"]
+    complete(api, t, {"outcome_report": "经查已予了结"})
+    t = w.check([("group_accept", "group", "group")])["group_accept@group"]
+    complete(api, t, {"accept_decision": "accept", "accept_opinion": "同意"})
     w.check([])
 
     # confidentiality: 明察暗访 findings only reach the own unit committee, the own commissioner and
@@ -215,7 +222,14 @@ def test_spot_check_with_clue_only(api):
     [c] = records(api, "/api/v1/clues", "group_secretary")
     assert (c["unit_id"], c["data"]["person"]) == ("daizhuang", "李某")
     assert records(api, "/api/v1/clues", "xuchang_member") == []
-    complete(api, got["assess@daizhuang"], {"clue_level": "一般", "disposal": "予以了结", "assess_opinion": "已查清"})
+    complete(api, got["assess@daizhuang"], {"clue_level": "一般", "disposal": "予以了结", "assess_opinion": "已查清"}, "daizhuang_member")
+    [approval] = [t for t in api.tasks("daizhuang_secretary") if t["spec_id"] == "assess"]  # 书记审批
+    complete(api, approval, {"decision": "approve"}, "daizhuang_secretary")
+    # the group found the clue: the unit reports its outcome back, the group reads it
+    t = w.check([("report_outcome", "unit", "daizhuang")])["report_outcome@daizhuang"]
+    complete(api, t, {"outcome_report": "经查已予了结"})
+    t = w.check([("group_accept", "group", "group")])["group_accept@group"]
+    complete(api, t, {"accept_decision": "accept", "accept_opinion": "同意"})
     w.check([])
 
 

@@ -60,7 +60,8 @@ def confidential_cases(api: Any, sessions: Any) -> dict[str, int]:
         "clue_origin": "信访举报", "clue_person": "王某某SECRET（区队长）", "clue_facts": "收受礼金SECRET",
         "clue_reporter": "举报人SECRET", "received_date": "2027-01-05"}, "xinsheng_deputy")
     done(api, sessions, "assess", "xinsheng", {"clue_level": "一般", "disposal": "谈话函询",
-                                                "assess_opinion": "研判SECRET"}, "xinsheng_secretary")
+                                                "assess_opinion": "研判SECRET"}, "xinsheng_member")
+    done(api, sessions, "assess", "xinsheng", {"decision": "approve", "opinion": "同意"}, "xinsheng_secretary")
     r = api.post("/api/v1/process-definitions/adhoc_report/start", "xuchang_zongcai", json={"variables": {}})
     adhoc = r.get_json()["id"]
     done(api, sessions, "file_report", "xuchang-zongcai", {
@@ -147,7 +148,7 @@ def test_notifications_quote_no_confidential_value(api, sessions, app, clock):
         "name": "新升群", "kind": "wecom", "node_id": "xinsheng", "url": "http://127.0.0.1:9/hook",
         "events": ["task_offered"]})
     assert r.status_code == 201, r.get_json()
-    done(api, sessions, "talk", "xinsheng", {"talk_method": "谈话", "talk_date": "2027-01-08",
+    done(api, sessions, "talk", "xinsheng", {"talk_method": "谈话", "talk_date": "2027-01-05",
                                               "talk_record": "情况说明", "talk_result": "转初步核实"}, "xinsheng_member")
     dispatch(sessions, clock, app.extensions["sanji"].settings)
     notes = api.get("/api/v1/notifications", "xinsheng_secretary", query_string={"per_page": 100}).get_json()["items"]

@@ -299,6 +299,15 @@ def _clue(session: Session, r: Record, node: OrgNode, d: dict[str, Any]) -> Docu
         ["报告集团公司纪委", "已报告" if d.get("reported_to_group") else "未报告"],
         ["处置结果", text(d.get("outcome"), "办理中")],
     ]
+    result = d.get("result") if isinstance(d.get("result"), dict) else {}
+    if result:
+        detail = result.get("sanction") or result.get("org_measure")
+        rows.append(["结果说明", "；".join(x for x in (text(detail, ""), text(result.get("reason"), "")) if x) or "无"])
+    report = d.get("outcome_report") if isinstance(d.get("outcome_report"), dict) else {}
+    if report:
+        rows.append(
+            ["向集团公司纪委报告结果", day(report.get("at")) + ("（已审阅）" if report.get("accepted_at") else "")]
+        )
     doc.tables.append(("", ["项目", "内容"], rows))
     steps = [
         [
@@ -313,7 +322,9 @@ def _clue(session: Session, r: Record, node: OrgNode, d: dict[str, Any]) -> Docu
     doc.tables.append(("办理过程", ["日期", "环节", "意见"], steps))
     ack = d.get("group_ack") if isinstance(d.get("group_ack"), dict) else None
     doc.h("审批意见")
-    doc.p("集团公司纪委批示：" + (text(ack.get("instructions")) if ack else "无"))
+    doc.p("集团公司纪委批示：" + (text(ack.get("instructions"), "同意") if ack else "无"))
+    if ack and ack.get("deadline"):
+        doc.p("报告结果期限：" + text(ack.get("deadline")))
     return doc
 
 

@@ -19,8 +19,26 @@ MEASURE: Schema = obj(
         "done_on": DATE,
     }
 )
-CLUE_STATUSES = ("待研判", "谈话函询", "初步核实", "暂存待查", "拟予了结", "拟立案审查", "已了结", "已立案审查")
+CLUE_STATUSES = (
+    "待研判",
+    "报集团公司纪委",
+    "谈话函询",
+    "初步核实",
+    "暂存待查",
+    "拟予了结",
+    "拟立案审查",
+    "已立案审查",
+    "已了结",
+    "已澄清正名",
+    "已给予党纪处分",
+    "已组织处理",
+)
 DISPOSALS = ("谈话函询", "初步核实", "暂存待查", "予以了结")
+# how a clue ends (processes/clue_disposal.bpmn, 记录处置结果); 立案审查 only in records written before
+# the 审理 step existed
+CLUE_OUTCOMES = ("予以了结", "澄清正名", "党纪处分", "组织处理", "立案审查")
+SANCTIONS = ("警告", "严重警告", "撤销党内职务", "留党察看", "开除党籍")
+ORG_MEASURES = ("谈话提醒", "批评教育", "责令检查", "诫勉", "停职检查", "调整职务", "责令辞职", "免职", "降职")
 
 MONTHLY_FINDING = obj(
     {
@@ -123,7 +141,7 @@ CLUE_STEP = obj(
         "level": one_of("一般", "重大"),
         "disposal": one_of(*DISPOSALS),
         "method": STR,
-        "date": DATE,
+        "date": maybe(DATE),
         "result": STR,
         "case_no": STR,
     },
@@ -149,11 +167,43 @@ CLUE = kind(
         "level": maybe(one_of("一般", "重大")),
         "disposal": maybe(one_of(*DISPOSALS)),
         "reported_to_group": BOOL,
-        "group_ack": maybe(obj({"at": TIME, "instructions": STR})),
-        "outcome": maybe(one_of("予以了结", "立案审查")),
+        "group_ack": maybe(
+            obj(
+                {"at": TIME, "instructions": STR},
+                {
+                    "decision": one_of("approve", "instruct"),
+                    "deadline": maybe(DATE),
+                    "disposal": maybe(one_of(*DISPOSALS)),
+                },
+            )
+        ),
+        "outcome": maybe(one_of(*CLUE_OUTCOMES)),
         "history": array(CLUE_STEP),
     },
-    {"case": obj({"case_no": STR, "filing_date": DATE, "note": STR}), "closed_at": TIME},
+    {
+        "collective": obj(
+            {"meeting_date": DATE, "attendees": STR_LIST, "decision": STR, "votes": {"type": "object"}}, closed=False
+        ),
+        "case": obj(
+            {"case_no": STR, "filing_date": DATE, "note": STR},
+            {
+                "trial_date": DATE,
+                "handling": one_of("党纪处分", "组织处理"),
+                "sanction": maybe(one_of(*SANCTIONS)),
+                "org_measure": maybe(one_of(*ORG_MEASURES)),
+                "decision_no": STR,
+                "trial_note": STR,
+            },
+        ),
+        "result": obj(
+            {"kind": one_of(*CLUE_OUTCOMES[:4]), "reason": STR, "way": one_of(*DISPOSALS), "decided_on": DATE},
+            {"sanction": maybe(one_of(*SANCTIONS)), "org_measure": maybe(one_of(*ORG_MEASURES))},
+        ),
+        "outcome_report": obj(
+            {"at": TIME, "text": STR, "deadline": maybe(DATE)}, {"accepted_at": TIME, "opinion": STR}
+        ),
+        "closed_at": TIME,
+    },
 )
 
 _COUNTS = {"type": "object", "additionalProperties": INT}
