@@ -54,13 +54,12 @@ import requests  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from app import migrate  # noqa: E402
-from bench.common import pg_base, throwaway_schema  # noqa: E402
+from bench.common import deployed_forms, pg_base, throwaway_schema  # noqa: E402
 from engine.org import auth
 from engine.org import nodes as org
 from engine.core import repository  # noqa: E402
 from engine.infra.clock import FrozenClock  # noqa: E402
 from engine.infra.db import make_engine, make_session_factory, write_intent  # noqa: E402
-from engine.core.forms import FormStore  # noqa: E402
 from engine.models import EventLog, HumanTask, ProcessInstance, ScheduleFiring  # noqa: E402
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -119,7 +118,7 @@ def seed(sessions: Any, units: int, branches: int, now: datetime) -> dict[str, s
         s.flush()
         for username, _display, role, node in people:
             org.grant(s, users[username], role, node)
-        forms = FormStore(ROOT / "forms")
+        forms = deployed_forms(s, now)
         for name in PROCESSES:
             path = ROOT / "processes" / name
             repository.deploy(s, path.read_bytes(), path.name, "load", now, forms, 5 << 20)

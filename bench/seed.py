@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import Engine
 
-from .common import ROOT, build_org
+from .common import ROOT, build_org, deployed_forms
 
 UNITS, BRANCHES, RUNNING, TASKS_PER_INSTANCE = 50, 20, 1000, 10
 TS = "2026-11-01 01:00:00"
@@ -45,7 +45,6 @@ def _series(dialect: str, n: int, name: str) -> tuple[str, str]:
 def seed(engine: Engine, n: int) -> dict[str, Any]:
     from engine.core import repository
     from engine.infra.db import make_session_factory, write_intent
-    from engine.core.forms import FormStore
     from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 
     assert n >= RUNNING and n % RUNNING == 0, "instances must be a multiple of 1,000"
@@ -60,7 +59,7 @@ def seed(engine: Engine, n: int) -> dict[str, Any]:
     assert ids["u03_b07"] == first + 2 + 3 * (BRANCHES + 1) + 7
     with write_intent(), make_session_factory(engine)() as s:
         path = ROOT / "processes" / "monthly_report.bpmn"
-        repository.deploy(s, path.read_bytes(), path.name, "bench", now, FormStore(ROOT / "forms"), 5 << 20)
+        repository.deploy(s, path.read_bytes(), path.name, "bench", now, deployed_forms(s, now), 5 << 20)
         s.commit()
         definition = s.scalar(select(ProcessDefinition.id).where(ProcessDefinition.key == "monthly_report_branch"))
     stride = n // RUNNING
