@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, insert, select, text  # noqa: E402
 
 from app import migrate  # noqa: E402
-from bench.common import throwaway_schema  # noqa: E402
+from bench.common import deployed_forms, throwaway_schema  # noqa: E402
 from engine.org import demo
 from engine.core import repository  # noqa: E402
 from engine.infra.clock import FrozenClock  # noqa: E402
@@ -61,6 +61,7 @@ def run_size(n: int, due_per_tick: int, ticks: int, url: str | None, workdir: Pa
         forms = FormStore(settings.forms_dir)
         with write_intent(), sessions() as s:
             demo.load_demo(s, clock.now())
+            forms = deployed_forms(s, clock.now())  # the app reads deployed forms (issue 15)
             repository.deploy(s, DEADLINE.read_bytes(), DEADLINE.name, "bench", clock.now(), forms, 5 << 20)
             template = Runtime(s, clock, settings, forms).start("deadline_test", {"unit_id": "xuchang"}, None)
             s.commit()

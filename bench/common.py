@@ -104,11 +104,12 @@ def deployed_forms(session: Any, now: datetime) -> Any:
     """Deploy forms/*.json into the database, as init-db does (issue 15: the app reads deployed
     forms, not files), and return a store bound to `session` so that a diagram deployed next pins them."""
     from engine.core.forms import FormStore
+    from engine.infra.db import make_session_factory
     from engine.services import forms as forms_service
 
     forms_service.deploy_directory(session, ROOT / "forms", now)
     session.flush()
-    return FormStore(ROOT / "forms", lambda: session).bound(session)
+    return FormStore(ROOT / "forms", make_session_factory(session.get_bind())).bound(session)
 
 
 def unit_id(u: int) -> str:

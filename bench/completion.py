@@ -74,7 +74,7 @@ def prepare(db_url: str, n: int) -> list[int]:
     from engine.core.runtime import Runtime
     from engine.infra.settings import load_settings
 
-    from .common import Database
+    from .common import Database, deployed_forms
 
     engine = open_engine(Database(db_url, "sqlite" if db_url.startswith("sqlite") else "postgresql", lambda: None))
     clock = SystemClock()
@@ -83,6 +83,7 @@ def prepare(db_url: str, n: int) -> list[int]:
     forms = FormStore(settings.forms_dir)
     sessions = make_session_factory(engine)
     with write_intent(), sessions() as s:
+        forms = deployed_forms(s, clock.now())  # the app reads deployed forms (issue 15)
         repository.deploy(s, BPMN.read_bytes(), BPMN.name, "bench", clock.now(), forms, 5 << 20)
         s.commit()
         rt = Runtime(s, clock, settings, forms)

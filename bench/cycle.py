@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, build_org, database, open_engine, summary
+from .common import ROOT, build_org, database, deployed_forms, open_engine, summary
 
 FORM = {"summary": "本月未发现问题。", "findings": []}
 DEPLOY_AT = "2027-01-31T12:00:00+08:00"
@@ -49,6 +49,7 @@ def cycle(workdir: Path, units: int, branches: int, completions: int) -> dict[st
         sessions = make_session_factory(engine)
         path = ROOT / "processes" / "monthly_report.bpmn"
         with write_intent(), sessions() as s:
+            forms = deployed_forms(s, clock.now())  # the app reads deployed forms (issue 15)
             repository.deploy(s, path.read_bytes(), path.name, "bench", clock.now(), forms, 5 << 20)
             s.commit()
         clock.set(FIRE_AT)

@@ -17,7 +17,7 @@ from http.client import HTTPException
 from pathlib import Path
 from typing import Any
 
-from .common import ROOT, Http, build_org, database, gunicorn, login, open_engine, peak_rss_mb, summary
+from .common import ROOT, Http, build_org, database, deployed_forms, gunicorn, login, open_engine, peak_rss_mb, summary
 from .completion import BPMN, FORM_DATA
 
 
@@ -36,6 +36,7 @@ def prepare(engine: Any, db_url: str, clones: int) -> None:
     settings = load_settings({}, env="test", database_url=db_url, forms_dir=ROOT / "forms", scheduler="off")
     forms = FormStore(settings.forms_dir)
     with write_intent(), make_session_factory(engine)() as s:
+        forms = deployed_forms(s, clock.now())  # the app reads deployed forms (issue 15)
         repository.deploy(s, BPMN.read_bytes(), BPMN.name, "bench", clock.now(), forms, 5 << 20)
         template = Runtime(s, clock, settings, forms).start("bench_two_step", {"branch_id": "u00-b00", "unit_id": "u00"})
         s.commit()
