@@ -78,7 +78,7 @@ def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
         openapi.page_schema,
         openapi.query_param,
     )
-    ref = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
+    ref = openapi.ref
     ID = openapi.ID
     kinds = {"type": "string", "enum": list(bulletin.KINDS)}
     write = {

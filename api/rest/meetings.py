@@ -105,7 +105,7 @@ def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
         openapi.page_schema,
         openapi.query_param,
     )
-    ref = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
+    ref = openapi.ref
     json_body = lambda name: {  # noqa: E731
         "required": True,
         "content": {"application/json": {"schema": ref(name)}},

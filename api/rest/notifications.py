@@ -143,7 +143,7 @@ def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
     )
     ID = openapi.ID
     paging = openapi.PAGING
-    ref = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
+    ref = openapi.ref
     channel_body = {"required": True, "content": {"application/json": {"schema": ref("ChannelInput")}}}
     paths = {
         "/api/v1/notifications": {

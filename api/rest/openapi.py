@@ -31,7 +31,12 @@ def extend(contribution: Callable[[], tuple[dict[str, Any], dict[str, Any]]]) ->
     _EXTENSIONS.append(contribution)
 
 
-ERROR = {"$ref": "#/components/schemas/Error"}
+def ref(name: str) -> dict[str, str]:
+    """A reference to a component schema (the feature modules' `_doc` use it)."""
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+ERROR = ref("Error")
 
 
 def _resp(schema: dict[str, Any] | None = None, description: str = "OK") -> dict[str, Any]:

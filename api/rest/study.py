@@ -101,7 +101,7 @@ def _doc() -> tuple[dict[str, Any], dict[str, Any]]:
         openapi.page_schema,
         openapi.query_param,
     )
-    ref = lambda name: {"$ref": f"#/components/schemas/{name}"}  # noqa: E731
+    ref = openapi.ref
     kinds = {"type": "string", "enum": list(study.KINDS)}
     paths = {
         "/api/v1/study/entries": {
