@@ -114,7 +114,7 @@ def test_pause_and_resume_are_for_admins_and_logged(api, app, clock, settings, c
     assert r.get_json()["next_fire_at"] == "2027-02-01T09:00:00+08:00"
     assert api.post(f"/api/v1/schedules/{sid}/resume", "admin").status_code == 409
     with state(app).sessions() as s:
-        logged = [(e.type, e.actor) for e in s.scalars(select(EventLog).where(EventLog.type.like("schedule_%")))
+        logged = [(e.type, e.actor) for e in s.scalars(select(EventLog).where(EventLog.type.like("schedule_%")).order_by(EventLog.id))
                   if e.type in ("schedule_paused", "schedule_resumed")]
     assert logged == [("schedule_paused", "admin"), ("schedule_resumed", "admin")]
 
