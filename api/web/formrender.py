@@ -137,6 +137,9 @@ class _Ctx:
         if self.display and _empty(value) and value is not False:
             return None
         t = main_type(schema)
+        # a list with no minimum may stay empty: no * on it (e.g. 发现的问题, "没有则留空")
+        if t == "array" and not schema.get("minItems"):
+            required = False
         f = Field(
             path=path,
             name=name,

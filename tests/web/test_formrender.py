@@ -203,3 +203,12 @@ def test_send_back_convention_of_the_form_store(tmp_path):
     problems = FormStore(tmp_path).problems("bad.json")
     assert any("'back' is not a choice of 'decision'" in p for p in problems)
     assert any("reason field 'why'" in p for p in problems)
+
+
+def test_a_list_that_may_stay_empty_carries_no_required_mark():
+    """发现的问题 is in `required` (the key must be sent) but has no minItems: 没有则留空, so no *."""
+    schema = json.loads((TESTS.parent / "forms" / "monthly_report_write.json").read_text(encoding="utf-8"))
+    fields = by_path(fr.build(schema, {}))
+    assert (fields["summary"].required, fields["findings"].required) == (True, False)
+    assert fields["findings"].min_items == 0
+    assert by_path(fr.build(REPORT, {}))["findings"].required is True  # minItems 1: still marked
