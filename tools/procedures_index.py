@@ -1,0 +1,156 @@
+"""The element index of docs/procedures.md, generated from processes/*.bpmn.
+
+`python tools/procedures_index.py` rewrites the part of docs/procedures.md between the lines
+`<!-- index:begin -->` and `<!-- index:end -->`; `--check` exits 1 when that part differs from
+what the diagrams say (tests/docs/test_procedures_doc.py runs the same comparison). The index
+lists, per process, every element a person or the clock acts through: user tasks (lane → tier,
+form, deadline, decision properties), timer and message start events, boundary timers, call
+activities (whom they fan out to) and message end events.
+"""
+
+from __future__ import annotations
+
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+DOC = ROOT / "docs" / "procedures.md"
+BEGIN, END = "<!-- index:begin -->", "<!-- index:end -->"
+
+BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
+SPIFF = "{http://spiffworkflow.org/bpmn/schema/1.0/core}"
+
+# lane name → who gets a task there (docs/bpmn-conventions.md, engine/org/routing.py)
+LANE_WHO = {
+    "集团公司纪委": "the group committee",
+    "权属单位纪委": "the committee of unit `unit_id`",
+    "基层党支部纪律检查委员": "the commissioner of branch `branch_id`",
+    "职能部门": "the `department` staff of unit `unit_id`",
+}
+DECISION_PROPS = ("approval", "collective", "sign", "signers", "cc", "candidateRoles", "assigneeVariable", "notifyKind")
+
+
+def _props(el: ET.Element) -> dict[str, str]:
+    return {p.get("name", ""): p.get("value", "") for p in el.iter(SPIFF + "property")}
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _lanes(process: ET.Element) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for lane in process.iter(BPMN + "lane"):
+        for ref in lane.findall(BPMN + "flowNodeRef"):
+            out[(ref.text or "").strip()] = lane.get("name", "")
+    return out
+
+
+def _row(el: ET.Element, lane: str | None, messages: dict[str, str], caller: str | None) -> str | None:
+    tag = el.tag.removeprefix(BPMN)
+    props = _props(el)
+    what = ""
+    if tag in ("userTask", "manualTask"):
+        form = props.get("formJsonSchemaFilename")
+        due = props.get("dueIn") or props.get("dueAt")
+        parts = [f"form `forms/{form}`" if form else "no form"]
+        if due:
+            parts.append(f"{'dueIn' if 'dueIn' in props else 'dueAt'} `{due}`")
+        parts += [f"{k} `{props[k]}`" for k in DECISION_PROPS if k in props]
+        if el.find(BPMN + "multiInstanceLoopCharacteristics") is not None:
+            parts.append("multi-instance")
+        what = "; ".join(parts)
+        kind = "user task"
+    elif tag in ("startEvent", "boundaryEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent"):
+        timer = el.find(BPMN + "timerEventDefinition")
+        message = el.find(BPMN + "messageEventDefinition")
+        if timer is not None:
+            spec = next(iter(timer), None)
+            spec_kind = spec.tag.removeprefix(BPMN) if spec is not None else "?"
+            spec_text = (spec.text or "").strip() if spec is not None else ""
+            what = f"timer {spec_kind} `{spec_text}`"
+            if tag == "boundaryEvent":
+                what += f" on `{el.get('attachedToRef')}`"
+                if el.get("cancelActivity") == "false":
+                    what += " (non-interrupting)"
+        elif message is not None:
+            ref_id = message.get("messageRef", "")
+            what = f"message `{messages.get(ref_id, ref_id)}`"
+        elif tag == "startEvent" and caller:
+            what = f"started by the call activity `{caller}`"
+        elif tag == "startEvent":
+            starts = props.get("startVariables")
+            what = "started by hand" + (f" (startVariables `{starts}`)" if starts else "")
+        else:
+            return None
+        kind = {"startEvent": "start", "boundaryEvent": "boundary", "endEvent": "end"}.get(tag, tag)
+    elif tag == "callActivity":
+        kind = "call activity"
+        loop = el.find(BPMN + "multiInstanceLoopCharacteristics")
+        what = f"calls `{el.get('calledElement')}`"
+        if "fanOut" in props:
+            what += f", fanOut `{props['fanOut']}`"
+        elif loop is not None:
+            ref = loop.find(BPMN + "loopDataInputRef")
+            item = loop.find(BPMN + "inputDataItem")
+            if ref is not None and item is not None:
+                what += f", one per `{item.get('name')}` in `{(ref.text or '').strip()}`"
+    else:
+        return None
+    who = lane or "—"
+    if kind == "user task" and lane:
+        who = f"{lane}: {LANE_WHO.get(lane, '?')}"
+        if "assigneeVariable" in props:
+            who = f"{lane}: one person, `{props['assigneeVariable']}`"
+        elif "candidateRoles" in props:
+            who += f", only `{props['candidateRoles']}`"
+    return f"| `{el.get('id')}` | {_cell(el.get('name') or '')} | {kind} | {_cell(who)} | {_cell(what)} |"
+
+
+def index() -> str:
+    lines = [
+        "Generated by `python tools/procedures_index.py` from `processes/*.bpmn` (do not edit by hand;",
+        "`tests/docs/test_procedures_doc.py` fails when it differs from the diagrams).",
+        "",
+    ]
+    for path in sorted((ROOT / "processes").glob("*.bpmn")):
+        root = ET.parse(path).getroot()
+        messages = {m.get("id", ""): m.get("name", "") for m in root.iter(BPMN + "message")}
+        callers = {c.get("calledElement", ""): c.get("id", "") for c in root.iter(BPMN + "callActivity")}
+        for process in root.iter(BPMN + "process"):
+            lanes = _lanes(process)
+            caller = callers.get(process.get("id", ""))
+            rows = [r for el in process for r in [_row(el, lanes.get(el.get("id", "")), messages, caller)] if r]
+            lines += [
+                f"### `processes/{path.name}#{process.get('id')}` {process.get('name')}",
+                "",
+                "| element | 名称 | kind | lane: who gets it | form, deadline, properties |",
+                "|---|---|---|---|---|",
+                *rows,
+                "",
+            ]
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def splice(doc: str, body: str) -> str:
+    head, sep, rest = doc.partition(BEGIN + "\n")
+    if not sep or END not in rest:
+        raise SystemExit(f"{DOC}: the markers {BEGIN} / {END} are missing")
+    return head + BEGIN + "\n" + body + rest[rest.index(END) :]
+
+
+def main(argv: list[str]) -> int:
+    doc = DOC.read_text(encoding="utf-8")
+    new = splice(doc, index())
+    if "--check" in argv:
+        if new != doc:
+            print("docs/procedures.md: the element index is out of date; run python tools/procedures_index.py")
+            return 1
+        return 0
+    DOC.write_text(new, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
