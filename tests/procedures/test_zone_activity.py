@@ -211,3 +211,30 @@ def test_another_process_may_not_record_a_zone_activity(api, app, clock):
             "(only zone_activity may)") in inst["incident"]["message"]
     with app.extensions["sanji"].sessions() as s:
         assert s.scalars(select(ZoneActivity.id)).all() == []
+
+
+def test_a_zone_closed_before_the_result_is_recorded_records_nothing(api, app, clock):
+    """The group closes the zone while the activity runs: the lead unit's record step is refused
+    (422, nothing changes) instead of failing the instance; a date before 2000 is refused too."""
+    deploy_and_roundtrip(api, "zone_activity.bpmn", KEYS)
+    zid = zone(api)
+    w = Worklists(api)
+    iid = api.post("/api/v1/process-definitions/zone_activity/start", "group_secretary",
+                   json={"variables": {}}).get_json()["id"]
+    complete(api, w.check([("launch", "group", "group")], "zone_activity")["launch@group"],
+             {**LAUNCH, "zone_id": zid, "planned_on": "2027-01-05"})
+    complete(api, w.check([("plan", "unit", "xuchang")], "zone_activity")["plan@xuchang"],
+             {**PLAN, "held_on": "2027-01-05"})
+    got = w.check([("u_confirm", "unit", "xinsheng"), ("u_confirm", "unit", "xuchang")], "zone_activity_unit")
+    complete(api, got["u_confirm@xinsheng"], {"unit_participants": ["xinsheng_member"]})
+    complete(api, got["u_confirm@xuchang"], {"unit_participants": ["xuchang_member"]})
+    t = w.check([("record", "unit", "xuchang")], "zone_activity")["record@xuchang"]
+    result = {"held_on": "2027-01-05", "summary": "交叉检查"}
+    err = refused(api, t, {**result, "held_on": "1999-12-31"})
+    assert fields(err["details"]) == [{"field": "held_on", "message": "开展日期不能早于2000年"}]
+    assert api.call("DELETE", f"/api/v1/zones/{zid}", "group_secretary").status_code == 200
+    err = refused(api, t, result)
+    assert err["message"] == "本分区已撤销，不能登记联创活动"
+    assert instance(api, iid)["status"] == "running"
+    with app.extensions["sanji"].sessions() as s:
+        assert s.scalars(select(ZoneActivity.id)).all() == []
