@@ -46,7 +46,7 @@ TASK_PROPERTIES = [
         "name": "fanOut",
         "label": "分发对象 fan out",
         "help": "call activity or multi-instance user task: all_units, unit_branches, form_units, form_branches, "
-        "unit_committee",
+        "unit_committee, zone_units",
     },
     {"name": "fanOutField", "label": "选定字段 chosen ids", "help": "the form field holding the chosen ids"},
     {"name": "rollUp", "label": "汇总字段 roll up", "help": "call activity: children's fields, comma-separated"},

@@ -34,6 +34,7 @@ DESCRIPTIONS_ZH = {
     "quarterly_tasks": "集团公司纪委每季度首月向各单位纪委下达联动任务，逐级分解落实。",
     "secondment": "集团公司纪委分批选调各单位优秀纪检人员参加分区联创、培训和交流。",
     "special_inspection": "集团公司纪委不定期组织专项监督检查，各单位明察暗访、自查自纠。",
+    "zone_activity": "集团公司纪委部署分区联创联合活动，牵头单位制定方案，成员单位选派人员，活动情况登记到分区。",
 }
 _LATIN_WORD = re.compile(r"[A-Za-z_]{3,}")
 

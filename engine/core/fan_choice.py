@@ -34,6 +34,7 @@ FAN_OUT: dict[str, Choice] = {
     "form_units": Choice("unit_id", "表单中选定的单位", needs_field=True),
     "form_branches": Choice("branch_id", "表单中选定的支部", needs_field=True),
     "unit_committee": Choice("member", "本单位纪委委员"),
+    "zone_units": Choice("unit_id", "本分区成员单位"),
 }
 ROLLUP_SUFFIX = "_rollup"
 
@@ -98,6 +99,11 @@ def items(engine: Any, task: Any, element: str, choice: str, field: str | None) 
         if not unit:
             raise ScriptError("{element}: fanOut unit_committee needs the instance's unit_id", element=element)
         return [p["username"] for p in call("org_people(unit_id)") if p.get("node_id") == unit]
+    if choice == "zone_units":  # 分区联创: the member units of the zone `zone_id` (engine/platform/meetings)
+        zone = call("zone_info(zone_id)") if "zone_id" in task.data else None
+        if not zone:
+            raise ScriptError("{element}: fanOut zone_units needs the variable zone_id naming a zone", element=element)
+        return list(zone["unit_ids"])
     raise ScriptError("{element}: unknown fanOut {choice!r}", element=element, choice=choice)
 
 

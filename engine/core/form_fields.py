@@ -25,7 +25,17 @@ from typing import Any
 
 from engine.core.scripts import RestrictedEnvironment
 
-SOURCES = ("branches", "units", "people", "committee", "inspectors", "list")
+SOURCES = (
+    "branches",
+    "units",
+    "people",
+    "committee",
+    "inspectors",
+    "zones",
+    "zone_people",
+    "secondment_batches",
+    "list",
+)
 ChoicesFor = Callable[[Mapping[str, Any]], list[tuple[Any, str]]]
 
 

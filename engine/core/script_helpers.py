@@ -19,6 +19,7 @@ from engine.org import nodes as org
 from engine.org.policy import ScriptScope
 from engine.org.routing import NodeRef, candidates
 from engine.platform.meetings.rules import script_helpers as meeting_helpers
+from engine.platform.meetings.zones import script_helpers as zone_helpers
 from engine.platform.study import script_helpers as platform_helpers
 
 
@@ -33,6 +34,7 @@ class ScriptHelpers(RuntimeBase):
             out.update(self._record_helpers(inst, scope))
             out.update(platform_helpers(self.session, self.clock, self.settings, scope))
             out.update(meeting_helpers(self.session, scope))  # unit_meetings(unit_id, year)
+            out.update(zone_helpers(self.session, scope, inst.id, self.clock.now, self.zone))  # 分区联创
             return out
 
         env = RestrictedEnvironment(

@@ -25,7 +25,8 @@ ORG_HELPERS = frozenset(
 RECORD_HELPERS = frozenset({"save_record", "find_records", "update_record", "get_record", "instance_id", "urge_open"})
 PLATFORM_HELPERS = frozenset({"org_inspectors", "study_rates", "month_of"})
 MEETING_HELPERS = frozenset({"unit_meetings"})  # engine/platform/meetings/rules.py
-HELPERS = DATE_HELPERS | ORG_HELPERS | RECORD_HELPERS | PLATFORM_HELPERS | MEETING_HELPERS
+ZONE_HELPERS = frozenset({"zone_info", "record_zone_activity"})  # engine/platform/meetings/zones.py
+HELPERS = DATE_HELPERS | ORG_HELPERS | RECORD_HELPERS | PLATFORM_HELPERS | MEETING_HELPERS | ZONE_HELPERS
 AVAILABLE = BUILTINS | HELPERS
 
 # Handlers that make a read inside `try:` a deliberate test for a missing variable.

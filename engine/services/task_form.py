@@ -24,6 +24,7 @@ from engine.models import COMMITTEE_ROLES, HumanTask, OrgNode, ProcessInstance, 
 from engine.org import nodes as org
 from engine.org.nodes import ROLE_NAMES, Principal
 from engine.org.routing import can_act_on
+from engine.platform.meetings import zones
 from engine.platform.study import inspectors
 
 
@@ -64,6 +65,30 @@ def _committee(session: Session, node_id: str) -> list[tuple[Any, str]]:
     return [(u, label) for u, (_rank, label) in sorted(seen.items(), key=lambda kv: (kv[1][0], kv[0]))]
 
 
+def _people(session: Session, unit_ids: list[str], roles: Any, with_unit: bool = False) -> list[tuple[Any, str]]:
+    """The discipline inspectors of the units (committee and branches' commissioners), by role."""
+    wanted = set(roles) if isinstance(roles, list) else None
+    out: list[tuple[Any, str]] = []
+    for unit in unit_ids:
+        try:
+            people = org.people(session, unit)
+        except NotFound:
+            continue
+        unit_name = org.get_node(session, unit).name if with_unit else ""
+        for p in people:
+            if wanted is not None and p["role"] not in wanted:
+                continue
+            where = p["node_name"] if not with_unit or p["node_id"] == unit else f"{unit_name} {p['node_name']}"
+            out.append((p["username"], f"{p['name']}（{where} {p['role_name']}）"))
+    return out
+
+
+def _zone_units(spec: Mapping[str, Any], variables: Mapping[str, Any], session: Session) -> list[str]:
+    """The member units of the zone a source names (`"zone": "zone_id"`, the default variable)."""
+    zone = zones.info(session, form_fields.lookup(variables, str(spec.get("zone") or "zone_id")))
+    return list(zone["unit_ids"]) if zone else []
+
+
 def _inspectors(session: Session) -> list[tuple[Any, str]]:
     """Every discipline inspector of the organisation (group and unit committees, commissioners)."""
     names = dict(session.execute(select(OrgNode.id, OrgNode.name)).all())
@@ -102,19 +127,13 @@ def _source(
         return [(n.id, n.name) for n in org.branches(session, unit)] if unit else []
     if source == "people":
         unit = _unit(session, task, spec, variables)
-        if not unit:
-            return []
-        try:
-            people = org.people(session, unit)
-        except NotFound:
-            return []
-        roles = spec.get("roles")
-        wanted = set(roles) if isinstance(roles, list) else None
-        return [
-            (p["username"], f"{p['name']}（{p['node_name']} {p['role_name']}）")
-            for p in people
-            if wanted is None or p["role"] in wanted
-        ]
+        return _people(session, [unit], spec.get("roles")) if unit else []
+    if source == "zones":  # 分区联创: the active zones
+        return list(zones.choices(session))
+    if source == "secondment_batches":  # the 选调 batches whose people take part (default 类别 分区联创)
+        return list(zones.batch_choices(session, str(spec.get("kind") or "分区联创")))
+    if source == "zone_people":  # the people of the zone's member units, each named with their unit
+        return _people(session, _zone_units(spec, variables, session), spec.get("roles"), with_unit=True)
     if source == "committee":
         if spec.get("of") == "unit":
             unit = _unit(session, task, spec, variables)

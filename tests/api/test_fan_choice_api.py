@@ -92,4 +92,5 @@ def test_the_modeler_config_lists_the_fan_out_choices(api: Any) -> None:
         {"value": "form_units", "label": "表单中选定的单位", "item": "unit_id", "needs_field": True},
         {"value": "form_branches", "label": "表单中选定的支部", "item": "branch_id", "needs_field": True},
         {"value": "unit_committee", "label": "本单位纪委委员", "item": "member", "needs_field": False},
+        {"value": "zone_units", "label": "本分区成员单位", "item": "unit_id", "needs_field": False},
     ]

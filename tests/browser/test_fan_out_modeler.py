@@ -17,7 +17,8 @@ def test_owner_picks_fan_out_from_the_select(web):
     fan_out.wait_for()
     assert fan_out.input_value() == "all_units"
     labels = fan_out.locator("option").all_inner_texts()
-    assert labels == ["（不按组织分发）", "全部权属单位", "本单位全部基层党支部", "表单中选定的单位", "表单中选定的支部", "本单位纪委委员"]
+    assert labels == ["（不按组织分发）", "全部权属单位", "本单位全部基层党支部", "表单中选定的单位", "表单中选定的支部", "本单位纪委委员",
+                      "本分区成员单位"]
     # the called process: the other process of the file and the deployed ones, by name
     called = page.locator('select[name="sanji-called-element"]')
     assert called.input_value() == "fc_child"

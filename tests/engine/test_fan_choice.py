@@ -201,6 +201,27 @@ def test_unit_committee_spawns_one_child_per_committee_member(
     assert sorted(assigned) == members
 
 
+def test_zone_units_spawns_one_child_per_member_unit_of_the_zone(
+    session: Any, rt: Runtime, forms: FormStore, clock: Any
+) -> None:
+    """分区联创: `zone_units` fans out over the units of the zone `zone_id` names, in the organisation's order."""
+    from engine.platform.meetings import zones
+
+    group = principal(session, "group_secretary")
+    data = {"name": "东部片区", "lead_unit_id": "daizhuang", "unit_ids": ["daizhuang", "xinsheng"], "note": ""}
+    zone = zones.create_zone(session, group, data, clock.now())
+    session.commit()
+    deploy(session, forms, clock, caller("zone_units"))
+    inst = rt.start("fc", {"zone_id": zone.id}, group)
+    assert [n for n, _d in children(session, inst)] == ["xinsheng", "daizhuang"]
+    assert [d["unit_id"] for _n, d in children(session, inst)] == ["xinsheng", "daizhuang"]
+    for variables in ({}, {"zone_id": 999}):  # no zone named: an incident naming the element, no child
+        inst = rt.start("fc", variables, group)
+        assert inst.status == "error"
+        assert "fan: fanOut zone_units needs the variable zone_id naming a zone" in (inst.error_message or "")
+        assert children(session, inst) == []
+
+
 def test_a_missing_form_field_is_an_incident_naming_it(session: Any, rt: Runtime, forms: FormStore, clock: Any) -> None:
     deploy(session, forms, clock, caller("form_units", "chosen"))
     inst = rt.start("fc", {}, principal(session, "group_secretary"))

@@ -35,13 +35,13 @@ BY_HAND = {"adhoc_report": "branch", "adhoc_report_unit": "unit", "annual_assess
            "linkage_ledger": "group", "clue_disposal": "unit",
            "document_forwarding": "unit", "monthly_article": "group", "monthly_report": "group",
            "quarterly_report": "group", "quarterly_tasks": "group", "secondment": "group",
-           "special_inspection": "group"}
+           "special_inspection": "group", "zone_activity": "group"}
 ENGINE_ONLY = {
     "annual_assessment_unit", "document_forwarding_receipt", "monthly_article_write",
     "monthly_report_branch", "monthly_report_finding", "quarterly_report_unit",
     "quarterly_report_feedback", "quarterly_tasks_unit", "quarterly_tasks_branch", "secondment_nominate",
     "secondment_notice", "special_inspection_unit", "special_inspection_visit", "special_inspection_followup",
-    "special_inspection_clue"}
+    "special_inspection_clue", "zone_activity_unit"}
 
 
 def built_in_processes() -> set[str]:

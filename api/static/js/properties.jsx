@@ -67,6 +67,7 @@ export const FAN_OUT = [
   { value: 'form_units', zh: '表单中选定的单位', en: 'units chosen in a form', field: true },
   { value: 'form_branches', zh: '表单中选定的支部', en: 'branches chosen in a form', field: true },
   { value: 'unit_committee', zh: '本单位纪委委员', en: 'committee members of the unit' },
+  { value: 'zone_units', zh: '本分区成员单位', en: 'member units of the zone' },
 ];
 
 /** Entries other modules add to a human task's group, after the form (e.g. 新建表单/编辑表单):

@@ -9,6 +9,7 @@ people of the zone's units (engine/org/policy.py `zone_units_of`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -16,11 +17,11 @@ from typing import Any
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
-from engine.errors import Conflict, Forbidden, Invalid, NotFound
+from engine.errors import Conflict, Forbidden, Invalid, NotFound, SanjiError, ScriptError
 from engine.linkage import records
-from engine.models import OrgNode, Record, User
+from engine.models import HumanTask, OrgNode, Record, User
 from engine.org import policy
-from engine.org.nodes import Principal
+from engine.org.nodes import Principal, load_principal
 from engine.platform.attachments import service as attachments
 from engine.platform.meetings.models import Zone, ZoneActivity, ZoneActivityUnit, ZoneUnit
 from engine.platform.meetings.rules import activities_visible
@@ -291,3 +292,96 @@ def activities_json(
             d["secondments"] = secondments(session, p, a.batch_key) if a.batch_key else []
         out.append(d)
     return out
+
+
+# ---- the procedure 分区联创联合活动 (processes/zone_activity.bpmn) ----------------------------------------
+
+# The processes whose scripts may record a zone activity (`record_zone_activity`); any other process,
+# whatever it is called, is refused, as for the record kinds of engine/linkage/records.py.
+RECORDING_PROCESSES = frozenset({"zone_activity"})
+
+
+def info(session: Session, zone_id: Any) -> dict[str, Any] | None:
+    """A zone as the procedure reads it: id, name, lead unit, member units in the organisation's
+    order, active; None when there is no such zone. Zones are read by everyone in the organisation."""
+    z = session.get(Zone, zone_id) if isinstance(zone_id, int) and not isinstance(zone_id, bool) else None
+    if z is None:
+        return None
+    units = list(
+        session.scalars(
+            select(ZoneUnit.unit_id)
+            .join(OrgNode, OrgNode.id == ZoneUnit.unit_id)
+            .where(ZoneUnit.zone_id == z.id)
+            .order_by(OrgNode.sort, OrgNode.id)
+        )
+    )
+    return {"id": z.id, "name": z.name, "lead_unit_id": z.lead_unit_id, "unit_ids": units, "active": z.active}
+
+
+def choices(session: Session) -> list[tuple[int, str]]:
+    """The active zones as a form offers them (`"x-source": "zones"`): id, name."""
+    return [
+        (z.id, z.name) for z in session.scalars(select(Zone).where(Zone.active.is_(True)).order_by(Zone.name, Zone.id))
+    ]
+
+
+def batch_choices(session: Session, kind: str = "分区联创") -> list[tuple[str, str]]:
+    """The secondment batches (`secondment_batch` records of processes/secondment.bpmn) of a kind,
+    newest first, as a form offers them (`"x-source": "secondment_batches"`): key, "title（dates）"."""
+    rows = session.scalars(select(Record).where(Record.kind == "secondment_batch").order_by(Record.id.desc()))
+    out = []
+    for r in rows:
+        d = r.data or {}
+        if d.get("batch_kind", kind) == kind:
+            dates = "～".join(str(d[k]) for k in ("starts_on", "ends_on") if d.get(k))
+            out.append(
+                (r.key, f"{d.get('batch_title') or r.key}（{dates}）" if dates else str(d.get("batch_title") or r.key))
+            )
+    return out
+
+
+def script_helpers(
+    session: Session, scope: Any, instance_id: int, now: Callable[[], datetime], tz: Any
+) -> dict[str, Callable[..., Any]]:
+    """`zone_info(zone_id)` for every script (the zones are public inside the organisation) and
+    `record_zone_activity(step, zone_id, held_on, topic, unit_ids, summary, batch_key)` for the processes of
+    `RECORDING_PROCESSES`: the activity is recorded through `record_activity` in the name of the
+    person who completed step `step` of this instance, with that person's rights (a committee
+    member of one of the zone's units) and the same checks as the page and the API."""
+
+    def zone_info(zone_id: Any) -> dict[str, Any] | None:
+        return info(session, zone_id)
+
+    def record_zone_activity(
+        step: str,
+        zone_id: Any,
+        held_on: str,
+        topic: str,
+        unit_ids: list[str],
+        summary: str = "",
+        batch_key: str | None = None,
+    ) -> int:
+        if scope is None or scope.process_key not in RECORDING_PROCESSES:
+            raise ScriptError(
+                "record_zone_activity: process {process_key!r} may not record zone activities (only {processes} may)",
+                process_key=getattr(scope, "process_key", None),
+                processes=", ".join(sorted(RECORDING_PROCESSES)),
+            )
+        done = session.scalars(
+            select(HumanTask)
+            .where(HumanTask.instance_id == instance_id, HumanTask.spec_id == step, HumanTask.status == "completed")
+            .order_by(HumanTask.completed_at.desc(), HumanTask.id.desc())
+        ).first()
+        user = session.get(User, done.completed_by_id) if done is not None and done.completed_by_id else None
+        if user is None:
+            raise ScriptError("record_zone_activity: step {step!r} of this instance has not been completed", step=step)
+        data = {"held_on": held_on, "topic": topic, "unit_ids": list(unit_ids or []), "summary": summary or ""}
+        if batch_key:
+            data["batch_key"] = batch_key
+        try:
+            a = record_activity(session, load_principal(session, user), zone_id, data, now(), tz)
+        except SanjiError as exc:
+            raise ScriptError("record_zone_activity: {reason}", reason=str(exc)) from exc
+        return a.id
+
+    return {"zone_info": zone_info, "record_zone_activity": record_zone_activity}
