@@ -23,7 +23,6 @@ BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
 REF = re.compile(r"`processes/([\w.-]+\.bpmn)#([\w.-]+)`")
 FILE_REF = re.compile(r"`(processes/[\w.-]+\.bpmn|forms/[\w.-]+\.json)`")
 CJK = re.compile(r"[\u3400-\u9fff\uff08\u201c\u300a]")
-INTEGRATOR = "<!-- integrator: update after clue/zones merge -->"
 
 
 def _doc() -> str:
@@ -94,9 +93,3 @@ def test_the_element_index_is_what_the_diagrams_say() -> None:
     spec.loader.exec_module(tool)
     doc = _doc()
     assert tool.splice(doc, tool.index()) == doc, "run: python tools/procedures_index.py"
-
-
-@pytest.mark.parametrize("title", ["问题线索处置", "分区联创"])
-def test_the_sections_other_branches_change_are_marked_for_the_integrator(title: str) -> None:
-    marked = re.findall(r"^##+ ([^\n]*)\n\n" + re.escape(INTEGRATOR) + "$", _doc(), flags=re.M)
-    assert [h for h in marked if h.startswith(title)], f"no section on {title} starts with {INTEGRATOR}"
