@@ -14,8 +14,6 @@ import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "procedures.md"
 PROCESSES = ROOT / "processes"
