@@ -24,6 +24,8 @@ def decision_fields(t: HumanTask, posted: Any) -> dict[str, Any]:
     if "agree" in posted:
         out["agree"] = {"yes": True, "no": False}.get(posted.get("agree", ""))
         out["opinion"] = posted.get("opinion", "")
+    if posted.get("_cc_picker") == "1" and "cc_users" not in out:  # 抄送 picked by name on the page
+        out["cc_users"] = [u for u in posted.getlist("cc_users") if u]
     if "collective_meeting_date" in posted:
         out["collective"] = {
             "meeting_date": posted.get("collective_meeting_date", ""),

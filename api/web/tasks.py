@@ -11,6 +11,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext, lazy_gettext
 from sqlalchemy import func, select
 
+from engine.core.copies import cc_entries
 from engine.core.decisions import committee_names, committee_node, task_properties
 from engine.core.forms import schema_errors
 from engine.errors import Invalid, NotFound, SanjiError
@@ -348,10 +349,15 @@ def render_task(
     errors = dict(errors or {})
     zone = settings().zone
     form = reason = None
+    props = task_properties(inst, t.spec_id)
     if schema:
         form = formrender.build(
             schema, values, errors, extra_required=formrender.send_back_required(schema), display=not can_act, zone=zone
         )
+        if props.get("collective") == "required" and t.kind == "task":
+            # the engine's own 集体研究 part below (or the decisions list) shows the record: the form's
+            # `collective` object, which has no fields of its own, would be an empty heading
+            form.children = [c for c in form.children if c.name != "collective"]
         if spec is not None and can_act:
             for child in list(form.children):
                 if child.name == spec.get("reason"):
@@ -377,16 +383,24 @@ def render_task(
     n_urges, last_urged = urge_info([t.id]).get(t.id, (0, None))
     overdue, due = due_text(t.due_at, clock().now()) if t.status == "open" else (False, "")
     d = inst.definition
-    props = task_properties(inst, t.spec_id)
     members = []
     if can_act and t.kind == "task" and props.get("collective") == "required":
         members = committee_names(db(), committee_node(db(), t))
+    cc_people: list[tuple[Any, str]] = []  # 抄送 chosen by the doer (`cc` = `form`): people by name
+    if (
+        can_act
+        and t.kind == "task"
+        and "form" in cc_entries(props.get("cc"))
+        and "cc_users" not in (schema or {}).get("properties", {})
+    ):
+        cc_people = task_form.cc_people(db(), p.username)
     return render_template(
         "task.html",
         decisions=view.decisions,
         returned=view.returned,
         subject_data=view.subject_data,
         collective_members=members,
+        cc_people=cc_people,
         sign=props.get("sign") if t.kind == "task" else None,
         t=t,
         inst=inst,

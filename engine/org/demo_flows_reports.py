@@ -258,9 +258,30 @@ class ReportFlows(DemoSim):
                 "group_deadline": deadline,
             }
         self.complete(t, self.rng.choice(("group_secretary", "group_deputy")), data)
+        if data["group_decision"] == "instruct":  # the unit carries the instruction out at once, beside the disposal
+            self.at(self.clock.now() + timedelta(days=6, hours=2), self.carry_out_clue_instruction, iid, unit)
         disposal = self.clue_disposal_of(iid)
         if disposal:
             self.dispose_clue(iid, unit, disposal)
+
+    def carry_out_clue_instruction(self, iid: int, unit: str) -> None:
+        """落实集团公司纪委指示: reported by the unit within the group's deadline, read by the group."""
+        t = self.one("carry_out_instruction", instance_id=iid)
+        if t is None:
+            return
+        data = {
+            "instruction_done_on": self.day_str(),
+            "instruction_report": "已按集团公司纪委指示完成核实，核实情况如下",
+        }
+        self.complete(t, self.undertaker(unit), data)
+        self.at(self.clock.now() + timedelta(days=2, hours=1), self.accept_clue_instruction, iid)
+
+    def accept_clue_instruction(self, iid: int) -> None:
+        t = self.one("instruction_accept", instance_id=iid)
+        if t is not None:
+            self.complete(
+                t, "group_deputy", {"instruction_decision": "accept", "instruction_opinion": "同意，继续按程序处置"}
+            )
 
     def clue_disposal_of(self, iid: int) -> str | None:
         with self.sessions() as s:
@@ -332,7 +353,20 @@ class ReportFlows(DemoSim):
             return
         self.done["cases"] += 1
         no = f"{unit}纪审〔{self.today().year}〕{self.done['cases']}号"
-        data = {"case_no": no, "filing_date": self.day_str(), "case_note": "经书记审批，启动审查程序"}
+        with self.sessions() as s:
+            names = committee_names(s, unit)
+        record = {  # 立案 is decided collectively (three of the four members), then approved by the 书记
+            "meeting_date": self.day_str(),
+            "attendees": names[:3],
+            "decision": "同意立案审查",
+            "votes": {"agree": 3, "against": 0, "abstain": 0},
+        }
+        data = {
+            "case_no": no,
+            "filing_date": self.day_str(),
+            "case_note": "经集体研究、书记审批，启动审查程序",
+            "collective": record,
+        }
         if self.approve("case_file", iid, self.undertaker(unit), data, unit):
             self.later(self.rng.randint(20, 50), self.try_case, iid, unit)
 

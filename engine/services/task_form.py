@@ -98,6 +98,12 @@ def _inspectors(session: Session) -> list[tuple[Any, str]]:
     ]
 
 
+def cc_people(session: Session, doer: str | None) -> list[tuple[Any, str]]:
+    """Whom the doer of a task with `cc` = `form` may copy in the field `cc_users` (engine/core/copies.py):
+    the organisation's discipline inspectors by name — the `inspectors` source — without the doer."""
+    return [(u, label) for u, label in _inspectors(session) if u != doer]
+
+
 def choices(
     session: Session, task: HumanTask, spec: Mapping[str, Any], variables: Mapping[str, Any]
 ) -> list[tuple[Any, str]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tests.procedures.conftest import PROCESSES, USERS, local_iso
 
 KEYS = ["adhoc_report"]
-CLUE_NAMES = {"unit_id", "branch_id", "clue_source", "clue_person", "clue_facts", "clue_reporter", "title"}
+CLUE_NAMES = {"unit_id", "branch_id", "clue_source", "clue_person", "clue_facts", "clue_reporter", "title", "group_saw"}
 
 
 def file(sc, user, severity, subject, **extra):
@@ -172,6 +172,7 @@ def test_sensitive_report_is_confidential_and_becomes_a_clue(sc, clock):
     assert clue.data["clue_source"] == "adhoc_report" and clue.data["branch_id"] == "xinsheng-jidian"
     assert clue.data["unit_id"] == "xinsheng" and clue.data["clue_person"] == "周某（机电维修车间主任）"
     assert clue.data["clue_facts"] == "车间主任涉嫌套取加班费：车间主任涉嫌套取加班费的具体情况"
+    assert clue.data["group_saw"] is True  # escalated: the group acknowledged it, so it hears the outcome
     register = sc.one("register", "unit", "xinsheng")
     data = record(sc, inst).data
     assert (data["classification"], data["state"], data["status"]) == ("discipline_violation", "clue_reported", "closed")
@@ -179,3 +180,43 @@ def test_sensitive_report_is_confidential_and_becomes_a_clue(sc, clock):
     assert sc.instance(inst).status == "completed"
     sc.complete(register, "xinsheng_member", {})
     sc.no_open_tasks()
+
+
+def test_an_escalated_report_becomes_a_clue_whose_outcome_reaches_the_group(sc, clock):
+    """Issue 17: the group acknowledged a major report (and asked for a report); the unit grades the clue
+    一般 and closes it after 谈话函询 — the outcome still goes back to the group, which reads it."""
+    sc.deploy(PROCESSES / "adhoc_report.bpmn", KEYS)
+    sc.deploy(PROCESSES / "clue_disposal.bpmn", ["clue_disposal"])
+    inst = file(sc, "xinsheng_jidian", "major", "班组长虚报工时")
+    sc.complete(sc.one("unit_ack", "unit", "xinsheng"), "xinsheng_deputy", {"unit_opinion": "已签收"})
+    sc.complete(sc.one("group_ack", "group", "group"), "group_secretary", {"group_instructions": "核实后3日内报告"})
+    sc.complete(sc.one("classify", "unit", "xinsheng"), "xinsheng_secretary", {
+        "classification": "discipline_violation", "analysis": "涉嫌违纪", "clue_person_input": "钱某（班组长）"})
+    assert sc.instance(inst).status == "completed"
+    [clue_inst] = sc.instances("clue_disposal")
+    assert clue_inst.data["group_saw"] is True and clue_inst.data["reported_to_group"] is True
+    [clue] = [r for r in sc.records("clue").values() if r.instance_id == clue_inst.id]
+    assert clue.data["reported_to_group"] is True
+    assert [h["step"] for h in clue.data["history"]] == ["登记", "集团公司纪委掌握"]
+
+    # the unit grades it 一般 (the 书记 approves) and closes it after a talk
+    assess = sc.one("assess", "unit", "xinsheng")
+    held = sc.complete(assess, "xinsheng_member", {"clue_level": "一般", "disposal": "谈话函询", "assess_opinion": "先行谈话"})
+    assert held["status"] == "held"
+    approval = sc.one("assess", "unit", "xinsheng", roles="secretary")
+    sc.complete(approval, "xinsheng_secretary", {"decision": "approve", "opinion": "同意"})
+    talk = sc.one("talk", "unit", "xinsheng")
+    sc.complete(talk, "xinsheng_member", {"talk_method": "谈话", "talk_date": clock.now().date().isoformat(),
+                                          "talk_record": "本人说明了情况", "talk_result": "予以了结",
+                                          "result_reason": "问题轻微，已批评教育"})
+    # … and the outcome is reported to the group, which reads it: not closed in the unit alone
+    report = sc.one("report_outcome", "unit", "xinsheng")
+    sc.complete(report, "xinsheng_member", {"outcome_report": "经谈话函询予以了结，已批评教育"})
+    accept = sc.one("group_accept", "group", "group")
+    sc.complete(accept, "group_deputy", {"accept_decision": "accept", "accept_opinion": "同意"})
+    sc.no_open_tasks()
+    assert sc.instance(clue_inst.id).status == "completed"
+    [clue] = [r for r in sc.records("clue").values() if r.instance_id == clue_inst.id]
+    assert (clue.data["status"], clue.data["outcome_report"]["text"], clue.data["outcome_report"]["opinion"]) == (
+        "已了结", "经谈话函询予以了结，已批评教育", "同意")
+    assert [h["step"] for h in clue.data["history"]][-4:] == ["处置结果", "报告处置结果", "集团公司纪委审阅结果", "办结"]

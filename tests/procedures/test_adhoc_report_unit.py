@@ -77,3 +77,48 @@ def test_a_sensitive_report_from_the_unit_is_confidential(sc, clock):
     assert rec.confidential is True and rec.data["department"] == ""
     assert list(sc.records("adhoc_report", "daizhuang_member")) == [rec.key]
     assert list(sc.records("adhoc_report", "daizhuang_caimei")) == []
+
+
+def test_a_unit_report_disposed_of_as_a_clue_reports_its_outcome_to_the_group(sc, clock):
+    """Issue 17: what the unit reported to the group and found to be a breach of discipline goes on as a
+    clue the group saw (`group_saw`): its outcome is reported back to the group."""
+    clock.set("2027-03-02T10:00:00+08:00")
+    sc.deploy(PROCESSES / "adhoc_report_unit.bpmn", ["adhoc_report_unit"])
+    sc.deploy(PROCESSES / "clue_disposal.bpmn", ["clue_disposal"])
+    r = sc.api.post("/api/v1/process-definitions/adhoc_report_unit/start", "xuchang_member", json={"variables": {}})
+    inst = r.get_json()["id"]
+    sc.complete(sc.one("file_unit_report", "unit", "xuchang"), "xuchang_member", {**REPORT, "department": "物资供应部"})
+    sc.complete(sc.one("group_ack", "group", "group"), "group_deputy", {"group_instructions": "核实后报告"})
+    dispose = sc.one("dispose_instructions", "unit", "xuchang")
+    bad = sc.complete(dispose, "xuchang_secretary", {"disposal": "经核实涉嫌违纪", "transfer_clue": True}, status=422)
+    assert [d["field"] for d in bad["details"]] == ["clue_person_input"]
+    sc.complete(dispose, "xuchang_secretary", {"disposal": "经核实涉嫌违纪，移交线索处置", "transfer_clue": True,
+                                                "clue_person_input": "吴某（物资供应部经理）"})
+    assert sc.instance(inst).status == "completed"
+    [rec] = sc.records("adhoc_report").values()
+    assert (rec.data["state"], rec.data["status"]) == ("clue_reported", "closed")
+    [clue_inst] = sc.instances("clue_disposal")
+    assert clue_inst.data["group_saw"] is True and clue_inst.data["unit_id"] == "xuchang"
+    [clue] = sc.records("clue").values()
+    assert (clue.data["person"], clue.data["origin"], clue.data["reported_to_group"], clue.data["branch_id"]) == (
+        "吴某（物资供应部经理）", "单位纪委直接报告集团公司纪委", True, None)
+    assess = sc.one("assess", "unit", "xuchang")
+    sc.complete(assess, "xuchang_member", {"clue_level": "一般", "disposal": "予以了结", "assess_opinion": "已整改"})
+    sc.complete(sc.one("assess", "unit", "xuchang", roles="secretary"), "xuchang_secretary", {"decision": "approve"})
+    sc.complete(sc.one("report_outcome", "unit", "xuchang"), "xuchang_member", {"outcome_report": "已予了结"})
+    sc.complete(sc.one("group_accept", "group", "group"), "group_secretary",
+                {"accept_decision": "accept", "accept_opinion": "同意"})
+    sc.no_open_tasks()
+    [clue] = sc.records("clue").values()
+    assert (clue.data["status"], clue.data["outcome_report"]["opinion"]) == ("已了结", "同意")
+
+
+def test_a_unit_report_not_a_clue_starts_no_clue(sc, clock):
+    sc.deploy(PROCESSES / "adhoc_report_unit.bpmn", ["adhoc_report_unit"])
+    sc.deploy(PROCESSES / "clue_disposal.bpmn", ["clue_disposal"])
+    sc.api.post("/api/v1/process-definitions/adhoc_report_unit/start", "xuchang_member", json={"variables": {}})
+    sc.complete(sc.one("file_unit_report", "unit", "xuchang"), "xuchang_member", {**REPORT, "department": "物资供应部"})
+    sc.complete(sc.one("group_ack", "group", "group"), "group_deputy", {"group_instructions": "核实后报告"})
+    sc.complete(sc.one("dispose_instructions", "unit", "xuchang"), "xuchang_secretary", {"disposal": "已重新招标"})
+    assert sc.instances("clue_disposal") == [] and sc.records("clue") == {}
+    sc.no_open_tasks()

@@ -64,7 +64,20 @@ def steps(d):
     return [h["step"] for h in d["history"]]
 
 
-def test_major_clue_returned_approved_collective_group_instructs_case_sanction(api):
+def notes(api, sessions, clock, settings, user, task_id):
+    """What `user` was told about task `task_id` once the notifier has run (the scheduler's pass)."""
+    from engine.platform.notify import dispatch
+
+    dispatch(sessions, clock, settings)
+    r = api.get("/api/v1/notifications", user, query_string={"per_page": 100})
+    return [(n["kind"], n["title"]) for n in r.get_json()["items"] if n["task_id"] == task_id]
+
+
+CASE_MEETING = {"meeting_date": "2027-01-05", "attendees": ATTENDEES, "decision": "同意立案审查",
+                "votes": {"agree": 3, "against": 0, "abstain": 0}}
+
+
+def test_major_clue_returned_approved_collective_group_instructs_case_sanction(api, sessions, clock, settings):
     deploy_and_roundtrip(api, "clue_disposal.bpmn", CLUE_KEYS)
     w = Worklists(api)
     # a commissioner or another unit cannot start a clue for 新升实业
@@ -128,6 +141,32 @@ def test_major_clue_returned_approved_collective_group_instructs_case_sanction(a
     ack = clue_of(api, inst["id"])["data"]["group_ack"]
     assert (ack["decision"], ack["instructions"], ack["deadline"]) == ("instruct", "从严从快核查，核实结果于1月底前报集团", "2027-01-31")
 
+    # the instruction is the unit's task at once, due by the group's deadline, beside the disposal
+    open_now = w.check([("talk", "unit", "xinsheng"), ("carry_out_instruction", "unit", "xinsheng")])
+    ins = open_now["carry_out_instruction@xinsheng"]
+    assert ins["due_at"] == "2027-01-31T15:59:59+00:00" and ins["name"] == "落实集团公司纪委指示"
+    for user in ("xinsheng_secretary", "xinsheng_deputy", "xinsheng_standing", "xinsheng_member"):
+        assert notes(api, sessions, clock, settings, user, ins["id"]) == [("task_offered", "新待办：落实集团公司纪委指示")]
+    assert notes(api, sessions, clock, settings, "xuchang_secretary", ins["id"]) == []
+    view = api.get(f"/api/v1/tasks/{ins['id']}", "xinsheng_member").get_json()
+    assert view["context"]["group_instructions"] == "从严从快核查，核实结果于1月底前报集团"
+    err = refused(api, ins, {"instruction_done_on": "2027-01-06", "instruction_report": "已核实"})
+    assert fields(err["details"]) == [{"field": "instruction_done_on", "message": "落实日期不能晚于今天（2027-01-05）"}]
+    complete(api, ins, {"instruction_done_on": "2027-01-05", "instruction_report": "已核实：虚报出勤3人次"})
+    # … and comes back to the group, which sends it back once, then accepts it
+    back = w.check([("talk", "unit", "xinsheng"), ("instruction_accept", "group", "group")])["instruction_accept@group"]
+    complete(api, back, {"instruction_decision": "return", "instruction_return_reason": "请附核实材料"}, "group_deputy")
+    ins = w.check([("talk", "unit", "xinsheng"), ("carry_out_instruction", "unit", "xinsheng")])[
+        "carry_out_instruction@xinsheng"]
+    assert ins["due_at"] == "2027-01-31T15:59:59+00:00"
+    complete(api, ins, {"instruction_done_on": "2027-01-05", "instruction_report": "已核实：虚报出勤3人次，附考勤记录"})
+    back = w.check([("talk", "unit", "xinsheng"), ("instruction_accept", "group", "group")])["instruction_accept@group"]
+    complete(api, back, {"instruction_decision": "accept", "instruction_opinion": "同意，继续按程序处置"}, "group_deputy")
+    got = clue_of(api, inst["id"])["data"]["instruction"]
+    assert (got["report"], got["deadline"], got["done_on"], got["on_time"], got["opinion"]) == (
+        "已核实：虚报出勤3人次，附考勤记录", "2027-01-31", "2027-01-05", True, "同意，继续按程序处置")
+    assert instance(api, inst["id"])["status"] == "running"  # the disposal goes on
+
     t = w.check([("talk", "unit", "xinsheng")])["talk@xinsheng"]
     talk = {"talk_method": "谈话", "talk_date": "2027-01-06", "talk_record": "本人说明不清", "talk_result": "转初步核实"}
     err = refused(api, t, talk)
@@ -140,16 +179,28 @@ def test_major_clue_returned_approved_collective_group_instructs_case_sanction(a
         {"field": "verify_date", "message": "核实完成日期不能早于线索登记日期（2027-01-05）"}]
     complete(api, t, dict(verify, verify_date="2027-01-05"))
 
-    # 立案: no filing date in the future, none before the verification; approved by the 书记
+    # 立案: decided collectively (a record the engine checks) and approved by the 书记; no filing
+    # date in the future, none before the verification
     t = w.check([("case_file", "unit", "xinsheng")])["case_file@xinsheng"]
-    case = {"case_no": "新升纪审〔2027〕1号", "filing_date": "2027-01-06", "case_note": "启动审查程序"}
+    case = {"case_no": "新升纪审〔2027〕1号", "filing_date": "2027-01-05", "case_note": "启动审查程序"}
+    err = refused(api, t, case, "xinsheng_member")
+    assert [x["field"] for x in err["details"]] == ["collective"]
+    err = refused(api, t, dict(case, collective=dict(CASE_MEETING, attendees=ATTENDEES[:1], votes={"agree": 1})),
+                  "xinsheng_member")
+    assert [x["field"] for x in err["details"]] == ["collective/attendees"]
+    case = dict(case, filing_date="2027-01-06", collective=CASE_MEETING)
     err = refused(api, t, case, "xinsheng_member")
     assert fields(err["details"]) == [{"field": "filing_date", "message": "立案日期不能晚于今天（2027-01-05）"}]
     err = refused(api, t, dict(case, filing_date="2027-01-04"), "xinsheng_member")
     assert fields(err["details"]) == [
         {"field": "filing_date", "message": "立案日期不能早于初步核实完成日期（2027-01-05）"}]
     approved(api, t, dict(case, filing_date="2027-01-05"))
-    assert clue_of(api, inst["id"])["data"]["status"] == "已立案审查"
+    d = clue_of(api, inst["id"])["data"]
+    assert d["status"] == "已立案审查" and d["case"]["collective"]["decision"] == "同意立案审查"
+    assert d["collective"]["decision"] == MEETING["decision"]  # the 重大 clue's own meeting stays recorded
+    [rec] = [e for e in api.get(f"/api/v1/tasks/{t['id']}", "xinsheng_member").get_json()["decisions"]
+             if e["type"] == "collective_recorded"]
+    assert rec["payload"]["decision"] == "同意立案审查"
 
     # 审理: a Party-discipline sanction of a kind the rules know
     t = w.check([("case_trial", "unit", "xinsheng")])["case_trial@xinsheng"]
@@ -183,8 +234,13 @@ def test_major_clue_returned_approved_collective_group_instructs_case_sanction(a
     assert d["outcome_report"]["text"] == "已给予张某严重警告处分，附处分决定"
     assert d["outcome_report"]["deadline"] == "2027-01-31" and d["outcome_report"]["opinion"] == "同意"
     assert steps(d) == [
-        "登记", "研判处置方式", "集体研究", "报告集团公司纪委", "集团公司纪委审批", "谈话函询", "初步核实", "立案审查",
-        "审理", "处置结果", "报告处置结果", "集团公司纪委审阅结果", "报告处置结果", "集团公司纪委审阅结果", "办结"]
+        "登记", "研判处置方式", "集体研究", "报告集团公司纪委", "集团公司纪委审批", "落实集团公司纪委指示",
+        "集团公司纪委审阅指示落实情况", "落实集团公司纪委指示", "集团公司纪委审阅指示落实情况", "谈话函询", "初步核实",
+        "集体研究立案", "立案审查", "审理", "处置结果", "报告处置结果", "集团公司纪委审阅结果", "报告处置结果",
+        "集团公司纪委审阅结果", "办结"]
+    # the instruction branch's older copy of the data does not undo the disposal's at the join
+    v = instance(api, inst["id"], "group_secretary")["variables"]
+    assert (v["outcome"], v["sanction"], v["disposal"], v["clue_status"]) == ("党纪处分", "严重警告", "谈话函询", "已给予党纪处分")
 
 
 def test_major_clue_group_approves_and_verification_clears_the_person(api):
@@ -241,7 +297,8 @@ def test_message_start_shelve_then_verify_case_and_organisational_handling(api, 
     t = w.check([("verify", "unit", "xinsheng")])["verify@xinsheng"]
     complete(api, t, {"verify_date": "2027-01-05", "verify_findings": "收取钱物属实", "verify_conclusion": "立案审查"})
     t = w.check([("case_file", "unit", "xinsheng")])["case_file@xinsheng"]
-    approved(api, t, {"case_no": "新升纪审〔2027〕2号", "filing_date": "2027-01-05", "case_note": "立案"})
+    approved(api, t, {"case_no": "新升纪审〔2027〕2号", "filing_date": "2027-01-05", "case_note": "立案",
+                      "collective": CASE_MEETING})
     t = w.check([("case_trial", "unit", "xinsheng")])["case_trial@xinsheng"]
     trial = {"trial_date": "2027-01-05", "handling": "组织处理", "decision_no": "新升纪发〔2027〕4号",
              "trial_note": "情节轻微，主动退还"}
@@ -253,7 +310,8 @@ def test_message_start_shelve_then_verify_case_and_organisational_handling(api, 
     assert (d["status"], d["outcome"], d["level"], d["group_ack"], d["reported_to_group"]) == (
         "已组织处理", "组织处理", "一般", None, False)
     assert (d["result"]["org_measure"], d["result"]["sanction"], d["result"]["way"]) == ("诫勉", None, "初步核实")
-    assert steps(d) == ["登记", "研判处置方式", "暂存线索复查", "初步核实", "立案审查", "审理", "处置结果", "办结"]
+    assert steps(d) == ["登记", "研判处置方式", "暂存线索复查", "初步核实", "集体研究立案", "立案审查", "审理", "处置结果",
+                        "办结"]
 
 
 def test_talk_then_close_and_direct_close_and_who_sees_clues(api, sessions, clock, settings, forms):
@@ -324,15 +382,27 @@ def test_group_instructs_another_way_and_a_clue_the_group_found_reports_back(api
                       "group_instructions": "不同意了结，应初步核实，结果于1月20日前报告", "group_deadline": "2027-01-20"})
     d = clue_of(api, inst["id"])["data"]
     assert (d["disposal"], d["status"], d["group_ack"]["disposal"]) == ("初步核实", "初步核实", "初步核实")
-    t = w.check([("verify", "unit", "xinsheng")])["verify@xinsheng"]  # the group's way, not the unit's 了结
+    # the group's way, not the unit's 了结; the instruction is carried out beside it
+    t = w.check([("verify", "unit", "xinsheng"), ("carry_out_instruction", "unit", "xinsheng")])
+    assert t["carry_out_instruction@xinsheng"]["due_at"] == "2027-01-20T15:59:59+00:00"
+    instruction = t["carry_out_instruction@xinsheng"]
+    t = t["verify@xinsheng"]
     complete(api, t, {"verify_date": "2027-01-05", "verify_findings": "款项已退回，未造成损失",
                       "verify_conclusion": "予以了结", "result_reason": "问题轻微，已批评教育"})
-    t = w.check([("report_outcome", "unit", "xinsheng")])["report_outcome@xinsheng"]
+    t = w.check([("report_outcome", "unit", "xinsheng"), ("carry_out_instruction", "unit", "xinsheng")])[
+        "report_outcome@xinsheng"]
     assert t["due_at"] == "2027-01-20T15:59:59+00:00"
     complete(api, t, {"outcome_report": "经初步核实予以了结"})
-    t = w.check([("group_accept", "group", "group")])["group_accept@group"]
+    t = w.check([("group_accept", "group", "group"), ("carry_out_instruction", "unit", "xinsheng")])["group_accept@group"]
     complete(api, t, {"accept_decision": "accept", "accept_opinion": "同意"})
+    # the disposal is done, the instruction not yet: the instance waits for it
+    w.check([("carry_out_instruction", "unit", "xinsheng")])
+    assert instance(api, inst["id"])["status"] == "running"
+    complete(api, instruction, {"instruction_done_on": "2027-01-05", "instruction_report": "已初步核实，款项已退回"})
+    t = w.check([("instruction_accept", "group", "group")])["instruction_accept@group"]
+    complete(api, t, {"instruction_decision": "accept", "instruction_opinion": "同意"})
     w.check([])
+    assert instance(api, inst["id"])["status"] == "completed"
     d = clue_of(api, inst["id"])["data"]
     assert (d["status"], d["result"]["way"], d["result"]["reason"]) == ("已了结", "初步核实", "问题轻微，已批评教育")
 

@@ -24,6 +24,9 @@ def test_collective_study_of_a_major_clue_on_the_task_page(web, api, clock):
     web.login("xinsheng_member")
     html = web.get(f"/tasks/{meeting['id']}").get_data(as_text=True)
     assert "集体研究重大问题线索" in html and 'id="collective"' in html and all(n in html for n in ATTENDEES)
+    # one 集体研究 part (the engine's), no empty heading for the form's record field; votes labelled in Chinese
+    assert 'id="f-collective"' not in html and html.count("<legend>集体研究记录</legend>") == 1
+    assert '<label>同意 <input type="number" min="0" name="collective_votes_agree"' in html and "发起单位" not in html
     form = {"collective_meeting_date": clock.now().date().isoformat(), "collective_attendees": ATTENDEES,
             "collective_decision": "同意初步核实，报集团公司纪委", "collective_votes_agree": "3",
             "collective_votes_against": "0", "collective_votes_abstain": "0"}
@@ -32,3 +35,5 @@ def test_collective_study_of_a_major_clue_on_the_task_page(web, api, clock):
     assert [t["spec_id"] for t in api.tasks("group_secretary")] == ["group_review"]
     html = web.get(f"/instances/{inst['id']}").get_data(as_text=True)
     assert "同意初步核实，报集团公司纪委" in html and "同意 3 票，反对 0 票，弃权 0 票" in html
+    html = web.get(f"/tasks/{meeting['id']}").get_data(as_text=True)  # done: the record, no empty heading
+    assert "<dt>集体研究记录</dt>" not in html and "同意 3 票，反对 0 票，弃权 0 票" in html

@@ -116,3 +116,22 @@ def test_a_signature_on_the_page(web, api):
     assert web.post(f"/tasks/{task['id']}", {"agree": "no", "opinion": "证据不足"}).status_code == 302
     html = web.get(f"/instances/{inst['id']}").get_data(as_text=True)
     assert "已签署" in html and "不同意" in html and "证据不足" in html
+
+
+def test_cc_people_are_picked_by_name_on_the_page(api, web):
+    """抄送 (`cc` = `form`): the page offers the organisation's inspectors by name — nobody types a
+    username — without the doer; the picked ones are copied."""
+    inst = start(api, "decision_cc")
+    assert complete(api, inst["open_tasks"][0]["id"], "xinsheng_member", {"person": "张某"}).status_code == 200
+    opinion = only(api, "xinsheng_member", "opinion")
+    web.login("xinsheng_member")
+    html = web.get(f"/tasks/{opinion['id']}").get_data(as_text=True)
+    assert 'id="cc-users"' in html and "<legend>抄送</legend>" in html
+    assert '<input type="checkbox" name="cc_users" value="xinsheng_laogan"> 新升实业老干家委党总支纪律检查委员（' in html
+    assert 'value="xinsheng_member"' not in html  # not the doer
+    assert "> xinsheng_laogan<" not in html  # labels are names, never usernames
+    r = web.post(f"/tasks/{opinion['id']}", {"_cc_picker": "1", "cc_users": ["xinsheng_laogan", "group_member"]})
+    assert r.status_code == 302, r.get_data(as_text=True)[-2000:]
+    got = api.get(f"/api/v1/process-instances/{inst['id']}", "xinsheng_member").get_json()
+    assert sorted((c["username"], c["source"]) for c in got["copies"]) == [
+        ("group_member", "form"), ("group_secretary", "secretary@group"), ("xinsheng_laogan", "form")]

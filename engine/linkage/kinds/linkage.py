@@ -147,6 +147,11 @@ CLUE_STEP = obj(
     },
 )
 
+# a 集体研究 record (engine/core/decisions.py): of the 重大 clue, and of the decision to file a case (立案)
+_COLLECTIVE = obj(
+    {"meeting_date": DATE, "attendees": STR_LIST, "decision": STR, "votes": {"type": "object"}}, closed=False
+)
+
 CLUE = kind(
     "问题线索",
     "A clue on the unit committee's register and where its disposal stands (confidential).",
@@ -181,12 +186,23 @@ CLUE = kind(
         "history": array(CLUE_STEP),
     },
     {
-        "collective": obj(
-            {"meeting_date": DATE, "attendees": STR_LIST, "decision": STR, "votes": {"type": "object"}}, closed=False
+        "collective": _COLLECTIVE,
+        # the group's instruction, carried out by the unit as soon as it is given (落实集团公司纪委指示)
+        "instruction": obj(
+            {
+                "instructions": STR,
+                "deadline": maybe(DATE),
+                "done_on": DATE,
+                "report": STR,
+                "reported_at": TIME,
+                "on_time": BOOL,
+            },
+            {"accepted_at": TIME, "opinion": STR},
         ),
         "case": obj(
             {"case_no": STR, "filing_date": DATE, "note": STR},
             {
+                "collective": _COLLECTIVE,
                 "trial_date": DATE,
                 "handling": one_of("党纪处分", "组织处理"),
                 "sanction": maybe(one_of(*SANCTIONS)),
