@@ -13,7 +13,7 @@ Raw: the same diagram in plain SpiffWorkflow 3 in this process, no database: des
 instance's state → complete the user task → do_engine_steps → serialize the state (`raw_step`:
 the state without the spec, as Sanji stores it; the stock serializer's loop, which also writes
 and reads the spec every time, is measured beside it). Each round runs a
-completion and a GET /me on each server and one raw completion, so all of them alternate
+completion and a GET /me on each server and one raw completion of each shape, so all of them alternate
 through the same run (this VM's speed drifts by ±30 % from minute to minute).
 `completion_minus_me_vs_raw` = (completion − GET /me) / raw: what a completion adds to any
 request, in units of the raw engine's work.
