@@ -14,15 +14,15 @@ import copy
 import json
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import SchemaError
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import bindparam, event, func, select
+from sqlalchemy.orm import Session, object_session
 
 from engine.core.form_models import DefinitionForm, FormVersion
 from engine.errors import Invalid, Msg, NotFound, field_error
@@ -127,6 +127,38 @@ def field_problems(found: Any) -> list[dict[str, Any]]:
 
 Entry = tuple[dict[str, Any], Draft202012Validator]
 
+# A deployed form version and a definition's pins never change once committed (no statement
+# updates or deletes them), so the stores below keep what they read: (key, version) → content
+# hash and (definition id, key) → pinned version. Only committed rows may be kept: a transaction
+# that inserted forms, pins or definitions could still roll back and the same key, version or
+# (on SQLite) id be given to other content later. Such a transaction is marked here (its root
+# `SessionTransaction` in `session.info`) and reads through it are not kept.
+_WROTE = "sanji_forms_written_in"
+_CACHE_MAX = 4096
+
+
+def mark_written(_mapper: Any, _connection: Any, target: Any) -> None:
+    """`after_insert` listener: the session's current transaction wrote forms, pins or definitions."""
+    s = object_session(target)
+    if s is not None:
+        s.info[_WROTE] = s.get_transaction()
+
+
+event.listen(FormVersion, "after_insert", mark_written)
+event.listen(DefinitionForm, "after_insert", mark_written)  # ProcessDefinition: engine/core/repository.py
+
+
+_PIN = select(DefinitionForm.form_version).where(
+    DefinitionForm.definition_id == bindparam("definition_id"), DefinitionForm.form_key == bindparam("form_key")
+)
+
+
+def _committed_reads(s: Session) -> bool:
+    """Whether what `s` reads now is committed data (its transaction inserted no forms, pins or
+    definitions): only then may a store keep it beyond the transaction."""
+    wrote = s.info.get(_WROTE)
+    return wrote is None or wrote is not s.get_transaction()
+
 
 _CHECKED: OrderedDict[str, None] = OrderedDict()  # canonical JSON of schemas that passed the metaschema
 _CHECKED_MAX = 512
@@ -162,6 +194,11 @@ class FormStore:
         self._session: Session | None = None
         self._files: dict[str, tuple[float, dict[str, Any], Draft202012Validator]] = {}
         self._versions: dict[str, Entry] = {}  # by sha256 of the canonical JSON: never stale
+        # committed rows only (see _committed_reads), shared by every bound clone
+        self._shas: dict[tuple[str, int], str] = {}  # (key, version) → sha256
+        self._pins: dict[tuple[int, str], int | None] = {}  # (definition id, key) → pinned version
+        # has_extensions per schema object (the cached schemas are shared and never changed)
+        self._extended: dict[int, tuple[Mapping[str, Any], bool]] = {}
         self._lock = threading.Lock()
         self._secret: tuple[Any, frozenset[str]] = (None, frozenset())
         if sessions is not None:
@@ -223,6 +260,11 @@ class FormStore:
         if not self.in_db:
             schema, validator = self._file(name)
             return None, schema, validator
+        if version is not None:  # a version is immutable: no statement once it was read
+            known_sha = self._shas.get((name, version))
+            known = self._versions.get(known_sha) if known_sha is not None else None
+            if known is not None:
+                return version, known[0], known[1]
         q = select(FormVersion.version, FormVersion.sha256).where(FormVersion.key == name)
         q = (
             q.order_by(FormVersion.version.desc()).limit(1)
@@ -241,12 +283,32 @@ class FormStore:
                 content = s.scalar(
                     select(FormVersion.content).where(FormVersion.key == name, FormVersion.version == found)
                 )
+            keep = _committed_reads(s)
         if cached is None:
             schema = json.loads(content or "null")
             cached = (schema, compile_schema(schema))
             with self._lock:
                 self._versions[sha] = cached
+        if keep:
+            with self._lock:
+                if len(self._shas) >= _CACHE_MAX:
+                    self._shas.clear()
+                self._shas[(name, found)] = sha
         return found, cached[0], cached[1]
+
+    def has_extensions(self, schema: Mapping[str, Any]) -> bool:
+        """`form_fields.has_extensions` of a schema this store returned, walked once per schema."""
+        hit = self._extended.get(id(schema))
+        if hit is not None and hit[0] is schema:  # the entry holds the schema: its id is not reused
+            return hit[1]
+        from engine.core import form_fields  # not at the top: form_fields imports the script engine
+
+        value = form_fields.has_extensions(schema)
+        with self._lock:
+            if len(self._extended) >= _CACHE_MAX:
+                self._extended.clear()
+            self._extended[id(schema)] = (schema, value)
+        return value
 
     def confidential_keys(self) -> frozenset[str]:
         """Field names marked x-confidential in any deployed version of any form (re-read when a
@@ -273,12 +335,19 @@ class FormStore:
         definition pins none — deployed before forms had versions — or no database: the newest)."""
         if not self.in_db:
             return None
+        try:
+            return self._pins[(definition_id, name)]  # a definition's pins never change
+        except KeyError:
+            pass
         with self._db() as s:
-            return s.scalar(
-                select(DefinitionForm.form_version).where(
-                    DefinitionForm.definition_id == definition_id, DefinitionForm.form_key == name
-                )
-            )
+            version = s.scalar(_PIN, {"definition_id": definition_id, "form_key": name})
+            keep = _committed_reads(s)
+        if keep:
+            with self._lock:
+                if len(self._pins) >= _CACHE_MAX:
+                    self._pins.clear()
+                self._pins[(definition_id, name)] = version
+        return version
 
     def task_version(self, task: Any) -> int | None:
         """The form version of a task (a `HumanTask` or any row with `instance_id` and `form_key`):

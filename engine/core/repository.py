@@ -14,12 +14,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, event, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine.core.form_models import DefinitionForm
-from engine.core.forms import FormStore
+from engine.core.forms import FormStore, mark_written
 from engine.core.spiff import load_specs
 from engine.core.validation import (  # noqa: F401 - re-exported: callers and tests use repository.validate etc.
     BPMN_NS,
@@ -43,6 +43,9 @@ from engine.core.validation import (  # noqa: F401 - re-exported: callers and te
 from engine.errors import Conflict, Invalid, Msg, NotFound
 from engine.infra.settings import Settings
 from engine.models import ProcessDefinition
+
+# A transaction that inserted a definition reads pins the form store must not keep (engine/core/forms.py).
+event.listen(ProcessDefinition, "after_insert", mark_written)
 
 # Called after a deploy created new versions (the scheduler registers timer start events).
 DEPLOY_HOOKS: list[Callable[[Session, list[ProcessDefinition], datetime], None]] = []

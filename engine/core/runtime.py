@@ -9,6 +9,7 @@ savepoint and becomes an incident (status `error`), never a 500.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -131,13 +132,31 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, Copies, Fa
             self._run(loaded, before=None, action=seed, actor=actor)
         return inst
 
-    def complete(self, task_id: int, data: dict[str, Any], actor: Principal) -> HumanTask:
-        task, inst = self._task_for_action(task_id, actor)
+    def complete(
+        self,
+        task_id: int,
+        data: dict[str, Any],
+        actor: Principal,
+        *,
+        check: Callable[[HumanTask, ProcessInstance, int | None], None] | None = None,
+    ) -> HumanTask:
+        """Complete a task with `data`. `check(task, instance, form version)` is the caller's own
+        check of the data (the service's form resolved for the task, engine/services/task_form.py),
+        run on the rows as read, before the runtime's checks of the task and the instance."""
+        versions: dict[str, int | None] = {}
+
+        def checked(task: HumanTask, inst: ProcessInstance) -> None:
+            if task.form_key:
+                versions["form"] = self.forms.pinned(inst.definition_id, task.form_key)
+            if check is not None:
+                check(task, inst, versions.get("form"))
+
+        task, inst = self._task_for_action(task_id, actor, checked)
         check_submitted(data, self.settings.max_form_bytes)
         if task.kind == "approval":  # 审批: the decision on a held submission (engine/core/approvals.py)
             return self._decide(task, inst, data, actor)
-        form_version = self.forms.pinned(inst.definition_id, task.form_key) if task.form_key else None
-        self.forms.validate(task.form_key, data, version=form_version)  # the version its definition pins
+        form_version = versions.get("form") if task.form_key else None  # the version its definition pins
+        self.forms.validate(task.form_key, data, version=form_version)
         loaded = self._load(inst)
         guid = UUID(task.task_guid)
         self._check_rules(loaded, guid, data)

@@ -49,8 +49,13 @@ _TASK_UPDATE = update(_TASKS).where(_TASKS.c.id == bindparam("task_id_"))
 _TASK_INSERT = insert(_TASKS).returning(_TASKS.c.id)
 # a diagram's waiting user tasks: open, or held while their submission waits for approval
 # (an approval row has no task of the diagram behind it: engine/core/approvals.py)
+# (the IN list as two fixed parameters: a list of values is an expanding parameter, which
+# SQLAlchemy writes into the SQL again at every execution; `status = … OR status = …` would
+# cost SQLite a slower plan)
 _OPEN_TASKS = select(_TASKS.c.task_guid, _TASKS.c.id).where(
-    _TASKS.c.instance_id == bindparam("instance_id_"), _TASKS.c.status.in_(("open", "held")), _TASKS.c.kind == "task"
+    _TASKS.c.instance_id == bindparam("instance_id_"),
+    _TASKS.c.status.in_([bindparam("open_", "open"), bindparam("held_", "held")]),
+    _TASKS.c.kind == "task",
 )
 _INSTANCES = cast(Table, ProcessInstance.__table__)
 _INSTANCE_UPDATE = update(_INSTANCES).where(
@@ -109,7 +114,9 @@ class RuntimeBase:
         def _script_engine(self, inst: ProcessInstance) -> SanjiScriptEngine: ...
         def _seed(self, wf: BpmnWorkflow, variables: dict[str, Any], start_event: str | None) -> None: ...
         def _sync_tasks(self, loaded: Loaded, ready_now: list[Any]) -> None: ...
-        def _task_for_action(self, task_id: int, actor: Principal) -> tuple[HumanTask, ProcessInstance]: ...
+        def _task_for_action(
+            self, task_id: int, actor: Principal, before: Callable[[HumanTask, ProcessInstance], None] | None = None
+        ) -> tuple[HumanTask, ProcessInstance]: ...
         def _touch_task(
             self, task: HumanTask, type_: str, actor: Principal, payload: dict[str, Any] | None = None
         ) -> None: ...

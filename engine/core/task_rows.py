@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +52,12 @@ class TaskRows(RuntimeBase):
             self._lock(task.instance_id)
         return task
 
-    def _task_for_action(self, task_id: int, actor: Principal) -> tuple[HumanTask, ProcessInstance]:
+    def _task_for_action(
+        self, task_id: int, actor: Principal, before: Callable[[HumanTask, ProcessInstance], None] | None = None
+    ) -> tuple[HumanTask, ProcessInstance]:
+        """The task `actor` acts on and its instance, locked; 404 unless visible, 409 unless open
+        in a running instance, 403 unless `actor` may act on it. `before` (the completion's form
+        check) sees the two rows as read, ahead of those checks."""
         if self._active:  # an instance changing in this unit of work must not be re-read over
             task = self._visible_task(task_id, actor)
             inst = self._lock(task.instance_id)
@@ -67,6 +73,8 @@ class TaskRows(RuntimeBase):
             # lock. SQLite: the transaction holds the database's write lock (or a snapshot that
             # cannot commit a write if another writer got in first), so the row read is current.
             self.session.refresh(task)
+        if before is not None:
+            before(task, inst)
         if task.status != "open":
             raise Conflict("the task is already {status}", status=task.status)
         if inst.status == "suspended":

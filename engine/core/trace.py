@@ -20,7 +20,7 @@ from typing import Any, cast
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
-from sqlalchemy import ColumnElement, Table, delete, func, insert, select, true
+from sqlalchemy import ColumnElement, Table, bindparam, delete, func, insert, select, true
 from sqlalchemy.orm import Session
 
 from engine.infra import xmlsafe
@@ -56,6 +56,12 @@ def element_states(wf: BpmnWorkflow, failed: str | None = None) -> dict[str, set
     return {"completed": completed, "active": active - failed_set, "failed": failed_set}
 
 
+_ELEMENT_STATES = cast(Table, ElementState.__table__)
+# built once (Core statements: no ORM bookkeeping on the engine's hot path; building costs more than running)
+_STATES_DELETE = delete(_ELEMENT_STATES).where(_ELEMENT_STATES.c.instance_id == bindparam("instance_id_"))
+_STATES_INSERT = insert(_ELEMENT_STATES)
+
+
 def record(session: Session, inst: ProcessInstance, wf: BpmnWorkflow, replace: bool = True) -> None:
     """Rewrite the instance's element_state rows (inside the caller's transaction); `replace=False`
     for an instance saved for the first time (nothing to delete)."""
@@ -65,12 +71,11 @@ def record(session: Session, inst: ProcessInstance, wf: BpmnWorkflow, replace: b
         for state, ids in states.items()
         for eid in sorted(ids)
     ]
-    table = cast(Table, ElementState.__table__)  # Core statements: no ORM bookkeeping on the engine's hot path
     conn = session.connection()
     if replace:
-        conn.execute(delete(table).where(table.c.instance_id == inst.id))
+        conn.execute(_STATES_DELETE, {"instance_id_": inst.id})
     if rows:
-        conn.execute(insert(table), rows)
+        conn.execute(_STATES_INSERT, rows)
 
 
 # ---- one instance -------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ accepts: another unit's branch is refused with 422 naming the field.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC
 from typing import Any
@@ -164,26 +164,46 @@ def task_form(
         if not task.form_key:
             return None
         schema = forms.schema(task.form_key, version=forms.task_version(task))
-    if not form_fields.has_extensions(schema):
+    if not forms.has_extensions(schema):
         return TaskForm(dict(schema), {})
     resolved = form_fields.resolve(schema, variables, lambda spec: choices(session, task, spec, variables))
     return TaskForm(resolved, form_fields.prefill(schema, variables))
 
 
-def check_completion(session: Session, forms: FormStore, p: Principal, task_id: int, data: Any, max_bytes: int) -> None:
-    """Validate completion data against the form resolved for the task (choices computed for it),
-    before the runtime runs; a task `p` may not act on is left to the runtime to refuse, and
-    oversized data to its bound (413)."""
-    task = session.get(HumanTask, task_id)
-    if task is None or task.status != "open" or not task.form_key or not isinstance(data, dict):
+def completion_check(
+    session: Session, forms: FormStore, p: Principal, data: Any, max_bytes: int
+) -> Callable[[HumanTask, ProcessInstance, int | None], None]:
+    """The completion's check of `data` against the form resolved for the task (choices computed
+    for it), as `Runtime.complete(check=…)` runs it before the engine: on the task and instance
+    rows the runtime reads (and, on PostgreSQL, locks), with the form version their definition
+    pins — no statement of its own for a form without organisation choices. A task `p` may not
+    act on is left to the runtime to refuse, and oversized data to its bound (413)."""
+
+    def check(task: HumanTask, inst: ProcessInstance, version: int | None) -> None:
+        check_loaded(session, forms, p, task, inst, version, data, max_bytes)
+
+    return check
+
+
+def check_loaded(
+    session: Session,
+    forms: FormStore,
+    p: Principal,
+    task: HumanTask,
+    inst: ProcessInstance | None,
+    version: int | None,
+    data: Any,
+    max_bytes: int,
+) -> None:
+    """`completion_check`'s check (`version`: the form version the instance's definition pins)."""
+    if task.status != "open" or not task.form_key or not isinstance(data, dict):
         return
     if not can_act_on(p, task):
         return
-    schema = forms.schema(task.form_key, version=forms.task_version(task))
-    if not form_fields.has_extensions(schema):
+    schema = forms.schema(task.form_key, version=version)
+    if not forms.has_extensions(schema):
         return
     check_submitted(data, max_bytes)
-    inst = session.get(ProcessInstance, task.instance_id)
     if inst is None or inst.status != "running":  # suspended, failed …: the runtime says so
         return
     resolved = task_form(session, forms, task, variables_of(inst), schema)

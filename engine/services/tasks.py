@@ -201,8 +201,9 @@ def act(rt: Runtime, p: Principal, cmd: TaskCommand) -> TaskResult:
         elif cmd.action == "unclaim":
             task = rt.unclaim(cmd.task_id, p)
         elif cmd.action == "complete":
-            task_form.check_completion(session, rt.forms, p, cmd.task_id, cmd.data or {}, rt.settings.max_form_bytes)
-            task = rt.complete(cmd.task_id, dict(cmd.data or {}), p)
+            data = cmd.data or {}
+            check = task_form.completion_check(session, rt.forms, p, data, rt.settings.max_form_bytes)
+            task = rt.complete(cmd.task_id, dict(data), p, check=check)
         elif cmd.action == "assign":
             task = rt.assign(cmd.task_id, cmd.username, p, handover=policy.assign_is_handover(p))
         elif cmd.action == "handover":
