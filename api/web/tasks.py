@@ -290,7 +290,7 @@ def task_context(view: task_view.TaskView) -> dict[str, Any]:
     previous = []
     covered: set[str] = set()
     for step in view.previous:
-        schema = form_schema(step.task.form_key, state().forms.task_version(step.task))
+        schema = form_schema(step.task.form_key, state().forms.task_version(step.task, db()))
         covered.update((schema.get("properties") or {}).keys())
         shown = formrender.build(schema, step.data, display=True, zone=settings().zone) if schema else None
         attachments.annotate(shown)
@@ -321,7 +321,7 @@ def render_task(
 ) -> Any:
     p = me()
     forms = state().forms
-    form_version = forms.task_version(t)  # the version its definition pins (issue 15)
+    form_version = forms.task_version(t, db())  # the version its definition pins (issue 15)
     copy_only = tasks_service.visible_row(db(), p, t.id, redactor(p)).reading == "copy"
     view = task_view.task_view(db(), p, t, redactor(p), forms, copy_only=copy_only)
     inst = view.instance
@@ -443,7 +443,7 @@ def task(task_id: int) -> Any:
 @signin_required
 def submit(task_id: int) -> Any:
     t, node_name, assignee_name, title = visible_task(task_id)
-    form_version = state().forms.task_version(t)  # the version its definition pins (issue 15)
+    form_version = state().forms.task_version(t, db())  # the version its definition pins (issue 15)
     resolved = task_form.for_page(db(), state().forms, t, redactor(me()))
     schema = resolved.schema if resolved is not None else form_schema(t.form_key, form_version)
     spec = state().forms.send_back_spec(t.form_key, form_version)

@@ -163,7 +163,7 @@ def task_form(
     if schema is None:
         if not task.form_key:
             return None
-        schema = forms.schema(task.form_key, version=forms.task_version(task))
+        schema = forms.schema(task.form_key, version=forms.task_version(task, session))
     if not forms.has_extensions(schema):
         return TaskForm(dict(schema), {})
     resolved = form_fields.resolve(schema, variables, lambda spec: choices(session, task, spec, variables))
