@@ -121,6 +121,12 @@ class Conflict(SanjiError):
     status, code = 409, "conflict"
 
 
+class RecordUpdateFailed(Conflict):
+    """A script's `update_record`, queued until the commit, no longer applies to the record as
+    committed meanwhile (deleted, the path gone, the kind's schema broken): the commit does not
+    happen and the whole transaction is rolled back (engine/core/record_updates.py)."""
+
+
 class TooLarge(SanjiError):
     status, code = 413, "too_large"
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from engine.core import record_updates
 from engine.core.runtime_base import RuntimeBase, _jsonable
 from engine.core.scripts import RestrictedEnvironment, SanjiScriptEngine, date_helpers
 from engine.errors import Invalid, Msg, ScriptError, field_error
@@ -121,10 +122,10 @@ class ScriptHelpers(RuntimeBase):
             if node_id:
                 scope.filter_node("find_records", node_id, "node_id")
                 q = q.where(Record.node_id == node_id)
-            rows = list(session.scalars(q.order_by(Record.id)))
+            rows = list(session.scalars(q.order_by(Record.id).execution_options(**{record_updates.OVERLAID: True})))
             if any(r.confidential for r in rows):
                 scope.confidential("find_records", kind)
-            return [{"key": r.key, "node_id": r.node_id, **(r.data or {})} for r in rows]
+            return [{"key": r.key, "node_id": r.node_id, **record_updates.overlay(session, r)} for r in rows]
 
         def update_record(
             kind: str,
@@ -133,73 +134,63 @@ class ScriptHelpers(RuntimeBase):
             increments: dict[str, Any] | None = None,
             path: list[Any] | None = None,
         ) -> dict[str, Any]:
-            """Change part of an existing record under a row lock, so that concurrent instances
-            (e.g. several branches confirmed at once) never lose each other's updates: `path`
-            leads from the record's data to the dict to change (e.g. ["findings", 2]), `changes`
-            are set there, `increments` are added to numbers there. Returns the new data."""
+            """Change part of an existing record so that concurrent instances (e.g. several
+            branches confirmed at once) never lose each other's updates: `path` leads from the
+            record's data to the dict to change (e.g. ["findings", 2]), `changes` are set there,
+            `increments` are added to numbers there. Returns the new data as this transaction
+            sees it.
+
+            The record is read without a lock and the change checked here (no such record, a
+            bad path, not an object, not a number, the scope, the kind's schema: ScriptError, so
+            the incident is at this step); the change is then queued and stored just before the
+            commit, on the row read again under its lock with everything committed meanwhile
+            kept (engine/core/record_updates.py): the row is locked for the commit only, not
+            from here to the end of the request. This transaction's later `get_record`,
+            `find_records` and `update_record` see the queued change."""
             rule = scope.kind("update_record", kind)
             if rule is not None and rule.confidential:
                 scope.confidential("update_record", kind)
             q = (
                 select(Record)
                 .where(Record.kind == kind, Record.key == str(key))
-                .execution_options(populate_existing=True)
+                .execution_options(populate_existing=True, **{record_updates.OVERLAID: True})
             )
-            if session.get_bind().dialect.name != "sqlite":  # SQLite: writers are serialised already
-                q = q.with_for_update()
             row = session.scalars(q).first()
             if row is None:
                 raise ScriptError("update_record: there is no {kind} record {key!r}", kind=kind, key=key)
             scope.owns("update_record", rule, row.node_id, f"{kind} record {str(key)!r}")
             if row.confidential:  # the new data is returned to the script
                 scope.confidential("update_record", kind)
-            data = deepcopy(row.data or {})
-            target: Any = data
-            for step in path or []:
-                try:
-                    target = target[step]
-                except (KeyError, IndexError, TypeError):
-                    raise ScriptError(
-                        "update_record: {kind} record {key!r} has no {path!r}",
-                        kind=kind,
-                        key=key,
-                        path=list(path or []),
-                    ) from None
-            if not isinstance(target, dict):
-                raise ScriptError(
-                    "update_record: {path!r} of {kind} record {key!r} is not an object",
-                    path=list(path or []),
-                    kind=kind,
-                    key=key,
-                )
-            if changes:
-                target.update(_jsonable(changes))
-            for name, amount in (increments or {}).items():
-                current = target.get(name) or 0
-                if not isinstance(current, (int, float)) or not isinstance(amount, (int, float)):
-                    raise ScriptError(
-                        "update_record: {name!r} of {kind} record {key!r} is not a number",
-                        name=name,
-                        kind=kind,
-                        key=key,
-                    )
-                target[name] = current + amount
-            record_kinds.check(kind, data)  # the merged record; the row is left as it was if wrong
-            row.data, row.updated_at = data, self.clock.now()
-            session.flush()
+            op = record_updates.RecordOp(
+                record_updates.current_tx(session),
+                kind,
+                str(key),
+                _jsonable(changes) if changes else {},
+                dict(increments or {}),
+                tuple(path or ()),
+                self.clock.now(),
+            )
+            data = record_updates.overlay(session, row)
+            record_updates.apply_op(data, op)
+            record_kinds.check(kind, data)  # the merged record; nothing queued if wrong
+            record_updates.queue(session, op)
             return deepcopy(data)
 
         def get_record(kind: str, key: str) -> dict[str, Any] | None:
             rule = scope.kind("get_record", kind)
             if rule is not None and rule.confidential:
                 scope.confidential("get_record", kind)
-            row = session.scalars(select(Record).where(Record.kind == kind, Record.key == str(key))).first()
+            row = session.scalars(
+                select(Record)
+                .where(Record.kind == kind, Record.key == str(key))
+                .execution_options(**{record_updates.OVERLAID: True})
+            ).first()
             if row is None:
                 return None
             scope.owns("get_record", rule, row.node_id, f"{kind} record {str(key)!r}")
             if row.confidential:
                 scope.confidential("get_record", kind)
-            return dict(row.data or {})
+            return record_updates.overlay(session, row)
 
         def instance_id() -> int:
             return inst.id
