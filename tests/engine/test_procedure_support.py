@@ -52,6 +52,9 @@ def test_update_record_changes_parts_and_counts(session, rt, forms, clock):
     ('save_record("tally", "k", {"a": [1]})\nupdate_record("tally", "k", {"b": 1}, path=["a", 5])', "has no"),
     ('save_record("tally", "k", {"a": [1]})\nupdate_record("tally", "k", {"b": 1}, path=["a", 0])', "is not an object"),
     ('save_record("tally", "k", {"a": "x"})\nupdate_record("tally", "k", increments={"a": 1})', "is not a number"),
+    # a change queued by the step is dropped with the step's savepoint, never stored at the commit
+    ('save_record("tally", "k", {"a": 1})\nupdate_record("tally", "k", {"b": 1})\nupdate_record("tally", "none", {})',
+     "there is no tally record"),
 ])
 def test_update_record_refuses_with_an_incident(session, rt, forms, clock, tmp_path, script, message):
     xml = (BPMN / "record_update.bpmn").read_text()
