@@ -349,24 +349,17 @@ class FormStore:
                 self._pins[(definition_id, name)] = version
         return version
 
-    def task_version(self, task: Any, session: Any = None) -> int | None:
+    def task_version(self, task: Any, session: Session) -> int | None:
         """The form version of a task (a `HumanTask` or any row with `instance_id` and `form_key`):
-        the one its instance's definition pins. With the caller's `session` the instance comes from
-        its identity map (an instance's definition never changes) and the pin from `pinned`'s cache:
-        no statement on a task page; without it, one statement in a session of its own."""
+        the one its instance's definition pins. The instance comes from the caller's `session`
+        (its identity map, usually: an instance's definition never changes) and the pin from
+        `pinned`'s cache, so a task page sends no statement for it."""
         if not self.in_db or not getattr(task, "form_key", None):
             return None
         from engine.models import ProcessInstance  # engine.models imports this module's models
 
-        if session is not None:
-            inst = session.get(ProcessInstance, task.instance_id)
-            return None if inst is None else self.pinned(inst.definition_id, task.form_key)
-        with self._db() as s:  # one statement: the instance's definition's pin
-            return s.scalar(
-                select(DefinitionForm.form_version)
-                .join(ProcessInstance, ProcessInstance.definition_id == DefinitionForm.definition_id)
-                .where(ProcessInstance.id == task.instance_id, DefinitionForm.form_key == task.form_key)
-            )
+        inst = session.get(ProcessInstance, task.instance_id)
+        return None if inst is None else self.pinned(inst.definition_id, task.form_key)
 
     def _file(self, name: str) -> Entry:
         path = self.path(name)
