@@ -30,7 +30,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
 from engine.errors import RecordUpdateFailed, SanjiError, ScriptError
-from engine.infra.db import is_sqlite
+from engine.infra.db import is_sqlite, within_transaction
 from engine.linkage import kinds as record_kinds
 from engine.models import Record
 
@@ -145,14 +145,6 @@ def apply_queued(session: Session) -> None:
         row.data, row.updated_at = data, at
 
 
-def _within(tx: SessionTransaction | None, ended: SessionTransaction) -> bool:
-    while tx is not None:
-        if tx is ended:
-            return True
-        tx = tx.parent
-    return False
-
-
 @event.listens_for(Session, "before_commit")
 def _apply_before_commit(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint is released (the engine loop's): wait for the real commit
@@ -172,7 +164,7 @@ def _apply_before_other_statements(state: ORMExecuteState) -> None:
 def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
     ops = session.info.get(_QUEUE)
     if ops:
-        session.info[_QUEUE] = [op for op in ops if not _within(op.tx, previous_transaction)]
+        session.info[_QUEUE] = [op for op in ops if not within_transaction(op.tx, previous_transaction)]
 
 
 @event.listens_for(Session, "after_transaction_end")

@@ -17,7 +17,7 @@ from typing import Any, cast
 from sqlalchemy import JSON, BigInteger, DateTime, Integer, MetaData, create_engine, event
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import CursorResult, Engine, Result
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, Session, SessionTransaction, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
 from engine.infra.clock import UTC
@@ -79,6 +79,16 @@ def rowcount(result: Result[Any]) -> int:
 def is_sqlite(engine_or_session: Engine | Session) -> bool:
     bind = engine_or_session.get_bind() if isinstance(engine_or_session, Session) else engine_or_session
     return bind.dialect.name == "sqlite"
+
+
+def within_transaction(tx: SessionTransaction | None, ended: SessionTransaction) -> bool:
+    """Whether `tx` is `ended` or nested inside it: what a session queued in `tx` (events to log,
+    record updates to store) goes when `ended` rolls back."""
+    while tx is not None:
+        if tx is ended:
+            return True
+        tx = tx.parent
+    return False
 
 
 def make_engine(url: str, *, pool_size: int = 5, echo: bool = False, **kwargs: Any) -> Engine:

@@ -17,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import Table, event, insert
 from sqlalchemy.orm import Session, SessionTransaction
 
+from engine.infra.db import within_transaction
 from engine.infra.logs import redact
 from engine.models import EventLog
 from engine.org.nodes import Principal
@@ -126,14 +127,6 @@ def _written(session: Session, rows: list[dict[str, Any]], ids: list[int]) -> No
         )
 
 
-def _within(tx: SessionTransaction | None, ended: SessionTransaction) -> bool:
-    while tx is not None:
-        if tx is ended:
-            return True
-        tx = tx.parent
-    return False
-
-
 @event.listens_for(Session, "after_commit")
 def _emit(session: Session) -> None:
     if session.in_nested_transaction():  # a savepoint was released: wait for the real commit
@@ -146,7 +139,7 @@ def _emit(session: Session) -> None:
 def _drop_rolled_back(session: Session, previous_transaction: SessionTransaction) -> None:
     pending = session.info.get(_PENDING)
     if pending:
-        session.info[_PENDING] = [(tx, r) for tx, r in pending if not _within(tx, previous_transaction)]
+        session.info[_PENDING] = [(tx, r) for tx, r in pending if not within_transaction(tx, previous_transaction)]
 
 
 @event.listens_for(Session, "after_transaction_end")
