@@ -7,6 +7,7 @@ checkouts, CI) never see each other's rows.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import threading
 import uuid
@@ -356,6 +357,16 @@ class Api:
 @pytest.fixture
 def api(client: Any) -> Api:
     return Api(client)
+
+
+def sign_in(page: Any, username: str, password: str = "demo12345", base: str = "") -> None:
+    """Sign `username` in on a Playwright page through the login form; `base` is the server's URL
+    when the page's context has no base_url."""
+    page.goto(f"{base}/login")
+    page.fill("#username", username)
+    page.fill("#password", password)
+    page.click("#login-submit")
+    page.wait_for_url(re.compile(r".*/tasks.*"))
 
 
 class LiveServer:

@@ -14,7 +14,7 @@ import pytest
 
 from api.extensions import state
 from engine.platform.notify import dispatch
-from tests.conftest import Api, LiveServer
+from tests.conftest import Api, LiveServer, sign_in
 from tests.web.builtins import deploy_builtins
 
 TODAY = "2027-01-05"  # the test clock (tests/conftest.py START)
@@ -39,11 +39,7 @@ class Desk:
             p = context.new_page()
             p.on("pageerror", lambda exc: self.errors.append(f"{user}: {exc}"))
             p.on("dialog", lambda d: d.accept())
-            p.goto("/login")
-            p.fill("#username", user)
-            p.fill("#password", "demo12345")
-            p.click("#login-submit")
-            p.wait_for_url(re.compile(r".*/tasks.*"))
+            sign_in(p, user)
             self.pages[user] = p
         return self.pages[user]
 

@@ -16,7 +16,7 @@ from urllib.parse import urljoin, urlparse
 import pytest
 
 from engine.org.demo import demo_users
-from tests.conftest import Api, LiveServer
+from tests.conftest import Api, LiveServer, sign_in
 from tests.web.builtins import deploy_builtins, start_by_timer
 
 PHONE = {"is_mobile": True, "has_touch": True, "device_scale_factor": 2}
@@ -89,11 +89,7 @@ def site(app: Any, browser: Any) -> Iterator[Any]:
             p.on("requestfinished", lambda _r: _net(p, -1))
             p.on("requestfailed", lambda _r: _net(p, -1))
             p.on("dialog", lambda d: d.accept())
-            p.goto("/login")
-            p.fill("#username", user)
-            p.fill("#password", "demo12345")
-            p.click("#login-submit")
-            p.wait_for_url(re.compile(r".*/tasks.*"))
+            sign_in(p, user)
             return p
 
         yield page

@@ -5,8 +5,9 @@ deploys it from the browser; the group's next task page shows the units' reports
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
+
+from tests.conftest import sign_in
 
 XML = "application/xml"
 BPMN = 'xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"'
@@ -131,11 +132,7 @@ def test_owner_builds_a_fan_out_with_roll_up_from_templates(web):
     assert (rollup["variable"], rollup["title"]) == (f"{fan}_rollup", "分发到各单位")
 
     # the group's task page: a table of the units' reports by unit name
-    page.goto(f"{web.url}/login")
-    page.fill("#username", "group_secretary")
-    page.fill("#password", "demo12345")
-    page.click("#login-submit")
-    page.wait_for_url(re.compile(r".*/tasks.*"))
+    sign_in(page, "group_secretary", base=web.url)
     page.goto(f"{web.url}/tasks/{after['id']}")
     table = page.locator(f"section.rollup#rollup-{fan}_rollup")
     assert table.locator("h3").inner_text() == "分发到各单位"
@@ -336,11 +333,7 @@ def test_owner_builds_a_three_tier_procedure_from_a_new_diagram(web, app, clock,
     }
 
     # and on the dashboard page, 按流程筛选 → 专项检查 (the called processes are not offered)
-    page.goto(f"{web.url}/login")
-    page.fill("#username", "group_secretary")
-    page.fill("#password", "demo12345")
-    page.click("#login-submit")
-    page.wait_for_url(re.compile(r".*/tasks.*"))
+    sign_in(page, "group_secretary", base=web.url)
     page.goto(f"{web.url}/dashboard")
     offered = page.locator("#filter-procedure option").all_inner_texts()
     assert "专项检查" in offered and "单位专项检查" not in offered and "支部专项检查" not in offered

@@ -13,39 +13,15 @@ from engine.core import repository
 from engine.core.forms import FormStore
 from engine.infra.db import write_intent
 from engine.services import forms as forms_service
+from tests.api.test_forms_deploy import diagram as forms_deploy_diagram
 
 NOTE_A = {"type": "object", "required": ["note"], "properties": {"note": {"type": "string", "title": "说明"}}}
 NOTE_B = {**NOTE_A, "required": ["note", "level"], "properties": {**NOTE_A["properties"], "level": {"type": "string"}}}
 KEY = "cache_note.json"
 
 
-def diagram(key: str = "cache_pin") -> bytes:
-    return f"""<?xml version="1.0" encoding="UTF-8"?>
-<bpmn:definitions xmlns:bpmn="http://www.omg.org/spec/BPMN/20100524/MODEL"
-    xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core" id="Defs_{key}"
-    targetNamespace="http://sanji.example/bpmn">
-  <bpmn:process id="{key}" name="表单缓存测试" isExecutable="true">
-    <bpmn:laneSet id="LS">
-      <bpmn:lane id="L_branch" name="基层党支部纪律检查委员">
-        <bpmn:flowNodeRef>start</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>write_note</bpmn:flowNodeRef>
-        <bpmn:flowNodeRef>end</bpmn:flowNodeRef>
-      </bpmn:lane>
-    </bpmn:laneSet>
-    <bpmn:startEvent id="start" name="开始" />
-    <bpmn:sequenceFlow id="f1" sourceRef="start" targetRef="write_note" />
-    <bpmn:userTask id="write_note" name="填写说明">
-      <bpmn:extensionElements>
-        <spiffworkflow:properties>
-          <spiffworkflow:property name="formJsonSchemaFilename" value="{KEY}" />
-        </spiffworkflow:properties>
-      </bpmn:extensionElements>
-    </bpmn:userTask>
-    <bpmn:sequenceFlow id="f2" sourceRef="write_note" targetRef="end" />
-    <bpmn:endEvent id="end" name="结束" />
-  </bpmn:process>
-</bpmn:definitions>
-""".encode()
+def diagram() -> bytes:
+    return forms_deploy_diagram(KEY, "cache_pin").encode()
 
 
 def deploy_form(sessions: Any, schema: dict[str, Any], clock: Any) -> int:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from engine.infra.settings import ROOT
+from tests.conftest import sign_in  # noqa: F401 - the in-browser tests import it from here
 
 ARTIFACTS = ROOT / "test-artifacts"
 
@@ -55,9 +56,3 @@ def shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{re.sub(r'[^a-z0-9_-]+', '-', name.lower())}.png"), full_page=True)
 
 
-def sign_in(page: Any, username: str, password: str = "demo12345") -> None:
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("#login-submit")
-    page.wait_for_url(re.compile(r".*/tasks.*"))
