@@ -367,6 +367,8 @@ def print_summary(figures: dict[str, Any], problems: list[str]) -> None:
         print(f"{kind:34} {st['n']:>6} {st['p50']:>9} {st['p95']:>9} {st['max']:>9}  {'ok' if ok else 'OVER'}")
     print(f"completions: {figures['completions']} ({figures['completions_per_s']}/s); errors: "
           f"{sum(figures['errors'].values())} {figures['errors'] or ''}; lost: {figures['lost']}")
+    print("completion p95 by 15 s of the run: " + ", ".join(
+        f"{k} {v['p95']} ms (n {v['n']})" for k, v in figures["complete_p95_by_window"].items()))
     for kind, lag in figures["children_lag"].items():
         print(f"children of {kind}: {lag['all_children']} of {lag['submitted']} fan-outs complete "
               f"({lag['children_each']} each), submission → last child p50 {lag['p50_s']} s, max {lag['max_s']} s"
@@ -467,6 +469,12 @@ def main() -> int:
             if mine:
                 requests_by_kind[f"  complete {spec}"] = stats(mine)
         errors = Counter(str(r.get("post", r.get("get"))) for r in results if r.get("post") != 200)
+        (workdir / "requests.json").write_text(json.dumps(results, ensure_ascii=False))
+        windows = {}  # the completions' p95 per 15 s of the run: when the scheduler's fan-outs weigh
+        for start in range(0, int(elapsed) + 1, 15):
+            mine = [r["post_ms"] for r in results if "post_ms" in r and start <= r["at"] < start + 15]
+            if mine:
+                windows[f"{start}-{start + 15} s"] = {"n": len(mine), "p95": round(pct(mine, 95), 1)}
         span = max((r["at"] for r in done), default=0) - min((r["at"] for r in done), default=0)
         problems, summary = check(sessions, results)
         lost = sum(1 for line in problems if "answered 200 but" in line)
@@ -478,7 +486,7 @@ def main() -> int:
             "git_sha": sha, "requests": requests_by_kind, "lost": lost, "children_lag": lag, "rss_mb": rss,
             "units": a.units, "branches": a.units * a.branches, "users": len(tokens), "workers": a.workers,
             "threads": a.threads, "clients": a.clients, "duration_s": round(elapsed, 1),
-            "completions": len(done), "completions_per_s": round(len(done) / elapsed, 1),
+            "complete_p95_by_window": windows, "completions": len(done), "completions_per_s": round(len(done) / elapsed, 1),
             "completions_per_s_while_busy": round(len(done) / span, 1) if span else None,
             "complete_ms": {"p50": round(pct(posts, 50), 1), "p95": round(pct(posts, 95), 1),
                             "p99": round(pct(posts, 99), 1), "max": round(max(posts, default=0), 1)},

@@ -174,7 +174,7 @@ class ScriptHelpers(RuntimeBase):
             record_updates.apply_op(data, op)
             record_kinds.check(kind, data)  # the merged record; nothing queued if wrong
             record_updates.queue(session, op)
-            return deepcopy(data)
+            return data  # overlay's own copy: nothing else holds it
 
         def get_record(kind: str, key: str) -> dict[str, Any] | None:
             rule = scope.kind("get_record", kind)

@@ -69,6 +69,26 @@ def test_a_wrong_shape_names_the_kind_and_the_field(kind, data, field, problem):
     assert err.value.params == {"kind": kind, "field": field, "problem": problem}
 
 
+WRONG = [
+    ("clue", sample("clue", statu="已了结")),
+    ("clue", {k: v for k, v in sample("clue").items() if k != "registered_at"}),
+    ("clue", sample("clue", level="很大")),
+    ("monthly_report", sample("monthly_report", month="1")),
+    ("monthly_report", sample("monthly_report", month=1.5)),
+    ("monthly_report", sample("monthly_report", on_time=None)),
+    ("quarterly_unit_status", sample("quarterly_unit_status", branches={"b1": {"status": "confirmed", "rounds": 0}})),
+    ("adhoc_report", sample("adhoc_report", acks={"unit": {"acknowledged_at": "t"}})),
+]
+
+
+@pytest.mark.parametrize("kind, data", [(k, sample(k)) for k in sorted(kinds.SCHEMAS)] + WRONG)
+def test_the_fast_validator_judges_as_the_reference_one(kind, data):
+    """`check` asks jsonschema-rs first and jsonschema only for the message: both must agree."""
+    reference = Draft202012Validator(kinds.SCHEMAS[kind]).is_valid(data)
+    assert kinds.is_valid(kind, data) is reference
+    assert reference is (not any(kind == k and data is d for k, d in WRONG))
+
+
 def test_undeclared_kinds_are_not_checked():
     kinds.check("tally", {"anything": [1, "x"]})
 

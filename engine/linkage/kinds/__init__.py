@@ -17,6 +17,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
@@ -30,7 +31,17 @@ TITLES: dict[str, str] = {k: s["title"] for k, s in SCHEMAS.items()}
 
 @cache
 def _validator(kind: str) -> Draft202012Validator:
+    """The reference validator: it names the field at fault when the fast one refuses."""
     return Draft202012Validator(SCHEMAS[kind])
+
+
+@cache
+def _fast(kind: str) -> jsonschema_rs.Draft202012Validator:
+    """The same schema compiled by jsonschema-rs: ≈ 6 µs instead of ≈ 1.5 ms for a unit's
+    quarterly record, which every branch's report checks twice (at the script's call and under the
+    row lock at commit). The kinds use no format and no pattern, so both validators judge alike
+    (tests/engine/test_record_kinds.py checks that they agree)."""
+    return jsonschema_rs.Draft202012Validator(SCHEMAS[kind], validate_formats=False)
 
 
 def _field(path: list[Any]) -> str:
@@ -67,7 +78,7 @@ def _order(err: ValidationError) -> tuple[int, bool, str]:
 def check(kind: str, data: Any) -> None:
     """Raise ScriptError naming the kind and the first wrong field when `data` does not fit the
     kind's schema; undeclared kinds pass."""
-    if kind not in SCHEMAS:
+    if kind not in SCHEMAS or _fast(kind).is_valid(data):
         return
     errors = sorted(_validator(kind).iter_errors(data), key=_order)
     if errors:
@@ -76,4 +87,4 @@ def check(kind: str, data: Any) -> None:
 
 
 def is_valid(kind: str, data: Any) -> bool:
-    return kind not in SCHEMAS or _validator(kind).is_valid(data)
+    return kind not in SCHEMAS or _fast(kind).is_valid(data)
