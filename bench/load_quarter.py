@@ -349,6 +349,41 @@ def process_tree_rss(pid: int) -> dict[int, float]:
     return found
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (/proc/PID/stat; gone ones count 0)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / tick
+    return total
+
+
+def cpu_by_class(web: int, scheduler: int) -> dict[str, float]:
+    """CPU seconds so far per process class: the web workers, the scheduler, PostgreSQL's
+    processes (every one on the machine), this load client."""
+    postgres = [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit()
+                and (d / "comm").exists() and _comm(d) in ("postgres", "postmaster")]
+    return {"web workers": cpu_seconds(list(process_tree_rss(web))), "scheduler": cpu_seconds([scheduler]),
+            "postgresql": cpu_seconds(postgres), "load client": cpu_seconds([os.getpid()])}
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(steal, total) jiffies of the machine so far (/proc/stat): the share the hypervisor took."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return fields[7] if len(fields) > 7 else 0, sum(fields[:8])
+
+
+def _comm(d: Path) -> str:
+    try:
+        return (d / "comm").read_text().strip()
+    except OSError:
+        return ""
+
+
 def stats(values: list[float]) -> dict[str, Any]:
     return {"n": len(values), "p50": round(pct(values, 50), 1), "p95": round(pct(values, 95), 1),
             "max": round(max(values, default=0), 1)}
@@ -373,6 +408,7 @@ def print_summary(figures: dict[str, Any], problems: list[str]) -> None:
         print(f"children of {kind}: {lag['all_children']} of {lag['submitted']} fan-outs complete "
               f"({lag['children_each']} each), submission → last child p50 {lag['p50_s']} s, max {lag['max_s']} s"
               f"{'' if lag['max_s'] is None or lag['max_s'] <= 30 else '  OVER 30 s'}")
+    print("cores used during the run: " + ", ".join(f"{k} {v}" for k, v in figures["cores_used"].items()))
     print(f"peak RSS (MB): web workers {figures['rss_mb']['workers']}, scheduler {figures['rss_mb']['scheduler']}")
     print("consistency: " + ("OK" if not problems else f"{len(problems)} problem(s)"))
 
@@ -448,7 +484,12 @@ def main() -> int:
         scheduler = launch([str(bin_dir / "flask"), "--app", "app", "scheduler"], env, workdir / "scheduler.log")
         procs.append(scheduler)
         print(f"scheduler started; {a.clients} clients play the users for {a.duration:.0f} s …", flush=True)
+        cpu_before, ticks_before = cpu_by_class(web.pid, scheduler.pid), machine_ticks()
         elapsed = load.run(a.duration)
+        cpu_after, ticks_after = cpu_by_class(web.pid, scheduler.pid), machine_ticks()
+        cpu_used = {k: round((cpu_after[k] - cpu_before[k]) / elapsed, 2) for k in cpu_before}
+        cpu_used["stolen by the hypervisor (share)"] = round(
+            (ticks_after[0] - ticks_before[0]) / max(ticks_after[1] - ticks_before[1], 1), 3)
         time.sleep(a.settle)  # let the scheduler finish the fan-outs the last completions reached
         web_rss = process_tree_rss(web.pid)
         rss = {"workers": sorted(v for p, v in web_rss.items() if p != web.pid),
@@ -486,7 +527,7 @@ def main() -> int:
             "git_sha": sha, "requests": requests_by_kind, "lost": lost, "children_lag": lag, "rss_mb": rss,
             "units": a.units, "branches": a.units * a.branches, "users": len(tokens), "workers": a.workers,
             "threads": a.threads, "clients": a.clients, "duration_s": round(elapsed, 1),
-            "complete_p95_by_window": windows, "completions": len(done), "completions_per_s": round(len(done) / elapsed, 1),
+            "complete_p95_by_window": windows, "cores_used": cpu_used, "completions": len(done), "completions_per_s": round(len(done) / elapsed, 1),
             "completions_per_s_while_busy": round(len(done) / span, 1) if span else None,
             "complete_ms": {"p50": round(pct(posts, 50), 1), "p95": round(pct(posts, 95), 1),
                             "p99": round(pct(posts, 99), 1), "max": round(max(posts, default=0), 1)},
