@@ -19,6 +19,7 @@ from engine.core.runtime import Runtime
 from engine.infra.clock import Clock, clock_for
 from engine.infra.db import _write_intent, make_engine, make_session_factory
 from engine.infra.settings import Settings
+from engine.org import confidential
 from engine.org.confidential import Redactor, for_principal
 from engine.org.nodes import Principal
 
@@ -42,6 +43,7 @@ class Sanji:
         @app.before_request
         def _intent() -> None:
             g._sanji_intent = _write_intent.set(request.method not in SAFE_METHODS)
+            g._sanji_reading = confidential.begin_reading()  # the confidential keys once per request
 
         @app.teardown_request
         def _close(_exc: BaseException | None) -> None:
@@ -58,6 +60,9 @@ class Sanji:
             token = g.pop("_sanji_intent", None)
             if token is not None:
                 _write_intent.reset(token)
+            reading = g.pop("_sanji_reading", None)
+            if reading is not None:
+                confidential.end_reading(reading)
 
     @staticmethod
     def app_state(app: Flask, settings: Settings, clock: Clock, engine: Engine) -> None:

@@ -25,7 +25,9 @@ from __future__ import annotations
 import json
 import os
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar, Token
 from pathlib import Path
 from typing import Any
 
@@ -125,8 +127,14 @@ class _KeyCache:
         if forms_dir is None:
             return VARIABLES
         folder = str(forms_dir)
+        memo = _READING.get()
+        if memo is not None and folder in memo:
+            return memo[folder]
         deployed = DEPLOYED.get(folder)  # issue 15: the forms deployed in the database, too
-        return self._files(folder) | deployed() if deployed is not None else self._files(folder)
+        keys = self._files(folder) | deployed() if deployed is not None else self._files(folder)
+        if memo is not None:
+            memo[folder] = keys
+        return keys
 
     def _files(self, folder: str) -> frozenset[str]:
         try:
@@ -152,6 +160,29 @@ class _KeyCache:
 
 
 KEYS = _KeyCache()
+# Within one reading (a request, one pass of the notifications) the keys are looked up once: the
+# forms folder's listing and the deployed forms' fingerprint (a query on a session of its own)
+# cost ≈ 1–3 ms, and the notifications of one pass asked for them once per message.
+_READING: ContextVar[dict[str, frozenset[str]] | None] = ContextVar("sanji_confidential_reading", default=None)
+
+
+@contextmanager
+def one_reading() -> Iterator[None]:
+    """The confidential keys are read once inside this block (as of their first use in it)."""
+    token = _READING.set({})
+    try:
+        yield
+    finally:
+        _READING.reset(token)
+
+
+def begin_reading() -> Token[dict[str, frozenset[str]] | None]:
+    """`one_reading` for a request: set by a before-request hook, ended by `end_reading` at teardown."""
+    return _READING.set({})
+
+
+def end_reading(token: Token[dict[str, frozenset[str]] | None]) -> None:
+    _READING.reset(token)
 # forms directory → the confidential keys of the forms deployed in the database (issue 15): the
 # app's FormStore registers itself for its `forms_dir`, so every caller that names the folder
 # also honours the x-confidential fields of forms deployed with the form editor.

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from engine.infra.clock import Clock
 from engine.infra.db import rowcount, write_intent
 from engine.infra.settings import Settings
+from engine.org import confidential
 from engine.platform.models import NotificationChannel, Outbox
 from engine.platform.notify.collect import collect
 from engine.platform.notify.messages import MAX_BACKOFF
@@ -207,8 +208,8 @@ def dispatch(session_factory: sessionmaker[Session], clock: Clock, settings: Set
     """
     totals = {"events": 0, "notifications": 0, "outbox": 0, "reminders": 0}
     errors = 0
-    try:
-        with write_intent(), session_factory() as s:
+    try:  # the confidential keys read once for the pass, not once per message
+        with confidential.one_reading(), write_intent(), session_factory() as s:
             totals = collect(s, clock, settings)
             s.commit()
     except Exception:
