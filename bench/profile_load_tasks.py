@@ -6,8 +6,9 @@ the completion of each kind of task, timed and profiled in-process on a schema k
     .venv/bin/python -m bench.profile_load_tasks 'postgresql+psycopg://…?options=-csearch_path%3Dload_…'
     .venv/bin/python -m bench.profile_load_tasks URL --spec confirm -n 20 --top 30
 
-Each request goes through the Flask test client (no HTTP), with the statements counted; the
-median is measured without the profiler, then as many again are profiled. Completions change the
+Each request goes through the Flask test client (no HTTP), with the statements and this
+process's CPU time (the web worker's share, without PostgreSQL's) counted; the median is measured
+without the profiler, then as many again are profiled. Completions change the
 kept schema (each completes a real task), so a schema serves a few runs.
 """
 from __future__ import annotations
@@ -83,10 +84,11 @@ def main() -> None:
         s.commit()
     specs = a.spec or sorted(s for s in by_spec if s in DATA)
     print(f"open tasks: {', '.join(f'{k} {len(v)}' for k, v in sorted(by_spec.items()))}")
-    print(f"{'request':34} {'n':>4} {'median ms':>10} {'max ms':>8} {'statements':>11}")
+    print(f"{'request':34} {'n':>4} {'median ms':>10} {'max ms':>8} {'CPU ms':>7} {'statements':>11}")
 
     def run(spec: str, items: list[tuple[int, str]], profile: cProfile.Profile | None) -> dict[str, list[float]]:
-        out: dict[str, list[float]] = {"list": [], "page": [], "complete": [], "stmts": [[], [], []]}  # type: ignore[dict-item]
+        out: dict[str, list[float]] = {"list": [], "page": [], "complete": [], "stmts": [[], [], []],  # type: ignore[dict-item]
+                                       "cpu": [[], [], []]}
         for task_id, user in items:
             h = {"Authorization": f"Bearer {tokens[user]}"}
             for i, (kind, call) in enumerate((
@@ -99,9 +101,9 @@ def main() -> None:
                 trace.clear()
                 if profile and kind == a.profile:
                     profile.enable()
-                t = time.perf_counter()
+                t, c = time.perf_counter(), time.process_time()
                 r = call()
-                ms = (time.perf_counter() - t) * 1000
+                ms, cpu = (time.perf_counter() - t) * 1000, (time.process_time() - c) * 1000
                 if profile and kind == a.profile:
                     profile.disable()
                 if r.status_code != 200:
@@ -112,6 +114,7 @@ def main() -> None:
                     for text, t_ms in trace:
                         print(f"  {t_ms:6.2f}  {text}")
                 out["stmts"][i].append(statements[0])  # type: ignore[attr-defined]
+                out["cpu"][i].append(cpu)  # type: ignore[attr-defined]
         return out
 
     for spec in specs:
@@ -123,6 +126,7 @@ def main() -> None:
         for i, kind in enumerate(("list", "page", "complete")):
             vals = out[kind]
             print(f"{spec + ' ' + kind:34} {len(vals):4} {statistics.median(vals):10.1f} {max(vals):8.1f} "
+                  f"{statistics.median(out['cpu'][i]):7.1f} "  # type: ignore[arg-type]
                   f"{statistics.median(out['stmts'][i]):11.0f}")  # type: ignore[arg-type]
         if a.top and profiled:
             prof = cProfile.Profile()

@@ -116,10 +116,13 @@ class ProcessDefinition(Base):
     name: Mapped[str] = mapped_column(String(200))
     sha256: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(255))
-    xml: Mapped[str] = mapped_column(Text)
+    # The diagram's text (30–45 KB for a built-in procedure) and the spec blob are loaded when read
+    # (`deferred`): an instance loads its definition row with it (the relationship is joined), and
+    # the pages that show an instance or a task need neither.
+    xml: Mapped[str] = mapped_column(Text, deferred=True)
     # Compressed SpiffWorkflow spec serialization of this process and the processes it calls
     # from the same file, so that workers restore specs instead of re-parsing the XML.
-    spec_blob: Mapped[bytes] = mapped_column(LargeBinary)
+    spec_blob: Mapped[bytes] = mapped_column(LargeBinary, deferred=True)
     # What the rest of Sanji needs without parsing: lanes, user tasks, timers, called keys.
     info: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     deployed_by: Mapped[str | None] = mapped_column(String(64))
