@@ -431,6 +431,8 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=4, help="threads per worker (SANJI_WEB_THREADS)")
     p.add_argument("--clients", type=int, default=8, help="concurrent client threads")
     p.add_argument("--duration", type=float, default=60.0, help="seconds of load from the scheduler's start (≤ 60)")
+    p.add_argument("--scheduler-nice", type=int, default=None,
+                   help="SANJI_SCHEDULER_NICE of the scheduler (default: the deployment default)")
     p.add_argument("--script-timeout-ms", type=int, default=1000,
                    help="SANJI_SCRIPT_TIMEOUT_MS of the processes (default: the deployment default, 1000)")
     p.add_argument("--settle", type=float, default=5.0,
@@ -461,6 +463,8 @@ def main() -> int:
                     "SANJI_BIND": f"127.0.0.1:{port}", "SANJI_WEB_WORKERS": str(a.workers),
                     "SANJI_WEB_THREADS": str(a.threads), "SANJI_LOG_LEVEL": "WARNING",
                     "SANJI_SCHEDULER_INTERVAL": "1", "SANJI_SCRIPT_TIMEOUT_MS": str(a.script_timeout_ms)})
+        if a.scheduler_nice is not None:
+            env["SANJI_SCHEDULER_NICE"] = str(a.scheduler_nice)
         bin_dir = Path(sys.executable).parent
         env["SANJI_CLOCK_OFFSET"] = f"{(FIRE - datetime.now(timezone.utc)).total_seconds():.3f}"
         web = launch([str(bin_dir / "gunicorn"), "-c", str(ROOT / "deploy" / "gunicorn.conf.py")], env,

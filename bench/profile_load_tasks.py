@@ -35,6 +35,7 @@ def main() -> None:
     ap.add_argument("--top", type=int, default=0, help="print the top functions of each profile")
     ap.add_argument("--sort", default="cumulative")
     ap.add_argument("--callers", default="", help="also print the callers of functions matching this regex")
+    ap.add_argument("--callees", default="", help="also print the callees of functions matching this regex")
     ap.add_argument("--sql", action="store_true", help="print each statement of the last task of each kind, timed")
     ap.add_argument("--profile", default="complete", choices=("list", "page", "complete"),
                     help="which request of each task is profiled")
@@ -143,6 +144,8 @@ def main() -> None:
             stats.print_stats(a.top)
             if a.callers:
                 stats.print_callers(a.callers)
+            if a.callees:
+                stats.print_callees(a.callees)
 
 
 if __name__ == "__main__":

@@ -205,17 +205,31 @@ def visible_ids(session: Session, p: Principal, ids: list[int]) -> set[int]:
     )
 
 
-def callers(session: Session, inst: ProcessInstance) -> list[ProcessInstance]:
-    """The chain of an instance's callers, nearest first (not including the instance)."""
-    out: list[ProcessInstance] = []
-    current = inst
-    while current.parent_id is not None and len(out) < MAX_DEPTH:
-        parent = session.get(ProcessInstance, current.parent_id)
-        if parent is None:
-            break
-        out.append(parent)
-        current = parent
-    return out
+def callers_shown(session: Session, p: Principal, inst: ProcessInstance) -> list[ProcessInstance]:
+    """`callers` that `p` may trace (the rule of `visible_ids`), nearest first. The parent and the
+    root — the whole chain of every built-in diagram — come in one statement with the rule; a
+    deeper chain asks for each caller still missing."""
+    found: dict[int, tuple[ProcessInstance, bool]] = {}
+    asked: set[int] = set()
+    chain: list[tuple[ProcessInstance, bool]] = []
+    wanted = {i for i in (inst.parent_id, inst.root_id) if i is not None and i != inst.id}
+    while wanted:
+        asked |= wanted
+        rows = session.execute(
+            select(ProcessInstance, instance_visible_clause(p).label("visible")).where(ProcessInstance.id.in_(wanted))
+        ).all()
+        found.update({row.id: (row, bool(visible)) for row, visible in rows})
+        chain = []
+        current, missing = inst, None
+        while current.parent_id is not None and len(chain) < MAX_DEPTH:
+            hit = found.get(current.parent_id)
+            if hit is None:
+                missing = current.parent_id
+                break
+            chain.append(hit)
+            current = hit[0]
+        wanted = {missing} - asked if missing is not None else set()
+    return [i for i, visible in chain if visible]
 
 
 def display_names(session: Session, usernames: set[str]) -> dict[str, str]:
@@ -262,9 +276,7 @@ def task_view(
             chain=[inst],
             form=form,
         )
-    upstream = callers(session, inst)
-    shown = visible_ids(session, p, [i.id for i in upstream])
-    chain = [inst] + [i for i in upstream if i.id in shown]
+    chain = [inst] + callers_shown(session, p, inst)
     ids = [i.id for i in chain]
     data_of = {i.id: i.data or {} for i in chain}
 
