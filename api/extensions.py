@@ -43,7 +43,7 @@ class Sanji:
         @app.before_request
         def _intent() -> None:
             g._sanji_intent = _write_intent.set(request.method not in SAFE_METHODS)
-            g._sanji_reading = confidential.begin_reading()  # the confidential keys once per request
+            g._sanji_reading = confidential.begin_reading(db)  # the confidential keys once per request
 
         @app.teardown_request
         def _close(_exc: BaseException | None) -> None:

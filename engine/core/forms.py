@@ -315,18 +315,24 @@ class FormStore:
         form is deployed: the fingerprint is the row count and the newest id)."""
         if not self.in_db:
             return frozenset()
-        from engine.org.confidential import schema_keys
+        from engine.org.confidential import reading_session, schema_keys
 
+        request_session = self._session or reading_session()
+        if request_session is not None and request_session.is_active:
+            return self._deployed_keys(request_session, schema_keys)
         with self._db() as s:
-            fingerprint = tuple(s.execute(select(func.count(), func.max(FormVersion.id))).one())
-            if fingerprint == self._secret[0]:
-                return self._secret[1]
-            keys: set[str] = set()
-            for content in s.scalars(select(FormVersion.content)):
-                try:
-                    keys |= schema_keys(json.loads(content))
-                except ValueError:
-                    continue
+            return self._deployed_keys(s, schema_keys)
+
+    def _deployed_keys(self, s: Session, schema_keys: Callable[[Any], set[str]]) -> frozenset[str]:
+        fingerprint = tuple(s.execute(select(func.count(), func.max(FormVersion.id))).one())
+        if fingerprint == self._secret[0]:
+            return self._secret[1]
+        keys: set[str] = set()
+        for content in s.scalars(select(FormVersion.content)):
+            try:
+                keys |= schema_keys(json.loads(content))
+            except ValueError:
+                continue
         self._secret = (fingerprint, frozenset(keys))
         return self._secret[1]
 

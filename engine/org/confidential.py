@@ -28,6 +28,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, Token
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -127,13 +128,13 @@ class _KeyCache:
         if forms_dir is None:
             return VARIABLES
         folder = str(forms_dir)
-        memo = _READING.get()
-        if memo is not None and folder in memo:
-            return memo[folder]
+        reading = _READING.get()
+        if reading is not None and folder in reading.keys:
+            return reading.keys[folder]
         deployed = DEPLOYED.get(folder)  # issue 15: the forms deployed in the database, too
         keys = self._files(folder) | deployed() if deployed is not None else self._files(folder)
-        if memo is not None:
-            memo[folder] = keys
+        if reading is not None:
+            reading.keys[folder] = keys
         return keys
 
     def _files(self, folder: str) -> frozenset[str]:
@@ -163,25 +164,38 @@ KEYS = _KeyCache()
 # Within one reading (a request, one pass of the notifications) the keys are looked up once: the
 # forms folder's listing and the deployed forms' fingerprint (a query on a session of its own)
 # cost ≈ 1–3 ms, and the notifications of one pass asked for them once per message.
-_READING: ContextVar[dict[str, frozenset[str]] | None] = ContextVar("sanji_confidential_reading", default=None)
+@dataclass
+class _Reading:
+    keys: dict[str, frozenset[str]] = field(default_factory=dict)
+    session: Callable[[], Any] | None = None  # the request's session: the deployed forms' fingerprint reads through it
+
+
+_READING: ContextVar[_Reading | None] = ContextVar("sanji_confidential_reading", default=None)
 
 
 @contextmanager
 def one_reading() -> Iterator[None]:
     """The confidential keys are read once inside this block (as of their first use in it)."""
-    token = _READING.set({})
+    token = _READING.set(_Reading())
     try:
         yield
     finally:
         _READING.reset(token)
 
 
-def begin_reading() -> Token[dict[str, frozenset[str]] | None]:
-    """`one_reading` for a request: set by a before-request hook, ended by `end_reading` at teardown."""
-    return _READING.set({})
+def begin_reading(session: Callable[[], Any] | None = None) -> Token[_Reading | None]:
+    """`one_reading` for a request: set by a before-request hook, ended by `end_reading` at
+    teardown; `session` gives the request's session, so that the lookup needs no connection of its own."""
+    return _READING.set(_Reading(session=session))
 
 
-def end_reading(token: Token[dict[str, frozenset[str]] | None]) -> None:
+def reading_session() -> Any | None:
+    """The session of the current reading, if it named one."""
+    reading = _READING.get()
+    return reading.session() if reading is not None and reading.session is not None else None
+
+
+def end_reading(token: Token[_Reading | None]) -> None:
     _READING.reset(token)
 # forms directory → the confidential keys of the forms deployed in the database (issue 15): the
 # app's FormStore registers itself for its `forms_dir`, so every caller that names the folder

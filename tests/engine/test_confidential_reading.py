@@ -31,7 +31,7 @@ def test_readings_nest_and_restore():
     try:
         with confidential.one_reading():
             pass
-        assert confidential._READING.get() == {}
+        assert confidential._READING.get().keys == {}
     finally:
         confidential.end_reading(token)
     assert confidential._READING.get() is None
