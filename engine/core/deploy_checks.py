@@ -24,7 +24,7 @@ from datetime import date, datetime
 
 from lxml import etree
 
-from engine.core import fan_choice
+from engine.core import ast_guard, fan_choice
 from engine.core.calendar import validate_timer
 from engine.core.forms import FormStore
 from engine.core.scripts import check_source
@@ -135,7 +135,7 @@ def due_problems(el: etree._Element, props: dict[str, str]) -> list[Problem]:
 def _date_ok(source: str) -> bool:
     """An expression that parses; a literal string must be an ISO date or date-time."""
     try:
-        tree = ast.parse(source, "<dueAt>", "eval")
+        tree = ast_guard.parse(source, "<dueAt>", "eval")
     except SyntaxError:
         return False
     body = tree.body

@@ -12,6 +12,7 @@ import ast
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from engine.core import ast_guard
 from engine.core.scripts import _SAFE, date_helpers
 
 # The names a script may use besides the task data: keep in step with
@@ -162,7 +163,7 @@ class _Flow(ast.NodeVisitor):
 def names(source: str, mode: str = "exec") -> Names | None:
     """The names of `source`; None when it does not parse (the sandbox check reports that)."""
     try:
-        tree = ast.parse(source, "<bpmn-script>", mode)
+        tree = ast_guard.parse(source, "<bpmn-script>", mode)
     except SyntaxError:
         return None
     flow = _Flow()

@@ -25,7 +25,7 @@ from RestrictedPython.Guards import full_write_guard, guarded_iter_unpack_sequen
 from SpiffWorkflow.bpmn.script_engine.python_engine import PythonScriptEngine
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
 
-from engine.core import calendar, script_limits
+from engine.core import ast_guard, calendar, script_limits
 from engine.core.bounds import Deadline
 from engine.errors import ScriptError
 
@@ -174,7 +174,7 @@ class _Checker(ast.NodeVisitor):
 def check_source(source: str, mode: str = "exec") -> list[str]:
     """All rule violations in `source`; empty when it may run. Used at deploy and run time."""
     try:
-        tree = ast.parse(source, SCRIPT_FILENAME, mode)
+        tree = ast_guard.parse(source, SCRIPT_FILENAME, mode)
     except SyntaxError as exc:
         return [f"line {exc.lineno}: syntax error: {exc.msg}"]
     checker = _Checker()
@@ -186,7 +186,8 @@ def check_source(source: str, mode: str = "exec") -> list[str]:
 
 def _restricted(source: str, mode: str) -> Any:
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
-    return compiler(source, SCRIPT_FILENAME, policy=script_limits.BoundedPolicy)
+    with ast_guard.LOCK:  # RestrictedPython parses and compiles an AST
+        return compiler(source, SCRIPT_FILENAME, policy=script_limits.BoundedPolicy)
 
 
 @lru_cache(maxsize=2048)
