@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import ast
 import threading
+from typing import Any
 
 LOCK = threading.RLock()
 
 
-def parse(source: str, filename: str = "<unknown>", mode: str = "exec") -> ast.AST:
+def parse(source: str, filename: str = "<unknown>", mode: str = "exec") -> Any:
+    """`ast.parse` under the lock (a Module for "exec", an Expression for "eval")."""
     with LOCK:
-        return ast.parse(source, filename, mode)
+        tree: Any = ast.parse(source, filename, mode)
+    return tree

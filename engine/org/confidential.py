@@ -161,6 +161,8 @@ class _KeyCache:
 
 
 KEYS = _KeyCache()
+
+
 # Within one reading (a request, one pass of the notifications) the keys are looked up once: the
 # forms folder's listing and the deployed forms' fingerprint (a query on a session of its own)
 # cost ≈ 1–3 ms, and the notifications of one pass asked for them once per message.
@@ -197,6 +199,8 @@ def reading_session() -> Any | None:
 
 def end_reading(token: Token[_Reading | None]) -> None:
     _READING.reset(token)
+
+
 # forms directory → the confidential keys of the forms deployed in the database (issue 15): the
 # app's FormStore registers itself for its `forms_dir`, so every caller that names the folder
 # also honours the x-confidential fields of forms deployed with the form editor.
