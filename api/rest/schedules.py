@@ -257,7 +257,7 @@ def scheduler_command(once: bool) -> None:
     from flask import current_app
 
     st = state(current_app)
-    _logging(st.settings.log_format)
+    _logging(st.settings.log_format, st.settings.log_level)
     schedules.configure(st.settings.zone)
     if once:
         result = Scheduler(st.sessions, st.clock, st.settings).run_once()
@@ -273,8 +273,9 @@ def _summary(r: TickResult) -> str:
     )
 
 
-def _logging(log_format: str) -> None:
-    """Every line of the scheduler process in SANJI_LOG_FORMAT (one JSON object per line by default)."""
+def _logging(log_format: str, log_level: str) -> None:
+    """Every line of the scheduler process in SANJI_LOG_FORMAT (one JSON object per line by
+    default), from SANJI_LOG_LEVEL up (INFO by default: the event lines too)."""
     from engine.infra.logs import formatter
 
     root = logging.getLogger()
@@ -282,8 +283,8 @@ def _logging(log_format: str) -> None:
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(formatter(log_format))
         root.addHandler(handler)
-        root.setLevel(logging.INFO)
-    logging.getLogger("sanji").setLevel(logging.INFO)
+        root.setLevel(log_level.upper())
+    logging.getLogger("sanji").setLevel(log_level.upper())
     # not a line per tick, nor one per second while a long tick runs ("skipped: maximum number of
     # running instances reached" — ticks never overlap by design)
     logging.getLogger("apscheduler").setLevel(logging.ERROR)
@@ -294,7 +295,7 @@ def start_embedded_scheduler(app: Flask) -> None:
     st = state(app)
     schedules.configure(st.settings.zone)
     if st.settings.scheduler == "embedded" and _serving_dev_server(app):
-        _logging(st.settings.log_format)
+        _logging(st.settings.log_format, st.settings.log_level)
         scheduler = Scheduler(st.sessions, st.clock, st.settings).start()
         app.extensions["sanji_scheduler"] = scheduler
         atexit.register(scheduler.shutdown, False)

@@ -299,3 +299,25 @@ def test_the_scheduler_process_ticks_and_stops_cleanly_on_sigterm(tmp_path):
     output = "".join(lines) + out
     assert proc.returncode == 0, output
     assert "stopping after the running tick" in output and "Traceback" not in output, output
+
+
+@pytest.mark.slow
+def test_the_scheduler_process_honours_the_log_level(tmp_path):
+    """SANJI_LOG_LEVEL=WARNING: the scheduler process writes none of its INFO lines (it used to force INFO)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANJI_", "FLASK_", "WERKZEUG_"))}
+    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'sched.db'}", SANJI_PROCESSES_DIR=str(tmp_path / "none"),
+               SANJI_SCHEDULER_INTERVAL="0.2", SANJI_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
+    flask = [sys.executable, "-m", "flask", "--app", "app"]
+    subprocess.run(flask + ["init-db"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
+    proc = subprocess.Popen(flask + ["scheduler"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        time.sleep(3.0)  # started and ticking
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+    assert proc.returncode == 0, out
+    assert out == "", out  # no "scheduler running", no "signal 15: stopping …" (both INFO)
