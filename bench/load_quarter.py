@@ -54,7 +54,7 @@ import requests  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
 from app import migrate  # noqa: E402
-from bench.common import deployed_forms, pg_base, throwaway_schema  # noqa: E402
+from bench.common import cpu_ms, deployed_forms, pg_base, process_tree, throwaway_schema  # noqa: E402
 from engine.org import auth
 from engine.org import nodes as org
 from engine.core import repository  # noqa: E402
@@ -349,26 +349,14 @@ def process_tree_rss(pid: int) -> dict[int, float]:
     return found
 
 
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds of these processes so far (/proc/PID/stat; gone ones count 0)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        total += (int(fields[11]) + int(fields[12])) / tick
-    return total
-
-
 def cpu_by_class(web: int, scheduler: int) -> dict[str, float]:
     """CPU seconds so far per process class: the web workers, the scheduler, PostgreSQL's
     processes (every one on the machine), this load client."""
     postgres = [int(d.name) for d in Path("/proc").iterdir() if d.name.isdigit()
                 and (d / "comm").exists() and _comm(d) in ("postgres", "postmaster")]
-    return {"web workers": cpu_seconds(list(process_tree_rss(web))), "scheduler": cpu_seconds([scheduler]),
-            "postgresql": cpu_seconds(postgres), "load client": cpu_seconds([os.getpid()])}
+    pids = {"web workers": process_tree(web), "scheduler": [scheduler], "postgresql": postgres,
+            "load client": [os.getpid()]}
+    return {k: cpu_ms(v) / 1000 for k, v in pids.items()}
 
 
 def machine_ticks() -> tuple[int, int]:
@@ -531,7 +519,8 @@ def main() -> int:
             "git_sha": sha, "requests": requests_by_kind, "lost": lost, "children_lag": lag, "rss_mb": rss,
             "units": a.units, "branches": a.units * a.branches, "users": len(tokens), "workers": a.workers,
             "threads": a.threads, "clients": a.clients, "duration_s": round(elapsed, 1),
-            "complete_p95_by_window": windows, "cores_used": cpu_used, "completions": len(done), "completions_per_s": round(len(done) / elapsed, 1),
+            "complete_p95_by_window": windows, "cores_used": cpu_used,
+            "completions": len(done), "completions_per_s": round(len(done) / elapsed, 1),
             "completions_per_s_while_busy": round(len(done) / span, 1) if span else None,
             "complete_ms": {"p50": round(pct(posts, 50), 1), "p95": round(pct(posts, 95), 1),
                             "p99": round(pct(posts, 99), 1), "max": round(max(posts, default=0), 1)},

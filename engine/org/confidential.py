@@ -175,20 +175,20 @@ class _Reading:
 _READING: ContextVar[_Reading | None] = ContextVar("sanji_confidential_reading", default=None)
 
 
+def begin_reading(session: Callable[[], Any] | None = None) -> Token[_Reading | None]:
+    """Start a reading (a request's: a before-request hook, ended by `end_reading` at teardown);
+    `session` gives the request's session, so that the lookup needs no connection of its own."""
+    return _READING.set(_Reading(session=session))
+
+
 @contextmanager
 def one_reading() -> Iterator[None]:
     """The confidential keys are read once inside this block (as of their first use in it)."""
-    token = _READING.set(_Reading())
+    token = begin_reading()
     try:
         yield
     finally:
-        _READING.reset(token)
-
-
-def begin_reading(session: Callable[[], Any] | None = None) -> Token[_Reading | None]:
-    """`one_reading` for a request: set by a before-request hook, ended by `end_reading` at
-    teardown; `session` gives the request's session, so that the lookup needs no connection of its own."""
-    return _READING.set(_Reading(session=session))
+        end_reading(token)
 
 
 def reading_session() -> Any | None:

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -273,16 +274,27 @@ def test_the_dev_server_embeds_exactly_one_scheduler_even_with_the_reloader_and_
     assert "Booting worker" in served and "scheduler started" not in served, served
 
 
-@pytest.mark.slow
-def test_the_scheduler_process_ticks_and_stops_cleanly_on_sigterm(tmp_path):
+@contextmanager
+def _scheduler_process(tmp_path, **extra_env):
+    """`flask scheduler` on a fresh SQLite database, its output on stdout; killed if a test leaves it running."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("SANJI_", "FLASK_", "WERKZEUG_"))}
     env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'sched.db'}", SANJI_PROCESSES_DIR=str(tmp_path / "none"),
-               SANJI_SCHEDULER_INTERVAL="0.2", PYTHONUNBUFFERED="1")
+               SANJI_SCHEDULER_INTERVAL="0.2", PYTHONUNBUFFERED="1", **extra_env)
     flask = [sys.executable, "-m", "flask", "--app", "app"]
     subprocess.run(flask + ["init-db"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
     proc = subprocess.Popen(flask + ["scheduler"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=10)
+
+
+@pytest.mark.slow
+def test_the_scheduler_process_ticks_and_stops_cleanly_on_sigterm(tmp_path):
+    with _scheduler_process(tmp_path) as proc:
         assert proc.stdout is not None
         lines = []
         for line in proc.stdout:
@@ -292,10 +304,6 @@ def test_the_scheduler_process_ticks_and_stops_cleanly_on_sigterm(tmp_path):
         time.sleep(1.0)  # a few ticks
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
     output = "".join(lines) + out
     assert proc.returncode == 0, output
     assert "stopping after the running tick" in output and "Traceback" not in output, output
@@ -304,20 +312,9 @@ def test_the_scheduler_process_ticks_and_stops_cleanly_on_sigterm(tmp_path):
 @pytest.mark.slow
 def test_the_scheduler_process_honours_the_log_level(tmp_path):
     """SANJI_LOG_LEVEL=WARNING: the scheduler process writes none of its INFO lines (it used to force INFO)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SANJI_", "FLASK_", "WERKZEUG_"))}
-    env.update(DATABASE_URL=f"sqlite:///{tmp_path / 'sched.db'}", SANJI_PROCESSES_DIR=str(tmp_path / "none"),
-               SANJI_SCHEDULER_INTERVAL="0.2", SANJI_LOG_LEVEL="WARNING", PYTHONUNBUFFERED="1")
-    flask = [sys.executable, "-m", "flask", "--app", "app"]
-    subprocess.run(flask + ["init-db"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
-    proc = subprocess.Popen(flask + ["scheduler"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    try:
+    with _scheduler_process(tmp_path, SANJI_LOG_LEVEL="WARNING") as proc:
         time.sleep(3.0)  # started and ticking
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate(timeout=10)
     assert proc.returncode == 0, out
     assert out == "", out  # no "scheduler running", no "signal 15: stopping …" (both INFO)
