@@ -17,6 +17,7 @@ from engine.models import FanOut, OrgNode, ProcessDefinition, ProcessInstance
 
 
 class FanOutMixin(RuntimeBase):
+    _depths: dict[int, int]
     _release: set[str]  # the async script task the worker runs now (set by `_run_async_step` only)
 
     # ---- fan-out --------------------------------------------------------------------------------
@@ -250,8 +251,13 @@ class FanOutMixin(RuntimeBase):
         self._run(loaded, before=parent.state, action=None, actor=None)
 
     def _depth(self, inst: ProcessInstance) -> int:
+        """How many callers `inst` has; known once per transaction (a batch of 10 children walked
+        their parent's chain 10 times, its root no longer in the session's identity map)."""
+        if inst.id in self._depths:
+            return self._depths[inst.id]
         depth, current = 0, inst
         while current.parent_id is not None and depth <= MAX_DEPTH:
             depth += 1
             current = self.session.get(ProcessInstance, current.parent_id)  # type: ignore[assignment]
+        self._depths[inst.id] = depth
         return depth

@@ -16,8 +16,9 @@ from engine.infra.clock import as_utc
 from engine.linkage import kinds as record_kinds
 from engine.models import HumanTask, OrgNode, ProcessInstance, Record, User
 from engine.org import nodes as org
+from engine.org.node_rows import NodeRef, node_row
 from engine.org.policy import ScriptScope
-from engine.org.routing import NodeRef, candidates
+from engine.org.routing import candidates
 from engine.platform.meetings.rules import script_helpers as meeting_helpers
 from engine.platform.meetings.zones import script_helpers as zone_helpers
 from engine.platform.study import script_helpers as platform_helpers
@@ -252,14 +253,15 @@ class ScriptHelpers(RuntimeBase):
             return node.parent_id
         return None
 
-    def _scope_node(self, variables: dict[str, Any]) -> OrgNode:
+    def _scope_node(self, variables: dict[str, Any]) -> NodeRef:
         """The deepest org node named by the start data; `unit_id` and `branch_id` must agree."""
-        found: dict[str, OrgNode] = {}
+        found: dict[str, NodeRef] = {}
+        conn = self.session.connection()
         for var, tier, name in (("branch_id", "branch", Msg("branch")), ("unit_id", "unit", Msg("unit"))):
             value = variables.get(var)
             if value is None:
                 continue
-            node = self.session.get(OrgNode, value) if isinstance(value, str) else None
+            node = node_row(conn, value) if isinstance(value, str) else None
             if node is None or node.tier != tier or not node.active:
                 raise Invalid(
                     "{var}={value!r} is not a {tier} of the organisation",
@@ -276,4 +278,6 @@ class ScriptHelpers(RuntimeBase):
                 branch_id=found["branch"].id,
                 unit_id=found["unit"].id,
             )
-        return found.get("branch") or found.get("unit") or self.session.get(OrgNode, self._group())  # type: ignore[return-value]
+        scope = found.get("branch") or found.get("unit") or node_row(conn, self._group())
+        assert scope is not None  # the group's root exists (group_root raised otherwise)
+        return scope

@@ -8,14 +8,14 @@ holding a matching role on exactly that node, optionally narrowed by `candidateR
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, true
 from sqlalchemy.orm import Session
 
 from engine.errors import SanjiError
 from engine.models import COMMITTEE_ROLES, HumanTask, OrgNode, ProcessInstance, RoleAssignment, User
+from engine.org.node_rows import NodeRef, node_row
 from engine.org.nodes import Principal
 
 LANE_TIERS = {
@@ -46,22 +46,8 @@ def lane_tier(lane: str | None) -> str | None:
     return LANE_TIERS.get((lane or "").strip())
 
 
-@dataclass(frozen=True)
-class NodeRef:
-    """What routing needs of an org node (read with one prebuilt Core statement, no ORM load)."""
-
-    id: str
-    tier: str
-    parent_id: str | None
-    active: bool
-
-
-_NODE = select(OrgNode.id, OrgNode.tier, OrgNode.parent_id, OrgNode.active).where(OrgNode.id == bindparam("node_id"))
-
-
 def _node(session: Session, node_id: str) -> NodeRef | None:
-    row = session.connection().execute(_NODE, {"node_id": node_id}).first()
-    return NodeRef(*row) if row is not None else None
+    return node_row(session.connection(), node_id)
 
 
 def resolve_node(

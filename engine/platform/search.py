@@ -51,6 +51,7 @@ from engine.infra.db import Base, UTCDateTime
 from engine.infra.settings import ROOT
 from engine.models import OrgNode, ProcessDefinition, ProcessInstance, Record, User
 from engine.org import confidential
+from engine.org.node_rows import node_row
 from engine.platform.models import BulletinPost
 
 SOURCES = ("instance", "clue", "report", "post", "person")
@@ -266,7 +267,8 @@ def _steps(name: str, info: Any) -> tuple[str, list[str]]:
 def _node_name(conn: Connection, node_id: str | None) -> str:
     if not node_id:
         return ""
-    return conn.execute(select(OrgNode.name).where(OrgNode.id == node_id)).scalar() or ""
+    node = node_row(conn, node_id)
+    return node.name if node is not None else ""
 
 
 def instance_row(

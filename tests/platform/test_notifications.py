@@ -412,3 +412,81 @@ def test_the_real_monthly_report_offer_reaches_the_units_wecom_robot(api, receiv
                         "> 办理：物业服务中心党支部（新升实业物业服务中心党支部纪律检查委员）",
                         "> 办理：老干家委党总支（新升实业老干家委党总支纪律检查委员）"]
     assert api.get("/api/v1/notifications/unread-count", "xinsheng_laogan").get_json() == {"unread": 1}
+
+
+def _copies_of(session: Any, task: HumanTask) -> list[int]:
+    """Copies of `task` on every org node, tier and a few candidate-role lists (rows only)."""
+    from engine.models import OrgNode
+
+    combos = [
+        (n.id, tier, roles)
+        for n in session.scalars(select(OrgNode))
+        for tier in {"group": ["group"], "unit": ["unit", "department"], "branch": ["branch"]}[n.tier]
+        for roles in (None, ",secretary,", ",deputy_secretary,member,", ",commissioner,")
+    ]
+    ids = []
+    for i, (node, tier, roles) in enumerate(combos):
+        copy = HumanTask(**{c.key: getattr(task, c.key) for c in HumanTask.__table__.columns if c.key != "id"})
+        copy.task_guid, copy.node_id, copy.tier, copy.candidate_roles = f"copy-{i}", node, tier, roles
+        session.add(copy)
+        session.flush()
+        ids.append(copy.id)
+    return ids
+
+
+def test_a_pass_finds_the_same_candidates_as_routing_for_every_node_tier_and_role_list(session, clock, rt, forms):
+    from engine.org.routing import candidates
+    from engine.platform.notify.messages import known_for
+    from tests.conftest import deploy_file
+
+    deploy_file(session, BPMN / "monthly_report_like.bpmn", forms, clock)
+    rt.start(
+        "monthly_report_like",
+        {"branch_id": "xinsheng-laogan", "unit_id": "xinsheng"},
+        principal(session, "xinsheng_laogan"),
+    )
+    session.get(User, principal(session, "xinsheng_member").id).active = False  # an inactive holder is left out
+    [task] = session.scalars(select(HumanTask)).all()
+    ids = _copies_of(session, task)
+    session.commit()
+    known = known_for(session, ids)
+    compared = nonempty = 0
+    for t in session.scalars(select(HumanTask).where(HumanTask.id.in_(ids))):
+        expected = [u.username for u in candidates(session, t)]
+        assert [u.username for u in known.candidates(t) or []] == expected, (t.node_id, t.tier, t.candidate_roles)
+        compared += 1
+        nonempty += bool(expected)
+    assert compared == len(ids) > 50 and nonempty > 10
+    assert "xinsheng_member" not in {u.username for users in known.holders.values() for _r, u in users}
+
+
+def test_a_pass_costs_as_many_statements_for_many_new_tasks_as_for_one(session, clock, rt, forms, nsettings, db_engine):
+    from sqlalchemy import event
+
+    from engine.org import confidential
+    from tests.conftest import deploy_file
+
+    deploy_file(session, BPMN / "monthly_report_like.bpmn", forms, clock)
+    session.commit()
+    collect(session, clock, nsettings)
+    session.commit()
+    counts = []
+    # the first pass may read the deployed forms' confidential keys: the second and third compare
+    for branches in (["xinsheng-laogan"], ["xinsheng-laogan"], ["xinsheng-jidian", "xinsheng-wuye", "xinsheng-laogan"]):
+        for b in branches:
+            rt.start(
+                "monthly_report_like", {"branch_id": b, "unit_id": "xinsheng"}, principal(session, b.replace("-", "_"))
+            )
+        session.commit()
+        seen: list[str] = []
+        listener = lambda *a: seen.append(a[2])  # noqa: E731
+        event.listen(db_engine, "before_cursor_execute", listener)
+        try:
+            with confidential.one_reading():  # as `dispatch` runs a pass: the confidential keys read once
+                made = collect(session, clock, nsettings)
+            session.commit()
+        finally:
+            event.remove(db_engine, "before_cursor_execute", listener)
+        assert (made["events"], made["notifications"]) == (len(branches), len(branches))  # the commissioner each
+        counts.append(len(seen))
+    assert counts[1] == counts[2], counts

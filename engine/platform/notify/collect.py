@@ -11,16 +11,20 @@ from sqlalchemy.orm import Session
 from engine.infra.clock import Clock
 from engine.infra.settings import Settings
 from engine.models import EventLog, HumanTask, ProcessInstance
-from engine.platform.models import NotificationCursor, TaskReminder
+from engine.platform.models import Notification, NotificationCursor, Outbox, TaskReminder
 from engine.platform.notify.messages import (
     BATCH,
     CURSOR,
     DUE_SOON,
     GAP_TTL,
     MAX_GAPS,
+    NOTIFICATION_KEYS,
+    OUTBOX_KEYS,
     SOURCE_EVENTS,
     _insert_ignore,
     deliver,
+    known_for,
+    message_rows,
     messages_for_event,
     task_message,
 )
@@ -77,16 +81,24 @@ def collect(session: Session, clock: Clock, settings: Settings) -> dict[str, int
                 select(EventLog).where(EventLog.id.in_(ids), EventLog.type.in_(SOURCE_EVENTS)).order_by(EventLog.id)
             )
         )
+    known = known_for(session, (ev.task_id for ev in found if ev.type in SOURCE_EVENTS and ev.task_id is not None))
+    notes: list[dict[str, Any]] = []
+    outbox: list[dict[str, Any]] = []
     for ev in found:
         if ev.type not in SOURCE_EVENTS:
             continue
         totals["events"] += 1
-        for msg in messages_for_event(session, settings, ev):
-            add(deliver(session, settings, msg, now))
+        for msg in messages_for_event(session, settings, ev, known):
+            n, o = message_rows(session, settings, msg, now, known)
+            notes += n
+            outbox += o
+    totals["notifications"] += _insert_ignore(session, Notification, notes, NOTIFICATION_KEYS)
+    totals["outbox"] += _insert_ignore(session, Outbox, outbox, OUTBOX_KEYS)
     for kind, task in due_tasks(session, now):
         if _insert_ignore(session, TaskReminder, [{"task_id": task.id, "kind": kind, "at": now}], ["task_id", "kind"]):
             totals["reminders"] += 1
-            add(deliver(session, settings, task_message(session, settings, kind, task, f"rem:{kind}:{task.id}"), now))
+            msg = task_message(session, settings, kind, task, f"rem:{kind}:{task.id}", known=known)
+            add(deliver(session, settings, msg, now, known))
     if ids:
         cursor.last_event_id = ids[-1]
     cursor.gaps = gaps

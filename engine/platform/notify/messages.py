@@ -10,12 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from engine.infra.settings import Settings
-from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, User
+from engine.models import EventLog, HumanTask, OrgNode, ProcessInstance, RoleAssignment, User
 from engine.org import confidential
-from engine.org.routing import candidates
+from engine.org.routing import candidates, roles_for
 from engine.platform.models import Notification, NotificationChannel, Outbox
 
 KINDS = ("task_offered", "task_due_soon", "task_overdue", "task_urged", "escalation")
@@ -66,6 +66,61 @@ class Message:
         return "\n".join(f"{label}：{value}" for label, value in self.lines)
 
 
+@dataclass
+class Known:
+    """What one notification pass reads once for all its events: a cycle's 1,000 new tasks were
+    told with seven statements each (the task, its instance, its node, the candidates, their
+    roles, the channels, the insert); now with the insert alone."""
+
+    held: list[Any] = field(default_factory=list)  # tasks, instances, nodes: kept in the identity map
+    nodes: set[str] = field(default_factory=set)  # the nodes whose role holders were read
+    holders: dict[str, list[tuple[str, User]]] = field(default_factory=dict)  # node -> (role, user), by username
+    channels: list[NotificationChannel] | None = None
+
+    def candidates(self, task: HumanTask) -> list[User] | None:
+        """`routing.candidates` from what was read (None: not read, ask the database)."""
+        if task.node_id not in self.nodes:
+            return None
+        roles = set(roles_for(task.tier, task.candidate_roles))
+        users = {u.id: u for role, u in self.holders.get(task.node_id, []) if role in roles}
+        return list(users.values())
+
+
+def known_for(session: Session, task_ids: Iterable[int]) -> Known:
+    """Read the tasks of a pass's events, their instances and nodes, the active holders of a role
+    on those nodes and the active channels, a statement each."""
+    known = Known()
+    ids = sorted(set(task_ids))
+    tasks = list(session.scalars(select(HumanTask).where(HumanTask.id.in_(ids)))) if ids else []
+    node_ids = sorted({t.node_id for t in tasks})
+    instance_ids = sorted({t.instance_id for t in tasks})
+    known.held += tasks
+    if instance_ids:
+        known.held += session.scalars(
+            select(ProcessInstance).where(ProcessInstance.id.in_(instance_ids)).options(defer(ProcessInstance.state))
+        ).all()
+    known.channels = list(
+        session.scalars(
+            select(NotificationChannel).where(NotificationChannel.active.is_(True)).order_by(NotificationChannel.id)
+        )
+    )
+    wanted = set(node_ids) | {ch.node_id for ch in known.channels if ch.cover_subtree}
+    if wanted:
+        known.held += session.scalars(select(OrgNode).where(OrgNode.id.in_(sorted(wanted)))).all()
+    if node_ids:
+        rows = session.execute(
+            select(RoleAssignment.node_id, RoleAssignment.role, User)
+            .join(User, User.id == RoleAssignment.user_id)
+            .where(RoleAssignment.node_id.in_(node_ids), User.active.is_(True))
+            .order_by(User.username)
+        ).all()
+        for node_id, role, user in rows:
+            if node_id is not None:  # always: the rows are read by node
+                known.holders.setdefault(node_id, []).append((role, user))
+        known.nodes.update(node_ids)
+    return known
+
+
 def _local(dt: datetime | None, settings: Settings) -> str:
     if dt is None:
         return "无"
@@ -101,6 +156,7 @@ def task_message(
     source_key: str,
     recipients: list[User] | None = None,
     extra_lines: list[tuple[str, str]] | None = None,
+    known: Known | None = None,
 ) -> Message:
     node = session.get(OrgNode, task.node_id)
     assert node is not None
@@ -110,7 +166,9 @@ def task_message(
             user = session.get(User, task.assignee_id)
             recipients = [user] if user is not None and user.active else []
         else:
-            recipients = candidates(session, task)
+            recipients = known.candidates(task) if known is not None else None
+            if recipients is None:
+                recipients = candidates(session, task)
     who = node.name + (f"（{_names(recipients)}）" if recipients else "")
     # a notification leaves the system (robots, e-mail): the title never quotes confidential values
     title = confidential.always(settings.forms_dir).text(inst.title, inst.data) if inst else task.process_key
@@ -168,7 +226,7 @@ def _note(task: HumanTask, inst: ProcessInstance | None, variable: str) -> str:
     return ""
 
 
-def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> list[Message]:
+def messages_for_event(session: Session, settings: Settings, ev: EventLog, known: Known | None = None) -> list[Message]:
     if ev.task_id is None:
         return []
     task = session.get(HumanTask, ev.task_id)
@@ -186,12 +244,14 @@ def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> li
         if wanted == "urge":  # a step reached after a 督办 / 催办: told as one, with its opinion
             note = _note(task, inst, (props.get("notifyNote") or "").strip())
             extra = [("督办意见", note)] if note else []
-            return [task_message(session, settings, "task_urged", task, key, None, extra)]
+            return [task_message(session, settings, "task_urged", task, key, None, extra, known)]
         kind = "escalation" if wanted == "escalation" else "task_offered"
-        return [task_message(session, settings, kind, task, key)]
+        return [task_message(session, settings, kind, task, key, known=known)]
     if ev.type == "approval_returned":  # 审批退回: the task is back with its doer, with the opinion
         opinion = str((ev.payload or {}).get("opinion") or "")[:500]
-        return [task_message(session, settings, "task_offered", task, key, extra_lines=[("退回意见", opinion)])]
+        return [
+            task_message(session, settings, "task_offered", task, key, extra_lines=[("退回意见", opinion)], known=known)
+        ]
     if ev.type == "task_urged":
         payload = ev.payload or {}
         to = payload.get("to")
@@ -203,20 +263,26 @@ def messages_for_event(session: Session, settings: Settings, ev: EventLog) -> li
                 extra = [("催办人", actor.display_name)]
         if payload.get("message"):
             extra.append(("催办意见", str(payload["message"])[:500]))
-        return [task_message(session, settings, "task_urged", task, key, recipients, extra)]
+        return [task_message(session, settings, "task_urged", task, key, recipients, extra, known)]
     return []
 
 
 # ---- channels ---------------------------------------------------------------------------------------
 
 
-def channels_for(session: Session, kind: str, node: OrgNode) -> list[NotificationChannel]:
+def channels_for(
+    session: Session, kind: str, node: OrgNode, active: list[NotificationChannel] | None = None
+) -> list[NotificationChannel]:
     """Active channels that take `kind` events of `node`: its own, its unit's (for a branch),
-    and the ones of ancestors that cover their subtree."""
+    and the ones of ancestors that cover their subtree (`active`: the pass's reading of them)."""
     out = []
-    chans = session.scalars(
-        select(NotificationChannel).where(NotificationChannel.active.is_(True)).order_by(NotificationChannel.id)
-    ).all()
+    chans = (
+        active
+        if active is not None
+        else session.scalars(
+            select(NotificationChannel).where(NotificationChannel.active.is_(True)).order_by(NotificationChannel.id)
+        ).all()
+    )
     paths: dict[str, str] = {}
     for ch in chans:
         if kind in PERSONAL_KINDS:
@@ -275,30 +341,42 @@ def _insert_ignore(session: Session, model: Any, rows: list[dict[str, Any]], key
     return len(session.execute(stmt, rows).all())
 
 
-def deliver(session: Session, settings: Settings, msg: Message, now: datetime) -> dict[str, int]:
+NOTIFICATION_KEYS = ["user_id", "source_key"]
+OUTBOX_KEYS = ["source_key", "channel_id", "recipient"]
+
+
+def deliver(
+    session: Session, settings: Settings, msg: Message, now: datetime, known: Known | None = None
+) -> dict[str, int]:
     """Write the in-app notifications and the outbox rows of one message (idempotent)."""
-    notes = _insert_ignore(
-        session,
-        Notification,
-        [
-            {
-                "user_id": u.id,
-                "kind": msg.kind,
-                "source_key": msg.source_key,
-                "title": msg.title[:300],
-                "body": msg.body_text(),
-                "link": msg.link,
-                "task_id": msg.task_id,
-                "instance_id": msg.instance_id,
-                "node_id": msg.node.id,
-                "created_at": now,
-            }
-            for u in {u.id: u for u in msg.recipients}.values()
-        ],
-        ["user_id", "source_key"],
-    )
+    notes, outbox = message_rows(session, settings, msg, now, known)
+    return {
+        "notifications": _insert_ignore(session, Notification, notes, NOTIFICATION_KEYS),
+        "outbox": _insert_ignore(session, Outbox, outbox, OUTBOX_KEYS),
+    }
+
+
+def message_rows(
+    session: Session, settings: Settings, msg: Message, now: datetime, known: Known | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The notification and outbox rows of one message; a pass inserts its messages' rows at once."""
+    notes = [
+        {
+            "user_id": u.id,
+            "kind": msg.kind,
+            "source_key": msg.source_key,
+            "title": msg.title[:300],
+            "body": msg.body_text(),
+            "link": msg.link,
+            "task_id": msg.task_id,
+            "instance_id": msg.instance_id,
+            "node_id": msg.node.id,
+            "created_at": now,
+        }
+        for u in {u.id: u for u in msg.recipients}.values()
+    ]
     rows: list[dict[str, Any]] = []
-    for ch in channels_for(session, msg.kind, msg.node):
+    for ch in channels_for(session, msg.kind, msg.node, known.channels if known is not None else None):
         base = {
             "source_key": msg.source_key,
             "channel_id": ch.id,
@@ -317,5 +395,4 @@ def deliver(session: Session, settings: Settings, msg: Message, now: datetime) -
             payload = email_payload(msg, settings)
             for address in dict.fromkeys(a.strip().lower() for a in addresses if a and a.strip()):
                 rows.append({**base, "recipient": address[:200], "payload": payload})
-    queued = _insert_ignore(session, Outbox, rows, ["source_key", "channel_id", "recipient"])
-    return {"notifications": notes, "outbox": queued}
+    return notes, rows
