@@ -13,6 +13,7 @@ from engine.core.runtime_base import MAX_DEPTH, Loaded, RuntimeBase, _jsonable
 from engine.core.spiff import DetachedCallActivity, async_before
 from engine.core.spiff_seam import internal, set_internal
 from engine.errors import ScriptError
+from engine.infra import events
 from engine.models import FanOut, OrgNode, ProcessDefinition, ProcessInstance
 
 
@@ -201,11 +202,12 @@ class FanOutMixin(RuntimeBase):
         last = min(total, first + limit)
         items, base, collection = payload.get("items") or [], payload.get("base") or {}, payload.get("collection")
         guid = fan.task_guid
-        for idx in range(first, last):
-            variables = dict(base)
-            if collection:
-                variables[payload.get("item") or "item"] = items[idx]
-            self.start(child_def, variables, None, _parent=(parent, guid, idx if collection else None))
+        with events.buffered(self.session):  # the batch's events in one statement, not one per child
+            for idx in range(first, last):
+                variables = dict(base)
+                if collection:
+                    variables[payload.get("item") or "item"] = items[idx]
+                self.start(child_def, variables, None, _parent=(parent, guid, idx if collection else None))
         # Guarded by the count read: a lost race rolls the batch back. A row already gone means the
         # last child ended at once and the parent went on (it deletes the row): nothing to record.
         self.session.execute(

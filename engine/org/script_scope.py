@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from engine.errors import ScriptError
 from engine.linkage.records import KINDS, Kind
 from engine.models import OrgNode, Record
+from engine.org.node_rows import NodeRef, node_row
 
 # The lanes whose people may all see the confidential records of an instance's scope subtree:
 # the group committee sees everything, a unit committee its unit, a commissioner their branch;
@@ -36,7 +37,7 @@ class ScriptScope:
         self.process_key = process_key
         self.scope_node_id = scope_node_id
         self.lanes = lanes
-        self._node: OrgNode | None = None
+        self._node: NodeRef | None = None
 
     @classmethod
     def of(cls, session: Session, inst: Any) -> ScriptScope:
@@ -44,10 +45,14 @@ class ScriptScope:
         lanes = frozenset(lane["tier"] for lane in info.get("lanes", []) if lane.get("tier"))
         return cls(session, inst.process_key, inst.scope_node_id, lanes)
 
+    def _row(self, node_id: Any) -> NodeRef | None:
+        """An org node as this transaction sees it, read once in it (engine/org/node_rows.py)."""
+        return node_row(self.session.connection(), node_id) if isinstance(node_id, str) else None
+
     @property
-    def node(self) -> OrgNode:
+    def node(self) -> NodeRef:
         if self._node is None:
-            node = self.session.get(OrgNode, self.scope_node_id)
+            node = self._row(self.scope_node_id)
             if node is None:  # the scope was checked at start; a deleted node reaches nothing
                 raise ScriptError(
                     "the instance's org node {scope_node_id!r} no longer exists", scope_node_id=self.scope_node_id
@@ -78,9 +83,9 @@ class ScriptScope:
             return self.node.parent_id
         return None
 
-    def owns(self, helper: str, rule: Kind | None, node_id: str, what: str) -> OrgNode:
+    def owns(self, helper: str, rule: Kind | None, node_id: str, what: str) -> NodeRef:
         """The org node `node_id` if it lies in this instance's reach; else refuse naming `what`."""
-        node = self.session.get(OrgNode, node_id) if isinstance(node_id, str) else None
+        node = self._row(node_id)
         if node is None:
             raise ScriptError("{helper}: org node {node_id!r} does not exist", helper=helper, node_id=node_id)
         if not node.path.startswith(self.node.path) and node.id != self._reach_unit(rule):
@@ -102,7 +107,7 @@ class ScriptScope:
     def filter_node(self, helper: str, node_id: Any, what: str) -> None:
         """A filter (find_records' unit_id / node_id) may name a node inside the reach or one of
         the scope's own ancestors (the results stay inside the reach); nothing else."""
-        node = self.session.get(OrgNode, node_id) if isinstance(node_id, str) else None
+        node = self._row(node_id)
         if node is None or not (node.path.startswith(self.node.path) or self.node.path.startswith(node.path)):
             raise ScriptError(
                 "{helper}: {what}={node_id!r} is outside the scope of this instance ({scope_id!r})",
