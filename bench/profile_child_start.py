@@ -179,7 +179,16 @@ def run(url: str, a: argparse.Namespace) -> None:
         f"CPU {(time.process_time() - c) * 1000:.0f} ms, {statements[0]} statements"
     )
     if prof:
-        pstats.Stats(prof).sort_stats(a.sort).print_stats(a.top)
+        from .profile_completion import group
+
+        stats = pstats.Stats(prof).sort_stats(a.sort)
+        by_group: dict[str, float] = {}
+        for (filename, _line, name), row in stats.stats.items():  # type: ignore[attr-defined]
+            by_group[group(filename, name)] = by_group.get(group(filename, name), 0.0) + row[2]
+        whole = sum(by_group.values()) or 1.0
+        print("own time by library: " + ", ".join(
+            f"{k} {v / whole:.0%}" for k, v in sorted(by_group.items(), key=lambda kv: -kv[1])[:14]))
+        stats.print_stats(a.top)
 
 
 def grouped(trace: list[tuple[str, float]], what: str) -> None:

@@ -89,6 +89,17 @@ class EngineLoop(RuntimeBase):
             self._deadline.at = monotonic() + self._deadline.seconds
         inst = loaded.inst
         self._active[inst.id] = loaded
+        if outermost and self._batch_savepoint:  # a child of a batch: the batch's savepoint covers it
+            try:
+                try:
+                    self._steps(loaded)
+                    self._save(loaded)
+                finally:
+                    self._active.pop(inst.id, None)
+                self._continue(inst, loaded)
+            finally:
+                self._deadline.at = None
+            return
         try:
             savepoint = self.session.begin_nested()
             logged = events.mark(self.session)  # events buffered since are undone with the savepoint

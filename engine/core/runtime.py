@@ -57,7 +57,8 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, Copies, Fa
         self.zone = settings.zone
         self._active: dict[int, Loaded] = {}
         self._group_id: str | None = None
-        self._depths: dict[int, int] = {}  # instance id -> its callers' count (fixed once it exists)
+        self._depths: dict[int, int] = {}
+        self._batch_savepoint = False  # instance id -> its callers' count (fixed once it exists)
         self._sqlite = session.get_bind().dialect.name == "sqlite"
         # set by the outermost `_run` of a request: SANJI_ENGINE_MAX_SECONDS for all its engine work
         self._deadline = Deadline(settings.engine_max_seconds)

@@ -90,6 +90,9 @@ class RuntimeBase:
     _group_id: str | None
     _sqlite: bool
     _deadline: Deadline
+    # set while a batch of children starts under one savepoint (fanout.py `_continue_fanout`):
+    # their own runs take none, and a failure undoes the batch, which starts again one by one
+    _batch_savepoint: bool
 
     if TYPE_CHECKING:  # the parts call each other through `self`; each is defined in its mixin
 
@@ -117,6 +120,7 @@ class RuntimeBase:
         def _task_for_action(
             self, task_id: int, actor: Principal, before: Callable[[HumanTask, ProcessInstance], None] | None = None
         ) -> tuple[HumanTask, ProcessInstance]: ...
+        def _undo(self, savepoint: Any, logged: int) -> None: ...
         def _touch_task(
             self, task: HumanTask, type_: str, actor: Principal, payload: dict[str, Any] | None = None
         ) -> None: ...

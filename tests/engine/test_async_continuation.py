@@ -200,7 +200,9 @@ def test_a_batch_dying_after_part_of_its_children_rolls_all_of_them_back(
     parent = to_the_fan_out(sessions, clock, asettings, forms)
     calls = _dying_after(monkeypatch, 1)  # the first child of the batch is started, then it dies
     assert async_jobs.run_due(sessions, clock, asettings).failed == 1
-    assert len(calls) == 2
+    # the batch's shared savepoint is undone and the batch started again one child at a time
+    # (engine/core/fanout.py), where the first start dies at once
+    assert len(calls) == 3
     assert children(sessions, parent) == []
     assert (
         read(
@@ -390,3 +392,47 @@ def test_inline_mode_runs_async_elements_inside_the_request(sessions, clock, ase
     parent = to_the_fan_out(sessions, clock, inline, forms, _async_script())
     assert [i for i, _n in children(sessions, parent)] == [0, 1, 2]
     assert read(sessions, lambda s: async_jobs.progress(s, parent)) == []
+
+
+def test_a_child_failing_in_a_batch_gets_its_incident_and_its_siblings_start(
+    sessions, clock, asettings, forms, monkeypatch
+):
+    """A batch runs its children under one savepoint; one child's failure undoes the batch, which
+    starts again with a savepoint per child: the failing child gets its incident, as it would
+    have alone, and the others start as usual."""
+    from engine.core.loop import EngineLoop
+    from engine.errors import ScriptError
+
+    parent = to_the_fan_out(sessions, clock, asettings.with_(async_batch=3), forms)
+    real = EngineLoop._steps
+
+    def steps(self, loaded):
+        if loaded.inst.scope_node_id == BRANCHES[1]:
+            raise ScriptError("this branch's script fails")
+        return real(self, loaded)
+
+    monkeypatch.setattr(EngineLoop, "_steps", steps)
+    out = async_jobs.run_due(sessions, clock, asettings.with_(async_batch=3))
+    assert (out.batches, out.children, out.failed, out.incidents) == (1, 3, 0, 0)
+    made = read(
+        sessions,
+        lambda s: {
+            c.scope_node_id: (c.status, c.error_message)
+            for c in s.scalars(select(ProcessInstance).where(ProcessInstance.parent_id == parent))
+        },
+    )
+    assert made == {
+        BRANCHES[0]: ("running", None),
+        BRANCHES[1]: ("error", "ScriptError: this branch's script fails"),
+        BRANCHES[2]: ("running", None),
+    }
+    tasks = read(sessions, lambda s: sorted(s.scalars(select(HumanTask.node_id).where(HumanTask.status == "open"))))
+    assert tasks == [BRANCHES[0], BRANCHES[2]]
+    started = read(
+        sessions,
+        lambda s: Counter(
+            s.scalars(select(EventLog.type).where(EventLog.instance_id != parent, EventLog.type.in_(("instance_started", "incident"))))
+        ),
+    )
+    assert started == Counter({"instance_started": 3, "incident": 1})  # nothing of the undone pass is left
+    assert fan(sessions, parent).started == 3
