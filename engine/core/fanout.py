@@ -15,6 +15,10 @@ from engine.core.spiff_seam import internal, set_internal
 from engine.errors import ScriptError
 from engine.infra import events
 from engine.models import FanOut, OrgNode, ProcessDefinition, ProcessInstance
+from engine.org import node_rows
+from engine.org.routing import NODE_VARIABLE
+
+SCOPE_VARIABLES = sorted(set(NODE_VARIABLE.values()))  # the start data naming a child's org node
 
 
 class FanOutMixin(RuntimeBase):
@@ -203,12 +207,18 @@ class FanOutMixin(RuntimeBase):
         items, base, collection = payload.get("items") or [], payload.get("base") or {}, payload.get("collection")
         guid = fan.task_guid
 
+        batch = []
+        for idx in range(first, last):
+            variables = dict(base)
+            if collection:
+                variables[payload.get("item") or "item"] = items[idx]
+            batch.append((idx, variables))
+        # the org nodes the children start in, read with one statement instead of one each
+        node_rows.prefetch(self.session.connection(), (v.get(k) for _i, v in batch for k in SCOPE_VARIABLES))
+
         def start_all() -> None:
-            for idx in range(first, last):
-                variables = dict(base)
-                if collection:
-                    variables[payload.get("item") or "item"] = items[idx]
-                self.start(child_def, variables, None, _parent=(parent, guid, idx if collection else None))
+            for idx, variables in batch:
+                self.start(child_def, dict(variables), None, _parent=(parent, guid, idx if collection else None))
 
         with events.buffered(self.session):  # the batch's events in one statement, not one per child
             # One savepoint for the batch instead of one per child (two statements each); if any

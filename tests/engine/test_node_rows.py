@@ -90,3 +90,18 @@ def test_a_batch_of_children_reads_each_org_node_and_each_caller_once(sessions, 
         str(p) for s, p in seen if s.startswith("SELECT") and "FROM process_instance WHERE process_instance.id" in s
     )
     assert set(by_id.values()) <= {1}, by_id
+
+
+def test_prefetch_reads_the_missing_nodes_with_one_statement(session, db_engine):
+    from engine.org.node_rows import prefetch
+
+    ids = list(session.scalars(select(OrgNode.id).order_by(OrgNode.id)))
+    session.rollback()
+    node_row(session.connection(), ids[0])
+    with statements(db_engine) as seen:
+        prefetch(session.connection(), [*ids, "no-such-node", None, 7])
+        found = [node_row(session.connection(), i) for i in ids]
+        assert node_row(session.connection(), "no-such-node") is None
+        prefetch(session.connection(), ids)  # all known: no statement
+    assert len(node_reads(seen)) == 1
+    assert found == [fresh(session, i) for i in ids]
