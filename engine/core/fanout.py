@@ -17,6 +17,7 @@ from engine.infra import events
 from engine.models import FanOut, OrgNode, ProcessDefinition, ProcessInstance
 from engine.org import node_rows
 from engine.org.routing import NODE_VARIABLE
+from engine.platform import search as search_index
 
 SCOPE_VARIABLES = sorted(set(NODE_VARIABLE.values()))  # the start data naming a child's org node
 
@@ -227,7 +228,8 @@ class FanOutMixin(RuntimeBase):
             savepoint, logged = self.session.begin_nested(), events.mark(self.session)
             self._batch_savepoint = True
             try:
-                start_all()
+                with search_index.buffered(self.session.connection()):  # their search entries at once
+                    start_all()
             except Exception:
                 self._undo(savepoint, logged)
                 self._batch_savepoint = False

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import unicodedata
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, cast
 
@@ -354,9 +355,17 @@ def _sqlite(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
+_INSERT = _TABLE.insert().returning(_TABLE.c.id)
+_INSERT_MANY = _TABLE.insert().returning(_TABLE.c.id, sort_by_parameter_order=True)  # ids in the rows' order
+_BUFFER = "sanji.search_rows"  # in the connection's info while `buffered` collects new entries
+
+
 def put(conn: Connection, row: dict[str, Any], fresh: bool = False) -> None:
     """Insert or replace the entry of (source, ref_id), and its full-text row on SQLite; `fresh`:
     the source row was just inserted, so no entry exists yet."""
+    if fresh and _BUFFER in conn.info:
+        conn.info[_BUFFER].append(row)
+        return
     old = (
         None
         if fresh
@@ -365,13 +374,36 @@ def put(conn: Connection, row: dict[str, Any], fresh: bool = False) -> None:
         ).scalar()
     )
     if old is None:
-        entry_id = conn.execute(_TABLE.insert().values(**row).returning(_TABLE.c.id)).scalar_one()
+        entry_id = conn.execute(_INSERT, row).scalar_one()
     else:
         entry_id = old
         conn.execute(_TABLE.update().where(_TABLE.c.id == old).values(**row))
     if _sqlite(conn):
         conn.exec_driver_sql("DELETE FROM search_fts WHERE rowid = ?", (entry_id,))
         conn.exec_driver_sql("INSERT INTO search_fts(rowid, grams) VALUES (?, ?)", (entry_id, row["grams"]))
+
+
+@contextmanager
+def buffered(conn: Connection) -> Iterator[None]:
+    """The entries of the rows inserted inside the block, written with one statement when it ends
+    (a batch of child instances: one insert instead of one per child). An exception discards
+    them with the work that made them; the caller rolls that back."""
+    if _BUFFER in conn.info:
+        yield
+        return
+    rows: list[dict[str, Any]] = []
+    conn.info[_BUFFER] = rows
+    try:
+        yield
+    finally:
+        conn.info.pop(_BUFFER, None)
+    if not rows:
+        return
+    ids = conn.execute(_INSERT_MANY, rows).scalars().all()
+    if _sqlite(conn):
+        conn.exec_driver_sql(
+            "INSERT INTO search_fts(rowid, grams) VALUES (?, ?)", [(i, r["grams"]) for i, r in zip(ids, rows)]
+        )
 
 
 def drop(conn: Connection, source: str, ref_id: int) -> None:

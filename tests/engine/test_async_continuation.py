@@ -436,3 +436,32 @@ def test_a_child_failing_in_a_batch_gets_its_incident_and_its_siblings_start(
     )
     assert started == Counter({"instance_started": 3, "incident": 1})  # nothing of the undone pass is left
     assert fan(sessions, parent).started == 3
+
+
+def test_a_batch_writes_its_childrens_search_entries_as_a_rebuild_would(sessions, clock, asettings, forms):
+    """The children's search entries are written with one statement at the end of the batch
+    (engine/platform/search.py `buffered`): the same entries, and on SQLite the same full-text
+    rows, as indexing everything again from scratch gives."""
+    from engine.platform.search import SearchEntry, rebuild
+
+    parent = to_the_fan_out(sessions, clock, asettings.with_(async_batch=3), forms)
+    assert async_jobs.run_due(sessions, clock, asettings.with_(async_batch=3)).children == 3
+    columns = [c for c in SearchEntry.__table__.columns if c.key != "id"]
+
+    def entries(s):
+        rows = s.execute(select(*columns).where(SearchEntry.source == "instance")).all()
+        fts = {}
+        if s.get_bind().dialect.name == "sqlite":
+            fts = dict(s.connection().exec_driver_sql(
+                "SELECT e.ref_id, f.grams FROM search_fts f JOIN search_entry e ON e.id = f.rowid "
+                "WHERE e.source = 'instance'").all())
+        return sorted(map(tuple, rows), key=repr), fts
+
+    with sessions() as s:
+        written = entries(s)
+        kids = set(s.scalars(select(ProcessInstance.id).where(ProcessInstance.parent_id == parent)))
+    assert len(kids) == 3 and kids <= {row[1] for row in written[0]}
+    with write_intent(), sessions() as s:
+        rebuild(s.connection())
+        assert entries(s) == written
+        s.rollback()
