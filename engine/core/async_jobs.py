@@ -42,6 +42,8 @@ from engine.models import FanOut, ProcessInstance
 log = logging.getLogger("sanji.scheduler")
 
 BUDGET_S = 20.0  # wall seconds of batches per tick, so that timers and schedules wait at most that
+REREAD_S = 0.5  # how old the list of due continuations may grow before it is read again
+READ = 10  # due continuations read at a time
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,7 @@ def progress(session: Session, instance_id: int) -> list[Continuation]:
 
 def due_query(now: datetime, limit: int) -> Any:
     return (
-        select(FanOut.instance_id, FanOut.task_guid)
+        select(FanOut.instance_id, FanOut.task_guid, FanOut.total - FanOut.started)
         .join(ProcessInstance, ProcessInstance.id == FanOut.instance_id)
         .where(FanOut.due_at <= now, ProcessInstance.status == "running")
         # the fewest left first: a step or a unit's 20 branches before a 1,000-branch cycle's rest
@@ -113,21 +115,33 @@ def run_due(
     out = Outcome()
     stop_at = monotonic() + budget_s
     passed: set[tuple[int, str]] = set()  # skipped (locked by someone else) in this run
+    due: list[list[Any]] = []  # [instance id, task guid, children left], fewest left first
+    read_at = 0.0
     while True:
         if (max_batches is not None and out.batches + out.failed >= max_batches) or monotonic() > stop_at:
             return out
-        try:  # re-read after every batch: a unit's plan submitted meanwhile goes before a long cycle
-            with sessions() as s:
-                due = [(int(r[0]), str(r[1])) for r in s.execute(due_query(clock.now(), len(passed) + 1)).all()]
-        except Exception:
-            log.exception("reading due continuations failed")
-            return out
-        due = [d for d in due if d not in passed]
-        if not due:
-            return out
-        instance_id, guid = due[0]
-        if not run_batch(sessions, clock, settings, instance_id, guid, out):
+        # read again when the list is done or REREAD_S old, not after every batch (one query and
+        # one connection each): a unit's plan submitted meanwhile still goes before a long cycle
+        if not due or monotonic() - read_at > REREAD_S:
+            try:
+                with sessions() as s:
+                    rows = s.execute(due_query(clock.now(), len(passed) + READ)).all()
+            except Exception:
+                log.exception("reading due continuations failed")
+                return out
+            read_at = monotonic()
+            due = [[int(r[0]), str(r[1]), int(r[2])] for r in rows if (int(r[0]), str(r[1])) not in passed]
+            if not due:
+                return out
+        instance_id, guid, left = due[0]
+        started = run_batch(sessions, clock, settings, instance_id, guid, out)
+        if not started:
             passed.add((instance_id, guid))  # locked elsewhere, or failed: not again in this run
+            due.pop(0)
+        elif left - started <= 0:
+            due.pop(0)
+        else:
+            due[0][2] = left - started
 
 
 def run_batch(

@@ -465,3 +465,46 @@ def test_a_batch_writes_its_childrens_search_entries_as_a_rebuild_would(sessions
         rebuild(s.connection())
         assert entries(s) == written
         s.rollback()
+
+
+def test_the_worker_keeps_to_its_list_of_due_continuations_fewest_left_first(
+    sessions, clock, asettings, forms, monkeypatch
+):
+    """The list of due continuations is read once and worked through (each fan-out to its end,
+    the fewest children left first), not read again after every batch; it is read again when it
+    is done or REREAD_S old."""
+    one = asettings.with_(async_batch=1)
+    first = to_the_fan_out(sessions, clock, one, forms)
+    assert async_jobs.run_due(sessions, clock, one, max_batches=1).children == 1  # 2 of 3 left
+    second = work(
+        sessions, clock, one, forms,
+        lambda rt, s: rt.start("three_tier", {"unit_id": "xuchang"}, principal(s, "group_secretary")).id,
+    )
+    for user in ("group_secretary", "xuchang_member"):
+        def complete(rt, s, user=user):
+            [t] = s.scalars(select(HumanTask).where(HumanTask.status == "open", HumanTask.instance_id == second)).all()
+            rt.complete(t.id, {"comment": "ok"}, principal(s, user))
+
+        work(sessions, clock, one, forms, complete)
+    assert [(c.started, c.total) for c in read(sessions, lambda s: async_jobs.progress(s, second))] == [(0, 3)]
+
+    order: list[int] = []
+    reads: list[int] = []
+    real_batch, real_query = async_jobs.run_batch, async_jobs.due_query
+
+    def run_batch(sessions_, clock_, settings_, instance_id, guid, out):
+        order.append(instance_id)
+        return real_batch(sessions_, clock_, settings_, instance_id, guid, out)
+
+    def due_query(now, limit):
+        reads.append(limit)
+        return real_query(now, limit)
+
+    monkeypatch.setattr(async_jobs, "run_batch", run_batch)
+    monkeypatch.setattr(async_jobs, "due_query", due_query)
+    monkeypatch.setattr(async_jobs, "REREAD_S", 3600.0)
+    out = async_jobs.run_due(sessions, clock, one)
+    assert order == [first, first, second, second, second]
+    assert (out.batches, out.children, out.skipped, out.failed) == (5, 5, 0, 0)
+    assert len(reads) == 2  # the list, then the empty list that ends the run
+    assert len(children(sessions, first)) == len(children(sessions, second)) == 3
