@@ -24,6 +24,7 @@ from engine.core.runtime_base import (
     ENDED,
     MAX_ROUNDS,
     Loaded,
+    RunAgain,
     RuntimeBase,
     _jsonable,
     _message,
@@ -89,7 +90,10 @@ class EngineLoop(RuntimeBase):
             self._deadline.at = monotonic() + self._deadline.seconds
         inst = loaded.inst
         self._active[inst.id] = loaded
-        if outermost and self._batch_savepoint:  # a child of a batch: the batch's savepoint covers it
+        if outermost and (self._batch_savepoint or self.optimistic):
+            # a child of a batch (the batch's savepoint covers it), or an optimistic completion
+            # (the service runs it again with a savepoint if its steps fail): no savepoint of its
+            # own, two statements and a flush fewer
             try:
                 try:
                     self._steps(loaded)
@@ -97,6 +101,12 @@ class EngineLoop(RuntimeBase):
                 finally:
                     self._active.pop(inst.id, None)
                 self._continue(inst, loaded)
+            except (Conflict, StaleDataError, OperationalError, InterfaceError, IntegrityError):
+                raise  # transient: the request fails as with a savepoint (409/503), nothing kept
+            except Exception as exc:
+                if self.optimistic:
+                    raise RunAgain() from exc
+                raise
             finally:
                 self._deadline.at = None
             return

@@ -29,7 +29,7 @@ from engine.core.forms import FormStore
 from engine.core.loop import EngineLoop
 from engine.core.messages import Messages
 from engine.core.repository import SPECS, latest
-from engine.core.runtime_base import ENDED, MAX_DEPTH, MAX_ROUNDS, URGE_INTERVAL, Loaded, _jsonable, _message
+from engine.core.runtime_base import ENDED, MAX_DEPTH, MAX_ROUNDS, URGE_INTERVAL, Loaded, RunAgain, _jsonable, _message
 from engine.core.script_helpers import ScriptHelpers
 from engine.core.spiff import dump_state
 from engine.core.spiff_timers import force_timer, timer_due
@@ -42,7 +42,17 @@ from engine.models import HumanTask, ProcessDefinition, ProcessInstance
 from engine.org.nodes import Principal
 
 # Re-exported: other modules and tests import these from here.
-__all__ = ["ENDED", "MAX_DEPTH", "MAX_ROUNDS", "URGE_INTERVAL", "Loaded", "Runtime", "_jsonable", "_message"]
+__all__ = [
+    "ENDED",
+    "MAX_DEPTH",
+    "MAX_ROUNDS",
+    "URGE_INTERVAL",
+    "Loaded",
+    "RunAgain",
+    "Runtime",
+    "_jsonable",
+    "_message",
+]
 
 
 class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, Copies, FanOutMixin, Messages, ScriptHelpers):
@@ -58,7 +68,8 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, Copies, Fa
         self._active: dict[int, Loaded] = {}
         self._group_id: str | None = None
         self._depths: dict[int, int] = {}
-        self._batch_savepoint = False  # instance id -> its callers' count (fixed once it exists)
+        self._batch_savepoint = False
+        self.optimistic = False  # instance id -> its callers' count (fixed once it exists)
         self._sqlite = session.get_bind().dialect.name == "sqlite"
         # set by the outermost `_run` of a request: SANJI_ENGINE_MAX_SECONDS for all its engine work
         self._deadline = Deadline(settings.engine_max_seconds)

@@ -77,6 +77,11 @@ class Loaded:
     fresh: bool = False
 
 
+class RunAgain(Exception):
+    """An optimistic completion's steps failed without a savepoint to fall back to: the caller
+    rolls the transaction back and runs the completion again with one (`Runtime.optimistic`)."""
+
+
 class RuntimeBase:
     """What every part of the runtime reads: the unit of work's session, clock and settings,
     the instances changing in it (`_active`) and the deadline of its engine work."""
@@ -93,6 +98,9 @@ class RuntimeBase:
     # set while a batch of children starts under one savepoint (fanout.py `_continue_fanout`):
     # their own runs take none, and a failure undoes the batch, which starts again one by one
     _batch_savepoint: bool
+    # set by the service for a completion: its outermost run takes no savepoint, and a failure of
+    # its steps raises RunAgain instead of recording the incident (the service runs it again)
+    optimistic: bool
 
     if TYPE_CHECKING:  # the parts call each other through `self`; each is defined in its mixin
 

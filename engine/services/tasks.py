@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session, aliased
 
-from engine.core.runtime import Runtime
+from engine.core.runtime import RunAgain, Runtime
 from engine.errors import Invalid, NotFound, field_error
 from engine.models import HumanTask, OrgNode, ProcessInstance, User
 from engine.org import policy
@@ -193,7 +193,24 @@ class TaskResult:
 
 def act(rt: Runtime, p: Principal, cmd: TaskCommand) -> TaskResult:
     """Run the action as `p` (the runtime checks who may act on the task) and commit; nothing of it
-    stays on any failure."""
+    stays on any failure.
+
+    A completion runs optimistically first, its engine steps without a savepoint (two statements
+    and a flush fewer on every completion); if they fail, all of it is rolled back and it runs
+    again with the savepoint, which turns the failure into the instance's incident as always."""
+    if cmd.action != "complete":
+        return _act(rt, p, cmd)
+    rt.optimistic = True
+    try:
+        return _act(rt, p, cmd)
+    except RunAgain:
+        rt.optimistic = False
+        return _act(rt, p, cmd)
+    finally:
+        rt.optimistic = False
+
+
+def _act(rt: Runtime, p: Principal, cmd: TaskCommand) -> TaskResult:
     session = rt.session
     try:
         if cmd.action == "claim":
