@@ -41,6 +41,14 @@ class Deadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.at: float | None = None
+        # an outer limit: an optimistic completion run again (engine/services/tasks.py `act`) ends
+        # when its first run would have, so that running out of time never takes the time twice
+        self.until: float | None = None
+
+    def arm(self) -> None:
+        self.at = time.monotonic() + self.seconds
+        if self.until is not None:
+            self.at = min(self.at, self.until)
 
     def check(self, task: Any = None) -> None:
         if self.at is not None and time.monotonic() > self.at:

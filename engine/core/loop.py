@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable
-from time import monotonic
 from typing import Any
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
@@ -87,7 +86,7 @@ class EngineLoop(RuntimeBase):
         incident is recorded on the instance the request acted on."""
         outermost = self._deadline.at is None
         if outermost:
-            self._deadline.at = monotonic() + self._deadline.seconds
+            self._deadline.arm()
         inst = loaded.inst
         self._active[inst.id] = loaded
         if outermost and (self._batch_savepoint or self.optimistic):
@@ -105,7 +104,10 @@ class EngineLoop(RuntimeBase):
                 raise  # transient: the request fails as with a savepoint (409/503), nothing kept
             except Exception as exc:
                 if self.optimistic:
-                    raise RunAgain() from exc
+                    task: Any = getattr(timeout_in(exc), "task", None)
+                    if task is None or getattr(task.workflow, "top_workflow", None) is not loaded.wf:
+                        raise RunAgain() from exc
+                    raise RunAgain(getattr(task.task_spec, "bpmn_id", None)) from exc
                 raise
             finally:
                 self._deadline.at = None
@@ -206,6 +208,8 @@ class EngineLoop(RuntimeBase):
         inst.status = "error"
         inst.error_message = _message(exc)[:2000]
         inst.error_task = getattr(task_spec, "bpmn_id", None)
+        if inst.error_task is None and timeout_in(exc) is not None:
+            inst.error_task = self._timeout_element  # a second run, out of time at once: the first's element
         inst.error_traceback = "".join(traceback.format_exception(exc))[-20000:]
         inst.updated_at = now
         events.log(

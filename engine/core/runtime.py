@@ -69,10 +69,18 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, Copies, Fa
         self._group_id: str | None = None
         self._depths: dict[int, int] = {}
         self._batch_savepoint = False
-        self.optimistic = False  # instance id -> its callers' count (fixed once it exists)
+        self.optimistic = False
+        self._timeout_element: str | None = None  # instance id -> its callers' count (fixed once it exists)
         self._sqlite = session.get_bind().dialect.name == "sqlite"
         # set by the outermost `_run` of a request: SANJI_ENGINE_MAX_SECONDS for all its engine work
         self._deadline = Deadline(settings.engine_max_seconds)
+
+    def limit_engine_time(self, until: float | None, element: str | None = None) -> None:
+        """An outer limit (a monotonic time) on the engine work of the next runs, beside
+        SANJI_ENGINE_MAX_SECONDS (None: none): an optimistic completion's second run, with the
+        element its first run ran out of time in (named by the incident if the second does)."""
+        self._deadline.until = until
+        self._timeout_element = element
 
     # ---- public operations ---------------------------------------------------------------
 

@@ -79,7 +79,12 @@ class Loaded:
 
 class RunAgain(Exception):
     """An optimistic completion's steps failed without a savepoint to fall back to: the caller
-    rolls the transaction back and runs the completion again with one (`Runtime.optimistic`)."""
+    rolls the transaction back and runs the completion again with one (`Runtime.optimistic`).
+    `element`: where its time ran out, if it did in one of the instance's own elements."""
+
+    def __init__(self, element: str | None = None) -> None:
+        super().__init__(element)
+        self.element = element
 
 
 class RuntimeBase:
@@ -101,6 +106,7 @@ class RuntimeBase:
     # set by the service for a completion: its outermost run takes no savepoint, and a failure of
     # its steps raises RunAgain instead of recording the incident (the service runs it again)
     optimistic: bool
+    _timeout_element: str | None  # the element a first optimistic run ran out of time in
 
     if TYPE_CHECKING:  # the parts call each other through `self`; each is defined in its mixin
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from time import monotonic
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
@@ -201,13 +202,16 @@ def act(rt: Runtime, p: Principal, cmd: TaskCommand) -> TaskResult:
     if cmd.action != "complete":
         return _act(rt, p, cmd)
     rt.optimistic = True
+    until = monotonic() + rt.settings.engine_max_seconds
     try:
         return _act(rt, p, cmd)
-    except RunAgain:
+    except RunAgain as again:
         rt.optimistic = False
+        rt.limit_engine_time(until, again.element)  # the two runs share one SANJI_ENGINE_MAX_SECONDS
         return _act(rt, p, cmd)
     finally:
         rt.optimistic = False
+        rt.limit_engine_time(None)
 
 
 def _act(rt: Runtime, p: Principal, cmd: TaskCommand) -> TaskResult:

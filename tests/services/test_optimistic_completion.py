@@ -115,3 +115,34 @@ def test_a_completion_whose_steps_succeed_takes_no_savepoint(session, rt, forms,
     got = _outcome(session, inst_id, task_id)
     assert got["open"] == ["review"] and got["task"] == ("completed", {"divisor": 5}, True)
     assert session.get(ProcessInstance, inst_id).data["ratio"] == 2
+
+
+def test_a_completion_running_out_of_time_ends_as_with_the_savepoint_and_spends_the_time_once(
+    session, rt, forms, clock, db_engine, settings
+):
+    """Steps that run out of SANJI_ENGINE_MAX_SECONDS: the second run shares the first's limit (so
+    it stops at once, naming the element the first ran out in, if any) — the same outcome, row for
+    row, as the completion with the savepoint from the start."""
+    from engine.core.runtime import Runtime
+
+    slow = XML.replace("ratio = 10 / divisor", "while True:\n    units = org_units()").replace(
+        "optimistic_test", "optimistic_slow"
+    )
+    repository.deploy(session, slow.encode(), "optimistic_slow.bpmn", "owner", clock.now(), forms, 1 << 20)
+    session.commit()
+    bounded = Runtime(session, clock, settings.with_(engine_max_seconds=0.3), forms)
+    sec = principal(session, "group_secretary")
+    outcomes = []
+    for run in (tasks_service.act, tasks_service._act):
+        inst = bounded.start("optimistic_slow", {}, sec)
+        session.commit()
+        [task] = session.scalars(select(HumanTask).where(HumanTask.instance_id == inst.id))
+        outcomes.append(run(bounded, sec, TaskCommand(task_id=task.id, action="complete", data={})).instance_status)
+        got = _outcome(session, inst.id, task.id)
+        got["message"] = session.get(ProcessInstance, inst.id).error_message
+        outcomes.append(got)
+    assert outcomes[0] == outcomes[2] == "error"
+    assert outcomes[1]["instance"][:3] == ("error", None, "EngineTimeout")  # inside a helper: no element named
+    assert "SANJI_ENGINE_MAX_SECONDS" in outcomes[1]["message"]
+    assert outcomes[1] == outcomes[3]
+    assert bounded._deadline.until is None and bounded.optimistic is False
