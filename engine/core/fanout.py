@@ -219,7 +219,7 @@ class FanOutMixin(RuntimeBase):
 
         def start_all() -> None:
             for idx, variables in batch:
-                self.start(child_def, dict(variables), None, _parent=(parent, guid, idx if collection else None))
+                self.start(child_def, variables, None, _parent=(parent, guid, idx if collection else None))
 
         with events.buffered(self.session):  # the batch's events in one statement, not one per child
             # One savepoint for the batch instead of one per child (two statements each); if any

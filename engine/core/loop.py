@@ -38,6 +38,15 @@ from engine.org.nodes import Principal
 from engine.platform import search as search_index
 
 
+def _own_element(exc: BaseException | None, wf: BpmnWorkflow) -> str | None:
+    """The BPMN id of the element `exc` names, if it is one of `wf`'s own: not a child instance's
+    (the request's time may have run out there)."""
+    task = getattr(exc, "task", None)
+    if task is None or getattr(task.workflow, "top_workflow", None) is not wf:
+        return None
+    return getattr(task.task_spec, "bpmn_id", None)
+
+
 class EngineLoop(RuntimeBase):
     def _lock(self, instance_id: int) -> ProcessInstance:
         if instance_id in self._active:
@@ -104,10 +113,7 @@ class EngineLoop(RuntimeBase):
                 raise  # transient: the request fails as with a savepoint (409/503), nothing kept
             except Exception as exc:
                 if self.optimistic:
-                    task: Any = getattr(timeout_in(exc), "task", None)
-                    if task is None or getattr(task.workflow, "top_workflow", None) is not loaded.wf:
-                        raise RunAgain() from exc
-                    raise RunAgain(getattr(task.task_spec, "bpmn_id", None)) from exc
+                    raise RunAgain(_own_element(timeout_in(exc), loaded.wf)) from exc
                 raise
             finally:
                 self._deadline.at = None
@@ -199,15 +205,11 @@ class EngineLoop(RuntimeBase):
             wf = BpmnWorkflow(spec, subs, script_engine=loaded.engine)
         if action is not None:
             action(wf)
-        task = getattr(exc, "task", None)
-        if task is not None and getattr(task.workflow, "top_workflow", None) is not loaded.wf:
-            task = None  # a child instance's element (the request's time ran out there)
-        task_spec = getattr(task, "task_spec", None)
         now = self.clock.now()
         inst.state = dump_state(wf)
         inst.status = "error"
         inst.error_message = _message(exc)[:2000]
-        inst.error_task = getattr(task_spec, "bpmn_id", None)
+        inst.error_task = _own_element(exc, loaded.wf)
         if inst.error_task is None and timeout_in(exc) is not None:
             inst.error_task = self._timeout_element  # a second run, out of time at once: the first's element
         inst.error_traceback = "".join(traceback.format_exception(exc))[-20000:]

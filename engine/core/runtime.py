@@ -67,10 +67,10 @@ class Runtime(EngineLoop, TaskRows, TaskClaims, Approvals, Decisions, Copies, Fa
         self.zone = settings.zone
         self._active: dict[int, Loaded] = {}
         self._group_id: str | None = None
-        self._depths: dict[int, int] = {}
+        self._depths: dict[int, int] = {}  # instance id -> its callers' count (fixed once it exists)
         self._batch_savepoint = False
         self.optimistic = False
-        self._timeout_element: str | None = None  # instance id -> its callers' count (fixed once it exists)
+        self._timeout_element: str | None = None
         self._sqlite = session.get_bind().dialect.name == "sqlite"
         # set by the outermost `_run` of a request: SANJI_ENGINE_MAX_SECONDS for all its engine work
         self._deadline = Deadline(settings.engine_max_seconds)

@@ -6,7 +6,7 @@ Core write of a changed instance title calls `put_instance`), or rebuilt from th
 
 Chinese text has no spaces, so the text is cut into overlapping two-character pieces (bigrams,
 as CJK search engines do) plus the last character of each run; Latin words and numbers stay
-words. `grams` holds these tokens separated by spaces, and the database's full-text index reads
+words (engine/platform/search_tokens.py). `grams` holds these tokens separated by spaces, and the database's full-text index reads
 them as words: SQLite's FTS5 (`search_fts`, unicode61 tokenizer), PostgreSQL's full text search
 with the `simple` configuration (the stored column `tsv` = `to_tsvector('simple', grams)` and its
 GIN index, migration 0014). A query of two or more characters asks for its bigrams (of a long
@@ -25,7 +25,6 @@ replaced), so that the administrator never finds a clue by the person it names.
 from __future__ import annotations
 
 import os
-import unicodedata
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -55,6 +54,9 @@ from engine.org import confidential
 from engine.org.node_rows import node_row
 from engine.platform.models import BulletinPost
 
+# the tokenizer, also used as `search.…` by the service and the tests
+from engine.platform.search_tokens import is_cjk, match_tokens, normalize, query_tokens, source_token, tokens  # noqa: F401
+
 SOURCES = ("instance", "clue", "report", "post", "person")
 # record kinds found as reports (报告): the branches' monthly and ad-hoc reports, the units' quarterly reports
 REPORT_KINDS = ("monthly_report", "adhoc_report", "quarterly_report", "quarterly_analysis")
@@ -65,7 +67,6 @@ REPORT_TITLES = {
     "quarterly_analysis": "季度综合研判",
 }
 MAX_TEXT = 20_000  # characters of one entry's text that are indexed (a long post's first part)
-MAX_WORD = 40
 # data keys whose values are codes, ids or times, not words anyone searches for
 _SKIP_SUFFIXES = ("_id", "_at", "_on", "_date", "_key")
 _SKIP_KEYS = frozenset({"history", "statistics", "acks", "key", "unit_id", "branch_id", "node_id", "due", "period"})
@@ -95,94 +96,6 @@ class SearchEntry(Base):
     node_id: Mapped[str | None] = mapped_column(String(64))
     confidential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     owner_id: Mapped[int | None] = mapped_column(Integer)
-
-
-# ---- text → tokens --------------------------------------------------------------------------------------
-
-
-def is_cjk(ch: str) -> bool:
-    o = ord(ch)
-    return (
-        0x3400 <= o <= 0x9FFF  # CJK unified ideographs (+ extension A)
-        or 0xF900 <= o <= 0xFAFF
-        or 0x20000 <= o <= 0x3134F
-        or 0x3040 <= o <= 0x30FF  # kana
-        or 0xAC00 <= o <= 0xD7AF  # hangul
-    )
-
-
-def normalize(text: str) -> str:
-    """Full-width letters and digits as ASCII, lower case: how text is stored and queries compared."""
-    return unicodedata.normalize("NFKC", text).lower()
-
-
-def _pieces(text: str) -> Iterator[tuple[bool, str]]:
-    """(is_cjk, piece): runs of CJK characters and words of letters and digits, in order."""
-    buf: list[str] = []
-    cjk = False
-    for ch in text:
-        if is_cjk(ch):
-            if buf and not cjk:
-                yield False, "".join(buf)
-                buf = []
-            cjk = True
-            buf.append(ch)
-        elif ch.isalnum():
-            if buf and cjk:
-                yield True, "".join(buf)
-                buf = []
-            cjk = False
-            buf.append(ch)
-        elif buf:
-            yield cjk, "".join(buf)
-            buf = []
-    if buf:
-        yield cjk, "".join(buf)
-
-
-def tokens(text: str) -> list[str]:
-    """Index tokens: each CJK run's bigrams and its last character; each word (cut at MAX_WORD)."""
-    out: list[str] = []
-    for cjk, piece in _pieces(normalize(text)):
-        if cjk:
-            out.extend(piece[i : i + 2] for i in range(len(piece) - 1))
-            out.append(piece[-1])
-        else:
-            out.append(piece[:MAX_WORD])
-    return out
-
-
-def source_token(source: str) -> str:
-    """The token that says an entry's source (a word no text holds)."""
-    return "zzsource" + source
-
-
-def query_tokens(term: str) -> list[tuple[str, bool]]:
-    """(token, is_prefix) the index must hold for `term` (already normalized): a CJK run's
-    bigrams, or its one character as a prefix; a word as a prefix."""
-    out: list[tuple[str, bool]] = []
-    for cjk, piece in _pieces(term):
-        if cjk and len(piece) > 1:
-            out.extend((piece[i : i + 2], False) for i in range(len(piece) - 1))
-        else:
-            out.append((piece[:MAX_WORD], True))
-    return out
-
-
-def match_tokens(term: str) -> list[tuple[str, bool]]:
-    """The tokens a search asks the index for: `query_tokens`, but of a CJK run of three or more
-    characters only every other bigram and the last (月度书面报告 → 月度, 书面, 报告). The
-    candidates hold the words' bigrams that cover every character; the LIKE check on the text
-    (which every search applies) keeps those holding the words as typed. Fewer and rarer
-    posting lists to intersect: the index answers faster."""
-    out: list[tuple[str, bool]] = []
-    for cjk, piece in _pieces(term):
-        if cjk and len(piece) > 1:
-            last = len(piece) - 2
-            out.extend((piece[i : i + 2], False) for i in sorted({*range(0, last + 1, 2), last}))
-        else:
-            out.append((piece[:MAX_WORD], True))
-    return out
 
 
 # ---- what is indexed of each source ----------------------------------------------------------------------
